@@ -1,0 +1,1 @@
+"""Intake: the staff web UI and API where residents are taken in."""

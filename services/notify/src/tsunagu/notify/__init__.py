@@ -1,0 +1,1 @@
+"""Notify: messages to staff and residents, by their chosen channels, exactly once, never at night."""

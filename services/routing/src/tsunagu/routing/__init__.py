@@ -1,0 +1,1 @@
+"""Routing: rules that refer each case to every programme it needs, and follow each referral."""

@@ -1,0 +1,1 @@
+"""Tsunagu shared: contracts, topics, settings, logging, broker and database wiring, outbox and inbox."""
