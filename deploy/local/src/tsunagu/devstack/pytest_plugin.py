@@ -1,0 +1,102 @@
+"""Test fixtures: real Kafka and PostgreSQL, started once per test session.
+
+Order: endpoints from TSUNAGU_KAFKA_BOOTSTRAP and TSUNAGU_DATABASE_URL; testcontainers where a
+Docker engine answers; otherwise the local launcher on test ports (19092, 15432) with its own data
+under var/test, so the suite also runs while ``make up`` is running.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tsunagu.devstack.infra import REPO_ROOT, Infra, create_database, start_infra
+from tsunagu.shared.settings import Settings
+
+TEST_KAFKA_PORT = int(os.environ.get("TSUNAGU_TEST_KAFKA_PORT", "19092"))
+TEST_POSTGRES_PORT = int(os.environ.get("TSUNAGU_TEST_POSTGRES_PORT", "15432"))
+TEST_DATABASE = "tsunagu_test"
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    started = start_infra(
+        REPO_ROOT / "var" / "test",
+        kafka_port=TEST_KAFKA_PORT,
+        postgres_port=TEST_POSTGRES_PORT,
+        durable=False,
+        fresh=True,
+    )
+    yield started
+    if os.environ.get("TSUNAGU_KEEP_TEST_INFRA") != "1":
+        started.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(infra: Infra) -> str:
+    return infra.kafka_bootstrap
+
+
+@pytest.fixture(scope="session")
+async def database_url(infra: Infra) -> str:
+    return await create_database(infra.database_url, TEST_DATABASE, drop=True)
+
+
+@pytest.fixture(scope="session")
+async def topics(kafka_bootstrap: str) -> list[str]:
+    from tsunagu.shared.contracts.topics import all_topic_names
+    from tsunagu.shared.kafka_admin import create_topics
+
+    await create_topics(kafka_bootstrap)
+    return list(all_topic_names())
+
+
+@pytest.fixture(scope="session")
+def test_settings(
+    kafka_bootstrap: str, database_url: str, topics: list[str]
+) -> Callable[..., Settings]:
+    """Settings for a service under test, pointing at the test infrastructure."""
+
+    def make(service: str, **overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "service": service,
+            "env": "test",
+            "kafka_bootstrap": kafka_bootstrap,
+            "database_url": database_url,
+            "consumer_backoff_seconds": 0.05,
+            "relay_poll_seconds": 0.2,
+            "db_pool_size": 5,
+            **overrides,
+        }
+        return Settings(**values)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url: str) -> Callable[[str], None]:
+    """Migrate a service's schema once per session: ``migrated("routing")``."""
+    from tsunagu.shared.migrations import upgrade
+
+    done: set[str] = set()
+
+    def run(service: str) -> None:
+        if service not in done:
+            upgrade(service, database_url)
+            done.add(service)
+
+    return run
+
+
+@pytest.fixture
+def artefacts_dir(request: pytest.FixtureRequest) -> Path:
+    """Where a test keeps what a person should look at (screenshots, reports)."""
+    path = REPO_ROOT / "test-output" / request.node.name.replace("/", "_")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+

@@ -1,0 +1,119 @@
+"""Who may see and do what with a case: role checks over a signed-in staff member.
+
+A programme member sees only cases shared with one of their programmes; the food desk sees
+only what a handout needs (domain.md, "People and roles"). A person may hold several roles;
+each check asks whether any of them allows the action.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from tsunagu.shared.contracts.codes import Programme, ReferralStatus, StaffRole
+
+__all__ = [
+    "CASE_FIELDS",
+    "FOOD_DESK_FIELDS",
+    "Principal",
+    "can_admin",
+    "can_respond_to_referral",
+    "can_take_in",
+    "can_view_case",
+    "visible_case_fields",
+]
+
+#: Every field of a case as the intake UI and API show it.
+CASE_FIELDS: frozenset[str] = frozenset(
+    {
+        "case_number",
+        "event_id",
+        "household_id",
+        "name",
+        "name_kana",
+        "birth_date",
+        "age",
+        "sex",
+        "phone",
+        "email",
+        "address",
+        "language",
+        "lives_alone",
+        "disability_certificate",
+        "special_loan_borrower",
+        "household",
+        "proxy",
+        "concerns",
+        "most_pressing",
+        "urgent",
+        "consent",
+        "notes",
+        "referrals",
+        "food_parcel_eligible",
+    }
+)
+
+#: What the food desk needs to hand out a parcel, and nothing more.
+FOOD_DESK_FIELDS: frozenset[str] = frozenset({"case_number", "name_kana", "food_parcel_eligible"})
+
+# Roles that see every case in full: they take residents in, coordinate, administer or audit.
+_SEE_ALL_CASES = frozenset(
+    {StaffRole.ADMIN, StaffRole.INTAKE, StaffRole.COORDINATOR, StaffRole.AUDITOR}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """A signed-in staff member: their roles and, for programme members, their programmes."""
+
+    username: str
+    roles: frozenset[StaffRole]
+    programmes: frozenset[Programme] = field(default_factory=frozenset)
+
+
+def can_view_case(
+    principal: Principal, referred_programmes: Mapping[Programme, ReferralStatus]
+) -> bool:
+    """May ``principal`` open the full case, given its referrals and their status?
+
+    A ``suggested`` referral awaits a sharing basis (domain rule 7): that programme has not
+    received the case, so its members may not see it yet.
+    """
+    if principal.roles & _SEE_ALL_CASES:
+        return True
+    if StaffRole.PROGRAMME not in principal.roles:
+        return False
+    shared_with = {
+        programme
+        for programme, status in referred_programmes.items()
+        if status is not ReferralStatus.SUGGESTED
+    }
+    return bool(principal.programmes & shared_with)
+
+
+def can_respond_to_referral(principal: Principal, programme: Programme) -> bool:
+    """May ``principal`` accept, decline or close a referral to ``programme``?
+
+    Only that programme's members decide for it; admins manage the system, not the casework.
+    """
+    return StaffRole.PROGRAMME in principal.roles and programme in principal.programmes
+
+
+def can_admin(principal: Principal) -> bool:
+    """May ``principal`` manage staff accounts, events and venues?"""
+    return StaffRole.ADMIN in principal.roles
+
+
+def can_take_in(principal: Principal) -> bool:
+    """May ``principal`` register a resident and open a case at an event?"""
+    return StaffRole.INTAKE in principal.roles
+
+
+def visible_case_fields(principal: Principal) -> set[str]:
+    """The case fields ``principal`` may see once allowed to open a case (or the food list)."""
+    fields: set[str] = set()
+    if principal.roles & (_SEE_ALL_CASES | {StaffRole.PROGRAMME}):
+        fields |= CASE_FIELDS
+    if StaffRole.FOOD_DESK in principal.roles:
+        fields |= FOOD_DESK_FIELDS
+    return fields

@@ -1,0 +1,1 @@
+"""Notify's domain: who hears what, when, and what to do when a delivery fails. No I/O."""

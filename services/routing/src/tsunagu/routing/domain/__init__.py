@@ -1,0 +1,42 @@
+"""The routing domain: case facts, the versioned rule set, decisions, deadlines, lifecycle.
+
+Pure functions over plain data; no I/O. The public API is re-exported here.
+"""
+
+from .deadlines import deadline_for, is_business_day, is_overdue, next_business_day
+from .engine import Decision, ExternalReferral, decide
+from .errors import (
+    InvalidCaseFacts,
+    InvalidTransition,
+    RoutingDomainError,
+    RuleSetError,
+    UnknownConcernError,
+)
+from .facts import CaseFacts
+from .lifecycle import Action, allowed_actions, needs_escalation, next_after_decline, transition
+from .ruleset import RuleSet, load_rules, rule_set_schema, rules_from_mapping
+
+__all__ = [
+    "Action",
+    "CaseFacts",
+    "Decision",
+    "ExternalReferral",
+    "InvalidCaseFacts",
+    "InvalidTransition",
+    "RoutingDomainError",
+    "RuleSet",
+    "RuleSetError",
+    "UnknownConcernError",
+    "allowed_actions",
+    "deadline_for",
+    "decide",
+    "is_business_day",
+    "is_overdue",
+    "load_rules",
+    "needs_escalation",
+    "next_after_decline",
+    "next_business_day",
+    "rule_set_schema",
+    "rules_from_mapping",
+    "transition",
+]

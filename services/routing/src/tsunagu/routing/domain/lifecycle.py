@@ -1,0 +1,117 @@
+"""The referral lifecycle: allowed status changes, escalation, and who is next after a decline.
+
+    suggested --release--> pending            (consent given, or a support meeting took the case)
+    pending   --accept---> accepted --start--> in_progress --close (outcome)--> closed
+    pending   --decline (reason)--> declined
+    pending   --escalate--> escalated         (acceptance deadline missed)
+    escalated --accept--> accepted | --decline (reason)--> declined
+
+Only `pending` escalates: the deadline is a deadline to *accept*, and a suggested referral has
+not reached the programme yet (its clock starts when it is released). `declined` and `closed`
+are final.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from enum import StrEnum
+
+from tsunagu.shared.contracts.codes import Programme, ReferralStatus
+
+from .deadlines import is_overdue
+from .engine import Decision
+from .errors import InvalidTransition
+from .ruleset import RuleSet
+
+
+class Action(StrEnum):
+    """What can happen to a referral."""
+
+    RELEASE = "release"
+    ACCEPT = "accept"
+    DECLINE = "decline"
+    START = "start"
+    CLOSE = "close"
+    ESCALATE = "escalate"
+
+
+_S = ReferralStatus
+TRANSITIONS: dict[tuple[ReferralStatus, Action], ReferralStatus] = {
+    (_S.SUGGESTED, Action.RELEASE): _S.PENDING,
+    (_S.PENDING, Action.ACCEPT): _S.ACCEPTED,
+    (_S.PENDING, Action.DECLINE): _S.DECLINED,
+    (_S.PENDING, Action.ESCALATE): _S.ESCALATED,
+    (_S.ESCALATED, Action.ACCEPT): _S.ACCEPTED,
+    (_S.ESCALATED, Action.DECLINE): _S.DECLINED,
+    (_S.ACCEPTED, Action.START): _S.IN_PROGRESS,
+    (_S.IN_PROGRESS, Action.CLOSE): _S.CLOSED,
+}
+
+
+def allowed_actions(current: ReferralStatus) -> tuple[Action, ...]:
+    """The actions allowed from `current` (empty for the final statuses)."""
+    return tuple(action for (status, action) in TRANSITIONS if status == current)
+
+
+def transition(
+    current: ReferralStatus | str,
+    action: Action | str,
+    *,
+    reason: str | None = None,
+    outcome: str | None = None,
+) -> ReferralStatus:
+    """The status after `action`; raises `InvalidTransition` if it is not allowed.
+
+    A decline needs a non-blank `reason`, a close a non-blank `outcome`.
+    """
+    try:
+        status = ReferralStatus(current)
+    except ValueError:
+        raise InvalidTransition(f"unknown referral status {current!r}") from None
+    try:
+        act = Action(action)
+    except ValueError:
+        raise InvalidTransition(
+            f"unknown action {action!r}; expected one of {[a.value for a in Action]}"
+        ) from None
+    target = TRANSITIONS.get((status, act))
+    if target is None:
+        allowed = [a.value for a in allowed_actions(status)] or "none (final status)"
+        raise InvalidTransition(
+            f"cannot {act.value} a referral that is {status.value}; allowed: {allowed}"
+        )
+    if act is Action.DECLINE and not (reason and reason.strip()):
+        raise InvalidTransition("declining a referral needs a reason")
+    if act is Action.CLOSE and not (outcome and outcome.strip()):
+        raise InvalidTransition("closing a referral needs an outcome")
+    return target
+
+
+def needs_escalation(status: ReferralStatus, deadline: datetime, now: datetime) -> bool:
+    """True if a referral is still waiting for acceptance past its deadline (rule 8)."""
+    return status == ReferralStatus.PENDING and is_overdue(deadline, now)
+
+
+def next_after_decline(
+    referred: Decision | Iterable[Programme],
+    declined: Programme,
+    rules: RuleSet,
+) -> Programme | None:
+    """Who to suggest after `declined` declined a referral.
+
+    `referred` is every programme that holds or held a referral for the case (a `Decision`
+    stands for its programmes; pass later additions too, so nobody is suggested twice).
+    Returns the first programme of the rule set's `decline_fallback` that is not among them;
+    otherwise the coordinator, who takes back what falls between programmes (even if it is
+    already on the case); `None` when the coordinator itself declined and nobody is left,
+    which the service handles by escalating to the supervisor.
+    """
+    programmes = set(referred.programmes if isinstance(referred, Decision) else referred)
+    programmes.add(declined)
+    for candidate in rules.decline_fallback:
+        if candidate not in programmes:
+            return candidate
+    if declined != rules.coordinator:
+        return rules.coordinator
+    return None

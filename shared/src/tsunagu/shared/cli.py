@@ -1,0 +1,165 @@
+"""The ``tsunagu`` command: serve a service, migrate, create topics, list and replay the DLQ."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import sys
+from typing import Any
+
+from tsunagu.shared.contracts.topics import DLQ_SUFFIX, dlq_topics
+from tsunagu.shared.migrations import SERVICE_PACKAGES, upgrade
+from tsunagu.shared.settings import Settings
+
+
+def serve(service: str) -> None:
+    import uvicorn
+
+    from tsunagu.shared.logs import configure_logging
+
+    settings = Settings(service=service)
+    settings.check_production()
+    configure_logging(service, settings.log_level)
+    bootstrap = importlib.import_module(f"{SERVICE_PACKAGES[service]}.bootstrap")
+    app = bootstrap.build_app(settings)
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.graceful_timeout_seconds),
+    )
+
+
+def migrate(services: list[str]) -> None:
+    settings = Settings()
+    for service in services or list(SERVICE_PACKAGES):
+        upgrade(service, settings.database_url)
+        print(f"migrated {service}")
+
+
+def create_topics(replication: int) -> None:
+    from tsunagu.shared.kafka_admin import create_topics as create
+
+    settings = Settings()
+    created = asyncio.run(create(settings.kafka_bootstrap, replication=replication))
+    print(f"created {len(created)} topics" + (f": {', '.join(created)}" if created else ""))
+
+
+async def _dlq_records(bootstrap: str, topics: list[str]) -> list[Any]:
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        records = []
+        for topic in topics:
+            partitions = consumer.partitions_for_topic(topic) or set()
+            if not partitions:
+                await consumer._client.force_metadata_update()  # noqa: SLF001
+                partitions = consumer.partitions_for_topic(topic) or set()
+            tps = [TopicPartition(topic, p) for p in partitions]
+            if not tps:
+                continue
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            end = await consumer.end_offsets(tps)
+            for tp in tps:
+                while await consumer.position(tp) < end[tp]:
+                    batch = await consumer.getmany(tp, timeout_ms=1000)
+                    for msgs in batch.values():
+                        records.extend(msgs)
+        return records
+    finally:
+        await consumer.stop()
+
+
+def describe(record: Any) -> dict[str, Any]:
+    headers = {k: v.decode(errors="replace") for k, v in record.headers or ()}
+    return {
+        "dlq_topic": record.topic,
+        "dlq_offset": record.offset,
+        "consumer": headers.get("dlq-consumer"),
+        "origin": f"{headers.get('dlq-origin-topic')}/{headers.get('dlq-origin-partition')}"
+        f"@{headers.get('dlq-origin-offset')}",
+        "error": headers.get("dlq-error"),
+        "failed_at": headers.get("dlq-failed-at"),
+    }
+
+
+def dlq_list(topic: str | None) -> list[dict[str, Any]]:
+    settings = Settings()
+    topics = [topic + ("" if topic.endswith(DLQ_SUFFIX) else DLQ_SUFFIX)] if topic else list(
+        dlq_topics()
+    )
+    records = asyncio.run(_dlq_records(settings.kafka_bootstrap, topics))
+    return [describe(r) for r in records]
+
+
+async def _replay(bootstrap: str, dlq_topic: str, offset: int) -> str:
+    from aiokafka import AIOKafkaProducer
+
+    from tsunagu.shared.broker import PRODUCER_OPTIONS
+
+    records = [r for r in await _dlq_records(bootstrap, [dlq_topic]) if r.offset == offset]
+    if not records:
+        raise SystemExit(f"no message at offset {offset} of {dlq_topic}")
+    record = records[0]
+    origin = dlq_topic.removesuffix(DLQ_SUFFIX)
+    keep = [(k, v) for k, v in record.headers or () if not k.startswith("dlq-")]
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_OPTIONS)  # type: ignore[arg-type]
+    await producer.start()
+    try:
+        await producer.send_and_wait(origin, record.value, key=record.key, headers=keep)
+    finally:
+        await producer.stop()
+    return origin
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="tsunagu", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("serve", help="run one service (HTTP, consumers, outbox relay)")
+    p.add_argument("service", choices=sorted(SERVICE_PACKAGES))
+    p = sub.add_parser("migrate", help="migrate the services' schemas (all by default)")
+    p.add_argument("services", nargs="*", choices=sorted(SERVICE_PACKAGES) + [[]])
+    p = sub.add_parser("topics", help="create the registry's topics")
+    p.add_argument("action", choices=["create"])
+    p.add_argument("--replication", type=int, default=1)
+    dlq = sub.add_parser("dlq", help="dead-lettered messages")
+    dsub = dlq.add_subparsers(dest="action", required=True)
+    p = dsub.add_parser("list", help="list dead-lettered messages with their errors")
+    p.add_argument("--topic", help="a consumed topic or its .dlq (default: every DLQ)")
+    p.add_argument("--json", action="store_true")
+    p = dsub.add_parser("replay", help="re-publish one dead-lettered message to its topic")
+    p.add_argument("dlq_topic")
+    p.add_argument("offset", type=int)
+    args = parser.parse_args(argv)
+
+    if args.command == "serve":
+        serve(args.service)
+    elif args.command == "migrate":
+        migrate(args.services)
+    elif args.command == "topics":
+        create_topics(args.replication)
+    elif args.command == "dlq" and args.action == "list":
+        rows = dlq_list(args.topic)
+        if args.json:
+            print(json.dumps(rows, ensure_ascii=False, indent=2))
+        else:
+            for row in rows:
+                print(
+                    f"{row['dlq_topic']}@{row['dlq_offset']}  {row['consumer']}  "
+                    f"from {row['origin']}  {row['failed_at']}\n    {row['error']}"
+                )
+            print(f"{len(rows)} dead-lettered message(s)")
+    elif args.command == "dlq" and args.action == "replay":
+        origin = asyncio.run(_replay(Settings().kafka_bootstrap, args.dlq_topic, args.offset))
+        print(f"replayed {args.dlq_topic}@{args.offset} to {origin}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,145 @@
+"""The topic registry: the one source of truth for every Kafka topic, who writes it and who reads it.
+
+Deploy manifests (Strimzi ``KafkaTopic`` and ``KafkaUser`` ACLs), the topic creation step of the
+launcher and the consumers all read this module. Change topics here, then regenerate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tsunagu.shared.contracts.codes import Programme
+
+INTAKE = "intake"
+ROUTING = "routing"
+NOTIFY = "notify"
+FOOD = "food_distribution"
+SERVICES: tuple[str, ...] = (INTAKE, ROUTING, NOTIFY, FOOD)
+
+DLQ_SUFFIX = ".dlq"
+DEFAULT_PARTITIONS = 6
+DLQ_PARTITIONS = 1
+
+
+@dataclass(frozen=True)
+class Topic:
+    """One topic: its name, the service that writes it, the services that read it."""
+
+    name: str
+    producer: str
+    consumers: tuple[str, ...]
+    event_types: tuple[str, ...]
+    key: str
+    description: str
+    partitions: int = DEFAULT_PARTITIONS
+    #: Readers outside the four services, e.g. a programme team's own systems.
+    external_readers: tuple[str, ...] = field(default=())
+
+    @property
+    def dlq(self) -> str:
+        return self.name + DLQ_SUFFIX
+
+
+INTAKE_CASE = Topic(
+    name="intake.case.v1",
+    producer=INTAKE,
+    consumers=(ROUTING, NOTIFY, FOOD),
+    event_types=("case_created", "case_updated", "consent_changed"),
+    key="case_id",
+    description="Cases taken in at a consultation event, their updates and consent changes.",
+)
+INTAKE_REFERRAL_RESPONSE = Topic(
+    name="intake.referral_response.v1",
+    producer=INTAKE,
+    consumers=(ROUTING,),
+    event_types=("referral_response_submitted",),
+    key="case_id",
+    description="Programme staff's accept / decline / in progress / close, submitted in the UI.",
+)
+ROUTING_CASE = Topic(
+    name="routing.case.v1",
+    producer=ROUTING,
+    consumers=(INTAKE, NOTIFY),
+    event_types=("case_routed", "referral_status_changed", "referral_escalated"),
+    key="case_id",
+    description="Routing decisions and every referral status change, per case (closed loop).",
+)
+
+
+def programme_topic_name(programme: Programme | str) -> str:
+    return f"routing.programme.{Programme(programme).value}.v1"
+
+
+def programme_team_user(programme: Programme | str) -> str:
+    """The Kafka principal and consumer-group prefix of a programme team's subscriber."""
+    return f"team-{Programme(programme).value.replace('_', '-')}"
+
+
+PROGRAMME_TOPICS: dict[Programme, Topic] = {
+    p: Topic(
+        name=programme_topic_name(p),
+        producer=ROUTING,
+        consumers=(NOTIFY,),
+        event_types=(
+            "referral_created",
+            "referral_status_changed",
+            "referral_escalated",
+            "consent_withdrawn",
+        ),
+        key="case_id",
+        description=f"Referrals to {p.value} and their status changes; the team subscribes here.",
+        external_readers=(programme_team_user(p),),
+    )
+    for p in Programme
+}
+NOTIFY_DELIVERY = Topic(
+    name="notify.delivery.v1",
+    producer=NOTIFY,
+    consumers=(),
+    event_types=("delivery_attempted",),
+    key="case_id",
+    description="Every delivery attempt of a message (channel, status, error), never its content.",
+)
+FOOD = Topic(
+    name="food.v1",
+    producer=FOOD,
+    consumers=(INTAKE, NOTIFY),
+    event_types=("eligibility_granted", "parcel_handed_out", "stock_low"),
+    key="case_id",
+    description="Food parcel eligibility, handouts and low-stock alerts.",
+)
+
+ALL_TOPICS: tuple[Topic, ...] = (
+    INTAKE_CASE,
+    INTAKE_REFERRAL_RESPONSE,
+    ROUTING_CASE,
+    *PROGRAMME_TOPICS.values(),
+    NOTIFY_DELIVERY,
+    FOOD,
+)
+
+
+def consumed_by(service: str) -> tuple[Topic, ...]:
+    return tuple(t for t in ALL_TOPICS if service in t.consumers)
+
+
+def produced_by(service: str) -> tuple[Topic, ...]:
+    return tuple(t for t in ALL_TOPICS if t.producer == service)
+
+
+def dlq_topics() -> tuple[str, ...]:
+    """A dead-letter topic for every topic that some service consumes."""
+    return tuple(t.dlq for t in ALL_TOPICS if t.consumers)
+
+
+def all_topic_names() -> tuple[str, ...]:
+    return tuple(t.name for t in ALL_TOPICS) + dlq_topics()
+
+
+def partitions_of(name: str) -> int:
+    for t in ALL_TOPICS:
+        if t.name == name:
+            return t.partitions
+    if name.endswith(DLQ_SUFFIX):
+        return DLQ_PARTITIONS
+    raise KeyError(name)

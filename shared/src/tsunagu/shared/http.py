@@ -1,0 +1,115 @@
+"""The HTTP side every service shares: health, readiness, metrics, body limits, auth errors."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tsunagu.shared.auth import AuthError
+from tsunagu.shared.logs import get_logger
+
+log = get_logger(__name__)
+
+ReadinessCheck = tuple[str, Callable[[], Awaitable[Any]]]
+
+
+class BodyLimit:
+    """Refuses request bodies larger than ``max_bytes`` with 413, before the app reads them."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            await _too_large(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Any:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _BodyTooLarge:
+            await _too_large(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    response = JSONResponse({"detail": "リクエストが大きすぎます (request body too large)"}, 413)
+    await response(scope, receive, send)
+
+
+def create_app(
+    *,
+    title: str,
+    service: str,
+    login_url: str,
+    readiness: Sequence[ReadinessCheck],
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+    max_body_bytes: int = 256 * 1024,
+    version: str = "0.1.0",
+) -> FastAPI:
+    app = FastAPI(title=title, version=version, lifespan=lifespan)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+
+    @app.exception_handler(AuthError)
+    async def _unauthenticated(request: Request, exc: AuthError) -> Response:
+        if "text/html" in request.headers.get("accept", "") and request.method == "GET":
+            target = quote(str(request.url), safe="")
+            return RedirectResponse(f"{login_url}?next={target}", status_code=303)
+        return JSONResponse(
+            {"detail": "ログインが必要です (authentication required)"},
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": service}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> Response:
+        results: dict[str, str] = {}
+        ok = True
+        for name, check in readiness:
+            try:
+                value = await asyncio.wait_for(check(), timeout=3)
+                good = value is not False
+            except Exception as exc:
+                good = False
+                log.warning("readiness_check_failed", check=name, error=type(exc).__name__)
+            results[name] = "ok" if good else "unavailable"
+            ok = ok and good
+        return JSONResponse(
+            {"status": "ready" if ok else "not_ready", "checks": results},
+            status_code=200 if ok else 503,
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,45 @@
+"""Creating the registry's topics on a broker (dev launcher, compose job, tests)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from tsunagu.shared.contracts.topics import all_topic_names, partitions_of
+
+
+async def create_topics(
+    bootstrap: str,
+    names: Iterable[str] | None = None,
+    *,
+    replication: int = 1,
+    timeout_s: float = 60.0,
+) -> list[str]:
+    """Create any missing topics; returns the names created. Waits for the broker to answer."""
+    wanted = list(names) if names is not None else list(all_topic_names())
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="tsunagu-admin")
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        try:
+            await admin.start()
+            break
+        except Exception:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+    try:
+        existing = set(await admin.list_topics())
+        missing = [n for n in wanted if n not in existing]
+        if missing:
+            try:
+                await admin.create_topics(
+                    [NewTopic(n, partitions_of(n), replication) for n in missing]
+                )
+            except TopicAlreadyExistsError:
+                pass
+        return missing
+    finally:
+        await admin.close()

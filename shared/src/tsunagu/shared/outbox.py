@@ -1,0 +1,246 @@
+"""Transactional outbox: the table, the writer used inside the business transaction, and the relay.
+
+Columns follow the Debezium outbox shape (``id, aggregatetype, aggregateid, type, payload``)
+so change-data-capture can replace the polling relay later without a migration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import zlib
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from prometheus_client import Counter, Gauge
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    MetaData,
+    String,
+    Table,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from tsunagu.shared.contracts.envelope import Envelope, utcnow
+from tsunagu.shared.db import asyncpg_dsn
+from tsunagu.shared.logs import get_logger
+
+log = get_logger(__name__)
+
+RELAY_PUBLISHED = Counter(
+    "tsunagu_outbox_published_total", "Outbox rows published to Kafka", ["service"]
+)
+RELAY_BACKLOG = Gauge("tsunagu_outbox_backlog", "Unsent outbox rows seen by the relay", ["service"])
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "outbox",
+        metadata,
+        Column("seq", BigInteger, Identity(always=True), primary_key=True),
+        Column("id", String(36), nullable=False, unique=True),
+        Column("aggregatetype", String(64), nullable=False),
+        Column("aggregateid", String(64), nullable=False),
+        Column("type", String(64), nullable=False),
+        Column("topic", String(255), nullable=False),
+        Column("payload", JSONB, nullable=False),
+        Column("headers", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("sent_at", DateTime(timezone=True)),
+        Index("ix_outbox_unsent", "seq", postgresql_where=text("sent_at IS NULL")),
+    )
+
+
+def notify_channel(schema: str) -> str:
+    return f"tsunagu_outbox_{schema}"
+
+
+class OutboxWriter:
+    """Adds events to the outbox inside the caller's transaction; nothing is sent here."""
+
+    def __init__(self, table: Table, producer: str) -> None:
+        self.table = table
+        self.producer = producer
+        schema = table.schema or "public"
+        self._notify = text(f"SELECT pg_notify('{notify_channel(schema)}', '')")
+
+    def envelope(
+        self,
+        event_type: str,
+        data: dict[str, Any],
+        *,
+        correlation_id: str | None = None,
+        causation: Envelope | None = None,
+        schema_version: int = 1,
+    ) -> Envelope:
+        extra: dict[str, Any] = {}
+        if causation is not None:
+            extra = {"correlation_id": causation.correlation_id, "causation_id": causation.event_id}
+        elif correlation_id:
+            extra = {"correlation_id": correlation_id}
+        return Envelope(
+            event_type=event_type,
+            producer=self.producer,
+            schema_version=schema_version,
+            data=data,
+            **extra,
+        )
+
+    async def add(
+        self,
+        session: AsyncSession,
+        *,
+        topic: str,
+        aggregatetype: str,
+        aggregateid: str,
+        envelope: Envelope,
+        headers: dict[str, str] | None = None,
+    ) -> Envelope:
+        await session.execute(
+            self.table.insert().values(
+                id=envelope.event_id,
+                aggregatetype=aggregatetype,
+                aggregateid=aggregateid,
+                type=envelope.event_type,
+                topic=topic,
+                payload=envelope.model_dump(mode="json"),
+                headers=headers or {},
+            )
+        )
+        # A wake-up hint for the relay, delivered at commit; the relay also polls.
+        await session.execute(self._notify)
+        return envelope
+
+
+class OutboxRelay:
+    """Publishes unsent outbox rows in order, then marks them sent.
+
+    Rows are claimed with ``FOR UPDATE SKIP LOCKED`` under a per-service advisory lock, so with
+    several replicas one batch is in flight at a time and per-case order is kept. A crash after
+    publishing but before marking sent republishes the batch: consumers de-duplicate by event id.
+    """
+
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        table: Table,
+        producer: AIOKafkaProducer,
+        service: str,
+        database_url: str,
+        batch_size: int = 200,
+        poll_seconds: float = 1.0,
+        listen: bool = True,
+    ) -> None:
+        self.engine = engine
+        self.table = table
+        self.producer = producer
+        self.service = service
+        self.database_url = database_url
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.listen = listen
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._listener: asyncpg.Connection | None = None
+        schema = table.schema or "public"
+        self._lock_key = zlib.crc32(f"outbox:{schema}".encode())
+        self._channel = notify_channel(schema)
+
+    async def start(self) -> None:
+        if self.listen:
+            with contextlib.suppress(Exception):
+                self._listener = await asyncpg.connect(asyncpg_dsn(self.database_url))
+                await self._listener.add_listener(self._channel, self._on_notify)
+        self._task = asyncio.create_task(self._run(), name=f"{self.service}-outbox-relay")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                sent = await self.publish_batch()
+            except Exception:
+                log.exception("outbox_relay_failed")
+                sent = 0
+                await asyncio.sleep(self.poll_seconds)
+            if sent == self.batch_size:
+                continue  # more is waiting
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+
+    async def publish_batch(self) -> int:
+        """Claim, publish and mark one batch; returns how many rows were sent."""
+        t = self.table
+        async with self.engine.begin() as conn:
+            got_lock = (
+                await conn.execute(
+                    text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": self._lock_key}
+                )
+            ).scalar_one()
+            if not got_lock:
+                return 0
+            rows: Sequence[Any] = (
+                await conn.execute(
+                    select(t.c.seq, t.c.id, t.c.aggregateid, t.c.topic, t.c.payload, t.c.headers)
+                    .where(t.c.sent_at.is_(None))
+                    .order_by(t.c.seq)
+                    .limit(self.batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            RELAY_BACKLOG.labels(self.service).set(len(rows))
+            if not rows:
+                return 0
+            futures = []
+            for row in rows:
+                headers = [("id", row.id.encode())]
+                headers += [(k, str(v).encode()) for k, v in (row.headers or {}).items()]
+                futures.append(
+                    await self.producer.send(
+                        row.topic,
+                        value=Envelope.model_validate(row.payload).to_bytes(),
+                        key=row.aggregateid.encode(),
+                        headers=headers,
+                    )
+                )
+            await asyncio.gather(*futures)
+            await self.after_publish(len(rows))
+            sent_at: datetime = utcnow()
+            await conn.execute(
+                update(t).where(t.c.seq.in_([r.seq for r in rows])).values(sent_at=sent_at)
+            )
+        RELAY_PUBLISHED.labels(self.service).inc(len(rows))
+        return len(rows)
+
+    async def after_publish(self, count: int) -> None:
+        """Called between publishing a batch and marking it sent (a seam for crash tests)."""
+
+    async def unsent_count(self) -> int:
+        async with self.engine.connect() as conn:
+            stmt = select(func.count()).select_from(self.table).where(self.table.c.sent_at.is_(None))
+            return int((await conn.execute(stmt)).scalar_one())

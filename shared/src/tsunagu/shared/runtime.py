@@ -1,0 +1,120 @@
+"""What every service process runs besides its own logic: database, broker, consumers, relay.
+
+A service's ``bootstrap.py`` (its composition root) builds one ``ServiceRuntime``, registers its
+handlers on it, and hands ``runtime.lifespan`` to its FastAPI app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import MetaData, Table
+
+from tsunagu.shared.broker import create_broker, create_producer
+from tsunagu.shared.db import create_engine, ping, service_metadata, session_factory
+from tsunagu.shared.http import ReadinessCheck
+from tsunagu.shared.messaging import Handler, IdempotentConsumer, inbox_table, subscribe
+from tsunagu.shared.outbox import OutboxRelay, OutboxWriter, outbox_table
+from tsunagu.shared.settings import Settings
+
+
+class ServiceTables:
+    """A service's metadata with the outbox and inbox tables every service has."""
+
+    def __init__(self, schema: str) -> None:
+        self.metadata: MetaData = service_metadata(schema)
+        self.outbox: Table = outbox_table(self.metadata)
+        self.inbox: Table = inbox_table(self.metadata)
+
+
+class ServiceRuntime:
+    def __init__(self, settings: Settings, tables: ServiceTables) -> None:
+        self.settings = settings
+        self.tables = tables
+        self.engine = create_engine(settings.database_url, settings.schema, settings.db_pool_size)
+        self.sessions = session_factory(self.engine)
+        self.broker = create_broker(settings)
+        self.outbox = OutboxWriter(tables.outbox, producer=settings.service)
+        self._producer: Any = None
+        self.relay: OutboxRelay | None = None
+        self.background: list[Any] = []
+
+    def consume(
+        self,
+        topics: Iterable[str],
+        handlers: dict[str, Handler],
+        *,
+        consumer: str | None = None,
+        max_schema_version: int = 1,
+    ) -> IdempotentConsumer:
+        """Register idempotent handlers for ``topics`` (consumer group = service name)."""
+        idempotent = IdempotentConsumer(
+            broker=self.broker,
+            sessions=self.sessions,
+            inbox=self.tables.inbox,
+            consumer=consumer or self.settings.service,
+            handlers=handlers,
+            max_schema_version=max_schema_version,
+            max_attempts=self.settings.consumer_max_attempts,
+            backoff_seconds=self.settings.consumer_backoff_seconds,
+        )
+        subscribe(idempotent, list(topics))
+        return idempotent
+
+    def readiness(self) -> list[ReadinessCheck]:
+        async def kafka() -> bool:
+            return await self.broker.ping(timeout=2)
+
+        return [("database", lambda: ping(self.engine)), ("kafka", kafka)]
+
+    async def start(self, *, relay: bool = True) -> None:
+        await self.broker.start()
+        if relay:
+            self._producer = create_producer(self.settings)
+            await self._producer.start()
+            self.relay = OutboxRelay(
+                engine=self.engine,
+                table=self.tables.outbox,
+                producer=self._producer,
+                service=self.settings.service,
+                database_url=self.settings.database_url,
+                batch_size=self.settings.relay_batch_size,
+                poll_seconds=self.settings.relay_poll_seconds,
+            )
+            await self.relay.start()
+        for job in self.background:
+            await job.start()
+
+    async def stop(self) -> None:
+        for job in reversed(self.background):
+            await job.stop()
+        if self.relay is not None:
+            await self.relay.stop()
+        if self._producer is not None:
+            await self._producer.stop()
+        await self.broker.stop()
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def lifespan(self, _: FastAPI) -> AsyncIterator[None]:
+        await _retry_until_up(self.start)
+        try:
+            yield
+        finally:
+            await self.stop()
+
+
+async def _retry_until_up(start: Any, attempts: int = 30) -> None:
+    """Kafka may still be starting when the process does: wait for it rather than crash-loop."""
+    for attempt in range(1, attempts + 1):
+        try:
+            await start()
+            return
+        except Exception:
+            if attempt == attempts:
+                raise
+            await asyncio.sleep(min(2.0, 0.2 * attempt))

@@ -1,0 +1,79 @@
+"""Settings shared by every service, read from ``TSUNAGU_`` environment variables."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_PORTS: dict[str, int] = {
+    "intake": 8000,
+    "routing": 8001,
+    "notify": 8002,
+    "food_distribution": 8003,
+}
+
+#: Development-only defaults. ``Settings.check_production`` refuses them outside dev/test.
+DEV_AUTH_SECRET = "dev-only-auth-secret-change-me-0123456789abcdef"  # noqa: S105
+DEV_CONTACT_KEY = "ZGV2LW9ubHktY29udGFjdC1rZXktY2hhbmdlLW1lISE="
+
+
+class Settings(BaseSettings):
+    """Every ``TSUNAGU_`` variable that all services understand (see deploy/README.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="TSUNAGU_", extra="ignore")
+
+    service: str = "tsunagu"
+    env: Literal["dev", "test", "prod"] = "dev"
+    log_level: str = "INFO"
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    #: One PostgreSQL database; each service keeps its tables in its own schema.
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/tsunagu"
+    db_pool_size: int = 10
+
+    http_host: str = "127.0.0.1"
+    http_port: int | None = None
+    #: Public base URLs, used for links between the staff pages of the services.
+    intake_url: str = "http://127.0.0.1:8000"
+    routing_url: str = "http://127.0.0.1:8001"
+    notify_url: str = "http://127.0.0.1:8002"
+    food_url: str = "http://127.0.0.1:8003"
+
+    auth_secret: SecretStr = SecretStr(DEV_AUTH_SECRET)
+    token_ttl_seconds: int = 8 * 3600
+    session_idle_seconds: int = 30 * 60
+    #: Fernet key that seals residents' contact details on the bus.
+    contact_key: SecretStr = SecretStr(DEV_CONTACT_KEY)
+    demo_password: SecretStr = SecretStr("tsunagu-demo")  # noqa: S105
+
+    consumer_max_attempts: int = 5
+    consumer_backoff_seconds: float = 0.2
+    relay_batch_size: int = 200
+    relay_poll_seconds: float = 1.0
+    graceful_timeout_seconds: float = 20.0
+    max_body_bytes: int = 256 * 1024
+    timezone: str = "Asia/Tokyo"
+    extra: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def port(self) -> int:
+        return self.http_port or DEFAULT_PORTS.get(self.service, 8000)
+
+    @property
+    def schema(self) -> str:
+        return self.service
+
+    @property
+    def cookie_secure(self) -> bool:
+        return self.env == "prod"
+
+    def check_production(self) -> None:
+        """Refuse to run in prod with the development secrets."""
+        if self.env != "prod":
+            return
+        if self.auth_secret.get_secret_value() == DEV_AUTH_SECRET:
+            raise RuntimeError("TSUNAGU_AUTH_SECRET must be set in prod")
+        if self.contact_key.get_secret_value() == DEV_CONTACT_KEY:
+            raise RuntimeError("TSUNAGU_CONTACT_KEY must be set in prod")

@@ -1,0 +1,256 @@
+"""The messaging discipline on a real Kafka broker and a real PostgreSQL.
+
+Service A writes a row and an outbox event in one transaction; the relay publishes; service B's
+idempotent consumer applies it once, dead-letters what it cannot apply, and keeps flowing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from probe import Consumer, ProbeA, ProbeB, create_schema, eventually, write_greeting
+from sqlalchemy import func, select
+
+from tsunagu.shared.broker import PRODUCER_OPTIONS, create_producer
+from tsunagu.shared.contracts.envelope import Envelope
+from tsunagu.shared.db import create_engine
+from tsunagu.shared.kafka_admin import create_topics
+from tsunagu.shared.messaging import PermanentError
+from tsunagu.shared.outbox import OutboxRelay
+
+pytestmark = pytest.mark.integration
+HERE = Path(__file__).parent
+
+
+@pytest.fixture
+async def topic(kafka_bootstrap: str) -> str:
+    name = f"probe.{uuid.uuid4().hex[:8]}.v1"
+    from tsunagu.shared.contracts import topics as registry
+
+    # Probe topics are not in the registry; give them partitions explicitly.
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(name, 3, 1), NewTopic(name + registry.DLQ_SUFFIX, 1, 1)]
+        )
+    finally:
+        await admin.close()
+    await create_topics(kafka_bootstrap, [])  # waits for the broker, creates nothing
+    return name
+
+
+@pytest.fixture
+async def probes(test_settings, database_url: str) -> AsyncIterator[tuple[ProbeA, ProbeB, object]]:
+    a, b = ProbeA(), ProbeB()
+    engine_a = create_engine(database_url, "probe_a", 5)
+    engine_b = create_engine(database_url, "probe_b", 5)
+    await create_schema(engine_a, a.tables)
+    await create_schema(engine_b, b.tables)
+    await engine_b.dispose()
+    yield a, b, engine_a
+    await engine_a.dispose()
+
+
+def relay_for(engine, probe: ProbeA, producer, database_url: str) -> OutboxRelay:
+    return OutboxRelay(
+        engine=engine, table=probe.tables.outbox, producer=producer, service="probe_a",
+        database_url=database_url, poll_seconds=0.2,
+    )  # fmt: skip
+
+
+async def read_all(bootstrap: str, topic: str) -> list:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        out = []
+        for tp in tps:
+            while await consumer.position(tp) < end[tp]:
+                for msgs in (await consumer.getmany(tp, timeout_ms=1000)).values():
+                    out.extend(msgs)
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def test_outbox_event_is_published_and_applied_once(
+    test_settings, database_url, kafka_bootstrap, topic, probes
+):
+    a, b, engine_a = probes
+    consumer = Consumer(test_settings("probe_b"), b, topic)
+    producer = create_producer(test_settings("probe_a"))
+    await producer.start()
+    relay = relay_for(engine_a, a, producer, database_url)
+    await consumer.start()
+    await relay.start()
+    try:
+        greeting_id = str(uuid.uuid4())
+        await write_greeting(engine_a, a, topic, greeting_id)
+        await eventually(lambda: _eq(consumer.applied(greeting_id), 1))
+        assert await relay.unsent_count() == 0
+        await asyncio.sleep(1.0)  # nothing more arrives
+        assert await consumer.applied() == 1
+        published = await read_all(kafka_bootstrap, topic)
+        assert len(published) == 1
+        assert published[0].key == greeting_id.encode()
+        assert dict(published[0].headers)["id"] == Envelope.from_bytes(published[0].value).event_id.encode()
+    finally:
+        await relay.stop()
+        await producer.stop()
+        await consumer.stop()
+
+
+async def test_same_event_delivered_twice_has_one_effect(
+    test_settings, kafka_bootstrap, topic, probes
+):
+    _, b, _ = probes
+    consumer = Consumer(test_settings("probe_b"), b, topic)
+    await consumer.start()
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, **PRODUCER_OPTIONS)
+    await producer.start()
+    try:
+        env = Envelope(event_type="greeting_written", producer="probe_a", data={"id": "twice"})
+        for _ in range(2):
+            await producer.send_and_wait(topic, env.to_bytes(), key=b"twice")
+        marker = Envelope(event_type="greeting_written", producer="probe_a", data={"id": "after"})
+        await producer.send_and_wait(topic, marker.to_bytes(), key=b"twice")
+        await eventually(lambda: _eq(consumer.applied("after"), 1))
+        assert await consumer.applied("twice") == 1
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+async def test_relay_killed_after_publish_before_marking_loses_nothing(
+    test_settings, database_url, kafka_bootstrap, topic, probes
+):
+    a, b, engine_a = probes
+    greeting_id = str(uuid.uuid4())
+    await write_greeting(engine_a, a, topic, greeting_id)
+
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "relay_that_hangs.py"), database_url, kafka_bootstrap],
+        stdout=subprocess.PIPE,
+        cwd=HERE,
+    )
+    try:
+        line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), timeout=60)
+        assert line.startswith(b"published 1")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+
+    # The event is on Kafka, but the outbox still holds it as unsent.
+    assert len(await read_all(kafka_bootstrap, topic)) == 1
+    producer = create_producer(test_settings("probe_a"))
+    await producer.start()
+    relay = relay_for(engine_a, a, producer, database_url)
+    assert await relay.unsent_count() == 1
+
+    consumer = Consumer(test_settings("probe_b"), b, topic)
+    await consumer.start()
+    await relay.start()
+    try:
+        await eventually(lambda: _eq(relay.unsent_count(), 0))
+        assert len(await read_all(kafka_bootstrap, topic)) == 2  # published again after restart
+        await eventually(lambda: _eq(consumer.applied(greeting_id), 1))
+        await asyncio.sleep(1.0)
+        assert await consumer.applied(greeting_id) == 1  # ...and applied once
+    finally:
+        await relay.stop()
+        await producer.stop()
+        await consumer.stop()
+
+
+async def test_poison_messages_go_to_the_dlq_and_the_partition_keeps_flowing(
+    test_settings, kafka_bootstrap, topic, probes
+):
+    _, b, _ = probes
+
+    def fail_with(env: Envelope) -> Exception | None:
+        if env.data["id"] == "always-fails":
+            return RuntimeError("database said no")
+        if env.data["id"] == "unknown-code":
+            return PermanentError("unknown concern code 'flying'")
+        return None
+
+    consumer = Consumer(test_settings("probe_b"), b, topic, fail_with=fail_with)
+    await consumer.start()
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, **PRODUCER_OPTIONS)
+    await producer.start()
+    key = b"same-partition"
+    try:
+        newer = Envelope(
+            event_type="greeting_written", producer="probe_a", schema_version=2, data={"id": "v2"}
+        )
+        poison = [
+            b"{not json",
+            b'{"event_type": "greeting_written"}',
+            newer.to_bytes(),
+            Envelope(event_type="greeting_written", producer="a", data={"id": "always-fails"}).to_bytes(),
+            Envelope(event_type="greeting_written", producer="a", data={"id": "unknown-code"}).to_bytes(),
+        ]
+        for value in poison:
+            await producer.send_and_wait(topic, value, key=key)
+        good = Envelope(event_type="greeting_written", producer="probe_a", data={"id": "good"})
+        await producer.send_and_wait(topic, good.to_bytes(), key=key)
+
+        await eventually(lambda: _eq(consumer.applied("good"), 1))
+        dead = await read_all(kafka_bootstrap, topic + ".dlq")
+        assert [d.value for d in dead] == poison
+        headers = [{k: v.decode() for k, v in d.headers} for d in dead]
+        assert all(h["dlq-origin-topic"] == topic for h in headers)
+        assert all(h["dlq-consumer"] == "probe_b" for h in headers)
+        assert "unreadable envelope" in headers[0]["dlq-error"]
+        assert "newer" in headers[2]["dlq-error"]
+        assert "database said no" in headers[3]["dlq-error"] and headers[3]["dlq-attempts"] == "3"
+        assert "unknown concern code" in headers[4]["dlq-error"]
+        assert headers[4]["dlq-attempts"] == "1"  # permanent: not retried
+        offsets = [int(h["dlq-origin-offset"]) for h in headers]
+        assert offsets == sorted(offsets)
+        assert await consumer.applied() == 1
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+async def test_a_rolled_back_transaction_publishes_nothing(
+    test_settings, database_url, kafka_bootstrap, topic, probes
+):
+    a, _, engine_a = probes
+    with pytest.raises(RuntimeError):
+        await write_greeting(engine_a, a, topic, str(uuid.uuid4()), fail=True)
+    async with engine_a.connect() as conn:
+        rows = (await conn.execute(select(func.count()).select_from(a.greeting))).scalar_one()
+    assert rows == 0
+    producer = create_producer(test_settings("probe_a"))
+    await producer.start()
+    relay = relay_for(engine_a, a, producer, database_url)
+    try:
+        assert await relay.publish_batch() == 0
+        assert await relay.unsent_count() == 0
+    finally:
+        await producer.stop()
+    assert await read_all(kafka_bootstrap, topic) == []
+
+
+async def _eq(value_coro, expected) -> bool:
+    return (await value_coro) == expected
