@@ -18,7 +18,6 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from probe import Consumer, ProbeA, ProbeB, create_schema, eventually, write_greeting
 from sqlalchemy import func, select
-
 from tsunagu.shared.broker import PRODUCER_OPTIONS, create_producer
 from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.db import create_engine
@@ -33,10 +32,9 @@ HERE = Path(__file__).parent
 @pytest.fixture
 async def topic(kafka_bootstrap: str) -> str:
     name = f"probe.{uuid.uuid4().hex[:8]}.v1"
-    from tsunagu.shared.contracts import topics as registry
-
     # Probe topics are not in the registry; give them partitions explicitly.
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from tsunagu.shared.contracts import topics as registry
 
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     await admin.start()
@@ -111,7 +109,10 @@ async def test_outbox_event_is_published_and_applied_once(
         published = await read_all(kafka_bootstrap, topic)
         assert len(published) == 1
         assert published[0].key == greeting_id.encode()
-        assert dict(published[0].headers)["id"] == Envelope.from_bytes(published[0].value).event_id.encode()
+        assert (
+            dict(published[0].headers)["id"]
+            == Envelope.from_bytes(published[0].value).event_id.encode()
+        )
     finally:
         await relay.stop()
         await producer.stop()
@@ -205,8 +206,12 @@ async def test_poison_messages_go_to_the_dlq_and_the_partition_keeps_flowing(
             b"{not json",
             b'{"event_type": "greeting_written"}',
             newer.to_bytes(),
-            Envelope(event_type="greeting_written", producer="a", data={"id": "always-fails"}).to_bytes(),
-            Envelope(event_type="greeting_written", producer="a", data={"id": "unknown-code"}).to_bytes(),
+            Envelope(
+                event_type="greeting_written", producer="a", data={"id": "always-fails"}
+            ).to_bytes(),
+            Envelope(
+                event_type="greeting_written", producer="a", data={"id": "unknown-code"}
+            ).to_bytes(),
         ]
         for value in poison:
             await producer.send_and_wait(topic, value, key=key)

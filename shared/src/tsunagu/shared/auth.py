@@ -14,7 +14,6 @@ from typing import Any
 
 import jwt
 from fastapi import HTTPException, Request, status
-
 from tsunagu.shared.contracts.codes import StaffRole
 
 COOKIE_NAME = "tsunagu_session"

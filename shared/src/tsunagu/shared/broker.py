@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
-
 from tsunagu.shared.settings import Settings
 
 PRODUCER_OPTIONS: dict[str, object] = {
@@ -33,5 +32,5 @@ def create_producer(settings: Settings) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap,
         client_id=f"{settings.service}-relay",
-        **PRODUCER_OPTIONS,  # type: ignore[arg-type]
+        **PRODUCER_OPTIONS,
     )

@@ -16,7 +16,6 @@ from tsunagu.shared.settings import Settings
 
 def serve(service: str) -> None:
     import uvicorn
-
     from tsunagu.shared.logs import configure_logging
 
     settings = Settings(service=service)
@@ -36,6 +35,9 @@ def serve(service: str) -> None:
 
 def migrate(services: list[str]) -> None:
     settings = Settings()
+    unknown = set(services) - set(SERVICE_PACKAGES)
+    if unknown:
+        raise SystemExit(f"unknown service(s): {', '.join(sorted(unknown))}")
     for service in services or list(SERVICE_PACKAGES):
         upgrade(service, settings.database_url)
         print(f"migrated {service}")
@@ -59,7 +61,7 @@ async def _dlq_records(bootstrap: str, topics: list[str]) -> list[Any]:
         for topic in topics:
             partitions = consumer.partitions_for_topic(topic) or set()
             if not partitions:
-                await consumer._client.force_metadata_update()  # noqa: SLF001
+                await consumer._client.force_metadata_update()
                 partitions = consumer.partitions_for_topic(topic) or set()
             tps = [TopicPartition(topic, p) for p in partitions]
             if not tps:
@@ -92,8 +94,10 @@ def describe(record: Any) -> dict[str, Any]:
 
 def dlq_list(topic: str | None) -> list[dict[str, Any]]:
     settings = Settings()
-    topics = [topic + ("" if topic.endswith(DLQ_SUFFIX) else DLQ_SUFFIX)] if topic else list(
-        dlq_topics()
+    topics = (
+        [topic + ("" if topic.endswith(DLQ_SUFFIX) else DLQ_SUFFIX)]
+        if topic
+        else list(dlq_topics())
     )
     records = asyncio.run(_dlq_records(settings.kafka_bootstrap, topics))
     return [describe(r) for r in records]
@@ -101,7 +105,6 @@ def dlq_list(topic: str | None) -> list[dict[str, Any]]:
 
 async def _replay(bootstrap: str, dlq_topic: str, offset: int) -> str:
     from aiokafka import AIOKafkaProducer
-
     from tsunagu.shared.broker import PRODUCER_OPTIONS
 
     records = [r for r in await _dlq_records(bootstrap, [dlq_topic]) if r.offset == offset]
@@ -110,7 +113,7 @@ async def _replay(bootstrap: str, dlq_topic: str, offset: int) -> str:
     record = records[0]
     origin = dlq_topic.removesuffix(DLQ_SUFFIX)
     keep = [(k, v) for k, v in record.headers or () if not k.startswith("dlq-")]
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_OPTIONS)  # type: ignore[arg-type]
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_OPTIONS)
     await producer.start()
     try:
         await producer.send_and_wait(origin, record.value, key=record.key, headers=keep)
@@ -125,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("serve", help="run one service (HTTP, consumers, outbox relay)")
     p.add_argument("service", choices=sorted(SERVICE_PACKAGES))
     p = sub.add_parser("migrate", help="migrate the services' schemas (all by default)")
-    p.add_argument("services", nargs="*", choices=sorted(SERVICE_PACKAGES) + [[]])
+    p.add_argument("services", nargs="*", help=f"any of {', '.join(sorted(SERVICE_PACKAGES))}")
     p = sub.add_parser("topics", help="create the registry's topics")
     p.add_argument("action", choices=["create"])
     p.add_argument("--replication", type=int, default=1)

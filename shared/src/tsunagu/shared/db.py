@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 #: Explicit constraint names, so Alembic migrations are stable and readable.
 NAMING_CONVENTION = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -14,7 +15,9 @@ _PERSONAL_KEYS = frozenset(
 )
 
 
-def _drop_personal_data(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _drop_personal_data(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     for key in _PERSONAL_KEYS & event_dict.keys():
         event_dict[key] = "[redacted]"
     return event_dict

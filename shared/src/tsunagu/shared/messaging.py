@@ -28,7 +28,6 @@ from pydantic import ValidationError
 from sqlalchemy import Column, DateTime, MetaData, String, Table, func
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from tsunagu.shared.contracts.envelope import Envelope, utcnow
 from tsunagu.shared.contracts.topics import DLQ_SUFFIX
 from tsunagu.shared.logs import bind_ids, clear_ids, get_logger
@@ -218,7 +217,7 @@ def subscribe(
     """Register the consumer on its broker with manual commits after the database commit."""
 
     async def on_message(msg: KafkaMessage) -> None:
-        raw = msg.raw_message
+        raw: Any = msg.raw_message
         origin = Origin(
             topic=raw.topic,
             partition=raw.partition,
@@ -247,6 +246,4 @@ def _key(origin: Origin) -> str | None:
 
 
 def _short(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
-    )
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])

@@ -32,7 +32,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-
 from tsunagu.shared.contracts.envelope import Envelope, utcnow
 from tsunagu.shared.db import asyncpg_dsn
 from tsunagu.shared.logs import get_logger
@@ -242,5 +241,7 @@ class OutboxRelay:
 
     async def unsent_count(self) -> int:
         async with self.engine.connect() as conn:
-            stmt = select(func.count()).select_from(self.table).where(self.table.c.sent_at.is_(None))
+            stmt = (
+                select(func.count()).select_from(self.table).where(self.table.c.sent_at.is_(None))
+            )
             return int((await conn.execute(stmt)).scalar_one())

@@ -13,7 +13,6 @@ from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import MetaData, Table
-
 from tsunagu.shared.broker import create_broker, create_producer
 from tsunagu.shared.db import create_engine, ping, service_metadata, session_factory
 from tsunagu.shared.http import ReadinessCheck
@@ -35,7 +34,9 @@ class ServiceRuntime:
     def __init__(self, settings: Settings, tables: ServiceTables) -> None:
         self.settings = settings
         self.tables = tables
-        self.engine = create_engine(settings.database_url, settings.schema, settings.db_pool_size)
+        self.engine = create_engine(
+            settings.database_url, settings.db_schema, settings.db_pool_size
+        )
         self.sessions = session_factory(self.engine)
         self.broker = create_broker(settings)
         self.outbox = OutboxWriter(tables.outbox, producer=settings.service)

@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     session_idle_seconds: int = 30 * 60
     #: Fernet key that seals residents' contact details on the bus.
     contact_key: SecretStr = SecretStr(DEV_CONTACT_KEY)
-    demo_password: SecretStr = SecretStr("tsunagu-demo")  # noqa: S105
+    demo_password: SecretStr = SecretStr("tsunagu-demo")
 
     consumer_max_attempts: int = 5
     consumer_backoff_seconds: float = 0.2
@@ -62,7 +62,7 @@ class Settings(BaseSettings):
         return self.http_port or DEFAULT_PORTS.get(self.service, 8000)
 
     @property
-    def schema(self) -> str:
+    def db_schema(self) -> str:
         return self.service
 
     @property

@@ -80,6 +80,9 @@ def start_infra(
     if allow_containers and not kafka_env and not db_env and docker_answers():
         return _from_testcontainers()
     if fresh and data_dir.exists():
+        # Leftovers of a session that died: stop its servers before wiping their data.
+        KafkaServer(data_dir / "kafka", port=kafka_port).stop()
+        PostgresServer(data_dir / "postgres", port=postgres_port).stop("immediate")
         shutil.rmtree(data_dir)
     infra = Infra(kafka_bootstrap=kafka_env or "", database_url=db_env or "", source="launcher")
     if not db_env:
@@ -104,7 +107,6 @@ def with_database(url: str, database: str) -> str:
 async def create_database(server_url: str, database: str, *, drop: bool = False) -> str:
     """Create ``database`` on the server (if missing) and return its URL."""
     import asyncpg
-
     from tsunagu.shared.db import asyncpg_dsn
 
     conn = await asyncpg.connect(asyncpg_dsn(with_database(server_url, "postgres")))
@@ -117,3 +119,14 @@ async def create_database(server_url: str, database: str, *, drop: bool = False)
     finally:
         await conn.close()
     return with_database(server_url, database)
+
+
+async def drop_database(server_url: str, database: str) -> None:
+    import asyncpg
+    from tsunagu.shared.db import asyncpg_dsn
+
+    conn = await asyncpg.connect(asyncpg_dsn(with_database(server_url, "postgres")))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    finally:
+        await conn.close()

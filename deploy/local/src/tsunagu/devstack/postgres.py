@@ -58,7 +58,9 @@ class PostgresServer:
     def url(self) -> str:
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
 
-    def _run(self, args: list[str], user: str | None, **kw: object) -> subprocess.CompletedProcess[bytes]:
+    def _run(
+        self, args: list[str], user: str | None, **kw: object
+    ) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(args, check=True, capture_output=True, user=user, **kw)  # type: ignore[call-overload,no-any-return]
 
     def start(self, timeout: float = 60.0) -> None:

@@ -8,13 +8,12 @@ under var/test, so the suite also runs while ``make up`` is running.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tsunagu.devstack.infra import REPO_ROOT, Infra, create_database, start_infra
+from tsunagu.devstack.infra import REPO_ROOT, Infra, create_database, drop_database, start_infra
 from tsunagu.shared.settings import Settings
 
 TEST_KAFKA_PORT = int(os.environ.get("TSUNAGU_TEST_KAFKA_PORT", "19092"))
@@ -24,16 +23,36 @@ TEST_DATABASE = "tsunagu_test"
 
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Infra]:
+    """Started once and shared by concurrent test sessions on this machine (each registers a
+    pid file); the last session to finish stops what the launcher started."""
+    root = REPO_ROOT / "var" / "test"
+    users = root.parent / "test-users"
+    users.mkdir(parents=True, exist_ok=True)
+    live = [p for p in users.iterdir() if _alive(p.name)]
+    for stale in set(users.iterdir()) - set(live):
+        stale.unlink(missing_ok=True)
+    me = users / str(os.getpid())
+    me.touch()
     started = start_infra(
-        REPO_ROOT / "var" / "test",
+        root,
         kafka_port=TEST_KAFKA_PORT,
         postgres_port=TEST_POSTGRES_PORT,
         durable=False,
-        fresh=True,
+        fresh=not live,
     )
     yield started
-    if os.environ.get("TSUNAGU_KEEP_TEST_INFRA") != "1":
+    me.unlink(missing_ok=True)
+    others = [p for p in users.iterdir() if _alive(p.name)]
+    if not others and os.environ.get("TSUNAGU_KEEP_TEST_INFRA") != "1":
         started.stop()
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 @pytest.fixture(scope="session")
@@ -42,8 +61,11 @@ def kafka_bootstrap(infra: Infra) -> str:
 
 
 @pytest.fixture(scope="session")
-async def database_url(infra: Infra) -> str:
-    return await create_database(infra.database_url, TEST_DATABASE, drop=True)
+async def database_url(infra: Infra) -> AsyncIterator[str]:
+    """A database of this test session's own, dropped at the end."""
+    name = f"{TEST_DATABASE}_{os.getpid()}"
+    yield await create_database(infra.database_url, name, drop=True)
+    await drop_database(infra.database_url, name)
 
 
 @pytest.fixture(scope="session")
@@ -98,5 +120,3 @@ def artefacts_dir(request: pytest.FixtureRequest) -> Path:
     path = REPO_ROOT / "test-output" / request.node.name.replace("/", "_")
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-

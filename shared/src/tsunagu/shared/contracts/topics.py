@@ -100,7 +100,7 @@ NOTIFY_DELIVERY = Topic(
     key="case_id",
     description="Every delivery attempt of a message (channel, status, error), never its content.",
 )
-FOOD = Topic(
+FOOD_TOPIC = Topic(
     name="food.v1",
     producer=FOOD,
     consumers=(INTAKE, NOTIFY),
@@ -115,7 +115,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     ROUTING_CASE,
     *PROGRAMME_TOPICS.values(),
     NOTIFY_DELIVERY,
-    FOOD,
+    FOOD_TOPIC,
 )
 
 

@@ -1,0 +1,101 @@
+"""Events intake publishes: on ``intake.case.v1`` and ``intake.referral_response.v1``.
+
+Only what consumers need travels: pseudonymous ids, concern codes, flags, an age (not a birth
+date), consent and contact preferences. Names and contact details travel sealed (see
+``tsunagu.shared.crypto``) for notify alone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from tsunagu.shared.contracts.codes import (
+    Concern,
+    ContactChannel,
+    ContactTime,
+    Language,
+    Programme,
+    SharingBasis,
+)
+
+CASE_CREATED = "case_created"
+CASE_UPDATED = "case_updated"
+CONSENT_CHANGED = "consent_changed"
+REFERRAL_RESPONSE_SUBMITTED = "referral_response_submitted"
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class UrgentFlags(_Data):
+    no_food_today: bool = False
+    eviction_within_7_days: bool = False
+
+
+class CaseFacts(_Data):
+    """The facts routing and food distribution decide on."""
+
+    concerns: list[Concern] = Field(min_length=1)
+    most_pressing: Concern | None = None
+    age: int | None = Field(default=None, ge=0, le=130)
+    lives_alone: bool = False
+    disability_certificate: bool = False
+    special_loan_borrower: bool = False
+    urgent: UrgentFlags = UrgentFlags()
+
+
+class Consent(_Data):
+    share_across_programmes: bool
+    basis: SharingBasis
+    contact_channels: list[ContactChannel] = Field(default_factory=list)
+    contact_time: ContactTime = ContactTime.ANY
+    language: Language = Language.JA
+
+
+class CaseCreated(_Data):
+    case_id: str
+    case_number: str
+    event_id: str
+    venue_id: str
+    household_id: str
+    resident_id: str
+    taken_by: str
+    facts: CaseFacts
+    consent: Consent
+    #: Name, email, phone and address, sealed with the contact key; only notify opens it.
+    contact_sealed: str | None = None
+    created_at: datetime
+
+
+class CaseUpdated(_Data):
+    case_id: str
+    facts: CaseFacts
+    updated_by: str
+
+
+class ConsentChanged(_Data):
+    case_id: str
+    consent: Consent
+    previous_basis: SharingBasis
+    changed_by: str
+    contact_sealed: str | None = None
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.consent.basis == SharingBasis.NONE and self.previous_basis != SharingBasis.NONE
+
+
+ReferralAction = Literal["accept", "decline", "start", "close"]
+
+
+class ReferralResponseSubmitted(_Data):
+    case_id: str
+    referral_id: str
+    programme: Programme
+    action: ReferralAction
+    reason: str | None = None
+    outcome: str | None = None
+    staff: str

@@ -1,0 +1,33 @@
+"""Which data model each event type carries, so consumers validate what they read."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from pydantic import BaseModel
+from tsunagu.shared.contracts import food, intake, notify, routing
+from tsunagu.shared.contracts.envelope import Envelope
+
+EVENT_MODELS: dict[str, type[BaseModel]] = {
+    intake.CASE_CREATED: intake.CaseCreated,
+    intake.CASE_UPDATED: intake.CaseUpdated,
+    intake.CONSENT_CHANGED: intake.ConsentChanged,
+    intake.REFERRAL_RESPONSE_SUBMITTED: intake.ReferralResponseSubmitted,
+    routing.CASE_ROUTED: routing.CaseRouted,
+    routing.REFERRAL_CREATED: routing.ReferralCreated,
+    routing.REFERRAL_STATUS_CHANGED: routing.ReferralStatusChanged,
+    routing.REFERRAL_ESCALATED: routing.ReferralEscalated,
+    routing.CONSENT_WITHDRAWN: routing.ConsentWithdrawn,
+    food.ELIGIBILITY_GRANTED: food.EligibilityGranted,
+    food.PARCEL_HANDED_OUT: food.ParcelHandedOut,
+    food.STOCK_LOW: food.StockLow,
+    notify.DELIVERY_ATTEMPTED: notify.DeliveryAttempted,
+}
+
+
+T = TypeVar("T", bound=BaseModel)
+
+
+def parse(envelope: Envelope, model: type[T]) -> T:
+    """Validate an envelope's data; a ``ValidationError`` sends the message to the DLQ."""
+    return model.model_validate(envelope.data)

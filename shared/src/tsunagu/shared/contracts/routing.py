@@ -1,0 +1,99 @@
+"""Events routing publishes: on ``routing.case.v1`` and ``routing.programme.<programme>.v1``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+from tsunagu.shared.contracts.codes import (
+    Concern,
+    Programme,
+    ReferralRole,
+    ReferralStatus,
+)
+
+CASE_ROUTED = "case_routed"
+REFERRAL_CREATED = "referral_created"
+REFERRAL_STATUS_CHANGED = "referral_status_changed"
+REFERRAL_ESCALATED = "referral_escalated"
+CONSENT_WITHDRAWN = "consent_withdrawn"
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class Referral(_Data):
+    referral_id: str
+    programme: Programme
+    role: ReferralRole
+    status: ReferralStatus
+    deadline_at: datetime | None = None
+    reasons: list[str] = Field(default_factory=list)
+
+
+class ExternalReferral(_Data):
+    agency: str
+    reason: str
+
+
+class CaseRouted(_Data):
+    case_id: str
+    case_number: str
+    event_id: str
+    rule_version: str
+    lead: Programme
+    coordinator: Programme | None = None
+    compound: bool
+    urgent: bool
+    food_parcel_eligible: bool
+    referrals: list[Referral]
+    awaiting_consent: list[Programme] = Field(default_factory=list)
+    external: list[ExternalReferral] = Field(default_factory=list)
+
+
+class ReferralCreated(_Data):
+    """A programme has received a case; what its team needs to pick it up."""
+
+    case_id: str
+    case_number: str
+    event_id: str
+    referral_id: str
+    programme: Programme
+    role: ReferralRole
+    urgent: bool
+    deadline_at: datetime
+    concerns: list[Concern]
+    reasons: list[str] = Field(default_factory=list)
+
+
+class ReferralStatusChanged(_Data):
+    case_id: str
+    case_number: str
+    referral_id: str
+    programme: Programme
+    status: ReferralStatus
+    previous_status: ReferralStatus
+    by: str
+    reason: str | None = None
+    outcome: str | None = None
+    #: After a decline: the programme routing suggests next, or the coordinator taking over.
+    suggested_next: Programme | None = None
+    taken_by: str | None = None
+
+
+class ReferralEscalated(_Data):
+    case_id: str
+    case_number: str
+    referral_id: str
+    programme: Programme
+    urgent: bool
+    deadline_at: datetime
+    escalated_at: datetime
+
+
+class ConsentWithdrawn(_Data):
+    case_id: str
+    case_number: str
+    programme: Programme
+    withdrawn_at: datetime
