@@ -7,7 +7,6 @@ from datetime import date
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from tsunagu.intake.domain.normalize import (
     ERAS,
     BirthDateError,
@@ -187,7 +186,7 @@ def test_parse_birth_date(written: str, expected: date) -> None:
     ],
 )
 def test_parse_birth_date_rejects(written: str, reason: str) -> None:
-    with pytest.raises(BirthDateError, match="^生年月日が正しくありません") as raised:
+    with pytest.raises(BirthDateError, match=r"^生年月日が正しくありません") as raised:
         parse_birth_date(written)
     assert reason in str(raised.value)
 

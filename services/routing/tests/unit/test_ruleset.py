@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import time
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-
 from tsunagu.routing.domain import (
     CaseFacts,
     RuleSet,
@@ -20,15 +18,6 @@ from tsunagu.routing.domain import (
     rule_set_schema,
 )
 from tsunagu.shared.contracts.codes import Concern, ExternalAgency, Programme
-
-DEFAULT_TEXT = (resources.files("tsunagu.routing.domain") / "rules" / "default.yaml").read_text(
-    encoding="utf-8"
-)
-
-
-def default_data() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(DEFAULT_TEXT)
-    return data
 
 
 def test_default_rule_set(rules: RuleSet) -> None:
@@ -59,9 +48,9 @@ def test_schema_takes_codes_from_the_contract() -> None:
     assert defs["concern"]["enum"] == [c.value for c in Concern]
 
 
-def test_load_from_path(tmp_path: Path) -> None:
+def test_load_from_path(tmp_path: Path, default_rules_data: dict[str, Any]) -> None:
     path = tmp_path / "rules.yaml"
-    path.write_text(DEFAULT_TEXT.replace('"2026.1"', '"2026.9"'), encoding="utf-8")
+    path.write_text(yaml.safe_dump({**default_rules_data, "version": "2026.9"}), encoding="utf-8")
     assert load_rules(path).version == "2026.9"
 
 
@@ -70,8 +59,10 @@ def test_missing_file_is_a_rule_set_error(tmp_path: Path) -> None:
         load_rules(tmp_path / "absent.yaml")
 
 
-def test_a_new_version_changes_decisions_without_code_changes(rules: RuleSet) -> None:
-    data = default_data()
+def test_a_new_version_changes_decisions_without_code_changes(
+    rules: RuleSet, default_rules_data: dict[str, Any]
+) -> None:
+    data = default_rules_data
     data["version"] = "2027.1"
     data["concerns"]["employment"]["external"] = ["hello_work"]
     data["concerns"]["isolation"]["programmes"] = ["csw_participation", "csw_outreach"]
@@ -158,8 +149,10 @@ def _delete(path: str) -> Mutation:
         (_set("extra_rule", True), "(root)", "extra_rule"),
     ],
 )
-def test_schema_errors_name_the_field(mutate: Mutation, field: str, message: str) -> None:
-    data = default_data()
+def test_schema_errors_name_the_field(
+    mutate: Mutation, field: str, message: str, default_rules_data: dict[str, Any]
+) -> None:
+    data = default_rules_data
     mutate(data)
     with pytest.raises(RuleSetError) as excinfo:
         load_rules(yaml.safe_dump(data))

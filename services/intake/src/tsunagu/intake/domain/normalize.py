@@ -47,6 +47,9 @@ def normalize_kana(s: str) -> str:
     """
     text = unicodedata.normalize("NFKC", s)
     text = "".join(text.split())  # every kind of whitespace, U+3000 included
+    # Dropping a space can leave a combining mark next to a letter it now composes with
+    # (NFKC turns ´ into space + U+0301): normalise again so the key is stable.
+    text = unicodedata.normalize("NFKC", text)
     return text.translate(_KANA_FOLD)
 
 

@@ -1,52 +1,53 @@
 """Who hears what: turns one event into the messages it causes, or the reasons it causes none.
 
-``plan`` is pure: the clock, the event id and what notify knows about the case (the resident's
-contact preferences, who took the case in) arrive in a ``PlanningContext`` built by the service
-layer. Every message is an ``Intent``; every message that must not be sent is a ``Suppressed``
-decision, recorded so that nothing is dropped silently.
+``plan`` is pure: the clock, the envelope's event id and what notify knows about the case (the
+resident's contact consent, who took the case in) arrive in a ``PlanningContext`` built by the
+service layer. ``data`` is validated against the event's contract model
+(``tsunagu.shared.contracts.routing`` / ``food``); a ``pydantic.ValidationError`` means the
+message can never apply and belongs in the dead-letter topic.
 
-| event (``data`` keys read)                    | recipient                   | template           |
-|-----------------------------------------------|-----------------------------|--------------------|
-| referral_created (case_id, programme,         | team of the programme       | new_referral       |
-|   [case_number, urgent, role, deadline_at])   |   (urgent marked, at once)  |                    |
-| consent_withdrawn (case_id, programme)        | team of the programme       | consent_withdrawn  |
-| referral_escalated (case_id, programme,       | supervisor of the programme | referral_escalated |
-|   [deadline_at, urgent])                      |                             |                    |
-| referral_status_changed (case_id, programme,  | declined: intake staff who  | referral_declined  |
-|   status)                                     |   took the case             |                    |
-|                                               | accepted: the resident      | programme_accepted |
-| case_routed (case_id, lead_programme,         | the resident                | acknowledgement    |
-|   contact_by)                                 |                             |                    |
-| stock_low (venue_id, parcel_type, remaining,  | food desk lead of the venue | stock_low          |
-|   threshold, [venue_name])                    |                             |                    |
+| event                   | recipient (ref)                     | template           | when        |
+|-------------------------|-------------------------------------|--------------------|-------------|
+| referral_created        | team (programme), urgent marked     | new_referral       | at once     |
+| consent_withdrawn       | team (programme)                    | consent_withdrawn  | at once     |
+| referral_escalated      | supervisor (programme)              | referral_escalated | at once     |
+| referral_status_changed | declined: intake staff (username)   | referral_declined  | at once     |
+|                         | accepted: resident (case id)        | programme_accepted | quiet hours |
+| case_routed             | resident (case id)                  | acknowledgement    | quiet hours |
+| stock_low               | food desk lead (consultation event) | stock_low          | at once     |
 
-Keys in brackets are optional; ``case_number`` (the number staff and residents quote) falls
-back to ``case_id``. Any other event type plans nothing.
+Every message is an ``Intent``; every message that must not go out is a ``Suppressed``
+decision, kept so that nothing is dropped silently. Any other event type plans nothing.
 
-Intent variables never contain personal data: resident templates also need ``resident_name``,
-which the service layer adds from its contact store when it renders.
+Intent variables are JSON-safe (dates as ISO strings) and never hold personal data: resident
+templates also need ``resident_name``, which the service layer adds from its contact store
+when it renders.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-from tsunagu.notify.domain.quiet_hours import send_time
+from tsunagu.notify.domain.quiet_hours import TOKYO, send_time
 from tsunagu.shared.contracts.codes import (
     ContactChannel,
     ContactTime,
     Language,
-    ParcelType,
     Programme,
-    ReferralRole,
     ReferralStatus,
 )
-
-_E = TypeVar("_E", bound=StrEnum)
+from tsunagu.shared.contracts.food import StockLow
+from tsunagu.shared.contracts.routing import (
+    CaseRouted,
+    ConsentWithdrawn,
+    ReferralCreated,
+    ReferralEscalated,
+    ReferralStatusChanged,
+)
 
 #: Staff-only channel: a team's chat room. Residents are never contacted through it.
 WEBHOOK: Literal["webhook"] = "webhook"
@@ -56,7 +57,7 @@ DeliveryChannel = ContactChannel | Literal["webhook"]
 #: reads them when it suits them and keeps a record. Email carries the full text and a
 #: Message-ID for de-duplication; SMS reaches phones without email; a letter reaches everyone
 #: with an address but takes days. A phone call comes last because it costs staff time and
-#: interrupts; it is still the only channel for residents who chose nothing else.
+#: interrupts; it is still the channel for residents who chose nothing else.
 RESIDENT_CHANNEL_ORDER: tuple[ContactChannel, ...] = (
     ContactChannel.EMAIL,
     ContactChannel.SMS,
@@ -70,23 +71,19 @@ class RecipientKind(StrEnum):
     SUPERVISOR = "supervisor"  # ref: programme code
     INTAKE_STAFF = "intake_staff"  # ref: staff username
     RESIDENT = "resident"  # ref: case id
-    FOOD_LEAD = "food_lead"  # ref: venue id
+    FOOD_LEAD = "food_lead"  # ref: consultation event id (the food desk of that event)
 
 
 class SuppressionReason(StrEnum):
     DO_NOT_CONTACT = "do_not_contact"  # the resident chose "none"
     NO_CONSENTED_CHANNEL = "no_consented_channel"
-    CONTACT_UNKNOWN = "contact_unknown"  # notify holds no contact record for the case
-    RECIPIENT_UNKNOWN = "recipient_unknown"  # e.g. no intake staff recorded on the case
-
-
-class MalformedEvent(ValueError):
-    """The event lacks data its message needs; the consumer sends it to the dead-letter topic."""
+    CONTACT_UNKNOWN = "contact_unknown"  # notify holds no consent record for the case
+    RECIPIENT_UNKNOWN = "recipient_unknown"  # no intake staff recorded on the case
 
 
 @dataclass(frozen=True)
 class ResidentContact:
-    """How a resident agreed to be contacted. Only codes: the details stay in the contact store."""
+    """How a resident agreed to be contacted (``intake.Consent``): codes only, no details."""
 
     case_id: str
     channels: frozenset[ContactChannel]
@@ -96,14 +93,18 @@ class ResidentContact:
 
 @dataclass(frozen=True)
 class PlanningContext:
-    event_id: str
+    event_id: str  # the envelope's event id: the root of every dedup key
     now: datetime
     staff_url: str  # base URL of the staff UI; links are ``{staff_url}/cases/{case_id}``
     council_name: str
-    council_phone: str  # the council's public phone number, quoted to residents
+    council_phone: str  # the council's public number, quoted to residents
     resident: ResidentContact | None = None
-    intake_staff: str | None = None  # username of the staff member who took the case in
+    intake_staff: str | None = None  # username of who took the case in (``taken_by``)
     webhook_teams: frozenset[Programme] = frozenset()  # teams with a chat webhook
+    venue_name: str | None = None  # display name of stock_low's venue
+    #: The acknowledgement promises contact within this many days after the lead
+    #: programme's acceptance deadline (acceptance comes first, then the call).
+    contact_promise_days: int = 3
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ class Intent:
 
 @dataclass(frozen=True)
 class Suppressed:
-    """A message that was decided against, kept as a record of the decision."""
+    """A message decided against, kept as the record of that decision."""
 
     recipient_kind: RecipientKind
     recipient_ref: str
@@ -154,14 +155,14 @@ def dedup_key(event_id: str, recipient: str, template: str) -> str:
 
 
 def resident_channels(consented: frozenset[ContactChannel]) -> tuple[ContactChannel, ...]:
-    """The consented channels in order of preference; empty if "none" was chosen."""
+    """The consented channels in order of preference; none at all if "none" was chosen."""
     if ContactChannel.NONE in consented:
         return ()
     return tuple(c for c in RESIDENT_CHANNEL_ORDER if c in consented)
 
 
 def plan(event_type: str, data: Mapping[str, Any], context: PlanningContext) -> Plan:
-    """The messages ``event_type`` causes, and the ones it would have caused but must not."""
+    """The messages ``event_type`` causes, and the ones it would cause but must not."""
     planner = _PLANNERS.get(event_type)
     return planner(data, context) if planner else Plan()
 
@@ -170,75 +171,81 @@ def plan(event_type: str, data: Mapping[str, Any], context: PlanningContext) -> 
 
 
 def _on_referral_created(data: Mapping[str, Any], ctx: PlanningContext) -> Plan:
-    programme = _programme(data, "programme")
-    role = data.get("role")
-    urgent = bool(data.get("urgent", False))
+    e = ReferralCreated.model_validate(data)
     variables = {
-        **_case_variables(data, ctx),
-        "programme": programme.value,
-        "urgent": urgent,
-        "role": _code(ReferralRole, role, "role").value if role else None,
-        "respond_by": data.get("deadline_at"),
+        **_case_variables(e.case_id, e.case_number, ctx),
+        "programme": e.programme.value,
+        "urgent": e.urgent,
+        "role": e.role.value,
+        "respond_by": e.deadline_at.isoformat(),
     }
-    return Plan([_team_intent(programme, "new_referral", variables, ctx, data, urgent=urgent)])
+    return Plan([_team_intent(e.programme, "new_referral", variables, ctx, e.case_id, e.urgent)])
 
 
 def _on_consent_withdrawn(data: Mapping[str, Any], ctx: PlanningContext) -> Plan:
-    programme = _programme(data, "programme")
-    variables = {**_case_variables(data, ctx), "programme": programme.value}
-    return Plan([_team_intent(programme, "consent_withdrawn", variables, ctx, data)])
+    e = ConsentWithdrawn.model_validate(data)
+    variables = {**_case_variables(e.case_id, e.case_number, ctx), "programme": e.programme.value}
+    return Plan([_team_intent(e.programme, "consent_withdrawn", variables, ctx, e.case_id)])
 
 
 def _on_referral_escalated(data: Mapping[str, Any], ctx: PlanningContext) -> Plan:
-    programme = _programme(data, "programme")
+    e = ReferralEscalated.model_validate(data)
     variables = {
-        **_case_variables(data, ctx),
-        "programme": programme.value,
-        "urgent": bool(data.get("urgent", False)),
-        "deadline_at": data.get("deadline_at"),
+        **_case_variables(e.case_id, e.case_number, ctx),
+        "programme": e.programme.value,
+        "urgent": e.urgent,
+        "deadline_at": e.deadline_at.isoformat(),
     }
-    kind, template = RecipientKind.SUPERVISOR, "referral_escalated"
-    return Plan([_staff_intent(kind, programme.value, template, variables, ctx, _case_id(data))])
+    kind = RecipientKind.SUPERVISOR
+    intent = _staff_intent(
+        kind, e.programme.value, "referral_escalated", variables, ctx, e.case_id, urgent=e.urgent
+    )
+    return Plan([intent])
 
 
 def _on_referral_status_changed(data: Mapping[str, Any], ctx: PlanningContext) -> Plan:
-    programme = _programme(data, "programme")
-    status = _code(ReferralStatus, _require(data, "status"), "status")
-    variables = {**_case_variables(data, ctx), "programme": programme.value}
-    if status is ReferralStatus.DECLINED:
+    e = ReferralStatusChanged.model_validate(data)
+    variables = {**_case_variables(e.case_id, e.case_number, ctx), "programme": e.programme.value}
+    if e.status is ReferralStatus.DECLINED:
         kind, template = RecipientKind.INTAKE_STAFF, "referral_declined"
         if not ctx.intake_staff:
             reason = SuppressionReason.RECIPIENT_UNKNOWN
-            return Plan(suppressed=[_suppressed(kind, "unknown", template, reason, ctx, data)])
-        intent = _staff_intent(kind, ctx.intake_staff, template, variables, ctx, _case_id(data))
-        return Plan([intent])
-    if status is ReferralStatus.ACCEPTED:
-        return _resident_plan("programme_accepted", _resident_variables(variables, ctx), ctx, data)
+            return Plan(suppressed=[_suppressed(kind, "", template, reason, ctx, e.case_id)])
+        suggested = e.suggested_next.value if e.suggested_next else None
+        variables = {**variables, "suggested_next": suggested}
+        return Plan([_staff_intent(kind, ctx.intake_staff, template, variables, ctx, e.case_id)])
+    if e.status is ReferralStatus.ACCEPTED:
+        return _resident_plan("programme_accepted", variables, ctx, e.case_id)
     return Plan()
 
 
 def _on_case_routed(data: Mapping[str, Any], ctx: PlanningContext) -> Plan:
+    e = CaseRouted.model_validate(data)
+    lead_deadline = next(
+        (r.deadline_at for r in e.referrals if r.programme is e.lead and r.deadline_at), None
+    )
+    start = (lead_deadline or ctx.now).astimezone(TOKYO).date()
     variables = {
-        **_case_variables(data, ctx),
-        "programme": _programme(data, "lead_programme").value,
-        "contact_by": _require(data, "contact_by"),
+        **_case_variables(e.case_id, e.case_number, ctx),
+        "programme": e.lead.value,
+        "contact_by": (start + timedelta(days=ctx.contact_promise_days)).isoformat(),
     }
-    return _resident_plan("acknowledgement", _resident_variables(variables, ctx), ctx, data)
+    return _resident_plan("acknowledgement", variables, ctx, e.case_id)
 
 
 def _on_stock_low(data: Mapping[str, Any], ctx: PlanningContext) -> Plan:
-    venue_id = str(_require(data, "venue_id"))
+    e = StockLow.model_validate(data)
     variables = {
-        "venue": data.get("venue_name") or venue_id,
-        "parcel_type": _code(ParcelType, _require(data, "parcel_type"), "parcel_type").value,
-        "remaining": _require(data, "remaining"),
-        "threshold": _require(data, "threshold"),
+        "venue": ctx.venue_name or e.venue_id,
+        "parcel_type": e.parcel_type.value,
+        "remaining": e.remaining,
+        "threshold": e.threshold,
     }
     kind = RecipientKind.FOOD_LEAD
-    return Plan([_staff_intent(kind, venue_id, "stock_low", variables, ctx, case_id=None)])
+    return Plan([_staff_intent(kind, e.event_id, "stock_low", variables, ctx, case_id=None)])
 
 
-_PLANNERS = {
+_PLANNERS: dict[str, Callable[[Mapping[str, Any], PlanningContext], Plan]] = {
     "referral_created": _on_referral_created,
     "consent_withdrawn": _on_consent_withdrawn,
     "referral_escalated": _on_referral_escalated,
@@ -256,17 +263,14 @@ def _team_intent(
     template: str,
     variables: dict[str, Any],
     ctx: PlanningContext,
-    data: Mapping[str, Any],
-    *,
+    case_id: str,
     urgent: bool = False,
 ) -> Intent:
     channels: tuple[DeliveryChannel, ...] = (ContactChannel.EMAIL,)
     if programme in ctx.webhook_teams:
         channels = (WEBHOOK, ContactChannel.EMAIL)
     kind = RecipientKind.TEAM
-    return _staff_intent(
-        kind, programme.value, template, variables, ctx, _case_id(data), channels, urgent
-    )
+    return _staff_intent(kind, programme.value, template, variables, ctx, case_id, channels, urgent)
 
 
 def _staff_intent(
@@ -279,7 +283,7 @@ def _staff_intent(
     channels: tuple[DeliveryChannel, ...] = (ContactChannel.EMAIL,),
     urgent: bool = False,
 ) -> Intent:
-    # Staff are not bound by quiet hours: a message for them goes out at once.
+    # Staff are not bound by quiet hours: their messages go out at once.
     return Intent(
         recipient_kind=kind,
         recipient_ref=ref,
@@ -295,9 +299,8 @@ def _staff_intent(
 
 
 def _resident_plan(
-    template: str, variables: dict[str, Any], ctx: PlanningContext, data: Mapping[str, Any]
+    template: str, case_variables: dict[str, Any], ctx: PlanningContext, case_id: str
 ) -> Plan:
-    case_id = _case_id(data)
     kind = RecipientKind.RESIDENT
     resident = ctx.resident
     if resident is None:
@@ -307,6 +310,9 @@ def _resident_plan(
     elif not resident_channels(resident.channels):
         reason = SuppressionReason.NO_CONSENTED_CHANNEL
     else:
+        # Residents get no staff link; they get the council's number to call instead.
+        variables = {k: v for k, v in case_variables.items() if k != "case_url"}
+        variables |= {"council_name": ctx.council_name, "council_phone": ctx.council_phone}
         intent = Intent(
             recipient_kind=kind,
             recipient_ref=case_id,
@@ -319,7 +325,7 @@ def _resident_plan(
             variables=variables,
         )
         return Plan([intent])
-    return Plan(suppressed=[_suppressed(kind, case_id, template, reason, ctx, data)])
+    return Plan(suppressed=[_suppressed(kind, case_id, template, reason, ctx, case_id)])
 
 
 def _suppressed(
@@ -328,7 +334,7 @@ def _suppressed(
     template: str,
     reason: SuppressionReason,
     ctx: PlanningContext,
-    data: Mapping[str, Any],
+    case_id: str,
 ) -> Suppressed:
     return Suppressed(
         recipient_kind=kind,
@@ -336,41 +342,12 @@ def _suppressed(
         template=template,
         reason=reason,
         dedup_key=dedup_key(ctx.event_id, recipient_id(kind, ref), template),
-        case_id=_case_id(data),
+        case_id=case_id,
     )
 
 
-def _case_variables(data: Mapping[str, Any], ctx: PlanningContext) -> dict[str, Any]:
-    case_id = _case_id(data)
+def _case_variables(case_id: str, case_number: str, ctx: PlanningContext) -> dict[str, Any]:
     return {
-        "case_number": str(data.get("case_number") or case_id),
+        "case_number": case_number,
         "case_url": f"{ctx.staff_url.rstrip('/')}/cases/{case_id}",
     }
-
-
-def _resident_variables(variables: dict[str, Any], ctx: PlanningContext) -> dict[str, Any]:
-    # Residents get no staff link; they get the council's number to call instead.
-    public = {k: v for k, v in variables.items() if k != "case_url"}
-    return {**public, "council_name": ctx.council_name, "council_phone": ctx.council_phone}
-
-
-def _case_id(data: Mapping[str, Any]) -> str:
-    return str(_require(data, "case_id"))
-
-
-def _programme(data: Mapping[str, Any], key: str) -> Programme:
-    return _code(Programme, _require(data, key), key)
-
-
-def _code(enum: type[_E], value: Any, key: str) -> _E:
-    try:
-        return enum(value)
-    except ValueError as exc:
-        raise MalformedEvent(f"{key}: unknown code") from exc
-
-
-def _require(data: Mapping[str, Any], key: str) -> Any:
-    value = data.get(key)
-    if value is None or value == "":
-        raise MalformedEvent(f"missing {key}")
-    return value

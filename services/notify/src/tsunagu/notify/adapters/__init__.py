@@ -1,0 +1,1 @@
+"""Notify's adapters: the channels messages leave by."""
