@@ -1,0 +1,60 @@
+"""The contracts: envelope, topic registry, codes."""
+
+import pytest
+from pydantic import ValidationError
+
+from tsunagu.shared.contracts import topics
+from tsunagu.shared.contracts.codes import Concern, Programme
+from tsunagu.shared.contracts.envelope import Envelope
+from tsunagu.shared.contracts.intake import CaseFacts
+from tsunagu.shared.contracts.registry import EVENT_MODELS
+
+
+def test_envelope_round_trips_and_ignores_fields_it_does_not_know():
+    env = Envelope(event_type="case_created", producer="intake", data={"case_id": "c1"})
+    raw = env.to_bytes()
+    assert Envelope.from_bytes(raw) == env
+    newer = raw.replace(b'"data"', b'"trace":"x","data"')
+    assert Envelope.from_bytes(newer).event_id == env.event_id
+
+
+def test_envelope_requires_its_fields():
+    with pytest.raises(ValidationError):
+        Envelope.from_bytes(b'{"event_type": "x"}')
+
+
+def test_every_programme_has_its_own_topic_and_team_reader():
+    names = {t.name for t in topics.PROGRAMME_TOPICS.values()}
+    assert names == {f"routing.programme.{p.value}.v1" for p in Programme}
+    assert topics.PROGRAMME_TOPICS[Programme.CSW_OUTREACH].external_readers == (
+        "team-csw-outreach",
+    )
+
+
+def test_every_consumed_topic_has_a_dlq_and_registry_names_are_unique():
+    names = topics.all_topic_names()
+    assert len(names) == len(set(names))
+    for topic in topics.ALL_TOPICS:
+        assert (topic.dlq in names) == bool(topic.consumers)
+    assert topics.partitions_of("intake.case.v1") == topics.DEFAULT_PARTITIONS
+    assert topics.partitions_of("intake.case.v1.dlq") == topics.DLQ_PARTITIONS
+
+
+def test_each_service_reads_and_writes_what_the_architecture_says():
+    assert [t.name for t in topics.consumed_by(topics.ROUTING)] == [
+        "intake.case.v1",
+        "intake.referral_response.v1",
+    ]
+    assert [t.name for t in topics.consumed_by(topics.FOOD)] == ["intake.case.v1"]
+    assert {t.producer for t in topics.ALL_TOPICS} == set(topics.SERVICES)
+
+
+def test_every_event_type_in_the_registry_has_a_data_model():
+    declared = {e for t in topics.ALL_TOPICS for e in t.event_types}
+    assert declared <= set(EVENT_MODELS)
+
+
+def test_case_facts_refuse_unknown_concern_codes():
+    assert CaseFacts(concerns=["isolation"]).concerns == [Concern.ISOLATION]
+    with pytest.raises(ValidationError):
+        CaseFacts(concerns=["flying"])
