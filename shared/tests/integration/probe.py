@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from faststream.kafka import KafkaBroker
 from sqlalchemy import Column, Integer, String, Table, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
 from tsunagu.shared.broker import create_broker
 from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.db import create_engine, session_factory

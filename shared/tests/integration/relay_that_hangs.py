@@ -9,6 +9,7 @@ import asyncio
 import sys
 
 from probe import ProbeA
+
 from tsunagu.shared.broker import create_producer
 from tsunagu.shared.db import create_engine
 from tsunagu.shared.outbox import OutboxRelay

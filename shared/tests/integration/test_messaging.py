@@ -18,6 +18,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from probe import Consumer, ProbeA, ProbeB, create_schema, eventually, write_greeting
 from sqlalchemy import func, select
+
 from tsunagu.shared.broker import PRODUCER_OPTIONS, create_producer
 from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.db import create_engine
@@ -34,6 +35,7 @@ async def topic(kafka_bootstrap: str) -> str:
     name = f"probe.{uuid.uuid4().hex[:8]}.v1"
     # Probe topics are not in the registry; give them partitions explicitly.
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
     from tsunagu.shared.contracts import topics as registry
 
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)

@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 
 from tsunagu.shared.auth import (
     COOKIE_NAME,
-    AuthError,
     Authenticator,
+    AuthError,
     Principal,
     check_csrf,
     issue_token,

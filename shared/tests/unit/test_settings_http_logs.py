@@ -48,7 +48,9 @@ def test_readiness_reports_each_check():
 
     good = TestClient(create_app(title="t", service="t", login_url="/l", readiness=[("db", ok)]))
     assert good.get("/readyz").status_code == 200
-    bad = create_app(title="t", service="t", login_url="/l", readiness=[("db", ok), ("kafka", down)])
+    bad = create_app(
+        title="t", service="t", login_url="/l", readiness=[("db", ok), ("kafka", down)]
+    )
     response = TestClient(bad).get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"] == {"db": "ok", "kafka": "unavailable"}

@@ -14,6 +14,7 @@ from typing import Any
 
 import jwt
 from fastapi import HTTPException, Request, status
+
 from tsunagu.shared.contracts.codes import StaffRole
 
 COOKIE_NAME = "tsunagu_session"

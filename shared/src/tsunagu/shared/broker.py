@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
+
 from tsunagu.shared.settings import Settings
 
 PRODUCER_OPTIONS: dict[str, object] = {

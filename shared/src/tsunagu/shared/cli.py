@@ -16,6 +16,7 @@ from tsunagu.shared.settings import Settings
 
 def serve(service: str) -> None:
     import uvicorn
+
     from tsunagu.shared.logs import configure_logging
 
     settings = Settings(service=service)
@@ -105,6 +106,7 @@ def dlq_list(topic: str | None) -> list[dict[str, Any]]:
 
 async def _replay(bootstrap: str, dlq_topic: str, offset: int) -> str:
     from aiokafka import AIOKafkaProducer
+
     from tsunagu.shared.broker import PRODUCER_OPTIONS
 
     records = [r for r in await _dlq_records(bootstrap, [dlq_topic]) if r.offset == offset]

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+
 from tsunagu.shared.contracts.topics import all_topic_names, partitions_of
 
 

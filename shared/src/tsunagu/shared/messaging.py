@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from sqlalchemy import Column, DateTime, MetaData, String, Table, func
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from tsunagu.shared.contracts.envelope import Envelope, utcnow
 from tsunagu.shared.contracts.topics import DLQ_SUFFIX
 from tsunagu.shared.logs import bind_ids, clear_ids, get_logger

@@ -10,6 +10,7 @@ from alembic.config import Config
 from sqlalchemy import MetaData, pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
+
 from tsunagu.shared.db import async_url
 
 SERVICE_PACKAGES = {

@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
 from tsunagu.shared.contracts.envelope import Envelope, utcnow
 from tsunagu.shared.db import asyncpg_dsn
 from tsunagu.shared.logs import get_logger

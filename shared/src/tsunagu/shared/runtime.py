@@ -7,18 +7,24 @@ handlers on it, and hands ``runtime.lifespan`` to its FastAPI app.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
 from sqlalchemy import MetaData, Table
+
 from tsunagu.shared.broker import create_broker, create_producer
 from tsunagu.shared.db import create_engine, ping, service_metadata, session_factory
 from tsunagu.shared.http import ReadinessCheck
+from tsunagu.shared.logs import get_logger
 from tsunagu.shared.messaging import Handler, IdempotentConsumer, inbox_table, subscribe
 from tsunagu.shared.outbox import OutboxRelay, OutboxWriter, outbox_table
 from tsunagu.shared.settings import Settings
+
+log = get_logger(__name__)
 
 
 class ServiceTables:
@@ -39,6 +45,8 @@ class ServiceRuntime:
         )
         self.sessions = session_factory(self.engine)
         self.broker = create_broker(settings)
+        self._subscriptions: list[tuple[IdempotentConsumer, list[str]]] = []
+        self.started = asyncio.Event()
         self.outbox = OutboxWriter(tables.outbox, producer=settings.service)
         self._producer: Any = None
         self.relay: OutboxRelay | None = None
@@ -64,15 +72,25 @@ class ServiceRuntime:
             backoff_seconds=self.settings.consumer_backoff_seconds,
         )
         subscribe(idempotent, list(topics))
+        self._subscriptions.append((idempotent, list(topics)))
         return idempotent
+
+    def _new_broker(self) -> KafkaBroker:
+        """A fresh broker with the same subscriptions, after a failed start."""
+        broker = create_broker(self.settings)
+        for idempotent, topics in self._subscriptions:
+            idempotent.broker = broker
+            subscribe(idempotent, topics)
+        return broker
 
     def readiness(self) -> list[ReadinessCheck]:
         async def kafka() -> bool:
-            return await self.broker.ping(timeout=2)
+            return self.started.is_set() and await self.broker.ping(timeout=2)
 
         return [("database", lambda: ping(self.engine)), ("kafka", kafka)]
 
     async def start(self, *, relay: bool = True) -> None:
+        """Start consumers, relay and background jobs; raises if Kafka cannot be reached."""
         await self.broker.start()
         if relay:
             self._producer = create_producer(self.settings)
@@ -89,33 +107,47 @@ class ServiceRuntime:
             await self.relay.start()
         for job in self.background:
             await job.start()
+        self.started.set()
 
     async def stop(self) -> None:
-        for job in reversed(self.background):
-            await job.stop()
+        if self.started.is_set():
+            for job in reversed(self.background):
+                await job.stop()
         if self.relay is not None:
             await self.relay.stop()
+            self.relay = None
         if self._producer is not None:
-            await self._producer.stop()
-        await self.broker.stop()
-        await self.engine.dispose()
+            with contextlib.suppress(Exception):
+                await self._producer.stop()
+            self._producer = None
+        with contextlib.suppress(Exception):
+            await self.broker.stop()
+        self.started.clear()
+
+    async def start_when_reachable(self) -> None:
+        """Keep trying until Kafka answers; meanwhile the process serves /healthz, and /readyz
+        says not ready, so an orchestrator waits instead of restarting it in a loop."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await self.start()
+                log.info("service_started", attempts=attempt)
+                return
+            except Exception as exc:
+                log.warning("service_start_failed", attempt=attempt, error=type(exc).__name__)
+                await self.stop()
+                self.broker = self._new_broker()
+                await asyncio.sleep(min(5.0, 0.5 * attempt))
 
     @asynccontextmanager
     async def lifespan(self, _: FastAPI) -> AsyncIterator[None]:
-        await _retry_until_up(self.start)
+        starter = asyncio.create_task(self.start_when_reachable())
         try:
             yield
         finally:
+            starter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starter
             await self.stop()
-
-
-async def _retry_until_up(start: Any, attempts: int = 30) -> None:
-    """Kafka may still be starting when the process does: wait for it rather than crash-loop."""
-    for attempt in range(1, attempts + 1):
-        try:
-            await start()
-            return
-        except Exception:
-            if attempt == attempts:
-                raise
-            await asyncio.sleep(min(2.0, 0.2 * attempt))
+            await self.engine.dispose()

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
+
 from tsunagu.shared.contracts.codes import ParcelType
 
 ELIGIBILITY_GRANTED = "eligibility_granted"

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
 from tsunagu.shared.contracts.codes import (
     Concern,
     ContactChannel,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from pydantic import BaseModel
+
 from tsunagu.shared.contracts import food, intake, notify, routing
 from tsunagu.shared.contracts.envelope import Envelope
 
