@@ -107,6 +107,7 @@ def with_database(url: str, database: str) -> str:
 async def create_database(server_url: str, database: str, *, drop: bool = False) -> str:
     """Create ``database`` on the server (if missing) and return its URL."""
     import asyncpg
+
     from tsunagu.shared.db import asyncpg_dsn
 
     conn = await asyncpg.connect(asyncpg_dsn(with_database(server_url, "postgres")))
@@ -123,6 +124,7 @@ async def create_database(server_url: str, database: str, *, drop: bool = False)
 
 async def drop_database(server_url: str, database: str) -> None:
     import asyncpg
+
     from tsunagu.shared.db import asyncpg_dsn
 
     conn = await asyncpg.connect(asyncpg_dsn(with_database(server_url, "postgres")))

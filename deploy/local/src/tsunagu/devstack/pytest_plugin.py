@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tsunagu.devstack.infra import REPO_ROOT, Infra, create_database, drop_database, start_infra
 from tsunagu.shared.settings import Settings
 

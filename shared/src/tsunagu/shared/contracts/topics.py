@@ -13,8 +13,8 @@ from tsunagu.shared.contracts.codes import Programme
 INTAKE = "intake"
 ROUTING = "routing"
 NOTIFY = "notify"
-FOOD = "food_distribution"
-SERVICES: tuple[str, ...] = (INTAKE, ROUTING, NOTIFY, FOOD)
+FOOD_DISTRIBUTION = "food_distribution"
+SERVICES: tuple[str, ...] = (INTAKE, ROUTING, NOTIFY, FOOD_DISTRIBUTION)
 
 DLQ_SUFFIX = ".dlq"
 DEFAULT_PARTITIONS = 6
@@ -43,7 +43,7 @@ class Topic:
 INTAKE_CASE = Topic(
     name="intake.case.v1",
     producer=INTAKE,
-    consumers=(ROUTING, NOTIFY, FOOD),
+    consumers=(ROUTING, NOTIFY, FOOD_DISTRIBUTION),
     event_types=("case_created", "case_updated", "consent_changed"),
     key="case_id",
     description="Cases taken in at a consultation event, their updates and consent changes.",
@@ -100,9 +100,9 @@ NOTIFY_DELIVERY = Topic(
     key="case_id",
     description="Every delivery attempt of a message (channel, status, error), never its content.",
 )
-FOOD_TOPIC = Topic(
+FOOD = Topic(
     name="food.v1",
-    producer=FOOD,
+    producer=FOOD_DISTRIBUTION,
     consumers=(INTAKE, NOTIFY),
     event_types=("eligibility_granted", "parcel_handed_out", "stock_low"),
     key="case_id",
@@ -115,7 +115,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     ROUTING_CASE,
     *PROGRAMME_TOPICS.values(),
     NOTIFY_DELIVERY,
-    FOOD_TOPIC,
+    FOOD,
 )
 
 
