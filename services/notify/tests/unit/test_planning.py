@@ -190,7 +190,9 @@ def test_escalation_goes_to_the_programme_supervisor() -> None:
 
 
 def test_a_decline_goes_back_to_the_intake_staff_who_took_the_case() -> None:
-    intent = only_intent("referral_status_changed", status_changed(ReferralStatus.DECLINED), context())
+    intent = only_intent(
+        "referral_status_changed", status_changed(ReferralStatus.DECLINED), context()
+    )
     assert intent.recipient == "intake_staff:sato"
     assert intent.template == "referral_declined"
     assert intent.variables["suggested_next"] == "csw_outreach"
@@ -200,7 +202,9 @@ def test_a_decline_goes_back_to_the_intake_staff_who_took_the_case() -> None:
 
 def test_a_decline_with_no_intake_staff_on_record_is_recorded_not_dropped() -> None:
     result = plan(
-        "referral_status_changed", status_changed(ReferralStatus.DECLINED), context(intake_staff=None)
+        "referral_status_changed",
+        status_changed(ReferralStatus.DECLINED),
+        context(intake_staff=None),
     )
     assert result.intents == []
     [suppressed] = result.suppressed
@@ -209,7 +213,9 @@ def test_a_decline_with_no_intake_staff_on_record_is_recorded_not_dropped() -> N
 
 
 def test_acceptance_tells_the_resident_in_their_language_after_quiet_hours() -> None:
-    intent = only_intent("referral_status_changed", status_changed(ReferralStatus.ACCEPTED), context())
+    intent = only_intent(
+        "referral_status_changed", status_changed(ReferralStatus.ACCEPTED), context()
+    )
     assert intent.recipient == f"resident:{CASE}"
     assert intent.template == "programme_accepted"
     assert intent.language is Language.VI
@@ -254,7 +260,7 @@ def test_a_resident_who_chose_none_is_suppressed_as_do_not_contact() -> None:
     assert result.intents == []
     [suppressed] = result.suppressed
     assert suppressed.reason is SuppressionReason.DO_NOT_CONTACT
-    assert suppressed.reason == "do_not_contact"
+    assert suppressed.reason.value == "do_not_contact"
     assert suppressed.template == "acknowledgement"
     assert suppressed.dedup_key == f"evt-1:resident:{CASE}:acknowledgement"
 
@@ -276,7 +282,11 @@ def test_none_wins_over_any_other_channel() -> None:
 def test_residents_without_consented_channels_are_suppressed(
     resident: ResidentContact | None, reason: SuppressionReason
 ) -> None:
-    result = plan("referral_status_changed", status_changed(ReferralStatus.ACCEPTED), context(resident=resident))
+    result = plan(
+        "referral_status_changed",
+        status_changed(ReferralStatus.ACCEPTED),
+        context(resident=resident),
+    )
     assert result.intents == []
     assert [s.reason for s in result.suppressed] == [reason]
 

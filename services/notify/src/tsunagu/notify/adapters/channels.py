@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 import aiosmtplib
 import httpx
+
 from tsunagu.notify.domain.quiet_hours import TOKYO
 from tsunagu.notify.domain.retry import DeliveryStatus, classify_http_status, classify_smtp_reply
 from tsunagu.notify.templates import render_letter
@@ -133,13 +134,14 @@ class SmtpChannel:
         email["Subject"] = message.subject
         email["Date"] = format_datetime(self._clock())
         email["Message-ID"] = self.message_id(message.dedup_key)
-        language = Language.JA if message.language is Language.JA_EASY else message.language
-        email["Content-Language"] = language.value
         # RFC 3834: stops out-of-office replies coming back to the relay.
         email["Auto-Submitted"] = "auto-generated"
         email.set_content(message.text, charset="utf-8", cte="base64")
         if message.html is not None:
             email.add_alternative(message.html, subtype="html", charset="utf-8", cte="base64")
+        # After the content: set_content clears every Content-* header.
+        language = Language.JA if message.language is Language.JA_EASY else message.language
+        email["Content-Language"] = language.value
         return email
 
     async def send(self, message: OutboundMessage) -> DeliveryResult:

@@ -83,8 +83,7 @@ def parse_invitation_csv(raw: bytes) -> ImportResult:
         return ImportResult([], [RowError(1, "", "ファイルが空です。")])
     missing = [c for c in COLUMNS if c not in header]
     if missing:
-        errors = [RowError(1, c, "見出し行にこの列がありません。") for c in missing]
-        return ImportResult([], errors)
+        return ImportResult([], [RowError(1, c, "見出し行にこの列がありません。") for c in missing])
 
     rows: list[InvitationRow] = []
     errors: list[RowError] = []

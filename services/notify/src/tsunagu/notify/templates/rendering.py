@@ -14,10 +14,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
 from tsunagu.notify.domain.quiet_hours import TOKYO
 from tsunagu.shared.contracts.codes import (
     PROGRAMME_NAMES_EN,
@@ -66,6 +68,7 @@ class RenderedMessage:
     language: Language  # the language actually rendered, after any fallback
 
 
+@cache
 def available_languages(template: str) -> tuple[Language, ...]:
     folder = _HERE / "messages" / template
     if template not in RESIDENT_TEMPLATES + STAFF_TEMPLATES or not folder.is_dir():
@@ -231,7 +234,7 @@ def datetime_ja(value: datetime | str) -> str:
 def _as_date(value: date | datetime | str) -> date:
     if isinstance(value, str):
         try:
-            value = date.fromisoformat(value)
+            return date.fromisoformat(value)
         except ValueError:
             value = datetime.fromisoformat(value)
     if isinstance(value, datetime):
