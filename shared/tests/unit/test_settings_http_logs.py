@@ -74,3 +74,23 @@ def test_sealed_contact_details_open_only_with_the_key():
     assert sealer.open(token)["name"] == "川口 花子"
     with pytest.raises(ContactSealError):
         ContactSealer(new_key()).open(token)
+
+
+def test_kafka_security_options_reach_every_client():
+    from tsunagu.shared.broker import broker_security
+
+    plain = Settings()
+    assert plain.kafka_client_options() == {"security_protocol": "PLAINTEXT"}
+    assert broker_security(plain) is None
+    scram = Settings(
+        kafka_security_protocol="SASL_PLAINTEXT",
+        kafka_sasl_mechanism="SCRAM-SHA-512",
+        kafka_sasl_username="routing",
+        kafka_sasl_password="s3cret",
+    )
+    options = scram.kafka_client_options()
+    assert options["sasl_plain_username"] == "routing"
+    assert options["sasl_plain_password"] == "s3cret"
+    security = broker_security(scram)
+    assert type(security).__name__ == "SASLScram512"
+    assert security.username == "routing"

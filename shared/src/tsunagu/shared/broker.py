@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from tsunagu.shared.settings import Settings
 
@@ -15,10 +16,27 @@ PRODUCER_OPTIONS: dict[str, object] = {
 }
 
 
+def broker_security(settings: Settings) -> BaseSecurity | None:
+    """FastStream's form of the same connection options (TLS, SASL/SCRAM)."""
+    options = settings.kafka_client_options()
+    ssl_context = options.get("ssl_context")
+    mechanism = options.get("sasl_mechanism")
+    if mechanism is None:
+        return BaseSecurity(ssl_context=ssl_context) if ssl_context else None  # type: ignore[arg-type]
+    kinds = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
+    return kinds[str(mechanism)](
+        username=str(options["sasl_plain_username"]),
+        password=str(options["sasl_plain_password"]),
+        ssl_context=ssl_context,  # type: ignore[arg-type]
+        use_ssl=settings.kafka_security_protocol == "SASL_SSL",
+    )
+
+
 def create_broker(settings: Settings) -> KafkaBroker:
     """FastStream broker for the service's consumers (and the DLQ producer)."""
     return KafkaBroker(
         settings.kafka_bootstrap,
+        security=broker_security(settings),
         client_id=settings.service,
         acks="all",
         enable_idempotence=True,
@@ -34,4 +52,5 @@ def create_producer(settings: Settings) -> AIOKafkaProducer:
         bootstrap_servers=settings.kafka_bootstrap,
         client_id=f"{settings.service}-relay",
         **PRODUCER_OPTIONS,
+        **settings.kafka_client_options(),
     )

@@ -48,14 +48,24 @@ def create_topics(replication: int) -> None:
     from tsunagu.shared.kafka_admin import create_topics as create
 
     settings = Settings()
-    created = asyncio.run(create(settings.kafka_bootstrap, replication=replication))
+    created = asyncio.run(
+        create(
+            settings.kafka_bootstrap,
+            replication=replication,
+            client_options=settings.kafka_client_options(),
+        )
+    )
     print(f"created {len(created)} topics" + (f": {', '.join(created)}" if created else ""))
 
 
-async def _dlq_records(bootstrap: str, topics: list[str]) -> list[Any]:
+async def _dlq_records(settings: Settings, topics: list[str]) -> list[Any]:
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        enable_auto_commit=False,
+        **settings.kafka_client_options(),
+    )
     await consumer.start()
     try:
         records = []
@@ -100,22 +110,26 @@ def dlq_list(topic: str | None) -> list[dict[str, Any]]:
         if topic
         else list(dlq_topics())
     )
-    records = asyncio.run(_dlq_records(settings.kafka_bootstrap, topics))
+    records = asyncio.run(_dlq_records(settings, topics))
     return [describe(r) for r in records]
 
 
-async def _replay(bootstrap: str, dlq_topic: str, offset: int) -> str:
+async def _replay(settings: Settings, dlq_topic: str, offset: int) -> str:
     from aiokafka import AIOKafkaProducer
 
     from tsunagu.shared.broker import PRODUCER_OPTIONS
 
-    records = [r for r in await _dlq_records(bootstrap, [dlq_topic]) if r.offset == offset]
+    records = [r for r in await _dlq_records(settings, [dlq_topic]) if r.offset == offset]
     if not records:
         raise SystemExit(f"no message at offset {offset} of {dlq_topic}")
     record = records[0]
     origin = dlq_topic.removesuffix(DLQ_SUFFIX)
     keep = [(k, v) for k, v in record.headers or () if not k.startswith("dlq-")]
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_OPTIONS)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        **PRODUCER_OPTIONS,
+        **settings.kafka_client_options(),
+    )
     await producer.start()
     try:
         await producer.send_and_wait(origin, record.value, key=record.key, headers=keep)
@@ -162,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
                 )
             print(f"{len(rows)} dead-lettered message(s)")
     elif args.command == "dlq" and args.action == "replay":
-        origin = asyncio.run(_replay(Settings().kafka_bootstrap, args.dlq_topic, args.offset))
+        origin = asyncio.run(_replay(Settings(), args.dlq_topic, args.offset))
         print(f"replayed {args.dlq_topic}@{args.offset} to {origin}")
 
 

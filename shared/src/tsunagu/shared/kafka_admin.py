@@ -18,10 +18,13 @@ async def create_topics(
     *,
     replication: int = 1,
     timeout_s: float = 60.0,
+    client_options: dict[str, object] | None = None,
 ) -> list[str]:
     """Create any missing topics; returns the names created. Waits for the broker to answer."""
     wanted = list(names) if names is not None else list(all_topic_names())
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="tsunagu-admin")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id="tsunagu-admin", **(client_options or {})
+    )
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
         try:

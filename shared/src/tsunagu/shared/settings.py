@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     kafka_bootstrap: str = "127.0.0.1:9092"
+    #: PLAINTEXT for the local launcher and compose; SASL_SSL with SCRAM on Kubernetes (Strimzi).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = None
     #: One PostgreSQL database; each service keeps its tables in its own schema.
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/tsunagu"
     db_pool_size: int = 10
@@ -56,6 +62,21 @@ class Settings(BaseSettings):
     max_body_bytes: int = 256 * 1024
     timezone: str = "Asia/Tokyo"
     extra: dict[str, str] = Field(default_factory=dict)
+
+    def kafka_client_options(self) -> dict[str, object]:
+        """Connection options for every Kafka client (aiokafka keyword arguments)."""
+        options: dict[str, object] = {"security_protocol": self.kafka_security_protocol}
+        if self.kafka_security_protocol in ("SSL", "SASL_SSL"):
+            import ssl
+
+            options["ssl_context"] = ssl.create_default_context(cafile=self.kafka_ssl_cafile)
+        if self.kafka_security_protocol.startswith("SASL"):
+            options["sasl_mechanism"] = self.kafka_sasl_mechanism or "SCRAM-SHA-512"
+            options["sasl_plain_username"] = self.kafka_sasl_username
+            options["sasl_plain_password"] = (
+                self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None
+            )
+        return options
 
     @property
     def port(self) -> int:

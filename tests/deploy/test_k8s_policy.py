@@ -1,0 +1,213 @@
+"""The rules every rendered overlay keeps: hardened pods, probes, limits, pinned images,
+graceful shutdown, scaling within the partitions, network policies, no secret values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tsunagu.shared.contracts.topics import SERVICES, consumed_by
+from tsunagu.shared.settings import DEFAULT_PORTS, Settings
+
+OVERLAYS = ("dev", "prod")
+K8S_NAMES = {s.replace("_", "-"): s for s in SERVICES}
+
+
+def pod_specs(objects: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    specs = []
+    for obj in objects:
+        if obj["kind"] in ("Deployment", "Job", "StatefulSet", "DaemonSet"):
+            specs.append(
+                (f"{obj['kind']}/{obj['metadata']['name']}", obj["spec"]["template"]["spec"])
+            )
+    return specs
+
+
+def deployments(objects) -> dict[str, dict[str, Any]]:
+    return {o["metadata"]["name"]: o for o in objects if o["kind"] == "Deployment"}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_one_deployment_service_pdb_and_hpa_per_service(rendered, overlay):
+    objects = rendered[overlay]
+    for kind in ("Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler"):
+        names = {o["metadata"]["name"] for o in objects if o["kind"] == kind}
+        assert names == set(K8S_NAMES), kind
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_container_is_hardened_and_limited(rendered, overlay):
+    for name, spec in pod_specs(rendered[overlay]):
+        pod_sc = spec.get("securityContext", {})
+        assert pod_sc.get("runAsNonRoot") is True, name
+        assert pod_sc.get("runAsUser", 0) != 0, name
+        assert pod_sc.get("seccompProfile", {}).get("type") == "RuntimeDefault", name
+        assert spec.get("automountServiceAccountToken") is False, name
+        writable = {v["name"] for v in spec.get("volumes", []) if "emptyDir" in v}
+        for c in spec.get("initContainers", []) + spec["containers"]:
+            sc = c.get("securityContext", {})
+            where = f"{name} container {c['name']}"
+            assert sc.get("readOnlyRootFilesystem") is True, where
+            assert sc.get("allowPrivilegeEscalation") is False, where
+            assert sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot")) is True, where
+            assert sc.get("capabilities", {}).get("drop") == ["ALL"], where
+            assert not sc.get("capabilities", {}).get("add"), where
+            limits, requests = c["resources"].get("limits", {}), c["resources"].get("requests", {})
+            assert {"cpu", "memory"} <= set(limits), where
+            assert {"cpu", "memory"} <= set(requests), where
+            tmp = [m for m in c.get("volumeMounts", []) if m["mountPath"] == "/tmp"]
+            assert tmp and tmp[0]["name"] in writable, f"{where}: /tmp must be an emptyDir"
+
+
+def _image_tag(image: str) -> str | None:
+    name = image.split("@")[0]
+    last = name.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else None
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_images_are_pinned(rendered, overlay):
+    images = [c["image"] for _, spec in pod_specs(rendered[overlay]) for c in spec["containers"]]
+    images += [o["spec"]["imageName"] for o in rendered[overlay] if o["kind"] == "Cluster"]
+    for image in images:
+        tag = _image_tag(image)
+        assert tag or "@sha256:" in image, f"{image}: no tag"
+        assert tag != "latest", image
+    assert all(i.split("@")[0].endswith(":0.1.0") or "@" in i for i in images if "tsunagu" in i)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_services_have_probes_ports_and_graceful_shutdown(rendered, overlay):
+    graceful = Settings().graceful_timeout_seconds
+    for name, dep in deployments(rendered[overlay]).items():
+        spec = dep["spec"]["template"]["spec"]
+        (app,) = spec["containers"]
+        assert app["command"] == ["tsunagu", "serve", K8S_NAMES[name]]
+        port = DEFAULT_PORTS[K8S_NAMES[name]]
+        assert app["ports"] == [{"name": "http", "containerPort": port}]
+        env = {e["name"]: e for e in app["env"]}
+        assert env["TSUNAGU_HTTP_PORT"]["value"] == str(port)
+        assert app["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert app["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert app["startupProbe"]["httpGet"]["path"] == "/healthz"
+        for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+            assert app[probe]["httpGet"]["port"] in ("http", port), (name, probe)
+        pre_stop = int(app["lifecycle"]["preStop"]["exec"]["command"][-1])
+        assert spec["terminationGracePeriodSeconds"] > graceful + pre_stop, name
+        strategy = dep["spec"]["strategy"]
+        assert strategy["rollingUpdate"]["maxUnavailable"] == 0, name
+        assert "replicas" not in dep["spec"], f"{name}: the HPA owns the replica count"
+
+
+def test_graceful_timeout_in_config_is_the_one_the_grace_period_was_sized_for(rendered):
+    for overlay in OVERLAYS:
+        (config,) = [o for o in rendered[overlay] if o["kind"] == "ConfigMap"]
+        timeout = float(config["data"]["TSUNAGU_GRACEFUL_TIMEOUT_SECONDS"])
+        for dep in deployments(rendered[overlay]).values():
+            assert dep["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > timeout + 5
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_autoscaling_never_exceeds_the_partitions_consumed(rendered, overlay):
+    for hpa in (o for o in rendered[overlay] if o["kind"] == "HorizontalPodAutoscaler"):
+        service = K8S_NAMES[hpa["spec"]["scaleTargetRef"]["name"]]
+        consumed = consumed_by(service)
+        assert consumed, service
+        assert hpa["spec"]["maxReplicas"] <= min(t.partitions for t in consumed), service
+        assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
+
+
+def test_prod_keeps_two_pods_of_each_service(rendered):
+    for hpa in (o for o in rendered["prod"] if o["kind"] == "HorizontalPodAutoscaler"):
+        assert hpa["spec"]["minReplicas"] >= 2
+    for pdb in (o for o in rendered["prod"] if o["kind"] == "PodDisruptionBudget"):
+        assert pdb["spec"].get("maxUnavailable") == 1
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_no_secret_values_are_rendered(rendered, overlay):
+    assert not [o for o in rendered[overlay] if o["kind"] == "Secret"]
+    (config,) = [o for o in rendered[overlay] if o["kind"] == "ConfigMap"]
+    for key in config["data"]:
+        assert not any(word in key for word in ("SECRET", "KEY", "PASSWORD")), key
+    for _, spec in pod_specs(rendered[overlay]):
+        for c in spec["containers"]:
+            for e in c.get("env", []):
+                if any(word in e["name"] for word in ("SECRET", "PASSWORD", "DATABASE_URL")):
+                    assert "valueFrom" in e and "value" not in e, e["name"]
+
+
+def _policies(objects) -> dict[str, dict[str, Any]]:
+    return {o["metadata"]["name"]: o for o in objects if o["kind"] == "NetworkPolicy"}
+
+
+def _selects(policy, labels: dict[str, str]) -> bool:
+    wanted = policy["spec"]["podSelector"].get("matchLabels", {})
+    return all(labels.get(k) == v for k, v in wanted.items())
+
+
+def _egress_ports(policies, labels) -> set[int | str]:
+    ports: set[int | str] = set()
+    for p in policies.values():
+        if _selects(p, labels) and "Egress" in p["spec"]["policyTypes"]:
+            for rule in p["spec"].get("egress", []):
+                ports |= {port["port"] for port in rule.get("ports", [])}
+    return ports
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_network_is_denied_by_default_and_opened_per_service(rendered, overlay):
+    policies = _policies(rendered[overlay])
+    deny = policies["default-deny"]["spec"]
+    assert deny["podSelector"] == {} and set(deny["policyTypes"]) == {"Ingress", "Egress"}
+    assert "ingress" not in deny and "egress" not in deny
+    dns = {53}
+    for name, dep in deployments(rendered[overlay]).items():
+        labels = dep["spec"]["template"]["metadata"]["labels"]
+        ports = _egress_ports(policies, labels)
+        expected = {9093, 5432} | dns
+        if name == "intake":
+            expected |= {DEFAULT_PORTS["routing"]}
+        if name == "notify":
+            expected |= {587, 465, 443}
+        assert ports == expected, name
+    job = next(o for o in rendered[overlay] if o["kind"] == "Job")
+    assert _egress_ports(policies, job["spec"]["template"]["metadata"]["labels"]) == {5432} | dns
+
+
+def test_kafka_listener_requires_authentication_and_acls(rendered):
+    for overlay in OVERLAYS:
+        kafka = next(o for o in rendered[overlay] if o["kind"] == "Kafka")["spec"]["kafka"]
+        assert kafka["authorization"]["type"] == "simple"
+        for listener in kafka["listeners"]:
+            assert listener["tls"] is True
+            assert listener["authentication"]["type"] == "scram-sha-512"
+        assert kafka["config"]["auto.create.topics.enable"] is False
+
+
+def test_prod_postgres_is_replicated_and_backed_up(rendered):
+    (cluster,) = [o for o in rendered["prod"] if o["kind"] == "Cluster"]
+    spec = cluster["spec"]
+    assert spec["instances"] == 3
+    store = spec["backup"]["barmanObjectStore"]
+    for key in ("accessKeyId", "secretAccessKey"):
+        ref = store["s3Credentials"][key]
+        assert set(ref) == {"name", "key"}, "backup credentials come from a Secret"
+    assert spec["backup"]["retentionPolicy"]
+    (backup,) = [o for o in rendered["prod"] if o["kind"] == "ScheduledBackup"]
+    assert backup["spec"]["cluster"]["name"] == cluster["metadata"]["name"]
+    assert spec["bootstrap"]["initdb"]["database"] == "tsunagu"
+
+
+def test_dev_has_no_backups_and_one_instance(rendered):
+    (cluster,) = [o for o in rendered["dev"] if o["kind"] == "Cluster"]
+    assert cluster["spec"]["instances"] == 1
+    assert "backup" not in cluster["spec"]
+    assert not [o for o in rendered["dev"] if o["kind"] == "ScheduledBackup"]
+
+
+def test_the_secret_example_is_not_part_of_any_overlay(rendered):
+    for overlay in OVERLAYS:
+        names = {o["metadata"]["name"] for o in rendered[overlay]}
+        assert "tsunagu-secrets" not in names
