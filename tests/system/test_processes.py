@@ -53,7 +53,8 @@ def test_service_is_ready_with_kafka_and_database(
     finally:
         proc.stop()
     assert proc.process is not None
-    assert proc.process.returncode == 0, "a clean stop on SIGTERM"
+    # uvicorn re-raises SIGTERM after its graceful shutdown
+    assert proc.process.returncode in (0, -15), "a clean stop on SIGTERM"
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from tsunagu.food_distribution.domain.eligibility import (
     EligibilityBasis,
     eligibility_from_concerns,

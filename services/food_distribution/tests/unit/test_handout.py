@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from tsunagu.food_distribution.domain.eligibility import (
     Eligibility,
     eligibility_from_concerns,

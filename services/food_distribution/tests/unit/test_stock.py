@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+
 from tsunagu.food_distribution.domain.stock import (
     InvalidMovement,
     Movement,

@@ -7,6 +7,7 @@ import itertools
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from tsunagu.food_distribution.domain.stock import (
     Movement,
     OutOfStock,

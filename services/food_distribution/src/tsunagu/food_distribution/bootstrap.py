@@ -1,0 +1,60 @@
+"""The composition root: the runtime (database, Kafka, outbox relay) and the HTTP app.
+
+``python -m tsunagu.shared.cli serve food_distribution`` calls ``build_app(settings)``.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from tsunagu.food_distribution.adapters.orm import tables
+from tsunagu.food_distribution.config import FoodConfig
+from tsunagu.food_distribution.entrypoints import consumers, desk, http
+from tsunagu.food_distribution.service_layer.deps import Deps
+from tsunagu.shared.auth import Authenticator
+from tsunagu.shared.crypto import ContactSealer
+from tsunagu.shared.http import create_app
+from tsunagu.shared.runtime import ServiceRuntime
+from tsunagu.shared.settings import Settings
+
+
+def build_deps(runtime: ServiceRuntime, config: FoodConfig | None = None) -> Deps:
+    return Deps(
+        outbox=runtime.outbox,
+        config=config or FoodConfig(),
+        sealer=ContactSealer(runtime.settings.contact_key.get_secret_value()),
+    )
+
+
+def build_runtime(settings: Settings, config: FoodConfig | None = None) -> ServiceRuntime:
+    """The service's runtime with its consumers registered; ``start()`` runs them."""
+    runtime = ServiceRuntime(settings, tables)
+    consumers.register(runtime, build_deps(runtime, config))
+    return runtime
+
+
+def build_app(
+    settings: Settings,
+    *,
+    runtime: ServiceRuntime | None = None,
+    config: FoodConfig | None = None,
+) -> FastAPI:
+    config = config or FoodConfig()
+    runtime = runtime or build_runtime(settings, config)
+    deps = build_deps(runtime, config)
+    auth = Authenticator(settings.auth_secret.get_secret_value(), settings.token_ttl_seconds)
+    app = create_app(
+        title="Tsunagu 食料品配布 (food distribution)",
+        service=settings.service,
+        login_url=settings.intake_url.rstrip("/") + "/login",
+        readiness=runtime.readiness(),
+        lifespan=runtime.lifespan,
+        max_body_bytes=settings.max_body_bytes,
+    )
+    app.state.runtime = runtime
+    app.state.deps = deps
+    http.install_error_handler(app)
+    desk.install_error_pages(app)
+    app.include_router(http.api_router(runtime.sessions, deps, auth))
+    app.include_router(desk.desk_router(runtime.sessions, deps, auth))
+    return app

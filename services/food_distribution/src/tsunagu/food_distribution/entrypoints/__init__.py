@@ -1,0 +1,1 @@
+"""How the outside reaches food distribution: HTTP (API and desk pages) and Kafka consumers."""

@@ -1,0 +1,128 @@
+"""Request and response bodies of the food distribution API (they make /openapi.json)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tsunagu.shared.contracts.codes import ParcelType
+
+Id = Annotated[str, Field(min_length=1, max_length=64)]
+Count = Annotated[int, Field(strict=True, gt=0, le=100_000)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+
+class ReceiptIn(_In):
+    event_id: Id
+    venue_id: Id
+    parcel_type: ParcelType
+    quantity: Count
+    source: str = Field(min_length=1, max_length=200, description="寄付元 (donor, food bank)")
+
+
+class TransferIn(_In):
+    from_event_id: Id
+    to_event_id: Id
+    to_venue_id: Id | None = Field(
+        default=None, description="Needed when the receiving event is not known yet"
+    )
+    parcel_type: ParcelType
+    quantity: Count
+
+
+class AdjustmentIn(_In):
+    event_id: Id
+    parcel_type: ParcelType
+    delta: Annotated[int, Field(strict=True, ge=-100_000, le=100_000)] = Field(
+        description="Signed change, never 0"
+    )
+    reason: str = Field(min_length=1, max_length=500, description="棚卸し・破損・期限切れ等")
+
+
+class HandoutIn(_In):
+    case_id: Id
+    parcel_type: ParcelType
+
+
+class GrantIn(_In):
+    case_id: Id
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class StockItem(BaseModel):
+    parcel_type: ParcelType
+    label: str
+    remaining: int
+    threshold: int
+    low: bool
+
+
+class StockOut(BaseModel):
+    event_id: str
+    venue_id: str
+    held_on: date
+    items: list[StockItem]
+    total: int
+    as_of: datetime
+
+
+class TransferOut(BaseModel):
+    from_event_id: str
+    to_event_id: str
+    parcel_type: ParcelType
+    from_remaining: int
+    to_remaining: int
+
+
+class HandoutOut(BaseModel):
+    handout_id: str
+    case_id: str
+    case_number: str
+    household_id: str
+    event_id: str
+    parcel_type: ParcelType
+    handed_out_by: str
+    handed_out_at: datetime
+    remaining: int | None = Field(default=None, description="Left of this type just after")
+
+
+class HouseholdStatus(BaseModel):
+    """All the desk sees of a household: no name, address, phone or concerns."""
+
+    case_id: str
+    case_number: str
+    household_id: str
+    event_id: str
+    eligible: bool
+    basis: str | None
+    reason: str | None
+    granted_by: str | None
+    granted_at: datetime | None
+    may_receive: bool
+    refusal: dict[str, Any] | None
+    received: list[HandoutOut]
+
+
+class SearchHit(BaseModel):
+    case_id: str
+    case_number: str
+    name_kana: str | None
+    eligible: bool
+    served: int
+
+
+class EventOut(BaseModel):
+    event_id: str
+    venue_id: str
+    held_on: date
+
+
+class Problem(BaseModel):
+    """Error body: ``detail`` holds code, message (Japanese), message_en and specifics."""
+
+    detail: dict[str, Any]

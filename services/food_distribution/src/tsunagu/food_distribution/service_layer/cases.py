@@ -1,0 +1,169 @@
+"""Cases and eligibility: what the desk learns from intake, and grants made by staff.
+
+Of a case the service keeps only what a handout needs: ids, the case number, the event and the
+furigana to find the household (opened from ``contact_sealed``; the rest of it is dropped).
+Eligibility is granted at most once per case (primary key), so a replayed or re-published
+``case_created`` never publishes a second ``eligibility_granted``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tsunagu.food_distribution.adapters.orm import tables
+from tsunagu.food_distribution.domain.eligibility import (
+    Eligibility,
+    eligibility_from_concerns,
+    manual_grant,
+)
+from tsunagu.food_distribution.domain.handout import JST
+from tsunagu.food_distribution.service_layer.deps import Deps
+from tsunagu.food_distribution.service_layer.errors import Invalid, case_not_found
+from tsunagu.food_distribution.service_layer.kana import kana_key
+from tsunagu.food_distribution.service_layer.stock import ensure_event
+from tsunagu.shared.contracts import food, intake, topics
+from tsunagu.shared.contracts.envelope import Envelope
+from tsunagu.shared.contracts.registry import parse
+from tsunagu.shared.crypto import ContactSealer, ContactSealError
+from tsunagu.shared.logs import get_logger
+from tsunagu.shared.outbox import OutboxWriter
+
+log = get_logger(__name__)
+t = tables
+
+
+async def on_case_created(session: AsyncSession, deps: Deps, envelope: Envelope) -> None:
+    case = parse(envelope, intake.CaseCreated)
+    venue = await ensure_event(session, case.event_id, case.venue_id, _jst_date(case.created_at))
+    if venue != case.venue_id:
+        log.warning("case_venue_differs_from_event", event_id=case.event_id)
+    name_kana = _name_kana(deps.sealer, case.case_id, case.contact_sealed)
+    await session.execute(
+        insert(t.case_index)
+        .values(
+            case_id=case.case_id,
+            case_number=case.case_number,
+            household_id=case.household_id,
+            event_id=case.event_id,
+            name_kana=name_kana,
+            name_kana_key=kana_key(name_kana) if name_kana else None,
+            created_at=case.created_at,
+        )
+        .on_conflict_do_nothing()
+    )
+    eligibility = eligibility_from_concerns(case.facts.concerns)
+    if eligibility is not None:
+        await _grant(session, deps.outbox, case.case_id, eligibility, causation=envelope)
+
+
+async def on_case_updated(session: AsyncSession, deps: Deps, envelope: Envelope) -> None:
+    """A concern added later (e.g. income shortfall) grants eligibility; none is ever revoked."""
+    update = parse(envelope, intake.CaseUpdated)
+    eligibility = eligibility_from_concerns(update.facts.concerns)
+    if eligibility is None:
+        return
+    if await case_row(session, update.case_id) is None:
+        log.warning("case_updated_for_unknown_case", case_id=update.case_id)
+        return
+    await _grant(session, deps.outbox, update.case_id, eligibility, causation=envelope)
+
+
+async def grant_manually(
+    session: AsyncSession, outbox: OutboxWriter, *, case_id: str, staff: str, reason: str
+) -> tuple[dict[str, Any], bool]:
+    """A staff member's grant, with its reason; returns the eligibility and whether it is new."""
+    if await case_row(session, case_id) is None:
+        raise case_not_found(case_id)
+    try:
+        eligibility = manual_grant(case_id, staff, reason)
+    except ValueError as exc:
+        raise Invalid("reason", "付与の理由を入力してください", str(exc)) from None
+    created = await _grant(session, outbox, case_id, eligibility)
+    row = await eligibility_row(session, case_id)
+    assert row is not None
+    return row, created
+
+
+async def case_row(session: AsyncSession, case_id: str) -> dict[str, Any] | None:
+    row = (
+        await session.execute(select(t.case_index).where(t.case_index.c.case_id == case_id))
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+async def eligibility_row(session: AsyncSession, case_id: str) -> dict[str, Any] | None:
+    row = (
+        await session.execute(select(t.eligibility).where(t.eligibility.c.case_id == case_id))
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+async def _grant(
+    session: AsyncSession,
+    outbox: OutboxWriter,
+    case_id: str,
+    eligibility: Eligibility,
+    *,
+    causation: Envelope | None = None,
+) -> bool:
+    case = await case_row(session, case_id)
+    assert case is not None
+    granted = await session.execute(
+        insert(t.eligibility)
+        .values(
+            case_id=case_id,
+            household_id=case["household_id"],
+            event_id=case["event_id"],
+            basis=str(eligibility.basis),
+            reason=eligibility.reason[:500],
+            granted_by=eligibility.granted_by,
+        )
+        .on_conflict_do_nothing()
+        .returning(t.eligibility.c.case_id)
+    )
+    if granted.first() is None:
+        return False  # already eligible: nothing new to tell anyone
+    data = food.EligibilityGranted(
+        case_id=case_id,
+        household_id=case["household_id"],
+        event_id=case["event_id"],
+        basis=eligibility.basis.value,
+        reason=eligibility.reason,
+        granted_by=eligibility.granted_by,
+    )
+    await outbox.add(
+        session,
+        topic=topics.FOOD.name,
+        aggregatetype="case",
+        aggregateid=case_id,
+        envelope=outbox.envelope(
+            food.ELIGIBILITY_GRANTED, data.model_dump(mode="json"), causation=causation
+        ),
+    )
+    log.info("eligibility_granted", case_id=case_id, basis=str(eligibility.basis))
+    return True
+
+
+def _name_kana(sealer: ContactSealer, case_id: str, sealed: str | None) -> str | None:
+    """Open the sealed contact details and keep the furigana alone."""
+    if not sealed:
+        return None
+    try:
+        contact = sealer.open(sealed)
+    except ContactSealError:
+        # The household can still be found by case number; the parcel must not wait on this.
+        log.warning("contact_unreadable", case_id=case_id)
+        return None
+    value = contact.get("name_kana")
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value.strip()[:200]
+
+
+def _jst_date(moment: datetime) -> date:
+    return (moment if moment.tzinfo else moment.replace(tzinfo=JST)).astimezone(JST).date()

@@ -1,0 +1,241 @@
+"""Handing a parcel to a household: checked and recorded in one locked transaction.
+
+Order of locks, the same in every transaction so none can deadlock: the idempotency key row,
+the household (a transaction-scoped advisory lock), then the stock row of the parcel type.
+Under the household lock the previous handouts are exact, so the configurable limit is enforced
+here; the unique (household_id, event_id, seq) constraint backs it up in the schema.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tsunagu.food_distribution.adapters.orm import tables
+from tsunagu.food_distribution.domain.eligibility import Eligibility, EligibilityBasis
+from tsunagu.food_distribution.domain.handout import Handout, HandoutPolicy, Refusal, check_handout
+from tsunagu.food_distribution.domain.stock import Movement
+from tsunagu.food_distribution.service_layer.cases import case_row
+from tsunagu.food_distribution.service_layer.deps import Deps
+from tsunagu.food_distribution.service_layer.errors import Conflict, Invalid, case_not_found
+from tsunagu.food_distribution.service_layer.stock import lock_rows, move, remaining
+from tsunagu.shared.contracts import food, topics
+from tsunagu.shared.contracts.codes import ParcelType
+from tsunagu.shared.contracts.envelope import new_id, utcnow
+from tsunagu.shared.logs import get_logger
+
+log = get_logger(__name__)
+t = tables
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A handout, or the refusal to make one; ``replayed`` when an Idempotency-Key repeated."""
+
+    handout: dict[str, Any] | None = None
+    refusal: Conflict | None = None
+    replayed: bool = False
+
+
+async def hand_out(
+    session: AsyncSession,
+    deps: Deps,
+    *,
+    case_id: str,
+    parcel_type: ParcelType,
+    staff: str,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> Outcome:
+    """Hand one parcel out, or say why not. Refusals are returned, not raised, so the
+    transaction still commits the idempotency key with its outcome."""
+    if idempotency_key:
+        request_hash = _hash({"case_id": case_id, "parcel_type": str(parcel_type)})
+        stored = await _claim(session, staff, idempotency_key, request_hash)
+        if stored is not None:
+            return _replay(stored)
+    outcome = await _hand_out(session, deps, case_id, parcel_type, staff, now or utcnow())
+    if idempotency_key:
+        recorded = (
+            {"handout": outcome.handout}
+            if outcome.refusal is None
+            else {"refusal": outcome.refusal.body()}
+        )
+        await session.execute(
+            t.idempotency_key.update()
+            .where(t.idempotency_key.c.staff == staff, t.idempotency_key.c.key == idempotency_key)
+            .values(outcome=recorded)
+        )
+    return outcome
+
+
+async def _hand_out(
+    session: AsyncSession,
+    deps: Deps,
+    case_id: str,
+    parcel_type: ParcelType,
+    staff: str,
+    now: datetime,
+) -> Outcome:
+    case = await case_row(session, case_id)
+    if case is None:
+        raise case_not_found(case_id)
+    household_id, event_id = case["household_id"], case["event_id"]
+    await session.execute(select(func.pg_advisory_xact_lock(household_lock_key(household_id))))
+
+    policy = deps.config.policy()
+    eligibility = await household_eligibility(session, case_id, household_id, event_id)
+    previous = await previous_handouts(session, household_id, event_id, now, policy)
+    await lock_rows(session, (event_id, parcel_type))
+    balance = await remaining(session, event_id)
+    checked = check_handout(
+        policy, household_id, event_id, now, previous, eligibility, balance, parcel_type
+    )
+    if isinstance(checked, Refusal):
+        log.info("handout_refused", case_id=case_id, event_id=event_id, code=str(checked.code))
+        return Outcome(refusal=Conflict.from_refusal(checked))
+
+    handout_id = new_id()
+    left = await move(
+        session, deps, Movement.handout(event_id, parcel_type), staff=staff, handout_id=handout_id
+    )
+    await session.execute(
+        t.handout.insert().values(
+            handout_id=handout_id,
+            case_id=case_id,
+            household_id=household_id,
+            event_id=event_id,
+            seq=sum(1 for h in previous if h.event_id == event_id) + 1,
+            parcel_type=parcel_type,
+            handed_out_by=staff,
+            handed_out_at=now,
+        )
+    )
+    data = food.ParcelHandedOut(
+        handout_id=handout_id,
+        case_id=case_id,
+        household_id=household_id,
+        event_id=event_id,
+        parcel_type=parcel_type,
+        handed_out_by=staff,
+        handed_out_at=now,
+    )
+    await deps.outbox.add(
+        session,
+        topic=topics.FOOD.name,
+        aggregatetype="case",
+        aggregateid=case_id,
+        envelope=deps.outbox.envelope(food.PARCEL_HANDED_OUT, data.model_dump(mode="json")),
+    )
+    log.info("parcel_handed_out", case_id=case_id, event_id=event_id, parcel_type=parcel_type)
+    handout = {
+        **data.model_dump(mode="json"),
+        "case_number": case["case_number"],
+        "remaining": left,
+    }
+    return Outcome(handout=handout)
+
+
+def household_lock_key(household_id: str) -> int:
+    """A signed 64-bit advisory lock key; a collision only makes two households take turns."""
+    digest = hashlib.blake2b(f"food:household:{household_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+async def household_eligibility(
+    session: AsyncSession, case_id: str, household_id: str, event_id: str
+) -> Eligibility | None:
+    """The case's own eligibility, else that of another case of the household at the event."""
+    e = t.eligibility
+    row = (
+        await session.execute(
+            select(e)
+            .where(e.c.household_id == household_id, e.c.event_id == event_id)
+            .order_by((e.c.case_id == case_id).desc(), e.c.granted_at)
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return None
+    return Eligibility(
+        basis=EligibilityBasis(row.basis),
+        reason=row.reason,
+        case_id=row.case_id,
+        granted_by=row.granted_by,
+    )
+
+
+async def previous_handouts(
+    session: AsyncSession,
+    household_id: str,
+    event_id: str,
+    now: datetime,
+    policy: HandoutPolicy,
+) -> list[Handout]:
+    """This household's handouts that the policy may count: at this event, or recent ones."""
+    h = t.handout
+    scope = h.c.event_id == event_id
+    if policy.min_days_between is not None:
+        # One day of slack: the domain counts calendar days in Asia/Tokyo.
+        since = now - timedelta(days=policy.min_days_between + 1)
+        scope = or_(scope, h.c.handed_out_at >= since)
+    rows = await session.execute(select(h).where(h.c.household_id == household_id, scope))
+    return [
+        Handout(
+            household_id=r.household_id,
+            event_id=r.event_id,
+            parcel_type=ParcelType(r.parcel_type),
+            handed_out_at=r.handed_out_at,
+            handed_out_by=r.handed_out_by,
+        )
+        for r in rows
+    ]
+
+
+async def _claim(
+    session: AsyncSession, staff: str, key: str, request_hash: str
+) -> dict[str, Any] | None:
+    """Claim the key, or return the outcome stored under it.
+
+    A concurrent request with the same key waits here, on the unique index, until the first
+    one commits, and then reads its outcome.
+    """
+    k = t.idempotency_key
+    claimed = await session.execute(
+        insert(k)
+        .values(staff=staff, key=key, request_hash=request_hash)
+        .on_conflict_do_nothing()
+        .returning(k.c.key)
+    )
+    if claimed.first() is not None:
+        return None
+    row = (
+        await session.execute(
+            select(k.c.request_hash, k.c.outcome).where(k.c.staff == staff, k.c.key == key)
+        )
+    ).one()
+    if row.request_hash != request_hash:
+        raise Invalid(
+            "Idempotency-Key",
+            "この Idempotency-Key は別の内容の受け渡しに使われています",
+            "Idempotency-Key was already used with a different request body",
+            location="header",
+        )
+    return dict(row.outcome)
+
+
+def _replay(stored: dict[str, Any]) -> Outcome:
+    if "refusal" in stored:
+        return Outcome(refusal=Conflict.from_body(stored["refusal"]), replayed=True)
+    return Outcome(handout=stored["handout"], replayed=True)
+
+
+def _hash(request: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()

@@ -1,0 +1,208 @@
+"""What the desk and the API read: stock, handouts, a household's status, search, the report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tsunagu.food_distribution.adapters.orm import tables
+from tsunagu.food_distribution.config import FoodConfig
+from tsunagu.food_distribution.domain.handout import Handout, Refusal, check_handout
+from tsunagu.food_distribution.domain.labels import PARCEL_TYPE_LABELS_JA
+from tsunagu.food_distribution.domain.report import ConsultationEvent, event_report_csv
+from tsunagu.food_distribution.domain.stock import Movement
+from tsunagu.food_distribution.service_layer.cases import case_row
+from tsunagu.food_distribution.service_layer.errors import case_not_found, event_not_found
+from tsunagu.food_distribution.service_layer.handouts import (
+    household_eligibility,
+    previous_handouts,
+)
+from tsunagu.food_distribution.service_layer.kana import case_number_key, kana_key
+from tsunagu.food_distribution.service_layer.stock import remaining
+from tsunagu.shared.contracts.codes import ParcelType
+from tsunagu.shared.contracts.envelope import utcnow
+
+t = tables
+
+
+async def event_row(session: AsyncSession, event_id: str) -> dict[str, Any]:
+    row = (await session.execute(select(t.event).where(t.event.c.event_id == event_id))).first()
+    if row is None:
+        raise event_not_found(event_id)
+    return dict(row._mapping)
+
+
+async def events(session: AsyncSession, limit: int = 50) -> list[dict[str, Any]]:
+    rows = await session.execute(
+        select(t.event.c.event_id, t.event.c.venue_id, t.event.c.held_on)
+        .order_by(t.event.c.held_on.desc(), t.event.c.event_id)
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+async def stock_of(session: AsyncSession, config: FoodConfig, event_id: str) -> dict[str, Any]:
+    event = await event_row(session, event_id)
+    balance = await remaining(session, event_id)
+    items = [
+        {
+            "parcel_type": p,
+            "label": PARCEL_TYPE_LABELS_JA[p],
+            "remaining": n,
+            "threshold": config.threshold(p),
+            "low": n < config.threshold(p),
+        }
+        for p, n in balance.items()
+    ]
+    return {
+        "event_id": event_id,
+        "venue_id": event["venue_id"],
+        "held_on": event["held_on"],
+        "items": items,
+        "total": sum(balance.values()),
+        "as_of": utcnow(),
+    }
+
+
+def _handout_query() -> Any:
+    h, c = t.handout, t.case_index
+    return (
+        select(
+            h.c.handout_id,
+            h.c.case_id,
+            c.c.case_number,
+            h.c.household_id,
+            h.c.event_id,
+            h.c.parcel_type,
+            h.c.handed_out_by,
+            h.c.handed_out_at,
+        )
+        .join(c, c.c.case_id == h.c.case_id)
+        .order_by(h.c.handed_out_at)
+    )
+
+
+async def handouts_of(session: AsyncSession, event_id: str) -> list[dict[str, Any]]:
+    await event_row(session, event_id)
+    rows = await session.execute(_handout_query().where(t.handout.c.event_id == event_id))
+    return [dict(r._mapping) for r in rows]
+
+
+async def household_status(
+    session: AsyncSession, config: FoodConfig, case_id: str
+) -> dict[str, Any]:
+    """Eligibility, what the household already received, and whether it may receive now."""
+    case = await case_row(session, case_id)
+    if case is None:
+        raise case_not_found(case_id)
+    household_id, event_id = case["household_id"], case["event_id"]
+    eligibility = await household_eligibility(session, case_id, household_id, event_id)
+    granted_at = None
+    if eligibility is not None:
+        granted_at = (
+            await session.execute(
+                select(t.eligibility.c.granted_at).where(
+                    t.eligibility.c.case_id == eligibility.case_id
+                )
+            )
+        ).scalar_one()
+    now = utcnow()
+    policy = config.policy()
+    previous = await previous_handouts(session, household_id, event_id, now, policy)
+    # Whether the household may receive, whatever the stock: the desk shows stock per type.
+    any_stock = dict.fromkeys(ParcelType, 1)
+    checked = check_handout(
+        policy, household_id, event_id, now, previous, eligibility, any_stock, ParcelType.STANDARD
+    )
+    refusal = None
+    if isinstance(checked, Refusal):
+        refusal = {
+            "code": str(checked.code),
+            "message": checked.message_ja,
+            "message_en": checked.message_en,
+            **checked.details,
+        }
+    received = await session.execute(
+        _handout_query().where(t.handout.c.household_id == household_id).limit(50)
+    )
+    return {
+        "case_id": case_id,
+        "case_number": case["case_number"],
+        "household_id": household_id,
+        "event_id": event_id,
+        "name_kana": case["name_kana"],
+        "eligible": eligibility is not None,
+        "basis": str(eligibility.basis) if eligibility else None,
+        # A manual grant's reason is the desk's own note; the concerns behind an economic
+        # grant are not the desk's business.
+        "reason": eligibility.reason if eligibility and eligibility.granted_by else None,
+        "granted_by": eligibility.granted_by if eligibility else None,
+        "granted_at": granted_at,
+        "may_receive": refusal is None,
+        "refusal": refusal,
+        "received": [dict(r._mapping) for r in received],
+    }
+
+
+async def search(
+    session: AsyncSession, event_id: str, query: str, limit: int = 20
+) -> list[dict[str, Any]]:
+    """Households at the event by case number (exact or its tail) or furigana (prefix)."""
+    number, kana = case_number_key(query), kana_key(query)
+    if not number:
+        return []
+    c, e, h = t.case_index, t.eligibility, t.handout
+    eligible = exists().where(e.c.household_id == c.c.household_id, e.c.event_id == c.c.event_id)
+    served = (
+        select(func.count())
+        .where(h.c.household_id == c.c.household_id, h.c.event_id == c.c.event_id)
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        select(
+            c.c.case_id,
+            c.c.case_number,
+            c.c.name_kana,
+            eligible.label("eligible"),
+            served.label("served"),
+        )
+        .where(
+            c.c.event_id == event_id,
+            or_(
+                func.upper(c.c.case_number) == number,
+                func.upper(c.c.case_number).like("%" + _like(number), escape="\\"),
+                c.c.name_kana_key.like(_like(kana) + "%", escape="\\"),
+            ),
+        )
+        .order_by(c.c.name_kana_key, c.c.case_number)
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+async def report_csv(session: AsyncSession, event_id: str) -> str:
+    event = await event_row(session, event_id)
+    handouts = [
+        Handout(r.household_id, r.event_id, ParcelType(r.parcel_type), r.handed_out_at,
+                r.handed_out_by)
+        for r in await session.execute(select(t.handout).where(t.handout.c.event_id == event_id))
+    ]  # fmt: skip
+    m = t.stock_movement
+    movements = [
+        Movement(
+            r.event_id, r.parcel_type, r.kind, r.quantity,
+            source=r.source, counterpart=r.counterpart, reason=r.reason,
+        )
+        for r in await session.execute(
+            select(m).where(m.c.event_id == event_id).order_by(m.c.movement_id)
+        )
+    ]  # fmt: skip
+    return event_report_csv(
+        ConsultationEvent(event_id, event["venue_id"], event["held_on"]), handouts, movements
+    )
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

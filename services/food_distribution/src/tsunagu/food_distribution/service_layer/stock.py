@@ -1,0 +1,240 @@
+"""Stock commands: receipts, transfers and adjustments, each on a locked stock row.
+
+Every change goes through ``move``: it locks the (event, parcel type) row, applies the domain's
+``apply`` (which refuses to go below zero), writes the ledger line with its staff member and
+publishes ``stock_low`` when the balance drops below the threshold (once per crossing: the row
+lock makes "before" and "after" exact).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tsunagu.food_distribution.adapters.orm import tables
+from tsunagu.food_distribution.domain import stock as ledger
+from tsunagu.food_distribution.domain.handout import JST
+from tsunagu.food_distribution.domain.labels import PARCEL_TYPE_LABELS_JA
+from tsunagu.food_distribution.domain.stock import Movement, OutOfStock
+from tsunagu.food_distribution.service_layer.deps import Deps
+from tsunagu.food_distribution.service_layer.errors import Conflict, Invalid, event_not_found
+from tsunagu.shared.contracts import food, topics
+from tsunagu.shared.contracts.codes import ParcelType
+from tsunagu.shared.contracts.envelope import utcnow
+from tsunagu.shared.logs import get_logger
+
+log = get_logger(__name__)
+t = tables
+
+
+async def ensure_event(session: AsyncSession, event_id: str, venue_id: str, held_on: date) -> str:
+    """Register an event and its zero stock rows if new; returns the event's venue."""
+    await session.execute(
+        insert(t.event)
+        .values(event_id=event_id, venue_id=venue_id, held_on=held_on)
+        .on_conflict_do_nothing()
+    )
+    known = (
+        await session.execute(select(t.event.c.venue_id).where(t.event.c.event_id == event_id))
+    ).scalar_one()
+    await session.execute(
+        insert(t.stock)
+        .values([{"event_id": event_id, "parcel_type": p, "venue_id": known} for p in ParcelType])
+        .on_conflict_do_nothing()
+    )
+    return str(known)
+
+
+async def event_venue(session: AsyncSession, event_id: str) -> str:
+    venue = (
+        await session.execute(select(t.event.c.venue_id).where(t.event.c.event_id == event_id))
+    ).scalar_one_or_none()
+    if venue is None:
+        raise event_not_found(event_id)
+    return str(venue)
+
+
+async def lock_rows(
+    session: AsyncSession, *keys: tuple[str, ParcelType]
+) -> dict[tuple[str, ParcelType], int]:
+    """Lock stock rows in one fixed order (no deadlock between transfers); returns balances."""
+    locked: dict[tuple[str, ParcelType], int] = {}
+    for event_id, parcel_type in sorted(set(keys)):
+        quantity = (
+            await session.execute(
+                select(t.stock.c.quantity)
+                .where(t.stock.c.event_id == event_id, t.stock.c.parcel_type == parcel_type)
+                .with_for_update()
+            )
+        ).scalar_one_or_none()
+        if quantity is None:
+            raise event_not_found(event_id)
+        locked[(event_id, parcel_type)] = int(quantity)
+    return locked
+
+
+async def remaining(session: AsyncSession, event_id: str) -> dict[ParcelType, int]:
+    rows = await session.execute(
+        select(t.stock.c.parcel_type, t.stock.c.quantity).where(t.stock.c.event_id == event_id)
+    )
+    balance = ledger.empty_balance()
+    balance.update({ParcelType(p): int(q) for p, q in rows.all()})
+    return balance
+
+
+async def move(
+    session: AsyncSession,
+    deps: Deps,
+    movement: Movement,
+    *,
+    staff: str,
+    handout_id: str | None = None,
+) -> int:
+    """Apply one movement to its locked row; returns the new balance. Raises Conflict if short."""
+    key = (movement.event_id, movement.parcel_type)
+    before = (await lock_rows(session, key))[key]
+    try:
+        after = ledger.apply({movement.parcel_type: before}, movement)[movement.parcel_type]
+    except OutOfStock as short:
+        raise out_of_stock(short, await remaining(session, movement.event_id)) from None
+    venue_id = await event_venue(session, movement.event_id)
+    await session.execute(
+        update(t.stock)
+        .where(
+            t.stock.c.event_id == movement.event_id, t.stock.c.parcel_type == movement.parcel_type
+        )
+        .values(quantity=after, updated_at=utcnow())
+    )
+    await session.execute(
+        t.stock_movement.insert().values(
+            event_id=movement.event_id,
+            venue_id=venue_id,
+            parcel_type=movement.parcel_type,
+            kind=movement.kind,
+            quantity=movement.quantity,
+            delta=movement.delta,
+            balance_after=after,
+            source=movement.source,
+            counterpart=movement.counterpart,
+            reason=movement.reason,
+            handout_id=handout_id,
+            staff=staff,
+        )
+    )
+    threshold = deps.config.threshold(movement.parcel_type)
+    if ledger.low_stock_crossings(before, after, threshold):
+        data = food.StockLow(
+            event_id=movement.event_id,
+            venue_id=venue_id,
+            parcel_type=movement.parcel_type,
+            remaining=after,
+            threshold=threshold,
+        )
+        await deps.outbox.add(
+            session,
+            topic=topics.FOOD.name,
+            aggregatetype="event",
+            aggregateid=movement.event_id,
+            envelope=deps.outbox.envelope(food.STOCK_LOW, data.model_dump(mode="json")),
+        )
+        log.info(
+            "stock_low",
+            event_id=movement.event_id,
+            parcel_type=str(movement.parcel_type),
+            remaining=after,
+            threshold=threshold,
+        )
+    return after
+
+
+def out_of_stock(short: OutOfStock, balance: dict[ParcelType, int]) -> Conflict:
+    listed_ja = "、".join(f"{PARCEL_TYPE_LABELS_JA[p]}: {n}" for p, n in balance.items())
+    label = PARCEL_TYPE_LABELS_JA[short.parcel_type]
+    return Conflict(
+        "out_of_stock",
+        f"{label}の在庫が足りません（残り {short.remaining}。{listed_ja}）",
+        f"Not enough {short.parcel_type} in stock (remaining {short.remaining})",
+        {
+            "parcel_type": str(short.parcel_type),
+            "remaining": {str(p): n for p, n in balance.items()},
+        },
+    )
+
+
+async def receive(
+    session: AsyncSession,
+    deps: Deps,
+    *,
+    event_id: str,
+    venue_id: str,
+    parcel_type: ParcelType,
+    quantity: int,
+    source: str,
+    staff: str,
+) -> int:
+    """Stock arriving at an event from outside (a food bank, a donor)."""
+    movement = Movement.receipt(event_id, parcel_type, quantity, source)
+    await _event_at(session, event_id, venue_id)
+    return await move(session, deps, movement, staff=staff)
+
+
+async def _event_at(session: AsyncSession, event_id: str, venue_id: str) -> None:
+    """Register the event at ``venue_id`` if new; refuse if it is known at another venue."""
+    known = await ensure_event(session, event_id, venue_id, utcnow().astimezone(JST).date())
+    if known != venue_id:
+        raise Conflict(
+            "venue_mismatch",
+            f"この開催の会場は {known} です（{venue_id} ではありません）",
+            f"Event {event_id} is held at venue {known}, not {venue_id}",
+            {"event_id": event_id, "venue_id": known},
+        )
+
+
+async def transfer(
+    session: AsyncSession,
+    deps: Deps,
+    *,
+    from_event_id: str,
+    to_event_id: str,
+    to_venue_id: str | None,
+    parcel_type: ParcelType,
+    quantity: int,
+    staff: str,
+) -> tuple[int, int]:
+    """Move parcels from one event's stock to another's (usually another venue's)."""
+    if from_event_id == to_event_id:
+        raise Invalid(
+            "to_event_id",
+            "移動先は移動元と別の開催にしてください",
+            "to_event_id must differ from from_event_id",
+        )
+    out = Movement.transfer_out(from_event_id, parcel_type, quantity, to_event_id)
+    into = Movement.transfer_in(to_event_id, parcel_type, quantity, from_event_id)
+    await event_venue(session, from_event_id)
+    if to_venue_id is None:
+        await event_venue(session, to_event_id)
+    else:
+        await _event_at(session, to_event_id, to_venue_id)
+    await lock_rows(session, (from_event_id, parcel_type), (to_event_id, parcel_type))
+    left = await move(session, deps, out, staff=staff)
+    arrived = await move(session, deps, into, staff=staff)
+    return left, arrived
+
+
+async def adjust(
+    session: AsyncSession,
+    deps: Deps,
+    *,
+    event_id: str,
+    parcel_type: ParcelType,
+    delta: int,
+    reason: str,
+    staff: str,
+) -> int:
+    """A stocktake correction, damage or expiry: signed, with its reason."""
+    return await move(
+        session, deps, Movement.adjustment(event_id, parcel_type, delta, reason), staff=staff
+    )

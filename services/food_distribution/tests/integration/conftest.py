@@ -1,0 +1,41 @@
+"""Food distribution on real PostgreSQL (and real Kafka where a test starts the runtime)."""
+
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from food_kit import Food
+
+from tsunagu.food_distribution.config import FoodConfig
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session")
+def food_schema(migrated: Callable[[str], None]) -> None:
+    # Alembic runs its own event loop, so this must be a sync fixture.
+    migrated("food_distribution")
+
+
+@pytest.fixture
+async def make_food(test_settings, food_schema) -> AsyncIterator[Callable[..., Food]]:
+    """Build the real app (runtime not started: no Kafka) with a given desk config."""
+    built: list[Food] = []
+
+    def make(**config: object) -> Food:
+        food = Food.build(test_settings("food_distribution"), FoodConfig(**config))
+        built.append(food)
+        return food
+
+    yield make
+    for food in built:
+        await food.close()
+
+
+@pytest.fixture
+async def food(make_food) -> Food:
+    return make_food()

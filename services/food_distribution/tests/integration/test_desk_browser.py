@@ -1,0 +1,111 @@
+"""The desk page in headless Chromium at 10-inch tablet sizes: find, see, hand out in one tap."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from food_kit import Food, token, uid
+
+from tsunagu.shared.auth import COOKIE_NAME
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
+LANDSCAPE = {"width": 1280, "height": 800}  # a 10-inch tablet held sideways
+PORTRAIT = {"width": 800, "height": 1280}
+
+
+@pytest.fixture
+async def served(food: Food) -> AsyncIterator[str]:
+    """The real app on a real port (lifespan off: Kafka is not what this test looks at)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(food.app, host="127.0.0.1", port=port, lifespan="off", log_config=None)
+    )
+    task = asyncio.create_task(server.serve())
+    for _ in range(200):  # uvicorn offers no event to await for "started"
+        if server.started:
+            break
+        await asyncio.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await task
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")
+async def test_desk_on_a_tablet(food: Food, served: str, artefacts_dir: Path) -> None:
+    from playwright.async_api import async_playwright
+
+    ev = uid("ev")
+    await food.stock(ev, standard=24, no_pork=6, allergy_friendly=3)  # infant: none
+    hanako = await food.case(event_id=ev, case_number="K-2026-0042", name_kana="ヤマダ ハナコ")
+    await food.case(event_id=ev, case_number="K-2026-0051", name_kana="ヤマモト タロウ",
+                    concerns=["isolation"])  # fmt: skip
+    served_before = await food.case(event_id=ev, case_number="K-2026-0017",
+                                    name_kana="ヤマグチ ケン")  # fmt: skip
+    r = await food.client("sato").post(
+        "/api/v1/handouts", json={"case_id": served_before["case_id"], "parcel_type": "no_pork"}
+    )
+    assert r.status_code == 201
+
+    session = token(food.settings, "tanaka", ["food_desk"], display_name="田中")
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            context = await browser.new_context(viewport=LANDSCAPE, locale="ja-JP",
+                                                device_scale_factor=1, has_touch=True)  # fmt: skip
+            await context.add_cookies([{"name": COOKIE_NAME, "value": session, "url": served}])
+            page = await context.new_page()
+
+            await page.goto(f"{served}/desk?event_id={ev}")
+            await page.get_by_placeholder("相談番号 または ふりがな").fill("やま")
+            await page.get_by_role("button", name="検索").click()
+            await page.get_by_text("K-2026-0042").click()
+            await page.get_by_text("配布対象です").wait_for()
+            await page.screenshot(path=artefacts_dir / "desk-landscape.png", full_page=True)
+
+            # Usable by touch: nothing wider than the screen, big targets.
+            assert await page.evaluate("document.documentElement.scrollWidth") <= 1280
+            give = page.get_by_role("button", name="標準を渡す")
+            box = await give.bounding_box()
+            assert box is not None and box["height"] >= 48 and box["width"] >= 150
+            assert await page.get_by_role("button", name="乳幼児用を渡す").is_disabled()
+            page_text = await page.inner_text("body")
+            for absent in ("山田", "090-1234-5678", "hanako@example.jp", "川口市", "生活費"):
+                assert absent not in page_text
+
+            await give.tap()
+            await page.get_by_text("標準を受け渡しました").wait_for()
+            assert await page.get_by_role("button", name="標準を渡す").is_disabled()
+            assert "tanaka さん" in await page.inner_text("section[aria-label='受け渡し']")
+            await page.screenshot(path=artefacts_dir / "desk-after-handout.png", full_page=True)
+
+            # Live stock: another desk hands out; this page follows within a poll or two.
+            other = await food.case(event_id=ev)
+            await food.client("sato").post(
+                "/api/v1/handouts", json={"case_id": other["case_id"], "parcel_type": "standard"}
+            )
+            tile = page.locator("[data-tile='standard'] [data-stock='standard']")
+            await page.wait_for_function(
+                "el => el.textContent.trim() === '22'", arg=await tile.element_handle(),
+                timeout=10_000,
+            )  # fmt: skip
+
+            await page.set_viewport_size(PORTRAIT)
+            await page.goto(
+                f"{served}/desk?event_id={ev}&q=0017&case_id={served_before['case_id']}"
+            )
+            await page.get_by_text("受取済: ").wait_for()
+            assert await page.evaluate("document.documentElement.scrollWidth") <= 800
+            await page.screenshot(path=artefacts_dir / "desk-portrait-served.png", full_page=True)
+        finally:
+            await browser.close()
+    assert hanako["case_id"]

@@ -1,0 +1,149 @@
+"""Food distribution on real Kafka: cases in from intake.case.v1, events out on food.v1.
+
+The runtime runs for real here (consumer group, inbox, outbox relay). The topics are shared by
+the whole test session, so every check filters by this test's own case and event ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from food_kit import Food, case_created, eventually, read_topic, uid
+
+from tsunagu.food_distribution.config import FoodConfig
+from tsunagu.shared.broker import PRODUCER_OPTIONS
+from tsunagu.shared.contracts import food as contract
+from tsunagu.shared.contracts import topics
+from tsunagu.shared.contracts.envelope import Envelope
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+async def live(test_settings, food_schema) -> AsyncIterator[Food]:
+    food = Food.build(test_settings("food_distribution"), FoodConfig(low_stock_threshold=3))
+    await food.runtime.start()
+    yield food
+    await food.runtime.stop()
+    await food.close()
+
+
+@pytest.fixture(scope="module")
+async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, **PRODUCER_OPTIONS)
+    await producer.start()
+    yield producer
+    await producer.stop()
+
+
+async def on_food_topic(
+    bootstrap: str, event_type: str, **match: str
+) -> list[tuple[str, Envelope]]:
+    return [
+        (key, env)
+        for key, env in await read_topic(bootstrap, topics.FOOD.name)
+        if env.event_type == event_type and all(env.data.get(k) == v for k, v in match.items())
+    ]
+
+
+async def test_case_with_income_shortfall_is_granted_once_even_when_replayed(
+    live: Food, producer: AIOKafkaProducer, kafka_bootstrap: str
+) -> None:
+    ev = uid("ev")
+    case = case_created(live.settings, event_id=ev, concerns=["income_shortfall", "isolation"])
+    case_id = case.data["case_id"]
+    key = case_id.encode()
+    await producer.send_and_wait(topics.INTAKE_CASE.name, case.to_bytes(), key=key)
+
+    async def granted() -> list[tuple[str, Envelope]]:
+        return await on_food_topic(kafka_bootstrap, contract.ELIGIBILITY_GRANTED, case_id=case_id)
+
+    await eventually(lambda: _has(granted(), 1))
+    [(published_key, envelope)] = await granted()
+    assert published_key == case_id
+    assert envelope.producer == "food_distribution"
+    assert envelope.causation_id == case.event_id
+    assert envelope.correlation_id == case.correlation_id
+    data = contract.EligibilityGranted.model_validate(envelope.data)
+    assert (data.basis, data.event_id, data.household_id) == (
+        "economic_concern", ev, case.data["household_id"],
+    )  # fmt: skip
+
+    # Redelivery of the same envelope, twice, and intake publishing the case again.
+    republished = Envelope(**{**case.model_dump(), "event_id": "re-" + case.event_id})
+    for raw in (case.to_bytes(), case.to_bytes(), republished.to_bytes()):
+        await producer.send_and_wait(topics.INTAKE_CASE.name, raw, key=key)
+    # A non-economic case and then a marker on the same key, so the same partition: once the
+    # marker's eligibility is out, everything sent before it has been handled.
+    quiet = case_created(live.settings, event_id=ev, concerns=["isolation"])
+    marker = case_created(live.settings, event_id=ev, concerns=["food_insecurity"])
+    for envelope in (quiet, marker):
+        await producer.send_and_wait(topics.INTAKE_CASE.name, envelope.to_bytes(), key=key)
+    marker_id = marker.data["case_id"]
+    await eventually(
+        lambda: _has(
+            on_food_topic(kafka_bootstrap, contract.ELIGIBILITY_GRANTED, case_id=marker_id), 1
+        )
+    )
+    await asyncio.sleep(1.0)  # give a wrong second publication time to show up
+
+    assert len(await granted()) == 1
+    quiet_id = quiet.data["case_id"]
+    assert (
+        await on_food_topic(kafka_bootstrap, contract.ELIGIBILITY_GRANTED, case_id=quiet_id) == []
+    )
+    assert await live.scalar(
+        "SELECT count(*) FROM food_distribution.eligibility WHERE case_id = :c", c=case_id
+    ) == 1  # fmt: skip
+
+    desk = live.client()
+    status = (await desk.get(f"/api/v1/eligibility/{case_id}")).json()
+    assert status["eligible"] is True
+    assert (await desk.get(f"/api/v1/eligibility/{quiet_id}")).json()["eligible"] is False
+    hits = (await desk.get("/api/v1/cases", params={"event_id": ev, "q": "やまだ"})).json()
+    assert case_id in {h["case_id"] for h in hits}
+
+
+async def test_handouts_and_low_stock_once_per_crossing_on_food_topic(
+    live: Food, kafka_bootstrap: str
+) -> None:
+    ev = uid("ev")
+    await live.stock(ev, standard=5)
+    households = [await live.case(event_id=ev) for _ in range(4)]
+    desk = live.client("tanaka")
+    for case in households:  # 5 -> 4 -> 3 -> 2 (below 3: the first crossing) -> 1
+        r = await desk.post(
+            "/api/v1/handouts", json={"case_id": case["case_id"], "parcel_type": "standard"}
+        )
+        assert r.status_code == 201, r.text
+    await live.stock(ev, standard=4)  # 5: back at or above the threshold
+    r = await desk.post(
+        "/api/v1/stock/adjustments",
+        json={"event_id": ev, "parcel_type": "standard", "delta": -3, "reason": "破損"},
+    )
+    assert r.status_code == 201  # 5 -> 2: the second crossing
+
+    async def low() -> list[tuple[str, Envelope]]:
+        return await on_food_topic(kafka_bootstrap, contract.STOCK_LOW, event_id=ev)
+
+    await eventually(lambda: _has(low(), 2))
+    await asyncio.sleep(1.0)
+    alerts = await low()
+    assert len(alerts) == 2
+    assert {key for key, _ in alerts} == {ev}
+    data = [contract.StockLow.model_validate(env.data) for _, env in alerts]
+    assert [(d.remaining, d.threshold, d.parcel_type.value) for d in data] == [
+        (2, 3, "standard"), (2, 3, "standard"),
+    ]  # fmt: skip
+    assert data[0].venue_id == "venue-aeon"
+
+    handed = await on_food_topic(kafka_bootstrap, contract.PARCEL_HANDED_OUT, event_id=ev)
+    assert sorted(key for key, _ in handed) == sorted(c["case_id"] for c in households)
+    assert {env.data["handed_out_by"] for _, env in handed} == {"tanaka"}
+
+
+async def _has(found, count: int) -> bool:
+    return len(await found) >= count
