@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from tsunagu.intake.domain.access import (
     CASE_FIELDS,
     FOOD_DESK_FIELDS,

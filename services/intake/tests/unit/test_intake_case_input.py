@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+
 from tsunagu.intake.domain.case_input import (
     EXAMPLE_BODY,
     FORM_ERROR_KEY,

@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from tsunagu.intake.domain.normalize import (
     ERAS,
     BirthDateError,

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from tsunagu.routing.domain import RuleSet, load_rules
 
 DEFAULT_RULES_TEXT = (

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
+
 from tsunagu.routing.domain import (
     RuleSet,
     deadline_for,

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+
 from tsunagu.routing.domain import CaseFacts, Decision, RuleSet, decide
 from tsunagu.shared.contracts.codes import (
     Concern,

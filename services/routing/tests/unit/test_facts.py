@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from tsunagu.routing.domain import CaseFacts, InvalidCaseFacts, UnknownConcernError
 from tsunagu.shared.contracts.codes import Concern, SharingBasis
 

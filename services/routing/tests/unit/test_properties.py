@@ -6,6 +6,7 @@ import json
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from tsunagu.routing.domain import CaseFacts, RuleSet, decide, load_rules
 from tsunagu.shared.contracts.codes import Concern, ReferralRole, SharingBasis
 

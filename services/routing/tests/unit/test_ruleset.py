@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from tsunagu.routing.domain import (
     CaseFacts,
     RuleSet,

@@ -17,6 +17,7 @@ __all__ = [
     "FOOD_DESK_FIELDS",
     "Principal",
     "can_admin",
+    "can_change_consent",
     "can_respond_to_referral",
     "can_take_in",
     "can_view_case",
@@ -102,6 +103,19 @@ def can_respond_to_referral(principal: Principal, programme: Programme) -> bool:
 def can_admin(principal: Principal) -> bool:
     """May ``principal`` manage staff accounts, events and venues?"""
     return StaffRole.ADMIN in principal.roles
+
+
+def can_change_consent(
+    principal: Principal, referred_programmes: Mapping[Programme, ReferralStatus]
+) -> bool:
+    """May ``principal`` record that a resident gave or withdrew consent to sharing?
+
+    Staff who work the case with the resident: intake, coordinators and the programmes it was
+    shared with. Admins and auditors do not act on cases.
+    """
+    if not can_view_case(principal, referred_programmes):
+        return False
+    return bool(principal.roles & {StaffRole.INTAKE, StaffRole.COORDINATOR, StaffRole.PROGRAMME})
 
 
 def can_take_in(principal: Principal) -> bool:

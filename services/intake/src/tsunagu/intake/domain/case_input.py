@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
+
 from tsunagu.intake.domain.normalize import (
     BIRTH_DATE_HELP,
     BirthDateError,

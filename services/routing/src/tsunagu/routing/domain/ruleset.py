@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jsonschema  # type: ignore[import-untyped]  # no stubs in the workspace
 import yaml
+
 from tsunagu.shared.contracts.codes import Concern, ExternalAgency, Programme
 
 from .errors import RuleSetError

@@ -1,0 +1,1 @@
+"""Intake's adapters: tables, password hashing, the routing preview client."""

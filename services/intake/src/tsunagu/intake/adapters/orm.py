@@ -1,0 +1,217 @@
+"""Intake's tables: what it owns (venues, events, staff, residents, cases, audit) and its read model.
+
+The read model (``referral``, ``case_routing``, ``food_eligibility``) is filled by the consumers
+of routing's and food distribution's events; intake never writes referral state itself.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    Time,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from tsunagu.shared.runtime import ServiceTables
+
+# JSONB on PostgreSQL; plain JSON elsewhere keeps the metadata importable without a dialect.
+_JSON = JSON().with_variant(JSONB(), "postgresql")
+
+
+def _created_at() -> Column:
+    return Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+class IntakeTables(ServiceTables):
+    def __init__(self, schema: str = "intake") -> None:
+        super().__init__(schema)
+        m = self.metadata
+
+        self.venue = Table(
+            "venue",
+            m,
+            Column("venue_id", String(64), primary_key=True),
+            Column("name", String(100), nullable=False),
+            Column("address", String(200)),
+            _created_at(),
+        )
+        self.consultation_event = Table(
+            "consultation_event",
+            m,
+            Column("event_id", String(64), primary_key=True),
+            Column("venue_id", ForeignKey("venue.venue_id"), nullable=False),
+            Column("event_date", Date, nullable=False),
+            Column("opens_at", Time, nullable=False),
+            Column("closes_at", Time, nullable=False),
+            #: Programme codes with a booth at this event.
+            Column("programmes", _JSON, nullable=False),
+            _created_at(),
+            Index("ix_consultation_event_event_date_venue_id", "event_date", "venue_id"),
+        )
+        self.staff_user = Table(
+            "staff_user",
+            m,
+            Column("username", String(64), primary_key=True),
+            Column("display_name", String(100), nullable=False),
+            Column("password_hash", String(255), nullable=False),
+            Column("roles", _JSON, nullable=False),
+            Column("programmes", _JSON, nullable=False),
+            Column("venue_id", ForeignKey("venue.venue_id")),
+            Column("active", Boolean, nullable=False, server_default=text("true")),
+            _created_at(),
+            Column(
+                "updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()
+            ),
+        )
+        self.household = Table(
+            "household",
+            m,
+            Column("household_id", String(64), primary_key=True),
+            _created_at(),
+        )
+        self.resident = Table(
+            "resident",
+            m,
+            Column("resident_id", String(36), primary_key=True),
+            Column("household_id", ForeignKey("household.household_id"), nullable=False),
+            Column("name", String(100), nullable=False),
+            Column("name_kana", String(100), nullable=False),
+            #: ``matching.kana_search_key(name_kana)``: what duplicate matching looks up.
+            Column("kana_search_key", String(100), nullable=False, index=True),
+            Column("birth_date", Date, index=True),
+            Column("sex", String(16), nullable=False),
+            Column("phone", String(11)),  # digits only
+            #: Last 8 digits: a number matches even when written without its area code.
+            Column("phone_tail", String(8), index=True),
+            Column("email", String(254)),
+            Column("address", String(200)),
+            Column("language", String(16), nullable=False),
+            _created_at(),
+            Column(
+                "updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()
+            ),
+        )
+        self.case_number_counter = Table(
+            "case_number_counter",
+            m,
+            Column("day", Date, primary_key=True),
+            Column("last_number", Integer, nullable=False),
+        )
+        self.case = Table(
+            "case",
+            m,
+            Column("case_id", String(36), primary_key=True),
+            Column("case_number", String(32), nullable=False, unique=True),
+            Column("event_id", ForeignKey("consultation_event.event_id"), nullable=False),
+            Column("resident_id", ForeignKey("resident.resident_id"), nullable=False, index=True),
+            Column("household_id", ForeignKey("household.household_id"), nullable=False),
+            #: Age in completed years on the event date (what travels on the bus).
+            Column("age", Integer),
+            Column("lives_alone", Boolean),
+            Column("disability_certificate", Boolean, nullable=False),
+            Column("special_loan_borrower", Boolean, nullable=False),
+            Column("household_members", _JSON, nullable=False),
+            Column("proxy", _JSON),
+            Column("concerns", _JSON, nullable=False),
+            Column("most_pressing", String(32)),
+            Column("urgent_no_food_today", Boolean, nullable=False),
+            Column("urgent_eviction_within_7_days", Boolean, nullable=False),
+            Column("consent_share", Boolean, nullable=False),
+            Column("consent_basis", String(32), nullable=False),
+            Column("contact_channels", _JSON, nullable=False),
+            Column("contact_time", String(16), nullable=False),
+            Column("notes", Text),
+            Column("taken_by", String(64), nullable=False),
+            #: The event day board: waiting, in_consultation, done.
+            Column("board_status", String(16), nullable=False, server_default="waiting"),
+            _created_at(),
+            Column(
+                "updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()
+            ),
+            Index("ix_case_event_id_board_status", "event_id", "board_status"),
+        )
+        self.idempotency_key = Table(
+            "idempotency_key",
+            m,
+            Column("key", String(255), primary_key=True),
+            #: sha256 of the staff member and the validated body: a retry must match it.
+            Column("body_hash", String(64), nullable=False),
+            Column("case_id", String(36)),
+            _created_at(),
+        )
+        # --- read model, fed by routing.case.v1 and food.v1 -------------------------------
+        self.case_routing = Table(
+            "case_routing",
+            m,
+            Column("case_id", String(36), primary_key=True),
+            Column("rule_version", String(64), nullable=False),
+            Column("lead", String(32), nullable=False),
+            Column("coordinator", String(32)),
+            Column("compound", Boolean, nullable=False),
+            Column("urgent", Boolean, nullable=False),
+            Column("food_parcel_eligible", Boolean, nullable=False),
+            Column("awaiting_consent", _JSON, nullable=False),
+            Column("external", _JSON, nullable=False),
+            Column("routed_at", DateTime(timezone=True), nullable=False),
+        )
+        self.referral = Table(
+            "referral",
+            m,
+            Column("referral_id", String(64), primary_key=True),
+            Column("case_id", String(36), nullable=False, index=True),
+            Column("programme", String(32), nullable=False, index=True),
+            Column("role", String(16), nullable=False),
+            Column("status", String(16), nullable=False),
+            Column("reasons", _JSON, nullable=False),
+            Column("deadline_at", DateTime(timezone=True)),
+            Column("escalated", Boolean, nullable=False, server_default=text("false")),
+            Column("last_reason", Text),
+            Column("last_outcome", Text),
+            #: A response staff submitted that routing has not confirmed yet ("確認待ち").
+            Column("submitted_action", String(16)),
+            Column("submitted_at", DateTime(timezone=True)),
+            Column("updated_at", DateTime(timezone=True), nullable=False),
+        )
+        self.food_eligibility = Table(
+            "food_eligibility",
+            m,
+            Column("case_id", String(36), primary_key=True),
+            Column("household_id", String(64), nullable=False),
+            Column("event_id", String(64), nullable=False),
+            Column("basis", String(32)),
+            Column("granted_at", DateTime(timezone=True)),
+            Column("parcel_type", String(32)),
+            Column("handed_out_at", DateTime(timezone=True)),
+            Column("handed_out_by", String(64)),
+        )
+        # --- audit -----------------------------------------------------------------------
+        self.audit_log = Table(
+            "audit_log",
+            m,
+            Column("audit_id", BigInteger, Identity(always=True), primary_key=True),
+            Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+            Column("actor", String(64), nullable=False),
+            Column("action", String(64), nullable=False),
+            Column("case_id", String(36), index=True),
+            #: What was acted on besides a case (a username, an event id); never personal data.
+            Column("target", String(64)),
+            #: Field names and codes only, never the values residents gave.
+            Column("detail", _JSON, nullable=False),
+        )
+
+
+tables = IntakeTables()

@@ -1,0 +1,55 @@
+"""The composition root: builds intake's runtime (database, broker, consumers) and its app."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.templating import Jinja2Templates
+
+from tsunagu.intake.adapters.orm import tables
+from tsunagu.intake.adapters.routing_preview import RoutingPreview
+from tsunagu.intake.entrypoints import consumers
+from tsunagu.intake.entrypoints.http import PACKAGE, install
+from tsunagu.intake.entrypoints.web import Intake
+from tsunagu.intake.service_layer.cases import Ports
+from tsunagu.shared.auth import Authenticator
+from tsunagu.shared.crypto import ContactSealer
+from tsunagu.shared.http import create_app
+from tsunagu.shared.runtime import ServiceRuntime
+from tsunagu.shared.settings import Settings
+
+
+def build_runtime(settings: Settings, *, consumer: str | None = None) -> ServiceRuntime:
+    """Database, broker, outbox relay and the consumers of routing.case.v1 and food.v1.
+
+    ``consumer`` (or ``TSUNAGU_EXTRA='{"consumer_group": ...}'``) overrides the consumer group,
+    which is the service name by default: e.g. for a test run that must not share partitions
+    with another intake process on the same broker.
+    """
+    runtime = ServiceRuntime(settings, tables)
+    consumers.register(runtime, consumer=consumer or settings.extra.get("consumer_group"))
+    return runtime
+
+
+def build_app(settings: Settings, runtime: ServiceRuntime | None = None) -> FastAPI:
+    runtime = runtime or build_runtime(settings)
+    app = create_app(
+        title="Tsunagu intake",
+        service=settings.service,
+        login_url=settings.intake_url.rstrip("/") + "/login",
+        readiness=runtime.readiness(),
+        lifespan=runtime.lifespan,
+        max_body_bytes=settings.max_body_bytes,
+    )
+    intake = Intake(
+        settings=settings,
+        runtime=runtime,
+        auth=Authenticator(settings.auth_secret.get_secret_value(), settings.token_ttl_seconds),
+        ports=Ports(
+            outbox=runtime.outbox,
+            sealer=ContactSealer(settings.contact_key.get_secret_value()),
+        ),
+        preview=RoutingPreview(settings.routing_url),
+        templates=Jinja2Templates(directory=PACKAGE / "templates"),
+    )
+    install(app, intake)
+    return app

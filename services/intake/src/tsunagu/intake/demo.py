@@ -1,0 +1,140 @@
+"""Demo data for development and tests: three venues, their events, and one login per role.
+
+``python -m tsunagu.intake.demo`` migrates intake's schema and then creates (or refreshes) the
+demo data; running it twice changes nothing new. It refuses to run when ``TSUNAGU_ENV=prod``.
+Every demo account's password is ``TSUNAGU_DEMO_PASSWORD`` (default ``tsunagu-demo``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func
+from sqlalchemy.dialects.postgresql import insert
+
+from tsunagu.intake.adapters.orm import tables
+from tsunagu.intake.adapters.passwords import hash_password
+from tsunagu.intake.service_layer.staff import event_id_for
+from tsunagu.shared.contracts.codes import PROGRAMME_NAMES_JA, Programme, StaffRole
+from tsunagu.shared.db import create_engine, session_factory
+from tsunagu.shared.migrations import upgrade
+from tsunagu.shared.settings import Settings
+
+
+@dataclass(frozen=True)
+class DemoVenue:
+    venue_id: str
+    name: str
+    address: str
+
+
+VENUES = (
+    DemoVenue("aeon-mall", "イオンモール", "埼玉県川口市（ショッピングモール内）"),
+    DemoVenue("higashikawaguchi", "東川口駅前行政センター", "埼玉県川口市東川口（駅前）"),
+    DemoVenue("clinic-community", "クリニック コミュニティスペース", "埼玉県川口市（診療所併設）"),
+)
+#: Today and every week after, for this many weeks.
+WEEKS_AHEAD = 4
+OPENS, CLOSES = time(10, 0), time(15, 0)
+
+
+@dataclass(frozen=True)
+class DemoStaff:
+    username: str
+    display_name: str
+    roles: tuple[StaffRole, ...]
+    programmes: tuple[Programme, ...] = ()
+    venue_id: str | None = VENUES[0].venue_id
+
+
+def demo_staff() -> list[DemoStaff]:
+    people = [
+        DemoStaff("admin", "管理者", (StaffRole.ADMIN,), venue_id=None),
+        DemoStaff("uketsuke", "受付 担当", (StaffRole.INTAKE,)),
+        DemoStaff("food", "食料品配布 担当", (StaffRole.FOOD_DESK,)),
+    ]
+    for programme in Programme:
+        roles = (StaffRole.PROGRAMME,)
+        if programme is Programme.CSW_OUTREACH:
+            roles += (StaffRole.COORDINATOR,)  # the CSW coordinates compound cases
+        people.append(
+            DemoStaff(programme.value, PROGRAMME_NAMES_JA[programme], roles, (programme,))
+        )
+    return people
+
+
+def event_dates(today: date) -> list[date]:
+    return [today + timedelta(weeks=n) for n in range(WEEKS_AHEAD + 1)]
+
+
+async def seed(settings: Settings) -> dict[str, int]:
+    """Create or refresh the demo data; returns what it wrote, by table."""
+    if settings.env == "prod":
+        raise RuntimeError("demo data is for development and tests only (TSUNAGU_ENV=prod)")
+    today = datetime.now(ZoneInfo(settings.timezone)).date()
+    password = settings.demo_password.get_secret_value()
+    engine = create_engine(settings.database_url, settings.db_schema, pool_size=2)
+    counts = {"venue": 0, "consultation_event": 0, "staff_user": 0}
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            v, e, s = tables.venue, tables.consultation_event, tables.staff_user
+            for venue in VENUES:
+                await session.execute(
+                    insert(v)
+                    .values(venue_id=venue.venue_id, name=venue.name, address=venue.address)
+                    .on_conflict_do_nothing()
+                )
+                counts["venue"] += 1
+                for day in event_dates(today):
+                    await session.execute(
+                        insert(e)
+                        .values(
+                            event_id=event_id_for(day, venue.venue_id),
+                            venue_id=venue.venue_id,
+                            event_date=day,
+                            opens_at=OPENS,
+                            closes_at=CLOSES,
+                            programmes=[p.value for p in Programme],
+                        )
+                        .on_conflict_do_nothing()
+                    )
+                    counts["consultation_event"] += 1
+            for person in demo_staff():
+                values = {
+                    "display_name": person.display_name,
+                    "password_hash": await asyncio.to_thread(hash_password, password),
+                    "roles": [r.value for r in person.roles],
+                    "programmes": [p.value for p in person.programmes],
+                    "venue_id": person.venue_id,
+                    "active": True,
+                }
+                # Demo accounts are reset to their definition (and the current demo password).
+                await session.execute(
+                    insert(s)
+                    .values(username=person.username, **values)
+                    .on_conflict_do_update(
+                        index_elements=[s.c.username], set_={**values, "updated_at": func.now()}
+                    )
+                )
+                counts["staff_user"] += 1
+    finally:
+        await engine.dispose()
+    return counts
+
+
+def main() -> None:
+    settings = Settings(service="intake")
+    if settings.env == "prod":
+        sys.exit("refusing to create demo data: TSUNAGU_ENV=prod")
+    upgrade("intake", settings.database_url)
+    counts = asyncio.run(seed(settings))
+    print(", ".join(f"{table}: {n}" for table, n in counts.items()))
+    print("demo logins: " + ", ".join(p.username for p in demo_staff()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Intake's entrypoints: the HTTP API, the staff pages and the event consumers."""

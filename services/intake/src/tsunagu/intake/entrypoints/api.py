@@ -1,0 +1,316 @@
+"""The JSON API (``/api/v1``): tokens, events, cases, consent, referral responses, duplicates."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Form, Header, HTTPException, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from tsunagu.intake.domain import access
+from tsunagu.intake.domain.case_input import EXAMPLE_BODY, CaseInput
+from tsunagu.intake.domain.normalize import BirthDateError, parse_birth_date
+from tsunagu.intake.entrypoints import schemas
+from tsunagu.intake.entrypoints.web import (
+    find_unstorable,
+    http_errors,
+    intake,
+    refuse_unstorable,
+    staff,
+    who,
+)
+from tsunagu.intake.service_layer import audit, cases, referrals
+from tsunagu.intake.service_layer import staff as staff_service
+from tsunagu.shared.auth import Principal, check_csrf
+from tsunagu.shared.contracts.codes import Programme
+from tsunagu.shared.logs import get_logger
+
+log = get_logger(__name__)
+
+router = APIRouter(prefix="/api/v1")
+
+Staff = Annotated[Principal, Depends(staff)]
+CaseId = Annotated[str, Path(pattern=schemas.UUID_PATTERN, description="The case's uuid")]
+
+_UNAUTHORISED = {401: {"description": "Not signed in"}}
+_CASE_ERRORS = {**_UNAUTHORISED, 404: {"description": "No such case, or not yours to see"}}
+
+
+@router.post("/auth/token", response_model=schemas.Token, tags=["auth"])
+async def token(
+    request: Request,
+    username: Annotated[str, Form(min_length=1, max_length=64)],
+    password: Annotated[str, Form(min_length=1, max_length=256)],
+) -> schemas.Token:
+    """Exchange a staff username and password for a Bearer token (OAuth2 password style)."""
+    app = intake(request)
+    principal = None
+    if find_unstorable([username, password]) is None:
+        async with app.transaction() as session:
+            principal = await staff_service.authenticate(session, username, password)
+            if principal is not None:
+                await audit.record(session, principal.username, "auth.token")
+    if principal is None:
+        log.info("token_refused")
+        raise HTTPException(
+            401,
+            "ユーザー名またはパスワードが違います (wrong username or password)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return schemas.Token(access_token=app.issue(principal))
+
+
+@router.get(
+    "/events", response_model=list[schemas.EventOut], tags=["events"], responses=_UNAUTHORISED
+)
+async def events(
+    request: Request,
+    principal: Staff,
+    from_date: date | None = None,
+    to_date: date | None = None,
+    venue_id: Annotated[str | None, Query(pattern=schemas.ID_PATTERN)] = None,
+) -> list[schemas.EventOut]:
+    """Consultation events (any staff member), by date and venue."""
+    async with intake(request).transaction() as session:
+        rows = await staff_service.list_events(
+            session, from_date=from_date, to_date=to_date, venue_id=venue_id
+        )
+    return [
+        schemas.EventOut(
+            event_id=row["event_id"],
+            venue_id=row["venue_id"],
+            venue_name=row["venue_name"],
+            date=row["event_date"],
+            opens_at=row["opens_at"],
+            closes_at=row["closes_at"],
+            programmes=row["programmes"],
+        )
+        for row in rows
+    ]
+
+
+@router.post(
+    "/cases",
+    status_code=201,
+    response_model=schemas.CaseCreatedOut,
+    tags=["cases"],
+    responses={
+        **_UNAUTHORISED,
+        403: {"description": "Only intake staff take residents in"},
+        409: {"description": "Idempotency-Key already used with a different body"},
+        413: {"description": "Body too large"},
+    },
+)
+async def create_case(
+    request: Request,
+    principal: Staff,
+    body: Annotated[CaseInput, Body(openapi_examples={"article": {"value": EXAMPLE_BODY}})],
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=255,
+            pattern=r"^[\x21-\x7e]+$",
+            description="Retries with the same key and body return the same case",
+        ),
+    ] = None,
+    resident_id: Annotated[
+        str | None,
+        Query(
+            pattern=schemas.UUID_PATTERN,
+            description="An existing resident (from /residents/matches) instead of a new one",
+        ),
+    ] = None,
+) -> JSONResponse:
+    """Take a resident in: the case, the resident and ``case_created`` in one transaction."""
+    await check_csrf(request, principal)
+    if not access.can_take_in(who(principal)):
+        raise HTTPException(403, "受付担当者のみ登録できます (intake staff only)")
+    refuse_unstorable(body.model_dump(mode="json"), "body")
+    app = intake(request)
+    with http_errors("body"):
+        async with app.transaction() as session:
+            created = await cases.create_case(
+                session,
+                app.ports,
+                body,
+                taken_by=principal.username,
+                idempotency_key=idempotency_key,
+                resident_id=resident_id,
+            )
+    headers = {"Location": f"/api/v1/cases/{created.case_id}"}
+    if created.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(
+        {"case_id": created.case_id, "case_number": created.case_number},
+        status_code=201,
+        headers=headers,
+    )
+
+
+@router.get(
+    "/cases",
+    response_model=schemas.CaseList,
+    response_model_exclude_unset=True,
+    tags=["cases"],
+    responses=_UNAUTHORISED,
+)
+async def list_cases(
+    request: Request,
+    principal: Staff,
+    event_id: Annotated[str | None, Query(pattern=schemas.ID_PATTERN)] = None,
+    status: schemas.BoardStatus | None = None,
+    programme: Programme | None = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> schemas.CaseList:
+    """Cases the caller may see, newest first; filter by event, board status or programme."""
+    async with intake(request).transaction() as session:
+        found = await cases.list_cases(
+            session,
+            who(principal),
+            event_id=event_id,
+            board_status=status,
+            programme=programme,
+            page=page,
+            page_size=page_size,
+        )
+    return schemas.CaseList(
+        items=[schemas.CaseSummary(**item) for item in found["items"]],
+        total=found["total"],
+        page=found["page"],
+        page_size=found["page_size"],
+    )
+
+
+@router.get(
+    "/cases/{case_id}",
+    response_model=schemas.CaseOut,
+    response_model_exclude_unset=True,
+    tags=["cases"],
+    responses=_CASE_ERRORS,
+)
+async def get_case(request: Request, principal: Staff, case_id: CaseId) -> schemas.CaseOut:
+    """One case with its referrals and food eligibility, as routing and food report back."""
+    with http_errors("path"):
+        async with intake(request).transaction() as session:
+            view = await cases.case_view(session, who(principal), case_id)
+    if "referrals" in view:
+        view["referrals"] = [schemas.ReferralOut(**r) for r in view["referrals"]]
+    return schemas.CaseOut(**view)
+
+
+@router.post(
+    "/cases/{case_id}/consent",
+    response_model=schemas.ConsentOut,
+    tags=["cases"],
+    responses={**_CASE_ERRORS, 403: {"description": "May see but not change consent"}},
+)
+async def change_consent(
+    request: Request, principal: Staff, case_id: CaseId, body: schemas.ConsentIn
+) -> schemas.ConsentOut:
+    """Record that the resident gave or withdrew consent; ``consent_changed`` tells the others."""
+    await check_csrf(request, principal)
+    app = intake(request)
+    with http_errors("body"):
+        async with app.transaction() as session:
+            result = await cases.change_consent(
+                session,
+                app.ports,
+                who(principal),
+                case_id,
+                give=body.action == "give",
+                basis=body.basis,
+            )
+    return schemas.ConsentOut(**result)
+
+
+@router.post(
+    "/cases/{case_id}/board-status",
+    status_code=204,
+    tags=["cases"],
+    responses={**_CASE_ERRORS, 403: {"description": "Intake and coordinators only"}},
+)
+async def board_status(
+    request: Request, principal: Staff, case_id: CaseId, body: schemas.BoardStatusIn
+) -> None:
+    """Move a case on the event day board: waiting, in consultation, done."""
+    await check_csrf(request, principal)
+    with http_errors("body"):
+        async with intake(request).transaction() as session:
+            await cases.set_board_status(session, who(principal), case_id, body.status)
+
+
+@router.post(
+    "/referrals/{referral_id}/respond",
+    status_code=202,
+    response_model=schemas.RespondOut,
+    tags=["referrals"],
+    responses={
+        **_UNAUTHORISED,
+        403: {"description": "Not a member of the referral's programme"},
+        404: {"description": "No such referral, or not yours to see"},
+        409: {"description": "Not possible in the referral's current status"},
+    },
+)
+async def respond(
+    request: Request,
+    principal: Staff,
+    referral_id: Annotated[str, Path(pattern=schemas.ID_PATTERN)],
+    body: schemas.RespondIn,
+) -> schemas.RespondOut:
+    """Accept, decline (with a reason), start or close (with an outcome) a referral.
+
+    Routing owns the referral's state: the response travels as an event, and the referral shows
+    ``submitted_action`` until routing confirms the change.
+    """
+    await check_csrf(request, principal)
+    refuse_unstorable(body.model_dump(), "body")
+    app = intake(request)
+    with http_errors("body"):
+        async with app.transaction() as session:
+            result = await referrals.respond(
+                session,
+                app.ports.outbox,
+                who(principal),
+                referral_id,
+                body.action,
+                reason=body.reason,
+                outcome=body.outcome,
+            )
+    return schemas.RespondOut(**result)
+
+
+@router.get(
+    "/residents/matches",
+    response_model=schemas.Matches,
+    tags=["residents"],
+    responses={**_UNAUTHORISED, 403: {"description": "Intake staff only"}},
+)
+async def matches(
+    request: Request,
+    principal: Staff,
+    name_kana: Annotated[str | None, Query(max_length=100)] = None,
+    birth_date: Annotated[
+        str | None, Query(max_length=30, description="1948-05-01 or 昭和23年5月1日")
+    ] = None,
+    phone: Annotated[str | None, Query(max_length=30)] = None,
+) -> schemas.Matches:
+    """Residents who may be the one being taken in: two of furigana, birth date, phone agree."""
+    if not access.can_take_in(who(principal)):
+        raise HTTPException(403, "受付担当者のみ (intake staff only)")
+    refuse_unstorable({"name_kana": name_kana, "phone": phone, "birth_date": birth_date}, "query")
+    born: date | None = None
+    if birth_date:
+        try:
+            born = parse_birth_date(birth_date)
+        except BirthDateError as exc:
+            with http_errors("query"):
+                raise cases.Invalid("birth_date", str(exc)) from None
+    async with intake(request).transaction() as session:
+        found = await cases.likely_matches(
+            session, who(principal), name_kana=name_kana, birth_date=born, phone=phone
+        )
+    return schemas.Matches(matches=[schemas.MatchOut(**m) for m in found])

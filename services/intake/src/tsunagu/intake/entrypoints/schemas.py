@@ -1,0 +1,177 @@
+"""The API's request and response bodies beyond ``CaseInput`` (which lives in the domain)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+from tsunagu.shared.contracts.codes import SharingBasis
+from tsunagu.shared.contracts.intake import ReferralAction
+
+BoardStatus = Literal["waiting", "in_consultation", "done"]
+
+#: Ids in paths and queries: letters, digits, "-" and "_" (uuids, event ids like 20250601-aeon).
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 (a scheme name, not a secret)
+
+
+class EventOut(BaseModel):
+    event_id: str
+    venue_id: str
+    venue_name: str
+    date: date
+    opens_at: time
+    closes_at: time
+    programmes: list[str]
+
+
+class CaseCreatedOut(BaseModel):
+    case_id: str
+    case_number: str
+
+
+class ReferralOut(BaseModel):
+    referral_id: str
+    programme: str
+    status: str
+    role: str
+    reasons: list[str]
+    deadline_at: datetime | None = None
+    escalated: bool = False
+    #: A response staff sent that routing has not confirmed yet.
+    submitted_action: str | None = None
+
+
+class CaseOut(BaseModel):
+    """A case as the caller may see it: the food desk gets only the first four fields."""
+
+    case_id: str
+    case_number: str
+    name_kana: str
+    food_parcel_eligible: bool
+    food_parcel_handed_out: bool | None = None
+    event_id: str | None = None
+    event_date: date | None = None
+    venue_id: str | None = None
+    venue_name: str | None = None
+    household_id: str | None = None
+    resident_id: str | None = None
+    name: str | None = None
+    birth_date: date | None = None
+    age: int | None = None
+    sex: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    address: str | None = None
+    language: str | None = None
+    lives_alone: bool | None = None
+    disability_certificate: bool | None = None
+    special_loan_borrower: bool | None = None
+    household: list[dict[str, Any]] | None = None
+    proxy: dict[str, Any] | None = None
+    concerns: list[str] | None = None
+    most_pressing: str | None = None
+    urgent: dict[str, bool] | None = None
+    consent: dict[str, Any] | None = None
+    notes: str | None = None
+    taken_by: str | None = None
+    board_status: str | None = None
+    created_at: datetime | None = None
+    referrals: list[ReferralOut] | None = None
+    routing: dict[str, Any] | None = None
+
+
+class CaseSummary(BaseModel):
+    case_id: str
+    case_number: str
+    name_kana: str
+    food_parcel_eligible: bool
+    event_id: str | None = None
+    name: str | None = None
+    concerns: list[str] | None = None
+    board_status: str | None = None
+    created_at: datetime | None = None
+    urgent: bool | None = None
+    programmes: list[dict[str, str]] | None = None
+
+
+class CaseList(BaseModel):
+    items: list[CaseSummary]
+    total: int
+    page: int
+    page_size: int
+
+
+class ConsentIn(_In):
+    """Give consent to sharing (on ``basis``) or withdraw it."""
+
+    action: Literal["give", "withdraw"]
+    basis: Literal[SharingBasis.CONSENT, SharingBasis.SUPPORT_MEETING] = SharingBasis.CONSENT
+
+
+class ConsentOut(BaseModel):
+    case_id: str
+    consent: dict[str, Any]
+    changed: bool
+
+
+class BoardStatusIn(_In):
+    status: BoardStatus
+
+
+class RespondIn(_In):
+    """A programme's response: a decline needs its reason, a close its outcome."""
+
+    action: ReferralAction
+    reason: str | None = Field(default=None, max_length=500, validate_default=True)
+    outcome: str | None = Field(default=None, max_length=1000, validate_default=True)
+
+    @field_validator("reason")
+    @classmethod
+    def _decline_has_reason(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("action") == "decline" and not value:
+            raise PydanticCustomError("reason_required", "お断りする理由を入力してください")
+        return value
+
+    @field_validator("outcome")
+    @classmethod
+    def _close_has_outcome(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("action") == "close" and not value:
+            raise PydanticCustomError("outcome_required", "終結の結果を入力してください")
+        return value
+
+
+class RespondOut(BaseModel):
+    referral_id: str
+    case_id: str
+    action: str
+    status: str
+    submitted_at: datetime
+    awaiting_confirmation: bool
+
+
+class MatchOut(BaseModel):
+    resident_id: str
+    score: int
+    reasons: list[str]
+    name: str
+    name_kana: str
+    birth_date: date | None
+    household_id: str
+    last_visit: date | None
+
+
+class Matches(BaseModel):
+    matches: list[MatchOut]

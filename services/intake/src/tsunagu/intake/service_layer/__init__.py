@@ -1,0 +1,1 @@
+"""Intake's handlers: one function per command or event, given a session inside a transaction."""

@@ -1,0 +1,24 @@
+"""What a handler can refuse with; the entrypoints turn these into HTTP statuses and messages."""
+
+from __future__ import annotations
+
+
+class NotFound(Exception):
+    """No such thing, or not one the caller may know exists (404, never a hint)."""
+
+
+class Forbidden(Exception):
+    """The caller may see this but not do that (403)."""
+
+
+class Conflict(Exception):
+    """The request contradicts the current state (409); the message is Japanese."""
+
+
+class Invalid(Exception):
+    """A field whose value cannot be used (422); ``field`` is the dotted path, as in the form."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message

@@ -1,0 +1,155 @@
+"""What routing and food distribution report back, applied to intake's read model.
+
+Handlers run inside the inbox transaction (``runtime.consume``), so each event applies once.
+Events about a case intake does not hold are skipped: intake is the only source of cases, so
+they can only come from elsewhere (another environment sharing the topic, a test).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tsunagu.intake.adapters.orm import tables
+from tsunagu.shared.contracts import food, routing
+from tsunagu.shared.contracts.codes import ReferralRole, ReferralStatus
+from tsunagu.shared.contracts.envelope import Envelope
+from tsunagu.shared.contracts.registry import parse
+from tsunagu.shared.logs import get_logger
+
+log = get_logger(__name__)
+
+
+async def _known(session: AsyncSession, case_id: str, event_type: str) -> bool:
+    found = await session.scalar(
+        select(tables.case.c.case_id).where(tables.case.c.case_id == case_id)
+    )
+    if found is None:
+        log.info("event_for_unknown_case_skipped", event_type=event_type, case_id=case_id)
+    return found is not None
+
+
+async def on_case_routed(session: AsyncSession, envelope: Envelope) -> None:
+    data = parse(envelope, routing.CaseRouted)
+    if not await _known(session, data.case_id, envelope.event_type):
+        return
+    g = tables.case_routing
+    values = {
+        "rule_version": data.rule_version,
+        "lead": data.lead.value,
+        "coordinator": None if data.coordinator is None else data.coordinator.value,
+        "compound": data.compound,
+        "urgent": data.urgent,
+        "food_parcel_eligible": data.food_parcel_eligible,
+        "awaiting_consent": [p.value for p in data.awaiting_consent],
+        "external": [e.model_dump(mode="json") for e in data.external],
+        "routed_at": envelope.occurred_at,
+    }
+    await session.execute(
+        insert(g)
+        .values(case_id=data.case_id, **values)
+        .on_conflict_do_update(index_elements=[g.c.case_id], set_=values)
+    )
+    f = tables.referral
+    for referral in data.referrals:
+        row = {
+            "case_id": data.case_id,
+            "programme": referral.programme.value,
+            "role": referral.role.value,
+            "status": referral.status.value,
+            "reasons": list(referral.reasons),
+            "deadline_at": referral.deadline_at,
+            "updated_at": envelope.occurred_at,
+        }
+        await session.execute(
+            insert(f)
+            .values(referral_id=referral.referral_id, **row)
+            .on_conflict_do_update(index_elements=[f.c.referral_id], set_=row)
+        )
+
+
+async def on_referral_status_changed(session: AsyncSession, envelope: Envelope) -> None:
+    data = parse(envelope, routing.ReferralStatusChanged)
+    if not await _known(session, data.case_id, envelope.event_type):
+        return
+    f = tables.referral
+    changes = {
+        "status": data.status.value,
+        "escalated": data.status is ReferralStatus.ESCALATED,
+        "last_reason": data.reason,
+        "last_outcome": data.outcome,
+        # Routing has decided on what staff sent: no longer awaiting confirmation.
+        "submitted_action": None,
+        "submitted_at": None,
+        "updated_at": envelope.occurred_at,
+    }
+    await session.execute(
+        insert(f)
+        .values(
+            referral_id=data.referral_id,
+            case_id=data.case_id,
+            programme=data.programme.value,
+            role=ReferralRole.MEMBER.value,  # case_routed, which carries the role, comes first
+            reasons=[],
+            **changes,
+        )
+        .on_conflict_do_update(index_elements=[f.c.referral_id], set_=changes)
+    )
+
+
+async def on_referral_escalated(session: AsyncSession, envelope: Envelope) -> None:
+    data = parse(envelope, routing.ReferralEscalated)
+    if not await _known(session, data.case_id, envelope.event_type):
+        return
+    f = tables.referral
+    await session.execute(
+        f.update()
+        .where(f.c.referral_id == data.referral_id)
+        .values(escalated=True, deadline_at=data.deadline_at, updated_at=envelope.occurred_at)
+    )
+
+
+async def on_eligibility_granted(session: AsyncSession, envelope: Envelope) -> None:
+    data = parse(envelope, food.EligibilityGranted)
+    if not await _known(session, data.case_id, envelope.event_type):
+        return
+    fe = tables.food_eligibility
+    values = {"basis": data.basis, "granted_at": envelope.occurred_at}
+    await session.execute(
+        insert(fe)
+        .values(
+            case_id=data.case_id, household_id=data.household_id, event_id=data.event_id, **values
+        )
+        .on_conflict_do_update(index_elements=[fe.c.case_id], set_=values)
+    )
+
+
+async def on_parcel_handed_out(session: AsyncSession, envelope: Envelope) -> None:
+    data = parse(envelope, food.ParcelHandedOut)
+    if not await _known(session, data.case_id, envelope.event_type):
+        return
+    fe = tables.food_eligibility
+    values = {
+        "parcel_type": data.parcel_type.value,
+        "handed_out_at": data.handed_out_at,
+        "handed_out_by": data.handed_out_by,
+    }
+    await session.execute(
+        insert(fe)
+        .values(
+            case_id=data.case_id, household_id=data.household_id, event_id=data.event_id, **values
+        )
+        .on_conflict_do_update(index_elements=[fe.c.case_id], set_=values)
+    )
+
+
+ROUTING_HANDLERS = {
+    routing.CASE_ROUTED: on_case_routed,
+    routing.REFERRAL_STATUS_CHANGED: on_referral_status_changed,
+    routing.REFERRAL_ESCALATED: on_referral_escalated,
+}
+FOOD_HANDLERS = {
+    food.ELIGIBILITY_GRANTED: on_eligibility_granted,
+    food.PARCEL_HANDED_OUT: on_parcel_handed_out,
+}

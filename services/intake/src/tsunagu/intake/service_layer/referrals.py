@@ -1,0 +1,164 @@
+"""Programme staff's responses to referrals, and the inbox they work from.
+
+Routing owns referral state: a response is sent as ``referral_response_submitted`` and shown as
+"awaiting confirmation" until routing's ``referral_status_changed`` comes back.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tsunagu.intake.adapters.orm import tables
+from tsunagu.intake.domain import access
+from tsunagu.intake.domain.responses import allowed_actions, needs_text
+from tsunagu.intake.service_layer import audit
+from tsunagu.intake.service_layer.cases import referral_statuses
+from tsunagu.intake.service_layer.errors import Conflict, Forbidden, Invalid, NotFound
+from tsunagu.shared.contracts import intake as contract
+from tsunagu.shared.contracts.codes import Programme, ReferralStatus
+from tsunagu.shared.contracts.envelope import utcnow
+from tsunagu.shared.contracts.topics import INTAKE_REFERRAL_RESPONSE
+from tsunagu.shared.outbox import OutboxWriter
+
+#: After this long without routing's confirmation the buttons come back (a lost response).
+AWAITING_CONFIRMATION = timedelta(minutes=2)
+
+_TEXT_MESSAGES = {
+    "reason": "お断りする理由を入力してください",
+    "outcome": "終結の結果を入力してください",
+}
+
+
+async def respond(
+    session: AsyncSession,
+    outbox: OutboxWriter,
+    who: access.Principal,
+    referral_id: str,
+    action: contract.ReferralAction,
+    *,
+    reason: str | None = None,
+    outcome: str | None = None,
+) -> dict[str, Any]:
+    f = tables.referral
+    row = (
+        await session.execute(select(f).where(f.c.referral_id == referral_id).with_for_update())
+    ).first()
+    if row is None:
+        raise NotFound(referral_id)
+    try:
+        programme = Programme(row.programme)
+        status = ReferralStatus(row.status)
+    except ValueError:
+        raise NotFound(referral_id) from None
+    if not access.can_respond_to_referral(who, programme):
+        if access.can_view_case(who, await referral_statuses(session, row.case_id)):
+            raise Forbidden(referral_id)
+        raise NotFound(referral_id)  # another programme's referral: no hint it exists
+    if action not in allowed_actions(status):
+        raise Conflict("この紹介は今の状態ではその操作ができません")
+    field = needs_text(action)
+    given = {"reason": reason, "outcome": outcome}
+    if field is not None and not (given[field] or "").strip():
+        raise Invalid(field, _TEXT_MESSAGES[field])
+    data = contract.ReferralResponseSubmitted(
+        case_id=row.case_id,
+        referral_id=referral_id,
+        programme=programme,
+        action=action,
+        reason=reason if action == "decline" else None,
+        outcome=outcome if action == "close" else None,
+        staff=who.username,
+    )
+    envelope = outbox.envelope(contract.REFERRAL_RESPONSE_SUBMITTED, data.model_dump(mode="json"))
+    await outbox.add(
+        session,
+        topic=INTAKE_REFERRAL_RESPONSE.name,
+        aggregatetype="case",
+        aggregateid=row.case_id,
+        envelope=envelope,
+    )
+    submitted_at = utcnow()
+    await session.execute(
+        f.update()
+        .where(f.c.referral_id == referral_id)
+        .values(submitted_action=action, submitted_at=submitted_at)
+    )
+    await audit.record(
+        session,
+        who.username,
+        f"referral.{action}",
+        case_id=row.case_id,
+        target=referral_id,
+        programme=programme.value,
+    )
+    return {
+        "referral_id": referral_id,
+        "case_id": row.case_id,
+        "action": action,
+        "status": status.value,
+        "submitted_at": submitted_at,
+        "awaiting_confirmation": True,
+    }
+
+
+def awaiting(row: Any) -> bool:
+    """Has staff submitted a response routing has not confirmed yet (and recently)?"""
+    return bool(
+        row["submitted_action"]
+        and row["submitted_at"] is not None
+        and utcnow() - row["submitted_at"] < AWAITING_CONFIRMATION
+    )
+
+
+async def inbox(
+    session: AsyncSession, who: access.Principal, *, include_closed: bool = False
+) -> list[dict[str, Any]]:
+    """The inbox page: its rows, and a record that ``who`` looked at them."""
+    items = await inbox_rows(session, who, include_closed=include_closed)
+    await audit.record(session, who.username, "inbox.view", count=len(items))
+    return items
+
+
+async def inbox_rows(
+    session: AsyncSession, who: access.Principal, *, include_closed: bool = False
+) -> list[dict[str, Any]]:
+    """Referrals to the programmes ``who`` works in, most urgent first (never suggested ones)."""
+    f, c, r = tables.referral, tables.case, tables.resident
+    programmes = [p.value for p in who.programmes]
+    if not programmes:
+        return []
+    hidden = [ReferralStatus.SUGGESTED.value]
+    if not include_closed:
+        hidden += [ReferralStatus.CLOSED.value, ReferralStatus.DECLINED.value]
+    rows = await session.execute(
+        select(
+            f,
+            c.c.case_number,
+            c.c.event_id,
+            c.c.concerns,
+            c.c.most_pressing,
+            c.c.urgent_no_food_today,
+            c.c.urgent_eviction_within_7_days,
+            r.c.name,
+            r.c.name_kana,
+        )
+        .join(c, c.c.case_id == f.c.case_id)
+        .join(r, r.c.resident_id == c.c.resident_id)
+        .where(f.c.programme.in_(programmes), f.c.status.not_in(hidden))
+        .order_by(f.c.deadline_at.asc().nulls_last(), f.c.updated_at.desc())
+        .limit(200)
+    )
+    items = []
+    for row in rows:
+        item = dict(row._mapping)
+        item["awaiting_confirmation"] = awaiting(item)
+        try:
+            item["actions"] = allowed_actions(ReferralStatus(item["status"]))
+        except ValueError:
+            item["actions"] = []
+        items.append(item)
+    return items

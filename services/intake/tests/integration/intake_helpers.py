@@ -1,0 +1,147 @@
+"""Helpers for intake's integration tests: bodies, tokens, reading topics, publishing events."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from fastapi import FastAPI
+
+from tsunagu.intake.domain.case_input import EXAMPLE_BODY
+from tsunagu.intake.service_layer.staff import event_id_for
+from tsunagu.shared.broker import PRODUCER_OPTIONS
+from tsunagu.shared.contracts.envelope import Envelope
+from tsunagu.shared.runtime import ServiceRuntime
+from tsunagu.shared.settings import Settings
+
+#: Nothing listens here: the routing preview must degrade gracefully.
+DEAD_ROUTING_URL = "http://127.0.0.1:9"
+PASSWORD = "tsunagu-demo"
+
+
+@dataclass
+class App:
+    settings: Settings
+    runtime: ServiceRuntime
+    app: FastAPI
+    client: httpx.AsyncClient
+
+
+def today() -> date:
+    return datetime.now(ZoneInfo("Asia/Tokyo")).date()
+
+
+def todays_event(venue_id: str = "aeon-mall") -> str:
+    return event_id_for(today(), venue_id)
+
+
+def unique_phone() -> str:
+    return "080" + str(uuid.uuid4().int)[:8]
+
+
+def case_body(**changes: Any) -> dict[str, Any]:
+    """The article's example resident at today's event, with a phone of its own."""
+    body = copy.deepcopy(EXAMPLE_BODY)
+    body["event_id"] = todays_event()
+    body["resident"]["phone"] = unique_phone()
+    for path, value in changes.items():
+        target = body
+        *parents, last = path.split("__")
+        for part in parents:
+            target = target[part]
+        target[last] = value
+    return body
+
+
+async def token(client: httpx.AsyncClient, username: str) -> dict[str, str]:
+    response = await client.post(
+        "/api/v1/auth/token", data={"username": username, "password": PASSWORD}
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+async def read_topic(bootstrap: str, topic: str, key: str | None = None) -> list[Envelope]:
+    """Every message on ``topic`` so far (optionally only those keyed ``key``)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        out = []
+        for tp in tps:
+            while await consumer.position(tp) < end[tp]:
+                for msgs in (await consumer.getmany(tp, timeout_ms=1000)).values():
+                    out.extend(m for m in msgs if key is None or (m.key and m.key.decode() == key))
+        return [Envelope.from_bytes(m.value) for m in out]
+    finally:
+        await consumer.stop()
+
+
+async def publish(bootstrap: str, topic: str, key: str, envelope: Envelope) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_OPTIONS)  # type: ignore[arg-type]
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, envelope.to_bytes(), key=key.encode())
+    finally:
+        await producer.stop()
+
+
+def case_routed(case_id: str, case_number: str, event_id: str, **overrides: Any) -> Envelope:
+    """What routing would decide for the article's example (life_independence leads)."""
+    deadline = (datetime.now(ZoneInfo("UTC")) + timedelta(days=2)).isoformat()
+    data: dict[str, Any] = {
+        "case_id": case_id,
+        "case_number": case_number,
+        "event_id": event_id,
+        "rule_version": "2025.1",
+        "lead": "life_independence",
+        "coordinator": None,
+        "compound": False,
+        "urgent": False,
+        "food_parcel_eligible": True,
+        "referrals": [
+            {
+                "referral_id": str(uuid.uuid4()),
+                "programme": "life_independence",
+                "role": "lead",
+                "status": "pending",
+                "deadline_at": deadline,
+                "reasons": ["concern income_shortfall", "most pressing: income_shortfall"],
+            },
+            {
+                "referral_id": str(uuid.uuid4()),
+                "programme": "csw_participation",
+                "role": "member",
+                "status": "pending",
+                "deadline_at": deadline,
+                "reasons": ["concern isolation"],
+            },
+        ],
+        **overrides,
+    }
+    return Envelope(event_type="case_routed", producer="routing", data=data)
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], timeout: float = 30.0, interval: float = 0.2
+) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(interval)

@@ -1,0 +1,304 @@
+"""The staff pages through a browser's eyes (cookies, forms, CSRF), without a browser."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from intake_helpers import (
+    PASSWORD,
+    App,
+    case_body,
+    case_routed,
+    eventually,
+    publish,
+    todays_event,
+    unique_phone,
+)
+from sqlalchemy import select
+from tsunagu.intake.adapters.orm import tables
+from tsunagu.shared.auth import COOKIE_NAME
+from tsunagu.shared.contracts.topics import ROUTING_CASE
+
+pytestmark = pytest.mark.integration
+
+HTML = {"Accept": "text/html"}
+
+
+@pytest.fixture
+async def browser(intake_app: App) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of its own, so that its cookies are its own."""
+    transport = httpx.ASGITransport(app=intake_app.app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://intake.test", headers=HTML
+    ) as client:
+        yield client
+
+
+async def log_in(client: httpx.AsyncClient, username: str, password: str = PASSWORD):
+    page = await client.get("/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf is not None
+    return await client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": csrf[1], "next": "/"},
+    )
+
+
+def csrf_of(page: httpx.Response) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found is not None, page.text[:500]
+    return found[1]
+
+
+def sheet(csrf: str, key: str, **changes: str) -> dict[str, object]:
+    phone = unique_phone()
+    form: dict[str, object] = {
+        "csrf_token": csrf,
+        "idempotency_key": key,
+        "event_id": todays_event(),
+        "resident.name": "川口 花子",
+        "resident.name_kana": "かわぐち はなこ",
+        "resident.birth_date": "昭和23年5月1日",
+        "resident.sex": "female",
+        "resident.phone": phone,
+        "resident.lives_alone": "yes",
+        "concerns": ["income_shortfall", "isolation"],
+        "most_pressing": "income_shortfall",
+        "consent.share_across_programmes": "yes",
+        "consent.basis": "consent",
+        "consent.contact_channels": ["phone"],
+        "consent.contact_time": "afternoon",
+        "notes": "話し相手がほしい",
+        "action": "save",
+    }
+    form.update(changes)
+    return form
+
+
+async def test_login_sets_a_safe_session_cookie_and_logout_ends_it(browser) -> None:
+    refused = await log_in(browser, "uketsuke", "wrong")
+    assert refused.status_code == 401
+    assert "ユーザー名またはパスワードが違います" in refused.text
+
+    response = await log_in(browser, "uketsuke")
+    assert response.status_code == 303
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith(f"{COOKIE_NAME}=")
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
+
+    board = await browser.get("/board")
+    assert board.status_code == 200
+    assert "当日ボード" in board.text and "イオンモール" in board.text
+    # Activity slides the idle timeout: a fresh cookie with every page.
+    assert board.headers["set-cookie"].startswith(f"{COOKIE_NAME}=")
+    assert board.headers["cache-control"] == "no-store"
+
+    out = await browser.post("/logout", data={"csrf_token": csrf_of(board)})
+    assert out.status_code == 303
+    browser.cookies.clear()
+    again = await browser.get("/board")
+    assert again.status_code == 303 and "/login" in again.headers["location"]
+
+
+async def test_a_form_post_without_the_csrf_token_is_refused(browser) -> None:
+    await log_in(browser, "uketsuke")
+    form = sheet("not-the-token", "00000000-0000-4000-8000-000000000001")
+    response = await browser.post("/cases/new", data=form)
+    assert response.status_code == 403
+
+
+async def test_taking_a_resident_in_through_the_form(browser, intake_app: App) -> None:
+    await log_in(browser, "uketsuke")
+    page = await browser.get("/cases/new")
+    assert page.status_code == 200
+    csrf = csrf_of(page)
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page.text)[1]
+
+    invalid = await browser.post(
+        "/cases/new", data=sheet(csrf, key, **{"resident.name_kana": "", "concerns": []})
+    )
+    assert invalid.status_code == 422
+    assert "ふりがなを入力してください" in invalid.text
+    assert "相談内容を1つ以上選んでください" in invalid.text
+
+    form = sheet(csrf, key, **{"resident.name_kana": "みなみ はなこ", "action": "preview"})
+    preview = await browser.post("/cases/new", data=form)
+    assert preview.status_code == 200
+    assert "振り分けサービスに接続できません" in preview.text  # routing is not running
+
+    saved = await browser.post("/cases/new", data=form | {"action": "save"})
+    assert saved.status_code == 303
+    case_url = saved.headers["location"]
+    again = await browser.post("/cases/new", data=form | {"action": "save"})
+    assert again.headers["location"] == case_url  # a double submit is the same case
+
+    case = await browser.get(case_url)
+    assert case.status_code == 200
+    assert "川口 花子（みなみ はなこ）" in case.text
+    assert "昭和23年5月1日" in case.text
+    assert "振り分けの結果を待っています" in case.text
+
+    # The next visit offers the same resident before a second one is created.
+    form2 = sheet(csrf, "00000000-0000-4000-8000-00000000abcd", **{"resident.name_kana": "ミナミ ハナコ"})
+    form2["resident.phone"] = form["resident.phone"]
+    hinted = await browser.post("/cases/new", data=form2)
+    assert hinted.status_code == 200
+    assert "同じ人かもしれない相談者がいます" in hinted.text
+    resident_id = re.search(r'name="resident_choice" value="([0-9a-f-]{36})"', hinted.text)[1]
+    linked = await browser.post("/cases/new", data=form2 | {"resident_choice": resident_id})
+    assert linked.status_code == 303
+    second = await browser.get(linked.headers["location"])
+    assert case_url.rsplit("/", 1)[1] in second.text  # the earlier visit is listed
+
+    case_id = case_url.rsplit("/", 1)[1]
+    a = tables.audit_log
+    async with intake_app.runtime.sessions() as session:
+        actions = (await session.execute(select(a.c.action).where(a.c.case_id == case_id))).scalars().all()
+    assert "case.create" in actions and "case.page" in actions
+
+
+async def test_english_on_request(browser) -> None:
+    await log_in(browser, "uketsuke")
+    page = await browser.get("/board?lang=en")
+    assert "Event day board" in page.text
+    assert '<html lang="en">' in page.text
+    assert "Event day board" in (await browser.get("/board")).text  # remembered
+    assert "当日ボード" in (await browser.get("/board?lang=ja")).text
+
+
+async def test_programme_inbox_and_response(browser, intake_app: App) -> None:
+    staff = httpx.AsyncClient(transport=httpx.ASGITransport(app=intake_app.app), base_url="http://intake.test")
+    token = (await staff.post("/api/v1/auth/token", data={"username": "uketsuke", "password": PASSWORD})).json()
+    bearer = {"Authorization": f"Bearer {token['access_token']}"}
+    created = (await staff.post("/api/v1/cases", json=case_body(), headers=bearer)).json()
+    await publish(
+        intake_app.settings.kafka_bootstrap,
+        ROUTING_CASE.name,
+        created["case_id"],
+        case_routed(created["case_id"], created["case_number"], todays_event()),
+    )
+
+    async def routed() -> bool:
+        case = (await staff.get(f"/api/v1/cases/{created['case_id']}", headers=bearer)).json()
+        return len(case["referrals"]) == 2
+
+    await eventually(routed)
+    await staff.aclose()
+
+    await log_in(browser, "csw_participation")
+    inbox = await browser.get("/inbox")
+    assert inbox.status_code == 200
+    assert created["case_number"] in inbox.text
+    referral_id = re.search(
+        rf'id="referral-([0-9a-f-]+)"[^>]*>\s*<h2[^>]*><a href="/cases/{created["case_id"]}"', inbox.text
+    )[1]
+    missing_reason = await browser.post(
+        f"/inbox/referrals/{referral_id}/respond",
+        data={"csrf_token": csrf_of(inbox), "action": "decline"},
+    )
+    assert missing_reason.status_code == 422
+    assert "お断りする理由を入力してください" in missing_reason.text
+    accepted = await browser.post(
+        f"/inbox/referrals/{referral_id}/respond",
+        data={"csrf_token": csrf_of(inbox), "action": "accept"},
+    )
+    assert accepted.status_code == 303
+    assert "送信済み・確認待ち" in (await browser.get("/inbox")).text
+    # Their case page opens; the board is not theirs.
+    assert (await browser.get(f"/cases/{created['case_id']}")).status_code == 200
+    assert (await browser.get("/board")).status_code == 403
+
+
+async def test_food_desk_sees_only_what_a_handout_needs(browser, intake_app: App) -> None:
+    staff = httpx.AsyncClient(transport=httpx.ASGITransport(app=intake_app.app), base_url="http://intake.test")
+    token = (await staff.post("/api/v1/auth/token", data={"username": "uketsuke", "password": PASSWORD})).json()
+    created = (
+        await staff.post(
+            "/api/v1/cases", json=case_body(), headers={"Authorization": f"Bearer {token['access_token']}"}
+        )
+    ).json()
+    await staff.aclose()
+    await log_in(browser, "food")
+    page = await browser.get(f"/cases/{created['case_id']}")
+    assert page.status_code == 200
+    assert "かわぐち はなこ" in page.text
+    assert "川口 花子" not in page.text and "090" not in page.text
+
+
+async def test_admin_manages_venues_events_and_staff(browser) -> None:
+    await log_in(browser, "admin")
+    page = await browser.get("/admin")
+    assert page.status_code == 200
+    assert "クリニック コミュニティスペース" in page.text
+    csrf = csrf_of(page)
+    venue = await browser.post(
+        "/admin/venues", data={"csrf_token": csrf, "venue_id": "test-hall", "name": "試験会場"}
+    )
+    assert venue.status_code == 303
+    event = await browser.post(
+        "/admin/events",
+        data={
+            "csrf_token": csrf,
+            "venue_id": "test-hall",
+            "event_date": "2030-01-15",
+            "opens_at": "10:00",
+            "closes_at": "15:00",
+            "programmes": ["life_independence", "csw_participation"],
+        },
+    )
+    assert event.status_code == 303
+    duplicate = await browser.post(
+        "/admin/events",
+        data={
+            "csrf_token": csrf,
+            "venue_id": "test-hall",
+            "event_date": "2030-01-15",
+            "opens_at": "10:00",
+            "closes_at": "15:00",
+            "programmes": ["life_independence"],
+        },
+    )
+    assert duplicate.status_code == 409
+    created = await browser.post(
+        "/admin/staff",
+        data={
+            "csrf_token": csrf,
+            "username": "tanaka",
+            "display_name": "田中",
+            "password": "long-enough-password",
+            "roles": ["programme"],
+            "programmes": ["welfare_fund"],
+            "venue_id": "test-hall",
+        },
+    )
+    assert created.status_code == 303
+    edit = await browser.get("/admin/staff/tanaka")
+    assert edit.status_code == 200 and "田中" in edit.text
+    updated = await browser.post(
+        "/admin/staff/tanaka",
+        data={
+            "csrf_token": csrf,
+            "display_name": "田中 一",
+            "roles": ["programme", "coordinator"],
+            "programmes": ["welfare_fund"],
+            "has_active": "1",
+        },
+    )
+    assert updated.status_code == 303
+    listing = await browser.get("/admin")
+    assert "田中 一" in listing.text
+    tanaka = httpx.AsyncClient(transport=browser._transport, base_url="http://intake.test")
+    refused = await tanaka.post(
+        "/api/v1/auth/token", data={"username": "tanaka", "password": "long-enough-password"}
+    )
+    assert refused.status_code == 401  # deactivated: the box was left unticked
+    await tanaka.aclose()
+
+
+async def test_non_admins_cannot_reach_admin(browser) -> None:
+    await log_in(browser, "uketsuke")
+    assert (await browser.get("/admin")).status_code == 403
+    assert (await browser.get("/admin/staff/admin")).status_code == 403

@@ -1,0 +1,142 @@
+"""The composition root: notify's runtime (consumers, sender, dev mail catcher) and its app.
+
+Started by ``python -m tsunagu.shared.cli serve notify``. Tests build the runtime with
+``build_runtime(settings, clock, config=...)`` and start it themselves, or hand it to
+``build_app``.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from tsunagu.notify.adapters.channels import (
+    LetterChannel,
+    PhoneCallChannel,
+    SmsHttpChannel,
+    SmtpChannel,
+    WebhookChannel,
+)
+from tsunagu.notify.adapters.dev_mail import DevMailCatcher
+from tsunagu.notify.adapters.orm import tables
+from tsunagu.notify.config import Clock, NotifyConfig, system_clock
+from tsunagu.notify.entrypoints import consumers
+from tsunagu.notify.entrypoints.http import create_dev_router, create_router
+from tsunagu.notify.entrypoints.pages import create_pages, dev_pages
+from tsunagu.notify.entrypoints.worker import SenderWorker
+from tsunagu.notify.service_layer.recipients import AddressBook
+from tsunagu.notify.service_layer.scheduling import Notify
+from tsunagu.notify.service_layer.sender import ChannelSet, Sender
+from tsunagu.shared.auth import Authenticator
+from tsunagu.shared.crypto import ContactSealer
+from tsunagu.shared.http import create_app
+from tsunagu.shared.logs import get_logger
+from tsunagu.shared.runtime import ServiceRuntime
+from tsunagu.shared.settings import Settings
+
+log = get_logger(__name__)
+
+
+class NotifyRuntime(ServiceRuntime):
+    """The shared runtime plus notify's own parts: handlers, the sender, the mail catcher."""
+
+    def __init__(self, settings: Settings, config: NotifyConfig, clock: Clock) -> None:
+        super().__init__(settings, tables)
+        self.config = config
+        self.clock = clock
+        self.sealer = ContactSealer(settings.contact_key.get_secret_value())
+        self.notify = Notify(
+            tables=tables,
+            outbox=self.outbox,
+            clock=clock,
+            config=config,
+            staff_url=config.staff_url or settings.intake_url,
+        )
+        self.consumers = consumers.register(self, self.notify, consumer=config.consumer_name)
+
+        smtp_host = config.smtp_host
+        self.mail_catcher: DevMailCatcher | None = None
+        if smtp_host is None and settings.env == "dev" and config.dev_mail_catcher:
+            self.mail_catcher = DevMailCatcher(
+                self.sessions, tables.dev_mail, port=config.smtp_port
+            )
+            self.background.append(self.mail_catcher)
+            smtp_host = self.mail_catcher.host
+        if smtp_host is None:
+            log.warning("smtp_not_configured")  # email deliveries fail: email_not_configured
+
+        self.sender = Sender(
+            tables=tables,
+            sessions=self.sessions,
+            outbox=self.outbox,
+            channels=build_channels(config, smtp_host, clock),
+            addresses=AddressBook(config),
+            sealer=self.sealer,
+            clock=clock,
+            policy=config.retry_policy(),
+            lease=config.lease,
+            batch_size=config.batch_size,
+        )
+        self.worker = SenderWorker(self.sender, poll_seconds=config.poll_seconds)
+        self.background.append(self.worker)
+
+
+def build_channels(config: NotifyConfig, smtp_host: str | None, clock: Clock) -> ChannelSet:
+    email = None
+    if smtp_host:
+        email = SmtpChannel(
+            host=smtp_host,
+            port=config.smtp_port,
+            from_address=config.smtp_from,
+            username=config.smtp_username,
+            password=config.smtp_password.get_secret_value() if config.smtp_password else None,
+            starttls=config.smtp_starttls,
+            timeout=config.smtp_timeout_seconds,
+            clock=clock,
+        )
+    sms = None
+    if config.sms_endpoint:
+        sms = SmsHttpChannel(
+            endpoint=config.sms_endpoint,
+            api_key=config.sms_api_key.get_secret_value() if config.sms_api_key else "",
+            timeout=config.sms_timeout_seconds,
+        )
+    webhook = None
+    if config.webhooks:
+        webhook = WebhookChannel(config.webhooks, timeout=config.webhook_timeout_seconds)
+    return ChannelSet(
+        email=email,
+        sms=sms,
+        webhook=webhook,
+        letter=LetterChannel(sender_lines=config.sender_lines(), clock=clock),
+        phone=PhoneCallChannel(),
+    )
+
+
+def build_runtime(
+    settings: Settings, clock: Clock | None = None, *, config: NotifyConfig | None = None
+) -> NotifyRuntime:
+    """``config`` defaults to the ``TSUNAGU_NOTIFY_*`` environment; ``clock`` to real time."""
+    return NotifyRuntime(settings, config or NotifyConfig(), clock or system_clock)
+
+
+def build_app(settings: Settings, runtime: NotifyRuntime | None = None) -> FastAPI:
+    runtime = runtime or build_runtime(settings)
+    app = create_app(
+        title="Tsunagu notify",
+        service=settings.service,
+        login_url=f"{settings.intake_url}/login",
+        readiness=runtime.readiness(),
+        lifespan=runtime.lifespan,
+        # The invitation list is the one large upload; every other body stays small.
+        max_body_bytes=max(settings.max_body_bytes, runtime.config.max_upload_bytes),
+    )
+    authenticator = Authenticator(
+        settings.auth_secret.get_secret_value(), settings.token_ttl_seconds
+    )
+    app.include_router(create_router(runtime, authenticator))
+    app.include_router(create_pages(runtime, authenticator))
+    if settings.env in ("dev", "test"):  # absent in prod: 404
+        app.include_router(create_dev_router(runtime, authenticator))
+        app.include_router(dev_pages(runtime, authenticator))
+    app.state.runtime = runtime
+    return app

@@ -1,0 +1,1 @@
+"""Notify's entrypoints: consumers, the sender worker, the HTTP API and staff pages."""

@@ -1,0 +1,1 @@
+"""Notify's handlers and jobs: scheduling deliveries from events, sending them, importing lists."""

@@ -1,0 +1,71 @@
+"""The record of what happened to a delivery: attempt rows and ``delivery_attempted`` events.
+
+Both are written in the caller's transaction, together with the delivery's new status, so the
+table, the staff pages and ``notify.delivery.v1`` never disagree. Neither holds an address or
+a message: only codes, ids and the error code of a failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tsunagu.notify.adapters.orm import NotifyTables
+from tsunagu.shared.contracts.notify import DELIVERY_ATTEMPTED, DeliveryAttempted
+from tsunagu.shared.contracts.topics import NOTIFY_DELIVERY
+from tsunagu.shared.outbox import OutboxWriter
+
+#: The channel named in the record of a decision not to send.
+NO_CHANNEL = "none"
+
+
+async def record(
+    session: AsyncSession,
+    tables: NotifyTables,
+    outbox: OutboxWriter,
+    delivery: Mapping[str, Any],
+    *,
+    status: str,
+    attempt: int,
+    channel: str,
+    at: datetime,
+    error: str | None = None,
+    reference: str | None = None,
+) -> None:
+    """Keep one attempt (or, with ``attempt`` 0, one decision) and publish it."""
+    if attempt > 0:
+        await session.execute(
+            tables.delivery_attempt.insert().values(
+                delivery_id=delivery["id"],
+                attempt=attempt,
+                channel=channel,
+                status=status,
+                error=error,
+                reference=reference,
+                at=at,
+            )
+        )
+    event = DeliveryAttempted(
+        delivery_id=delivery["id"],
+        case_id=delivery["case_id"],
+        dedup_key=delivery["dedup_key"],
+        recipient_kind=delivery["recipient_kind"],
+        channel=channel,
+        template=delivery["template"],
+        status=status,  # type: ignore[arg-type]
+        attempt=attempt,
+        error=error,
+        at=at,
+    )
+    envelope = outbox.envelope(DELIVERY_ATTEMPTED, event.model_dump(mode="json"))
+    await outbox.add(
+        session,
+        topic=NOTIFY_DELIVERY.name,
+        aggregatetype="delivery",
+        # The topic is keyed by case; deliveries without a case keep their own order.
+        aggregateid=delivery["case_id"] or delivery["id"],
+        envelope=envelope,
+    )

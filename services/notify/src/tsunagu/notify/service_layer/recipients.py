@@ -1,0 +1,56 @@
+"""Where a message goes on a channel: staff addresses from settings, residents' from their contact.
+
+Staff are reached by email (and a team by its chat webhook): their addresses come from the
+``TSUNAGU_NOTIFY_*_PATTERN`` settings. Residents and invited borrowers are reached on the
+channel they chose, at the details they gave, which arrive sealed and are opened only here,
+just before sending.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tsunagu.notify.config import NotifyConfig
+from tsunagu.notify.domain.planning import WEBHOOK, RecipientKind
+from tsunagu.shared.contracts.codes import ContactChannel
+
+#: Invited special-loan borrowers (``service_layer.invitations``); ref: the borrower's number.
+BORROWER = "borrower"
+#: Recipients who are members of the public: quiet hours and consent apply to them.
+PUBLIC_KINDS = frozenset({RecipientKind.RESIDENT.value, BORROWER})
+
+
+class AddressBook:
+    def __init__(self, config: NotifyConfig) -> None:
+        self.config = config
+
+    def staff_email(self, kind: str, ref: str) -> str | None:
+        c = self.config
+        if kind == RecipientKind.TEAM:
+            return c.team_address_pattern.format(programme=ref)
+        if kind == RecipientKind.SUPERVISOR:
+            return c.supervisor_address_pattern.format(programme=ref)
+        if kind == RecipientKind.INTAKE_STAFF:
+            return c.staff_address_pattern.format(username=ref) if ref else None
+        if kind == RecipientKind.FOOD_LEAD:
+            return c.food_lead_address
+        return None
+
+    def address(
+        self, kind: str, ref: str, channel: str, contact: Mapping[str, Any] | None
+    ) -> str | None:
+        """The address for ``channel``; None when there is none (a permanent failure)."""
+        if channel == WEBHOOK:
+            return ref  # the team's programme code; the webhook channel holds the URL
+        if kind not in PUBLIC_KINDS:
+            return self.staff_email(kind, ref) if channel == ContactChannel.EMAIL else None
+        contact = contact or {}
+        field = {
+            ContactChannel.EMAIL: "email",
+            ContactChannel.SMS: "phone",
+            ContactChannel.PHONE: "phone",
+            ContactChannel.LETTER: "address",
+        }.get(ContactChannel(channel))
+        value = str(contact.get(field) or "").strip() if field else ""
+        return value or None

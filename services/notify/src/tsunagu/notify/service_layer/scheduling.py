@@ -1,0 +1,311 @@
+"""From events to deliveries: what notify keeps of each case, and the messages each event owes.
+
+Every handler runs inside the consumer's inbox transaction and only writes rows: a
+``delivery`` per planned message (status ``scheduled``, due at ``not_before``) or a
+``suppressed`` delivery recording a decision not to send. Nothing leaves the process here;
+the sender (``service_layer.sender``) does the network I/O later, outside any consumer.
+
+Two guards make one event one message: the inbox (the same event id is applied once) and the
+unique ``dedup_key`` (event, recipient, template), which also holds for a replayed plan.
+
+Topics are not ordered with each other, so a routing event may arrive before the case's
+``case_created``. When its plan needs the case (the resident's consent, who took the case
+in), the event is parked and planned again as soon as the case arrives.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tsunagu.notify.adapters.orm import SCHEDULED, SUPPRESSED, NotifyTables
+from tsunagu.notify.config import Clock, NotifyConfig
+from tsunagu.notify.domain.planning import (
+    Plan,
+    PlanningContext,
+    ResidentContact,
+    SuppressionReason,
+    plan,
+)
+from tsunagu.notify.service_layer import journal
+from tsunagu.shared.contracts import intake
+from tsunagu.shared.contracts.codes import ContactChannel, ContactTime, Language, Programme
+from tsunagu.shared.contracts.envelope import Envelope
+from tsunagu.shared.contracts.registry import parse
+from tsunagu.shared.logs import get_logger
+from tsunagu.shared.outbox import OutboxWriter
+
+log = get_logger(__name__)
+
+#: Suppressions that only mean "notify has not heard of this case yet".
+_CASE_NOT_YET_KNOWN = frozenset(
+    {SuppressionReason.CONTACT_UNKNOWN, SuppressionReason.RECIPIENT_UNKNOWN}
+)
+
+
+@dataclass(frozen=True)
+class Notify:
+    """What the handlers need: tables, outbox, clock and the service's settings."""
+
+    tables: NotifyTables
+    outbox: OutboxWriter
+    clock: Clock
+    config: NotifyConfig
+    staff_url: str
+
+    def now(self) -> datetime:
+        now = self.clock()
+        if now.tzinfo is None:
+            raise ValueError("the notify clock must return timezone-aware datetimes")
+        return now
+
+    def context(self, event_id: str, case: Mapping[str, Any] | None) -> PlanningContext:
+        resident = None
+        if case is not None:
+            resident = ResidentContact(
+                case_id=case["case_id"],
+                channels=frozenset(ContactChannel(c) for c in case["channels"]),
+                preferred_time=ContactTime(case["contact_time"]),
+                language=Language(case["language"]),
+            )
+        return PlanningContext(
+            event_id=event_id,
+            now=self.now(),
+            staff_url=self.staff_url,
+            council_name=self.config.council_name,
+            council_phone=self.config.council_phone,
+            resident=resident,
+            intake_staff=case["taken_by"] if case is not None else None,
+            webhook_teams=frozenset(Programme(p) for p in self.config.webhooks),
+            contact_promise_days=self.config.contact_promise_days,
+        )
+
+
+# --- intake: what notify keeps of a case ----------------------------------------------------
+
+
+async def on_case_created(notify: Notify, session: AsyncSession, envelope: Envelope) -> None:
+    """Keep the sealed contact and consent, then plan what was waiting for this case."""
+    case = parse(envelope, intake.CaseCreated)
+    now = notify.now()
+    values: dict[str, Any] = {
+        "case_number": case.case_number,
+        "contact_sealed": case.contact_sealed,  # stays sealed: opened only to send
+        "taken_by": case.taken_by,
+        "updated_at": now,
+        **_consent_values(case.consent),
+    }
+    t = notify.tables.case_contact
+    await session.execute(
+        insert(t)
+        .values(case_id=case.case_id, created_at=now, **values)
+        .on_conflict_do_update(index_elements=[t.c.case_id], set_=values)
+    )
+    await _plan_parked(notify, session, case.case_id)
+
+
+async def on_consent_changed(notify: Notify, session: AsyncSession, envelope: Envelope) -> None:
+    """New channels, time, language or basis; later sends read them (see the sender)."""
+    change = parse(envelope, intake.ConsentChanged)
+    values: dict[str, Any] = {"updated_at": notify.now(), **_consent_values(change.consent)}
+    if change.contact_sealed:
+        values["contact_sealed"] = change.contact_sealed
+    t = notify.tables.case_contact
+    result = await session.execute(update(t).where(t.c.case_id == change.case_id).values(**values))
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        # Same topic and key as case_created, so only a case older than the topic's
+        # retention (notify started later) gets here; there is nothing to update.
+        log.warning("consent_changed_for_unknown_case", case_id=change.case_id)
+
+
+def _consent_values(consent: intake.Consent) -> dict[str, Any]:
+    return {
+        "channels": [c.value for c in consent.contact_channels],
+        "contact_time": consent.contact_time.value,
+        "language": consent.language.value,
+        "sharing_basis": consent.basis.value,
+    }
+
+
+# --- routing and food: the messages an event causes ------------------------------------------
+
+
+async def on_event(notify: Notify, session: AsyncSession, envelope: Envelope) -> None:
+    """Plan ``envelope``'s messages and schedule them (``ValidationError`` → DLQ)."""
+    case_id = envelope.data.get("case_id")
+    case = await load_case(session, notify.tables, case_id) if isinstance(case_id, str) else None
+    planned = plan(envelope.event_type, envelope.data, notify.context(envelope.event_id, case))
+    if case is None and any(s.reason in _CASE_NOT_YET_KNOWN for s in planned.suppressed):
+        await _park(notify, session, envelope, str(case_id))
+        return
+    await schedule(notify, session, planned, source_event_id=envelope.event_id)
+
+
+async def load_case(
+    session: AsyncSession, tables: NotifyTables, case_id: str
+) -> Mapping[str, Any] | None:
+    t = tables.case_contact
+    row = (await session.execute(select(t).where(t.c.case_id == case_id))).first()
+    return row._mapping if row is not None else None
+
+
+async def schedule(
+    notify: Notify, session: AsyncSession, planned: Plan, *, source_event_id: str
+) -> None:
+    now = notify.now()
+    for intent in planned.intents:
+        await add_delivery(
+            notify,
+            session,
+            {
+                "dedup_key": intent.dedup_key,
+                "source_event_id": source_event_id,
+                "recipient_kind": intent.recipient_kind.value,
+                "recipient_ref": intent.recipient_ref,
+                "template": intent.template,
+                "channels": [str(c) for c in intent.channels],
+                "language": intent.language.value,
+                "case_id": intent.case_id,
+                "urgent": intent.urgent,
+                "variables": dict(intent.variables),
+                "not_before": intent.not_before,
+            },
+            now,
+        )
+    for decision in planned.suppressed:
+        await add_suppressed(
+            notify,
+            session,
+            {
+                "dedup_key": decision.dedup_key,
+                "source_event_id": source_event_id,
+                "recipient_kind": decision.recipient_kind.value,
+                "recipient_ref": decision.recipient_ref,
+                "template": decision.template,
+                "case_id": decision.case_id,
+            },
+            decision.reason.value,
+            now,
+        )
+
+
+async def add_delivery(
+    notify: Notify, session: AsyncSession, values: dict[str, Any], now: datetime
+) -> str | None:
+    """Schedule one delivery; None if its dedup key is already taken (nothing changes)."""
+    d = notify.tables.delivery
+    row = {
+        "id": str(uuid.uuid4()),
+        "status": SCHEDULED,
+        "next_attempt_at": values["not_before"],
+        "created_at": now,
+        "updated_at": now,
+        **values,
+    }
+    inserted = await session.execute(
+        insert(d)
+        .values(**row)
+        .on_conflict_do_nothing(index_elements=[d.c.dedup_key])
+        .returning(d.c.id)
+    )
+    if inserted.first() is None:
+        return None
+    log.info(
+        "delivery_scheduled",
+        delivery_id=row["id"],
+        template=row["template"],
+        recipient_kind=row["recipient_kind"],
+        case_id=row.get("case_id"),
+        not_before=row["not_before"].isoformat(),
+    )
+    return str(row["id"])
+
+
+async def add_suppressed(
+    notify: Notify, session: AsyncSession, values: dict[str, Any], reason: str, now: datetime
+) -> bool:
+    """Record a decision not to send, once per dedup key, and publish it."""
+    d = notify.tables.delivery
+    row = {
+        "id": str(uuid.uuid4()),
+        "status": SUPPRESSED,
+        "reason": reason,
+        "channels": [],
+        "language": Language.JA.value,
+        "variables": {},
+        "not_before": now,
+        "next_attempt_at": None,
+        "created_at": now,
+        "updated_at": now,
+        "case_id": None,
+        **values,
+    }
+    inserted = await session.execute(
+        insert(d)
+        .values(**row)
+        .on_conflict_do_nothing(index_elements=[d.c.dedup_key])
+        .returning(d.c.id)
+    )
+    if inserted.first() is None:
+        return False
+    await journal.record(
+        session,
+        notify.tables,
+        notify.outbox,
+        row,
+        status=SUPPRESSED,
+        attempt=0,
+        channel=journal.NO_CHANNEL,
+        error=reason,
+        at=now,
+    )
+    log.info(
+        "delivery_suppressed",
+        delivery_id=row["id"],
+        template=row["template"],
+        recipient_kind=row["recipient_kind"],
+        case_id=row["case_id"],
+        reason=reason,
+    )
+    return True
+
+
+async def _park(notify: Notify, session: AsyncSession, envelope: Envelope, case_id: str) -> None:
+    t = notify.tables.parked_event
+    await session.execute(
+        insert(t)
+        .values(
+            event_id=envelope.event_id,
+            case_id=case_id,
+            event_type=envelope.event_type,
+            envelope=envelope.model_dump(mode="json"),
+            parked_at=notify.now(),
+        )
+        .on_conflict_do_nothing(index_elements=[t.c.event_id])
+    )
+    log.info("event_parked_until_case_known", event_type=envelope.event_type, case_id=case_id)
+
+
+async def _plan_parked(notify: Notify, session: AsyncSession, case_id: str) -> None:
+    t = notify.tables.parked_event
+    parked = (
+        await session.execute(
+            select(t).where(t.c.case_id == case_id).order_by(t.c.parked_at, t.c.event_id)
+        )
+    ).all()
+    if not parked:
+        return
+    case = await load_case(session, notify.tables, case_id)
+    for row in parked:
+        envelope = Envelope.model_validate(row.envelope)
+        planned = plan(envelope.event_type, envelope.data, notify.context(envelope.event_id, case))
+        await schedule(notify, session, planned, source_event_id=envelope.event_id)
+    await session.execute(delete(t).where(t.c.case_id == case_id))
+    log.info("parked_events_planned", case_id=case_id, count=len(parked))

@@ -1,0 +1,493 @@
+"""The sender: claims due deliveries, sends each on its channel, records what happened.
+
+Claim → send → mark
+-------------------
+1. **Claim** (one short transaction): due rows (``next_attempt_at <= now``, status
+   scheduled / transient_failure / an expired ``sending``) are locked ``FOR UPDATE SKIP
+   LOCKED`` and set to ``sending`` with a fresh ``lease_token`` and ``next_attempt_at = now +
+   lease``. The claim is committed *before* any network I/O, so no transaction or row lock is
+   held while a remote server is slow, and every other sender (another replica) skips them.
+2. **Send**, outside any transaction: open the contact, render, hand the message to the
+   channel adapter. Email carries a Message-ID derived from the dedup key, SMS and webhooks
+   an idempotency token derived from it: a repeat of the same delivery looks the same.
+3. **Mark** (one transaction): the attempt row, the ``delivery_attempted`` outbox event and
+   the delivery's new status, only while the lease token is still ours. Letters and call-list
+   entries are written in this same transaction: for them "sending" is that insert, so they
+   happen exactly once.
+
+Transient failures are rescheduled in the table (exponential backoff, ``domain.retry``), so a
+retry survives a restart; residents' retries are moved out of the night again
+(``quiet_hours.send_time``). Permanent failures move to the next consented channel, or end
+as ``permanent_failure`` for staff to see (``/failures``).
+
+Where exactly-once stops
+------------------------
+The effect is exactly-once except in one window: after the remote server accepted a message
+and before the mark commits (or when the server's "250 OK" is lost on the way back). If the
+process dies there, the delivery stays ``sending`` until its lease expires; it is then
+claimed again, recorded as a ``lease_expired`` attempt, and sent a second time. That window is
+at-least-once. It is narrow (the mark is one local transaction), the repeat carries the same
+Message-ID / idempotency key, so mail systems and SMS providers that de-duplicate drop it, and
+the ``lease_expired`` attempt shows staff that a resident may have received a message twice.
+Closing it fully would need the receiver to take part in our transaction, which SMTP cannot.
+The lease must outlast a send (``NotifyConfig`` checks it exceeds every channel timeout), or a
+slow send could be claimed by a second sender while the first is still talking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import jinja2
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tsunagu.notify.adapters.channels import Channel, DeliveryResult, OutboundMessage
+from tsunagu.notify.adapters.orm import (
+    DUE_STATUSES,
+    PERMANENT_FAILURE,
+    SCHEDULED,
+    SENDING,
+    SENT,
+    SUPPRESSED,
+    TRANSIENT_FAILURE,
+    NotifyTables,
+)
+from tsunagu.notify.config import Clock
+from tsunagu.notify.domain.planning import (
+    RecipientKind,
+    SuppressionReason,
+    resident_channels,
+)
+from tsunagu.notify.domain.quiet_hours import send_time
+from tsunagu.notify.domain.retry import DeliveryStatus, RetryPolicy
+from tsunagu.notify.service_layer import journal
+from tsunagu.notify.service_layer.recipients import PUBLIC_KINDS, AddressBook
+from tsunagu.notify.service_layer.scheduling import load_case
+from tsunagu.notify.templates import UnknownTemplate, render
+from tsunagu.shared.contracts.codes import ContactChannel, ContactTime
+from tsunagu.shared.crypto import ContactSealer, ContactSealError
+from tsunagu.shared.logs import get_logger
+from tsunagu.shared.outbox import OutboxWriter
+
+log = get_logger(__name__)
+
+LEASE_EXPIRED = "lease_expired"
+
+
+@dataclass
+class ChannelSet:
+    """The adapters by channel code; a missing one fails permanently as ``<code>_not_configured``."""
+
+    email: Channel | None = None
+    sms: Channel | None = None
+    webhook: Channel | None = None
+    letter: Channel | None = None
+    phone: Channel | None = None
+
+    def get(self, code: str) -> Channel | None:
+        adapter: Channel | None = getattr(self, code, None) if code in _CHANNEL_CODES else None
+        return adapter
+
+
+_CHANNEL_CODES = frozenset({"email", "sms", "webhook", "letter", "phone"})
+
+
+@dataclass(frozen=True)
+class Claimed:
+    row: Mapping[str, Any]
+    token: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A delivery's next state after one attempt (pure: see ``after_attempt``)."""
+
+    status: str
+    next_attempt_at: datetime | None
+    channel_index: int
+    channel_attempts: int
+
+
+def after_attempt(
+    result: DeliveryResult,
+    *,
+    now: datetime,
+    channel_index: int,
+    channel_attempts: int,
+    next_channels: Sequence[int],
+    policy: RetryPolicy,
+    preferred_time: ContactTime | None,
+) -> Outcome:
+    """Where a delivery goes after an attempt on the channel at ``channel_index``.
+
+    ``channel_attempts`` counts this attempt; ``next_channels`` are the indexes of the
+    channels still allowed after this one; ``preferred_time`` is set for residents, whose
+    retries must fall inside their contact window.
+    """
+    if result.status is DeliveryStatus.SENT:
+        return Outcome(SENT, None, channel_index, channel_attempts)
+    if result.status is DeliveryStatus.TRANSIENT_FAILURE:
+        retry_at = policy.next_attempt_at(channel_attempts, now)
+        if retry_at is not None:
+            if preferred_time is not None:
+                retry_at = send_time(retry_at, preferred_time)
+            return Outcome(TRANSIENT_FAILURE, retry_at, channel_index, channel_attempts)
+    # Permanent, or transient with no attempts left: the next channel, if there is one.
+    if next_channels:
+        return Outcome(SCHEDULED, now, next_channels[0], 0)
+    return Outcome(PERMANENT_FAILURE, None, channel_index, channel_attempts)
+
+
+@dataclass
+class Sender:
+    tables: NotifyTables
+    sessions: async_sessionmaker[AsyncSession]
+    outbox: OutboxWriter
+    channels: ChannelSet
+    addresses: AddressBook
+    sealer: ContactSealer
+    clock: Clock
+    policy: RetryPolicy
+    lease: timedelta
+    batch_size: int = 20
+
+    async def run_once(self) -> int:
+        """Claim one batch and deliver it; returns how many deliveries were claimed."""
+        claimed = await self.claim()
+        if claimed:
+            await asyncio.gather(*(self._deliver_safely(c) for c in claimed))
+        return len(claimed)
+
+    # --- 1. claim ---------------------------------------------------------------------------
+
+    async def claim(self) -> list[Claimed]:
+        d = self.tables.delivery
+        now = self.clock()
+        token = str(uuid.uuid4())
+        async with self.sessions() as session, session.begin():
+            due = (
+                await session.execute(
+                    select(d.c.id, d.c.status)
+                    .where(d.c.status.in_(DUE_STATUSES), d.c.next_attempt_at <= now)
+                    .order_by(d.c.urgent.desc(), d.c.next_attempt_at)
+                    .limit(self.batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not due:
+                return []
+            expired = {r.id for r in due if r.status == SENDING}
+            rows = (
+                await session.execute(
+                    update(d)
+                    .where(d.c.id.in_([r.id for r in due]))
+                    .values(
+                        status=SENDING,
+                        lease_token=token,
+                        next_attempt_at=now + self.lease,
+                        updated_at=now,
+                    )
+                    .returning(*d.c)
+                )
+            ).all()
+            claimed = []
+            for row in rows:
+                values = dict(row._mapping)
+                if row.id in expired:
+                    values = await self._record_expired_lease(session, values, now)
+                claimed.append(Claimed(values, token))
+        return claimed
+
+    async def _record_expired_lease(
+        self, session: AsyncSession, row: dict[str, Any], now: datetime
+    ) -> dict[str, Any]:
+        # The sender that held this delivery stopped mid-send: the message may have gone
+        # out. Counted as an attempt of unknown outcome; sending again is the at-least-once
+        # window described above.
+        d = self.tables.delivery
+        attempts, channel_attempts = row["attempts"] + 1, row["channel_attempts"] + 1
+        await session.execute(
+            update(d)
+            .where(d.c.id == row["id"])
+            .values(attempts=attempts, channel_attempts=channel_attempts)
+        )
+        channels = row["channels"]
+        channel = channels[row["channel_index"]] if row["channel_index"] < len(channels) else ""
+        await journal.record(
+            session,
+            self.tables,
+            self.outbox,
+            row,
+            status=TRANSIENT_FAILURE,
+            attempt=attempts,
+            channel=channel or journal.NO_CHANNEL,
+            error=LEASE_EXPIRED,
+            at=now,
+        )
+        log.warning("delivery_lease_expired", delivery_id=row["id"], attempt=attempts)
+        return {**row, "attempts": attempts, "channel_attempts": channel_attempts}
+
+    # --- 2. send ----------------------------------------------------------------------------
+
+    async def _deliver_safely(self, claimed: Claimed) -> None:
+        try:
+            await self.deliver(claimed)
+        except Exception:
+            # Left as "sending": claimed again when the lease expires.
+            log.exception("delivery_failed_unexpectedly", delivery_id=claimed.row["id"])
+
+    async def deliver(self, claimed: Claimed) -> None:
+        row = claimed.row
+        kind = row["recipient_kind"]
+        now = self.clock()
+        indexed = list(enumerate(row["channels"]))[row["channel_index"] :]
+        preferred: ContactTime | None = None
+        sealed: str | None = None
+
+        if kind in PUBLIC_KINDS:
+            preferred = ContactTime.ANY
+            if kind == RecipientKind.RESIDENT:
+                # Consent as it is now: a resident who has since chosen "do not contact", or
+                # withdrawn a channel, is not contacted on the strength of an older plan.
+                async with self.sessions() as session:
+                    case = await load_case(session, self.tables, row["recipient_ref"])
+                if case is None:
+                    await self._suppress(claimed, SuppressionReason.CONTACT_UNKNOWN)
+                    return
+                consented = resident_channels(
+                    frozenset(ContactChannel(c) for c in case["channels"])
+                )
+                indexed = [(i, c) for i, c in indexed if c in consented]
+                if not consented:
+                    chose_none = ContactChannel.NONE in case["channels"]
+                    reason = (
+                        SuppressionReason.DO_NOT_CONTACT
+                        if chose_none
+                        else SuppressionReason.NO_CONSENTED_CHANNEL
+                    )
+                    await self._suppress(claimed, reason)
+                    return
+                preferred = ContactTime(case["contact_time"])
+                sealed = case["contact_sealed"]
+            else:
+                sealed = row["contact_sealed"]
+            if not indexed:
+                await self._suppress(claimed, SuppressionReason.NO_CONSENTED_CHANNEL)
+                return
+            due = send_time(now, preferred)
+            if due > now:  # e.g. claimed again after a lease expired at night
+                await self._reschedule(claimed, due)
+                return
+        if not indexed:
+            await self._mark(claimed, 0, journal.NO_CHANNEL, _permanent("no_channel"), [], None)
+            return
+
+        index, channel = indexed[0]
+        rest = [i for i, _ in indexed[1:]]
+        try:
+            contact = self.sealer.open(sealed) if sealed else {}
+        except ContactSealError:
+            await self._mark(claimed, index, channel, _permanent("contact_unreadable"), [], None)
+            return
+        variables = dict(row["variables"])
+        if kind in PUBLIC_KINDS:
+            variables["resident_name"] = contact.get("name") or None
+        try:
+            rendered = render(row["template"], row["language"], variables)
+        except (UnknownTemplate, jinja2.TemplateError):
+            # Another channel would render the same template: no fallback.
+            await self._mark(claimed, index, channel, _permanent("render_error"), [], preferred)
+            return
+
+        adapter = self.channels.get(channel)
+        address = self.addresses.address(kind, row["recipient_ref"], channel, contact)
+        if adapter is None:
+            result = _permanent(f"{channel}_not_configured")
+        elif address is None:
+            result = _permanent("no_address")
+        else:
+            result = await adapter.send(
+                OutboundMessage(
+                    dedup_key=row["dedup_key"],
+                    to=address,
+                    subject=rendered.subject,
+                    text=rendered.text,
+                    html=rendered.html,
+                    language=rendered.language,
+                    recipient_name=contact.get("name") or None,
+                    preferred_time=preferred or ContactTime.ANY,
+                )
+            )
+        await self._mark(claimed, index, channel, result, rest, preferred)
+
+    # --- 3. mark ----------------------------------------------------------------------------
+
+    async def _mark(
+        self,
+        claimed: Claimed,
+        index: int,
+        channel: str,
+        result: DeliveryResult,
+        rest: list[int],
+        preferred: ContactTime | None,
+    ) -> None:
+        row = claimed.row
+        d = self.tables.delivery
+        now = self.clock()
+        attempt = row["attempts"] + 1
+        outcome = after_attempt(
+            result,
+            now=now,
+            channel_index=index,
+            channel_attempts=row["channel_attempts"] + 1,
+            next_channels=rest,
+            policy=self.policy,
+            preferred_time=preferred,
+        )
+        async with self.sessions() as session, session.begin():
+            held = await session.execute(
+                update(d)
+                .where(d.c.id == row["id"], d.c.lease_token == claimed.token)
+                .values(
+                    status=outcome.status,
+                    next_attempt_at=outcome.next_attempt_at,
+                    channel_index=outcome.channel_index,
+                    channel_attempts=outcome.channel_attempts,
+                    attempts=attempt,
+                    last_channel=channel,
+                    last_error=result.error,
+                    sent_at=now if result.ok else None,
+                    lease_token=None,
+                    updated_at=now,
+                )
+                .returning(d.c.id)
+            )
+            if held.first() is None:
+                # Our lease ran out and another sender took the delivery over. The attempt
+                # still happened, so it is still recorded.
+                log.warning("delivery_lease_lost", delivery_id=row["id"])
+            await journal.record(
+                session,
+                self.tables,
+                self.outbox,
+                row,
+                status=result.status.value,
+                attempt=attempt,
+                channel=channel,
+                error=result.error,
+                reference=result.reference,
+                at=now,
+            )
+            if result.ok:
+                await self._queue_document(session, row, result, now)
+        log.info(
+            "delivery_attempted",
+            delivery_id=row["id"],
+            case_id=row["case_id"],
+            template=row["template"],
+            recipient_kind=row["recipient_kind"],
+            channel=channel,
+            attempt=attempt,
+            status=result.status.value,
+            error=result.error,
+            next_status=outcome.status,
+        )
+
+    async def _queue_document(
+        self, session: AsyncSession, row: Mapping[str, Any], result: DeliveryResult, now: datetime
+    ) -> None:
+        """A letter to print or a call to make: written with the mark, so exactly once."""
+        common = {
+            "id": str(uuid.uuid4()),
+            "delivery_id": row["id"],
+            "case_id": row["case_id"],
+            "template": row["template"],
+            "created_at": now,
+        }
+        if result.document is not None:
+            t = self.tables.letter
+            await session.execute(
+                insert(t)
+                .values(
+                    **common,
+                    language=row["language"],
+                    document_sealed=self.sealer.seal({"html": result.document}),
+                )
+                .on_conflict_do_nothing(index_elements=[t.c.delivery_id])
+            )
+        if result.call is not None:
+            call = result.call
+            t = self.tables.phone_call
+            entry = {"phone": call.phone, "name": call.recipient_name, "script": call.script}
+            await session.execute(
+                insert(t)
+                .values(
+                    **common,
+                    language=call.language.value,
+                    preferred_time=call.preferred_time.value,
+                    interpreter_needed=call.interpreter_needed,
+                    entry_sealed=self.sealer.seal(entry),
+                )
+                .on_conflict_do_nothing(index_elements=[t.c.delivery_id])
+            )
+
+    async def _suppress(self, claimed: Claimed, reason: SuppressionReason) -> None:
+        row = claimed.row
+        d = self.tables.delivery
+        now = self.clock()
+        async with self.sessions() as session, session.begin():
+            held = await session.execute(
+                update(d)
+                .where(d.c.id == row["id"], d.c.lease_token == claimed.token)
+                .values(
+                    status=SUPPRESSED,
+                    reason=reason.value,
+                    next_attempt_at=None,
+                    lease_token=None,
+                    updated_at=now,
+                )
+                .returning(d.c.id)
+            )
+            if held.first() is None:
+                return
+            await journal.record(
+                session,
+                self.tables,
+                self.outbox,
+                row,
+                status=SUPPRESSED,
+                attempt=0,
+                channel=journal.NO_CHANNEL,
+                error=reason.value,
+                at=now,
+            )
+        log.info(
+            "delivery_suppressed",
+            delivery_id=row["id"],
+            case_id=row["case_id"],
+            template=row["template"],
+            reason=reason.value,
+        )
+
+    async def _reschedule(self, claimed: Claimed, due: datetime) -> None:
+        d = self.tables.delivery
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(d)
+                .where(d.c.id == claimed.row["id"], d.c.lease_token == claimed.token)
+                .values(
+                    status=SCHEDULED, next_attempt_at=due, lease_token=None, updated_at=self.clock()
+                )
+            )
+        log.info("delivery_rescheduled", delivery_id=claimed.row["id"], at=due.isoformat())
+
+
+def _permanent(error: str) -> DeliveryResult:
+    return DeliveryResult(DeliveryStatus.PERMANENT_FAILURE, error=error)

@@ -1,0 +1,202 @@
+"""What staff see and do: deliveries and their attempts, failures, the letter queue, the call list.
+
+Delivery views carry codes, statuses and error codes only: no address and no message text.
+Letters and call sheets are opened from their sealed form only to be shown to staff.
+"""
+
+from __future__ import annotations
+
+import email
+from collections.abc import Sequence
+from datetime import datetime
+from email.message import EmailMessage
+from email.policy import default
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tsunagu.notify.adapters.orm import PERMANENT_FAILURE, SCHEDULED, NotifyTables
+from tsunagu.shared.crypto import ContactSealer
+
+DELIVERY_FIELDS = (
+    "id",
+    "case_id",
+    "recipient_kind",
+    "recipient_ref",
+    "template",
+    "channels",
+    "language",
+    "urgent",
+    "status",
+    "reason",
+    "attempts",
+    "last_channel",
+    "last_error",
+    "not_before",
+    "next_attempt_at",
+    "sent_at",
+    "created_at",
+)
+
+
+async def deliveries(
+    session: AsyncSession,
+    tables: NotifyTables,
+    *,
+    case_id: str | None = None,
+    statuses: Sequence[str] = (),
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Deliveries, newest first, each with its attempts in order."""
+    d, a = tables.delivery, tables.delivery_attempt
+    query = select(*(d.c[f] for f in DELIVERY_FIELDS)).order_by(d.c.created_at.desc(), d.c.id)
+    if case_id is not None:
+        query = query.where(d.c.case_id == case_id)
+    if statuses:
+        query = query.where(d.c.status.in_(statuses))
+    rows = [dict(r._mapping) for r in (await session.execute(query.limit(limit))).all()]
+    if not rows:
+        return []
+    attempts = (
+        await session.execute(
+            select(a.c.delivery_id, a.c.attempt, a.c.channel, a.c.status, a.c.error, a.c.at)
+            .where(a.c.delivery_id.in_([r["id"] for r in rows]))
+            .order_by(a.c.id)
+        )
+    ).all()
+    by_delivery: dict[str, list[dict[str, Any]]] = {}
+    for attempt in attempts:
+        entry = dict(attempt._mapping)
+        by_delivery.setdefault(entry.pop("delivery_id"), []).append(entry)
+    for row in rows:
+        row["attempt_log"] = by_delivery.get(row["id"], [])
+    return rows
+
+
+async def failures(
+    session: AsyncSession, tables: NotifyTables, *, limit: int = 200
+) -> list[dict[str, Any]]:
+    return await deliveries(session, tables, statuses=(PERMANENT_FAILURE,), limit=limit)
+
+
+async def retry(
+    session: AsyncSession, tables: NotifyTables, delivery_id: str, now: datetime
+) -> bool:
+    """Send a permanently failed delivery again, from its first channel (after a fix)."""
+    d = tables.delivery
+    result = await session.execute(
+        update(d)
+        .where(d.c.id == delivery_id, d.c.status == PERMANENT_FAILURE)
+        .values(
+            status=SCHEDULED,
+            channel_index=0,
+            channel_attempts=0,
+            next_attempt_at=now,
+            updated_at=now,
+        )
+        .returning(d.c.id)
+    )
+    return result.first() is not None
+
+
+# --- letters --------------------------------------------------------------------------------
+
+
+async def letters(
+    session: AsyncSession, tables: NotifyTables, *, include_posted: bool = False
+) -> list[dict[str, Any]]:
+    t = tables.letter
+    query = select(
+        t.c.id,
+        t.c.delivery_id,
+        t.c.case_id,
+        t.c.template,
+        t.c.language,
+        t.c.created_at,
+        t.c.posted_at,
+        t.c.posted_by,
+    ).order_by(t.c.created_at, t.c.id)
+    if not include_posted:
+        query = query.where(t.c.posted_at.is_(None))
+    return [dict(r._mapping) for r in (await session.execute(query)).all()]
+
+
+async def letter_document(
+    session: AsyncSession, tables: NotifyTables, sealer: ContactSealer, letter_id: str
+) -> str | None:
+    t = tables.letter
+    sealed = (
+        await session.execute(select(t.c.document_sealed).where(t.c.id == letter_id))
+    ).scalar_one_or_none()
+    return str(sealer.open(sealed)["html"]) if sealed else None
+
+
+async def mark_letter_posted(
+    session: AsyncSession, tables: NotifyTables, letter_id: str, by: str, now: datetime
+) -> bool:
+    t = tables.letter
+    result = await session.execute(
+        update(t)
+        .where(t.c.id == letter_id, t.c.posted_at.is_(None))
+        .values(posted_at=now, posted_by=by)
+        .returning(t.c.id)
+    )
+    return result.first() is not None
+
+
+# --- calls ----------------------------------------------------------------------------------
+
+
+async def calls(
+    session: AsyncSession,
+    tables: NotifyTables,
+    sealer: ContactSealer,
+    *,
+    include_done: bool = False,
+) -> list[dict[str, Any]]:
+    """Calls to make, with the number, name and script opened for the staff page."""
+    t = tables.phone_call
+    query = select(t).order_by(t.c.created_at, t.c.id)
+    if not include_done:
+        query = query.where(t.c.done_at.is_(None))
+    out = []
+    for row in (await session.execute(query)).all():
+        entry = dict(row._mapping)
+        entry.update(sealer.open(entry.pop("entry_sealed")))
+        out.append(entry)
+    return out
+
+
+async def mark_call_done(
+    session: AsyncSession, tables: NotifyTables, call_id: str, by: str, now: datetime
+) -> bool:
+    t = tables.phone_call
+    result = await session.execute(
+        update(t)
+        .where(t.c.id == call_id, t.c.done_at.is_(None))
+        .values(done_at=now, done_by=by)
+        .returning(t.c.id)
+    )
+    return result.first() is not None
+
+
+# --- dev mail -------------------------------------------------------------------------------
+
+
+async def dev_mail(
+    session: AsyncSession, tables: NotifyTables, *, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Caught emails, newest first, with their plain-text body for reading."""
+    t = tables.dev_mail
+    rows = await session.execute(select(t).order_by(t.c.id.desc()).limit(limit))
+    out = []
+    for row in rows.all():
+        entry = dict(row._mapping)
+        message = email.message_from_string(entry["content"], policy=default)
+        assert isinstance(message, EmailMessage)
+        body = message.get_body(preferencelist=("plain",))
+        entry["text"] = body.get_content() if isinstance(body, EmailMessage) else ""
+        entry["to"] = str(message.get("To", ""))
+        out.append(entry)
+    return out

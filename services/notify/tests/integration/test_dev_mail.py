@@ -1,0 +1,60 @@
+"""The dev mail catcher: in dev mode with no relay, notify keeps and shows what it sends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tsunagu.notify.bootstrap import build_app
+from tsunagu.shared.contracts.topics import programme_topic_name
+
+from .conftest import api, eventually, free_port, publish, staff_token
+from .events import new_case, referral_created
+
+pytestmark = pytest.mark.integration
+
+
+async def test_dev_mode_catches_every_email_and_shows_it(
+    start_notify, test_settings, migrated, producer
+):
+    migrated("notify")
+    dev = test_settings("notify", env="dev")
+    runtime = await start_notify(settings_=dev, smtp_host=None, smtp_port=free_port())
+    assert runtime.mail_catcher is not None
+    case_id, number = new_case()
+    await publish(
+        producer,
+        programme_topic_name("life_independence"),
+        referral_created(case_id, number),
+        case_id,
+    )
+
+    async with api(runtime) as client:
+
+        async def caught() -> Any:
+            mails = (await client.get("/api/v1/dev/mail")).json()
+            return [m for m in mails if number in m["subject"]]
+
+        [mail] = await eventually(caught)
+        assert mail["rcpt_tos"] == ["life_independence@team.tsunagu.example"]
+        assert "新しい紹介が届きました" in mail["text"]
+        page = await client.get("/dev/mail")
+        assert page.status_code == 200
+        assert f"新しい紹介があります（受付番号 {number}）" in page.text
+
+
+async def test_there_is_no_dev_mail_in_prod(test_settings, migrated):
+    migrated("notify")
+    prod = test_settings("notify", env="prod")
+    app = build_app(prod)
+    headers = {"Authorization": f"Bearer {staff_token(prod)}"}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://notify.test", headers=headers
+    ) as client:
+        assert (await client.get("/api/v1/dev/mail")).status_code == 404
+        assert (await client.get("/dev/mail")).status_code == 404
+        assert (await client.get("/api/v1/deliveries")).status_code == 200
+    await app.state.runtime.engine.dispose()

@@ -1,0 +1,259 @@
+"""Staff messages over real Kafka, PostgreSQL and SMTP: once, retried, never lost."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from tsunagu.notify.adapters.channels import delivery_token
+from tsunagu.notify.bootstrap import NotifyRuntime
+from tsunagu.notify.service_layer.scheduling import on_event
+from tsunagu.shared.contracts.topics import NOTIFY_DELIVERY, programme_topic_name
+
+from .conftest import (
+    TEAM_DOMAIN,
+    api,
+    eventually,
+    publish,
+    read_topic,
+    stop_notify,
+)
+from .events import new_case, referral_created
+
+pytestmark = pytest.mark.integration
+
+
+async def deliveries_of(runtime: NotifyRuntime, case_id: str) -> list[dict[str, Any]]:
+    d = runtime.tables.delivery
+    async with runtime.sessions() as session:
+        rows = await session.execute(select(d).where(d.c.case_id == case_id))
+        return [dict(r._mapping) for r in rows.all()]
+
+
+async def attempts_of(runtime: NotifyRuntime, delivery_id: str) -> list[dict[str, Any]]:
+    a = runtime.tables.delivery_attempt
+    async with runtime.sessions() as session:
+        rows = await session.execute(
+            select(a).where(a.c.delivery_id == delivery_id).order_by(a.c.id)
+        )
+        return [dict(r._mapping) for r in rows.all()]
+
+
+async def test_a_referral_sends_one_email_to_the_team_even_when_delivered_twice(
+    start_notify, smtp, producer, kafka_bootstrap
+):
+    runtime = await start_notify(smtp_port=smtp.port)
+    case_id, number = new_case()
+    topic = programme_topic_name("welfare_fund")
+    envelope = referral_created(case_id, number, "welfare_fund", urgent=True)
+    for _ in range(2):  # the same event, delivered twice
+        await publish(producer, topic, envelope, case_id)
+    marker_case, marker_number = new_case()
+    await publish(
+        producer, topic, referral_created(marker_case, marker_number, "welfare_fund"), marker_case
+    )
+
+    team = f"welfare_fund@{TEAM_DOMAIN}"
+    await eventually(lambda: _async(smtp.mails(to=team, containing=marker_number)))
+    await eventually(lambda: _async(smtp.mails(to=team, containing=number)))
+    await asyncio.sleep(1.0)  # a few more sender polls: nothing else arrives
+    mails = smtp.mails(containing=number)
+    assert len(mails) == 1
+    mail = mails[0]
+    assert mail.rcpt_tos == [team]
+    assert mail.subject.startswith("【至急】")  # urgent, at once, and marked
+    assert "【至急】緊急の対応が必要なケースです" in mail.text
+    dedup_key = f"{envelope.event_id}:team:welfare_fund:new_referral"
+    assert mail.message["Message-ID"] == f"<{delivery_token(dedup_key)}@tsunagu.example>"
+
+    [delivery] = await deliveries_of(runtime, case_id)
+    assert delivery["dedup_key"] == dedup_key
+    assert delivery["status"] == "sent"
+    assert delivery["attempts"] == 1
+    [attempt] = await attempts_of(runtime, delivery["id"])
+    assert (attempt["channel"], attempt["status"], attempt["error"]) == ("email", "sent", None)
+
+    # The unique dedup key holds on its own too: the plan applied again, past the inbox.
+    for _ in range(2):
+        async with runtime.sessions() as session, session.begin():
+            await on_event(runtime.notify, session, envelope)
+    assert len(await deliveries_of(runtime, case_id)) == 1
+
+    # Every attempt is published on notify.delivery.v1, without content or addresses.
+    async def published() -> list[Any]:
+        records = await read_topic(kafka_bootstrap, NOTIFY_DELIVERY.name)
+        return [r for r in records if r.key == case_id.encode()]
+
+    [record] = await eventually(published)
+    event = json.loads(record.value)
+    assert event["event_type"] == "delivery_attempted"
+    assert event["data"]["delivery_id"] == delivery["id"]
+    assert event["data"]["status"] == "sent"
+    assert event["data"]["channel"] == "email"
+    assert "@" not in record.value.decode()
+
+
+async def test_deliveries_api_shows_status_channel_and_attempts_without_addresses(
+    start_notify, smtp, producer
+):
+    runtime = await start_notify(smtp_port=smtp.port)
+    case_id, number = new_case()
+    await publish(
+        producer,
+        programme_topic_name("elderly_support"),
+        referral_created(case_id, number, "elderly_support"),
+        case_id,
+    )
+    await eventually(lambda: _async(smtp.mails(containing=number)))
+
+    async with api(runtime) as client:
+
+        async def sent() -> Any:
+            response = await client.get("/api/v1/deliveries", params={"case_id": case_id})
+            body = response.json()
+            return body if body and body[0]["status"] == "sent" else None
+
+        [view] = await eventually(sent)
+        assert view["template"] == "new_referral"
+        assert view["recipient_kind"] == "team"
+        assert view["channels"] == ["email"]
+        assert view["attempts"] == 1
+        assert view["last_channel"] == "email"
+        assert [(a["attempt"], a["channel"], a["status"]) for a in view["attempt_log"]] == [
+            (1, "email", "sent")
+        ]
+        response = await client.get("/api/v1/deliveries", params={"case_id": case_id})
+        assert "@" not in response.text
+        assert "/api/v1/deliveries" in (await client.get("/openapi.json")).json()["paths"]
+
+    async with api(runtime, token=False) as anonymous:
+        response = await anonymous.get("/api/v1/deliveries", params={"case_id": case_id})
+        assert response.status_code == 401
+
+
+async def test_smtp_down_is_retried_until_it_comes_back_even_across_a_restart(
+    start_notify, runtimes, smtp, producer
+):
+    smtp.stop()  # the relay is down
+    runtime = await start_notify(smtp_port=smtp.port)
+    case_id, number = new_case()
+    await publish(
+        producer,
+        programme_topic_name("csw_outreach"),
+        referral_created(case_id, number, "csw_outreach"),
+        case_id,
+    )
+
+    async def failing_twice() -> Any:
+        rows = await deliveries_of(runtime, case_id)
+        return rows if rows and rows[0]["attempts"] >= 2 else None
+
+    [delivery] = await eventually(failing_twice)
+    assert delivery["status"] in ("transient_failure", "sending")
+    assert delivery["last_error"].startswith("smtp_unavailable")
+
+    # Stop notify while it is still retrying: the retry lives in the table, not in memory.
+    await stop_notify(runtime, runtimes)
+    smtp.start()
+    assert smtp.mails(containing=number) == []
+    runtime = await start_notify(smtp_port=smtp.port)
+
+    await eventually(lambda: _async(smtp.mails(containing=number)))
+    await asyncio.sleep(1.0)
+    assert len(smtp.mails(containing=number)) == 1
+    [delivery] = await deliveries_of(runtime, case_id)
+    assert delivery["status"] == "sent"
+    attempts = await attempts_of(runtime, delivery["id"])
+    assert [a["status"] for a in attempts[:-1]] == ["transient_failure"] * (len(attempts) - 1)
+    assert attempts[-1]["status"] == "sent"
+    assert len(attempts) == delivery["attempts"] >= 3
+    gaps = [b["at"] - a["at"] for a, b in itertools.pairwise(attempts[:-1])]
+    assert all(gap >= timedelta(seconds=0.2) for gap in gaps)  # backoff, not a busy loop
+
+
+async def test_a_delivery_left_sending_by_a_crashed_sender_is_sent_after_its_lease(
+    start_notify, smtp, producer
+):
+    # A sender claimed this delivery and died before marking it (its lease expired):
+    # the delivery is sent again, and the unknown attempt is on record.
+    runtime = await start_notify(smtp_port=smtp.port)
+    await runtime.worker.stop()  # hold the sender while the crash is staged
+    runtime.background.remove(runtime.worker)
+    case_id, number = new_case()
+    await publish(
+        producer,
+        programme_topic_name("adult_guardianship"),
+        referral_created(case_id, number, "adult_guardianship"),
+        case_id,
+    )
+    [delivery] = await eventually(lambda: deliveries_of(runtime, case_id))
+    d = runtime.tables.delivery
+    async with runtime.sessions() as session, session.begin():
+        await session.execute(
+            update(d)
+            .where(d.c.id == delivery["id"])
+            .values(
+                status="sending",
+                lease_token="the-crashed-sender",
+                next_attempt_at=runtime.clock() - timedelta(seconds=1),
+            )
+        )
+
+    async def sent() -> Any:
+        await runtime.sender.run_once()
+        [row] = await deliveries_of(runtime, case_id)
+        return row if row["status"] == "sent" else None
+
+    delivery = await eventually(sent)
+    assert len(smtp.mails(containing=number)) == 1
+    attempts = await attempts_of(runtime, delivery["id"])
+    assert [(a["status"], a["error"]) for a in attempts] == [
+        ("transient_failure", "lease_expired"),
+        ("sent", None),
+    ]
+
+
+async def test_unprocessable_events_go_to_the_dlq_and_the_partition_keeps_flowing(
+    start_notify, smtp, producer, kafka_bootstrap, consumer_name
+):
+    await start_notify(smtp_port=smtp.port)
+    topic = programme_topic_name("disability_support")
+    case_id, number = new_case()
+    bad = referral_created(case_id, number, "disability_support").model_copy(
+        update={"data": {"case_id": case_id, "programme": "flying"}}
+    )
+    await publish(producer, topic, b"this is not an envelope", case_id)
+    await publish(producer, topic, bad, case_id)
+    # The same key: the same partition, behind the two poison messages.
+    await publish(producer, topic, referral_created(case_id, number, "disability_support"), case_id)
+
+    await eventually(lambda: _async(smtp.mails(containing=number)))
+
+    async def dead_lettered() -> list[Any]:
+        records = await read_topic(kafka_bootstrap, topic + ".dlq")
+        return [
+            r
+            for r in records
+            if r.key == case_id.encode()
+            and dict(r.headers).get("dlq-consumer") == consumer_name.encode()
+        ]
+
+    records = await eventually(lambda: _at_least(dead_lettered, 2))
+    errors = sorted(dict(r.headers)["dlq-error"].decode() for r in records)
+    assert errors[0].startswith("invalid referral_created data")
+    assert errors[1].startswith("unreadable envelope")
+
+
+async def _async(value: Any) -> Any:
+    return value
+
+
+async def _at_least(fetch: Any, count: int) -> Any:
+    values = await fetch()
+    return values if len(values) >= count else None

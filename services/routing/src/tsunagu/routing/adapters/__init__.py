@@ -1,0 +1,1 @@
+"""Routing's adapters: its database tables."""

@@ -1,0 +1,1 @@
+"""What drives routing: HTTP routes, event consumers and the deadline scanner."""

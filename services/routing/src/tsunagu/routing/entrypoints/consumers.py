@@ -1,0 +1,34 @@
+"""Routing's consumers: the intake events it reacts to, each bound to its handler."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from tsunagu.routing.service_layer.handlers import (
+    Routing,
+    on_case_created,
+    on_consent_changed,
+    on_referral_response,
+)
+from tsunagu.shared.contracts import intake
+from tsunagu.shared.contracts.topics import ROUTING, consumed_by
+from tsunagu.shared.messaging import Handler, IdempotentConsumer
+from tsunagu.shared.runtime import ServiceRuntime
+
+#: The topics routing reads (intake.case.v1, intake.referral_response.v1), from the registry.
+TOPICS: tuple[str, ...] = tuple(t.name for t in consumed_by(ROUTING))
+
+
+def handlers(routing: Routing) -> dict[str, Handler]:
+    """Event type → handler. Other event types on these topics (case_updated) are skipped."""
+    return {
+        intake.CASE_CREATED: partial(on_case_created, routing),
+        intake.CONSENT_CHANGED: partial(on_consent_changed, routing),
+        intake.REFERRAL_RESPONSE_SUBMITTED: partial(on_referral_response, routing),
+    }
+
+
+def register(
+    runtime: ServiceRuntime, routing: Routing, *, consumer: str | None = None
+) -> IdempotentConsumer:
+    return runtime.consume(TOPICS, handlers(routing), consumer=consumer)

@@ -1,0 +1,1 @@
+"""Routing's handlers: what happens on each event, command and scan, given a session."""

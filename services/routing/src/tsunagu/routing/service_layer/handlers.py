@@ -1,0 +1,586 @@
+"""Routing's handlers: route a new case, follow consent, apply responses, escalate deadlines.
+
+Each message handler runs inside the consumer's inbox transaction (``runtime.consume``): its
+rows and its outbox events commit together with the inbox record, or not at all. Events go to
+``routing.case.v1`` (the case's closed loop, read by intake) and to the programme's own topic
+``routing.programme.<programme>.v1`` (read by the programme's team); all are keyed by case id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Row, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tsunagu.routing.adapters.orm import RoutingTables
+from tsunagu.routing.config import Clock
+from tsunagu.routing.domain import (
+    Action,
+    InvalidTransition,
+    RuleSet,
+    deadline_for,
+    decide,
+    next_after_decline,
+    transition,
+)
+from tsunagu.routing.service_layer.mapping import (
+    check_event_concerns,
+    domain_facts,
+    external_referrals,
+    facts_record,
+)
+from tsunagu.shared.contracts import intake
+from tsunagu.shared.contracts import routing as routing_events
+from tsunagu.shared.contracts.codes import Programme, ReferralStatus, SharingBasis
+from tsunagu.shared.contracts.envelope import Envelope, new_id
+from tsunagu.shared.contracts.registry import parse
+from tsunagu.shared.contracts.topics import ROUTING_CASE, programme_topic_name
+from tsunagu.shared.logs import get_logger
+from tsunagu.shared.messaging import PermanentError
+from tsunagu.shared.outbox import OutboxWriter
+
+log = get_logger(__name__)
+
+#: Who the history names when routing itself changes a referral.
+SYSTEM = "routing"
+CASE_TOPIC = ROUTING_CASE.name
+
+
+@dataclass(frozen=True)
+class Routing:
+    """What every handler needs: the tables, the rule set in force, the outbox, the clock."""
+
+    tables: RoutingTables
+    rules: RuleSet
+    outbox: OutboxWriter
+    clock: Clock
+
+    def now(self) -> datetime:
+        now = self.clock()
+        if now.tzinfo is None:
+            raise ValueError("the routing clock must return timezone-aware datetimes")
+        return now
+
+    async def emit(
+        self,
+        session: AsyncSession,
+        topics: Sequence[str],
+        event_type: str,
+        data: BaseModel,
+        *,
+        case_id: str,
+        cause: Envelope | None = None,
+    ) -> None:
+        """Add the event to the outbox once per topic (each copy has its own event id)."""
+        for topic in topics:
+            envelope = self.outbox.envelope(
+                event_type, data.model_dump(mode="json"), causation=cause
+            )
+            await self.outbox.add(
+                session, topic=topic, aggregatetype="case", aggregateid=case_id, envelope=envelope
+            )
+
+
+# --- case_created ---------------------------------------------------------------------------
+
+
+async def on_case_created(routing: Routing, session: AsyncSession, envelope: Envelope) -> None:
+    """Decide, store the decision and one referral per programme, publish what is shared."""
+    check_event_concerns(envelope.data)
+    case = parse(envelope, intake.CaseCreated)
+    facts = domain_facts(case.facts, case.consent.basis)
+    decision = decide(facts, routing.rules)
+    now = routing.now()
+    t = routing.tables
+
+    stored = await session.execute(
+        insert(t.decision)
+        .values(
+            case_id=case.case_id,
+            case_number=case.case_number,
+            event_id=case.event_id,
+            rule_version=decision.rule_version,
+            urgent=decision.urgent,
+            sharing_basis=facts.sharing_basis.value,
+            facts=facts_record(facts),
+            decision=decision.to_dict(),
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=[t.decision.c.case_id])
+        .returning(t.decision.c.case_id)
+    )
+    if stored.first() is None:
+        # Another event for a case already routed (e.g. re-sent under a new event id).
+        log.info("case_already_routed", case_id=case.case_id)
+        return
+
+    deadline = deadline_for(now, decision.urgent, routing.rules)
+    referrals: list[dict[str, Any]] = []
+    for programme in decision.programmes:
+        status = decision.initial_status(programme)
+        shared = status is ReferralStatus.PENDING
+        referrals.append(
+            {
+                "referral_id": new_id(),
+                "case_id": case.case_id,
+                "programme": programme.value,
+                "role": decision.roles[programme].value,
+                "status": status.value,
+                "deadline_at": deadline if shared else None,
+                "reasons": list(decision.reasons[programme]),
+                "shared_at": now if shared else None,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    await session.execute(insert(t.referral), referrals)
+    for r in referrals:
+        await _record(session, t, r, "create", None, r["status"], by=SYSTEM, at=now, cause=envelope)
+
+    routed = routing_events.CaseRouted(
+        case_id=case.case_id,
+        case_number=case.case_number,
+        event_id=case.event_id,
+        rule_version=decision.rule_version,
+        lead=decision.lead,
+        coordinator=decision.coordinator,
+        compound=decision.compound,
+        urgent=decision.urgent,
+        food_parcel_eligible=decision.food_parcel_eligible,
+        referrals=[routing_events.Referral.model_validate(r) for r in referrals],
+        awaiting_consent=list(decision.awaiting_consent),
+        external=external_referrals(decision),
+    )
+    await routing.emit(
+        session,
+        [CASE_TOPIC],
+        routing_events.CASE_ROUTED,
+        routed,
+        case_id=case.case_id,
+        cause=envelope,
+    )
+    concerns = [c.value for c in facts.concerns]
+    for r in referrals:
+        if r["status"] == ReferralStatus.PENDING:
+            await _referral_created(
+                routing,
+                session,
+                r,
+                case_number=case.case_number,
+                event_id=case.event_id,
+                urgent=decision.urgent,
+                concerns=concerns,
+                cause=envelope,
+            )
+    log.info(
+        "case_routed",
+        case_id=case.case_id,
+        rule_version=decision.rule_version,
+        programmes=[p.value for p in decision.programmes],
+        awaiting_consent=[p.value for p in decision.awaiting_consent],
+        urgent=decision.urgent,
+    )
+
+
+async def _referral_created(
+    routing: Routing,
+    session: AsyncSession,
+    referral: Mapping[str, Any],
+    *,
+    case_number: str,
+    event_id: str,
+    urgent: bool,
+    concerns: list[str],
+    cause: Envelope,
+) -> None:
+    """The programme receives the case: referral_created on its own topic."""
+    created = routing_events.ReferralCreated(
+        case_id=referral["case_id"],
+        case_number=case_number,
+        event_id=event_id,
+        referral_id=referral["referral_id"],
+        programme=referral["programme"],
+        role=referral["role"],
+        urgent=urgent,
+        deadline_at=referral["deadline_at"],
+        concerns=concerns,
+        reasons=referral["reasons"],
+    )
+    await routing.emit(
+        session,
+        [programme_topic_name(referral["programme"])],
+        routing_events.REFERRAL_CREATED,
+        created,
+        case_id=referral["case_id"],
+        cause=cause,
+    )
+
+
+# --- consent_changed ------------------------------------------------------------------------
+
+
+async def on_consent_changed(routing: Routing, session: AsyncSession, envelope: Envelope) -> None:
+    """A basis given releases the suggested referrals; a withdrawal is told to every programme
+    that received the case, and nothing more is shared until a basis is given again."""
+    change = parse(envelope, intake.ConsentChanged)
+    t = routing.tables
+    case = (
+        await session.execute(
+            select(t.decision).where(t.decision.c.case_id == change.case_id).with_for_update()
+        )
+    ).first()
+    if case is None:
+        # Same partition as case_created, so that event was dead-lettered: dead-letter this
+        # one too, to be replayed after it.
+        raise PermanentError(f"consent_changed for case {change.case_id}, which is not routed")
+    basis = change.consent.basis
+    withdrawn = basis is SharingBasis.NONE and (
+        change.withdrawn or case.sharing_basis != SharingBasis.NONE
+    )
+    now = routing.now()
+    values: dict[str, Any] = {"sharing_basis": basis.value, "updated_at": now}
+    if withdrawn:
+        values["consent_withdrawn_at"] = now
+    await session.execute(
+        update(t.decision).where(t.decision.c.case_id == change.case_id).values(**values)
+    )
+    if basis is not SharingBasis.NONE:
+        await _release_suggested(routing, session, case, change.changed_by, envelope, now)
+    elif withdrawn:
+        await _tell_withdrawal(routing, session, case, envelope, now)
+
+
+async def _release_suggested(
+    routing: Routing,
+    session: AsyncSession,
+    case: Row[Any],
+    by: str,
+    cause: Envelope,
+    now: datetime,
+) -> None:
+    t = routing.tables
+    rows = (
+        await session.execute(
+            select(t.referral)
+            .where(
+                t.referral.c.case_id == case.case_id,
+                t.referral.c.status == ReferralStatus.SUGGESTED,
+            )
+            .with_for_update()
+        )
+    ).all()
+    order: list[str] = case.decision["programmes"]  # the decision's order: lead first
+    rows = sorted(rows, key=lambda r: order.index(r.programme) if r.programme in order else 99)
+    deadline = deadline_for(now, case.urgent, routing.rules)
+    for row in rows:
+        status = transition(row.status, Action.RELEASE)
+        await session.execute(
+            update(t.referral)
+            .where(t.referral.c.referral_id == row.referral_id)
+            .values(status=status.value, deadline_at=deadline, shared_at=now, updated_at=now)
+        )
+        referral = {**row._mapping, "status": status.value, "deadline_at": deadline}
+        await _record(
+            session, t, referral, Action.RELEASE, row.status, status, by=by, at=now, cause=cause
+        )
+        await _referral_created(
+            routing,
+            session,
+            referral,
+            case_number=case.case_number,
+            event_id=case.event_id,
+            urgent=case.urgent,
+            concerns=case.facts["concerns"],
+            cause=cause,
+        )
+        changed = routing_events.ReferralStatusChanged(
+            case_id=row.case_id,
+            case_number=case.case_number,
+            referral_id=row.referral_id,
+            programme=row.programme,
+            status=status,
+            previous_status=row.status,
+            by=by,
+        )
+        # The programme hears of it by referral_created; intake's closed loop by this.
+        await routing.emit(
+            session,
+            [CASE_TOPIC],
+            routing_events.REFERRAL_STATUS_CHANGED,
+            changed,
+            case_id=row.case_id,
+            cause=cause,
+        )
+    if rows:
+        log.info("referrals_released", case_id=case.case_id, programmes=[r.programme for r in rows])
+
+
+async def _tell_withdrawal(
+    routing: Routing, session: AsyncSession, case: Row[Any], cause: Envelope, now: datetime
+) -> None:
+    t = routing.tables
+    received = await session.execute(
+        select(t.referral.c.programme)
+        .where(t.referral.c.case_id == case.case_id, t.referral.c.shared_at.is_not(None))
+        .order_by(t.referral.c.shared_at, t.referral.c.programme)
+    )
+    programmes = list(received.scalars())
+    for programme in programmes:
+        withdrawn = routing_events.ConsentWithdrawn(
+            case_id=case.case_id,
+            case_number=case.case_number,
+            programme=programme,
+            withdrawn_at=now,
+        )
+        await routing.emit(
+            session,
+            [programme_topic_name(programme)],
+            routing_events.CONSENT_WITHDRAWN,
+            withdrawn,
+            case_id=case.case_id,
+            cause=cause,
+        )
+    log.info("consent_withdrawal_told", case_id=case.case_id, programmes=programmes)
+
+
+# --- referral_response_submitted ------------------------------------------------------------
+
+
+async def on_referral_response(routing: Routing, session: AsyncSession, envelope: Envelope) -> None:
+    """Apply a programme's accept / decline / start / close.
+
+    A response the referral's current status does not allow (two staff answering at once, a
+    late click after another change) is a normal race, not a broken message: it is recorded in
+    the history as refused (``applied`` false, with the lifecycle's reason), logged, and
+    changes nothing. It is not dead-lettered. A response naming a referral routing never made
+    can never apply: that one is dead-lettered.
+    """
+    response = parse(envelope, intake.ReferralResponseSubmitted)
+    t = routing.tables
+    row = (
+        await session.execute(
+            select(t.referral, t.decision.c.case_number)
+            .join(t.decision, t.decision.c.case_id == t.referral.c.case_id)
+            .where(t.referral.c.referral_id == response.referral_id)
+            .with_for_update(of=t.referral)
+        )
+    ).first()
+    if row is None or (row.case_id, row.programme) != (response.case_id, response.programme):
+        raise PermanentError(
+            f"no referral {response.referral_id} to {response.programme} on case {response.case_id}"
+        )
+    now = routing.now()
+    current = ReferralStatus(row.status)
+    referral = row._mapping
+    try:
+        status = transition(
+            current, response.action, reason=response.reason, outcome=response.outcome
+        )
+    except InvalidTransition as exc:
+        await _record(
+            session,
+            t,
+            referral,
+            response.action,
+            current,
+            current,
+            by=response.staff,
+            at=now,
+            cause=envelope,
+            applied=False,
+            note=str(exc),
+        )
+        log.warning(
+            "referral_response_refused",
+            referral_id=row.referral_id,
+            action=response.action,
+            status=current.value,
+            error=str(exc),
+        )
+        return
+
+    values: dict[str, Any] = {"status": status.value, "updated_at": now}
+    suggested_next: Programme | None = None
+    if status is ReferralStatus.DECLINED:
+        referred = await session.execute(
+            select(t.referral.c.programme).where(t.referral.c.case_id == row.case_id)
+        )
+        suggested_next = next_after_decline(
+            [Programme(p) for p in referred.scalars()], Programme(row.programme), routing.rules
+        )
+        values["suggested_next"] = suggested_next
+        if suggested_next is None:  # the coordinator declined and nobody else is left
+            log.warning("decline_leaves_no_programme", referral_id=row.referral_id)
+    if status is ReferralStatus.ACCEPTED:
+        values["taken_by"] = response.staff
+    if response.reason is not None:
+        values["reason"] = response.reason
+    if response.outcome is not None:
+        values["outcome"] = response.outcome
+    await session.execute(
+        update(t.referral).where(t.referral.c.referral_id == row.referral_id).values(**values)
+    )
+    await _record(
+        session,
+        t,
+        referral,
+        response.action,
+        current,
+        status,
+        by=response.staff,
+        at=now,
+        cause=envelope,
+        reason=response.reason,
+        outcome=response.outcome,
+        suggested_next=suggested_next,
+    )
+    changed = routing_events.ReferralStatusChanged(
+        case_id=row.case_id,
+        case_number=row.case_number,
+        referral_id=row.referral_id,
+        programme=row.programme,
+        status=status,
+        previous_status=current,
+        by=response.staff,
+        reason=response.reason,
+        outcome=response.outcome,
+        suggested_next=suggested_next,
+        taken_by=values.get("taken_by", row.taken_by),
+    )
+    await routing.emit(
+        session,
+        [CASE_TOPIC, programme_topic_name(row.programme)],
+        routing_events.REFERRAL_STATUS_CHANGED,
+        changed,
+        case_id=row.case_id,
+        cause=envelope,
+    )
+    log.info(
+        "referral_status_changed",
+        referral_id=row.referral_id,
+        programme=row.programme,
+        status=status.value,
+        previous_status=current.value,
+        suggested_next=suggested_next,
+    )
+
+
+# --- escalation -----------------------------------------------------------------------------
+
+
+async def escalate_overdue(
+    routing: Routing, sessions: async_sessionmaker[AsyncSession], *, batch_size: int = 100
+) -> int:
+    """Escalate every pending referral past its deadline; returns how many were escalated.
+
+    Each batch is one transaction that claims its referrals with ``FOR UPDATE SKIP LOCKED``,
+    marks them escalated and writes their events to the outbox. A replica running the same
+    scan skips the claimed rows, and once committed they are no longer pending: each referral
+    is escalated, and its events written, exactly once, across replicas and restarts.
+    """
+    total = 0
+    while True:
+        count = await _escalate_batch(routing, sessions, batch_size)
+        total += count
+        if count < batch_size:
+            return total
+
+
+async def _escalate_batch(
+    routing: Routing, sessions: async_sessionmaker[AsyncSession], batch_size: int
+) -> int:
+    t = routing.tables
+    r, d = t.referral, t.decision
+    async with sessions() as session, session.begin():
+        now = routing.now()
+        rows = (
+            await session.execute(
+                select(r.c.referral_id, r.c.case_id, r.c.programme, r.c.deadline_at)
+                .add_columns(d.c.case_number, d.c.urgent)
+                .join(d, d.c.case_id == r.c.case_id)
+                .where(r.c.status == ReferralStatus.PENDING, r.c.deadline_at < now)
+                .order_by(r.c.deadline_at)
+                .limit(batch_size)
+                .with_for_update(of=r, skip_locked=True)
+            )
+        ).all()
+        for row in rows:
+            status = transition(ReferralStatus.PENDING, Action.ESCALATE)
+            await session.execute(
+                update(r)
+                .where(r.c.referral_id == row.referral_id)
+                .values(status=status.value, escalated_at=now, updated_at=now)
+            )
+            await _record(
+                session,
+                t,
+                row._mapping,
+                Action.ESCALATE,
+                ReferralStatus.PENDING,
+                status,
+                by=SYSTEM,
+                at=now,
+            )
+            escalated = routing_events.ReferralEscalated(
+                case_id=row.case_id,
+                case_number=row.case_number,
+                referral_id=row.referral_id,
+                programme=row.programme,
+                urgent=row.urgent,
+                deadline_at=row.deadline_at,
+                escalated_at=now,
+            )
+            await routing.emit(
+                session,
+                [CASE_TOPIC, programme_topic_name(row.programme)],
+                routing_events.REFERRAL_ESCALATED,
+                escalated,
+                case_id=row.case_id,
+            )
+            log.warning(
+                "referral_escalated",
+                case_id=row.case_id,
+                referral_id=row.referral_id,
+                programme=row.programme,
+                urgent=row.urgent,
+            )
+    return len(rows)
+
+
+async def _record(
+    session: AsyncSession,
+    t: RoutingTables,
+    referral: Mapping[Any, Any],
+    action: str,
+    from_status: str | None,
+    to_status: str,
+    *,
+    by: str,
+    at: datetime,
+    cause: Envelope | None = None,
+    applied: bool = True,
+    **details: Any,
+) -> None:
+    """One row of the referral's history (``details``: reason, outcome, suggested_next, note)."""
+    await session.execute(
+        insert(t.referral_status_change).values(
+            referral_id=referral["referral_id"],
+            case_id=referral["case_id"],
+            programme=referral["programme"],
+            action=str(action),
+            from_status=None if from_status is None else str(from_status),
+            to_status=str(to_status),
+            applied=applied,
+            by=by,
+            cause_event_id=None if cause is None else cause.event_id,
+            at=at,
+            **details,
+        )
+    )

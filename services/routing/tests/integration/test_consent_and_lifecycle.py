@@ -1,0 +1,187 @@
+"""Consent changes and programme responses, on a real broker and database."""
+
+from __future__ import annotations
+
+import pytest
+from routing_testkit import (
+    FakeClock,
+    Tap,
+    case_created,
+    consent_changed,
+    decision_of,
+    publish,
+    referral_response,
+    referrals_of,
+    settle,
+)
+from sqlalchemy import select
+
+from tsunagu.routing.domain import deadline_for, load_rules
+from tsunagu.shared.contracts.topics import ROUTING_CASE, programme_topic_name
+
+pytestmark = pytest.mark.integration
+RULES = load_rules()
+CASE_TOPIC = ROUTING_CASE.name
+
+
+async def test_consent_releases_held_back_referrals_and_its_withdrawal_is_told(
+    start_runtime, producer, tap: Tap, group: str
+) -> None:
+    clock = FakeClock()
+    runtime = await start_runtime(clock)
+    case = case_created(["income_shortfall", "isolation"], most_pressing="isolation", basis="none")
+    case_id = case.data["case_id"]
+    await publish(producer, case)
+    (lead_created,) = await tap.wait_for(case_id, 1, event_type="referral_created")
+    assert lead_created.topic == programme_topic_name("csw_participation")
+
+    # Consent given: the suggested referral is released with a deadline from now.
+    clock.advance(minutes=30)
+    await publish(producer, consent_changed(case_id, "consent", previous="none"))
+    created = await tap.wait_for(case_id, 2, event_type="referral_created")
+    released = next(r for r in created if r.topic == programme_topic_name("life_independence"))
+    assert released.data["role"] == "member"
+    (changed,) = await tap.wait_for(case_id, 1, event_type="referral_status_changed")
+    assert changed.topic == CASE_TOPIC
+    assert (changed.data["previous_status"], changed.data["status"]) == ("suggested", "pending")
+    assert changed.data["programme"] == "life_independence"
+    referrals = {r["programme"]: r for r in await referrals_of(runtime, case_id)}
+    assert referrals["life_independence"]["status"] == "pending"
+    assert referrals["life_independence"]["deadline_at"] == deadline_for(clock.now, False, RULES)
+    decision = await decision_of(runtime, case_id)
+    assert decision is not None and decision["sharing_basis"] == "consent"
+
+    # Consent withdrawn: every programme that received the case is told, once.
+    await publish(producer, consent_changed(case_id, "none", previous="consent"))
+    withdrawn = await tap.wait_for(case_id, 2, event_type="consent_withdrawn")
+    assert {r.topic for r in withdrawn} == {
+        programme_topic_name("csw_participation"),
+        programme_topic_name("life_independence"),
+    }
+    await settle(runtime, tap, group)
+    assert len(tap.find(case_id, event_type="consent_withdrawn")) == 2
+    assert len(tap.find(case_id, event_type="referral_created")) == 2
+    decision = await decision_of(runtime, case_id)
+    assert decision is not None and decision["consent_withdrawn_at"] is not None
+
+
+async def test_a_support_meeting_releases_referrals_too(start_runtime, producer, tap: Tap) -> None:
+    await start_runtime()
+    case = case_created(["hikikomori", "employment"], basis="none")
+    case_id = case.data["case_id"]
+    await publish(producer, case)
+    await tap.wait_for(case_id, 1, event_type="referral_created")
+    await publish(producer, consent_changed(case_id, "support_meeting", previous="none"))
+    created = await tap.wait_for(case_id, 2, event_type="referral_created")
+    assert {r.data["programme"] for r in created} == {"csw_outreach", "life_independence"}
+
+
+async def test_the_referral_lifecycle(start_runtime, producer, tap: Tap, group: str) -> None:
+    runtime = await start_runtime()
+    case = case_created(["income_shortfall", "isolation"], most_pressing="income_shortfall")
+    case_id = case.data["case_id"]
+    await publish(producer, case)
+    await tap.wait_for(case_id, 2, event_type="referral_created")
+    lead, member = await referrals_of(runtime, case_id)
+    assert (lead["programme"], member["programme"]) == ("life_independence", "csw_participation")
+
+    await publish(producer, referral_response(lead, "accept", staff="tanaka"))
+    await publish(producer, referral_response(lead, "start", staff="tanaka"))
+    await publish(
+        producer, referral_response(lead, "close", staff="tanaka", outcome="生活保護につないだ")
+    )
+    await publish(producer, referral_response(member, "decline", reason="対象外", staff="sato"))
+
+    changes = await tap.wait_for(case_id, 8, event_type="referral_status_changed")
+    # Every change on the case topic (intake's closed loop) and on the programme's topic.
+    for topic in (CASE_TOPIC, programme_topic_name("life_independence")):
+        on_topic = [
+            r.data
+            for r in changes
+            if r.topic == topic and r.data["referral_id"] == lead["referral_id"]
+        ]
+        assert [(c["previous_status"], c["status"]) for c in on_topic] == [
+            ("pending", "accepted"),
+            ("accepted", "in_progress"),
+            ("in_progress", "closed"),
+        ]
+        assert on_topic[-1]["outcome"] == "生活保護につないだ"
+        assert on_topic[0]["taken_by"] == "tanaka"
+    declined = [r for r in changes if r.data["referral_id"] == member["referral_id"]]
+    assert {r.topic for r in declined} == {CASE_TOPIC, programme_topic_name("csw_participation")}
+    for record in declined:
+        assert record.data["status"] == "declined"
+        assert record.data["reason"] == "対象外"
+        # life_independence already has the case: the coordinator takes it back.
+        assert record.data["suggested_next"] == "csw_outreach"
+
+    lead_now, member_now = await referrals_of(runtime, case_id)
+    assert (lead_now["status"], lead_now["outcome"], lead_now["taken_by"]) == (
+        "closed",
+        "生活保護につないだ",
+        "tanaka",
+    )
+    assert (member_now["status"], member_now["suggested_next"]) == ("declined", "csw_outreach")
+
+    # A response the status no longer allows (a race between two staff) changes nothing,
+    # is recorded as refused, and is not dead-lettered.
+    await publish(producer, referral_response(member, "accept", staff="suzuki"))
+    await publish(
+        producer, referral_response(lead, "decline", reason="遅れて押した", staff="suzuki")
+    )
+    await settle(runtime, tap, group)
+    assert len(tap.find(case_id, event_type="referral_status_changed")) == 8
+    assert [r["status"] for r in await referrals_of(runtime, case_id)] == ["closed", "declined"]
+    h = runtime.tables.referral_status_change
+    async with runtime.sessions() as session:
+        history = (
+            await session.execute(
+                select(h.c.action, h.c.from_status, h.c.to_status, h.c.applied, h.c.note)
+                .where(h.c.case_id == case_id)
+                .order_by(h.c.id)
+            )
+        ).all()
+    assert [(a, f, t, ok) for a, f, t, ok, _ in history] == [
+        ("create", None, "pending", True),
+        ("create", None, "pending", True),
+        ("accept", "pending", "accepted", True),
+        ("start", "accepted", "in_progress", True),
+        ("close", "in_progress", "closed", True),
+        ("decline", "pending", "declined", True),
+        ("accept", "declined", "declined", False),
+        ("decline", "closed", "closed", False),
+    ]
+    assert "cannot accept a referral that is declined" in history[-2].note
+    assert not [r for r in tap.find(case_id) if r.topic.endswith(".dlq")]
+
+
+async def test_a_response_needs_its_reason_or_outcome(
+    start_runtime, producer, tap: Tap, group: str
+) -> None:
+    runtime = await start_runtime()
+    case = case_created(["housing"])
+    case_id = case.data["case_id"]
+    await publish(producer, case)
+    await tap.wait_for(case_id, 1, event_type="referral_created")
+    (referral,) = await referrals_of(runtime, case_id)
+    await publish(producer, referral_response(referral, "decline"))  # no reason
+    await settle(runtime, tap, group)
+    assert [r["status"] for r in await referrals_of(runtime, case_id)] == ["pending"]
+    assert not tap.find(case_id, event_type="referral_status_changed")
+
+
+async def test_events_that_can_never_apply_are_dead_lettered(
+    start_runtime, producer, tap: Tap
+) -> None:
+    await start_runtime()
+    stranger = {
+        "case_id": "case-never-routed",
+        "referral_id": "00000000-0000-0000-0000-000000000000",
+        "programme": "welfare_fund",
+    }
+    await publish(producer, referral_response(stranger, "accept"))
+    await publish(producer, consent_changed("case-never-routed", "consent", previous="none"))
+    dead = await tap.wait_for("case-never-routed", 2)
+    errors = {r.topic: r.headers["dlq-error"] for r in dead}
+    assert "no referral" in errors["intake.referral_response.v1.dlq"]
+    assert "not routed" in errors["intake.case.v1.dlq"]

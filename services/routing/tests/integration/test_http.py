@@ -1,0 +1,219 @@
+"""Routing's HTTP API through the real app: explain, referral lists, the AsyncAPI document."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from routing_testkit import FakeClock, Tap, case_created, publish
+from sqlalchemy import func, select
+
+from tsunagu.routing.asyncapi import document
+from tsunagu.routing.bootstrap import RoutingRuntime, build_app
+from tsunagu.shared.auth import Principal, issue_token
+
+pytestmark = pytest.mark.integration
+
+INTAKE_FORM_BODY: dict[str, Any] = {
+    "event_id": "2025-06-aeon-kawaguchi",
+    "resident": {
+        "name": "川口 花子",
+        "name_kana": "かわぐち はなこ",
+        "birth_date": "1948-05-01",
+        "sex": "female",
+        "phone": "090-1234-5678",
+        "address": "埼玉県川口市本町1-2-3",
+        "lives_alone": True,
+        "disability_certificate": False,
+        "special_loan_borrower": False,
+    },
+    "concerns": ["income_shortfall", "isolation"],
+    "most_pressing": "income_shortfall",
+    "urgent": {"no_food_today": False, "eviction_within_7_days": False},
+    "consent": {
+        "share_across_programmes": True,
+        "basis": "consent",
+        "contact_channels": ["phone"],
+        "contact_time": "afternoon",
+    },
+    "notes": "話し相手がほしいとのこと",
+}
+
+
+@pytest.fixture
+async def runtime(start_runtime) -> RoutingRuntime:
+    return await start_runtime(FakeClock())
+
+
+@pytest.fixture
+async def client(runtime: RoutingRuntime) -> AsyncIterator[httpx.AsyncClient]:
+    app = build_app(runtime.settings, runtime)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://routing") as client:
+        yield client
+
+
+def bearer(runtime: RoutingRuntime, *roles: str, programmes: tuple[str, ...] = ()) -> dict:
+    principal = Principal(
+        username="staff", roles=frozenset(roles), programmes=frozenset(programmes)
+    )
+    token = issue_token(principal, runtime.settings.auth_secret.get_secret_value(), 3600)
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_explain_routes_intakes_body_without_storing_it(
+    client: httpx.AsyncClient, runtime: RoutingRuntime
+) -> None:
+    d = runtime.tables.decision
+    async with runtime.sessions() as session:
+        before = await session.scalar(select(func.count()).select_from(d))
+
+    response = await client.post(
+        "/api/v1/routing/explain", json=INTAKE_FORM_BODY, headers=bearer(runtime, "intake")
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["programmes"] == ["life_independence", "csw_participation"]
+    assert body["lead"] == "life_independence"
+    assert body["coordinator"] is None
+    assert body["compound"] is False
+    assert body["urgent"] is False
+    assert body["food_parcel_eligible"] is True
+    assert body["awaiting_consent"] == []
+    assert body["rule_version"] == "2026.1"
+    assert body["roles"] == {"life_independence": "lead", "csw_participation": "member"}
+    assert body["reasons"]["life_independence"] == [
+        "concern income_shortfall",
+        "lead: most pressing concern income_shortfall",
+    ]
+    assert body["external"] == []
+    for personal in ("川口", "かわぐち", "090", "本町", "話し相手", "1948"):
+        assert personal not in response.text
+
+    async with runtime.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(d)) == before
+
+
+async def test_explain_reads_age_from_the_birth_date_and_shows_what_awaits_consent(
+    client: httpx.AsyncClient, runtime: RoutingRuntime
+) -> None:
+    body = {
+        "concerns": ["health", "dementia_money", "dv_abuse"],
+        "resident": {"birth_date": "1950-01-01"},
+        "consent": {"basis": "none", "share_across_programmes": False},
+    }
+    response = await client.post(
+        "/api/v1/routing/explain", json=body, headers=bearer(runtime, "coordinator")
+    )
+    assert response.status_code == 200, response.text
+    decision = response.json()
+    assert decision["urgent"] is True
+    assert decision["programmes"] == ["elderly_support", "adult_guardianship"]
+    assert decision["awaiting_consent"] == ["adult_guardianship"]
+    assert {e["agency"] for e in decision["external"]} == {"health_centre", "dv_centre"}
+    assert any(r.startswith("age 7") for r in decision["reasons"]["elderly_support"])
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"concerns": ["income_shortfall", "gambling"]}, ["body", "concerns"]),
+        ({"most_pressing": "housing"}, ["body", "most_pressing"]),
+        ({"concerns": []}, ["body", "concerns"]),
+        ({"resident": {"birth_date": "2999-01-01"}}, ["body", "resident", "birth_date"]),
+        ({"resident": {"birth_date": "昭和23年5月1日"}}, ["body", "resident", "birth_date"]),
+    ],
+)
+async def test_explain_names_the_invalid_field(
+    client: httpx.AsyncClient, runtime: RoutingRuntime, change: dict, field: list[str]
+) -> None:
+    body = {**INTAKE_FORM_BODY, **change}
+    response = await client.post(
+        "/api/v1/routing/explain", json=body, headers=bearer(runtime, "intake")
+    )
+    assert response.status_code == 422
+    locations = [e["loc"][: len(field)] for e in response.json()["detail"]]
+    assert field in locations
+    if "gambling" in str(change):
+        assert "unknown concern code(s): 'gambling'" in response.text
+
+
+async def test_explain_needs_a_staff_token(
+    client: httpx.AsyncClient, runtime: RoutingRuntime
+) -> None:
+    response = await client.post("/api/v1/routing/explain", json=INTAKE_FORM_BODY)
+    assert response.status_code == 401
+    forged = {"Authorization": "Bearer not-a-token"}
+    response = await client.post("/api/v1/routing/explain", json=INTAKE_FORM_BODY, headers=forged)
+    assert response.status_code == 401
+    response = await client.post(
+        "/api/v1/routing/explain", json=INTAKE_FORM_BODY, headers=bearer(runtime, "food_desk")
+    )
+    assert response.status_code == 200  # any signed-in staff member may ask
+
+
+async def test_referral_lists_show_programme_members_their_programmes_only(
+    client: httpx.AsyncClient, runtime: RoutingRuntime, producer, tap: Tap
+) -> None:
+    held_back = case_created(["income_shortfall", "isolation"], basis="none")
+    shared = case_created(["isolation", "debt_arrears"], most_pressing="isolation")
+    for case in (held_back, shared):
+        await publish(producer, case)
+    await tap.wait_for(
+        [held_back.data["case_id"], shared.data["case_id"]], 2, event_type="case_routed"
+    )
+
+    intake = bearer(runtime, "intake")
+    response = await client.get(
+        f"/api/v1/cases/{held_back.data['case_id']}/referrals", headers=intake
+    )
+    assert response.status_code == 200
+    assert [(r["programme"], r["status"]) for r in response.json()] == [
+        ("csw_participation", "suggested"),
+        ("life_independence", "pending"),
+    ]
+
+    member = bearer(runtime, "programme", programmes=("csw_participation",))
+    response = await client.get(
+        f"/api/v1/cases/{held_back.data['case_id']}/referrals", headers=member
+    )
+    assert response.status_code == 404  # suggested: the programme has not received the case
+    response = await client.get(f"/api/v1/cases/{shared.data['case_id']}/referrals", headers=member)
+    assert [(r["programme"], r["role"]) for r in response.json()] == [("csw_participation", "lead")]
+
+    response = await client.get(
+        "/api/v1/referrals",
+        params={"programme": "csw_participation", "status": "pending"},
+        headers=member,
+    )
+    assert response.status_code == 200
+    listed = response.json()
+    assert shared.data["case_id"] in {r["case_id"] for r in listed}
+    assert held_back.data["case_id"] not in {r["case_id"] for r in listed}
+    assert {(r["programme"], r["status"]) for r in listed} == {("csw_participation", "pending")}
+
+    response = await client.get(
+        "/api/v1/referrals", params={"programme": "welfare_fund"}, headers=member
+    )
+    assert response.status_code == 403
+    response = await client.get("/api/v1/referrals", headers=bearer(runtime, "food_desk"))
+    assert response.status_code == 403
+    response = await client.get("/api/v1/referrals")
+    assert response.status_code == 401
+
+    response = await client.get(
+        "/api/v1/referrals", params={"status": "suggested", "limit": 500}, headers=intake
+    )
+    assert held_back.data["case_id"] in {r["case_id"] for r in response.json()}
+
+
+async def test_the_asyncapi_document_is_served(client: httpx.AsyncClient) -> None:
+    response = await client.get("/asyncapi.yaml")
+    assert response.status_code == 200
+    assert yaml.safe_load(response.text) == document()
+    response = await client.get("/asyncapi.json")
+    assert response.json() == document()
+    assert "routing_programme_welfare_fund_v1" in response.json()["channels"]

@@ -1,0 +1,94 @@
+"""The harness's own arithmetic, without infrastructure: mix, timing by the observer, report."""
+
+from __future__ import annotations
+
+import json
+
+from benchmarks import mix, report
+from benchmarks.observe import Observer, Topics
+
+
+def test_the_mix_is_the_issues_mix_and_valid_for_intake():
+    cases = mix.generate(3000, seed=1)
+    shares = mix.shares(cases)
+    assert abs(shares["compound"] - 1 / 3) < 0.04
+    assert abs(shares["food_eligible"] - 1 / 4) < 0.04
+    assert abs(shares["urgent"] - 1 / 20) < 0.02
+    assert all(c.programmes for c in cases), "every case reaches at least its lead"
+    assert mix.generate(50, seed=1) == mix.generate(50, seed=1), "reproducible for a seed"
+
+    from tsunagu.intake.domain.case_input import CaseInput
+
+    for spec in cases[:300]:
+        CaseInput.model_validate(spec.with_event("bench-event"))
+
+
+def _record(event_type: str, case_id: str, **data: object) -> bytes:
+    return json.dumps({"event_type": event_type, "data": {"case_id": case_id, **data}}).encode()
+
+
+def test_the_observer_times_every_stage_of_a_case():
+    topics = Topics.registry("x.")
+    obs = Observer("unused:0", topics)
+    key = b"case-1"
+    p1, p2 = topics.programmes[0], topics.programmes[1]
+    refs = [{"programme": "a", "status": "pending"}, {"programme": "b", "status": "pending"},
+            {"programme": "c", "status": "suggested"}]  # fmt: skip
+    obs._on("bus", topics.intake, key, _record("case_created", "case-1"), 1.0)
+    obs._on("referral", p1, key, _record("referral_created", "case-1"), 1.5)  # before case_routed
+    obs._on(
+        "routed", topics.routing_case, key, _record("case_routed", "case-1", referrals=refs), 1.6
+    )
+    obs._on("referral", p1, key, _record("referral_created", "case-1"), 1.7)  # a duplicate
+    obs._on("referral", p2, key, _record("referral_created", "case-1"), 1.8)
+    sent = {"status": "sent", "recipient_kind": "team", "template": "new_referral"}
+    obs._on(
+        "message",
+        topics.delivery,
+        key,
+        _record("delivery_attempted", "case-1", delivery_id="d1", **sent),
+        2.0,
+    )
+    obs._on("message", topics.delivery, key, _record("delivery_attempted", "case-1", delivery_id="d9",
+            status="scheduled", recipient_kind="resident", template="acknowledgement"), 2.1)  # fmt: skip
+    assert obs.arrival("message_all", "case-1") is None, "one of two staff messages so far"
+    obs._on(
+        "message",
+        topics.delivery,
+        key,
+        _record("delivery_attempted", "case-1", delivery_id="d2", **sent),
+        2.5,
+    )
+
+    assert obs.expected["case-1"] == 2, "suggested referrals are not sent yet"
+    assert [obs.arrival(s, "case-1") for s in ("bus", "routed", "referral", "referral_all")] == [
+        1.0,
+        1.6,
+        1.5,
+        1.8,
+    ]
+    assert obs.arrival("message", "case-1") == 2.0
+    assert obs.arrival("message_all", "case-1") == 2.5
+    assert obs.delivery_statuses == {"new_referral:sent": 2, "acknowledgement:scheduled": 1}
+
+
+def test_stage_table_and_ratios():
+    starts = {f"k{i}": i * 0.01 for i in range(100)}
+    arrivals = {
+        "submit": {k: t + 0.002 for k, t in starts.items()},
+        "message_all": {k: t + 0.050 + (0.1 if k == "k99" else 0) for k, t in starts.items()},
+    }
+    table = report.stage_table(starts, arrivals, starts)
+    e2e = table["message_all"]
+    assert e2e["completed"] == 100
+    assert 49 <= e2e["p50_ms"] <= 51
+    assert 149 <= e2e["max_ms"] <= 151
+    assert table["routed"]["completed"] == 0
+
+    def tier(p50: float, p99: float, thr: float) -> dict:
+        stages = {"message_all": {"p50_ms": p50, "p99_ms": p99, "throughput_per_s": thr}}
+        return {"rate": {"stages": stages}, "saturation": {"stages": stages}}
+
+    results = {"floor": tier(10, 20, 1000), "system": tier(40, 100, 250), "rate_per_s": 200}
+    r = report.ratios(results)["system/floor"]
+    assert r == {"message_all.p50_ms": 4.0, "message_all.p99_ms": 5.0, "max_throughput": 0.25}

@@ -1,0 +1,220 @@
+"""The whole system for cross-service tests: its own Kafka and PostgreSQL, the four services as
+processes, and the outside world they talk to (an SMTP server, an SMS provider) played by real
+local servers that record what they receive."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from aiosmtpd.controller import Controller
+
+from tsunagu.devstack.infra import REPO_ROOT, Infra, create_database, start_infra
+from tsunagu.devstack.processes import SERVICES, ServiceProcess
+from tsunagu.shared.db import asyncpg_dsn
+from tsunagu.shared.kafka_admin import create_topics
+from tsunagu.shared.migrations import upgrade
+
+DEMO_PASSWORD = "e2e-demo-password"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class SmtpSink:
+    """A real SMTP server on 127.0.0.1 that keeps every message it accepts."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.port = free_port()
+        self._lock = threading.Lock()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        msg = message_from_bytes(envelope.content, policy=policy.default)
+        with self._lock:
+            self.messages.append(msg)  # type: ignore[arg-type]
+        return "250 OK"
+
+    def start(self) -> None:
+        self.controller.start()
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    def to(self, address_part: str) -> list[EmailMessage]:
+        with self._lock:
+            return [m for m in self.messages if address_part in str(m["To"])]
+
+
+class SmsSink:
+    """A real HTTP server standing in for the SMS provider; records each request body."""
+
+    def __init__(self) -> None:
+        self.requests: list[bytes] = []
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("content-length", 0))
+                sink.requests.append(self.rfile.read(length))
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.end_headers()
+                self.wfile.write(b'{"status":"queued"}')
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+@dataclass
+class Stack:
+    infra: Infra
+    database_url: str
+    smtp: SmtpSink
+    sms: SmsSink
+    log_dir: Path
+    procs: dict[str, ServiceProcess] = field(default_factory=dict)
+    extra_env: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def url(self, service: str) -> str:
+        return self.procs[service].url
+
+    def env(self) -> dict[str, str]:
+        ports = {s: p.port for s, p in self.procs.items()}
+        return {
+            "TSUNAGU_ENV": "test",
+            "TSUNAGU_KAFKA_BOOTSTRAP": self.infra.kafka_bootstrap,
+            "TSUNAGU_DATABASE_URL": self.database_url,
+            "TSUNAGU_INTAKE_URL": f"http://127.0.0.1:{ports['intake']}",
+            "TSUNAGU_ROUTING_URL": f"http://127.0.0.1:{ports['routing']}",
+            "TSUNAGU_NOTIFY_URL": f"http://127.0.0.1:{ports['notify']}",
+            "TSUNAGU_FOOD_URL": f"http://127.0.0.1:{ports['food_distribution']}",
+            "TSUNAGU_DEMO_PASSWORD": DEMO_PASSWORD,
+            "TSUNAGU_CONSUMER_BACKOFF_SECONDS": "0.1",
+            "TSUNAGU_RELAY_POLL_SECONDS": "0.5",
+            "TSUNAGU_NOTIFY_SMTP_HOST": "127.0.0.1",
+            "TSUNAGU_NOTIFY_SMTP_PORT": str(self.smtp.port),
+            "TSUNAGU_NOTIFY_SMS_ENDPOINT": f"http://127.0.0.1:{self.sms.port}/messages",
+            "TSUNAGU_NOTIFY_SMS_API_KEY": "e2e-sms-key",
+            "TSUNAGU_NOTIFY_POLL_SECONDS": "0.2",
+            "TSUNAGU_ROUTING_SCAN_INTERVAL_SECONDS": "0.5",
+        }
+
+    def start(self, service: str, **env: str) -> ServiceProcess:
+        proc = self.procs[service]
+        proc.env = {**self.env(), **self.extra_env.get(service, {}), **env}
+        proc.start()
+        return proc
+
+    def start_all(self) -> None:
+        for service in SERVICES:
+            self.start(service)
+        for service in SERVICES:
+            self.procs[service].wait_ready(120)
+
+    def restart(self, service: str, **env: str) -> None:
+        self.procs[service].stop()
+        self.start(service, **env)
+        self.procs[service].wait_ready(120)
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            proc.stop()
+
+    def token(self, username: str) -> str:
+        response = httpx.post(
+            self.url("intake") + "/api/v1/auth/token",
+            data={"username": username, "password": DEMO_PASSWORD},
+            timeout=30,
+        )
+        response.raise_for_status()
+        return str(response.json()["access_token"])
+
+    def client(self, service: str, username: str) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url(service),
+            headers={"Authorization": f"Bearer {self.token(username)}"},
+            timeout=30,
+        )
+
+    def query(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        async def run() -> list[asyncpg.Record]:
+            conn = await asyncpg.connect(asyncpg_dsn(self.database_url))
+            try:
+                return list(await conn.fetch(sql, *args))
+            finally:
+                await conn.close()
+
+        return asyncio.run(run())
+
+
+def build_stack(name: str, kafka_port: int, postgres_port: int) -> Stack:
+    """Infrastructure of its own (so history from other tests cannot leak in), migrated, with
+    demo data; the services are started by the caller."""
+    root = REPO_ROOT / "var" / name
+    infra = start_infra(
+        root, kafka_port=kafka_port, postgres_port=postgres_port, durable=False,
+        allow_containers=False, fresh=True,
+    )  # fmt: skip
+    database_url = asyncio.run(create_database(infra.database_url, "tsunagu", drop=True))
+    asyncio.run(create_topics(infra.kafka_bootstrap))
+    for service in SERVICES:
+        upgrade(service, database_url)
+    smtp, sms = SmtpSink(), SmsSink()
+    smtp.start()
+    sms.start()
+    log_dir = REPO_ROOT / "test-output" / name / "logs"
+    stack = Stack(infra=infra, database_url=database_url, smtp=smtp, sms=sms, log_dir=log_dir)
+    stack.procs = {s: ServiceProcess(s, {}, log_dir, port=free_port()) for s in SERVICES}
+    subprocess.run(
+        [sys.executable, "-m", "tsunagu.intake.demo"],
+        env={**os.environ, **stack.env()},
+        check=True,
+        capture_output=True,
+    )
+    return stack
+
+
+def teardown_stack(stack: Stack) -> None:
+    stack.stop()
+    stack.smtp.stop()
+    stack.sms.stop()
+    stack.infra.stop()
+
+
+def wait_for(check: Any, timeout: float = 60.0, interval: float = 0.3, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what or check}; last value: {last!r}")
