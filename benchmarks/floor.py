@@ -480,7 +480,7 @@ async def run_chain(ctx: Context, chain: Chain) -> dict[str, Any]:
 
 def _sustained(run: dict[str, Any], rate: float) -> bool:
     e2e = run["stages"][END_TO_END]
-    return e2e["completed"] == run["offered"] and e2e["throughput_per_s"] >= 0.95 * rate
+    return bool(e2e["completed"] == run["offered"] and e2e["throughput_per_s"] >= 0.95 * rate)
 
 
 def _peak_rss(run: dict[str, Any], prefix: str) -> dict[str, float]:
@@ -539,7 +539,7 @@ async def _chain_scaling(
     out["cases"] = scale_summary(runs[0], runs[1], chain.name)
 
     # hop 1 with one replica, then two: a burst straight onto its input topic, timed to case_routed
-    replica = {}
+    replica: dict[str, Any] = {}
     extra = HopProcess(chain, 1, "hop1b", ctx)
     for n in (1, 2):
         if n == 2:

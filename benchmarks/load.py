@@ -13,7 +13,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from benchmarks.mix import CaseSpec
@@ -151,6 +151,8 @@ async def measure(
         "generator_behind_max_s": round(subs.behind_s, 3),
         "stages": stages,
         "resources": sampler.window(subs.t_first, t_end),
+        "database": sampler.db.window(subs.t_first, t_end) if sampler.db is not None else {},
+        "consumer_lag": sampler.lag.window(subs.t_first, t_end) if sampler.lag is not None else {},
         "delivery_statuses": dict(observer.delivery_statuses),
         "notes": list(notes),
     }
@@ -191,16 +193,28 @@ class Profile:
     system_replica_cases: int = 0
 
 
+def scaled(profile: Profile, factor: float) -> Profile:
+    """The same profile with every case count multiplied by ``factor`` (at least 1 case)."""
+    if factor == 1:
+        return profile
+    counts = {
+        f.name: max(1, round(getattr(profile, f.name) * factor))
+        for f in fields(profile)
+        if f.name.endswith("_cases") and getattr(profile, f.name)
+    }
+    return replace(profile, **counts)
+
+
 PROFILES: dict[str, Profile] = {
     # A reduced quick mode for the test suite: proves the harness runs end to end.
     "smoke": Profile(
         name="smoke",
         tiers=("floor", "system"),
         rate=50,
-        rate_cases=100,
+        rate_cases=50,
         floor_saturation_cases=400,
-        system_saturation_cases=60,
-        warmup_cases=20,
+        system_saturation_cases=30,
+        warmup_cases=10,
         floor_warmup_cases=100,
         drain_timeout=20,
     ),

@@ -24,6 +24,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -276,3 +277,83 @@ async def wait_leaders(bootstrap: str, topics: Iterable[str], limit_s: float = 3
         raise TimeoutError(f"topics without leaders: {', '.join(missing)}")
     finally:
         await client.close()
+
+
+class LagSampler:
+    """Consumer-group lag on the broker, sampled: where a backlog builds, that consumer is the
+    bottleneck. Every group on the (benchmark's own) broker is watched; ``window`` reports the
+    largest and mean total lag per group, and per topic the largest, during a run."""
+
+    def __init__(self, bootstrap: str, interval: float = 0.5) -> None:
+        self.bootstrap = bootstrap
+        self.interval = interval
+        self._samples: list[tuple[float, dict[str, dict[str, int]]]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._admin: Any = None
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def start(self) -> None:
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="bench-lag")
+        await self._admin.start()
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, client_id="bench-lag", group_id=None
+        )
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._run(), name="bench-lag")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(Exception):
+            if self._consumer is not None:
+                await self._consumer.stop()
+        with contextlib.suppress(Exception):
+            if self._admin is not None:
+                await self._admin.close()
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        while True:
+            sample: dict[str, dict[str, int]] = {}
+            with contextlib.suppress(Exception):
+                groups = [g[0] for g in await self._admin.list_consumer_groups()]
+                for group in groups:
+                    if group.startswith("bench-"):
+                        continue
+                    offsets = await self._admin.list_consumer_group_offsets(group)
+                    if not offsets:
+                        continue
+                    ends = await self._consumer.end_offsets(list(offsets))
+                    by_topic: dict[str, int] = {}
+                    for tp, om in offsets.items():
+                        if om.offset >= 0:
+                            by_topic[tp.topic] = by_topic.get(tp.topic, 0) + max(
+                                0, ends[tp] - om.offset
+                            )
+                    sample[group] = by_topic
+            self._samples.append((time.perf_counter(), sample))
+            await asyncio.sleep(self.interval)
+
+    def window(self, t0: float, t1: float) -> dict[str, Any]:
+        rows = [s for t, s in self._samples if t0 <= t <= t1]
+        out: dict[str, Any] = {}
+        for group in sorted({g for s in rows for g in s}):
+            totals = [sum(s[group].values()) for s in rows if group in s]
+            topics: dict[str, int] = {}
+            for s in rows:
+                for topic, lag in s.get(group, {}).items():
+                    topics[topic] = max(topics.get(topic, 0), lag)
+            if not totals:
+                continue
+            out[group] = {
+                "max": max(totals),
+                "mean": round(sum(totals) / len(totals), 1),
+                "max_by_topic": {
+                    t: v for t, v in sorted(topics.items(), key=lambda kv: -kv[1]) if v
+                },
+            }
+        return out

@@ -143,6 +143,24 @@ def render_resources(res: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
+def render_lag(lag: dict[str, Any]) -> list[str]:
+    parts = []
+    for group, g in sorted(lag.items(), key=lambda kv: -kv[1]["max"]):
+        if not g["max"]:
+            continue
+        worst = ", ".join(f"{t} {v}" for t, v in list(g["max_by_topic"].items())[:2])
+        parts.append(f"{group} {g['max']} ({worst})")
+    return [f"    consumer lag, most records behind: {'; '.join(parts) or 'none'}"]
+
+
+def render_database(db: dict[str, Any]) -> list[str]:
+    states = ", ".join(f"{k} {v:g}" for k, v in db.get("mean_connections", {}).items())
+    lines = [f"    database connections (mean): {states or 'none'}"]
+    for w in db.get("lock_waits", []):
+        lines.append(f"      {w['mean_waiting']:g} waiting on a lock in: {w['query']}")
+    return lines
+
+
 def render_tier(name: str, tier: dict[str, Any]) -> list[str]:
     lines = [f"== {name}: {tier.get('what', '')}"]
     if tier.get("skipped"):
@@ -157,6 +175,10 @@ def render_tier(name: str, tier: dict[str, Any]) -> list[str]:
         lines += render_stages(run["title"], run)
         if run.get("resources"):
             lines += render_resources(run["resources"])
+        if run.get("consumer_lag"):
+            lines += render_lag(run["consumer_lag"])
+        if run.get("database"):
+            lines += render_database(run["database"])
         for extra in run.get("notes", []):
             lines.append(f"    note: {extra}")
     return lines

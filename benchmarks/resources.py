@@ -62,6 +62,10 @@ class ResourceSampler:
 
     def __init__(self, interval: float = 0.5) -> None:
         self.interval = interval
+        #: What the database connections wait on, when the runner attached a sampler.
+        self.db: DbWaitSampler | None = None
+        #: Consumer-group lag (benchmarks.observe.LagSampler), when the runner attached one.
+        self.lag: Any = None
         self._targets: dict[str, _Target] = {}
         self._samples: list[tuple[float, dict[str, tuple[float, int]]]] = []
         self._lock = threading.Lock()
@@ -128,3 +132,87 @@ class ResourceSampler:
                 "rss_mib_max": round(max(rss) / 2**20, 1),
             }
         return out
+
+
+_ACTIVITY = """
+SELECT state, wait_event_type, wait_event,
+       left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query
+FROM pg_stat_activity
+WHERE datname = current_database() AND pid <> pg_backend_pid()
+  AND backend_type = 'client backend'
+"""
+
+
+class DbWaitSampler:
+    """What the run's database connections are doing, sampled from ``pg_stat_activity``.
+
+    ``window(t0, t1)`` gives the mean number of connections per state (``active``,
+    ``idle in transaction``, ``waiting: Lock/transactionid`` ...) and the statements most often
+    waiting on a lock: where many connections queue behind one row, throughput is serialised.
+    """
+
+    def __init__(self, dsn: str, interval: float = 0.25) -> None:
+        self.dsn = dsn
+        self.interval = interval
+        self._samples: list[tuple[float, list[tuple[str, str]]]] = []
+        self._task: Any = None
+        self._conn: Any = None
+
+    async def start(self) -> None:
+        import asyncio
+
+        import asyncpg
+
+        self._conn = await asyncpg.connect(self.dsn)
+        self._task = asyncio.create_task(self._run(), name="bench-db-waits")
+
+    async def stop(self) -> None:
+        import asyncio
+        import contextlib
+
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                await self._conn.close()
+
+    async def _run(self) -> None:
+        import asyncio
+
+        while True:
+            try:
+                rows = await self._conn.fetch(_ACTIVITY)
+            except Exception:
+                rows = []
+            sample = []
+            for r in rows:
+                if r["wait_event_type"] in ("Lock", "LWLock", "IO"):
+                    state = f"waiting: {r['wait_event_type']}/{r['wait_event']}"
+                else:
+                    state = r["state"] or "unknown"
+                sample.append((state, r["query"] or ""))
+            self._samples.append((time.perf_counter(), sample))
+            await asyncio.sleep(self.interval)
+
+    def window(self, t0: float, t1: float) -> dict[str, Any]:
+        rows = [s for t, s in self._samples if t0 <= t <= t1]
+        if not rows:
+            return {}
+        n = len(rows)
+        states: dict[str, float] = {}
+        lock_queries: dict[str, float] = {}
+        for sample in rows:
+            for state, query in sample:
+                states[state] = states.get(state, 0) + 1 / n
+                if state.startswith("waiting: Lock"):
+                    lock_queries[query] = lock_queries.get(query, 0) + 1 / n
+        top = sorted(lock_queries.items(), key=lambda kv: -kv[1])[:3]
+        return {
+            "samples": n,
+            "mean_connections": {
+                k: round(v, 2) for k, v in sorted(states.items(), key=lambda kv: -kv[1])
+            },
+            "lock_waits": [{"query": q, "mean_waiting": round(v, 2)} for q, v in top],
+        }

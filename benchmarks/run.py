@@ -31,8 +31,9 @@ from typing import Any
 
 from benchmarks import mix, report
 from benchmarks.children import Children
-from benchmarks.load import PROFILES, Context
-from benchmarks.resources import ResourceSampler
+from benchmarks.load import PROFILES, Context, scaled
+from benchmarks.observe import LagSampler
+from benchmarks.resources import DbWaitSampler, ResourceSampler
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = REPO_ROOT / "var" / "bench"
@@ -124,7 +125,7 @@ async def _bench(
     from tsunagu.devstack.infra import create_database
     from tsunagu.shared.db import asyncpg_dsn
 
-    profile = PROFILES[args.mode]
+    profile = scaled(PROFILES[args.mode], args.scale)
     stamp = results["started_at"].replace(":", "").replace("-", "")
     database_url = await create_database(infra.database_url, f"bench_{stamp}".lower(), drop=True)
     log_dir = LOGS_DIR / stamp
@@ -137,6 +138,10 @@ async def _bench(
     sampler.add("bench driver (load + observer)", os.getpid())
     sampler.start()
     cleanup.add(sampler.stop)
+    sampler.db = DbWaitSampler(asyncpg_dsn(database_url))
+    await sampler.db.start()
+    sampler.lag = LagSampler(infra.kafka_bootstrap)
+    await sampler.lag.start()
     ctx = Context(
         bootstrap=infra.kafka_bootstrap,
         database_url=database_url,
@@ -150,6 +155,14 @@ async def _bench(
         profile_services=tuple(args.profile_services),
         infra_pids=pids,
     )
+    try:
+        await _tiers(args, ctx, results)
+    finally:
+        await sampler.lag.stop()
+        await sampler.db.stop()
+
+
+async def _tiers(args: argparse.Namespace, ctx: Context, results: dict[str, Any]) -> None:
     for tier in args.tiers:
         t0 = time.monotonic()
         say(f"{tier} run ...")
@@ -203,7 +216,8 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         "git_commit": _git_commit(),
         "tiers": list(args.tiers),
         "rate_per_s": PROFILES[args.mode].rate,
-        "profile": PROFILES[args.mode].__dict__,
+        "profile": scaled(PROFILES[args.mode], args.scale).__dict__,
+        "scale": args.scale,
         "mix": mix.shares(mix.generate(2000, seed=args.seed)),
     }
     cleanup = Cleanup()
@@ -287,6 +301,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--profile-services",
         default="",
         help="comma-separated services to run under pyinstrument; reports land in the log directory",
+    )
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="multiply every case count (e.g. 0.1 to try --full quickly)",
     )
     parser.add_argument("--seed", type=int, default=9)
     parser.add_argument("--results-dir", default=str(RESULTS_DIR))

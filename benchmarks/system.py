@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -97,7 +98,20 @@ class BenchService(ServiceProcess):
         self.profile_to = profile_to
 
     def stop(self, timeout: float = 30.0) -> None:
-        super().stop(profiling.STOP_TIMEOUT if self.profile_to is not None else timeout)
+        if self.profile_to is None:
+            super().stop(timeout)
+            return
+        # uvicorn re-raises the signal it shut down on: SIGTERM's default action would kill the
+        # process before pyinstrument writes; SIGINT comes back as KeyboardInterrupt, which
+        # pyinstrument catches, writes the session, and exits.
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(profiling.STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
 
     def start(self) -> None:
         if self.profile_to is None:

@@ -1,6 +1,21 @@
-"""Cross-service tests import the stack helpers by module name."""
+"""Cross-service tests: the stack helpers, and one running stack shared by the e2e and bad-input
+tests (the chaos test builds its own, since it kills the broker)."""
 
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).parent))
+
+from stack import build_stack, teardown_stack  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def stack():
+    s = build_stack("e2e", kafka_port=19192, postgres_port=15532)
+    try:
+        s.start_all()
+        yield s
+    finally:
+        teardown_stack(s)

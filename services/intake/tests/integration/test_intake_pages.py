@@ -18,6 +18,7 @@ from intake_helpers import (
     unique_phone,
 )
 from sqlalchemy import select
+
 from tsunagu.intake.adapters.orm import tables
 from tsunagu.shared.auth import COOKIE_NAME
 from tsunagu.shared.contracts.topics import ROUTING_CASE
@@ -142,7 +143,9 @@ async def test_taking_a_resident_in_through_the_form(browser, intake_app: App) -
     assert "振り分けの結果を待っています" in case.text
 
     # The next visit offers the same resident before a second one is created.
-    form2 = sheet(csrf, "00000000-0000-4000-8000-00000000abcd", **{"resident.name_kana": "ミナミ ハナコ"})
+    form2 = sheet(
+        csrf, "00000000-0000-4000-8000-00000000abcd", **{"resident.name_kana": "ミナミ ハナコ"}
+    )
     form2["resident.phone"] = form["resident.phone"]
     hinted = await browser.post("/cases/new", data=form2)
     assert hinted.status_code == 200
@@ -156,7 +159,11 @@ async def test_taking_a_resident_in_through_the_form(browser, intake_app: App) -
     case_id = case_url.rsplit("/", 1)[1]
     a = tables.audit_log
     async with intake_app.runtime.sessions() as session:
-        actions = (await session.execute(select(a.c.action).where(a.c.case_id == case_id))).scalars().all()
+        actions = (
+            (await session.execute(select(a.c.action).where(a.c.case_id == case_id)))
+            .scalars()
+            .all()
+        )
     assert "case.create" in actions and "case.page" in actions
 
 
@@ -170,8 +177,12 @@ async def test_english_on_request(browser) -> None:
 
 
 async def test_programme_inbox_and_response(browser, intake_app: App) -> None:
-    staff = httpx.AsyncClient(transport=httpx.ASGITransport(app=intake_app.app), base_url="http://intake.test")
-    token = (await staff.post("/api/v1/auth/token", data={"username": "uketsuke", "password": PASSWORD})).json()
+    staff = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=intake_app.app), base_url="http://intake.test"
+    )
+    token = (
+        await staff.post("/api/v1/auth/token", data={"username": "uketsuke", "password": PASSWORD})
+    ).json()
     bearer = {"Authorization": f"Bearer {token['access_token']}"}
     created = (await staff.post("/api/v1/cases", json=case_body(), headers=bearer)).json()
     await publish(
@@ -193,7 +204,8 @@ async def test_programme_inbox_and_response(browser, intake_app: App) -> None:
     assert inbox.status_code == 200
     assert created["case_number"] in inbox.text
     referral_id = re.search(
-        rf'id="referral-([0-9a-f-]+)"[^>]*>\s*<h2[^>]*><a href="/cases/{created["case_id"]}"', inbox.text
+        rf'id="referral-([0-9a-f-]+)"[^>]*>\s*<h2[^>]*><a href="/cases/{created["case_id"]}"',
+        inbox.text,
     )[1]
     missing_reason = await browser.post(
         f"/inbox/referrals/{referral_id}/respond",
@@ -213,11 +225,17 @@ async def test_programme_inbox_and_response(browser, intake_app: App) -> None:
 
 
 async def test_food_desk_sees_only_what_a_handout_needs(browser, intake_app: App) -> None:
-    staff = httpx.AsyncClient(transport=httpx.ASGITransport(app=intake_app.app), base_url="http://intake.test")
-    token = (await staff.post("/api/v1/auth/token", data={"username": "uketsuke", "password": PASSWORD})).json()
+    staff = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=intake_app.app), base_url="http://intake.test"
+    )
+    token = (
+        await staff.post("/api/v1/auth/token", data={"username": "uketsuke", "password": PASSWORD})
+    ).json()
     created = (
         await staff.post(
-            "/api/v1/cases", json=case_body(), headers={"Authorization": f"Bearer {token['access_token']}"}
+            "/api/v1/cases",
+            json=case_body(),
+            headers={"Authorization": f"Bearer {token['access_token']}"},
         )
     ).json()
     await staff.aclose()

@@ -9,6 +9,7 @@ from routing_testkit import (
     case_created,
     consent_changed,
     decision_of,
+    new_case_id,
     publish,
     referral_response,
     referrals_of,
@@ -174,14 +175,15 @@ async def test_events_that_can_never_apply_are_dead_lettered(
     start_runtime, producer, tap: Tap
 ) -> None:
     await start_runtime()
+    never_routed = new_case_id()
     stranger = {
-        "case_id": "case-never-routed",
+        "case_id": never_routed,
         "referral_id": "00000000-0000-0000-0000-000000000000",
         "programme": "welfare_fund",
     }
     await publish(producer, referral_response(stranger, "accept"))
-    await publish(producer, consent_changed("case-never-routed", "consent", previous="none"))
-    dead = await tap.wait_for("case-never-routed", 2)
+    await publish(producer, consent_changed(never_routed, "consent", previous="none"))
+    dead = await tap.wait_for(never_routed, 2)
     errors = {r.topic: r.headers["dlq-error"] for r in dead}
     assert "no referral" in errors["intake.referral_response.v1.dlq"]
     assert "not routed" in errors["intake.case.v1.dlq"]

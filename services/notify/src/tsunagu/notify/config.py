@@ -92,14 +92,12 @@ class NotifyConfig(BaseSettings):
     @field_validator("team_address_pattern", "supervisor_address_pattern")
     @classmethod
     def _programme_pattern(cls, value: str) -> str:
-        value.format(programme="x")  # KeyError for any other placeholder
-        return value
+        return _pattern(value, "programme")
 
     @field_validator("staff_address_pattern")
     @classmethod
     def _username_pattern(cls, value: str) -> str:
-        value.format(username="x")
-        return value
+        return _pattern(value, "username")
 
     @model_validator(mode="after")
     def _lease_outlasts_a_send(self) -> NotifyConfig:
@@ -125,3 +123,11 @@ class NotifyConfig(BaseSettings):
     def sender_lines(self) -> tuple[str, ...]:
         lines = [self.council_name, self.council_address, f"電話 {self.council_phone}"]
         return tuple(line for line in lines if line.strip())
+
+
+def _pattern(value: str, placeholder: str) -> str:
+    try:
+        value.format(**{placeholder: "x"})
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"the pattern may only use {{{placeholder}}}") from exc
+    return value

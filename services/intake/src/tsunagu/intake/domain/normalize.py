@@ -32,10 +32,9 @@ _LONG_VOWEL_LOOKALIKES = "-‐‑‒–—―−"
 _NAME_SEPARATORS = "・="
 
 _KANA_FOLD = str.maketrans(
-    _KATAKANA_TO_HIRAGANA
-    | {ord(ch): "ー" for ch in _LONG_VOWEL_LOOKALIKES}
-    | {ord(ch): None for ch in _NAME_SEPARATORS}
+    _KATAKANA_TO_HIRAGANA | {ord(ch): "ー" for ch in _LONG_VOWEL_LOOKALIKES}
 )
+_DROP_SEPARATORS = str.maketrans({ord(ch): None for ch in _NAME_SEPARATORS})
 
 
 def normalize_kana(s: str) -> str:
@@ -46,9 +45,9 @@ def normalize_kana(s: str) -> str:
     is kept because it is part of the reading (ルーシー).
     """
     text = unicodedata.normalize("NFKC", s)
-    text = "".join(text.split())  # every kind of whitespace, U+3000 included
-    # Dropping a space can leave a combining mark next to a letter it now composes with
-    # (NFKC turns ´ into space + U+0301): normalise again so the key is stable.
+    text = "".join(text.split()).translate(_DROP_SEPARATORS)  # U+3000 is whitespace too
+    # Dropping a space or separator can leave a combining mark next to a letter it now
+    # composes with (NFKC turns ´ into space + U+0301): normalise again so the key is stable.
     text = unicodedata.normalize("NFKC", text)
     return text.translate(_KANA_FOLD)
 

@@ -22,6 +22,7 @@ from tsunagu.intake.entrypoints.web import (
 )
 from tsunagu.intake.service_layer import audit, cases, referrals
 from tsunagu.intake.service_layer import staff as staff_service
+from tsunagu.intake.service_layer.errors import Invalid
 from tsunagu.shared.auth import Principal, check_csrf
 from tsunagu.shared.contracts.codes import Programme
 from tsunagu.shared.logs import get_logger
@@ -308,7 +309,7 @@ async def matches(
             born = parse_birth_date(birth_date)
         except BirthDateError as exc:
             with http_errors("query"):
-                raise cases.Invalid("birth_date", str(exc)) from None
+                raise Invalid("birth_date", str(exc)) from None
     async with intake(request).transaction() as session:
         found = await cases.likely_matches(
             session, who(principal), name_kana=name_kana, birth_date=born, phone=phone

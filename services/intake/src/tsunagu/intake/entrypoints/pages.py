@@ -91,8 +91,14 @@ def page_context(request: Request, principal: Principal | None) -> dict[str, Any
             return ""
         return f"{value:%Y-%m-%d}" + ("" if lang == "en" else f"（{format_era(value)}）")
 
+    def action_label(code: str) -> str:
+        words = i18n.WORDS.get("audit." + code)
+        return code if words is None else words[1 if lang == "en" else 0]
+
     domain = who(principal) if principal is not None else None
     return {
+        "phone": format_phone,
+        "action_label": action_label,
         "lang": lang,
         "t": i18n.translator(lang),
         "concern": i18n.concern_label(lang),
@@ -116,6 +122,17 @@ def page_context(request: Request, principal: Principal | None) -> dict[str, Any
         "ReferralRole": ReferralRole,
         "board_statuses": cases.BOARD_STATUSES,
     }
+
+
+def format_phone(digits: str | None) -> str:
+    """Digits as people read them: 090-1234-5678, 048-123-4567 (area codes vary; a guide)."""
+    if not digits:
+        return ""
+    if len(digits) == 11:
+        return f"{digits[:3]}-{digits[3:7]}-{digits[7:]}"
+    if len(digits) == 10:
+        return f"{digits[:3]}-{digits[3:6]}-{digits[6:]}"
+    return digits
 
 
 def _with_lang(request: Request, code: str) -> str:
@@ -417,7 +434,16 @@ def case_body(values: dict[str, Any]) -> dict[str, Any]:
         "household": household,
         "proxy": proxy,
     }
+    consent: dict[str, Any] = {
+        "contact_channels": list(values.get("consent.contact_channels") or []),
+        "contact_time": v("consent.contact_time") or ContactTime.ANY.value,
+    }
+    # Left out when not chosen, so the message says "please choose" rather than "invalid".
     share = _yes_no(v("consent.share_across_programmes"))
+    if share is not None:
+        consent["share_across_programmes"] = share
+    if v("consent.basis"):
+        consent["basis"] = v("consent.basis")
     return {
         "event_id": v("event_id") or "",
         "resident": resident,
@@ -427,12 +453,7 @@ def case_body(values: dict[str, Any]) -> dict[str, Any]:
             "no_food_today": bool(v("urgent.no_food_today")),
             "eviction_within_7_days": bool(v("urgent.eviction_within_7_days")),
         },
-        "consent": {
-            "share_across_programmes": share if share is not None else "",
-            "basis": v("consent.basis") or "",
-            "contact_channels": list(values.get("consent.contact_channels") or []),
-            "contact_time": v("consent.contact_time") or ContactTime.ANY.value,
-        },
+        "consent": consent,
         "notes": v("notes"),
     }
 
@@ -489,6 +510,11 @@ async def new_case_submit(request: Request, principal: Principal = Depends(staff
             errors = japanese_error_messages(exc)
 
     async with app.transaction() as session:
+        if action == "save":
+            # Submitted twice (a double tap, a reload): show the case the first one created.
+            earlier = await cases.case_for_key(session, f"form:{key}")
+            if earlier is not None:
+                return RedirectResponse(f"/cases/{earlier}", status_code=303)
         events = await _new_case_events(app, session)
         matches: list[dict[str, Any]] = []
         preview: Preview | None = None

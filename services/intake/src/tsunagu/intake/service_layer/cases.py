@@ -182,6 +182,13 @@ def facts_and_consent(
     return facts, consent
 
 
+async def case_for_key(session: AsyncSession, key: str) -> str | None:
+    """The case an idempotency key already created, if any (a form submitted twice)."""
+    t = tables.idempotency_key
+    found: str | None = await session.scalar(select(t.c.case_id).where(t.c.key == key))
+    return found
+
+
 async def _claim_key(session: AsyncSession, key: str, digest: str) -> Created | None:
     t = tables.idempotency_key
     claimed = await session.execute(
@@ -359,6 +366,8 @@ async def food_status(session: AsyncSession, case_id: str) -> dict[str, Any]:
     handed_out = food is not None and food.handed_out_at is not None
     granted = food is not None and food.granted_at is not None
     return {
+        #: Whether routing or food distribution has said anything yet.
+        "known": routed is not None or food is not None,
         "eligible": bool(granted or handed_out or routed),
         "handed_out": handed_out,
         "handed_out_at": None if food is None else food.handed_out_at,
@@ -402,6 +411,7 @@ async def case_view(
         "food_parcel_eligible": food["eligible"],
         "food_parcel_handed_out": food["handed_out"],
     }
+    food_known = food["known"]
     if not full:
         await audit.record(session, who.username, audit_as, case_id=case_id, view="food_desk")
         return view
@@ -443,6 +453,7 @@ async def case_view(
         "created_at": row.created_at,
         "referrals": await referrals_of(session, case_id),
         "routing": await routing_of(session, case_id),
+        "food_known": food_known,
     }
     await audit.record(session, who.username, audit_as, case_id=case_id, view="full")
     return view

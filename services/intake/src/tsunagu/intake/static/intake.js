@@ -54,5 +54,5 @@ if (hint) {
 }
 
 // After a failed submit, take keyboard and screen-reader users to the list of problems.
-const summary = document.getElementById("error-summary") || document.getElementById("preview");
+const summary = document.getElementById("error-summary") || document.getElementById("notice") || document.getElementById("preview");
 if (summary) { summary.focus(); }
