@@ -293,6 +293,15 @@ class Chain:
     #: Which of the profile's case counts this chain uses: "floor" or "system" (slower chains).
     counts: str = "floor"
 
+    def rate_cases(self, p: Profile) -> int:
+        return (
+            p.system_rate_cases if self.counts == "system" and p.system_rate_cases else p.rate_cases
+        )
+
+    def target_rate_cases(self, p: Profile) -> int:
+        slow = self.counts == "system" and p.system_target_rate_cases
+        return p.system_target_rate_cases if slow else p.target_rate_cases
+
     def warmup_cases(self, p: Profile) -> int:
         return p.floor_warmup_cases if self.counts == "floor" else p.warmup_cases
 
@@ -441,7 +450,7 @@ async def run_chain(ctx: Context, chain: Chain) -> dict[str, Any]:
                 f"no warm-up case went through the {chain.name} (hops exited: {dead or 'none'})"
             )
 
-        specs = mix.generate(p.rate_cases, seed=ctx.seed)
+        specs = mix.generate(chain.rate_cases(p), seed=ctx.seed)
         subs = await rate_run(driver.submit, specs, p.rate)
         result["rate"] = await measure(
             title=f"latency run: {len(specs)} cases offered at {p.rate:g}/s (open loop)",
@@ -457,7 +466,7 @@ async def run_chain(ctx: Context, chain: Chain) -> dict[str, Any]:
             result["scaling"] = await _chain_scaling(ctx, chain, driver, observer, hops)
         # last: a pipeline that cannot sustain it leaves a backlog behind
         if p.target_rate:
-            specs = mix.generate(p.target_rate_cases, seed=ctx.seed + 2)
+            specs = mix.generate(chain.target_rate_cases(p), seed=ctx.seed + 2)
             subs = await rate_run(driver.submit, specs, p.target_rate)
             run = await measure(
                 title=f"target rate: {len(specs)} cases offered at {p.target_rate:g}/s (open loop)",

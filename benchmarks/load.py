@@ -186,6 +186,10 @@ class Profile:
     #: The sustained-rate check of the target (1,000 cases/s); 0 skips it.
     target_rate: float = 0.0
     target_rate_cases: int = 0
+    #: Latency-run and target-rate counts for the slower chains (framework, system); 0 means
+    #: the same as the floor's.
+    system_rate_cases: int = 0
+    system_target_rate_cases: int = 0
     scaling: bool = False
     floor_scale_cases: int = 0  # the 1x count; 10x is ten times it
     system_scale_cases: int = 0
@@ -237,18 +241,20 @@ PROFILES: dict[str, Profile] = {
         tiers=("floor", "framework", "system"),
         rate=200,
         rate_cases=2000,
+        system_rate_cases=600,
         floor_saturation_cases=10_000,
-        system_saturation_cases=500,
+        system_saturation_cases=400,
         warmup_cases=50,
         floor_warmup_cases=2000,
         drain_timeout=60,
         target_rate=1000,
         target_rate_cases=5000,
+        system_target_rate_cases=2000,
         scaling=True,
         floor_scale_cases=2000,
-        system_scale_cases=100,
+        system_scale_cases=50,
         floor_replica_cases=6000,
-        system_replica_cases=1000,
+        system_replica_cases=400,
     ),
 }
 

@@ -19,13 +19,13 @@ from hdrh.histogram import HdrHistogram
 #: Stages of a case, in order. Every latency is measured from the moment the case was
 #: submitted (its scheduled send time in a rate run, its send time in a saturation run).
 STAGES: tuple[tuple[str, str], ...] = (
-    ("submit", "accepted: HTTP 201 from intake (floor: produce acked)"),
-    ("bus", "case_created seen on intake.case.v1"),
-    ("routed", "(a) case_routed seen on routing.case.v1"),
-    ("referral", "(b) first referral_created on routing.programme.<p>.v1"),
-    ("referral_all", "(b) every referral_created of the case"),
-    ("message", "(c) first staff message recorded sent (notify.delivery.v1)"),
-    ("message_all", "(c) every staff message of the case recorded sent"),
+    ("submit", "HTTP 201 from intake (floor: acked)"),
+    ("bus", "case_created on intake.case.v1"),
+    ("routed", "(a) case_routed on routing.case.v1"),
+    ("referral", "(b) first referral_created"),
+    ("referral_all", "(b) every referral_created of it"),
+    ("message", "(c) first staff message sent"),
+    ("message_all", "(c) every staff message sent"),
 )
 END_TO_END = "message_all"
 

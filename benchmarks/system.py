@@ -383,7 +383,7 @@ async def run_system(ctx: Context) -> dict[str, Any]:
             )
         result["warmup"] = {"cases": len(warm), "accepted": len(subs.keys), "delivered": got}
 
-        specs = mix.generate(p.rate_cases, seed=ctx.seed)
+        specs = mix.generate(p.system_rate_cases or p.rate_cases, seed=ctx.seed)
         subs = await rate_run(client.submit, specs, p.rate)
         result["rate"] = await measure(
             title=f"latency run: {len(specs)} cases offered at {p.rate:g}/s (open loop, HTTP)",
@@ -402,7 +402,9 @@ async def run_system(ctx: Context) -> dict[str, Any]:
             result["scaling"] = await _system_scaling(ctx, stack, client, observer)
         # last: a system that cannot sustain it leaves a backlog behind
         if p.target_rate:
-            specs = mix.generate(p.target_rate_cases, seed=ctx.seed + 2)
+            specs = mix.generate(
+                p.system_target_rate_cases or p.target_rate_cases, seed=ctx.seed + 2
+            )
             subs = await rate_run(client.submit, specs, p.target_rate)
             run = await measure(
                 title=f"target rate: {len(specs)} cases offered at {p.target_rate:g}/s (open loop, HTTP)",

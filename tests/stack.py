@@ -212,9 +212,11 @@ def teardown_stack(stack: Stack) -> None:
 def wait_for(check: Any, timeout: float = 60.0, interval: float = 0.3, what: str = "") -> Any:
     deadline = time.monotonic() + timeout
     last: Any = None
+    started = time.monotonic()
     while time.monotonic() < deadline:
         last = check()
         if last:
+            print(f"[stack] {what or 'condition'}: {time.monotonic() - started:.1f}s", flush=True)
             return last
         time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what or check}; last value: {last!r}")
+    raise AssertionError(f"timed out waiting for {what or check}; last value: {str(last)[:500]}")

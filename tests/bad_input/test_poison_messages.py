@@ -18,7 +18,7 @@ from stack import wait_for
 from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.contracts.topics import ALL_TOPICS
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 CONSUMED = [t for t in ALL_TOPICS if t.consumers]
 

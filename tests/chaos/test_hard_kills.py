@@ -24,7 +24,7 @@ from stack import build_stack, teardown_stack, wait_for
 
 from tsunagu.shared.contracts.topics import ALL_TOPICS, dlq_topics
 
-pytestmark = [pytest.mark.integration, pytest.mark.chaos]
+pytestmark = [pytest.mark.integration, pytest.mark.chaos, pytest.mark.timeout(2400)]
 
 CASES = int(os.environ.get("TSUNAGU_CHAOS_CASES", "2000"))
 WORKERS = 6

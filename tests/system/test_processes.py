@@ -29,7 +29,7 @@ def get(url: str) -> tuple[int, dict]:
 
 
 @pytest.fixture(scope="module")
-def migrated_all(migrated) -> None:
+def migrated_all(migrated, topics) -> None:
     for service in SERVICES:
         migrated(service)
 

@@ -406,3 +406,55 @@ async def test_cases_list_filters_and_pages(intake_app: App) -> None:
     assert len(listed["items"]) == 2
     events = (await intake_app.client.get("/api/v1/events", headers=headers)).json()
     assert {e["venue_name"] for e in events} >= {"イオンモール", "東川口駅前行政センター"}
+
+
+async def test_correcting_the_concerns_publishes_case_updated(intake_app: App) -> None:
+    headers = await token(intake_app.client, "uketsuke")
+    created = (await create(intake_app, headers, case_body())).json()
+    url = f"/api/v1/cases/{created['case_id']}"
+    facts = {
+        "concerns": ["income_shortfall", "isolation", "housing"],
+        "most_pressing": "housing",
+        "urgent": {"no_food_today": False, "eviction_within_7_days": True},
+    }
+    response = await intake_app.client.patch(url, json=facts, headers=headers)
+    assert response.status_code == 200 and response.json()["changed"] is True
+    again = await intake_app.client.patch(url, json=facts, headers=headers)
+    assert again.json()["changed"] is False
+    wrong = await intake_app.client.patch(
+        url, json=facts | {"most_pressing": "debt_arrears"}, headers=headers
+    )
+    assert wrong.status_code == 422
+    assert wrong.json()["detail"][0]["loc"] == ["body", "most_pressing"]
+    life = await token(intake_app.client, "life_independence")
+    assert (await intake_app.client.patch(url, json=facts, headers=life)).status_code == 404
+
+    await wait_sent(intake_app)
+    events = await read_topic(
+        intake_app.settings.kafka_bootstrap, INTAKE_CASE.name, key=created["case_id"]
+    )
+    assert [e.event_type for e in events] == ["case_created", "case_updated"]
+    assert events[1].data["facts"]["urgent"]["eviction_within_7_days"] is True
+    assert events[1].data["facts"]["age"] == 78
+
+
+async def test_demo_data_can_be_created_twice(intake_app: App) -> None:
+    from tsunagu.intake.demo import VENUES, WEEKS_AHEAD, demo_staff, seed
+
+    await seed(intake_app.settings)  # the session fixture seeded once already
+    async with intake_app.runtime.sessions() as session:
+        venues = await session.scalar(select(func.count()).select_from(tables.venue))
+        demo_names = [p.username for p in demo_staff()]
+        staff = await session.scalar(
+            select(func.count())
+            .select_from(tables.staff_user)
+            .where(tables.staff_user.c.username.in_(demo_names))
+        )
+        events = await session.scalar(
+            select(func.count())
+            .select_from(tables.consultation_event)
+            .where(tables.consultation_event.c.venue_id.in_([v.venue_id for v in VENUES]))
+        )
+    assert venues >= len(VENUES)
+    assert staff == len(demo_names) == 10
+    assert events >= len(VENUES) * (WEEKS_AHEAD + 1)

@@ -320,3 +320,104 @@ async def test_non_admins_cannot_reach_admin(browser) -> None:
     await log_in(browser, "uketsuke")
     assert (await browser.get("/admin")).status_code == 403
     assert (await browser.get("/admin/staff/admin")).status_code == 403
+
+
+async def test_concerns_can_be_corrected_on_the_case_page(browser) -> None:
+    await log_in(browser, "uketsuke")
+    page = await browser.get("/cases/new")
+    form = sheet(
+        csrf_of(page),
+        "00000000-0000-4000-8000-0000000fac75",
+        **{"resident.name_kana": "ふくしま よしこ"},
+    )
+    case_url = (await browser.post("/cases/new", data=form)).headers["location"]
+    case = await browser.get(case_url)
+    assert "相談内容・緊急の状況を変更する" in case.text
+    bad = await browser.post(
+        case_url + "/facts", data={"csrf_token": csrf_of(case), "concerns": [], "most_pressing": ""}
+    )
+    assert bad.status_code == 422 and "相談内容を1つ以上選んでください" in bad.text
+    good = await browser.post(
+        case_url + "/facts",
+        data={
+            "csrf_token": csrf_of(case),
+            "concerns": ["isolation", "health"],
+            "most_pressing": "health",
+        },
+    )
+    assert good.status_code == 303
+    after = await browser.get(case_url)
+    assert "健康・医療" in after.text and "相談内容を変更" in after.text  # and in the audit trail
+
+
+async def test_the_preview_shows_where_routing_would_send_the_case(
+    browser, intake_app: App
+) -> None:
+    """A stand-in for routing's explain endpoint: what intake sends, and how it shows the answer."""
+    import asyncio
+    import json
+
+    from tsunagu.intake.adapters.routing_preview import RoutingPreview
+
+    seen: dict[str, object] = {}
+    decision = {
+        "rule_version": "2026.1",
+        "programmes": ["life_independence", "csw_participation"],
+        "lead": "life_independence",
+        "roles": {"life_independence": "lead", "csw_participation": "member"},
+        "reasons": {
+            "life_independence": ["concern income_shortfall"],
+            "csw_participation": ["concern isolation"],
+        },
+        "awaiting_consent": [],
+        "food_parcel_eligible": True,
+        "compound": False,
+        "urgent": False,
+        "external": [],
+    }
+
+    async def routing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode()
+        length = int(
+            next(
+                h.split(":")[1]
+                for h in head.split("\r\n")
+                if h.lower().startswith("content-length")
+            )
+        )
+        seen["head"] = head
+        seen["body"] = json.loads(await reader.readexactly(length))
+        payload = json.dumps(decision).encode()
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: "
+            + str(len(payload)).encode()
+            + b"\r\nconnection: close\r\n\r\n"
+            + payload
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(routing, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    state = intake_app.app.state.intake
+    original = state.preview
+    state.preview = RoutingPreview(f"http://127.0.0.1:{port}")
+    try:
+        await log_in(browser, "uketsuke")
+        page = await browser.get("/cases/new")
+        form = sheet(csrf_of(page), "00000000-0000-4000-8000-00000000b00c", action="preview")
+        preview = await browser.post("/cases/new", data=form)
+    finally:
+        state.preview = original
+        server.close()
+        await server.wait_closed()
+    assert preview.status_code == 200
+    assert "振り分けの見込み" in preview.text
+    assert "生活自立サポートセンター" in preview.text and "主担当" in preview.text
+    assert "食料品の配布対象" in preview.text
+    assert "authorization: bearer " in str(seen["head"]).lower()
+    sent = seen["body"]
+    assert sent["resident"] == {
+        "age": 78, "lives_alone": True, "disability_certificate": False, "special_loan_borrower": False,
+    }  # fmt: skip
+    assert "川口" not in json.dumps(sent, ensure_ascii=False)  # no personal data for a preview

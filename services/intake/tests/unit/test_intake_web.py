@@ -14,7 +14,8 @@ from tsunagu.intake.adapters.passwords import hash_password, verify_password
 from tsunagu.intake.adapters.routing_preview import parse_preview
 from tsunagu.intake.domain.case_input import CaseInput, japanese_error_messages
 from tsunagu.intake.entrypoints.i18n import WORDS
-from tsunagu.intake.entrypoints.pages import _safe_next, case_body, form_values
+from tsunagu.intake.entrypoints.pages.intake_form import case_body
+from tsunagu.intake.entrypoints.pages.rendering import form_values, safe_next
 from tsunagu.intake.entrypoints.web import find_unstorable
 from tsunagu.shared.contracts.codes import Concern, ReferralStatus
 
@@ -95,7 +96,7 @@ def test_household_rows_and_proxy_are_read_when_given() -> None:
     ],
 )
 def test_after_login_only_paths_on_this_site(given: str | None, target: str) -> None:
-    assert _safe_next(given) == target
+    assert safe_next(given) == target
 
 
 def test_preview_reads_a_decision_or_a_list_of_referrals() -> None:

@@ -242,12 +242,13 @@ def notify_config(consumer_name: str, **overrides: Any) -> NotifyConfig:
 
 
 @pytest.fixture
-async def runtimes() -> AsyncIterator[list[NotifyRuntime]]:
-    """Runtimes a test starts; each is stopped at the end even if the test fails."""
+async def runtimes(smtp: SmtpServer) -> AsyncIterator[list[NotifyRuntime]]:
+    """Runtimes a test starts; each is stopped at the end even if the test fails, before the
+    SMTP server (which it may still be talking to) stops."""
     started: list[NotifyRuntime] = []
     yield started
     for runtime in started:
-        await runtime.stop()
+        await asyncio.wait_for(runtime.stop(), timeout=60)
         await runtime.engine.dispose()
 
 

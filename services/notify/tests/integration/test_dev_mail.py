@@ -16,10 +16,7 @@ from .events import new_case, referral_created
 pytestmark = pytest.mark.integration
 
 
-async def test_dev_mode_catches_every_email_and_shows_it(
-    start_notify, test_settings, migrated, producer
-):
-    migrated("notify")
+async def test_dev_mode_catches_every_email_and_shows_it(start_notify, test_settings, producer):
     dev = test_settings("notify", env="dev")
     runtime = await start_notify(settings_=dev, smtp_host=None, smtp_port=free_port())
     assert runtime.mail_catcher is not None
@@ -45,8 +42,7 @@ async def test_dev_mode_catches_every_email_and_shows_it(
         assert f"新しい紹介があります（受付番号 {number}）" in page.text
 
 
-async def test_there_is_no_dev_mail_in_prod(test_settings, migrated):
-    migrated("notify")
+async def test_there_is_no_dev_mail_in_prod(test_settings, settings):
     prod = test_settings("notify", env="prod")
     app = build_app(prod)
     headers = {"Authorization": f"Bearer {staff_token(prod)}"}

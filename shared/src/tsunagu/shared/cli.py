@@ -9,7 +9,7 @@ import json
 import sys
 from typing import Any
 
-from tsunagu.shared.contracts.topics import DLQ_SUFFIX, dlq_topics
+from tsunagu.shared.contracts.topics import DLQ_SUFFIX, dlq_topics, partitions_of
 from tsunagu.shared.migrations import SERVICE_PACKAGES, upgrade
 from tsunagu.shared.settings import Settings
 
@@ -59,6 +59,7 @@ def create_topics(replication: int) -> None:
 
 
 async def _dlq_records(settings: Settings, topics: list[str]) -> list[Any]:
+    """Every record on the given dead-letter topics, read from the beginning, not committed."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     consumer = AIOKafkaConsumer(
@@ -68,24 +69,20 @@ async def _dlq_records(settings: Settings, topics: list[str]) -> list[Any]:
     )
     await consumer.start()
     try:
-        records = []
-        for topic in topics:
-            partitions = consumer.partitions_for_topic(topic) or set()
-            if not partitions:
-                await consumer._client.force_metadata_update()
-                partitions = consumer.partitions_for_topic(topic) or set()
-            tps = [TopicPartition(topic, p) for p in partitions]
-            if not tps:
-                continue
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            end = await consumer.end_offsets(tps)
-            for tp in tps:
-                while await consumer.position(tp) < end[tp]:
-                    batch = await consumer.getmany(tp, timeout_ms=1000)
-                    for msgs in batch.values():
-                        records.extend(msgs)
-        return records
+        tps = [TopicPartition(t, p) for t in topics for p in range(partitions_of(t))]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        remaining = {tp for tp in tps if end[tp] > 0}
+        records: list[Any] = []
+        while remaining:
+            batch = await consumer.getmany(*remaining, timeout_ms=2000)
+            for tp, msgs in batch.items():
+                records.extend(m for m in msgs if m.offset < end[tp])
+            for tp in list(remaining):
+                if await consumer.position(tp) >= end[tp]:
+                    remaining.discard(tp)
+        return sorted(records, key=lambda r: (r.topic, r.partition, r.offset))
     finally:
         await consumer.stop()
 

@@ -58,7 +58,7 @@ def demo_staff() -> list[DemoStaff]:
         DemoStaff("food", "食料品配布 担当", (StaffRole.FOOD_DESK,)),
     ]
     for programme in Programme:
-        roles = (StaffRole.PROGRAMME,)
+        roles: tuple[StaffRole, ...] = (StaffRole.PROGRAMME,)
         if programme is Programme.CSW_OUTREACH:
             roles += (StaffRole.COORDINATOR,)  # the CSW coordinates compound cases
         people.append(

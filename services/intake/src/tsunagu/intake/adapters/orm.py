@@ -6,6 +6,8 @@ of routing's and food distribution's events; intake never writes referral state 
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -32,7 +34,7 @@ from tsunagu.shared.runtime import ServiceTables
 _JSON = JSON().with_variant(JSONB(), "postgresql")
 
 
-def _created_at() -> Column:
+def _created_at() -> Column[Any]:
     return Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now())
 
 

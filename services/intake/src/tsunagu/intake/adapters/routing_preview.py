@@ -41,8 +41,26 @@ class Preview:
 
 
 def explain_body(facts: CaseFacts, consent: Consent) -> dict[str, Any]:
-    """The same facts and consent ``case_created`` will carry: no personal data leaves intake."""
-    return {"facts": facts.model_dump(mode="json"), "consent": consent.model_dump(mode="json")}
+    """The case body's shape (``POST /api/v1/cases``) with only what routing decides on.
+
+    The facts ``case_created`` will carry: the age on the event date, never the birth date or a
+    name, so no personal data leaves intake for a preview.
+    """
+    return {
+        "concerns": [str(c) for c in facts.concerns],
+        "most_pressing": None if facts.most_pressing is None else str(facts.most_pressing),
+        "resident": {
+            "age": facts.age,
+            "lives_alone": facts.lives_alone,
+            "disability_certificate": facts.disability_certificate,
+            "special_loan_borrower": facts.special_loan_borrower,
+        },
+        "urgent": facts.urgent.model_dump(mode="json"),
+        "consent": {
+            "share_across_programmes": consent.share_across_programmes,
+            "basis": str(consent.basis),
+        },
+    }
 
 
 class RoutingPreview:
@@ -71,7 +89,7 @@ class RoutingPreview:
 
 
 def parse_preview(body: Any) -> Preview:
-    """Read routing's answer: a list of ``referrals`` or a decision with ``programmes``."""
+    """Read routing's answer: a decision with ``programmes`` (or a list of ``referrals``)."""
     decision = body.get("decision", body) if isinstance(body, dict) else {}
     lines: list[PreviewLine] = []
     if isinstance(decision.get("referrals"), list):

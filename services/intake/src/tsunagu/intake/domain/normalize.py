@@ -31,9 +31,7 @@ _LONG_VOWEL_LOOKALIKES = "-‐‑‒–—―−"
 # Separators between family and given name, or within foreign names (ジャン＝ピエール・…).
 _NAME_SEPARATORS = "・="
 
-_KANA_FOLD = str.maketrans(
-    _KATAKANA_TO_HIRAGANA | {ord(ch): "ー" for ch in _LONG_VOWEL_LOOKALIKES}
-)
+_KANA_FOLD = str.maketrans(_KATAKANA_TO_HIRAGANA | {ord(ch): "ー" for ch in _LONG_VOWEL_LOOKALIKES})
 _DROP_SEPARATORS = str.maketrans({ord(ch): None for ch in _NAME_SEPARATORS})
 
 

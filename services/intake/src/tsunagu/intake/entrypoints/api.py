@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Form, Header, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
@@ -20,7 +20,7 @@ from tsunagu.intake.entrypoints.web import (
     staff,
     who,
 )
-from tsunagu.intake.service_layer import audit, cases, referrals
+from tsunagu.intake.service_layer import audit, cases, referrals, views
 from tsunagu.intake.service_layer import staff as staff_service
 from tsunagu.intake.service_layer.errors import Invalid
 from tsunagu.shared.auth import Principal, check_csrf
@@ -34,8 +34,12 @@ router = APIRouter(prefix="/api/v1")
 Staff = Annotated[Principal, Depends(staff)]
 CaseId = Annotated[str, Path(pattern=schemas.UUID_PATTERN, description="The case's uuid")]
 
-_UNAUTHORISED = {401: {"description": "Not signed in"}}
-_CASE_ERRORS = {**_UNAUTHORISED, 404: {"description": "No such case, or not yours to see"}}
+Responses = dict[int | str, dict[str, Any]]
+_UNAUTHORISED: Responses = {401: {"description": "Not signed in"}}
+_CASE_ERRORS: Responses = {
+    **_UNAUTHORISED,
+    404: {"description": "No such case, or not yours to see"},
+}
 
 
 @router.post("/auth/token", response_model=schemas.Token, tags=["auth"])
@@ -169,7 +173,7 @@ async def list_cases(
 ) -> schemas.CaseList:
     """Cases the caller may see, newest first; filter by event, board status or programme."""
     async with intake(request).transaction() as session:
-        found = await cases.list_cases(
+        found = await views.list_cases(
             session,
             who(principal),
             event_id=event_id,
@@ -197,7 +201,7 @@ async def get_case(request: Request, principal: Staff, case_id: CaseId) -> schem
     """One case with its referrals and food eligibility, as routing and food report back."""
     with http_errors("path"):
         async with intake(request).transaction() as session:
-            view = await cases.case_view(session, who(principal), case_id)
+            view = await views.case_view(session, who(principal), case_id)
     if "referrals" in view:
         view["referrals"] = [schemas.ReferralOut(**r) for r in view["referrals"]]
     return schemas.CaseOut(**view)
@@ -226,6 +230,33 @@ async def change_consent(
                 basis=body.basis,
             )
     return schemas.ConsentOut(**result)
+
+
+@router.patch(
+    "/cases/{case_id}",
+    response_model=schemas.FactsOut,
+    tags=["cases"],
+    responses={**_CASE_ERRORS, 403: {"description": "Intake and coordinators only"}},
+)
+async def update_facts(
+    request: Request, principal: Staff, case_id: CaseId, body: schemas.FactsIn
+) -> schemas.FactsOut:
+    """Correct the concerns and urgent flags; ``case_updated`` tells routing to look again."""
+    await check_csrf(request, principal)
+    app = intake(request)
+    with http_errors("body"):
+        async with app.transaction() as session:
+            changed = await cases.update_facts(
+                session,
+                app.ports,
+                who(principal),
+                case_id,
+                concerns=body.concerns,
+                most_pressing=body.most_pressing,
+                no_food_today=body.urgent.no_food_today,
+                eviction_within_7_days=body.urgent.eviction_within_7_days,
+            )
+    return schemas.FactsOut(case_id=case_id, changed=changed)
 
 
 @router.post(
@@ -311,7 +342,7 @@ async def matches(
             with http_errors("query"):
                 raise Invalid("birth_date", str(exc)) from None
     async with intake(request).transaction() as session:
-        found = await cases.likely_matches(
+        found = await views.likely_matches(
             session, who(principal), name_kana=name_kana, birth_date=born, phone=phone
         )
     return schemas.Matches(matches=[schemas.MatchOut(**m) for m in found])

@@ -170,6 +170,7 @@ WORDS: dict[str, tuple[str, str]] = {
     # case page
     "case.title": ("相談記録", "Case"),
     "case.concerns": ("相談内容", "Concerns"),
+    "case.edit_concerns": ("相談内容・緊急の状況を変更する", "Change concerns or urgency"),
     "case.number": ("受付番号", "Case number"),
     "case.event": ("相談会", "Event"),
     "case.taken_by": ("受付担当", "Taken in by"),
@@ -275,6 +276,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "admin.saved": ("保存しました", "Saved"),
     "audit.case.create": ("受付を登録", "Case registered"),
     "audit.case.view": ("記録を表示（API）", "Case viewed (API)"),
+    "audit.case.update": ("相談内容を変更", "Concerns changed"),
     "audit.case.page": ("記録を表示", "Case viewed"),
     "audit.case.board_status": ("当日の状況を変更", "Board status changed"),
     "audit.consent.give": ("同意を記録", "Consent recorded"),

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from tsunagu.shared.contracts.codes import SharingBasis
+from tsunagu.shared.contracts.codes import Concern, SharingBasis
 from tsunagu.shared.contracts.intake import ReferralAction
 
 BoardStatus = Literal["waiting", "in_consultation", "done"]
@@ -114,6 +114,11 @@ class CaseList(BaseModel):
     page_size: int
 
 
+class UrgentFlagsIn(_In):
+    no_food_today: bool = False
+    eviction_within_7_days: bool = False
+
+
 class ConsentIn(_In):
     """Give consent to sharing (on ``basis``) or withdraw it."""
 
@@ -124,6 +129,37 @@ class ConsentIn(_In):
 class ConsentOut(BaseModel):
     case_id: str
     consent: dict[str, Any]
+    changed: bool
+
+
+class FactsIn(_In):
+    """A correction of the concerns and urgent flags recorded at intake."""
+
+    concerns: list[Concern] = Field(min_length=1, max_length=len(Concern))
+    most_pressing: Concern | None = None
+    urgent: UrgentFlagsIn = Field(default_factory=lambda: UrgentFlagsIn())
+
+    @field_validator("concerns")
+    @classmethod
+    def _a_set(cls, concerns: list[Concern]) -> list[Concern]:
+        if len(set(concerns)) != len(concerns):
+            raise PydanticCustomError("duplicate_concern", "同じ相談内容が2回選ばれています")
+        return concerns
+
+    @field_validator("most_pressing")
+    @classmethod
+    def _one_of_them(cls, value: Concern | None, info: ValidationInfo) -> Concern | None:
+        concerns = info.data.get("concerns")
+        if value is not None and concerns is not None and value not in concerns:
+            raise PydanticCustomError(
+                "most_pressing_not_in_concerns",
+                "一番困っていることは、選んだ相談内容の中から選んでください",
+            )
+        return value
+
+
+class FactsOut(BaseModel):
+    case_id: str
     changed: bool
 
 

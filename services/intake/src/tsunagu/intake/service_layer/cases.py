@@ -1,4 +1,4 @@
-"""Taking a resident in, and reading cases back: create, view, list, consent, board status.
+"""Taking a resident in and changing a case: create, correct the facts, consent, board status.
 
 Every function runs inside the caller's transaction, so a case, its resident, its outbox event
 and its audit entry are committed together or not at all.
@@ -13,19 +13,24 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
-from sqlalchemy import Select, and_, exists, func, or_, select, true
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tsunagu.intake.adapters.orm import tables
 from tsunagu.intake.domain import access
 from tsunagu.intake.domain.case_input import CaseInput
-from tsunagu.intake.domain.matching import ResidentKey, find_likely_duplicates, kana_search_key
+from tsunagu.intake.domain.matching import kana_search_key
 from tsunagu.intake.domain.normalize import age_on, phone_digits
 from tsunagu.intake.service_layer import audit
 from tsunagu.intake.service_layer.errors import Conflict, Forbidden, Invalid, NotFound
+from tsunagu.intake.service_layer.views import referral_statuses
 from tsunagu.shared.contracts import intake as contract
-from tsunagu.shared.contracts.codes import Programme, ReferralStatus, SharingBasis, StaffRole
+from tsunagu.shared.contracts.codes import (
+    Concern,
+    SharingBasis,
+    StaffRole,
+)
 from tsunagu.shared.contracts.envelope import utcnow
 from tsunagu.shared.contracts.topics import INTAKE_CASE
 from tsunagu.shared.crypto import ContactSealer
@@ -318,382 +323,6 @@ def _given_fields(body: CaseInput) -> list[str]:
     return sorted([f"resident.{k}" for k in resident] + list(given))
 
 
-# --- reading cases back -----------------------------------------------------------------------
-
-
-async def referral_statuses(session: AsyncSession, case_id: str) -> dict[Programme, ReferralStatus]:
-    """Programme → status of the case's referrals, for the access rules."""
-    f = tables.referral
-    rows = await session.execute(select(f.c.programme, f.c.status).where(f.c.case_id == case_id))
-    statuses: dict[Programme, ReferralStatus] = {}
-    for programme, status in rows:
-        try:
-            statuses[Programme(programme)] = ReferralStatus(status)
-        except ValueError:
-            continue  # a code newer than this service: not a grant of access
-    return statuses
-
-
-async def _visible(session: AsyncSession, who: access.Principal, case_id: str) -> tuple[bool, bool]:
-    """(may see the full case, may see the food desk's view); unknown cases raise NotFound."""
-    exists_ = await session.scalar(
-        select(tables.case.c.case_id).where(tables.case.c.case_id == case_id)
-    )
-    if exists_ is None:
-        raise NotFound(case_id)
-    full = access.can_view_case(who, await referral_statuses(session, case_id))
-    # The food desk may look up any case, but sees only what a handout needs.
-    food = StaffRole.FOOD_DESK in who.roles
-    if not (full or food):
-        raise NotFound(case_id)  # no hint that the case exists
-    return full, food
-
-
-async def routing_of(session: AsyncSession, case_id: str) -> dict[str, Any] | None:
-    """Routing's summary of the case (lead, coordinator, ...) once it has routed it."""
-    g = tables.case_routing
-    row = (await session.execute(select(g).where(g.c.case_id == case_id))).first()
-    if row is None:
-        return None
-    return {k: v for k, v in row._mapping.items() if k != "case_id"}
-
-
-async def food_status(session: AsyncSession, case_id: str) -> dict[str, Any]:
-    """Eligible once routing or food distribution says so (a handout implies it too)."""
-    fe, g = tables.food_eligibility, tables.case_routing
-    food = (await session.execute(select(fe).where(fe.c.case_id == case_id))).first()
-    routed = await session.scalar(select(g.c.food_parcel_eligible).where(g.c.case_id == case_id))
-    handed_out = food is not None and food.handed_out_at is not None
-    granted = food is not None and food.granted_at is not None
-    return {
-        #: Whether routing or food distribution has said anything yet.
-        "known": routed is not None or food is not None,
-        "eligible": bool(granted or handed_out or routed),
-        "handed_out": handed_out,
-        "handed_out_at": None if food is None else food.handed_out_at,
-        "parcel_type": None if food is None else food.parcel_type,
-    }
-
-
-async def case_view(
-    session: AsyncSession, who: access.Principal, case_id: str, *, audit_as: str = "case.view"
-) -> dict[str, Any]:
-    """The case as ``who`` may see it: in full, or only what a food handout needs."""
-    full, _ = await _visible(session, who, case_id)
-    c, r, e, v = tables.case, tables.resident, tables.consultation_event, tables.venue
-    row = (
-        await session.execute(
-            select(
-                c,
-                r.c.name,
-                r.c.name_kana,
-                r.c.birth_date,
-                r.c.sex,
-                r.c.phone,
-                r.c.email,
-                r.c.address,
-                r.c.language,
-                e.c.event_date,
-                e.c.venue_id,
-                v.c.name.label("venue_name"),
-            )
-            .join(r, r.c.resident_id == c.c.resident_id)
-            .join(e, e.c.event_id == c.c.event_id)
-            .join(v, v.c.venue_id == e.c.venue_id)
-            .where(c.c.case_id == case_id)
-        )
-    ).one()
-    food = await food_status(session, case_id)
-    view: dict[str, Any] = {
-        "case_id": row.case_id,
-        "case_number": row.case_number,
-        "name_kana": row.name_kana,
-        "food_parcel_eligible": food["eligible"],
-        "food_parcel_handed_out": food["handed_out"],
-    }
-    food_known = food["known"]
-    if not full:
-        await audit.record(session, who.username, audit_as, case_id=case_id, view="food_desk")
-        return view
-    view |= {
-        "event_id": row.event_id,
-        "event_date": row.event_date,
-        "venue_id": row.venue_id,
-        "venue_name": row.venue_name,
-        "household_id": row.household_id,
-        "resident_id": row.resident_id,
-        "name": row.name,
-        "birth_date": row.birth_date,
-        "age": row.age,
-        "sex": row.sex,
-        "phone": row.phone,
-        "email": row.email,
-        "address": row.address,
-        "language": row.language,
-        "lives_alone": row.lives_alone,
-        "disability_certificate": row.disability_certificate,
-        "special_loan_borrower": row.special_loan_borrower,
-        "household": row.household_members,
-        "proxy": row.proxy,
-        "concerns": row.concerns,
-        "most_pressing": row.most_pressing,
-        "urgent": {
-            "no_food_today": row.urgent_no_food_today,
-            "eviction_within_7_days": row.urgent_eviction_within_7_days,
-        },
-        "consent": {
-            "share_across_programmes": row.consent_share,
-            "basis": row.consent_basis,
-            "contact_channels": row.contact_channels,
-            "contact_time": row.contact_time,
-        },
-        "notes": row.notes,
-        "taken_by": row.taken_by,
-        "board_status": row.board_status,
-        "created_at": row.created_at,
-        "referrals": await referrals_of(session, case_id),
-        "routing": await routing_of(session, case_id),
-        "food_known": food_known,
-    }
-    await audit.record(session, who.username, audit_as, case_id=case_id, view="full")
-    return view
-
-
-async def referrals_of(session: AsyncSession, case_id: str) -> list[dict[str, Any]]:
-    f = tables.referral
-    rows = await session.execute(
-        select(f).where(f.c.case_id == case_id).order_by(f.c.role, f.c.programme)
-    )
-    return [dict(row._mapping) for row in rows]
-
-
-async def earlier_visits(
-    session: AsyncSession, resident_id: str, case_id: str
-) -> list[dict[str, Any]]:
-    c, e, v = tables.case, tables.consultation_event, tables.venue
-    rows = await session.execute(
-        select(
-            c.c.case_id, c.c.case_number, c.c.concerns, e.c.event_date, v.c.name.label("venue_name")
-        )
-        .join(e, e.c.event_id == c.c.event_id)
-        .join(v, v.c.venue_id == e.c.venue_id)
-        .where(c.c.resident_id == resident_id, c.c.case_id != case_id)
-        .order_by(e.c.event_date.desc(), c.c.created_at.desc())
-        .limit(20)
-    )
-    return [dict(row._mapping) for row in rows]
-
-
-def _shared_with(programmes: frozenset[Programme]) -> Any:
-    """Cases referred to one of ``programmes`` in a status other than suggested."""
-    f = tables.referral
-    return exists().where(
-        f.c.case_id == tables.case.c.case_id,
-        f.c.programme.in_([str(p) for p in programmes]),
-        f.c.status != ReferralStatus.SUGGESTED.value,
-    )
-
-
-async def list_cases(
-    session: AsyncSession,
-    who: access.Principal,
-    *,
-    event_id: str | None = None,
-    board_status: str | None = None,
-    programme: Programme | None = None,
-    page: int = 1,
-    page_size: int = 20,
-) -> dict[str, Any]:
-    """Cases ``who`` may see, newest first; the food desk gets its narrow columns only."""
-    c, r = tables.case, tables.resident
-    full_view = True
-    conditions: list[Any] = []
-    # Roles that see every case pass the rule with no referrals at all.
-    if not access.can_view_case(who, {}):
-        if StaffRole.PROGRAMME in who.roles and who.programmes:
-            conditions.append(_shared_with(who.programmes))
-        elif StaffRole.FOOD_DESK in who.roles:
-            full_view = False  # every case, but only what a handout needs
-        else:
-            return {"items": [], "total": 0, "page": page, "page_size": page_size}
-    if event_id is not None:
-        conditions.append(c.c.event_id == event_id)
-    if board_status is not None:
-        conditions.append(c.c.board_status == board_status)
-    if programme is not None:
-        f = tables.referral
-        conditions.append(
-            exists().where(f.c.case_id == c.c.case_id, f.c.programme == str(programme))
-        )
-    where = and_(true(), *conditions)
-    total = await session.scalar(select(func.count()).select_from(c).where(where))
-    stmt: Select[Any] = (
-        select(
-            c.c.case_id,
-            c.c.case_number,
-            c.c.event_id,
-            c.c.concerns,
-            c.c.board_status,
-            c.c.created_at,
-            c.c.urgent_no_food_today,
-            c.c.urgent_eviction_within_7_days,
-            r.c.name,
-            r.c.name_kana,
-        )
-        .join(r, r.c.resident_id == c.c.resident_id)
-        .where(where)
-        .order_by(c.c.created_at.desc(), c.c.case_id)
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-    )
-    rows = list(await session.execute(stmt))
-    ids = [row.case_id for row in rows]
-    eligible = await _food_eligibility(session, ids)
-    programmes = await _programmes_by_case(session, ids)
-    items = []
-    for row in rows:
-        item: dict[str, Any] = {
-            "case_id": row.case_id,
-            "case_number": row.case_number,
-            "name_kana": row.name_kana,
-            "food_parcel_eligible": eligible.get(row.case_id, False),
-        }
-        if full_view:
-            item |= {
-                "event_id": row.event_id,
-                "name": row.name,
-                "concerns": row.concerns,
-                "board_status": row.board_status,
-                "created_at": row.created_at,
-                "urgent": row.urgent_no_food_today or row.urgent_eviction_within_7_days,
-                "programmes": programmes.get(row.case_id, []),
-            }
-        items.append(item)
-    await audit.record(
-        session,
-        who.username,
-        "case.list",
-        count=len(items),
-        view="full" if full_view else "food_desk",
-    )
-    return {"items": items, "total": int(total or 0), "page": page, "page_size": page_size}
-
-
-async def _food_eligibility(session: AsyncSession, case_ids: list[str]) -> dict[str, bool]:
-    if not case_ids:
-        return {}
-    g, fe = tables.case_routing, tables.food_eligibility
-    out: dict[str, bool] = {}
-    for case_id, eligible in await session.execute(
-        select(g.c.case_id, g.c.food_parcel_eligible).where(g.c.case_id.in_(case_ids))
-    ):
-        out[case_id] = bool(eligible)
-    for (case_id,) in await session.execute(
-        select(fe.c.case_id).where(
-            fe.c.case_id.in_(case_ids),
-            or_(fe.c.granted_at.is_not(None), fe.c.handed_out_at.is_not(None)),
-        )
-    ):
-        out[case_id] = True
-    return out
-
-
-async def _programmes_by_case(
-    session: AsyncSession, case_ids: list[str]
-) -> dict[str, list[dict[str, Any]]]:
-    if not case_ids:
-        return {}
-    f = tables.referral
-    out: dict[str, list[dict[str, Any]]] = {}
-    rows = await session.execute(
-        select(f.c.case_id, f.c.programme, f.c.status, f.c.role)
-        .where(f.c.case_id.in_(case_ids))
-        .order_by(f.c.programme)
-    )
-    for row in rows:
-        out.setdefault(row.case_id, []).append(
-            {"programme": row.programme, "status": row.status, "role": row.role}
-        )
-    return out
-
-
-# --- duplicates -------------------------------------------------------------------------------
-
-
-async def likely_matches(
-    session: AsyncSession,
-    who: access.Principal,
-    *,
-    name_kana: str | None,
-    birth_date: date | None,
-    phone: str | None,
-    limit: int = 5,
-) -> list[dict[str, Any]]:
-    """Existing residents who may be the one being taken in (two of three signs agree)."""
-    r, c, e = tables.resident, tables.case, tables.consultation_event
-    key = kana_search_key(name_kana) if name_kana else ""
-    digits = phone_digits(phone) if phone else ""
-    tail = digits[-8:] if len(digits) >= 8 else ""
-    signs = []
-    if key:
-        signs.append(r.c.kana_search_key == key)
-    if birth_date is not None:
-        signs.append(r.c.birth_date == birth_date)
-    if tail:
-        signs.append(r.c.phone_tail == tail)
-    await audit.record(
-        session,
-        who.username,
-        "resident.match",
-        given=[
-            n for n, v in (("name_kana", key), ("birth_date", birth_date), ("phone", tail)) if v
-        ],
-    )
-    if len(signs) < 2:
-        return []  # one sign alone never makes a match
-    rows = list(
-        await session.execute(
-            select(
-                r.c.resident_id,
-                r.c.name,
-                r.c.name_kana,
-                r.c.birth_date,
-                r.c.phone,
-                r.c.household_id,
-            )
-            .where(or_(*signs))
-            .limit(200)
-        )
-    )
-    candidate = ResidentKey("", name_kana, birth_date, phone)
-    found = find_likely_duplicates(
-        candidate, [ResidentKey(x.resident_id, x.name_kana, x.birth_date, x.phone) for x in rows]
-    )[:limit]
-    by_id = {x.resident_id: x for x in rows}
-    last_visits: dict[str, date] = {}
-    if found:
-        for resident_id, last in await session.execute(
-            select(c.c.resident_id, func.max(e.c.event_date))
-            .join(e, e.c.event_id == c.c.event_id)
-            .where(c.c.resident_id.in_([m.resident_id for m in found]))
-            .group_by(c.c.resident_id)
-        ):
-            last_visits[resident_id] = last
-    return [
-        {
-            "resident_id": m.resident_id,
-            "score": m.score,
-            "reasons": [str(reason) for reason in m.reasons],
-            "name": by_id[m.resident_id].name,
-            "name_kana": by_id[m.resident_id].name_kana,
-            "birth_date": by_id[m.resident_id].birth_date,
-            "household_id": by_id[m.resident_id].household_id,
-            "last_visit": last_visits.get(m.resident_id),
-        }
-        for m in found
-    ]
-
-
 # --- consent and the board --------------------------------------------------------------------
 
 
@@ -761,6 +390,62 @@ async def change_consent(
     return result
 
 
+async def update_facts(
+    session: AsyncSession,
+    ports: Ports,
+    who: access.Principal,
+    case_id: str,
+    *,
+    concerns: list[Concern],
+    most_pressing: Concern | None,
+    no_food_today: bool,
+    eviction_within_7_days: bool,
+) -> bool:
+    """Correct or add to what the resident told us; routing hears it as ``case_updated``.
+
+    Returns whether anything changed (the same facts again publish nothing).
+    """
+    statuses = await referral_statuses(session, case_id)
+    c = tables.case
+    row = (await session.execute(select(c).where(c.c.case_id == case_id).with_for_update())).first()
+    if row is None or not access.can_view_case(who, statuses):
+        raise NotFound(case_id)
+    if not who.roles & {StaffRole.INTAKE, StaffRole.COORDINATOR}:
+        raise Forbidden(case_id)
+    if most_pressing is not None and most_pressing not in concerns:
+        raise Invalid("most_pressing", "一番困っていることは、選んだ相談内容の中から選んでください")
+    new = {
+        "concerns": [str(x) for x in concerns],
+        "most_pressing": None if most_pressing is None else str(most_pressing),
+        "urgent_no_food_today": no_food_today,
+        "urgent_eviction_within_7_days": eviction_within_7_days,
+    }
+    changed = sorted(k for k, v in new.items() if getattr(row, k) != v)
+    if not changed:
+        return False
+    await session.execute(
+        c.update().where(c.c.case_id == case_id).values(updated_at=func.now(), **new)
+    )
+    data = contract.CaseUpdated(
+        case_id=case_id,
+        facts=contract.CaseFacts(
+            concerns=concerns,
+            most_pressing=most_pressing,
+            age=row.age,
+            lives_alone=bool(row.lives_alone),
+            disability_certificate=row.disability_certificate,
+            special_loan_borrower=row.special_loan_borrower,
+            urgent=contract.UrgentFlags(
+                no_food_today=no_food_today, eviction_within_7_days=eviction_within_7_days
+            ),
+        ),
+        updated_by=who.username,
+    )
+    await _publish(session, ports, contract.CASE_UPDATED, case_id, data)
+    await audit.record(session, who.username, "case.update", case_id=case_id, fields=changed)
+    return True
+
+
 async def set_board_status(
     session: AsyncSession, who: access.Principal, case_id: str, status: BoardStatus
 ) -> None:
@@ -770,8 +455,11 @@ async def set_board_status(
         raise Forbidden(case_id)
     c = tables.case
     updated = await session.execute(
-        c.update().where(c.c.case_id == case_id).values(board_status=status, updated_at=func.now())
+        c.update()
+        .where(c.c.case_id == case_id)
+        .values(board_status=status, updated_at=func.now())
+        .returning(c.c.case_id)
     )
-    if updated.rowcount == 0:
+    if updated.first() is None:
         raise NotFound(case_id)
     await audit.record(session, who.username, "case.board_status", case_id=case_id, status=status)

@@ -16,8 +16,8 @@ from tsunagu.intake.adapters.orm import tables
 from tsunagu.intake.domain import access
 from tsunagu.intake.domain.responses import allowed_actions, needs_text
 from tsunagu.intake.service_layer import audit
-from tsunagu.intake.service_layer.cases import referral_statuses
 from tsunagu.intake.service_layer.errors import Conflict, Forbidden, Invalid, NotFound
+from tsunagu.intake.service_layer.views import referral_statuses
 from tsunagu.shared.contracts import intake as contract
 from tsunagu.shared.contracts.codes import Programme, ReferralStatus
 from tsunagu.shared.contracts.envelope import utcnow

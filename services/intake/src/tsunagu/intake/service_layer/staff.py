@@ -78,9 +78,12 @@ async def save_staff(session: AsyncSession, actor: str, staff: StaffInput, *, ne
             raise Conflict("このユーザー名は既に使われています")
     else:
         updated = await session.execute(
-            t.update().where(t.c.username == staff.username).values(**values)
+            t.update()
+            .where(t.c.username == staff.username)
+            .values(**values)
+            .returning(t.c.username)
         )
-        if updated.rowcount == 0:
+        if updated.first() is None:
             raise NotFound(staff.username)
     changed = sorted(k for k in values if k != "updated_at")
     await audit.record(

@@ -25,7 +25,7 @@ from tsunagu.notify.domain.invitations import InvitationRow, RowError, parse_inv
 from tsunagu.notify.domain.planning import dedup_key
 from tsunagu.notify.domain.quiet_hours import send_time
 from tsunagu.notify.service_layer import journal
-from tsunagu.notify.service_layer.recipients import BORROWER
+from tsunagu.notify.service_layer.recipients import BORROWER, OPTED_OUT
 from tsunagu.notify.service_layer.scheduling import Notify, add_delivery, add_suppressed
 from tsunagu.shared.crypto import ContactSealer
 from tsunagu.shared.logs import get_logger
@@ -33,7 +33,6 @@ from tsunagu.shared.logs import get_logger
 log = get_logger(__name__)
 
 TEMPLATE = "event_invitation"
-OPTED_OUT = "opted_out"
 
 
 @dataclass(frozen=True)

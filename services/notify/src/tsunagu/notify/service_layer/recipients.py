@@ -17,6 +17,8 @@ from tsunagu.shared.contracts.codes import ContactChannel
 
 #: Invited special-loan borrowers (``service_layer.invitations``); ref: the borrower's number.
 BORROWER = "borrower"
+#: Why an invitation is not sent: the borrower asked not to be invited.
+OPTED_OUT = "opted_out"
 #: Recipients who are members of the public: quiet hours and consent apply to them.
 PUBLIC_KINDS = frozenset({RecipientKind.RESIDENT.value, BORROWER})
 

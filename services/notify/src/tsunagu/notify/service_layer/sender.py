@@ -68,7 +68,7 @@ from tsunagu.notify.domain.planning import (
 from tsunagu.notify.domain.quiet_hours import send_time
 from tsunagu.notify.domain.retry import DeliveryStatus, RetryPolicy
 from tsunagu.notify.service_layer import journal
-from tsunagu.notify.service_layer.recipients import PUBLIC_KINDS, AddressBook
+from tsunagu.notify.service_layer.recipients import OPTED_OUT, PUBLIC_KINDS, AddressBook
 from tsunagu.notify.service_layer.scheduling import load_case
 from tsunagu.notify.templates import UnknownTemplate, render
 from tsunagu.shared.contracts.codes import ContactChannel, ContactTime
@@ -277,6 +277,9 @@ class Sender:
                 preferred = ContactTime(case["contact_time"])
                 sealed = case["contact_sealed"]
             else:
+                if await self._opted_out(row["recipient_ref"]):
+                    await self._suppress(claimed, OPTED_OUT)
+                    return
                 sealed = row["contact_sealed"]
             if not indexed:
                 await self._suppress(claimed, SuppressionReason.NO_CONSENTED_CHANNEL)
@@ -438,7 +441,17 @@ class Sender:
                 .on_conflict_do_nothing(index_elements=[t.c.delivery_id])
             )
 
-    async def _suppress(self, claimed: Claimed, reason: SuppressionReason) -> None:
+    async def _opted_out(self, borrower_ref: str) -> bool:
+        # An opt-out recorded after this invitation was scheduled (by a later import).
+        o = self.tables.opt_out
+        async with self.sessions() as session:
+            found = await session.execute(
+                select(o.c.borrower_ref).where(o.c.borrower_ref == borrower_ref)
+            )
+            return found.first() is not None
+
+    async def _suppress(self, claimed: Claimed, reason: str) -> None:
+        reason = str(reason)  # a SuppressionReason, or OPTED_OUT
         row = claimed.row
         d = self.tables.delivery
         now = self.clock()
@@ -448,7 +461,7 @@ class Sender:
                 .where(d.c.id == row["id"], d.c.lease_token == claimed.token)
                 .values(
                     status=SUPPRESSED,
-                    reason=reason.value,
+                    reason=reason,
                     next_attempt_at=None,
                     lease_token=None,
                     updated_at=now,
@@ -465,7 +478,7 @@ class Sender:
                 status=SUPPRESSED,
                 attempt=0,
                 channel=journal.NO_CHANNEL,
-                error=reason.value,
+                error=reason,
                 at=now,
             )
         log.info(
@@ -473,7 +486,7 @@ class Sender:
             delivery_id=row["id"],
             case_id=row["case_id"],
             template=row["template"],
-            reason=reason.value,
+            reason=reason,
         )
 
     async def _reschedule(self, claimed: Claimed, due: datetime) -> None:

@@ -1,0 +1,262 @@
+"""The cases list and the case page: referrals live, consent, corrections."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from tsunagu.intake.domain import access
+from tsunagu.intake.entrypoints.pages.rendering import (
+    form_text,
+    form_values,
+    fragment,
+    id_or_none,
+    live,
+    not_found,
+    render,
+)
+from tsunagu.intake.entrypoints.schemas import FactsIn
+from tsunagu.intake.entrypoints.web import (
+    intake,
+    staff,
+    staff_passive,
+    who,
+)
+from tsunagu.intake.service_layer import audit, cases, referrals, views
+from tsunagu.intake.service_layer import staff as staff_service
+from tsunagu.intake.service_layer.errors import Forbidden, Invalid, NotFound
+from tsunagu.shared.auth import Principal, check_csrf
+from tsunagu.shared.contracts.codes import (
+    Programme,
+    SharingBasis,
+    StaffRole,
+)
+
+router = APIRouter()
+
+_PROGRAMMES = frozenset(p.value for p in Programme)
+
+
+@router.get("/cases")
+async def cases_page(
+    request: Request,
+    event_id: str | None = None,
+    status: str | None = None,
+    programme: str | None = None,
+    page: int = 1,
+    principal: Principal = Depends(staff),
+) -> Response:
+    app = intake(request)
+    filters = {
+        "event_id": id_or_none(event_id),
+        "board_status": status if status in cases.BOARD_STATUSES else None,
+        "programme": Programme(programme) if programme in _PROGRAMMES else None,
+    }
+    page = max(1, min(page, 10_000))
+    async with app.transaction() as session:
+        found = await views.list_cases(session, who(principal), page=page, page_size=25, **filters)
+        events = await staff_service.list_events(
+            session,
+            from_date=app.today() - timedelta(days=90),
+            to_date=app.today() + timedelta(days=31),
+        )
+    pages = max(1, -(-found["total"] // found["page_size"]))
+    return render(
+        request,
+        "cases.html",
+        principal,
+        found=found,
+        filters=filters,
+        events=events,
+        pages=pages,
+        page_link=lambda n: (
+            "/cases?"
+            + urlencode(
+                {
+                    k: v
+                    for k, v in {
+                        "event_id": event_id,
+                        "status": status,
+                        "programme": programme,
+                        "page": n,
+                    }.items()
+                    if v
+                }
+            )
+        ),
+    )
+
+
+@router.get("/cases/{case_id}")
+async def case_page(
+    request: Request, case_id: str, principal: Principal = Depends(staff)
+) -> Response:
+    return await _case_page(request, principal, case_id)
+
+
+async def _case_page(
+    request: Request,
+    principal: Principal,
+    case_id: str,
+    *,
+    status_code: int = 200,
+    facts_errors: dict[str, str] | None = None,
+) -> Response:
+    app = intake(request)
+    if not id_or_none(case_id):
+        raise not_found()
+    domain = who(principal)
+    try:
+        async with app.transaction() as session:
+            view = await views.case_view(session, domain, case_id, audit_as="case.page")
+            full = "concerns" in view
+            earlier = (
+                await views.earlier_visits(session, view["resident_id"], case_id) if full else []
+            )
+            trail = await audit.trail(session, case_id) if full else []
+            statuses = await views.referral_statuses(session, case_id)
+    except NotFound:
+        raise not_found() from None
+    works_the_case = bool(domain.roles & {StaffRole.INTAKE, StaffRole.COORDINATOR})
+    return render(
+        request,
+        "case.html",
+        principal,
+        status_code=status_code,
+        case=view,
+        full=full,
+        earlier=earlier,
+        trail=trail,
+        may_consent=full and access.can_change_consent(domain, statuses),
+        may_move=works_the_case,
+        may_edit=full and works_the_case,
+        facts_errors=facts_errors or {},
+        referral_rows=[_referral_row(r) for r in view.get("referrals", [])],
+    )
+
+
+@router.post("/cases/{case_id}/facts")
+async def facts_submit(
+    request: Request, case_id: str, principal: Principal = Depends(staff)
+) -> Response:
+    await check_csrf(request, principal)
+    if not id_or_none(case_id):
+        raise not_found()
+    app = intake(request)
+    form = await request.form()
+    values = form_values(form)
+    try:
+        body = FactsIn.model_validate(
+            {
+                "concerns": values.get("concerns") or [],
+                "most_pressing": values.get("most_pressing") or None,
+                "urgent": {
+                    "no_food_today": bool(values.get("urgent.no_food_today")),
+                    "eviction_within_7_days": bool(values.get("urgent.eviction_within_7_days")),
+                },
+            }
+        )
+    except ValidationError as exc:
+        errors = {str(e["loc"][0]): _facts_message(e) for e in exc.errors()}
+        return await _case_page(request, principal, case_id, status_code=422, facts_errors=errors)
+    try:
+        async with app.transaction() as session:
+            await cases.update_facts(
+                session,
+                app.ports,
+                who(principal),
+                case_id,
+                concerns=body.concerns,
+                most_pressing=body.most_pressing,
+                no_food_today=body.urgent.no_food_today,
+                eviction_within_7_days=body.urgent.eviction_within_7_days,
+            )
+    except NotFound:
+        raise not_found() from None
+    except Forbidden:
+        raise HTTPException(403, "この操作の権限がありません") from None
+    except Invalid as exc:
+        return await _case_page(
+            request, principal, case_id, status_code=422, facts_errors={exc.field: exc.message}
+        )
+    return RedirectResponse(f"/cases/{case_id}", status_code=303)
+
+
+def _facts_message(error: Any) -> str:
+    if error["type"] in ("too_short", "missing"):
+        return "相談内容を1つ以上選んでください"
+    if error["type"] in ("duplicate_concern", "most_pressing_not_in_concerns"):
+        return str(error["msg"])
+    return "選択肢が正しくありません"
+
+
+def _referral_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "awaiting_confirmation": referrals.awaiting(row)}
+
+
+@router.get("/cases/{case_id}/stream")
+async def case_stream(
+    request: Request, case_id: str, principal: Principal = Depends(staff_passive)
+) -> Response:
+    app = intake(request)
+    domain = who(principal)
+    if not id_or_none(case_id):
+        raise not_found()
+    async with app.transaction() as session:
+        if not access.can_view_case(domain, await views.referral_statuses(session, case_id)):
+            raise not_found()
+
+    async def render_referrals() -> str:
+        async with app.transaction() as session:
+            rows = await views.referrals_of(session, case_id)
+            routing = await views.routing_of(session, case_id)
+            food = await views.food_status(session, case_id)
+        return fragment(
+            app,
+            request,
+            "_referrals.html",
+            principal,
+            referral_rows=[_referral_row(r) for r in rows],
+            routing=routing,
+            food=food,
+        )
+
+    return live(request, render_referrals)
+
+
+@router.post("/cases/{case_id}/consent")
+async def consent_submit(
+    request: Request, case_id: str, principal: Principal = Depends(staff)
+) -> Response:
+    await check_csrf(request, principal)
+    if not id_or_none(case_id):
+        raise not_found()
+    app = intake(request)
+    form = await request.form()
+    action = form_text(form, "action")
+    basis_code = form_text(form, "basis") or SharingBasis.CONSENT.value
+    if action not in ("give", "withdraw") or basis_code not in (
+        SharingBasis.CONSENT.value,
+        SharingBasis.SUPPORT_MEETING.value,
+    ):
+        raise HTTPException(422, "選択肢が正しくありません")
+    try:
+        async with app.transaction() as session:
+            await cases.change_consent(
+                session,
+                app.ports,
+                who(principal),
+                case_id,
+                give=action == "give",
+                basis=SharingBasis(basis_code),
+            )
+    except NotFound:
+        raise not_found() from None
+    except (Forbidden, Invalid):
+        raise HTTPException(403, "この操作の権限がありません") from None
+    return RedirectResponse(f"/cases/{case_id}#consent", status_code=303)

@@ -1,0 +1,212 @@
+"""Rendering the staff pages: context, languages, fragments, live updates, small helpers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from fastapi import HTTPException, Request
+from fastapi.responses import HTMLResponse, StreamingResponse
+from starlette.datastructures import FormData
+
+from tsunagu.intake.domain import access
+from tsunagu.intake.domain.normalize import format_era
+from tsunagu.intake.entrypoints import i18n
+from tsunagu.intake.entrypoints.web import (
+    Intake,
+    intake,
+    lang_of,
+    unstorable,
+    who,
+)
+from tsunagu.intake.service_layer import cases
+from tsunagu.shared.auth import CSRF_FIELD, Principal
+from tsunagu.shared.contracts.codes import (
+    Concern,
+    ContactChannel,
+    ContactTime,
+    Language,
+    Programme,
+    ReferralRole,
+    Sex,
+    SharingBasis,
+    StaffRole,
+)
+
+
+def render(
+    request: Request,
+    template: str,
+    principal: Principal | None = None,
+    *,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    app = intake(request)
+    return app.templates.TemplateResponse(
+        request, template, page_context(request, principal) | context, status_code=status_code
+    )
+
+
+def page_context(request: Request, principal: Principal | None) -> dict[str, Any]:
+    app = intake(request)
+    lang = lang_of(request)
+    tz = app.tz
+
+    def when(value: datetime | None) -> str:
+        return "" if value is None else value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+    def day(value: date | None) -> str:
+        if value is None:
+            return ""
+        return f"{value:%Y-%m-%d}" + ("" if lang == "en" else f"（{format_era(value)}）")
+
+    def action_label(code: str) -> str:
+        words = i18n.WORDS.get("audit." + code)
+        return code if words is None else words[1 if lang == "en" else 0]
+
+    domain = who(principal) if principal is not None else None
+    return {
+        "phone": format_phone,
+        "action_label": action_label,
+        "lang": lang,
+        "t": i18n.translator(lang),
+        "concern": i18n.concern_label(lang),
+        "programme": i18n.programme_name(lang),
+        "when": when,
+        "day": day,
+        "principal": principal,
+        "csrf_field": CSRF_FIELD,
+        "csrf": principal.csrf if principal is not None else "",
+        "nav": _nav(domain),
+        "path": request.url.path,
+        "query_lang": lambda code: _with_lang(request, code),
+        "Concern": Concern,
+        "Programme": Programme,
+        "StaffRole": StaffRole,
+        "Sex": Sex,
+        "Language": Language,
+        "SharingBasis": SharingBasis,
+        "ContactChannel": ContactChannel,
+        "ContactTime": ContactTime,
+        "ReferralRole": ReferralRole,
+        "board_statuses": cases.BOARD_STATUSES,
+    }
+
+
+def format_phone(digits: str | None) -> str:
+    """Digits as people read them: 090-1234-5678, 048-123-4567 (area codes vary; a guide)."""
+    if not digits:
+        return ""
+    if len(digits) == 11:
+        return f"{digits[:3]}-{digits[3:7]}-{digits[7:]}"
+    if len(digits) == 10:
+        return f"{digits[:3]}-{digits[3:6]}-{digits[6:]}"
+    return digits
+
+
+def _with_lang(request: Request, code: str) -> str:
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    return request.url.path + "?" + urlencode([*query, ("lang", code)])
+
+
+def _nav(domain: access.Principal | None) -> list[tuple[str, str]]:
+    if domain is None:
+        return []
+    items: list[tuple[str, str]] = []
+    roles = domain.roles
+    if roles & {StaffRole.INTAKE, StaffRole.COORDINATOR, StaffRole.ADMIN}:
+        items.append(("/board", "nav.board"))
+    if access.can_take_in(domain):
+        items.append(("/cases/new", "nav.new"))
+    if roles - {StaffRole.PROGRAMME} or domain.programmes:
+        items.append(("/cases", "nav.cases"))
+    if StaffRole.PROGRAMME in roles and domain.programmes:
+        items.append(("/inbox", "nav.inbox"))
+    if access.can_admin(domain):
+        items.append(("/admin", "nav.admin"))
+    return items
+
+
+def fragment(app: Intake, request: Request, template: str, principal: Principal, **ctx: Any) -> str:
+    context = page_context(request, principal) | ctx
+    return app.templates.env.get_template(template).render(**context)
+
+
+def live(
+    request: Request, render_fragment: Callable[[], Awaitable[str]], *, interval: float = 1.0
+) -> StreamingResponse:
+    """Server-sent events: the fragment whenever it changes (polling the database each second).
+
+    The stream ends when the session would have: the browser reconnects with its cookie, which
+    is then checked again (and a stream is not activity, so an idle session still ends).
+    """
+    app = intake(request)
+    loop = asyncio.get_running_loop()
+    ends = loop.time() + app.settings.session_idle_seconds
+
+    async def events() -> AsyncIterator[str]:
+        last: str | None = None
+        quiet = 0
+        yield "retry: 3000\n\n"
+        while loop.time() < ends and not await request.is_disconnected():
+            html = await render_fragment()
+            if html != last:
+                last = html
+                quiet = 0
+                yield "event: update\n" + "".join(f"data: {line}\n" for line in html.splitlines())
+                yield "\n"
+            else:
+                quiet += 1
+                if quiet % 15 == 0:
+                    yield ": still here\n\n"  # keeps proxies from closing an idle stream
+            await asyncio.sleep(interval)
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+def forbid_unless(allowed: bool) -> None:
+    if not allowed:
+        raise HTTPException(403, "この操作の権限がありません")
+
+
+def not_found() -> HTTPException:
+    return HTTPException(404, "見つかりません")
+
+
+def id_or_none(value: str | None) -> str | None:
+    if value and len(value) <= 64 and all(ch.isalnum() or ch in "-_" for ch in value):
+        return value
+    return None
+
+
+def form_text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def form_values(form: FormData) -> dict[str, Any]:
+    """The submitted form as typed, to fill it in again; checkbox groups are lists."""
+    values: dict[str, Any] = {}
+    for key in form:
+        items = [v for v in form.getlist(key) if isinstance(v, str)]
+        values[key] = items if key in ("concerns", "consent.contact_channels") else items[-1]
+    return values
+
+
+def safe_next(value: str | None) -> str:
+    """Only a path on this site: never send someone elsewhere after they log in."""
+    if not value:
+        return "/"
+    parts = urlsplit(value)
+    path = parts.path or "/"
+    if not path.startswith("/") or path.startswith("//") or "\\" in path or unstorable(path):
+        return "/"
+    return path + (f"?{parts.query}" if parts.query else "")
