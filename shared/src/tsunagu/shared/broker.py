@@ -37,6 +37,8 @@ def create_broker(settings: Settings) -> KafkaBroker:
     return KafkaBroker(
         settings.kafka_bootstrap,
         security=broker_security(settings),
+        # Topics come from the registry (launcher, compose job, Strimzi), never from a subscriber.
+        allow_auto_create_topics=False,
         client_id=settings.service,
         acks="all",
         enable_idempotence=True,

@@ -129,8 +129,15 @@ class KafkaServer:
         return pid
 
     def start(self, timeout: float = 90.0) -> None:
-        if self.running_pid() is not None and _port_open(self.port):
-            return
+        if self.running_pid() is not None:
+            # Already running (perhaps still starting, from another session): wait for it.
+            deadline = time.monotonic() + timeout
+            while not _port_open(self.port) and self.running_pid() is not None:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("Kafka did not open its port in time")
+                time.sleep(0.2)
+            if _port_open(self.port):
+                return
         libs = ensure_jars()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         cfg = self._write_config()

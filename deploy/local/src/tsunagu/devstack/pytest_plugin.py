@@ -7,6 +7,8 @@ under var/test, so the suite also runs while ``make up`` is running.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -29,23 +31,36 @@ def infra() -> Iterator[Infra]:
     root = REPO_ROOT / "var" / "test"
     users = root.parent / "test-users"
     users.mkdir(parents=True, exist_ok=True)
-    live = [p for p in users.iterdir() if _alive(p.name)]
-    for stale in set(users.iterdir()) - set(live):
-        stale.unlink(missing_ok=True)
     me = users / str(os.getpid())
-    me.touch()
-    started = start_infra(
-        root,
-        kafka_port=TEST_KAFKA_PORT,
-        postgres_port=TEST_POSTGRES_PORT,
-        durable=False,
-        fresh=not live,
-    )
+    with _locked(users / ".lock"):
+        live = [p for p in users.iterdir() if p.name.isdigit() and _alive(p.name)]
+        for stale in {p for p in users.iterdir() if p.name.isdigit()} - set(live):
+            stale.unlink(missing_ok=True)
+        me.touch()
+        started = start_infra(
+            root,
+            kafka_port=TEST_KAFKA_PORT,
+            postgres_port=TEST_POSTGRES_PORT,
+            durable=False,
+            fresh=not live,
+        )
     yield started
-    me.unlink(missing_ok=True)
-    others = [p for p in users.iterdir() if _alive(p.name)]
-    if not others and os.environ.get("TSUNAGU_KEEP_TEST_INFRA") != "1":
-        started.stop()
+    with _locked(users / ".lock"):
+        me.unlink(missing_ok=True)
+        others = [p for p in users.iterdir() if p.name.isdigit() and _alive(p.name)]
+        if not others and os.environ.get("TSUNAGU_KEEP_TEST_INFRA") != "1":
+            started.stop()
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """One session at a time starts or stops the shared test servers."""
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _alive(pid: str) -> bool:
