@@ -31,7 +31,13 @@ COMPOUND = [
     ["hikikomori", "isolation"],
     ["dementia_money", "elderly_care", "isolation", "guardianship"],
 ]
-KANA = ["かわぐち はなこ", "さいとう たろう", "グエン ヴァン アン", "りゅう めい", "すずき いちろう"]
+KANA = [
+    "かわぐち はなこ",
+    "さいとう たろう",
+    "グエン ヴァン アン",
+    "りゅう めい",
+    "すずき いちろう",
+]
 
 
 def case_body(rng: random.Random, event_id: str, *, index: int) -> dict[str, Any]:

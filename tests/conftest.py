@@ -8,12 +8,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from stack import build_stack, teardown_stack  # noqa: E402
+from stack import build_stack, teardown_stack
 
 
 @pytest.fixture(scope="session")
 def stack():
-    s = build_stack("e2e", kafka_port=19192, postgres_port=15532)
+    s = build_stack("e2e")
     try:
         s.start_all()
         yield s

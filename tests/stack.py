@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -46,7 +47,7 @@ class SmtpSink:
         self._lock = threading.Lock()
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         msg = message_from_bytes(envelope.content, policy=policy.default)
         with self._lock:
             self.messages.append(msg)  # type: ignore[arg-type]
@@ -71,7 +72,7 @@ class SmsSink:
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
                 sink.requests.append(self.rfile.read(length))
                 self.send_response(200)
@@ -175,9 +176,23 @@ class Stack:
         return asyncio.run(run())
 
 
-def build_stack(name: str, kafka_port: int, postgres_port: int) -> Stack:
+def free_port_pair() -> int:
+    """A port p with p + 1 free as well (Kafka's broker and controller listeners)."""
+    for _ in range(100):
+        port = free_port()
+        if port < 65535:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port + 1)) != 0:
+                    return port
+    raise RuntimeError("no free port pair")
+
+
+def build_stack(name: str) -> Stack:
     """Infrastructure of its own (so history from other tests cannot leak in), migrated, with
-    demo data; the services are started by the caller."""
+    demo data; the services are started by the caller. Ports and data are this process's own,
+    so stacks of concurrent test sessions never meet."""
+    name = f"{name}-{os.getpid()}"
+    kafka_port, postgres_port = free_port_pair(), free_port()
     root = REPO_ROOT / "var" / name
     infra = start_infra(
         root, kafka_port=kafka_port, postgres_port=postgres_port, durable=False,
@@ -207,6 +222,8 @@ def teardown_stack(stack: Stack) -> None:
     stack.smtp.stop()
     stack.sms.stop()
     stack.infra.stop()
+    if stack.infra.kafka is not None:
+        shutil.rmtree(stack.infra.kafka.data_dir.parent, ignore_errors=True)
 
 
 def wait_for(check: Any, timeout: float = 60.0, interval: float = 0.3, what: str = "") -> Any:

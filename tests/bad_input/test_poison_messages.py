@@ -115,15 +115,21 @@ def test_poison_on_every_consumed_topic_goes_to_the_dlq_and_good_messages_flow(s
     # Every partition still flows: a real case goes all the way round.
     case_id = take_in(stack, intake, event["event_id"])
     wait_for(
-        lambda: (c := intake.get(f"/api/v1/cases/{case_id}").json())["referrals"]
-        and c["food_parcel_eligible"],
+        lambda: (
+            (c := intake.get(f"/api/v1/cases/{case_id}").json())["referrals"]
+            and c["food_parcel_eligible"]
+        ),
         timeout=120,
         what="referrals and eligibility back on the case",
     )
     wait_for(
-        lambda: stack.query(
-            "SELECT count(*) FROM notify.delivery WHERE case_id = $1 AND status = 'sent'", case_id
-        )[0][0] >= 2,
+        lambda: (
+            stack.query(
+                "SELECT count(*) FROM notify.delivery WHERE case_id = $1 AND status = 'sent'",
+                case_id,
+            )[0][0]
+            >= 2
+        ),
         timeout=120,
         what="notify to send the team messages",
     )
@@ -148,7 +154,9 @@ def test_a_failure_fixed_later_is_replayed_from_the_dlq(stack):
     finally:
         stack.query("ALTER TABLE routing.decision_broken RENAME TO decision")
     assert "decision" in new[0]["error"]
-    assert stack.query("SELECT count(*) FROM routing.decision WHERE case_id = $1", case_id)[0][0] == 0
+    assert (
+        stack.query("SELECT count(*) FROM routing.decision WHERE case_id = $1", case_id)[0][0] == 0
+    )
 
     subprocess.run(
         [sys.executable, "-m", "tsunagu.shared.cli", "dlq", "replay",
@@ -158,7 +166,10 @@ def test_a_failure_fixed_later_is_replayed_from_the_dlq(stack):
         capture_output=True,
     )  # fmt: skip
     wait_for(
-        lambda: stack.query("SELECT count(*) FROM routing.decision WHERE case_id = $1", case_id)[0][0] == 1,
+        lambda: (
+            stack.query("SELECT count(*) FROM routing.decision WHERE case_id = $1", case_id)[0][0]
+            == 1
+        ),
         timeout=120,
         what="the replayed case to be routed",
     )

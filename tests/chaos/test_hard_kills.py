@@ -33,7 +33,7 @@ SEED = int(os.environ.get("TSUNAGU_CHAOS_SEED", str(int(time.time()))))
 
 @pytest.fixture(scope="module")
 def stack():
-    s = build_stack("chaos", kafka_port=19292, postgres_port=15632)
+    s = build_stack("chaos")
     try:
         s.start_all()
         yield s
@@ -147,9 +147,7 @@ def test_no_case_lost_or_duplicated_through_hard_kills(stack):
             ids,
         )
         return (
-            routed[0][0] == len(ids)
-            and eligible[0][0] == want_eligible
-            and team[0][0] == want_team
+            routed[0][0] == len(ids) and eligible[0][0] == want_eligible and team[0][0] == want_team
         )
 
     wait_for(caught_up, timeout=900, interval=2, what="the stack to drain")
@@ -210,9 +208,14 @@ def test_no_case_lost_or_duplicated_through_hard_kills(stack):
     team_mail = [m for m in stack.smtp.messages if "@team." in str(m["To"])]
     message_ids = Counter(str(m["Message-ID"]) for m in team_mail)
     our_numbers = {
-        r[0] for r in stack.query("SELECT case_number FROM routing.decision WHERE case_id = ANY($1)", ids)
+        r[0]
+        for r in stack.query(
+            "SELECT case_number FROM routing.decision WHERE case_id = ANY($1)", ids
+        )
     }
-    ours = [m for m in team_mail if any(n in str(m["Subject"]) + m.get_content() for n in our_numbers)]
+    ours = [
+        m for m in team_mail if any(n in str(m["Subject"]) + m.get_content() for n in our_numbers)
+    ]
     assert len({str(m["Message-ID"]) for m in ours}) == want_team
     resent = sum(n - 1 for n in message_ids.values())
 
@@ -245,7 +248,9 @@ def test_no_case_lost_or_duplicated_through_hard_kills(stack):
     for schema in ("intake", "routing", "notify", "food_distribution"):
         unsent = stack.query(f"SELECT count(*) FROM {schema}.outbox WHERE sent_at IS NULL")
         wait_for(
-            lambda s=schema: stack.query(f"SELECT count(*) FROM {s}.outbox WHERE sent_at IS NULL")[0][0] == 0,
+            lambda s=schema: (
+                stack.query(f"SELECT count(*) FROM {s}.outbox WHERE sent_at IS NULL")[0][0] == 0
+            ),
             timeout=60,
             what=f"{schema} outbox to empty",
         )

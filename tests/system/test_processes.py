@@ -63,7 +63,11 @@ def test_service_is_alive_but_not_ready_without_its_database_or_kafka(
 ):
     dead_db = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/tsunagu"
     dead_kafka = f"127.0.0.1:{free_port()}"
-    env = {"TSUNAGU_ENV": "test", "TSUNAGU_KAFKA_BOOTSTRAP": dead_kafka, "TSUNAGU_DATABASE_URL": dead_db}
+    env = {
+        "TSUNAGU_ENV": "test",
+        "TSUNAGU_KAFKA_BOOTSTRAP": dead_kafka,
+        "TSUNAGU_DATABASE_URL": dead_db,
+    }
     proc = ServiceProcess(service, env, tmp_path, port=free_port())
     proc.start()
     try:
