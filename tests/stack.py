@@ -179,11 +179,14 @@ class Stack:
 def free_port_pair() -> int:
     """A port p with p + 1 free as well (Kafka's broker and controller listeners)."""
     for _ in range(100):
-        port = free_port()
-        if port < 65535:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port + 1)) != 0:
-                    return port
+        with socket.socket() as first, socket.socket() as second:
+            first.bind(("127.0.0.1", 0))
+            port = int(first.getsockname()[1])
+            try:
+                second.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            return port
     raise RuntimeError("no free port pair")
 
 
