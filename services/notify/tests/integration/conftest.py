@@ -103,7 +103,17 @@ class SmtpServer:
 
     port: int
     received: list[Mail] = field(default_factory=list)
+    #: A reply such as "550 5.1.1 No such user" refuses every recipient.
+    refuse: str | None = None
     _controller: Controller | None = None
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if self.refuse:
+            return self.refuse
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         message = email.message_from_bytes(envelope.content, policy=default)

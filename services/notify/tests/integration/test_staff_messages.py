@@ -137,6 +137,45 @@ async def test_deliveries_api_shows_status_channel_and_attempts_without_addresse
         assert response.status_code == 401
 
 
+async def test_a_refused_address_is_a_permanent_failure_shown_to_staff_who_can_retry(
+    start_notify, smtp, producer
+):
+    smtp.refuse = "550 5.1.1 No such user here"
+    runtime = await start_notify(smtp_port=smtp.port)
+    case_id, number = new_case()
+    topic = programme_topic_name("life_independence")
+    await publish(producer, topic, referral_created(case_id, number), case_id)
+
+    async def failed() -> Any:
+        rows = await deliveries_of(runtime, case_id)
+        return rows[0] if rows and rows[0]["status"] == "permanent_failure" else None
+
+    delivery = await eventually(failed)
+    assert delivery["last_error"] == "smtp_550 5.1.1"
+    assert delivery["attempts"] == 1  # never retried on its own
+
+    async with api(runtime) as client:
+        failures = (await client.get("/api/v1/deliveries/failures")).json()
+        assert delivery["id"] in [f["delivery_id"] for f in failures]
+        page = await client.get("/failures")
+        assert page.status_code == 200
+        assert f'action="/failures/{delivery["id"]}/retry"' in page.text
+        assert "smtp_550 5.1.1" in page.text and "新しい紹介" in page.text
+        overview = await client.get("/")
+        assert overview.status_code == 200 and "送信失敗" in overview.text
+
+        smtp.refuse = None  # the address was fixed
+        retried = await client.post(f"/api/v1/deliveries/{delivery['id']}/retry")
+        assert retried.status_code == 202
+    await eventually(lambda: _async(smtp.mails(containing=number)))
+    [delivery] = await eventually(lambda: _at_least(lambda: _sent(runtime, case_id), 1))
+    assert delivery["attempts"] == 2
+
+
+async def _sent(runtime: NotifyRuntime, case_id: str) -> list[dict[str, Any]]:
+    return [r for r in await deliveries_of(runtime, case_id) if r["status"] == "sent"]
+
+
 async def test_smtp_down_is_retried_until_it_comes_back_even_across_a_restart(
     start_notify, runtimes, smtp, producer
 ):
