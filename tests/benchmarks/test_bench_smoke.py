@@ -38,7 +38,7 @@ def test_the_quick_benchmark_runs_and_produces_figures(tmp_path: Path, capsys):
     else:
         assert "error" not in system, system.get("traceback")
         _has_figures(system["rate"])
-        assert results["ratios"]["system/floor"]["message_all.p99_ms"] > 0
+        assert results["ratios"]["system/floor"]["rate"]["message_all.p99_ms"] > 0
 
     assert Path(results["results_file"]).exists()
     printed = capsys.readouterr().out

@@ -91,4 +91,11 @@ def test_stage_table_and_ratios():
 
     results = {"floor": tier(10, 20, 1000), "system": tier(40, 100, 250), "rate_per_s": 200}
     r = report.ratios(results)["system/floor"]
-    assert r == {"message_all.p50_ms": 4.0, "message_all.p99_ms": 5.0, "max_throughput": 0.25}
+    assert r == {
+        "rate": {"message_all.p50_ms": 4.0, "message_all.p99_ms": 5.0},
+        "max_throughput": 0.25,
+    }
+    results["ratios"] = report.ratios(results)
+    printed = "\n".join(report.render_ratios(results))
+    assert "message_all    p50 x4.00     p99 x5.00" in printed
+    assert "max sustained throughput x0.250" in printed

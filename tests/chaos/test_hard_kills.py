@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import threading
 import time
 from collections import Counter
@@ -28,6 +29,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.chaos, pytest.mark.timeout(24
 
 CASES = int(os.environ.get("TSUNAGU_CHAOS_CASES", "2000"))
 WORKERS = 6
+CASE_NUMBER = re.compile(r"K-\d{8}-\d{4,}")
 SEED = int(os.environ.get("TSUNAGU_CHAOS_SEED", str(int(time.time()))))
 
 
@@ -205,19 +207,19 @@ def test_no_case_lost_or_duplicated_through_hard_kills(stack):
         ids,
     )
     assert len(team) == want_team, "one staff message per shared referral"
-    team_mail = [m for m in stack.smtp.messages if "@team." in str(m["To"])]
-    message_ids = Counter(str(m["Message-ID"]) for m in team_mail)
     our_numbers = {
         r[0]
         for r in stack.query(
             "SELECT case_number FROM routing.decision WHERE case_id = ANY($1)", ids
         )
     }
-    ours = [
-        m for m in team_mail if any(n in str(m["Subject"]) + m.get_content() for n in our_numbers)
-    ]
-    assert len({str(m["Message-ID"]) for m in ours}) == want_team
-    resent = sum(n - 1 for n in message_ids.values())
+    team_mail = [
+        m for m in stack.smtp.messages
+        if "@team." in str(m["To"]) and _case_number(m) in our_numbers
+    ]  # fmt: skip
+    per_message_id = Counter(str(m["Message-ID"]) for m in team_mail)
+    assert len(per_message_id) == want_team, "one team email per shared referral"
+    resent = sum(n - 1 for n in per_message_id.values())
 
     acks = stack.query(
         "SELECT case_id, count(*) FROM notify.delivery WHERE case_id = ANY($1)"
@@ -242,11 +244,10 @@ def test_no_case_lost_or_duplicated_through_hard_kills(stack):
     )
     assert {cid for cid, _ in handouts} == set(eligible_ids), "every eligible household served"
     assert all(n == 1 for _, n in handouts), "no household served twice"
-    assert Counter(first) | Counter(second)  # every attempt answered
+    assert all(code in (200, 201) for code in first), "a retried handout returns its first answer"
     assert all(code == 409 for code in second), "a second visit is refused"
 
     for schema in ("intake", "routing", "notify", "food_distribution"):
-        unsent = stack.query(f"SELECT count(*) FROM {schema}.outbox WHERE sent_at IS NULL")
         wait_for(
             lambda s=schema: (
                 stack.query(f"SELECT count(*) FROM {s}.outbox WHERE sent_at IS NULL")[0][0] == 0
@@ -254,9 +255,8 @@ def test_no_case_lost_or_duplicated_through_hard_kills(stack):
             timeout=60,
             what=f"{schema} outbox to empty",
         )
-        del unsent
 
-    lag = wait_for(lambda: _total_lag(stack) == 0 or None, timeout=120, what="consumer lag 0")
+    wait_for(lambda: _total_lag(stack) == 0, timeout=120, what="consumer lag 0")
     dead = _dlq_size(stack)
     assert dead == 0, f"{dead} good messages were dead-lettered"
 
@@ -266,8 +266,13 @@ def test_no_case_lost_or_duplicated_through_hard_kills(stack):
         f"({', '.join(f'{name}@{at:.0f}s' for at, name in killer.kills)}, food_distribution during handouts) "
         f"lost=0 duplicated=0 smtp_resends_deduplicated_by_message_id={resent} "
         f"handouts={sum(n for _, n in handouts)} submitted_in={submitted_in:.0f}s "
-        f"time_to_drain={drained_in:.0f}s lag={lag is not None and 0}"
+        f"time_to_drain={drained_in:.0f}s lag=0 dlq=0"
     )
+
+
+def _case_number(message) -> str | None:
+    found = CASE_NUMBER.search(str(message["Subject"]))
+    return found.group(0) if found else None
 
 
 def _total_lag(stack) -> int:

@@ -140,7 +140,7 @@ def residents() -> list[Resident]:
         Resident(
             key="no-consent",
             name="グエン ヴァン アン",
-            kana="ぐえん ゔぁん あん",
+            kana="ぐえん ばん あん",
             age=34,
             sex="男性",
             address="埼玉県川口市芝園町7-8",
