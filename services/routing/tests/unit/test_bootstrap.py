@@ -59,3 +59,35 @@ def test_the_clock_is_injected() -> None:
     moment = datetime(2026, 1, 6, 1, 0, tzinfo=UTC)
     runtime = build_runtime(SETTINGS, lambda: moment, config=RoutingConfig())
     assert runtime.routing.now() == moment
+
+
+def test_a_clock_offset_from_the_environment_moves_routing_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    monkeypatch.setenv("TSUNAGU_ROUTING_CLOCK_OFFSET_SECONDS", "7200")
+    runtime = build_runtime(SETTINGS)
+    ahead = runtime.routing.now() - datetime.now(UTC)
+    assert timedelta(hours=2) - timedelta(seconds=5) < ahead <= timedelta(hours=2)
+
+
+def test_no_offset_means_real_time() -> None:
+    from tsunagu.routing.config import system_clock
+
+    runtime = build_runtime(SETTINGS, config=RoutingConfig())
+    assert runtime.routing.clock is system_clock
+
+
+def test_an_injected_clock_wins_over_the_offset() -> None:
+    from datetime import UTC, datetime
+
+    moment = datetime(2026, 1, 6, 1, 0, tzinfo=UTC)
+    runtime = build_runtime(SETTINGS, lambda: moment, config=RoutingConfig(clock_offset_seconds=60))
+    assert runtime.routing.now() == moment
+
+
+def test_a_clock_offset_is_refused_in_prod() -> None:
+    prod = Settings(service="routing", env="prod")
+    with pytest.raises(RuntimeError, match="CLOCK_OFFSET"):
+        build_runtime(prod, config=RoutingConfig(clock_offset_seconds=3600))

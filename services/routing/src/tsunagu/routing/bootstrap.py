@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from tsunagu.routing.adapters.orm import tables
-from tsunagu.routing.config import Clock, RoutingConfig, system_clock
+from tsunagu.routing.config import Clock, RoutingConfig, offset_clock, system_clock
 from tsunagu.routing.domain import load_rules
 from tsunagu.routing.entrypoints import consumers
 from tsunagu.routing.entrypoints.http import create_router
@@ -46,8 +46,17 @@ class RoutingRuntime(ServiceRuntime):
 def build_runtime(
     settings: Settings, clock: Clock | None = None, *, config: RoutingConfig | None = None
 ) -> RoutingRuntime:
-    """``config`` defaults to the ``TSUNAGU_ROUTING_*`` environment; ``clock`` to real time."""
-    return RoutingRuntime(settings, config or RoutingConfig(), clock or system_clock)
+    """``config`` defaults to the ``TSUNAGU_ROUTING_*`` environment; ``clock`` to real time,
+    moved by ``config.clock_offset_seconds`` (refused in prod)."""
+    config = config or RoutingConfig()
+    if config.clock_offset_seconds:
+        if settings.env == "prod":
+            raise RuntimeError("TSUNAGU_ROUTING_CLOCK_OFFSET_SECONDS is for tests; not in prod")
+        log.warning("routing_clock_offset", seconds=config.clock_offset_seconds)
+    if clock is None:
+        offset = config.clock_offset_seconds
+        clock = offset_clock(offset) if offset else system_clock
+    return RoutingRuntime(settings, config, clock)
 
 
 def build_app(settings: Settings, runtime: RoutingRuntime | None = None) -> FastAPI:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pydantic import Field
@@ -15,6 +15,16 @@ Clock = Callable[[], datetime]
 
 def system_clock() -> datetime:
     return datetime.now(UTC)
+
+
+def offset_clock(seconds: float) -> Clock:
+    """Real time moved by ``seconds``: lets a test of the running service pass a deadline."""
+    offset = timedelta(seconds=seconds)
+
+    def now() -> datetime:
+        return system_clock() + offset
+
+    return now
 
 
 class RoutingConfig(BaseSettings):
@@ -32,3 +42,7 @@ class RoutingConfig(BaseSettings):
     #: Consumer group and inbox name; defaults to the service name. Only tests change it, so
     #: that concurrent test sessions on one broker do not split each other's partitions.
     consumer_name: str | None = None
+    #: Moves the service's clock by this many seconds (real time plus the offset), so that an
+    #: end-to-end test can let acceptance deadlines pass without waiting for them. For tests
+    #: only: the service refuses to start with an offset when ``TSUNAGU_ENV=prod``.
+    clock_offset_seconds: float = 0.0

@@ -36,13 +36,20 @@ CaseId = Annotated[str, Path(pattern=schemas.UUID_PATTERN, description="The case
 
 Responses = dict[int | str, dict[str, Any]]
 _UNAUTHORISED: Responses = {401: {"description": "Not signed in"}}
+#: A body that cannot be read at all (not UTF-8, not a form) is refused before it is validated.
+_MALFORMED: Responses = {400: {"description": "The body cannot be parsed"}}
 _CASE_ERRORS: Responses = {
     **_UNAUTHORISED,
     404: {"description": "No such case, or not yours to see"},
 }
 
 
-@router.post("/auth/token", response_model=schemas.Token, tags=["auth"])
+@router.post(
+    "/auth/token",
+    response_model=schemas.Token,
+    tags=["auth"],
+    responses={**_MALFORMED, 401: {"description": "Wrong username or password"}},
+)
 async def token(
     request: Request,
     username: Annotated[str, Form(min_length=1, max_length=64)],
@@ -102,6 +109,7 @@ async def events(
     tags=["cases"],
     responses={
         **_UNAUTHORISED,
+        **_MALFORMED,
         403: {"description": "Only intake staff take residents in"},
         409: {"description": "Idempotency-Key already used with a different body"},
         413: {"description": "Body too large"},
@@ -211,7 +219,11 @@ async def get_case(request: Request, principal: Staff, case_id: CaseId) -> schem
     "/cases/{case_id}/consent",
     response_model=schemas.ConsentOut,
     tags=["cases"],
-    responses={**_CASE_ERRORS, 403: {"description": "May see but not change consent"}},
+    responses={
+        **_CASE_ERRORS,
+        **_MALFORMED,
+        403: {"description": "May see but not change consent"},
+    },
 )
 async def change_consent(
     request: Request, principal: Staff, case_id: CaseId, body: schemas.ConsentIn
@@ -236,7 +248,7 @@ async def change_consent(
     "/cases/{case_id}",
     response_model=schemas.FactsOut,
     tags=["cases"],
-    responses={**_CASE_ERRORS, 403: {"description": "Intake and coordinators only"}},
+    responses={**_CASE_ERRORS, **_MALFORMED, 403: {"description": "Intake and coordinators only"}},
 )
 async def update_facts(
     request: Request, principal: Staff, case_id: CaseId, body: schemas.FactsIn
@@ -263,7 +275,7 @@ async def update_facts(
     "/cases/{case_id}/board-status",
     status_code=204,
     tags=["cases"],
-    responses={**_CASE_ERRORS, 403: {"description": "Intake and coordinators only"}},
+    responses={**_CASE_ERRORS, **_MALFORMED, 403: {"description": "Intake and coordinators only"}},
 )
 async def board_status(
     request: Request, principal: Staff, case_id: CaseId, body: schemas.BoardStatusIn
@@ -282,6 +294,7 @@ async def board_status(
     tags=["referrals"],
     responses={
         **_UNAUTHORISED,
+        **_MALFORMED,
         403: {"description": "Not a member of the referral's programme"},
         404: {"description": "No such referral, or not yours to see"},
         409: {"description": "Not possible in the referral's current status"},

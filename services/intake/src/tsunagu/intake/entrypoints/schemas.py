@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, WithJsonSchema, field_validator
 from pydantic_core import PydanticCustomError
 
 from tsunagu.shared.contracts.codes import Concern, SharingBasis
@@ -22,6 +22,20 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+#: A venue's local clock time (Asia/Tokyo), sent as ``HH:MM:SS`` without an offset. JSON
+#: Schema's ``format: time`` demands an offset (RFC 3339 full-time), so it is described as is.
+LocalTime = Annotated[
+    time,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?$",
+            "description": "Local time at the venue (Asia/Tokyo), HH:MM:SS",
+        }
+    ),
+]
+
+
 class Token(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 (a scheme name, not a secret)
@@ -32,8 +46,8 @@ class EventOut(BaseModel):
     venue_id: str
     venue_name: str
     date: date
-    opens_at: time
-    closes_at: time
+    opens_at: LocalTime
+    closes_at: LocalTime
     programmes: list[str]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
@@ -28,6 +28,16 @@ from tsunagu.shared.contracts.codes import (
 
 #: Roles that see every referral; programme members see their programmes' only.
 SEE_ALL = (StaffRole.ADMIN, StaffRole.INTAKE, StaffRole.COORDINATOR, StaffRole.AUDITOR)
+
+#: What every route may answer besides its own result (documented in the OpenAPI).
+Responses = dict[int | str, dict[str, Any]]
+UNAUTHORISED: Responses = {401: {"description": "Not signed in"}}
+REFERRAL_READERS: Responses = {
+    **UNAUTHORISED,
+    403: {"description": "Not a role that sees referrals, or not the caller's programme"},
+}
+#: PostgreSQL text cannot hold NUL: such an id can name nothing, so it is refused as invalid.
+NO_NUL = r"^[^\x00]*$"
 
 
 def _blank_to_none(value: object) -> object:
@@ -175,7 +185,12 @@ def create_router(
     router = APIRouter()
     staff = Depends(authenticator.require())
 
-    @router.post("/api/v1/routing/explain", response_model=ExplainResponse, tags=["routing"])
+    @router.post(
+        "/api/v1/routing/explain",
+        response_model=ExplainResponse,
+        tags=["routing"],
+        responses={**UNAUTHORISED, 400: {"description": "The body cannot be parsed"}},
+    )
     async def explain(body: ExplainRequest, _: Principal = staff) -> dict[str, Any]:
         """Route a case without storing anything: what would happen, and why."""
         today = routing.now().astimezone(routing.rules.timezone).date()
@@ -190,7 +205,12 @@ def create_router(
             raise HTTPException(422, [error]) from None
         return decision_view(decision)
 
-    @router.get("/api/v1/referrals", response_model=list[ReferralView], tags=["referrals"])
+    @router.get(
+        "/api/v1/referrals",
+        response_model=list[ReferralView],
+        tags=["referrals"],
+        responses=REFERRAL_READERS,
+    )
     async def list_referrals(
         principal: Principal = staff,
         programme: Programme | None = None,
@@ -212,9 +232,18 @@ def create_router(
         return [dict(r) for r in rows]
 
     @router.get(
-        "/api/v1/cases/{case_id}/referrals", response_model=list[ReferralView], tags=["referrals"]
+        "/api/v1/cases/{case_id}/referrals",
+        response_model=list[ReferralView],
+        tags=["referrals"],
+        responses={
+            **REFERRAL_READERS,
+            404: {"description": "No referrals of this case, or none the caller may see"},
+        },
     )
-    async def case_referrals(case_id: str, principal: Principal = staff) -> list[dict[str, Any]]:
+    async def case_referrals(
+        case_id: Annotated[str, Path(max_length=64, pattern=NO_NUL)],
+        principal: Principal = staff,
+    ) -> list[dict[str, Any]]:
         """The referrals of one case; programme members see their programmes' only."""
         visible = _visible_programmes(principal)
         query = _referrals_query(routing, visible).where(
