@@ -450,6 +450,13 @@ async def run_chain(ctx: Context, chain: Chain) -> dict[str, Any]:
                 f"no warm-up case went through the {chain.name} (hops exited: {dead or 'none'})"
             )
 
+        if p.light_cases:
+            specs = mix.generate(p.light_cases, seed=ctx.seed + 5)
+            subs = await rate_run(driver.submit, specs, p.light_rate)
+            result["light"] = await measure(
+                title=f"light load: {len(specs)} cases at {p.light_rate:g}/s (open loop)",
+                kind="rate", subs=subs, observer=observer, sampler=ctx.sampler, drain_timeout=p.drain_timeout,
+            )  # fmt: skip
         specs = mix.generate(chain.rate_cases(p), seed=ctx.seed)
         subs = await rate_run(driver.submit, specs, p.rate)
         result["rate"] = await measure(

@@ -183,6 +183,9 @@ class Profile:
     warmup_cases: int = 20  # system (and framework) warm-up, at up to 100 cases/s
     floor_warmup_cases: int = 400  # the floor runs first: this also warms the broker's JIT
     drain_timeout: float = 30.0
+    #: A light-load run first: latency with no backlog anywhere (what a single case costs).
+    light_rate: float = 3.0
+    light_cases: int = 0
     #: The sustained-rate check of the target (1,000 cases/s); 0 skips it.
     target_rate: float = 0.0
     target_rate_cases: int = 0
@@ -215,11 +218,11 @@ PROFILES: dict[str, Profile] = {
         name="smoke",
         tiers=("floor", "system"),
         rate=50,
-        rate_cases=50,
-        floor_saturation_cases=400,
-        system_saturation_cases=30,
-        warmup_cases=10,
-        floor_warmup_cases=100,
+        rate_cases=30,
+        floor_saturation_cases=200,
+        system_saturation_cases=15,
+        warmup_cases=5,
+        floor_warmup_cases=50,
         drain_timeout=20,
     ),
     # `make bench`: indicative figures in a minute or two (the system's share of the time is
@@ -229,6 +232,7 @@ PROFILES: dict[str, Profile] = {
         tiers=("floor", "system"),
         rate=200,
         rate_cases=200,
+        light_cases=15,
         floor_saturation_cases=2000,
         system_saturation_cases=100,
         warmup_cases=20,
@@ -242,6 +246,7 @@ PROFILES: dict[str, Profile] = {
         rate=200,
         rate_cases=2000,
         system_rate_cases=600,
+        light_cases=60,
         floor_saturation_cases=10_000,
         system_saturation_cases=400,
         warmup_cases=50,

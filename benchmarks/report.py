@@ -154,9 +154,11 @@ def render_lag(lag: dict[str, Any]) -> list[str]:
 
 
 def render_database(db: dict[str, Any]) -> list[str]:
-    states = ", ".join(f"{k} {v:g}" for k, v in db.get("mean_connections", {}).items())
+    states = ", ".join(f"{k} {v:g}" for k, v in db.get("mean_connections", {}).items() if v >= 0.05)
     lines = [f"    database connections (mean): {states or 'none'}"]
     for w in db.get("lock_waits", []):
+        if w["mean_waiting"] < 0.05:
+            continue
         lines.append(f"      {w['mean_waiting']:g} waiting on a lock in: {w['query']}")
     return lines
 
@@ -168,7 +170,7 @@ def render_tier(name: str, tier: dict[str, Any]) -> list[str]:
         return lines
     if tier.get("error"):
         lines.append(f"  FAILED: {tier['error']}")
-    for key in ("rate", "saturation", "target_rate"):
+    for key in ("light", "rate", "saturation", "target_rate"):
         run = tier.get(key)
         if not run:
             continue
@@ -184,8 +186,12 @@ def render_tier(name: str, tier: dict[str, Any]) -> list[str]:
     return lines
 
 
+RATIO_STAGES = ("routed", "referral", "message", END_TO_END)
+
+
 def ratios(results: dict[str, Any]) -> dict[str, Any]:
-    """system/floor (and framework/floor): p50 and p99 at the same rate, max throughput."""
+    """tier/floor for framework and system: p50 and p99 per stage in the latency run at the
+    profile's rate (``rate``) and under light load (``light``), and max sustained throughput."""
     out: dict[str, Any] = {}
     floor = results.get("floor") or {}
     for tier_name in ("framework", "system"):
@@ -193,12 +199,17 @@ def ratios(results: dict[str, Any]) -> dict[str, Any]:
         if tier.get("skipped") or not floor.get("rate") or not tier.get("rate"):
             continue
         row: dict[str, Any] = {}
-        for stage in ("routed", "referral", "message", END_TO_END):
-            f = floor["rate"]["stages"].get(stage, {})
-            s = tier["rate"]["stages"].get(stage, {})
-            for p in ("p50_ms", "p99_ms"):
-                if f.get(p) and s.get(p):
-                    row[f"{stage}.{p}"] = round(s[p] / f[p], 2)
+        for run in ("light", "rate"):
+            if not floor.get(run) or not tier.get(run):
+                continue
+            per: dict[str, float] = {}
+            for stage in RATIO_STAGES:
+                f = floor[run]["stages"].get(stage, {})
+                s = tier[run]["stages"].get(stage, {})
+                for p in ("p50_ms", "p99_ms"):
+                    if f.get(p) and s.get(p):
+                        per[f"{stage}.{p}"] = round(s[p] / f[p], 2)
+            row[run] = per
         fs = (floor.get("saturation") or {}).get("stages", {}).get(END_TO_END, {})
         ss = (tier.get("saturation") or {}).get("stages", {}).get(END_TO_END, {})
         if fs.get("throughput_per_s") and ss.get("throughput_per_s"):
@@ -212,16 +223,22 @@ def render_ratios(results: dict[str, Any]) -> list[str]:
     r = results.get("ratios") or {}
     if not r:
         lines.append("  no ratios: a tier did not produce figures (see above)")
+    profile = results.get("profile") or {}
+    rates = {"rate": results.get("rate_per_s"), "light": profile.get("light_rate")}
     for name, row in r.items():
-        rate = results.get("rate_per_s")
-        lines.append(f"  {name} at {rate} cases/s:")
-        for stage in ("routed", "referral", "message", END_TO_END):
-            p50, p99 = row.get(f"{stage}.p50_ms"), row.get(f"{stage}.p99_ms")
-            if p50 is None and p99 is None:
+        for run in ("light", "rate"):
+            if not row.get(run):
                 continue
-            lines.append(f"    {stage:<14} p50 x{_f(p50, 2):<8} p99 x{_f(p99, 2)}")
+            lines.append(
+                f"  {name}, latency at {rates[run]:g} cases/s{' (light load)' if run == 'light' else ''}:"
+            )
+            for stage in RATIO_STAGES:
+                p50, p99 = row[run].get(f"{stage}.p50_ms"), row[run].get(f"{stage}.p99_ms")
+                if p50 is None and p99 is None:
+                    continue
+                lines.append(f"    {stage:<14} p50 x{_f(p50, 2):<8} p99 x{_f(p99, 2)}")
         if "max_throughput" in row:
-            lines.append(f"    max sustained throughput x{row['max_throughput']:.3f}")
+            lines.append(f"  {name}, max sustained throughput x{row['max_throughput']:.3f}")
     lines += render_scaling(results.get("scaling") or {})
     lines += render_targets(results)
     return lines

@@ -383,6 +383,13 @@ async def run_system(ctx: Context) -> dict[str, Any]:
             )
         result["warmup"] = {"cases": len(warm), "accepted": len(subs.keys), "delivered": got}
 
+        if p.light_cases:
+            specs = mix.generate(p.light_cases, seed=ctx.seed + 5)
+            subs = await rate_run(client.submit, specs, p.light_rate)
+            result["light"] = await measure(
+                title=f"light load: {len(specs)} cases at {p.light_rate:g}/s (open loop, HTTP)",
+                kind="rate", subs=subs, observer=observer, sampler=ctx.sampler, drain_timeout=p.drain_timeout,
+            )  # fmt: skip
         specs = mix.generate(p.system_rate_cases or p.rate_cases, seed=ctx.seed)
         subs = await rate_run(client.submit, specs, p.rate)
         result["rate"] = await measure(

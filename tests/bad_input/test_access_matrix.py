@@ -402,7 +402,7 @@ MATRIX: list[Cell] = [
         "GET",
         "/api/v1/cases/{A}",
         full_case,
-    ),  # fmt: skip
+    ),
     *row(["other_programme"], "intake", "GET", "/api/v1/cases/{A}", hidden),
     *row(["food_desk"], "intake", "GET", "/api/v1/cases/{A}", food_desk_view),
     *row(ANON, "intake", "GET", "/api/v1/cases/{A}", unauthenticated),
@@ -417,24 +417,20 @@ MATRIX: list[Cell] = [
         "GET",
         "/api/v1/cases?event_id={event}&page_size=100",
         referred_cases_only,
-    ),  # fmt: skip
+    ),
     *row(["food_desk"], "intake", "GET", "/api/v1/cases?event_id={event}", food_desk_list),
     *row(ANON, "intake", "GET", "/api/v1/cases", unauthenticated),
     *row(ANON, "intake", "GET", "/api/v1/events", unauthenticated),
     # intake API: changing a case
     *row(["intake", "coordinator"], "intake", "PATCH", "/api/v1/cases/{A}", allowed, same_facts),
-    *row(
-        ["auditor", "programme"], "intake", "PATCH", "/api/v1/cases/{A}", forbidden, same_facts
-    ),  # fmt: skip
+    *row(["auditor", "programme"], "intake", "PATCH", "/api/v1/cases/{A}", forbidden, same_facts),
     *row(["food_desk"], "intake", "PATCH", "/api/v1/cases/{A}", refused, same_facts),
     *row(["other_programme"], "intake", "PATCH", "/api/v1/cases/{A}", hidden, same_facts),
     *row(ANON, "intake", "PATCH", "/api/v1/cases/{A}", unauthenticated, same_facts),
     *row(["intake"], "intake", "POST", "/api/v1/cases/{A}/consent", allowed, give_consent),
     *row(["auditor"], "intake", "POST", "/api/v1/cases/{A}/consent", forbidden, give_consent),
     *row(["food_desk"], "intake", "POST", "/api/v1/cases/{A}/consent", refused, give_consent),
-    *row(
-        ["other_programme"], "intake", "POST", "/api/v1/cases/{A}/consent", hidden, give_consent
-    ),  # fmt: skip
+    *row(["other_programme"], "intake", "POST", "/api/v1/cases/{A}/consent", hidden, give_consent),
     *row(ANON, "intake", "POST", "/api/v1/cases/{A}/consent", unauthenticated, give_consent),
     *row(["intake"], "intake", "POST", "/api/v1/cases/{A}/board-status", allowed, board_waiting),
     *row(
@@ -444,13 +440,9 @@ MATRIX: list[Cell] = [
         "/api/v1/cases/{A}/board-status",
         forbidden,
         board_waiting,
-    ),  # fmt: skip
-    *row(
-        ["food_desk"], "intake", "POST", "/api/v1/cases/{A}/board-status", refused, board_waiting
-    ),  # fmt: skip
-    *row(
-        ANON, "intake", "POST", "/api/v1/cases/{A}/board-status", unauthenticated, board_waiting
-    ),  # fmt: skip
+    ),
+    *row(["food_desk"], "intake", "POST", "/api/v1/cases/{A}/board-status", refused, board_waiting),
+    *row(ANON, "intake", "POST", "/api/v1/cases/{A}/board-status", unauthenticated, board_waiting),
     # intake API: a referral is answered by its programme's members only
     *row(["programme"], "intake", "POST", "/api/v1/referrals/{A_csw}/respond", allowed, accept),
     *row(
@@ -460,7 +452,7 @@ MATRIX: list[Cell] = [
         "/api/v1/referrals/{A_csw}/respond",
         forbidden,
         accept,
-    ),  # fmt: skip
+    ),
     *row(
         ["food_desk", "coordinator"],
         "intake",
@@ -468,16 +460,12 @@ MATRIX: list[Cell] = [
         "/api/v1/referrals/{A_csw}/respond",
         refused,
         accept,
-    ),  # fmt: skip
+    ),
     *row(
         ["other_programme"], "intake", "POST", "/api/v1/referrals/{A_csw}/respond", hidden, accept
-    ),  # fmt: skip
-    *row(
-        ["programme"], "intake", "POST", "/api/v1/referrals/{A_lead}/respond", forbidden, accept
-    ),  # fmt: skip
-    *row(
-        ["programme"], "intake", "POST", "/api/v1/referrals/{B_elderly}/respond", hidden, accept
-    ),  # fmt: skip
+    ),
+    *row(["programme"], "intake", "POST", "/api/v1/referrals/{A_lead}/respond", forbidden, accept),
+    *row(["programme"], "intake", "POST", "/api/v1/referrals/{B_elderly}/respond", hidden, accept),
     *row(ANON, "intake", "POST", "/api/v1/referrals/{A_csw}/respond", unauthenticated, accept),
     # intake API: looking for a returning resident is part of taking them in
     *row(["intake"], "intake", "GET", "/api/v1/residents/matches?name_kana=ふせい", allowed),
@@ -487,7 +475,7 @@ MATRIX: list[Cell] = [
         "GET",
         "/api/v1/residents/matches?name_kana=ふせい",
         forbidden,
-    ),  # fmt: skip
+    ),
     *row(ANON, "intake", "GET", "/api/v1/residents/matches?name_kana=ふせい", unauthenticated),
     # routing API
     *row(
@@ -496,11 +484,9 @@ MATRIX: list[Cell] = [
         "GET",
         "/api/v1/referrals",
         allowed,
-    ),  # fmt: skip
+    ),
     *row(["programme"], "routing", "GET", "/api/v1/referrals", own_referrals_only),
-    *row(
-        ["programme"], "routing", "GET", "/api/v1/referrals?programme=elderly_support", forbidden
-    ),  # fmt: skip
+    *row(["programme"], "routing", "GET", "/api/v1/referrals?programme=elderly_support", forbidden),
     *row(["food_desk"], "routing", "GET", "/api/v1/referrals", forbidden),
     *row(ANON, "routing", "GET", "/api/v1/referrals", unauthenticated),
     *row(["programme"], "routing", "GET", "/api/v1/cases/{B}/referrals", hidden),
@@ -519,7 +505,7 @@ MATRIX: list[Cell] = [
     *row(ANON, "notify", "GET", "/api/v1/deliveries/failures", unauthenticated),
     *row(
         ["food_desk", "auditor"], "notify", "POST", "/api/v1/deliveries/{nobody}/retry", forbidden
-    ),  # fmt: skip
+    ),
     *row(ANON, "notify", "POST", "/api/v1/deliveries/{nobody}/retry", unauthenticated),
     *row(["admin", "intake", "coordinator"], "notify", "GET", "/api/v1/letters", allowed),
     *row(["programme", "food_desk", "auditor"], "notify", "GET", "/api/v1/letters", forbidden),
@@ -531,7 +517,7 @@ MATRIX: list[Cell] = [
         "/api/v1/invitations/import",
         forbidden,
         invitations,
-    ),  # fmt: skip
+    ),
     *row(ANON, "notify", "POST", "/api/v1/invitations/import", unauthenticated, invitations),
     # food distribution API: the food desk's (admins always pass)
     *row(["food_desk"], "food", "POST", "/api/v1/handouts", allowed, handout),
@@ -542,7 +528,7 @@ MATRIX: list[Cell] = [
         "/api/v1/handouts",
         forbidden,
         handout,
-    ),  # fmt: skip
+    ),
     *row(ANON, "food", "POST", "/api/v1/handouts", unauthenticated, handout),
     *row(["food_desk", "admin"], "food", "GET", "/api/v1/stock?event_id={event}", allowed),
     *row(["programme", "intake"], "food", "GET", "/api/v1/stock?event_id={event}", forbidden),
@@ -554,14 +540,14 @@ MATRIX: list[Cell] = [
         "GET",
         "/api/v1/cases?event_id={event}&q=ふせい",
         forbidden,
-    ),  # fmt: skip
+    ),
     *row(ANON, "food", "GET", "/api/v1/cases?event_id={event}&q=ふせい", unauthenticated),
     *row(["programme", "intake"], "food", "POST", "/api/v1/eligibility", forbidden, grant),
     *row(ANON, "food", "POST", "/api/v1/eligibility", unauthenticated, grant),
     *row(["programme"], "food", "GET", "/api/v1/eligibility/{A}", forbidden),
     *row(
         ["programme", "intake"], "food", "POST", "/api/v1/stock/adjustments", forbidden, adjustment
-    ),  # fmt: skip
+    ),
     *row(["admin"], "food", "GET", "/api/v1/reports/{event}.csv", allowed),
     *row(["programme", "intake"], "food", "GET", "/api/v1/reports/{event}.csv", forbidden),
     *row(ANON, "food", "GET", "/api/v1/reports/{event}.csv", unauthenticated),
@@ -601,7 +587,7 @@ MATRIX: list[Cell] = [
         forbidden,
         new_staff_as_admin,
         page=True,
-    ),  # fmt: skip
+    ),
     *row(
         ["programme", "auditor"],
         "intake",
@@ -610,16 +596,14 @@ MATRIX: list[Cell] = [
         forbidden,
         auditor_as_admin,
         page=True,
-    ),  # fmt: skip
-    *row(
-        ["intake", "coordinator"], "intake", "POST", "/admin/events", forbidden, event, page=True
-    ),  # fmt: skip
+    ),
+    *row(["intake", "coordinator"], "intake", "POST", "/admin/events", forbidden, event, page=True),
     *row(["food_desk"], "intake", "POST", "/admin/venues", forbidden, venue, page=True),
     # intake pages: casework
     *row(["intake"], "intake", "GET", "/cases/new", allowed, page=True),
     *row(
         ["food_desk", "programme", "auditor"], "intake", "GET", "/cases/new", forbidden, page=True
-    ),  # fmt: skip
+    ),
     *row(["food_desk"], "intake", "POST", "/cases/new", forbidden, case_form, page=True),
     *row(["programme"], "intake", "GET", "/cases/{A}", allowed, page=True),
     *row(["other_programme"], "intake", "GET", "/cases/{A}", hidden, page=True),
@@ -632,7 +616,7 @@ MATRIX: list[Cell] = [
         forbidden,
         respond_form,
         page=True,
-    ),  # fmt: skip
+    ),
     *row(
         ["food_desk"],
         "intake",
@@ -641,7 +625,7 @@ MATRIX: list[Cell] = [
         refused,
         respond_form,
         page=True,
-    ),  # fmt: skip
+    ),
     # food desk pages
     *row(["food_desk"], "food", "GET", "/desk?event_id={event}", allowed, page=True),
     *row(["intake", "programme", "coordinator"], "food", "GET", "/desk", forbidden, page=True),
@@ -653,7 +637,7 @@ MATRIX: list[Cell] = [
         forbidden,
         desk_handout,
         page=True,
-    ),  # fmt: skip
+    ),
     # notify pages
     *row(["intake"], "notify", "GET", "/letters", allowed, page=True),
     *row(["programme", "food_desk"], "notify", "GET", "/letters", forbidden, page=True),

@@ -122,7 +122,8 @@ def desk_router(
         granted: bool = False,
     ) -> Response:
         return await render(
-            request, staff, event_id=event_id, q=q[:100], case_id=case_id, handed=handed,
+            request, staff, event_id=_storable(event_id), q=_storable(q[:100]) or "",
+            case_id=_storable(case_id), handed=_storable(handed),
             notice="配布対象にしました" if granted else None,
         )  # fmt: skip
 
@@ -188,9 +189,14 @@ def _choose_event(
     return str(events[0]["event_id"]) if events else None
 
 
+def _storable(value: str | None) -> str | None:
+    """``None`` for a value PostgreSQL text cannot hold (NUL): it names no event or case."""
+    return None if value is None or "\x00" in value else value
+
+
 def _text(form: Any, name: str) -> str:
     value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
+    return (_storable(value) or "").strip() if isinstance(value, str) else ""
 
 
 def _back(params: dict[str, str], **extra: str) -> RedirectResponse:

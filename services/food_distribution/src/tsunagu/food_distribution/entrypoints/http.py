@@ -10,11 +10,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tsunagu.food_distribution.entrypoints.schemas import (
+    NO_CONTROL,
     AdjustmentIn,
     EventOut,
     GrantIn,
@@ -35,10 +36,15 @@ from tsunagu.shared.auth import Authenticator, Principal, check_csrf
 from tsunagu.shared.contracts.codes import StaffRole
 
 REFUSALS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Not signed in"},
+    403: {"description": "Not food desk staff"},
     404: {"model": Problem, "description": "Unknown case or event"},
     409: {"model": Problem, "description": "Not eligible, already served, out of stock"},
 }
-EventId = Annotated[str, Query(min_length=1, max_length=64)]
+#: A body that cannot be read at all (not UTF-8) is refused before it is validated.
+MALFORMED: dict[int | str, dict[str, Any]] = {400: {"description": "The body cannot be parsed"}}
+EventId = Annotated[str, Query(min_length=1, max_length=64, pattern=NO_CONTROL)]
+PathId = Annotated[str, Path(min_length=1, max_length=64, pattern=NO_CONTROL)]
 
 
 def install_error_handler(app: FastAPI) -> None:
@@ -80,14 +86,16 @@ def api_router(
         async with transaction() as session:
             return await queries.stock_of(session, deps.config, event_id)
 
-    @router.post("/stock/receipts", response_model=StockOut, status_code=201)
+    @router.post("/stock/receipts", response_model=StockOut, status_code=201, responses=MALFORMED)
     async def receive_stock(body: ReceiptIn, request: Request, staff: Desk) -> Any:
         await check_csrf(request, staff)
         async with transaction() as session:
             await stock.receive(session, deps, **body.model_dump(), staff=staff.username)
             return await queries.stock_of(session, deps.config, body.event_id)
 
-    @router.post("/stock/transfers", response_model=TransferOut, status_code=201)
+    @router.post(
+        "/stock/transfers", response_model=TransferOut, status_code=201, responses=MALFORMED
+    )
     async def transfer_stock(body: TransferIn, request: Request, staff: Desk) -> Any:
         await check_csrf(request, staff)
         async with transaction() as session:
@@ -96,7 +104,9 @@ def api_router(
             )
         return {**body.model_dump(), "from_remaining": left, "to_remaining": arrived}
 
-    @router.post("/stock/adjustments", response_model=StockOut, status_code=201)
+    @router.post(
+        "/stock/adjustments", response_model=StockOut, status_code=201, responses=MALFORMED
+    )
     async def adjust_stock(body: AdjustmentIn, request: Request, staff: Desk) -> Any:
         await check_csrf(request, staff)
         if body.delta == 0:
@@ -106,7 +116,7 @@ def api_router(
             return await queries.stock_of(session, deps.config, body.event_id)
 
     @router.get("/eligibility/{case_id}", response_model=HouseholdStatus)
-    async def get_eligibility(case_id: str, _: Desk) -> Any:
+    async def get_eligibility(case_id: PathId, _: Desk) -> Any:
         async with transaction() as session:
             return await queries.household_status(session, deps.config, case_id)
 
@@ -114,7 +124,7 @@ def api_router(
         "/eligibility",
         response_model=HouseholdStatus,
         status_code=201,
-        responses={200: {"model": HouseholdStatus, "description": "Already eligible"}},
+        responses={200: {"model": HouseholdStatus, "description": "Already eligible"}, **MALFORMED},
     )
     async def grant_eligibility(
         body: GrantIn, request: Request, response: Response, staff: Desk
@@ -130,7 +140,7 @@ def api_router(
                 response.status_code = status.HTTP_200_OK
             return await queries.household_status(session, deps.config, body.case_id)
 
-    @router.post("/handouts", response_model=HandoutOut, status_code=201)
+    @router.post("/handouts", response_model=HandoutOut, status_code=201, responses=MALFORMED)
     async def hand_out(
         body: HandoutIn,
         request: Request,
@@ -166,7 +176,9 @@ def api_router(
 
     @router.get("/cases", response_model=list[SearchHit])
     async def search_cases(
-        event_id: EventId, q: Annotated[str, Query(min_length=1, max_length=100)], _: Desk
+        event_id: EventId,
+        q: Annotated[str, Query(min_length=1, max_length=100, pattern=NO_CONTROL)],
+        _: Desk,
     ) -> Any:
         """Find a household at the event by case number or furigana."""
         async with transaction() as session:
@@ -177,7 +189,7 @@ def api_router(
         response_class=Response,
         responses={200: {"content": {"text/csv": {}}, "description": "UTF-8 with BOM"}},
     )
-    async def event_report(event_id: str, _: Desk) -> Response:
+    async def event_report(event_id: PathId, _: Desk) -> Response:
         async with transaction() as session:
             text = await queries.report_csv(session, event_id)
         filename = "food-report-" + re.sub(r"[^A-Za-z0-9._-]", "_", event_id) + ".csv"

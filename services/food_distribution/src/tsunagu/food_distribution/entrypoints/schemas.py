@@ -9,7 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tsunagu.shared.contracts.codes import ParcelType
 
-Id = Annotated[str, Field(min_length=1, max_length=64)]
+#: No control characters but tab and line breaks. PostgreSQL text cannot hold NUL (and any
+#: pattern makes lone surrogates invalid too); U+001C-U+001F are blank to Python's ``strip``
+#: (which the domain uses) but not to the whitespace stripping of these models, so "\x1f" would
+#: pass as a value here and fail as a blank one there.
+NO_CONTROL = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=NO_CONTROL)]
 Count = Annotated[int, Field(strict=True, gt=0, le=100_000)]
 
 
@@ -22,7 +27,9 @@ class ReceiptIn(_In):
     venue_id: Id
     parcel_type: ParcelType
     quantity: Count
-    source: str = Field(min_length=1, max_length=200, description="寄付元 (donor, food bank)")
+    source: str = Field(
+        min_length=1, max_length=200, pattern=NO_CONTROL, description="寄付元 (donor, food bank)"
+    )
 
 
 class TransferIn(_In):
@@ -41,7 +48,9 @@ class AdjustmentIn(_In):
     delta: Annotated[int, Field(strict=True, ge=-100_000, le=100_000)] = Field(
         description="Signed change, never 0"
     )
-    reason: str = Field(min_length=1, max_length=500, description="棚卸し・破損・期限切れ等")
+    reason: str = Field(
+        min_length=1, max_length=500, pattern=NO_CONTROL, description="棚卸し・破損・期限切れ等"
+    )
 
 
 class HandoutIn(_In):
@@ -51,7 +60,7 @@ class HandoutIn(_In):
 
 class GrantIn(_In):
     case_id: Id
-    reason: str = Field(min_length=1, max_length=500)
+    reason: str = Field(min_length=1, max_length=500, pattern=NO_CONTROL)
 
 
 class StockItem(BaseModel):

@@ -97,6 +97,10 @@ def parse_invitation_csv(raw: bytes) -> ImportResult:
         if len(record) != len(header):
             errors.append(RowError(record_line, "", "列の数が見出し行と合いません。"))
             continue
+        if any("\x00" in cell for cell in record):
+            # PostgreSQL text cannot hold NUL: the row is reported, never half-stored.
+            errors.append(RowError(record_line, "", "使用できない文字（NUL）が含まれています。"))
+            continue
         values = {h: _normalise(h, v) for h, v in zip(header, record, strict=True)}
         row, row_errors, opts_out = _parse_row(record_line, values, seen)
         errors.extend(row_errors)

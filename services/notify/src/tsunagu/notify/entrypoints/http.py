@@ -8,7 +8,17 @@ templates and error codes: never an address or a message.
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import (
+    APIRouter,
+    Depends,
+    File,
+    Form,
+    HTTPException,
+    Path,
+    Query,
+    Request,
+    UploadFile,
+)
 from pydantic import BaseModel, Field
 
 from tsunagu.notify.adapters.orm import (
@@ -27,9 +37,22 @@ from tsunagu.shared.contracts.codes import StaffRole
 from tsunagu.shared.crypto import ContactSealer
 
 STATUSES = (SCHEDULED, SENDING, SENT, TRANSIENT_FAILURE, PERMANENT_FAILURE, SUPPRESSED)
-#: Roles that handle residents' own details: letters, call lists, invitation lists.
-RESIDENT_WORK = (StaffRole.INTAKE, StaffRole.PROGRAMME, StaffRole.COORDINATOR)
+#: Roles that handle residents' own details across every case: letters, call lists, invitation
+#: lists. Programme members see only cases referred to their programme (domain.md, "People and
+#: roles"), so they are not among them; admins always pass.
+RESIDENT_WORK = (StaffRole.INTAKE, StaffRole.COORDINATOR)
+#: Roles that follow deliveries (codes and statuses, no contact details). Not the food desk: it
+#: sees only what a handout needs.
+DELIVERY_READERS = (StaffRole.INTAKE, StaffRole.PROGRAMME, StaffRole.COORDINATOR, StaffRole.AUDITOR)
+#: Roles that may send a failed delivery again.
+DELIVERY_RETRIERS = (StaffRole.INTAKE, StaffRole.PROGRAMME, StaffRole.COORDINATOR)
 _TIME = r"^([01]\d|2[0-3]):[0-5]\d$"
+#: PostgreSQL text cannot hold NUL: a value with one can name nothing, so it is refused.
+NO_NUL = r"^[^\x00]*$"
+
+Responses = dict[int | str, dict[str, Any]]
+UNAUTHORISED: Responses = {401: {"description": "Not signed in"}}
+FORBIDDEN: Responses = {**UNAUTHORISED, 403: {"description": "Not a role that may do this"}}
 
 
 class AttemptView(BaseModel):
@@ -134,13 +157,16 @@ def create_router(runtime: Any, authenticator: Authenticator) -> APIRouter:
     notify: Notify = runtime.notify
     sessions = runtime.sessions
     tables = notify.tables
-    Staff = Annotated[Principal, Depends(authenticator.require())]
+    Readers = Annotated[Principal, Depends(authenticator.require(*DELIVERY_READERS))]
+    Retriers = Annotated[Principal, Depends(authenticator.require(*DELIVERY_RETRIERS))]
     ResidentWork = Annotated[Principal, Depends(authenticator.require(*RESIDENT_WORK))]
 
-    @router.get("/deliveries", response_model=list[DeliveryView], tags=["deliveries"])
+    @router.get(
+        "/deliveries", response_model=list[DeliveryView], tags=["deliveries"], responses=FORBIDDEN
+    )
     async def list_deliveries(
-        _: Staff,
-        case_id: Annotated[str | None, Query(max_length=64)] = None,
+        _: Readers,
+        case_id: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
         status: Annotated[str | None, Query(pattern="^(" + "|".join(STATUSES) + ")$")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> list[dict[str, Any]]:
@@ -151,14 +177,28 @@ def create_router(runtime: Any, authenticator: Authenticator) -> APIRouter:
             )
         return [delivery_view(r) for r in rows]
 
-    @router.get("/deliveries/failures", response_model=list[DeliveryView], tags=["deliveries"])
-    async def list_failures(_: Staff) -> list[dict[str, Any]]:
+    @router.get(
+        "/deliveries/failures",
+        response_model=list[DeliveryView],
+        tags=["deliveries"],
+        responses=FORBIDDEN,
+    )
+    async def list_failures(_: Readers) -> list[dict[str, Any]]:
         """Deliveries that failed for good on every channel: for staff to act on."""
         async with sessions() as session:
             return [delivery_view(r) for r in await views.failures(session, tables)]
 
-    @router.post("/deliveries/{delivery_id}/retry", status_code=202, tags=["deliveries"])
-    async def retry_delivery(request: Request, delivery_id: str, staff: Staff) -> dict[str, str]:
+    @router.post(
+        "/deliveries/{delivery_id}/retry",
+        status_code=202,
+        tags=["deliveries"],
+        responses={**FORBIDDEN, 404: {"description": "No permanently failed delivery of this id"}},
+    )
+    async def retry_delivery(
+        request: Request,
+        delivery_id: Annotated[str, Path(max_length=64, pattern=NO_NUL)],
+        staff: Retriers,
+    ) -> dict[str, str]:
         """Schedule a permanently failed delivery again (after fixing an address or setting)."""
         await check_csrf(request, staff)
         async with sessions() as session, session.begin():
@@ -166,24 +206,33 @@ def create_router(runtime: Any, authenticator: Authenticator) -> APIRouter:
                 raise HTTPException(404, "送信失敗の配信が見つかりません")
         return {"delivery_id": delivery_id, "status": SCHEDULED}
 
-    @router.get("/letters", response_model=list[LetterView], tags=["letters"])
+    @router.get("/letters", response_model=list[LetterView], tags=["letters"], responses=FORBIDDEN)
     async def list_letters(_: ResidentWork, include_posted: bool = False) -> list[dict[str, Any]]:
         """The letter queue; each letter's print-ready HTML is at ``/letters/{letter_id}``."""
         async with sessions() as session:
             rows = await views.letters(session, tables, include_posted=include_posted)
         return [{**r, "letter_id": r["id"]} for r in rows]
 
-    @router.post("/invitations/import", response_model=ImportView, tags=["invitations"])
+    @router.post(
+        "/invitations/import",
+        response_model=ImportView,
+        tags=["invitations"],
+        responses={
+            **FORBIDDEN,
+            400: {"description": "The form cannot be parsed"},
+            413: {"description": "The file is too large"},
+        },
+    )
     async def import_list(
         request: Request,
         staff: ResidentWork,
         file: Annotated[UploadFile, File(description="The borrowers' CSV (UTF-8 or Shift_JIS).")],
-        event_id: Annotated[str, Form(min_length=1, max_length=64)],
+        event_id: Annotated[str, Form(min_length=1, max_length=64, pattern=NO_NUL)],
         event_date: Annotated[date, Form()],
         opens_at: Annotated[str, Form(pattern=_TIME)],
         closes_at: Annotated[str, Form(pattern=_TIME)],
-        venue_name: Annotated[str, Form(min_length=1, max_length=200)],
-        venue_address: Annotated[str, Form(min_length=1, max_length=300)],
+        venue_name: Annotated[str, Form(min_length=1, max_length=200, pattern=NO_NUL)],
+        venue_address: Annotated[str, Form(min_length=1, max_length=300, pattern=NO_NUL)],
     ) -> dict[str, Any]:
         """Invite every valid row by its channel; malformed rows come back by line and column,
         opt-outs are recorded and never invited."""
@@ -200,7 +249,7 @@ def create_dev_router(runtime: Any, authenticator: Authenticator) -> APIRouter:
     router = APIRouter(prefix="/api/v1/dev")
     Staff = Annotated[Principal, Depends(authenticator.require())]
 
-    @router.get("/mail", response_model=list[DevMailView], tags=["dev"])
+    @router.get("/mail", response_model=list[DevMailView], tags=["dev"], responses=UNAUTHORISED)
     async def dev_mail(
         _: Staff, limit: Annotated[int, Query(ge=1, le=500)] = 100
     ) -> list[dict[str, Any]]:

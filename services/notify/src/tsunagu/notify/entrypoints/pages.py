@@ -19,7 +19,12 @@ from starlette.datastructures import UploadFile
 
 from tsunagu.notify.adapters.orm import PERMANENT_FAILURE, SCHEDULED, TRANSIENT_FAILURE
 from tsunagu.notify.domain.quiet_hours import TOKYO
-from tsunagu.notify.entrypoints.http import RESIDENT_WORK, run_import
+from tsunagu.notify.entrypoints.http import (
+    DELIVERY_READERS,
+    DELIVERY_RETRIERS,
+    RESIDENT_WORK,
+    run_import,
+)
 from tsunagu.notify.service_layer import views
 from tsunagu.notify.service_layer.invitations import EventDetails
 from tsunagu.notify.service_layer.scheduling import Notify
@@ -110,6 +115,8 @@ def create_pages(runtime: Any, authenticator: Authenticator) -> APIRouter:
     tables = notify.tables
     dev = runtime.settings.env in ("dev", "test")
     Staff = Annotated[Principal, Depends(authenticator.require())]
+    Readers = Annotated[Principal, Depends(authenticator.require(*DELIVERY_READERS))]
+    Retriers = Annotated[Principal, Depends(authenticator.require(*DELIVERY_RETRIERS))]
     ResidentWork = Annotated[Principal, Depends(authenticator.require(*RESIDENT_WORK))]
 
     def page(
@@ -146,13 +153,13 @@ def create_pages(runtime: Any, authenticator: Authenticator) -> APIRouter:
         return page(request, "index.html", staff, counts=counts)
 
     @router.get("/failures", response_class=HTMLResponse)
-    async def failures(request: Request, staff: Staff, retried: bool = False) -> Response:
+    async def failures(request: Request, staff: Readers, retried: bool = False) -> Response:
         async with sessions() as session:
             rows = await views.failures(session, tables)
         return page(request, "failures.html", staff, rows=rows, retried=retried)
 
     @router.post("/failures/{delivery_id}/retry")
-    async def retry(request: Request, delivery_id: str, staff: Staff) -> Response:
+    async def retry(request: Request, delivery_id: str, staff: Retriers) -> Response:
         await check_csrf(request, staff)
         async with sessions() as session, session.begin():
             await views.retry(session, tables, delivery_id, notify.now())
