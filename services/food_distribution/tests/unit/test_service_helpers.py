@@ -20,7 +20,7 @@ from tsunagu.shared.contracts.codes import ParcelType
         ("ヤマダ ハナコ", "やまだはなこ"),
         ("やまだ　はなこ", "やまだはなこ"),  # ideographic space
         ("ﾔﾏﾀﾞ ﾊﾅｺ", "やまだはなこ"),  # half-width with a separate dakuten
-        ("ジャン＝ピエール・ルー", "じゃんぴえーるるー"),
+        ("ジャン＝ピエール・ルー", "じやんぴえーるるー"),
         ("ＳＭＩＴＨ", "smith"),
     ],
 )

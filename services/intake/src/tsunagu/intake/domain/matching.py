@@ -11,22 +11,14 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from tsunagu.intake.domain.normalize import normalize_kana, phone_digits
+from tsunagu.intake.domain.normalize import phone_digits
+from tsunagu.shared.text import kana_search_key
 
 __all__ = ["Match", "MatchReason", "ResidentKey", "find_likely_duplicates", "kana_search_key"]
-
-# Small kana were often written full-size on older paper forms (きよう for きょう), and ぢ/づ
-# are commonly spelt じ/ず, so the search key folds them.
-_SEARCH_FOLD = str.maketrans("ぁぃぅぇぉっゃゅょゎゕゖぢづ", "あいうえおつやゆよわかけじず")
 
 # A phone number's last 8 digits identify it even when the area code is missing or differs
 # in writing ("1234-5678" vs "03-1234-5678").
 _PHONE_TAIL = 8
-
-
-def kana_search_key(s: str) -> str:
-    """The furigana key stored in an indexed column and compared by duplicate matching."""
-    return normalize_kana(s).translate(_SEARCH_FOLD)
 
 
 class MatchReason(StrEnum):

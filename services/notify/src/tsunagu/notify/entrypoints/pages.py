@@ -162,7 +162,7 @@ def create_pages(runtime: Any, authenticator: Authenticator) -> APIRouter:
     async def retry(request: Request, delivery_id: str, staff: Retriers) -> Response:
         await check_csrf(request, staff)
         async with sessions() as session, session.begin():
-            await views.retry(session, tables, delivery_id, notify.now())
+            await views.retry(session, tables, _row_id(delivery_id), notify.now())
         return RedirectResponse("/failures?retried=true", status_code=303)
 
     @router.get("/letters", response_class=HTMLResponse)
@@ -174,7 +174,9 @@ def create_pages(runtime: Any, authenticator: Authenticator) -> APIRouter:
     @router.get("/letters/{letter_id}", response_class=HTMLResponse)
     async def letter(letter_id: str, _: ResidentWork, download: bool = False) -> Response:
         async with sessions() as session:
-            document = await views.letter_document(session, tables, runtime.sealer, letter_id)
+            document = await views.letter_document(
+                session, tables, runtime.sealer, _row_id(letter_id)
+            )
         if document is None:
             raise HTTPException(404, "手紙が見つかりません")
         headers = dict(NO_STORE)
@@ -187,7 +189,9 @@ def create_pages(runtime: Any, authenticator: Authenticator) -> APIRouter:
     async def letter_posted(request: Request, letter_id: str, staff: ResidentWork) -> Response:
         await check_csrf(request, staff)
         async with sessions() as session, session.begin():
-            await views.mark_letter_posted(session, tables, letter_id, staff.username, notify.now())
+            await views.mark_letter_posted(
+                session, tables, _row_id(letter_id), staff.username, notify.now()
+            )
         return RedirectResponse("/letters", status_code=303)
 
     @router.get("/calls", response_class=HTMLResponse)
@@ -200,7 +204,9 @@ def create_pages(runtime: Any, authenticator: Authenticator) -> APIRouter:
     async def call_done(request: Request, call_id: str, staff: ResidentWork) -> Response:
         await check_csrf(request, staff)
         async with sessions() as session, session.begin():
-            await views.mark_call_done(session, tables, call_id, staff.username, notify.now())
+            await views.mark_call_done(
+                session, tables, _row_id(call_id), staff.username, notify.now()
+            )
         return RedirectResponse("/calls", status_code=303)
 
     @router.get("/invitations", response_class=HTMLResponse)
@@ -226,6 +232,13 @@ def create_pages(runtime: Any, authenticator: Authenticator) -> APIRouter:
     return router
 
 
+def _row_id(value: str) -> str:
+    """An id from the path; one PostgreSQL text cannot hold (NUL) names nothing: 404."""
+    if "\x00" in value:
+        raise HTTPException(404, "見つかりません")
+    return value
+
+
 _EVENT_FIELDS = ("event_id", "event_date", "opens_at", "closes_at", "venue_name", "venue_address")
 _TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 
@@ -233,6 +246,8 @@ _TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 def _event_details(v: dict[str, str]) -> tuple[EventDetails | None, str | None]:
     if not all(v.values()):
         return None, "相談会の情報をすべて入力してください。"
+    if any("\x00" in value for value in v.values()):
+        return None, "使用できない文字が含まれています。"
     try:
         event_date = date.fromisoformat(v["event_date"])
     except ValueError:
