@@ -183,6 +183,12 @@ def render_tier(name: str, tier: dict[str, Any]) -> list[str]:
             lines += render_database(run["database"])
         for extra in run.get("notes", []):
             lines.append(f"    note: {extra}")
+    for hop, st in (tier.get("hop_stats") or {}).items():
+        lines.append(
+            f"  {hop}, whole run: {st['messages']:,} messages in {st['batches']:,} batches; "
+            f"insert-and-commit {st['db_s']:.1f} s, waiting for acks {st['ack_s']:.1f} s, "
+            f"offset commits {st['commit_s']:.1f} s"
+        )
     return lines
 
 
