@@ -21,6 +21,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -44,6 +45,7 @@ LOGS_DIR = BENCH_DIR / "logs"
 KAFKA_PORT = 29092
 POSTGRES_PORT = 25432
 TIERS = ("floor", "framework", "system")
+KEEP_LOG_RUNS = 10
 
 
 def say(message: str) -> None:
@@ -66,6 +68,13 @@ class Cleanup:
                 step()
             except Exception as exc:
                 say(f"cleanup step failed: {type(exc).__name__}: {exc}")
+
+
+def _prune(directory: Path, keep: int) -> None:
+    """Keep the logs (and profiles) of the newest ``keep`` runs only."""
+    runs = sorted((d for d in directory.iterdir() if d.is_dir()), key=lambda d: d.name)
+    for old in runs[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def child_environment() -> None:
@@ -168,6 +177,7 @@ async def _bench(
     database_url = await create_database(infra.database_url, f"bench_{stamp}".lower(), drop=True)
     log_dir = LOGS_DIR / stamp
     log_dir.mkdir(parents=True, exist_ok=True)
+    _prune(LOGS_DIR, keep=KEEP_LOG_RUNS)
     results["log_dir"] = str(log_dir)
     sampler = ResourceSampler()
     pids = _infra_pids(infra)
