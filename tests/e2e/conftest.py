@@ -47,7 +47,7 @@ def shots() -> Shots:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"needs {CHROMIUM}")
+        pytest.fail(f"needs {CHROMIUM} (apt-get install chromium; .ci/run does)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -40,8 +41,8 @@ async def served(food: Food) -> AsyncIterator[str]:
     await task
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")
 async def test_desk_on_a_tablet(food: Food, served: str, artefacts_dir: Path) -> None:
+    assert shutil.which(str(CHROMIUM)), f"needs {CHROMIUM} (apt-get install chromium; .ci/run does)"
     from playwright.async_api import async_playwright
 
     ev = uid("ev")

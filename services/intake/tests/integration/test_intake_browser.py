@@ -49,10 +49,10 @@ async def log_in(page: Page, base: str, username: str) -> None:
     await page.get_by_role("button", name="ログイン").click()
 
 
-@pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="needs /usr/bin/chromium")
 async def test_take_in_the_articles_example(
     served_intake: str, intake_settings, artefacts_dir: Path
 ) -> None:
+    assert shutil.which(CHROMIUM), f"needs {CHROMIUM} (apt-get install chromium; .ci/run does)"
     base = served_intake
     phone = "070-" + str(uuid.uuid4().int)[:4] + "-" + str(uuid.uuid4().int)[:4]
     async with async_playwright() as p:
