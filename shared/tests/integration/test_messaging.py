@@ -261,3 +261,36 @@ async def test_a_rolled_back_transaction_publishes_nothing(
 
 async def _eq(value_coro, expected) -> bool:
     return (await value_coro) == expected
+
+
+async def test_a_failure_inside_a_batch_rolls_the_batch_back_and_applies_the_rest_once(
+    test_settings, kafka_bootstrap, topic, probes
+):
+    _, b, _ = probes
+
+    def fail_with(env: Envelope) -> Exception | None:
+        return RuntimeError("constraint violated") if env.data["id"] == "bad" else None
+
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, **PRODUCER_OPTIONS)
+    await producer.start()
+    key = b"one-batch"
+    values = [
+        Envelope(event_type="greeting_written", producer="a", data={"id": name}).to_bytes()
+        for name in ("before", "bad", "after")
+    ]
+    try:
+        # Written before the consumer starts, so its first fetch holds all three.
+        for value in values:
+            await producer.send_and_wait(topic, value, key=key)
+    finally:
+        await producer.stop()
+    consumer = Consumer(test_settings("probe_b"), b, topic, fail_with=fail_with)
+    await consumer.start()
+    try:
+        await eventually(lambda: _eq(consumer.applied("after"), 1))
+        assert await consumer.applied("before") == 1, "rolled back with the batch, applied once"
+        assert await consumer.applied() == 2
+        dead = await read_all(kafka_bootstrap, topic + ".dlq")
+        assert [d.value for d in dead] == [values[1]]
+    finally:
+        await consumer.stop()
