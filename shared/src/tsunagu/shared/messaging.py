@@ -45,17 +45,6 @@ CONSUMED = Counter(
     ["consumer", "topic", "outcome"],
 )
 
-#: Kafka header names carried by a dead-lettered message.
-DLQ_HEADERS = (
-    "dlq-consumer",
-    "dlq-error",
-    "dlq-origin-topic",
-    "dlq-origin-partition",
-    "dlq-origin-offset",
-    "dlq-failed-at",
-    "dlq-attempts",
-)
-
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 
 from alembic import command, context
 from alembic.config import Config
@@ -62,9 +61,3 @@ def run_env(metadata: MetaData) -> None:
         await engine.dispose()
 
     asyncio.run(run())
-
-
-def service_metadata_of(service: str) -> MetaData:
-    module = importlib.import_module(f"{SERVICE_PACKAGES[service]}.adapters.orm")
-    metadata: MetaData = module.tables.metadata
-    return metadata
