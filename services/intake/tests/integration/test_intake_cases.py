@@ -134,6 +134,19 @@ async def test_five_concurrent_retries_create_one_case(intake_app: App) -> None:
     assert await count_cases(intake_app, case_id=responses[0].json()["case_id"]) == 1
 
 
+async def test_cases_taken_at_once_get_distinct_rising_numbers(intake_app: App) -> None:
+    headers = await token(intake_app.client, "uketsuke")
+    responses = await asyncio.gather(*(create(intake_app, headers, case_body()) for _ in range(12)))
+    assert {r.status_code for r in responses} == {201}
+    numbers = sorted(r.json()["case_number"] for r in responses)
+    assert len(set(numbers)) == 12
+    serials = [int(n.rsplit("-", 1)[1]) for n in numbers]
+    # Other tests share the day's counter; these twelve were taken back to back.
+    assert serials == list(range(serials[0], serials[0] + 12))
+    day = numbers[0].split("-")[1]
+    assert all(n.startswith(f"K-{day}-") for n in numbers)
+
+
 async def test_the_same_resident_is_offered_and_can_be_linked(intake_app: App) -> None:
     headers = await token(intake_app.client, "uketsuke")
     body = case_body(resident__name_kana="サイタマ タロウ", resident__birth_date="1960-02-03")

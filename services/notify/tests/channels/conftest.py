@@ -28,6 +28,7 @@ class ReceivedMail:
     mail_from: str
     rcpt_tos: list[str]
     content: bytes
+    peer: Any = None  # the client's (host, port): which connection carried it
 
 
 @dataclass
@@ -57,7 +58,7 @@ class RecordingHandler:
         content = envelope.content
         assert isinstance(content, bytes)
         self.received.append(
-            ReceivedMail(str(envelope.mail_from), list(envelope.rcpt_tos), content)
+            ReceivedMail(str(envelope.mail_from), list(envelope.rcpt_tos), content, session.peer)
         )
         return "250 2.0.0 Message accepted for delivery"
 
@@ -67,6 +68,7 @@ class SmtpServer:
     handler: RecordingHandler
     host: str
     port: int
+    controller: Controller
 
 
 @pytest.fixture
@@ -74,10 +76,11 @@ def smtp_server() -> Iterator[SmtpServer]:
     handler = RecordingHandler()
     controller = Controller(handler, hostname="127.0.0.1", port=free_port())
     controller.start()
+    server = SmtpServer(handler, controller.hostname, controller.port, controller)
     try:
-        yield SmtpServer(handler, controller.hostname, controller.port)
+        yield server
     finally:
-        controller.stop()
+        server.controller.stop()  # a test may have replaced it
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -184,7 +185,7 @@ async def test_logs_in_when_given_credentials() -> None:
     )
     controller.start()
     try:
-        server = SmtpServer(handler, controller.hostname, controller.port)
+        server = SmtpServer(handler, controller.hostname, controller.port, controller)
         ok = await channel(server, username="notify", password="s3cret").send(message())
         refused = await channel(server, username="notify", password="wrong").send(message())
     finally:
@@ -194,3 +195,51 @@ async def test_logs_in_when_given_credentials() -> None:
     assert refused.status is DeliveryStatus.PERMANENT_FAILURE
     assert refused.error is not None and refused.error.startswith("smtp_535")
     assert len(handler.received) == 1
+
+
+async def test_messages_share_an_open_connection(smtp_server: SmtpServer) -> None:
+    smtp = channel(smtp_server)
+    for n in range(5):
+        result = await smtp.send(message(key=f"evt-{n}:resident:c-1:acknowledgement"))
+        assert result.status is DeliveryStatus.SENT
+    assert len(smtp_server.handler.received) == 5
+    assert len({m.peer for m in smtp_server.handler.received}) == 1
+    await smtp.close()
+
+
+async def test_concurrent_messages_use_at_most_the_configured_connections(
+    smtp_server: SmtpServer,
+) -> None:
+    smtp = channel(smtp_server, connections=2)
+    results = await asyncio.gather(
+        *(smtp.send(message(key=f"evt-{n}:resident:c-1:acknowledgement")) for n in range(12))
+    )
+    assert {r.status for r in results} == {DeliveryStatus.SENT}
+    assert len(smtp_server.handler.received) == 12
+    assert len({m.peer for m in smtp_server.handler.received}) <= 2
+    await smtp.close()
+
+
+async def test_a_connection_the_relay_closed_is_replaced(smtp_server: SmtpServer) -> None:
+    smtp = channel(smtp_server)
+    assert (await smtp.send(message())).status is DeliveryStatus.SENT
+    # The relay goes away and comes back on the same port: the kept connection is dead.
+    handler = RecordingHandler()
+    restarted = Controller(handler, hostname=smtp_server.host, port=smtp_server.port)
+    smtp_server.controller.stop()
+    restarted.start()
+    smtp_server.controller = restarted  # the fixture stops it
+    result = await smtp.send(message(key="evt-2:resident:c-1:acknowledgement"))
+    assert result.status is DeliveryStatus.SENT
+    assert len(handler.received) == 1
+    await smtp.close()
+
+
+async def test_a_refused_message_does_not_spoil_the_next_one(smtp_server: SmtpServer) -> None:
+    smtp = channel(smtp_server)
+    smtp_server.handler.data_reply = "451 4.3.0 Try again later"
+    assert (await smtp.send(message())).status is DeliveryStatus.TRANSIENT_FAILURE
+    smtp_server.handler.data_reply = None
+    assert (await smtp.send(message())).status is DeliveryStatus.SENT
+    assert len(smtp_server.handler.received) == 1
+    await smtp.close()

@@ -124,3 +124,11 @@ def test_is_business_day(day: date, business: bool) -> None:
 
 def test_next_business_day_skips_golden_week() -> None:
     assert next_business_day(date(2026, 5, 1)) == date(2026, 5, 7)
+
+
+def test_the_calendar_is_loaded_for_this_year_and_the_next_at_start_up() -> None:
+    from tsunagu.routing.domain.deadlines import _japan_holidays, load_calendar
+
+    assert 2041 not in _japan_holidays().years
+    load_calendar(date(2040, 11, 29))
+    assert {2040, 2041} <= _japan_holidays().years

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import asyncpg
 from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter, Gauge
 from sqlalchemy import (
@@ -34,8 +33,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tsunagu.shared.contracts.envelope import Envelope, utcnow
-from tsunagu.shared.db import asyncpg_dsn
 from tsunagu.shared.logs import get_logger
+from tsunagu.shared.wakeup import Listener, notify_at_commit
 
 log = get_logger(__name__)
 
@@ -73,8 +72,7 @@ class OutboxWriter:
     def __init__(self, table: Table, producer: str) -> None:
         self.table = table
         self.producer = producer
-        schema = table.schema or "public"
-        self._notify = text(f"SELECT pg_notify('{notify_channel(schema)}', '')")
+        self._channel = notify_channel(table.schema or "public")
 
     def envelope(
         self,
@@ -119,8 +117,9 @@ class OutboxWriter:
                 headers=headers or {},
             )
         )
-        # A wake-up hint for the relay, delivered at commit; the relay also polls.
-        await session.execute(self._notify)
+        # A wake-up hint for the relay, delivered at commit (once per transaction); the relay
+        # also polls.
+        await notify_at_commit(session, self._channel)
         return envelope
 
 
@@ -152,32 +151,23 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.listen = listen
-        self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._listener: asyncpg.Connection | None = None
         schema = table.schema or "public"
         self._lock_key = zlib.crc32(f"outbox:{schema}".encode())
-        self._channel = notify_channel(schema)
+        self._listener = Listener(database_url, notify_channel(schema))
 
     async def start(self) -> None:
         if self.listen:
-            with contextlib.suppress(Exception):
-                self._listener = await asyncpg.connect(asyncpg_dsn(self.database_url))
-                await self._listener.add_listener(self._channel, self._on_notify)
+            await self._listener.start()
         self._task = asyncio.create_task(self._run(), name=f"{self.service}-outbox-relay")
 
     async def stop(self) -> None:
         self._stopping.set()
-        self._wake.set()
+        self._listener.wake()
         if self._task is not None:
             await self._task
-        if self._listener is not None:
-            with contextlib.suppress(Exception):
-                await self._listener.close()
-
-    def _on_notify(self, *_: object) -> None:
-        self._wake.set()
+        await self._listener.stop()
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
@@ -189,9 +179,11 @@ class OutboxRelay:
                 await asyncio.sleep(self.poll_seconds)
             if sent == self.batch_size:
                 continue  # more is waiting
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+            if self.listen:
+                await self._listener.wait(self.poll_seconds)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=self.poll_seconds)
 
     async def publish_batch(self) -> int:
         """Claim, publish and mark one batch; returns how many rows were sent."""

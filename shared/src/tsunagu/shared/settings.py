@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     kafka_ssl_cafile: str | None = None
     #: One PostgreSQL database; each service keeps its tables in its own schema.
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/tsunagu"
-    db_pool_size: int = 10
+    db_pool_size: int = 20
 
     http_host: str = "127.0.0.1"
     http_port: int | None = None

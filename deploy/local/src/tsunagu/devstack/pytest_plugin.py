@@ -107,7 +107,7 @@ def test_settings(
             "database_url": database_url,
             "consumer_backoff_seconds": 0.05,
             "relay_poll_seconds": 0.2,
-            "db_pool_size": 5,
+            "db_pool_size": 10,
             **overrides,
         }
         return Settings(**values)

@@ -10,27 +10,39 @@ from tsunagu.intake.adapters.routing_preview import RoutingPreview
 from tsunagu.intake.entrypoints import consumers
 from tsunagu.intake.entrypoints.http import PACKAGE, install
 from tsunagu.intake.entrypoints.web import Intake
-from tsunagu.intake.service_layer.cases import Ports
+from tsunagu.intake.service_layer.cases import CaseNumbers, Ports
 from tsunagu.shared.auth import Authenticator
 from tsunagu.shared.crypto import ContactSealer
+from tsunagu.shared.db import create_engine
 from tsunagu.shared.http import create_app
 from tsunagu.shared.runtime import ServiceRuntime
 from tsunagu.shared.settings import Settings
 
 
-def build_runtime(settings: Settings, *, consumer: str | None = None) -> ServiceRuntime:
+class IntakeRuntime(ServiceRuntime):
+    """The shared runtime plus the reception numbers, on a pool of their own (``CaseNumbers``)."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings, tables)
+        self.numbers = CaseNumbers(
+            create_engine(settings.database_url, settings.db_schema, pool_size=2)
+        )
+        self.background.append(self.numbers)  # its stop closes the pool
+
+
+def build_runtime(settings: Settings, *, consumer: str | None = None) -> IntakeRuntime:
     """Database, broker, outbox relay and the consumers of routing.case.v1 and food.v1.
 
     ``consumer`` (or ``TSUNAGU_EXTRA='{"consumer_group": ...}'``) overrides the consumer group,
     which is the service name by default: e.g. for a test run that must not share partitions
     with another intake process on the same broker.
     """
-    runtime = ServiceRuntime(settings, tables)
+    runtime = IntakeRuntime(settings)
     consumers.register(runtime, consumer=consumer or settings.extra.get("consumer_group"))
     return runtime
 
 
-def build_app(settings: Settings, runtime: ServiceRuntime | None = None) -> FastAPI:
+def build_app(settings: Settings, runtime: IntakeRuntime | None = None) -> FastAPI:
     runtime = runtime or build_runtime(settings)
     app = create_app(
         title="Tsunagu intake",
@@ -47,6 +59,7 @@ def build_app(settings: Settings, runtime: ServiceRuntime | None = None) -> Fast
         ports=Ports(
             outbox=runtime.outbox,
             sealer=ContactSealer(settings.contact_key.get_secret_value()),
+            numbers=runtime.numbers,
         ),
         preview=RoutingPreview(settings.routing_url),
         templates=Jinja2Templates(directory=PACKAGE / "templates"),

@@ -24,7 +24,7 @@ from tsunagu.notify.entrypoints.http import create_dev_router, create_router
 from tsunagu.notify.entrypoints.pages import create_pages, dev_pages
 from tsunagu.notify.entrypoints.worker import SenderWorker
 from tsunagu.notify.service_layer.recipients import AddressBook
-from tsunagu.notify.service_layer.scheduling import Notify
+from tsunagu.notify.service_layer.scheduling import Notify, due_channel
 from tsunagu.notify.service_layer.sender import ChannelSet, Sender
 from tsunagu.shared.auth import Authenticator
 from tsunagu.shared.crypto import ContactSealer
@@ -32,6 +32,7 @@ from tsunagu.shared.http import create_app
 from tsunagu.shared.logs import get_logger
 from tsunagu.shared.runtime import ServiceRuntime
 from tsunagu.shared.settings import Settings
+from tsunagu.shared.wakeup import Listener
 
 log = get_logger(__name__)
 
@@ -76,7 +77,11 @@ class NotifyRuntime(ServiceRuntime):
             lease=config.lease,
             batch_size=config.batch_size,
         )
-        self.worker = SenderWorker(self.sender, poll_seconds=config.poll_seconds)
+        self.worker = SenderWorker(
+            self.sender,
+            listener=Listener(settings.database_url, due_channel(tables.metadata.schema)),
+            poll_seconds=config.poll_seconds,
+        )
         self.background.append(self.worker)
 
 
@@ -91,6 +96,7 @@ def build_channels(config: NotifyConfig, smtp_host: str | None, clock: Clock) ->
             password=config.smtp_password.get_secret_value() if config.smtp_password else None,
             starttls=config.smtp_starttls,
             timeout=config.smtp_timeout_seconds,
+            connections=config.smtp_connections,
             clock=clock,
         )
     sms = None

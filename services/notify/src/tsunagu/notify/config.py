@@ -39,6 +39,8 @@ class NotifyConfig(BaseSettings):
     smtp_starttls: bool = False
     smtp_from: str = "つなぐ（社会福祉協議会） <noreply@tsunagu.example>"
     smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    #: SMTP connections kept open and reused, at most this many at once.
+    smtp_connections: int = Field(default=4, ge=1, le=32)
     #: In dev mode with no relay, catch every email in the notify database (``/dev/mail``).
     dev_mail_catcher: bool = True
 

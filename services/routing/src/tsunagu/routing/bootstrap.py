@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from tsunagu.routing.adapters.orm import tables
 from tsunagu.routing.config import Clock, RoutingConfig, offset_clock, system_clock
 from tsunagu.routing.domain import load_rules
+from tsunagu.routing.domain.deadlines import load_calendar
 from tsunagu.routing.entrypoints import consumers
 from tsunagu.routing.entrypoints.http import create_router
 from tsunagu.routing.entrypoints.scanner import DeadlineScanner
@@ -29,6 +30,7 @@ class RoutingRuntime(ServiceRuntime):
 
     def __init__(self, settings: Settings, config: RoutingConfig, clock: Clock) -> None:
         rules = load_rules(config.rules_path)  # raises RuleSetError naming the bad field
+        load_calendar(clock().astimezone(rules.timezone).date())
         super().__init__(settings, tables)
         self.config = config
         self.routing = Routing(tables=tables, rules=rules, outbox=self.outbox, clock=clock)

@@ -12,8 +12,10 @@ without handing the event and case ids to a third party.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -99,7 +101,14 @@ _ENHANCED_STATUS = re.compile(r"\b[245]\.\d{1,3}\.\d{1,3}\b")
 
 
 class SmtpChannel:
-    """Email through an SMTP relay; the Message-ID is derived from the dedup key."""
+    """Email through an SMTP relay; the Message-ID is derived from the dedup key.
+
+    Connections are kept open and reused (at most ``connections`` at once), so a batch of
+    messages costs one connect, EHLO (and STARTTLS and AUTH) per connection, not per message.
+    A connection idle for longer than ``idle_seconds`` is closed rather than reused: relays
+    drop idle clients. If a reused connection turns out to be closed, the message is sent
+    once more on a new one. A connection on which anything failed is closed, never reused.
+    """
 
     def __init__(
         self,
@@ -111,6 +120,8 @@ class SmtpChannel:
         password: str | None = None,
         starttls: bool = False,
         timeout: float = 30.0,
+        connections: int = 4,
+        idle_seconds: float = 30.0,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._host = host
@@ -120,9 +131,12 @@ class SmtpChannel:
         self._password = password
         self._starttls = starttls
         self._timeout = timeout
+        self._idle_seconds = idle_seconds
         self._clock = clock
         address = parseaddr(from_address)[1]
         self._domain = address.rpartition("@")[2] or "localhost"
+        self._slots = asyncio.Semaphore(connections)
+        self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
 
     def message_id(self, dedup_key: str) -> str:
         return f"<{delivery_token(dedup_key)}@{self._domain}>"
@@ -149,15 +163,8 @@ class SmtpChannel:
             return _NO_ADDRESS
         email = self.build(message)
         try:
-            await aiosmtplib.send(
-                email,
-                hostname=self._host,
-                port=self._port,
-                username=self._username,
-                password=self._password,
-                start_tls=self._starttls,
-                timeout=self._timeout,
-            )
+            async with self._slots:
+                await self._send_on_a_connection(email)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             return _smtp_failure(max(r.code for r in exc.recipients), exc.recipients[0].message)
         except aiosmtplib.SMTPResponseException as exc:
@@ -175,6 +182,62 @@ class SmtpChannel:
             error = f"smtp_setup {type(exc).__name__}"
             return _failed(DeliveryStatus.PERMANENT_FAILURE, error)
         return DeliveryResult(DeliveryStatus.SENT, reference=email["Message-ID"])
+
+    async def close(self) -> None:
+        """Say QUIT on every idle connection (at shutdown)."""
+        idle, self._idle = self._idle, []
+        for client, _ in idle:
+            await _quit(client)
+
+    async def _send_on_a_connection(self, email: EmailMessage) -> None:
+        client, reused = await self._checkout()
+        try:
+            await client.send_message(email)
+        except aiosmtplib.SMTPServerDisconnected:
+            await _quit(client)
+            if not reused:
+                raise
+            # The relay closed a connection we kept: once more, on a new one.
+            client = await self._connect()
+            try:
+                await client.send_message(email)
+            except BaseException:
+                await _quit(client)
+                raise
+        except BaseException:
+            await _quit(client)
+            raise
+        self._idle.append((client, time.monotonic()))
+
+    async def _checkout(self) -> tuple[aiosmtplib.SMTP, bool]:
+        now = time.monotonic()
+        while self._idle:
+            client, since = self._idle.pop()
+            if client.is_connected and now - since < self._idle_seconds:
+                return client, True
+            await _quit(client)
+        return await self._connect(), False
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        client = aiosmtplib.SMTP(
+            hostname=self._host,
+            port=self._port,
+            username=self._username,
+            password=self._password,
+            start_tls=self._starttls,
+            timeout=self._timeout,
+        )
+        await client.connect()
+        return client
+
+
+async def _quit(client: aiosmtplib.SMTP) -> None:
+    if not client.is_connected:
+        return
+    try:
+        await client.quit()
+    except (aiosmtplib.SMTPException, OSError):
+        client.close()
 
 
 def _smtp_failure(code: int, server_text: str) -> DeliveryResult:

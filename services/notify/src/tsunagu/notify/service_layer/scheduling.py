@@ -41,6 +41,7 @@ from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.contracts.registry import parse
 from tsunagu.shared.logs import get_logger
 from tsunagu.shared.outbox import OutboxWriter
+from tsunagu.shared.wakeup import notify_at_commit
 
 log = get_logger(__name__)
 
@@ -196,6 +197,11 @@ async def schedule(
         )
 
 
+def due_channel(schema: str | None) -> str:
+    """The channel that wakes the sender: a delivery that is due now was scheduled."""
+    return f"tsunagu_notify_due_{schema or 'public'}"
+
+
 async def add_delivery(
     notify: Notify, session: AsyncSession, values: dict[str, Any], now: datetime
 ) -> str | None:
@@ -217,6 +223,8 @@ async def add_delivery(
     )
     if inserted.first() is None:
         return None
+    if row["next_attempt_at"] <= now:
+        await notify_at_commit(session, due_channel(d.schema))
     log.info(
         "delivery_scheduled",
         delivery_id=row["id"],

@@ -95,6 +95,13 @@ class ChannelSet:
         adapter: Channel | None = getattr(self, code, None) if code in _CHANNEL_CODES else None
         return adapter
 
+    async def close(self) -> None:
+        """Close the connections the adapters keep open (email's SMTP connections)."""
+        for code in sorted(_CHANNEL_CODES):
+            close = getattr(self.get(code), "close", None)
+            if close is not None:
+                await close()
+
 
 _CHANNEL_CODES = frozenset({"email", "sms", "webhook", "letter", "phone"})
 
@@ -157,6 +164,9 @@ class Sender:
     policy: RetryPolicy
     lease: timedelta
     batch_size: int = 20
+
+    async def close(self) -> None:
+        await self.channels.close()
 
     async def run_once(self) -> int:
         """Claim one batch and deliver it; returns how many deliveries were claimed."""

@@ -58,6 +58,13 @@ def next_business_day(day: date) -> date:
     return day
 
 
+def load_calendar(today: date) -> None:
+    """Build the holiday calendar for this year and the next now (at start-up), so that the
+    first case does not wait ~1 s for it."""
+    is_business_day(today)
+    is_business_day(date(today.year + 1, 1, 1))
+
+
 @cache
 def _japan_holidays() -> holidays.HolidayBase:
     # One calendar for the process; it fills in years lazily as dates are looked up.
