@@ -133,13 +133,28 @@ def render_stages(title: str, run: dict[str, Any]) -> list[str]:
     return lines
 
 
-def render_resources(res: dict[str, dict[str, Any]]) -> list[str]:
-    lines = [f"    {'process':<28}{'cpu% mean':>10}{'cpu% max':>10}{'RSS MiB mean':>14}{'max':>8}"]
+def cpu_ms_per_case(res: dict[str, Any], cases: int) -> float | None:
+    """CPU time a process spent in the run, per case that came out of it (end to end)."""
+    seconds = res.get("cpu_seconds")
+    return round(seconds * 1000 / cases, 1) if cases and seconds is not None else None
+
+
+def render_resources(res: dict[str, dict[str, Any]], cases: int = 0) -> list[str]:
+    """Per process; ``cases`` (delivered end to end) adds the CPU milliseconds per case."""
+    lines = [
+        f"    {'process':<28}{'cpu% mean':>10}{'cpu% max':>10}{'RSS MiB mean':>14}{'max':>8}"
+        f"{'CPU ms/case':>13}"
+    ]
+    total = 0.0
     for name, r in res.items():
+        per_case = cpu_ms_per_case(r, cases)
+        total += per_case or 0.0
         lines.append(
             f"    {name:<28}{_f(r['cpu_pct_mean']):>10}{_f(r['cpu_pct_max']):>10}"
-            f"{_f(r['rss_mib_mean']):>14}{_f(r['rss_mib_max']):>8}"
+            f"{_f(r['rss_mib_mean']):>14}{_f(r['rss_mib_max']):>8}{_f(per_case):>13}"
         )
+    if cases:
+        lines.append(f"    {'all of the above':<70}{_f(round(total, 1)):>13}")
     return lines
 
 
@@ -176,7 +191,8 @@ def render_tier(name: str, tier: dict[str, Any]) -> list[str]:
             continue
         lines += render_stages(run["title"], run)
         if run.get("resources"):
-            lines += render_resources(run["resources"])
+            delivered = run.get("stages", {}).get("message_all", {}).get("completed", 0)
+            lines += render_resources(run["resources"], delivered)
         if run.get("consumer_lag"):
             lines += render_lag(run["consumer_lag"])
         if run.get("database"):

@@ -99,3 +99,18 @@ def test_stage_table_and_ratios():
     printed = "\n".join(report.render_ratios(results))
     assert "message_all    p50 x4.00     p99 x5.00" in printed
     assert "max sustained throughput x0.250" in printed
+
+
+def test_cpu_per_case_divides_the_runs_cpu_seconds_by_cases_delivered():
+    resources = {
+        "notify": {"cpu_pct_mean": 50.0, "cpu_pct_max": 90.0, "cpu_seconds": 2.7,
+                   "rss_mib_mean": 120.0, "rss_mib_max": 121.0},
+        "routing": {"cpu_pct_mean": 10.0, "cpu_pct_max": 20.0, "cpu_seconds": 0.6,
+                    "rss_mib_mean": 100.0, "rss_mib_max": 101.0},
+    }  # fmt: skip
+    assert report.cpu_ms_per_case(resources["notify"], 100) == 27.0
+    assert report.cpu_ms_per_case(resources["notify"], 0) is None
+    lines = report.render_resources(resources, 100)
+    assert "27.0" in lines[1] and "6.0" in lines[2]
+    assert lines[-1].split()[-1] == "33.0"
+    assert len(report.render_resources(resources)) == 3  # no cases: no total line
