@@ -294,3 +294,37 @@ async def test_a_failure_inside_a_batch_rolls_the_batch_back_and_applies_the_res
         assert [d.value for d in dead] == [values[1]]
     finally:
         await consumer.stop()
+
+
+async def test_a_batch_holding_an_event_twice_and_an_applied_one_applies_each_once(
+    test_settings, kafka_bootstrap, topic, probes
+):
+    _, b, _ = probes
+    earlier = Envelope(event_type="greeting_written", producer="a", data={"id": "earlier"})
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, **PRODUCER_OPTIONS)
+    await producer.start()
+    consumer = Consumer(test_settings("probe_b"), b, topic)
+    await consumer.start()
+    try:
+        await producer.send_and_wait(topic, earlier.to_bytes(), key=b"k")
+        await eventually(lambda: _eq(consumer.applied("earlier"), 1))
+    finally:
+        await consumer.stop()
+    twice = Envelope(event_type="greeting_written", producer="a", data={"id": "twice"})
+    other = Envelope(event_type="not_for_b", producer="a", data={"id": "other"})
+    last = Envelope(event_type="greeting_written", producer="a", data={"id": "last"})
+    try:
+        # Written while nobody consumes, so the next fetch holds them all in one batch.
+        for env in (twice, earlier, twice, other, last):
+            await producer.send_and_wait(topic, env.to_bytes(), key=b"k")
+    finally:
+        await producer.stop()
+    consumer = Consumer(test_settings("probe_b"), b, topic)
+    await consumer.start()
+    try:
+        await eventually(lambda: _eq(consumer.applied("last"), 1))
+        assert await consumer.applied("twice") == 1
+        assert await consumer.applied("earlier") == 1
+        assert await consumer.applied() == 3
+    finally:
+        await consumer.stop()

@@ -154,16 +154,24 @@ class IdempotentConsumer:
     async def _apply_batch(self, batch: list[tuple[Origin, Envelope]]) -> list[str]:
         outcomes: list[str] = []
         async with self.sessions() as session, session.begin():
+            # The whole batch goes into the inbox in one statement; what comes back is what
+            # this consumer has not applied before (an id twice in the batch comes back once).
+            fresh = await self._record(session, [envelope for _, envelope in batch])
             for origin, envelope in batch:
+                if envelope.event_id not in fresh:
+                    outcomes.append("duplicate")
+                    continue
+                fresh.discard(envelope.event_id)
+                handler = self.handlers.get(envelope.event_type)
+                if handler is None:
+                    outcomes.append("ignored")  # an event type this consumer has no interest in
+                    continue
                 bind_ids(correlation_id=envelope.correlation_id, case_id=_key(origin))
                 try:
-                    outcomes.append(
-                        await self._record_and_apply(
-                            session, envelope, self.handlers.get(envelope.event_type)
-                        )
-                    )
+                    await handler(session, envelope)
                 finally:
                     clear_ids()
+                outcomes.append("applied")
         return outcomes
 
     async def _apply_with_retries(
@@ -202,22 +210,31 @@ class IdempotentConsumer:
     async def _record_and_apply(
         self, session: AsyncSession, envelope: Envelope, handler: Handler | None
     ) -> str:
-        recorded = await session.execute(
-            insert(self.inbox)
-            .values(
-                consumer=self.consumer,
-                event_id=envelope.event_id,
-                event_type=envelope.event_type,
-            )
-            .on_conflict_do_nothing()
-            .returning(self.inbox.c.event_id)
-        )
-        if recorded.first() is None:
+        if not await self._record(session, [envelope]):
             return "duplicate"
         if handler is None:
             return "ignored"  # an event type this consumer has no interest in
         await handler(session, envelope)
         return "applied"
+
+    async def _record(self, session: AsyncSession, envelopes: list[Envelope]) -> set[str]:
+        """Add the events to the inbox; returns the ids that were not in it yet."""
+        recorded = await session.execute(
+            insert(self.inbox)
+            .values(
+                [
+                    {
+                        "consumer": self.consumer,
+                        "event_id": envelope.event_id,
+                        "event_type": envelope.event_type,
+                    }
+                    for envelope in envelopes
+                ]
+            )
+            .on_conflict_do_nothing()
+            .returning(self.inbox.c.event_id)
+        )
+        return set(recorded.scalars())
 
     async def dead_letter(self, origin: Origin, error: str, attempts: int) -> None:
         headers = dlq_headers(self.consumer, origin, error, attempts, utcnow())
