@@ -243,3 +243,12 @@ async def test_a_refused_message_does_not_spoil_the_next_one(smtp_server: SmtpSe
     assert (await smtp.send(message())).status is DeliveryStatus.SENT
     assert len(smtp_server.handler.received) == 1
     await smtp.close()
+
+
+async def test_an_address_with_a_line_break_is_refused_before_anything_is_sent(
+    smtp_server: SmtpServer,
+) -> None:
+    result = await channel(smtp_server).send(message(to="a@example.jp\r\nBcc: b@example.jp"))
+    assert result.status is DeliveryStatus.PERMANENT_FAILURE
+    assert result.error == "header_line_break"
+    assert smtp_server.handler.received == []

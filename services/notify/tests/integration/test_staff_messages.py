@@ -258,6 +258,43 @@ async def test_a_delivery_left_sending_by_a_crashed_sender_is_sent_after_its_lea
     ]
 
 
+async def test_a_batch_whose_mark_fails_is_marked_one_by_one_and_the_rest_is_kept(
+    start_notify, smtp, producer
+):
+    # A batch's sends are marked in one transaction. Here one delivery's row vanished while it
+    # was being sent, so that transaction fails: the other is still marked, on its own.
+    runtime = await start_notify(smtp_port=smtp.port)
+    await runtime.worker.stop()  # we drive the sender
+    runtime.background.remove(runtime.worker)
+    cases = [new_case(), new_case()]
+    for case_id, number in cases:
+        await publish(
+            producer,
+            programme_topic_name("welfare_fund"),
+            referral_created(case_id, number, "welfare_fund"),
+            case_id,
+        )
+    for case_id, _ in cases:
+        await eventually(lambda case_id=case_id: deliveries_of(runtime, case_id))
+    claimed = await runtime.sender.claim()
+    assert len(claimed) == 2
+    attempts = [await runtime.sender.deliver(c) for c in claimed]
+    assert all(a is not None and a.result.ok for a in attempts)
+    gone, kept = claimed
+    d = runtime.tables.delivery
+    async with runtime.sessions() as session, session.begin():
+        await session.execute(d.delete().where(d.c.id == gone.row["id"]))
+
+    await runtime.sender.record([a for a in attempts if a is not None])
+
+    [row] = await deliveries_of(runtime, kept.row["case_id"])
+    assert row["status"] == "sent"
+    assert [a["status"] for a in await attempts_of(runtime, row["id"])] == ["sent"]
+    assert await attempts_of(runtime, gone.row["id"]) == []
+    for _, number in cases:
+        assert len(smtp.mails(containing=number)) == 1
+
+
 async def test_unprocessable_events_go_to_the_dlq_and_the_partition_keeps_flowing(
     start_notify, smtp, producer, kafka_bootstrap, consumer_name
 ):

@@ -56,6 +56,14 @@ def test_a_lease_must_outlast_every_send():
         NotifyConfig(lease_seconds=20, smtp_timeout_seconds=30)
 
 
+def test_a_lease_must_outlast_a_batch_queueing_for_smtp_connections():
+    # 20 emails on 4 connections: 5 rounds of up to 30 s each before the batch is marked.
+    with pytest.raises(ValidationError, match="lease_seconds"):
+        NotifyConfig(lease_seconds=120, smtp_timeout_seconds=30, batch_size=20, smtp_connections=4)
+    NotifyConfig(lease_seconds=160, smtp_timeout_seconds=30, batch_size=20, smtp_connections=4)
+    NotifyConfig(lease_seconds=130, smtp_timeout_seconds=30, batch_size=20, smtp_connections=5)
+
+
 def test_settings_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("TSUNAGU_NOTIFY_TEAM_ADDRESS_PATTERN", "{programme}@council.example.jp")
     monkeypatch.setenv("TSUNAGU_NOTIFY_WEBHOOKS", '{"welfare_fund": "https://chat.example/h"}')

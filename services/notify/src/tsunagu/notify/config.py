@@ -71,7 +71,8 @@ class NotifyConfig(BaseSettings):
     poll_seconds: float = Field(default=1.0, gt=0)
     batch_size: int = Field(default=20, gt=0)
     #: How long a claimed delivery is held by one sender before another may take it over.
-    #: Must exceed every channel's timeout, or a slow send could be started twice.
+    #: Must outlast a batch's sends (they are marked together, after the last one), or a slow
+    #: send could be started twice: see ``_lease_outlasts_a_batch``.
     lease_seconds: float = Field(default=300.0, gt=0)
     retry_base_seconds: float = Field(default=120.0, gt=0)
     retry_factor: float = Field(default=2.0, ge=1)
@@ -102,12 +103,20 @@ class NotifyConfig(BaseSettings):
         return _pattern(value, "username")
 
     @model_validator(mode="after")
-    def _lease_outlasts_a_send(self) -> NotifyConfig:
+    def _lease_outlasts_a_batch(self) -> NotifyConfig:
+        # A batch's emails queue for the SMTP connections: the last may start only after
+        # batch_size / smtp_connections rounds of sends.
+        rounds = -(-self.batch_size // self.smtp_connections)
         longest = max(
-            self.smtp_timeout_seconds, self.sms_timeout_seconds, self.webhook_timeout_seconds
+            rounds * self.smtp_timeout_seconds,
+            self.sms_timeout_seconds,
+            self.webhook_timeout_seconds,
         )
         if self.lease_seconds <= longest:
-            raise ValueError("lease_seconds must exceed every channel timeout")
+            raise ValueError(
+                "lease_seconds must exceed what a batch's sends may take: every channel "
+                "timeout, and smtp_timeout_seconds × batch_size / smtp_connections"
+            )
         return self
 
     @property

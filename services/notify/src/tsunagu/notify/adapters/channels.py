@@ -19,9 +19,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime, parseaddr
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr, parseaddr
 from typing import Any, Protocol
 
 import aiosmtplib
@@ -97,6 +99,7 @@ _NO_ADDRESS = _failed(DeliveryStatus.PERMANENT_FAILURE, "no_address")
 
 # --- email ------------------------------------------------------------------------------
 
+_LINE_BREAK = re.compile(r"[\r\n]")
 _ENHANCED_STATUS = re.compile(r"\b[245]\.\d{1,3}\.\d{1,3}\b")
 
 
@@ -133,27 +136,37 @@ class SmtpChannel:
         self._timeout = timeout
         self._idle_seconds = idle_seconds
         self._clock = clock
-        address = parseaddr(from_address)[1]
+        name, address = parseaddr(from_address)
         self._domain = address.rpartition("@")[2] or "localhost"
+        self._from_header = formataddr((name, address), charset="utf-8")
         self._slots = asyncio.Semaphore(connections)
         self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
 
     def message_id(self, dedup_key: str) -> str:
         return f"<{delivery_token(dedup_key)}@{self._domain}>"
 
-    def build(self, message: OutboundMessage) -> EmailMessage:
-        email = EmailMessage(policy=SMTP)
-        email["From"] = self._from
+    def build(self, message: OutboundMessage) -> Message:
+        """The MIME message: RFC 2047 encoded headers, UTF-8 bodies in base64, a plain part and
+        (if given) an HTML alternative.
+
+        Built with the standard library's compat32 classes rather than ``EmailMessage``: the
+        same on the wire and about five times faster (its header parsing and folding was a
+        tenth of notify's CPU under load: benchmarks/README.md).
+        """
+        email: Message
+        if message.html is None:
+            email = MIMEText(message.text, "plain", "utf-8")
+        else:
+            email = MIMEMultipart("alternative")
+            email.attach(MIMEText(message.text, "plain", "utf-8"))
+            email.attach(MIMEText(message.html, "html", "utf-8"))
+        email["From"] = self._from_header
         email["To"] = message.to
-        email["Subject"] = message.subject
+        email["Subject"] = Header(message.subject, "utf-8")
         email["Date"] = format_datetime(self._clock())
         email["Message-ID"] = self.message_id(message.dedup_key)
         # RFC 3834: stops out-of-office replies coming back to the relay.
         email["Auto-Submitted"] = "auto-generated"
-        email.set_content(message.text, charset="utf-8", cte="base64")
-        if message.html is not None:
-            email.add_alternative(message.html, subtype="html", charset="utf-8", cte="base64")
-        # After the content: set_content clears every Content-* header.
         language = Language.JA if message.language is Language.JA_EASY else message.language
         email["Content-Language"] = language.value
         return email
@@ -161,6 +174,8 @@ class SmtpChannel:
     async def send(self, message: OutboundMessage) -> DeliveryResult:
         if not message.to:
             return _NO_ADDRESS
+        if _LINE_BREAK.search(message.to) or _LINE_BREAK.search(message.subject):
+            return _failed(DeliveryStatus.PERMANENT_FAILURE, "header_line_break")
         email = self.build(message)
         try:
             async with self._slots:
@@ -189,7 +204,7 @@ class SmtpChannel:
         for client, _ in idle:
             await _quit(client)
 
-    async def _send_on_a_connection(self, email: EmailMessage) -> None:
+    async def _send_on_a_connection(self, email: Message) -> None:
         client, reused = await self._checkout()
         try:
             await client.send_message(email)

@@ -10,8 +10,9 @@ Claim → send → mark
 2. **Send**, outside any transaction: open the contact, render, hand the message to the
    channel adapter. Email carries a Message-ID derived from the dedup key, SMS and webhooks
    an idempotency token derived from it: a repeat of the same delivery looks the same.
-3. **Mark** (one transaction): the attempt row, the ``delivery_attempted`` outbox event and
-   the delivery's new status, only while the lease token is still ours. Letters and call-list
+3. **Mark** (one transaction for the whole batch, once its sends are done; one per delivery
+   if that fails): the attempt row, the ``delivery_attempted`` outbox event and the
+   delivery's new status, only while the lease token is still ours. Letters and call-list
    entries are written in this same transaction: for them "sending" is that insert, so they
    happen exactly once.
 
@@ -26,12 +27,13 @@ The effect is exactly-once except in one window: after the remote server accepte
 and before the mark commits (or when the server's "250 OK" is lost on the way back). If the
 process dies there, the delivery stays ``sending`` until its lease expires; it is then
 claimed again, recorded as a ``lease_expired`` attempt, and sent a second time. That window is
-at-least-once. It is narrow (the mark is one local transaction), the repeat carries the same
+at-least-once. It is narrow (from the server's acceptance to the end of the batch's sends and
+one local transaction), the repeat carries the same
 Message-ID / idempotency key, so mail systems and SMS providers that de-duplicate drop it, and
 the ``lease_expired`` attempt shows staff that a resident may have received a message twice.
 Closing it fully would need the receiver to take part in our transaction, which SMTP cannot.
-The lease must outlast a send (``NotifyConfig`` checks it exceeds every channel timeout), or a
-slow send could be claimed by a second sender while the first is still talking.
+The lease must outlast a batch's sends (``NotifyConfig`` checks it against the channel
+timeouts), or a slow send could be claimed by a second sender while the first is still talking.
 """
 
 from __future__ import annotations
@@ -122,6 +124,19 @@ class Outcome:
     channel_attempts: int
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """One send and its result, recorded with the rest of its batch (``Sender.record``)."""
+
+    claimed: Claimed
+    index: int
+    channel: str
+    result: DeliveryResult
+    rest: list[int]
+    preferred: ContactTime | None
+    at: datetime
+
+
 def after_attempt(
     result: DeliveryResult,
     *,
@@ -172,7 +187,8 @@ class Sender:
         """Claim one batch and deliver it; returns how many deliveries were claimed."""
         claimed = await self.claim()
         if claimed:
-            await asyncio.gather(*(self._deliver_safely(c) for c in claimed))
+            attempts = await asyncio.gather(*(self._deliver_safely(c) for c in claimed))
+            await self.record([a for a in attempts if a is not None])
         return len(claimed)
 
     # --- 1. claim ---------------------------------------------------------------------------
@@ -246,14 +262,17 @@ class Sender:
 
     # --- 2. send ----------------------------------------------------------------------------
 
-    async def _deliver_safely(self, claimed: Claimed) -> None:
+    async def _deliver_safely(self, claimed: Claimed) -> Attempt | None:
         try:
-            await self.deliver(claimed)
+            return await self.deliver(claimed)
         except Exception:
             # Left as "sending": claimed again when the lease expires.
             log.exception("delivery_failed_unexpectedly", delivery_id=claimed.row["id"])
+            return None
 
-    async def deliver(self, claimed: Claimed) -> None:
+    async def deliver(self, claimed: Claimed) -> Attempt | None:
+        """Send one delivery; returns the attempt to record, or None if it was suppressed or
+        moved to a later time instead (recorded here)."""
         row = claimed.row
         kind = row["recipient_kind"]
         now = self.clock()
@@ -270,7 +289,7 @@ class Sender:
                     case = await load_case(session, self.tables, row["recipient_ref"])
                 if case is None:
                     await self._suppress(claimed, SuppressionReason.CONTACT_UNKNOWN)
-                    return
+                    return None
                 consented = resident_channels(
                     frozenset(ContactChannel(c) for c in case["channels"])
                 )
@@ -283,32 +302,32 @@ class Sender:
                         else SuppressionReason.NO_CONSENTED_CHANNEL
                     )
                     await self._suppress(claimed, reason)
-                    return
+                    return None
                 preferred = ContactTime(case["contact_time"])
                 sealed = case["contact_sealed"]
             else:
                 if await self._opted_out(row["recipient_ref"]):
                     await self._suppress(claimed, OPTED_OUT)
-                    return
+                    return None
                 sealed = row["contact_sealed"]
             if not indexed:
                 await self._suppress(claimed, SuppressionReason.NO_CONSENTED_CHANNEL)
-                return
+                return None
             due = send_time(now, preferred)
             if due > now:  # e.g. claimed again after a lease expired at night
                 await self._reschedule(claimed, due)
-                return
+                return None
         if not indexed:
-            await self._mark(claimed, 0, journal.NO_CHANNEL, _permanent("no_channel"), [], None)
-            return
+            return self._attempt(claimed, 0, journal.NO_CHANNEL, _permanent("no_channel"), [], None)
 
         index, channel = indexed[0]
         rest = [i for i, _ in indexed[1:]]
         try:
             contact = self.sealer.open(sealed) if sealed else {}
         except ContactSealError:
-            await self._mark(claimed, index, channel, _permanent("contact_unreadable"), [], None)
-            return
+            return self._attempt(
+                claimed, index, channel, _permanent("contact_unreadable"), [], None
+            )
         variables = dict(row["variables"])
         if kind in PUBLIC_KINDS:
             variables["resident_name"] = contact.get("name") or None
@@ -316,8 +335,7 @@ class Sender:
             rendered = render(row["template"], row["language"], variables)
         except (UnknownTemplate, jinja2.TemplateError):
             # Another channel would render the same template: no fallback.
-            await self._mark(claimed, index, channel, _permanent("render_error"), [], preferred)
-            return
+            return self._attempt(claimed, index, channel, _permanent("render_error"), [], preferred)
 
         adapter = self.channels.get(channel)
         address = self.addresses.address(kind, row["recipient_ref"], channel, contact)
@@ -338,11 +356,9 @@ class Sender:
                     preferred_time=preferred or ContactTime.ANY,
                 )
             )
-        await self._mark(claimed, index, channel, result, rest, preferred)
+        return self._attempt(claimed, index, channel, result, rest, preferred)
 
-    # --- 3. mark ----------------------------------------------------------------------------
-
-    async def _mark(
+    def _attempt(
         self,
         claimed: Claimed,
         index: int,
@@ -350,68 +366,90 @@ class Sender:
         result: DeliveryResult,
         rest: list[int],
         preferred: ContactTime | None,
-    ) -> None:
+    ) -> Attempt:
+        return Attempt(claimed, index, channel, result, rest, preferred, self.clock())
+
+    # --- 3. mark ----------------------------------------------------------------------------
+
+    async def record(self, attempts: Sequence[Attempt]) -> None:
+        """Mark a batch's attempts in one transaction. If that fails, each is marked in a
+        transaction of its own, so one bad row does not leave the others to be sent again."""
+        if not attempts:
+            return
+        try:
+            async with self.sessions() as session, session.begin():
+                outcomes = [await self._mark(session, a) for a in attempts]
+        except Exception as exc:
+            log.warning("marks_recorded_one_by_one", size=len(attempts), error=type(exc).__name__)
+            for attempt in attempts:
+                try:
+                    async with self.sessions() as session, session.begin():
+                        outcome = await self._mark(session, attempt)
+                except Exception:
+                    # Left as "sending": claimed again when the lease expires.
+                    log.exception("delivery_mark_failed", delivery_id=attempt.claimed.row["id"])
+                    continue
+                _log_attempt(attempt, outcome)
+            return
+        for attempt, outcome in zip(attempts, outcomes, strict=True):
+            _log_attempt(attempt, outcome)
+
+    async def _mark(self, session: AsyncSession, attempt: Attempt) -> Outcome:
+        claimed, index, channel, result = (
+            attempt.claimed,
+            attempt.index,
+            attempt.channel,
+            attempt.result,
+        )
         row = claimed.row
         d = self.tables.delivery
-        now = self.clock()
-        attempt = row["attempts"] + 1
+        now = attempt.at
+        number = row["attempts"] + 1
         outcome = after_attempt(
             result,
             now=now,
             channel_index=index,
             channel_attempts=row["channel_attempts"] + 1,
-            next_channels=rest,
+            next_channels=attempt.rest,
             policy=self.policy,
-            preferred_time=preferred,
+            preferred_time=attempt.preferred,
         )
-        async with self.sessions() as session, session.begin():
-            held = await session.execute(
-                update(d)
-                .where(d.c.id == row["id"], d.c.lease_token == claimed.token)
-                .values(
-                    status=outcome.status,
-                    next_attempt_at=outcome.next_attempt_at,
-                    channel_index=outcome.channel_index,
-                    channel_attempts=outcome.channel_attempts,
-                    attempts=attempt,
-                    last_channel=channel,
-                    last_error=result.error,
-                    sent_at=now if result.ok else None,
-                    lease_token=None,
-                    updated_at=now,
-                )
-                .returning(d.c.id)
+        held = await session.execute(
+            update(d)
+            .where(d.c.id == row["id"], d.c.lease_token == claimed.token)
+            .values(
+                status=outcome.status,
+                next_attempt_at=outcome.next_attempt_at,
+                channel_index=outcome.channel_index,
+                channel_attempts=outcome.channel_attempts,
+                attempts=number,
+                last_channel=channel,
+                last_error=result.error,
+                sent_at=now if result.ok else None,
+                lease_token=None,
+                updated_at=now,
             )
-            if held.first() is None:
-                # Our lease ran out and another sender took the delivery over. The attempt
-                # still happened, so it is still recorded.
-                log.warning("delivery_lease_lost", delivery_id=row["id"])
-            await journal.record(
-                session,
-                self.tables,
-                self.outbox,
-                row,
-                status=result.status.value,
-                attempt=attempt,
-                channel=channel,
-                error=result.error,
-                reference=result.reference,
-                at=now,
-            )
-            if result.ok:
-                await self._queue_document(session, row, result, now)
-        log.info(
-            "delivery_attempted",
-            delivery_id=row["id"],
-            case_id=row["case_id"],
-            template=row["template"],
-            recipient_kind=row["recipient_kind"],
-            channel=channel,
-            attempt=attempt,
+            .returning(d.c.id)
+        )
+        if held.first() is None:
+            # Our lease ran out and another sender took the delivery over. The attempt
+            # still happened, so it is still recorded.
+            log.warning("delivery_lease_lost", delivery_id=row["id"])
+        await journal.record(
+            session,
+            self.tables,
+            self.outbox,
+            row,
             status=result.status.value,
+            attempt=number,
+            channel=channel,
             error=result.error,
-            next_status=outcome.status,
+            reference=result.reference,
+            at=now,
         )
+        if result.ok:
+            await self._queue_document(session, row, result, now)
+        return outcome
 
     async def _queue_document(
         self, session: AsyncSession, row: Mapping[str, Any], result: DeliveryResult, now: datetime
@@ -510,6 +548,22 @@ class Sender:
                 )
             )
         log.info("delivery_rescheduled", delivery_id=claimed.row["id"], at=due.isoformat())
+
+
+def _log_attempt(attempt: Attempt, outcome: Outcome) -> None:
+    row = attempt.claimed.row
+    log.info(
+        "delivery_attempted",
+        delivery_id=row["id"],
+        case_id=row["case_id"],
+        template=row["template"],
+        recipient_kind=row["recipient_kind"],
+        channel=attempt.channel,
+        attempt=row["attempts"] + 1,
+        status=attempt.result.status.value,
+        error=attempt.result.error,
+        next_status=outcome.status,
+    )
 
 
 def _permanent(error: str) -> DeliveryResult:
