@@ -135,7 +135,7 @@ class ResourceSampler:
 
 
 _ACTIVITY = """
-SELECT state, wait_event_type, wait_event,
+SELECT state, wait_event_type, wait_event, application_name,
        left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query
 FROM pg_stat_activity
 WHERE datname = current_database() AND pid <> pg_backend_pid()
@@ -192,6 +192,8 @@ class DbWaitSampler:
                     state = f"waiting: {r['wait_event_type']}/{r['wait_event']}"
                 else:
                     state = r["state"] or "unknown"
+                if state != "idle" and r["application_name"]:
+                    state += f" ({r['application_name']})"  # the service (db.create_engine)
                 sample.append((state, r["query"] or ""))
             self._samples.append((time.perf_counter(), sample))
             await asyncio.sleep(self.interval)

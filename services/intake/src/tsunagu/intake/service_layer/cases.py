@@ -54,10 +54,12 @@ class CaseNumbers:
 
     It has a small connection pool of its own. Taking the number from the request's pool
     would deadlock under load: every request holding one connection, waiting for a second.
+    The statement runs in autocommit mode: one round trip, no BEGIN and COMMIT around it.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def take(self, day: date) -> str:
         c = tables.case_number_counter
@@ -69,7 +71,7 @@ class CaseNumbers:
             )
             .returning(c.c.last_number)
         )
-        async with self.engine.begin() as connection:
+        async with self._autocommit.connect() as connection:
             number = (await connection.execute(stmt)).scalar_one()
         return f"K-{day:%Y%m%d}-{number:04d}"
 
