@@ -13,6 +13,8 @@ from tsunagu.notify.adapters.channels import delivery_token
 from tsunagu.notify.bootstrap import NotifyRuntime
 from tsunagu.notify.domain.quiet_hours import TOKYO
 from tsunagu.shared.auth import COOKIE_NAME, CSRF_FIELD, Principal, issue_token
+from tsunagu.shared.contracts import intake
+from tsunagu.shared.contracts.codes import ContactChannel
 from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.contracts.routing import REFERRAL_ESCALATED, ReferralEscalated
 from tsunagu.shared.contracts.topics import FOOD, INTAKE_CASE, ROUTING_CASE
@@ -93,6 +95,48 @@ async def test_an_event_at_23_tokyo_reaches_the_resident_at_8(
     sent = await eventually(status_is(runtime, key, "sent"))
     assert sent["attempts"] == 1
     assert sent["sent_at"] >= EIGHT
+
+
+async def test_a_resident_who_says_do_not_contact_overnight_gets_nothing_in_the_morning(
+    start_notify, settings, smtp, producer
+):
+    # Planned at night for 08:00 by email; before 08:00 the resident chose "do not contact".
+    # The sender reads consent as it is when it claims the delivery, not as it was planned.
+    clock = TestClock(NIGHT)
+    runtime = await start_notify(clock, smtp_port=smtp.port)
+    case_id, number = new_case()
+    resident = f"{case_id}@resident.example.jp"
+    created = case_created(settings, case_id, number, channels=["email"], email=resident)
+    await publish(producer, INTAKE_CASE.name, created, case_id)
+    routed = case_routed(case_id, number)
+    await publish(producer, ROUTING_CASE.name, routed, case_id)
+    key = resident_key(routed, case_id, "acknowledgement")
+    assert (await eventually(lambda: delivery(runtime, key)))["status"] == "scheduled"
+
+    consent = intake.Consent.model_validate(created.data["consent"])
+    changed = intake.ConsentChanged(
+        case_id=case_id,
+        consent=consent.model_copy(update={"contact_channels": [ContactChannel.NONE]}),
+        previous_basis=consent.basis,
+        changed_by="sato",
+    )
+    envelope = Envelope(
+        event_type=intake.CONSENT_CHANGED, producer="intake", data=changed.model_dump(mode="json")
+    )
+    await publish(producer, INTAKE_CASE.name, envelope, case_id)
+    t = runtime.tables.case_contact
+
+    async def consent_is_none() -> bool:
+        async with runtime.sessions() as session:
+            channels = await session.scalar(select(t.c.channels).where(t.c.case_id == case_id))
+        return channels == ["none"]
+
+    await eventually(consent_is_none)
+
+    clock.set(EIGHT)
+    decision = await eventually(status_is(runtime, key, "suppressed"))
+    assert decision["reason"] == "do_not_contact"
+    assert smtp.mails(to=resident) == []
 
 
 async def test_do_not_contact_sends_nothing_and_records_the_decision(

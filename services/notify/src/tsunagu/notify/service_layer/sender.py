@@ -71,7 +71,6 @@ from tsunagu.notify.domain.quiet_hours import send_time
 from tsunagu.notify.domain.retry import DeliveryStatus, RetryPolicy
 from tsunagu.notify.service_layer import journal
 from tsunagu.notify.service_layer.recipients import OPTED_OUT, PUBLIC_KINDS, AddressBook
-from tsunagu.notify.service_layer.scheduling import load_case
 from tsunagu.notify.templates import UnknownTemplate, render
 from tsunagu.shared.contracts.codes import ContactChannel, ContactTime
 from tsunagu.shared.crypto import ContactSealer, ContactSealError
@@ -112,6 +111,9 @@ _CHANNEL_CODES = frozenset({"email", "sms", "webhook", "letter", "phone"})
 class Claimed:
     row: Mapping[str, Any]
     token: str
+    #: For a delivery to a resident: the case's contact and consent as they were when it was
+    #: claimed (None: the case is unknown here).
+    case: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -223,13 +225,26 @@ class Sender:
                     .returning(*d.c)
                 )
             ).all()
+            cases = await self._cases_of_residents(session, rows)
             claimed = []
             for row in rows:
                 values = dict(row._mapping)
                 if row.id in expired:
                     values = await self._record_expired_lease(session, values, now)
-                claimed.append(Claimed(values, token))
+                claimed.append(Claimed(values, token, cases.get(row.recipient_ref)))
         return claimed
+
+    async def _cases_of_residents(
+        self, session: AsyncSession, rows: Sequence[Any]
+    ) -> dict[str, Mapping[str, Any]]:
+        """The contact and consent of every case whose resident is in the batch, in one query
+        (read in the claim's transaction, moments before the send)."""
+        refs = {r.recipient_ref for r in rows if r.recipient_kind == RecipientKind.RESIDENT}
+        if not refs:
+            return {}
+        t = self.tables.case_contact
+        found = await session.execute(select(t).where(t.c.case_id.in_(sorted(refs))))
+        return {row.case_id: row._mapping for row in found.all()}
 
     async def _record_expired_lease(
         self, session: AsyncSession, row: dict[str, Any], now: datetime
@@ -283,10 +298,10 @@ class Sender:
         if kind in PUBLIC_KINDS:
             preferred = ContactTime.ANY
             if kind == RecipientKind.RESIDENT:
-                # Consent as it is now: a resident who has since chosen "do not contact", or
-                # withdrawn a channel, is not contacted on the strength of an older plan.
-                async with self.sessions() as session:
-                    case = await load_case(session, self.tables, row["recipient_ref"])
+                # Consent as it is now (read with the claim): a resident who has since chosen
+                # "do not contact", or withdrawn a channel, is not contacted on the strength of
+                # an older plan.
+                case = claimed.case
                 if case is None:
                     await self._suppress(claimed, SuppressionReason.CONTACT_UNKNOWN)
                     return None
