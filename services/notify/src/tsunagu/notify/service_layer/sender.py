@@ -10,9 +10,10 @@ Claim → send → mark
 2. **Send**, outside any transaction: open the contact, render, hand the message to the
    channel adapter. Email carries a Message-ID derived from the dedup key, SMS and webhooks
    an idempotency token derived from it: a repeat of the same delivery looks the same.
-3. **Mark** (one transaction for the whole batch, once its sends are done; one per delivery
-   if that fails): the attempt row, the ``delivery_attempted`` outbox event and the
-   delivery's new status, only while the lease token is still ours. Letters and call-list
+3. **Mark** (as soon as the send is done, in one transaction with the other sends that
+   finished meanwhile — a group commit; one per delivery if that fails): the attempt row, the
+   ``delivery_attempted`` outbox event and the delivery's new status, only while the lease
+   token is still ours. Letters and call-list
    entries are written in this same transaction: for them "sending" is that insert, so they
    happen exactly once.
 
@@ -27,8 +28,8 @@ The effect is exactly-once except in one window: after the remote server accepte
 and before the mark commits (or when the server's "250 OK" is lost on the way back). If the
 process dies there, the delivery stays ``sending`` until its lease expires; it is then
 claimed again, recorded as a ``lease_expired`` attempt, and sent a second time. That window is
-at-least-once. It is narrow (from the server's acceptance to the end of the batch's sends and
-one local transaction), the repeat carries the same
+at-least-once. It is narrow (the mark is written as soon as the send is done, at most behind
+one other local transaction), the repeat carries the same
 Message-ID / idempotency key, so mail systems and SMS providers that de-duplicate drop it, and
 the ``lease_expired`` attempt shows staff that a resident may have received a message twice.
 Closing it fully would need the receiver to take part in our transaction, which SMTP cannot.
@@ -41,7 +42,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -128,7 +129,8 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Attempt:
-    """One send and its result, recorded with the rest of its batch (``Sender.record``)."""
+    """One send and its result, recorded with the sends that finished at the same time
+    (``Sender.record``)."""
 
     claimed: Claimed
     index: int
@@ -181,6 +183,8 @@ class Sender:
     policy: RetryPolicy
     lease: timedelta
     batch_size: int = 20
+    _unrecorded: list[Attempt] = field(default_factory=list, init=False, repr=False)
+    _recording: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
     async def close(self) -> None:
         await self.channels.close()
@@ -189,8 +193,7 @@ class Sender:
         """Claim one batch and deliver it; returns how many deliveries were claimed."""
         claimed = await self.claim()
         if claimed:
-            attempts = await asyncio.gather(*(self._deliver_safely(c) for c in claimed))
-            await self.record([a for a in attempts if a is not None])
+            await asyncio.gather(*(self._deliver_safely(c) for c in claimed))
         return len(claimed)
 
     # --- 1. claim ---------------------------------------------------------------------------
@@ -277,13 +280,14 @@ class Sender:
 
     # --- 2. send ----------------------------------------------------------------------------
 
-    async def _deliver_safely(self, claimed: Claimed) -> Attempt | None:
+    async def _deliver_safely(self, claimed: Claimed) -> None:
         try:
-            return await self.deliver(claimed)
+            attempt = await self.deliver(claimed)
+            if attempt is not None:
+                await self._record_soon(attempt)
         except Exception:
             # Left as "sending": claimed again when the lease expires.
             log.exception("delivery_failed_unexpectedly", delivery_id=claimed.row["id"])
-            return None
 
     async def deliver(self, claimed: Claimed) -> Attempt | None:
         """Send one delivery; returns the attempt to record, or None if it was suppressed or
@@ -385,6 +389,17 @@ class Sender:
         return Attempt(claimed, index, channel, result, rest, preferred, self.clock())
 
     # --- 3. mark ----------------------------------------------------------------------------
+
+    async def _record_soon(self, attempt: Attempt) -> None:
+        """Record the attempt, with whatever other sends finished meanwhile (a group commit);
+        returns once it is committed. Under load many attempts share a transaction; when idle,
+        each is written at once, so a crash can repeat only the sends not yet written."""
+        self._unrecorded.append(attempt)
+        async with self._recording:
+            if not self._unrecorded:
+                return  # the writer before us took ours along
+            attempts, self._unrecorded = self._unrecorded, []
+            await self.record(attempts)
 
     async def record(self, attempts: Sequence[Attempt]) -> None:
         """Mark a batch's attempts in one transaction. If that fails, each is marked in a
