@@ -150,7 +150,7 @@ class SmtpChannel:
         (if given) an HTML alternative.
 
         Built with the standard library's compat32 classes rather than ``EmailMessage``: the
-        same on the wire and about five times faster (its header parsing and folding was a
+        same on the wire and about three times faster (its header parsing and folding was a
         tenth of notify's CPU under load: benchmarks/README.md).
         """
         email: Message
