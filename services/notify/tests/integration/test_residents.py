@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -58,11 +59,17 @@ def _now(value: Any) -> Any:
     return check
 
 
-async def test_an_event_at_23_tokyo_reaches_the_resident_at_8(
-    start_notify, settings, smtp, producer
-):
-    clock = TestClock(NIGHT)
-    runtime = await start_notify(clock, smtp_port=smtp.port)
+@dataclass(frozen=True)
+class NightCase:
+    case_id: str
+    number: str
+    resident: str  # the resident's email address
+    created: Envelope
+    key: str  # the dedup key of the resident's acknowledgement
+
+
+async def case_taken_at_night(settings: Any, producer: Any) -> NightCase:
+    """A case whose resident chose email, created and routed (publishing both events)."""
     case_id, number = new_case()
     resident = f"{case_id}@resident.example.jp"
     created = case_created(settings, case_id, number, channels=["email"], email=resident)
@@ -70,6 +77,16 @@ async def test_an_event_at_23_tokyo_reaches_the_resident_at_8(
     routed = case_routed(case_id, number)
     await publish(producer, ROUTING_CASE.name, routed, case_id)
     key = resident_key(routed, case_id, "acknowledgement")
+    return NightCase(case_id, number, resident, created, key)
+
+
+async def test_an_event_at_23_tokyo_reaches_the_resident_at_8(
+    start_notify, settings, smtp, producer
+):
+    clock = TestClock(NIGHT)
+    runtime = await start_notify(clock, smtp_port=smtp.port)
+    night = await case_taken_at_night(settings, producer)
+    case_id, number, resident, key = night.case_id, night.number, night.resident, night.key
 
     scheduled = await eventually(lambda: delivery(runtime, key))
     assert scheduled["status"] == "scheduled"
@@ -104,16 +121,11 @@ async def test_a_resident_who_says_do_not_contact_overnight_gets_nothing_in_the_
     # The sender reads consent as it is when it claims the delivery, not as it was planned.
     clock = TestClock(NIGHT)
     runtime = await start_notify(clock, smtp_port=smtp.port)
-    case_id, number = new_case()
-    resident = f"{case_id}@resident.example.jp"
-    created = case_created(settings, case_id, number, channels=["email"], email=resident)
-    await publish(producer, INTAKE_CASE.name, created, case_id)
-    routed = case_routed(case_id, number)
-    await publish(producer, ROUTING_CASE.name, routed, case_id)
-    key = resident_key(routed, case_id, "acknowledgement")
+    night = await case_taken_at_night(settings, producer)
+    case_id, resident, key = night.case_id, night.resident, night.key
     assert (await eventually(lambda: delivery(runtime, key)))["status"] == "scheduled"
 
-    consent = intake.Consent.model_validate(created.data["consent"])
+    consent = intake.Consent.model_validate(night.created.data["consent"])
     changed = intake.ConsentChanged(
         case_id=case_id,
         consent=consent.model_copy(update={"contact_channels": [ContactChannel.NONE]}),
