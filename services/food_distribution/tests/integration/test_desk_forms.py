@@ -114,3 +114,22 @@ async def test_desk_shows_the_event_of_the_staff_members_venue(food: Food) -> No
     assert page.status_code == 200
     assert f'data-event-id="{ev}"' in page.text
     assert 'data-stock="standard">7<' in page.text
+
+
+async def test_the_desk_names_the_venue_once_intake_has_named_it(food: Food) -> None:
+    ev, venue = uid("ev"), uid("venue")
+    # Stock arrived before any case: the desk knows the venue only by its id.
+    await food.stock(ev, venue_id=venue, standard=3)
+    client = desk_client(food)
+    page = await client.get("/desk", params={"event_id": ev})
+    assert f"{venue}（{ev}）" in page.text
+    # A case from intake names the venue (an older case_created without the name changes nothing).
+    await food.case(event_id=ev, venue_id=venue)
+    await food.case(event_id=ev, venue_id=venue, venue_name="東川口駅前行政センター")
+    await food.case(event_id=ev, venue_id=venue)
+    page = await client.get("/desk", params={"event_id": ev})
+    assert f"東川口駅前行政センター（{ev}）" in page.text
+    events = (await food.client().get("/api/v1/events")).json()
+    assert {"event_id": ev, "venue_id": venue, "venue_name": "東川口駅前行政センター"}.items() <= [
+        e for e in events if e["event_id"] == ev
+    ][0].items()

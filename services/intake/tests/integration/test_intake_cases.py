@@ -95,6 +95,7 @@ async def test_a_created_case_produces_exactly_one_case_created(intake_app: App)
     assert contact["name"] == "川口 花子"
     assert data.taken_by == "uketsuke"
     assert data.consent.basis == "consent"
+    assert (data.venue_id, data.venue_name) == ("aeon-mall", "イオンモール")  # for other desks
 
 
 async def test_a_retried_post_with_the_same_key_creates_one_case(intake_app: App) -> None:

@@ -69,6 +69,9 @@ class CaseCreated(_Data):
     #: Name, email, phone and address, sealed with the contact key; only notify opens it.
     contact_sealed: str | None = None
     created_at: datetime
+    #: The venue's display name, for the desks of other services (added later: optional, so
+    #: events written before it still read).
+    venue_name: str | None = None
 
 
 class CaseUpdated(_Data):

@@ -46,6 +46,8 @@ class FoodTables(ServiceTables):
             m,
             Column("event_id", String(ID), primary_key=True),
             Column("venue_id", String(ID), nullable=False),
+            #: The venue's display name, from intake's case_created (None until one names it).
+            Column("venue_name", String(100)),
             Column("held_on", Date, nullable=False),
             Column(
                 "created_at", DateTime(timezone=True), nullable=False, server_default=func.now()

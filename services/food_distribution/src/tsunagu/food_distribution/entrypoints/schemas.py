@@ -74,6 +74,7 @@ class StockItem(BaseModel):
 class StockOut(BaseModel):
     event_id: str
     venue_id: str
+    venue_name: str | None = None
     held_on: date
     items: list[StockItem]
     total: int
@@ -128,6 +129,7 @@ class SearchHit(BaseModel):
 class EventOut(BaseModel):
     event_id: str
     venue_id: str
+    venue_name: str | None = None
     held_on: date
 
 

@@ -39,7 +39,9 @@ t = tables
 
 async def on_case_created(session: AsyncSession, deps: Deps, envelope: Envelope) -> None:
     case = parse(envelope, intake.CaseCreated)
-    venue = await ensure_event(session, case.event_id, case.venue_id, _jst_date(case.created_at))
+    venue = await ensure_event(
+        session, case.event_id, case.venue_id, _jst_date(case.created_at), case.venue_name
+    )
     if venue != case.venue_id:
         log.warning("case_venue_differs_from_event", event_id=case.event_id)
     name_kana = _name_kana(deps.sealer, case.case_id, case.contact_sealed)

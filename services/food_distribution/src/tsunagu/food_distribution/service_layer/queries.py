@@ -36,7 +36,7 @@ async def event_row(session: AsyncSession, event_id: str) -> dict[str, Any]:
 
 async def events(session: AsyncSession, limit: int = 50) -> list[dict[str, Any]]:
     rows = await session.execute(
-        select(t.event.c.event_id, t.event.c.venue_id, t.event.c.held_on)
+        select(t.event.c.event_id, t.event.c.venue_id, t.event.c.venue_name, t.event.c.held_on)
         .order_by(t.event.c.held_on.desc(), t.event.c.event_id)
         .limit(limit)
     )
@@ -59,6 +59,7 @@ async def stock_of(session: AsyncSession, config: FoodConfig, event_id: str) -> 
     return {
         "event_id": event_id,
         "venue_id": event["venue_id"],
+        "venue_name": event["venue_name"],
         "held_on": event["held_on"],
         "items": items,
         "total": sum(balance.values()),

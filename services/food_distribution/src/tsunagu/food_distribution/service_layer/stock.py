@@ -30,13 +30,27 @@ log = get_logger(__name__)
 t = tables
 
 
-async def ensure_event(session: AsyncSession, event_id: str, venue_id: str, held_on: date) -> str:
-    """Register an event and its zero stock rows if new; returns the event's venue."""
-    await session.execute(
-        insert(t.event)
-        .values(event_id=event_id, venue_id=venue_id, held_on=held_on)
-        .on_conflict_do_nothing()
+async def ensure_event(
+    session: AsyncSession,
+    event_id: str,
+    venue_id: str,
+    held_on: date,
+    venue_name: str | None = None,
+) -> str:
+    """Register an event and its zero stock rows if new (and its venue's name, once one is
+    given); returns the event's venue."""
+    stmt = insert(t.event).values(
+        event_id=event_id, venue_id=venue_id, venue_name=venue_name, held_on=held_on
     )
+    if venue_name is None:
+        stmt = stmt.on_conflict_do_nothing()
+    else:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[t.event.c.event_id],
+            set_={"venue_name": venue_name},
+            where=t.event.c.venue_id == venue_id,
+        )
+    await session.execute(stmt)
     known = (
         await session.execute(select(t.event.c.venue_id).where(t.event.c.event_id == event_id))
     ).scalar_one()

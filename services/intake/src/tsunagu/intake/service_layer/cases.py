@@ -171,6 +171,7 @@ async def create_case(
         case_number=case_number,
         event_id=body.event_id,
         venue_id=event["venue_id"],
+        venue_name=event["venue_name"],
         household_id=household_id,
         resident_id=resident_id,
         taken_by=taken_by,
@@ -252,8 +253,14 @@ async def _claim_key(session: AsyncSession, key: str, digest: str) -> Created | 
 
 
 async def _event(session: AsyncSession, event_id: str) -> dict[str, Any]:
-    e = tables.consultation_event
-    row = (await session.execute(select(e).where(e.c.event_id == event_id))).first()
+    e, v = tables.consultation_event, tables.venue
+    row = (
+        await session.execute(
+            select(e, v.c.name.label("venue_name"))
+            .join(v, v.c.venue_id == e.c.venue_id)
+            .where(e.c.event_id == event_id)
+        )
+    ).first()
     if row is None:
         raise Invalid("event_id", "相談会が見つかりません")
     return dict(row._mapping)
