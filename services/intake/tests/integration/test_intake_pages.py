@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -20,7 +22,10 @@ from intake_helpers import (
 from sqlalchemy import select
 
 from tsunagu.intake.adapters.orm import tables
+from tsunagu.intake.service_layer import staff as staff_service
+from tsunagu.intake.service_layer.staff import StaffInput
 from tsunagu.shared.auth import COOKIE_NAME
+from tsunagu.shared.contracts.codes import StaffRole
 from tsunagu.shared.contracts.topics import ROUTING_CASE
 
 pytestmark = pytest.mark.integration
@@ -421,3 +426,46 @@ async def test_the_preview_shows_where_routing_would_send_the_case(
         "age": 78, "lives_alone": True, "disability_certificate": False, "special_loan_borrower": False,
     }  # fmt: skip
     assert "川口" not in json.dumps(sent, ensure_ascii=False)  # no personal data for a preview
+
+
+async def test_five_failed_logins_lock_the_username_even_for_the_right_password(
+    intake_app: App, browser
+) -> None:
+    username = f"lock-{uuid.uuid4().hex[:8]}"
+    staff = StaffInput(username, "鍵 試験", frozenset({StaffRole.INTAKE}), frozenset(), None,
+                       password=PASSWORD)  # fmt: skip
+    async with intake_app.runtime.sessions() as session, session.begin():
+        await staff_service.save_staff(session, "admin", staff, new=True)
+    api = intake_app.client
+
+    async def token_status(name: str, password: str) -> httpx.Response:
+        return await api.post("/api/v1/auth/token", data={"username": name, "password": password})
+
+    for _ in range(5):
+        assert (await token_status(username, "wrong")).status_code == 401
+    locked = await token_status(username, PASSWORD)
+    assert locked.status_code == 429
+    assert 800 < int(locked.headers["retry-after"]) <= 900
+    page = await log_in(browser, username)
+    assert page.status_code == 429
+    assert "しばらくログインできません" in page.text
+    assert (await token_status("uketsuke", PASSWORD)).status_code == 200  # others are unaffected
+
+    # A username nobody has is answered the same way: the lock tells nothing about who exists.
+    nobody = f"nobody-{uuid.uuid4().hex[:8]}"
+    statuses = [(await token_status(nobody, "wrong")).status_code for _ in range(6)]
+    assert statuses == [401] * 5 + [429]
+
+    # When the lock has run out (moved into the past here), the right password works and the
+    # count starts again.
+    f = tables.login_failure
+    async with intake_app.runtime.sessions() as session, session.begin():
+        await session.execute(
+            f.update()
+            .where(f.c.username == username)
+            .values(locked_until=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    assert (await token_status(username, PASSWORD)).status_code == 200
+    async with intake_app.runtime.sessions() as session:
+        left = await session.scalar(select(f.c.count).where(f.c.username == username))
+    assert left is None

@@ -79,6 +79,15 @@ class IntakeTables(ServiceTables):
                 "updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()
             ),
         )
+        #: Failed logins per username as typed (domain.login_throttle).
+        self.login_failure = Table(
+            "login_failure",
+            m,
+            Column("username", String(64), primary_key=True),
+            Column("count", Integer, nullable=False),
+            Column("first_at", DateTime(timezone=True), nullable=False),
+            Column("locked_until", DateTime(timezone=True)),
+        )
         self.household = Table(
             "household",
             m,

@@ -22,7 +22,7 @@ from tsunagu.intake.entrypoints.web import (
 )
 from tsunagu.intake.service_layer import audit, cases, referrals, views
 from tsunagu.intake.service_layer import staff as staff_service
-from tsunagu.intake.service_layer.errors import Invalid
+from tsunagu.intake.service_layer.errors import Invalid, LoginLocked, retry_after
 from tsunagu.shared.auth import Principal, check_csrf
 from tsunagu.shared.contracts.codes import Programme
 from tsunagu.shared.logs import get_logger
@@ -48,7 +48,11 @@ _CASE_ERRORS: Responses = {
     "/auth/token",
     response_model=schemas.Token,
     tags=["auth"],
-    responses={**_MALFORMED, 401: {"description": "Wrong username or password"}},
+    responses={
+        **_MALFORMED,
+        401: {"description": "Wrong username or password"},
+        429: {"description": "Too many failed logins for this username; see Retry-After"},
+    },
 )
 async def token(
     request: Request,
@@ -59,10 +63,19 @@ async def token(
     app = intake(request)
     principal = None
     if find_unstorable([username, password]) is None:
-        async with app.transaction() as session:
-            principal = await staff_service.authenticate(session, username, password)
-            if principal is not None:
-                await audit.record(session, principal.username, "auth.token")
+        try:
+            async with app.transaction() as session:
+                principal = await staff_service.authenticate(session, username, password)
+                if principal is not None:
+                    await audit.record(session, principal.username, "auth.token")
+        except LoginLocked as locked:
+            log.info("token_refused_locked")
+            raise HTTPException(
+                429,
+                "ログインの失敗が続いたため、しばらくログインできません "
+                "(too many failed logins; try again later)",
+                headers={"Retry-After": str(retry_after(locked))},
+            ) from None
     if principal is None:
         log.info("token_refused")
         raise HTTPException(

@@ -47,6 +47,12 @@ WORDS: dict[str, tuple[str, str]] = {
     "login": ("ログイン", "Log in"),
     "login.title": ("職員ログイン", "Staff login"),
     "login.failed": ("ユーザー名またはパスワードが違います", "Wrong username or password"),
+    "login.locked": (
+        "ログインの失敗が続いたため、このユーザー名はしばらくログインできません。"
+        "15分ほどたってから、もう一度お試しください",
+        "Too many failed logins: this username is locked for a while. "
+        "Try again in about 15 minutes",
+    ),
     "login.expired": (
         "ログインの有効期限が切れました。もう一度ログインしてください",
         "Your session has ended. Please log in again",

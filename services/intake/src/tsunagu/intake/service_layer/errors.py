@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime
+
 
 class NotFound(Exception):
     """No such thing, or not one the caller may know exists (404, never a hint)."""
@@ -22,3 +25,16 @@ class Invalid(Exception):
         super().__init__(message)
         self.field = field
         self.message = message
+
+
+class LoginLocked(Exception):
+    """Too many failed logins for this username (429): it may try again at ``until``."""
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__(until.isoformat())
+        self.until = until
+
+
+def retry_after(locked: LoginLocked) -> int:
+    """Seconds until a locked username may try again (for a Retry-After header)."""
+    return max(1, math.ceil((locked.until - datetime.now(UTC)).total_seconds()))

@@ -5,30 +5,52 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tsunagu.intake.adapters.orm import tables
 from tsunagu.intake.adapters.passwords import hash_password, verify_password
+from tsunagu.intake.domain import login_throttle as throttle
 from tsunagu.intake.service_layer import audit
-from tsunagu.intake.service_layer.errors import Conflict, Invalid, NotFound
+from tsunagu.intake.service_layer.errors import Conflict, Invalid, LoginLocked, NotFound
 from tsunagu.shared.auth import Principal
 from tsunagu.shared.contracts.codes import Programme, StaffRole
+from tsunagu.shared.contracts.envelope import utcnow
 
 
 async def authenticate(session: AsyncSession, username: str, password: str) -> Principal | None:
-    """The staff member with this username and password, if active; else None."""
+    """The staff member with this username and password, if active; else None.
+
+    Failures are counted per username (``domain.login_throttle``); a locked username raises
+    ``LoginLocked`` whatever the password. The count's row stays locked until the caller's
+    transaction ends, so guesses at one username are taken one at a time.
+    """
+    now = utcnow()
+    failures = await _failures(session, username, now)
+    until = throttle.locked_until(failures, now)
+    if until is not None:
+        raise LoginLocked(until)
     t = tables.staff_user
     row = (await session.execute(select(t).where(t.c.username == username))).first()
     stored = row.password_hash if row is not None and row.active else None
     # scrypt takes tens of milliseconds: keep the event loop free meanwhile.
     ok = await asyncio.to_thread(verify_password, password, stored)
+    f = tables.login_failure
     if not ok or row is None:
+        counted = throttle.after_failure(failures, now)
+        await session.execute(
+            update(f)
+            .where(f.c.username == username)
+            .values(
+                count=counted.count, first_at=counted.first_at, locked_until=counted.locked_until
+            )
+        )
         return None
+    await session.execute(delete(f).where(f.c.username == username))
     return Principal(
         username=row.username,
         roles=frozenset(row.roles),
@@ -36,6 +58,27 @@ async def authenticate(session: AsyncSession, username: str, password: str) -> P
         display_name=row.display_name,
         venue_id=row.venue_id,
     )
+
+
+async def _failures(
+    session: AsyncSession, username: str, now: datetime
+) -> throttle.Failures | None:
+    """This username's failed logins, its row locked (made if missing); None if none count."""
+    f = tables.login_failure
+    # Rows whose window and lock ended a day ago tell nothing any more.
+    stale = now - timedelta(days=1)
+    await session.execute(
+        delete(f).where(
+            f.c.first_at < stale, or_(f.c.locked_until.is_(None), f.c.locked_until < stale)
+        )
+    )
+    await session.execute(
+        insert(f).values(username=username, count=0, first_at=now).on_conflict_do_nothing()
+    )
+    row = (await session.execute(select(f).where(f.c.username == username).with_for_update())).one()
+    if row.count == 0:
+        return None
+    return throttle.Failures(row.count, row.first_at, row.locked_until)
 
 
 @dataclass(frozen=True)

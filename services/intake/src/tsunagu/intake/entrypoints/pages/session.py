@@ -22,6 +22,7 @@ from tsunagu.intake.entrypoints.web import (
 )
 from tsunagu.intake.service_layer import audit
 from tsunagu.intake.service_layer import staff as staff_service
+from tsunagu.intake.service_layer.errors import LoginLocked, retry_after
 from tsunagu.shared.auth import COOKIE_NAME, CSRF_FIELD, Principal, check_csrf
 from tsunagu.shared.contracts.codes import StaffRole
 from tsunagu.shared.logs import get_logger
@@ -65,23 +66,29 @@ async def login(request: Request) -> Response:
     principal = None
     genuine = bool(expected) and secrets.compare_digest(sent, expected)
     readable = find_unstorable([username, password]) is None
+    locked: LoginLocked | None = None
     if genuine and username and password and readable:
-        async with app.transaction() as session:
-            principal = await staff_service.authenticate(session, username, password)
-            if principal is not None:
-                await audit.record(session, principal.username, "auth.login")
+        try:
+            async with app.transaction() as session:
+                principal = await staff_service.authenticate(session, username, password)
+                if principal is not None:
+                    await audit.record(session, principal.username, "auth.login")
+        except LoginLocked as exc:
+            locked = exc
     if principal is None:
-        log.info("login_refused")
+        log.info("login_refused", locked=locked is not None)
         token = secrets.token_urlsafe(16)
         response = render(
             request,
             "login.html",
-            status_code=401,
+            status_code=401 if locked is None else 429,
             next=target,
             login_csrf=token,
-            error="login.failed",
+            error="login.failed" if locked is None else "login.locked",
             username=username if not unstorable(username) else "",
         )
+        if locked is not None:
+            response.headers["Retry-After"] = str(retry_after(locked))
         _set_login_csrf(request, response, token)
         return response
     response = RedirectResponse(target, status_code=303)
