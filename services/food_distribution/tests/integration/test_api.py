@@ -539,7 +539,9 @@ async def test_low_stock_is_written_to_the_outbox_once_per_crossing(make_food) -
     food = make_food(low_stock_threshold=3)
     ev = uid("ev")
     await food.stock(ev, standard=4)
-    households = [await food.case(event_id=ev) for _ in range(4)]
+    # The first case names the venue; the alerts name it too.
+    names = ["イオンモール", None, None, None]
+    households = [await food.case(event_id=ev, venue_name=name) for name in names]
     for case in households[:3]:  # 4 -> 3 -> 2 (crossing) -> 1
         assert (await hand_out(food.client(), case["case_id"])).status_code == 201
     await food.stock(ev, standard=5)  # 6: recovered
@@ -560,3 +562,4 @@ async def test_low_stock_is_written_to_the_outbox_once_per_crossing(make_food) -
     assert {a.payload["data"]["parcel_type"] for a in alerts} == {ParcelType.STANDARD.value}
     assert alerts[0].payload["data"]["threshold"] == 3
     assert alerts[0].payload["data"]["venue_id"] == "venue-aeon"
+    assert {a.payload["data"]["venue_name"] for a in alerts} == {"イオンモール"}

@@ -291,6 +291,17 @@ def test_residents_without_consented_channels_are_suppressed(
     assert [s.reason for s in result.suppressed] == [reason]
 
 
+def test_stock_low_names_the_venue_by_id_until_intake_has_named_it() -> None:
+    data = StockLow(
+        event_id="ev-2025-06",
+        venue_id="venue-aeon",
+        parcel_type=ParcelType.STANDARD,
+        remaining=1,
+        threshold=5,
+    ).model_dump(mode="json")
+    assert only_intent("stock_low", data, context()).variables["venue"] == "venue-aeon"
+
+
 def test_stock_low_tells_the_food_desk_lead_of_the_event() -> None:
     data = StockLow(
         event_id="ev-2025-06",
@@ -298,8 +309,9 @@ def test_stock_low_tells_the_food_desk_lead_of_the_event() -> None:
         parcel_type=ParcelType.NO_PORK,
         remaining=3,
         threshold=10,
+        venue_name="イオンモール川口",
     ).model_dump(mode="json")
-    intent = only_intent("stock_low", data, context(venue_name="イオンモール川口"))
+    intent = only_intent("stock_low", data, context())
     assert intent.recipient == "food_lead:ev-2025-06"
     assert intent.case_id is None
     assert intent.not_before == NIGHT

@@ -45,3 +45,5 @@ class StockLow(_Data):
     parcel_type: ParcelType
     remaining: int
     threshold: int
+    #: The venue's display name, when intake has named it (added later: optional).
+    venue_name: str | None = None

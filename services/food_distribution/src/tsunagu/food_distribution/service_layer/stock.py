@@ -63,12 +63,19 @@ async def ensure_event(
 
 
 async def event_venue(session: AsyncSession, event_id: str) -> str:
-    venue = (
-        await session.execute(select(t.event.c.venue_id).where(t.event.c.event_id == event_id))
-    ).scalar_one_or_none()
-    if venue is None:
+    return (await _venue(session, event_id))[0]
+
+
+async def _venue(session: AsyncSession, event_id: str) -> tuple[str, str | None]:
+    """The event's venue id and display name (None until intake has named it)."""
+    row = (
+        await session.execute(
+            select(t.event.c.venue_id, t.event.c.venue_name).where(t.event.c.event_id == event_id)
+        )
+    ).first()
+    if row is None:
         raise event_not_found(event_id)
-    return str(venue)
+    return str(row.venue_id), row.venue_name
 
 
 async def lock_rows(
@@ -114,7 +121,7 @@ async def move(
         after = ledger.apply({movement.parcel_type: before}, movement)[movement.parcel_type]
     except OutOfStock as short:
         raise out_of_stock(short, await remaining(session, movement.event_id)) from None
-    venue_id = await event_venue(session, movement.event_id)
+    venue_id, venue_name = await _venue(session, movement.event_id)
     await session.execute(
         update(t.stock)
         .where(
@@ -146,6 +153,7 @@ async def move(
             parcel_type=movement.parcel_type,
             remaining=after,
             threshold=threshold,
+            venue_name=venue_name,
         )
         await deps.outbox.add(
             session,

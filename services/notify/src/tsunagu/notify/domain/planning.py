@@ -101,7 +101,6 @@ class PlanningContext:
     resident: ResidentContact | None = None
     intake_staff: str | None = None  # username of who took the case in (``taken_by``)
     webhook_teams: frozenset[Programme] = frozenset()  # teams with a chat webhook
-    venue_name: str | None = None  # display name of stock_low's venue
     #: The acknowledgement promises contact within this many days after the lead
     #: programme's acceptance deadline (acceptance comes first, then the call).
     contact_promise_days: int = 3
@@ -236,7 +235,7 @@ def _on_case_routed(data: Mapping[str, Any], ctx: PlanningContext) -> Plan:
 def _on_stock_low(data: Mapping[str, Any], ctx: PlanningContext) -> Plan:
     e = StockLow.model_validate(data)
     variables = {
-        "venue": ctx.venue_name or e.venue_id,
+        "venue": e.venue_name or e.venue_id,
         "parcel_type": e.parcel_type.value,
         "remaining": e.remaining,
         "threshold": e.threshold,
