@@ -22,7 +22,7 @@ from tsunagu.intake.domain import access
 from tsunagu.intake.domain.case_input import CaseInput
 from tsunagu.intake.domain.matching import kana_search_key
 from tsunagu.intake.domain.normalize import age_on, phone_digits
-from tsunagu.intake.service_layer import audit
+from tsunagu.intake.service_layer import audit, staff
 from tsunagu.intake.service_layer.errors import Conflict, Forbidden, Invalid, NotFound
 from tsunagu.intake.service_layer.views import referral_statuses
 from tsunagu.shared.contracts import intake as contract
@@ -253,17 +253,10 @@ async def _claim_key(session: AsyncSession, key: str, digest: str) -> Created | 
 
 
 async def _event(session: AsyncSession, event_id: str) -> dict[str, Any]:
-    e, v = tables.consultation_event, tables.venue
-    row = (
-        await session.execute(
-            select(e, v.c.name.label("venue_name"))
-            .join(v, v.c.venue_id == e.c.venue_id)
-            .where(e.c.event_id == event_id)
-        )
-    ).first()
-    if row is None:
+    event = await staff.get_event(session, event_id)
+    if event is None:
         raise Invalid("event_id", "相談会が見つかりません")
-    return dict(row._mapping)
+    return event
 
 
 async def _resident(
