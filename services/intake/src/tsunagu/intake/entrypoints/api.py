@@ -20,7 +20,7 @@ from tsunagu.intake.entrypoints.web import (
     staff,
     who,
 )
-from tsunagu.intake.service_layer import audit, cases, referrals, views
+from tsunagu.intake.service_layer import cases, referrals, views
 from tsunagu.intake.service_layer import staff as staff_service
 from tsunagu.intake.service_layer.errors import Invalid, LoginLocked, retry_after
 from tsunagu.shared.auth import Principal, check_csrf
@@ -65,9 +65,9 @@ async def token(
     if find_unstorable([username, password]) is None:
         try:
             async with app.transaction() as session:
-                principal = await staff_service.authenticate(session, username, password)
-                if principal is not None:
-                    await audit.record(session, principal.username, "auth.token")
+                principal = await staff_service.authenticate(
+                    session, username, password, audit_as="auth.token"
+                )
         except LoginLocked as locked:
             log.info("token_refused_locked")
             raise HTTPException(

@@ -22,8 +22,11 @@ from tsunagu.shared.contracts.codes import Programme, StaffRole
 from tsunagu.shared.contracts.envelope import utcnow
 
 
-async def authenticate(session: AsyncSession, username: str, password: str) -> Principal | None:
-    """The staff member with this username and password, if active; else None.
+async def authenticate(
+    session: AsyncSession, username: str, password: str, *, audit_as: str
+) -> Principal | None:
+    """The staff member with this username and password, if active (the sign-in is audited
+    as ``audit_as``); else None.
 
     Failures are counted per username (``domain.login_throttle``); a locked username raises
     ``LoginLocked`` whatever the password. The count's row stays locked until the caller's
@@ -51,6 +54,7 @@ async def authenticate(session: AsyncSession, username: str, password: str) -> P
         )
         return None
     await session.execute(delete(f).where(f.c.username == username))
+    await audit.record(session, row.username, audit_as)
     return Principal(
         username=row.username,
         roles=frozenset(row.roles),

@@ -70,9 +70,9 @@ async def login(request: Request) -> Response:
     if genuine and username and password and readable:
         try:
             async with app.transaction() as session:
-                principal = await staff_service.authenticate(session, username, password)
-                if principal is not None:
-                    await audit.record(session, principal.username, "auth.login")
+                principal = await staff_service.authenticate(
+                    session, username, password, audit_as="auth.login"
+                )
         except LoginLocked as exc:
             locked = exc
     if principal is None:
