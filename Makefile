@@ -1,37 +1,51 @@
 # Tsunagu: the two commands (make up, make test) and the developer's helpers.
+#
+# Nothing is looked up when this file is read: uv is found (or installed) by deploy/tools/uv.sh
+# each time a recipe runs, and every provisioning step says what it does before it does it.
 SHELL := /bin/bash
-UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+TOOLS := deploy/tools
+UV_RUN := $(TOOLS)/uv.sh
 PYTEST_ARGS ?=
 
-.PHONY: up down test test-fast lint fmt bench bench-full env typecheck asyncapi kafka-manifests
+.PHONY: up down test test-fast lint fmt bench bench-full env kafka test-tools
 
-env: ## create or update the virtual environment from the lock file
-	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	@$(UV) sync --frozen --quiet
+env: ## uv (installed if missing) and the virtual environment from uv.lock
+	@[ -d .venv ] || echo "[tsunagu] creating the Python environment from uv.lock (the first run downloads for a minute or two) ..."
+	@$(UV_RUN) sync --frozen --quiet
 
-up: env ## run the whole system: Kafka, PostgreSQL, the four services, demo data
-	@$(UV) run --frozen python -m tsunagu.devstack up
+kafka: env ## Java, Maven and the Kafka jars for the local broker (not needed with TSUNAGU_KAFKA_BOOTSTRAP)
+	@if [ -z "$${TSUNAGU_KAFKA_BOOTSTRAP:-}" ]; then \
+	  $(TOOLS)/ensure-system.sh java maven && \
+	  $(UV_RUN) run --frozen python -m tsunagu.devstack jars; \
+	fi
+
+test-tools: ## Chromium and CJK fonts (browser tests), kustomize (deploy checks)
+	@$(TOOLS)/ensure-system.sh chromium cjk-fonts
+	@if [ -z "$${KUSTOMIZE:-}" ]; then $(TOOLS)/install-kustomize.sh >/dev/null; fi
+
+up: env kafka ## run the whole system: Kafka, PostgreSQL, the four services, demo data
+	@$(UV_RUN) run --frozen python -m tsunagu.devstack up
 
 down: ## stop what `make up` started
-	@$(UV) run --frozen python -m tsunagu.devstack down
+	@$(UV_RUN) run --frozen python -m tsunagu.devstack down
 
-test: env ## the whole suite on real Kafka and PostgreSQL (started on test ports)
-	@$(UV) run --frozen pytest $(PYTEST_ARGS)
+test: env kafka test-tools ## the whole suite on real Kafka and PostgreSQL (started on test ports)
+	@$(UV_RUN) run --frozen pytest $(PYTEST_ARGS)
 
 test-fast: env ## unit tests only (no infrastructure)
-	@$(UV) run --frozen pytest -m "not integration and not browser" $(PYTEST_ARGS)
+	@$(UV_RUN) run --frozen pytest -m "not integration and not browser" $(PYTEST_ARGS)
 
 lint: env ## ruff (lint and format check) and mypy (strict for shared/)
-	@$(UV) run --frozen ruff check .
-	@$(UV) run --frozen ruff format --check .
-	@$(UV) run --frozen mypy shared/src
+	@$(UV_RUN) run --frozen ruff check .
+	@$(UV_RUN) run --frozen ruff format --check .
+	@$(UV_RUN) run --frozen mypy shared/src
 
 fmt: env ## format and autofix
-	@$(UV) run --frozen ruff check --fix .
-	@$(UV) run --frozen ruff format .
+	@$(UV_RUN) run --frozen ruff check --fix .
+	@$(UV_RUN) run --frozen ruff format .
 
-bench: env ## quick benchmark (about a minute); see benchmarks/README.md
-	@$(UV) run --frozen python -m benchmarks.run --quick
+bench: env kafka ## quick benchmark (about a minute); see benchmarks/README.md
+	@$(UV_RUN) run --frozen python -m benchmarks.run --quick
 
-bench-full: env ## the full benchmark run recorded in benchmarks/README.md
-	@$(UV) run --frozen python -m benchmarks.run --full
+bench-full: env kafka ## the full benchmark run recorded in benchmarks/README.md
+	@$(UV_RUN) run --frozen python -m benchmarks.run --full

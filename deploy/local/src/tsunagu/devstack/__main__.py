@@ -4,6 +4,8 @@ up:   start Kafka and PostgreSQL (or use TSUNAGU_KAFKA_BOOTSTRAP / TSUNAGU_DATAB
       the topics, migrate every service, load demo data, start the four services as separate
       processes, print what to open; Ctrl-C stops everything.
 down: stop what a running ``up`` started (from another terminal).
+jars: fetch the Apache Kafka jars with Maven into the cache, if not there yet (``make test``
+      does this before pytest starts, so the download is seen, not captured).
 """
 
 from __future__ import annotations
@@ -137,6 +139,13 @@ def down() -> int:
     return 1
 
 
+def jars() -> int:
+    from tsunagu.devstack.kafka import ensure_jars
+
+    ensure_jars(log=say)
+    return 0
+
+
 def _alive(pid: int) -> bool:
     if pid <= 0:
         return False
@@ -149,9 +158,9 @@ def _alive(pid: int) -> bool:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m tsunagu.devstack", description=__doc__)
-    parser.add_argument("command", choices=["up", "down"])
+    parser.add_argument("command", choices=["up", "down", "jars"])
     args = parser.parse_args()
-    return up() if args.command == "up" else down()
+    return {"up": up, "down": down, "jars": jars}[args.command]()
 
 
 if __name__ == "__main__":

@@ -31,7 +31,10 @@ def ensure_jars(log: object = print) -> Path:
     if shutil.which("mvn") is None:
         raise RuntimeError("Maven (mvn) is needed once to fetch the Kafka jars")
     libs.mkdir(parents=True, exist_ok=True)
-    log(f"fetching Apache Kafka {KAFKA_VERSION} jars with Maven (once) into {libs} ...")  # type: ignore[operator]
+    log(  # type: ignore[operator]
+        f"fetching the Apache Kafka {KAFKA_VERSION} jars with Maven into {libs} "
+        "(once; the first run downloads for a minute or two) ..."
+    )
     subprocess.run(
         [
             "mvn",

@@ -3,6 +3,12 @@
 Order: endpoints from TSUNAGU_KAFKA_BOOTSTRAP and TSUNAGU_DATABASE_URL; testcontainers where a
 Docker engine answers; otherwise the local launcher on test ports (19092, 15432) with its own data
 under var/test, so the suite also runs while ``make up`` is running.
+
+The suite is hermetic: when this plugin loads, every ``TSUNAGU_*`` variable of the caller's shell
+is removed from the environment except ``TEST_RUN_VARIABLES`` (which servers and ports the tests
+use, where the tool caches are, how long the soak tests run). A ``TSUNAGU_DEMO_PASSWORD`` or
+``TSUNAGU_ENV`` set for ``make up`` therefore never reaches the services under test; each test
+sets the settings it needs itself.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +24,33 @@ import pytest
 
 from tsunagu.devstack.infra import REPO_ROOT, Infra, create_database, drop_database, start_infra
 from tsunagu.shared.settings import Settings
+
+#: The only TSUNAGU_* variables a test run takes from the caller's environment.
+TEST_RUN_VARIABLES = frozenset(
+    {
+        "TSUNAGU_KAFKA_BOOTSTRAP",  # use this Kafka instead of starting one
+        "TSUNAGU_DATABASE_URL",  # use this PostgreSQL server (the tests create their own database)
+        "TSUNAGU_TEST_KAFKA_PORT",  # the launcher's test ports (Kafka also uses port + 1)
+        "TSUNAGU_TEST_POSTGRES_PORT",
+        "TSUNAGU_KEEP_TEST_INFRA",  # leave the test servers running after the session
+        "TSUNAGU_CACHE_DIR",  # where the Kafka jars are cached
+        "TSUNAGU_TOOLS_BIN",  # where the pinned kustomize is cached
+        "TSUNAGU_CHAOS_CASES",  # size and seed of the chaos soak
+        "TSUNAGU_CHAOS_SEED",
+        "TSUNAGU_FUZZ_EXAMPLES",  # examples per operation of the OpenAPI fuzzing
+    }
+)
+
+
+def scrub_environment(environ: MutableMapping[str, str] = os.environ) -> list[str]:
+    """Remove the caller's TSUNAGU_* settings from ``environ``; returns the names removed."""
+    removed = sorted(k for k in environ if k.startswith("TSUNAGU_") and k not in TEST_RUN_VARIABLES)
+    for name in removed:
+        del environ[name]
+    return removed
+
+
+SCRUBBED = scrub_environment()
 
 TEST_KAFKA_PORT = int(os.environ.get("TSUNAGU_TEST_KAFKA_PORT", "19092"))
 TEST_POSTGRES_PORT = int(os.environ.get("TSUNAGU_TEST_POSTGRES_PORT", "15432"))
@@ -136,3 +169,9 @@ def artefacts_dir(request: pytest.FixtureRequest) -> Path:
     path = REPO_ROOT / "test-output" / request.node.name.replace("/", "_")
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def pytest_report_header() -> str | None:
+    if SCRUBBED:
+        return "tsunagu: ignored from the environment: " + ", ".join(SCRUBBED)
+    return None
