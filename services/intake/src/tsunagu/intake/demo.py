@@ -56,6 +56,7 @@ def demo_staff() -> list[DemoStaff]:
         DemoStaff("admin", "管理者", (StaffRole.ADMIN,), venue_id=None),
         DemoStaff("uketsuke", "受付 担当", (StaffRole.INTAKE,)),
         DemoStaff("food", "食料品配布 担当", (StaffRole.FOOD_DESK,)),
+        DemoStaff("manager", "事務局長", (StaffRole.MANAGER,), venue_id=None),
     ]
     for programme in Programme:
         roles: tuple[StaffRole, ...] = (StaffRole.PROGRAMME,)

@@ -132,6 +132,8 @@ class StaffRole(StrEnum):
     FOOD_DESK = "food_desk"
     ADMIN = "admin"
     AUDITOR = "auditor"
+    #: Reads the council's anonymous reports and nothing about any case.
+    MANAGER = "manager"
 
 
 class ContactChannel(StrEnum):

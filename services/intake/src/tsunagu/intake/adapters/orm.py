@@ -49,6 +49,8 @@ class IntakeTables(ServiceTables):
             Column("venue_id", String(64), primary_key=True),
             Column("name", String(100), nullable=False),
             Column("address", String(200)),
+            #: How to get there (station, bus, parking), for the residents' page and the flyer.
+            Column("access", Text),
             _created_at(),
         )
         self.consultation_event = Table(
@@ -61,6 +63,9 @@ class IntakeTables(ServiceTables):
             Column("closes_at", Time, nullable=False),
             #: Programme codes with a booth at this event.
             Column("programmes", _JSON, nullable=False),
+            #: Event planning: how many residents the venue can take, notes of the meeting.
+            Column("capacity", Integer),
+            Column("planning_notes", Text),
             _created_at(),
             Index("ix_consultation_event_event_date_venue_id", "event_date", "venue_id"),
         )
@@ -208,6 +213,65 @@ class IntakeTables(ServiceTables):
             Column("parcel_type", String(32)),
             Column("handed_out_at", DateTime(timezone=True)),
             Column("handed_out_by", String(64)),
+        )
+        # --- report facts: anonymous, fed by intake.case.v1, routing.case.v1 and food.v1 ---
+        # No name, no contact, no free text: ids of residents and households are replaced by
+        # pseudonyms whose key (``report_pseudonym``) is deleted when a resident is erased,
+        # and the case, referral and handout ids are unlinked then; the counts stay.
+        self.report_pseudonym = Table(
+            "report_pseudonym",
+            m,
+            Column("kind", String(16), primary_key=True),  # resident, household
+            Column("subject_id", String(64), primary_key=True),
+            Column("pseudonym", String(36), nullable=False, unique=True),
+        )
+        self.report_case = Table(
+            "report_case",
+            m,
+            Column("fact_id", String(36), primary_key=True),
+            #: The link to the case while it exists; NULL once the resident is erased.
+            Column("case_id", String(36), unique=True),
+            Column("event_id", String(64), index=True),
+            Column("resident_key", String(36), index=True),
+            Column("household_key", String(36)),
+            Column("concerns", _JSON, nullable=False),
+            Column("urgent", Boolean, nullable=False, server_default=text("false")),
+            Column("compound", Boolean, nullable=False, server_default=text("false")),
+            Column("taken_at", DateTime(timezone=True)),
+        )
+        self.report_referral = Table(
+            "report_referral",
+            m,
+            Column("referral_id", String(64), primary_key=True),
+            Column("fact_id", String(36), nullable=False, index=True),
+            Column("programme", String(32), nullable=False),
+            Column("status", String(16), nullable=False),
+            Column("routed_at", DateTime(timezone=True)),
+            Column("accepted_at", DateTime(timezone=True)),
+            Column("escalated", Boolean, nullable=False, server_default=text("false")),
+            #: A reason or outcome code (never free text: that stays with the case).
+            Column("decline_reason", String(32)),
+            Column("outcome", String(32)),
+        )
+        self.report_parcel = Table(
+            "report_parcel",
+            m,
+            Column("handout_id", String(64), primary_key=True),
+            Column("fact_id", String(36), nullable=False, index=True),
+            Column("event_id", String(64), nullable=False, index=True),
+            Column("household_key", String(36), nullable=False),
+            Column("parcel_type", String(32), nullable=False),
+            Column("handed_out_at", DateTime(timezone=True), nullable=False),
+        )
+        # --- event planning ------------------------------------------------------------
+        #: A programme's booth at an event and who staffs it (staff usernames, in order).
+        self.event_booth = Table(
+            "event_booth",
+            m,
+            Column("event_id", ForeignKey("consultation_event.event_id"), primary_key=True),
+            Column("programme", String(32), primary_key=True),
+            Column("booth", String(50), nullable=False),
+            Column("roster", _JSON, nullable=False),
         )
         # --- audit -----------------------------------------------------------------------
         self.audit_log = Table(

@@ -18,6 +18,7 @@ __all__ = [
     "Principal",
     "can_admin",
     "can_change_consent",
+    "can_read_reports",
     "can_respond_to_referral",
     "can_take_in",
     "can_view_case",
@@ -103,6 +104,11 @@ def can_respond_to_referral(principal: Principal, programme: Programme) -> bool:
 def can_admin(principal: Principal) -> bool:
     """May ``principal`` manage staff accounts, events and venues?"""
     return StaffRole.ADMIN in principal.roles
+
+
+def can_read_reports(principal: Principal) -> bool:
+    """May ``principal`` read the anonymous reports (counts only, no case)?"""
+    return bool(principal.roles & {StaffRole.ADMIN, StaffRole.MANAGER})
 
 
 def can_change_consent(

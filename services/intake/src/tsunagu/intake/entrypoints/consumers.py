@@ -1,13 +1,22 @@
-"""Which events intake consumes, and the handlers that fill its read model."""
+"""Which events intake consumes: its read model, and the anonymous report facts."""
 
 from __future__ import annotations
 
+from tsunagu.intake.service_layer import report_facts
 from tsunagu.intake.service_layer.read_model import FOOD_HANDLERS, ROUTING_HANDLERS
-from tsunagu.shared.contracts.topics import FOOD, ROUTING_CASE
+from tsunagu.shared.contracts.topics import FOOD, INTAKE_CASE, ROUTING_CASE
 from tsunagu.shared.runtime import ServiceRuntime
 
 
 def register(runtime: ServiceRuntime, *, consumer: str | None = None) -> None:
-    """Routing's decisions and status changes, and food's eligibility and handouts."""
+    """Routing's decisions and status changes, and food's eligibility and handouts.
+
+    The report facts have a consumer group of their own (``<group>-reports``): they also read
+    intake's own case events, and their progress does not hold up the read model's.
+    """
     runtime.consume([ROUTING_CASE.name], ROUTING_HANDLERS, consumer=consumer)
     runtime.consume([FOOD.name], FOOD_HANDLERS, consumer=consumer)
+    reports = f"{consumer or runtime.settings.service}-reports"
+    runtime.consume([INTAKE_CASE.name], report_facts.CASE_HANDLERS, consumer=reports)
+    runtime.consume([ROUTING_CASE.name], report_facts.ROUTING_HANDLERS, consumer=reports)
+    runtime.consume([FOOD.name], report_facts.FOOD_HANDLERS, consumer=reports)

@@ -123,7 +123,7 @@ def _nav(domain: access.Principal | None) -> list[tuple[str, str]]:
         items.append(("/board", "nav.board"))
     if access.can_take_in(domain):
         items.append(("/cases/new", "nav.new"))
-    if roles - {StaffRole.PROGRAMME} or domain.programmes:
+    if roles - {StaffRole.PROGRAMME, StaffRole.MANAGER} or domain.programmes:
         items.append(("/cases", "nav.cases"))
     if StaffRole.PROGRAMME in roles and domain.programmes:
         items.append(("/inbox", "nav.inbox"))
