@@ -239,6 +239,8 @@ def _draw(
         },
         "notes": None,
     }
+    if "dv_abuse" in concerns:  # at risk: intake asks which contact is safe
+        body["consent"]["safe_contact"] = "email" if email else "phone"
     return body, age
 
 

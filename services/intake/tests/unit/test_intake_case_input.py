@@ -154,8 +154,8 @@ def test_allowed_sharing_bases(share: bool, basis: str) -> None:
         {"consent__contact_channels": ["email"], "resident__email": "a@example.jp"},
         {"consent__contact_channels": ["sms", "phone", "letter"]},
         {"most_pressing": None},
-        {"most_pressing": DELETE, "concerns": ["dv_abuse"]},
-        {"concerns": [c.value for c in Concern]},
+        {"most_pressing": DELETE, "concerns": ["dv_abuse"], "consent__safe_contact": "none"},
+        {"concerns": [c.value for c in Concern], "consent__safe_contact": "phone"},
         {"household_id": "household_42"},
         {"urgent": {"no_food_today": True}},
         {"resident__household": [{"relationship": "長男", "age": 50}] * 20},
@@ -457,3 +457,40 @@ def test_the_case_is_immutable() -> None:
     case = validate(EXAMPLE_BODY)
     with pytest.raises(ValidationError):
         case.notes = "changed"  # type: ignore[misc]
+
+
+# --- residents at risk ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "path", "message"),
+    [
+        (
+            {"concerns": ["dv_abuse"], "most_pressing": None},
+            "consent.safe_contact",
+            "安全な連絡方法",
+        ),
+        ({"consent__sensitive": True}, "consent.safe_contact", "安全な連絡方法"),
+        (
+            {"consent__sensitive": True, "consent__safe_contact": "letter"},
+            "consent.safe_contact",
+            "手紙",
+        ),
+        ({"consent__safe_contact": "sms"}, "consent.safe_contact", "だけ指定します"),
+        (
+            {"consent__sensitive": True, "consent__safe_contact": "email"},
+            "resident.email",
+            "メールアドレス",
+        ),
+    ],
+)
+def test_a_case_at_risk_needs_a_safe_contact_that_is_not_a_letter(
+    changes: dict[str, Any], path: str, message: str
+) -> None:
+    assert message in messages_for(body(**changes))[path]
+
+
+def test_no_safe_contact_is_an_answer_too() -> None:
+    parsed = validate(body(concerns=["dv_abuse"], most_pressing=None, consent__safe_contact="none"))
+    assert parsed.at_risk
+    assert parsed.consent.safe_contact == "none"

@@ -37,6 +37,9 @@ def case_created(
     language: str = "ja",
     contact_time: str = "any",
     taken_by: str = "sato",
+    concerns: tuple[str, ...] = ("income_shortfall",),
+    at_risk: bool = False,
+    safe_channel: str | None = None,
 ) -> Envelope:
     sealer = ContactSealer(settings.contact_key.get_secret_value())
     contact = {
@@ -54,13 +57,15 @@ def case_created(
         household_id=f"hh-{case_id}",
         resident_id=f"r-{case_id}",
         taken_by=taken_by,
-        facts=intake.CaseFacts(concerns=["income_shortfall"]),
+        facts=intake.CaseFacts(concerns=list(concerns)),
         consent=intake.Consent(
             share_across_programmes=True,
             basis="consent",
             contact_channels=channels,
             contact_time=contact_time,
             language=language,
+            at_risk=at_risk,
+            safe_channel=safe_channel,
         ),
         contact_sealed=sealer.seal(contact),
         created_at=datetime(2025, 6, 2, 5, 0, tzinfo=UTC),

@@ -272,6 +272,32 @@ def test_none_wins_over_any_other_channel() -> None:
     assert result.intents == []
 
 
+@pytest.mark.parametrize("safe", [None, ContactChannel.NONE, ContactChannel.LETTER])
+def test_a_resident_at_risk_without_a_safe_channel_hears_nothing(
+    safe: ContactChannel | None,
+) -> None:
+    # Every channel consented, a home address on file: still nothing. A letter is never safe.
+    resident = ResidentContact(CASE, ALL_CHANNELS, at_risk=True, safe_channel=safe)
+    result = plan("case_routed", case_routed(), context(resident=resident))
+    assert result.intents == []
+    assert [s.reason for s in result.suppressed] == [SuppressionReason.NO_SAFE_CONTACT]
+
+
+@pytest.mark.parametrize("safe", [ContactChannel.SMS, ContactChannel.EMAIL, ContactChannel.PHONE])
+def test_a_resident_at_risk_is_reached_on_the_safe_channel_alone(safe: ContactChannel) -> None:
+    resident = ResidentContact(CASE, ALL_CHANNELS, at_risk=True, safe_channel=safe)
+    intent = only_intent("case_routed", case_routed(), context(resident=resident))
+    assert intent.channels == (safe,)  # no fallback to any other channel
+
+
+def test_do_not_contact_wins_over_a_safe_channel() -> None:
+    resident = ResidentContact(
+        CASE, frozenset({ContactChannel.NONE}), at_risk=True, safe_channel=ContactChannel.SMS
+    )
+    result = plan("case_routed", case_routed(), context(resident=resident))
+    assert [s.reason for s in result.suppressed] == [SuppressionReason.DO_NOT_CONTACT]
+
+
 @pytest.mark.parametrize(
     ("resident", "reason"),
     [

@@ -54,6 +54,13 @@ class Consent(_Data):
     contact_channels: list[ContactChannel] = Field(default_factory=list)
     contact_time: ContactTime = ContactTime.ANY
     language: Language = Language.JA
+    #: Someone at home may be a danger to the resident (``dv_abuse``, or staff marked the case
+    #: sensitive): the resident is contacted through ``safe_channel`` alone, never by letter,
+    #: never at the home address. Added later: optional, so events written before it still read.
+    at_risk: bool = False
+    #: The one channel staff confirmed is safe (email, sms or phone); ``none`` or absent: there
+    #: is no safe contact, and nothing is sent to the resident at all.
+    safe_channel: ContactChannel | None = None
 
 
 class CaseCreated(_Data):

@@ -150,6 +150,11 @@ class IntakeTables(ServiceTables):
             Column("consent_basis", String(32), nullable=False),
             Column("contact_channels", _JSON, nullable=False),
             Column("contact_time", String(16), nullable=False),
+            #: Staff marked the case sensitive (someone at home may be a danger); with a
+            #: ``dv_abuse`` concern the case is at risk too: only ``safe_contact`` is used.
+            Column("sensitive", Boolean, nullable=False, server_default=text("false")),
+            #: email, sms or phone; "none": there is no safe contact. Null: not at risk.
+            Column("safe_contact", String(16)),
             Column("notes", Text),
             Column("taken_by", String(64), nullable=False),
             #: The event day board: waiting, in_consultation, done.

@@ -82,6 +82,16 @@ _MESSAGES_JA: dict[str, str] = {
     "channel_needs_email": "メールで連絡する場合はメールアドレスを入力してください",
     "channel_needs_phone": "電話・SMSで連絡する場合は電話番号を入力してください",
     "channel_needs_address": "手紙で連絡する場合は住所を入力してください",
+    "safe_contact_required": (
+        "DV・虐待、または「連絡に注意が必要」のときは、安全な連絡方法を選んでください"
+        "（ない場合は「安全な連絡先なし」）"
+    ),
+    "safe_contact_letter": "手紙は自宅に届くため、安全な連絡方法には選べません",
+    "safe_contact_without_risk": (
+        "安全な連絡方法は、DV・虐待か「連絡に注意が必要」を選んだときだけ指定します"
+    ),
+    "safe_contact_needs_email": "安全な連絡方法がメールの場合は、メールアドレスを入力してください",
+    "safe_contact_needs_phone": "安全な連絡方法が電話・SMSの場合は、電話番号を入力してください",
 }
 
 
@@ -229,12 +239,20 @@ class UrgentFlags(_Body):
 
 
 class ConsentInput(_Body):
-    """May the case be shared, on which legal basis, and how may the resident be contacted."""
+    """May the case be shared, on which legal basis, and how may the resident be contacted.
+
+    ``sensitive``: staff judge that someone at home may be a danger to the resident (a
+    ``dv_abuse`` concern counts as that too). Such a case needs ``safe_contact``: the one
+    channel that reaches the resident safely (email, sms or phone, at the details on this
+    sheet), or ``none`` when there is no safe contact; nothing else is ever used.
+    """
 
     share_across_programmes: bool
     basis: SharingBasis
     contact_channels: list[ContactChannel] = Field(min_length=1)
     contact_time: ContactTime = ContactTime.ANY
+    sensitive: bool = False
+    safe_contact: Annotated[ContactChannel | None, BeforeValidator(_blank_to_none)] = None
 
     @field_validator("basis")
     @classmethod
@@ -292,6 +310,13 @@ _CHANNEL_NEEDS: dict[ContactChannel, tuple[str, str]] = {
     ContactChannel.LETTER: ("address", "channel_needs_address"),
 }
 
+# The detail a safe channel needs.
+_SAFE_NEEDS: dict[ContactChannel, tuple[str, str]] = {
+    ContactChannel.EMAIL: ("email", "safe_contact_needs_email"),
+    ContactChannel.SMS: ("phone", "safe_contact_needs_phone"),
+    ContactChannel.PHONE: ("phone", "safe_contact_needs_phone"),
+}
+
 
 class CaseInput(_Body):
     """``POST /api/v1/cases``: one resident taken in at one consultation event."""
@@ -323,6 +348,30 @@ class CaseInput(_Body):
         if value is not None and concerns is not None and value not in concerns:
             raise _fail("most_pressing_not_in_concerns")
         return value
+
+    @property
+    def at_risk(self) -> bool:
+        """Someone at home may be a danger: contact only through ``consent.safe_contact``."""
+        return self.consent.sensitive or Concern.DV_ABUSE in self.concerns
+
+    @model_validator(mode="after")
+    def _at_risk_has_a_safe_contact(self) -> Self:
+        safe = self.consent.safe_contact
+        kind: str | None = None
+        loc: tuple[str, ...] = ("consent", "safe_contact")
+        if not self.at_risk:
+            kind = "safe_contact_without_risk" if safe is not None else None
+        elif safe is None:
+            kind = "safe_contact_required"
+        elif safe is ContactChannel.LETTER:
+            kind = "safe_contact_letter"
+        elif safe in _SAFE_NEEDS and getattr(self.resident, _SAFE_NEEDS[safe][0]) is None:
+            field, kind = _SAFE_NEEDS[safe]
+            loc = ("resident", field)
+        if kind is not None:
+            error = InitErrorDetails(type=_fail(kind), loc=loc, input=None)
+            raise ValidationError.from_exception_data(type(self).__name__, [error])
+        return self
 
     @model_validator(mode="after")
     def _channels_have_contact_details(self) -> Self:
@@ -380,6 +429,8 @@ _LABELS_JA: dict[str, str] = {
     "consent.basis": "共有の根拠",
     "consent.contact_channels": "連絡方法",
     "consent.contact_time": "連絡の時間帯",
+    "consent.sensitive": "連絡に注意が必要",
+    "consent.safe_contact": "安全な連絡方法",
     "notes": "メモ",
 }
 
@@ -400,6 +451,8 @@ _CHOSEN = frozenset(
         "consent.basis",
         "consent.contact_channels",
         "consent.contact_time",
+        "consent.sensitive",
+        "consent.safe_contact",
     }
 )
 

@@ -257,6 +257,37 @@ async def change_consent(
     return schemas.ConsentOut(**result)
 
 
+@router.post(
+    "/cases/{case_id}/safe-contact",
+    response_model=schemas.SafeContactOut,
+    tags=["cases"],
+    responses={
+        **_CASE_ERRORS,
+        **_MALFORMED,
+        403: {"description": "Intake and coordinators only"},
+        422: {"description": "No safe contact chosen for a case at risk, or a letter"},
+    },
+)
+async def safe_contact(
+    request: Request, principal: Staff, case_id: CaseId, body: schemas.SafeContactIn
+) -> schemas.SafeContactOut:
+    """Mark the case sensitive and record its one safe channel; notify hears it at once and
+    from then on uses that channel alone (or none)."""
+    await check_csrf(request, principal)
+    app = intake(request)
+    with http_errors("body"):
+        async with app.transaction() as session:
+            result = await cases.set_safe_contact(
+                session,
+                app.ports,
+                who(principal),
+                case_id,
+                sensitive=body.sensitive,
+                safe_contact=body.safe_contact,
+            )
+    return schemas.SafeContactOut(**result)
+
+
 @router.patch(
     "/cases/{case_id}",
     response_model=schemas.FactsOut,

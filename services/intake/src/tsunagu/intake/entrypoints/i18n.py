@@ -139,6 +139,32 @@ WORDS: dict[str, tuple[str, str]] = {
     "channel.letter": ("手紙", "Letter"),
     "channel.none": ("連絡しない", "Do not contact"),
     "new.contact_time": ("連絡の時間帯", "Preferred time"),
+    "new.sensitive": (
+        "連絡に注意が必要（同居の人などに知られると危険がある）",
+        "Contact with care (someone at home may be a danger)",
+    ),
+    "new.safe_contact": ("安全な連絡方法", "Safe contact"),
+    "new.safe_contact_help": (
+        "DV・虐待、または「連絡に注意が必要」のとき必須です。ここで選んだ方法以外では、"
+        "ご本人に一切連絡しません（手紙・自宅あては使いません）。",
+        "Required for DV/abuse or a sensitive case. The resident is contacted by this channel"
+        " only, never by letter or at home.",
+    ),
+    "new.safe_choose": ("選んでください", "Choose"),
+    "safe.none": ("安全な連絡先なし（本人には連絡しない）", "No safe contact (do not contact)"),
+    "safe.email": ("メール（入力したアドレス）", "Email (the address given)"),
+    "safe.sms": ("SMS（入力した携帯番号）", "SMS (the mobile number given)"),
+    "safe.phone": ("電話（入力した番号・職員から）", "Phone call by staff (the number given)"),
+    "risk.banner": (
+        "【要注意】DV・虐待などの危険があるケースです。住所・連絡先を同居の人などに伝えないでください。"
+        "手紙や自宅あての連絡はしません。",
+        "AT RISK: someone at home may be a danger. Never disclose the address or contacts;"
+        " no letters, nothing sent home.",
+    ),
+    "risk.safe_contact": ("安全な連絡方法", "Safe contact"),
+    "risk.badge": ("要注意", "At risk"),
+    "risk.edit": ("連絡の注意・安全な連絡方法を変更", "Change the at-risk marking or safe contact"),
+    "risk.mark": ("連絡に注意が必要", "Contact with care"),
     "time.any": ("いつでも", "Any time"),
     "time.morning": ("午前", "Morning"),
     "time.afternoon": ("午後", "Afternoon"),

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, WithJsonSchema, field_validator
 from pydantic_core import PydanticCustomError
 
-from tsunagu.shared.contracts.codes import Concern, SharingBasis
+from tsunagu.shared.contracts.codes import Concern, ContactChannel, SharingBasis
 from tsunagu.shared.contracts.intake import ReferralAction
 
 BoardStatus = Literal["waiting", "in_consultation", "done"]
@@ -99,6 +99,9 @@ class CaseOut(BaseModel):
     most_pressing: str | None = None
     urgent: dict[str, bool] | None = None
     consent: dict[str, Any] | None = None
+    #: Someone at home may be a danger (dv_abuse, or marked sensitive): use only
+    #: ``consent.safe_contact`` (``none``: no safe contact at all).
+    at_risk: bool | None = None
     notes: str | None = None
     taken_by: str | None = None
     board_status: str | None = None
@@ -138,6 +141,25 @@ class ConsentIn(_In):
 
     action: Literal["give", "withdraw"]
     basis: Literal[SharingBasis.CONSENT, SharingBasis.SUPPORT_MEETING] = SharingBasis.CONSENT
+
+
+class SafeContactIn(_In):
+    """Mark a case sensitive (someone at home may be a danger) and record its safe channel.
+
+    ``safe_contact``: email, sms or phone (at the details recorded), or ``none`` when there is
+    no safe contact; required while the case is at risk. A letter is never safe.
+    """
+
+    sensitive: bool
+    safe_contact: ContactChannel | None = None
+
+
+class SafeContactOut(BaseModel):
+    case_id: str
+    at_risk: bool
+    sensitive: bool
+    safe_contact: str | None
+    changed: bool
 
 
 class ConsentOut(BaseModel):

@@ -22,12 +22,14 @@ from tsunagu.intake.domain import access
 from tsunagu.intake.domain.case_input import CaseInput
 from tsunagu.intake.domain.matching import kana_search_key
 from tsunagu.intake.domain.normalize import age_on, phone_digits
+from tsunagu.intake.domain.safe_contact import at_risk, contact_for_notify, safe_channel
 from tsunagu.intake.service_layer import audit, staff
 from tsunagu.intake.service_layer.errors import Conflict, Forbidden, Invalid, NotFound
 from tsunagu.intake.service_layer.views import referral_statuses
 from tsunagu.shared.contracts import intake as contract
 from tsunagu.shared.contracts.codes import (
     Concern,
+    ContactChannel,
     SharingBasis,
     StaffRole,
 )
@@ -160,6 +162,9 @@ async def create_case(
             consent_basis=body.consent.basis,
             contact_channels=[str(c) for c in body.consent.contact_channels],
             contact_time=body.consent.contact_time,
+            # At risk stays at risk: a dv_abuse concern marks the case sensitive for good.
+            sensitive=body.at_risk,
+            safe_contact=body.consent.safe_contact,
             notes=body.notes,
             taken_by=taken_by,
             created_at=now,
@@ -177,7 +182,11 @@ async def create_case(
         taken_by=taken_by,
         facts=facts,
         consent=consent,
-        contact_sealed=ports.sealer.seal(_contact(resident.model_dump(mode="json"))),
+        contact_sealed=ports.sealer.seal(
+            contact_for_notify(
+                resident.model_dump(mode="json"), consent.at_risk, consent.safe_channel
+            )
+        ),
         created_at=now,
     )
     await _publish(session, ports, contract.CASE_CREATED, case_id, data)
@@ -225,6 +234,8 @@ def facts_and_consent(
         body.consent.contact_channels,
         body.consent.contact_time,
         resident.language,
+        risk=body.at_risk,
+        safe=body.consent.safe_contact,
     )
     return facts, consent
 
@@ -316,12 +327,15 @@ def _resident_columns(body: CaseInput) -> dict[str, Any]:
     }
 
 
-def _contact(resident: dict[str, Any]) -> dict[str, Any]:
-    return {k: resident.get(k) for k in ("name", "name_kana", "phone", "email", "address")}
-
-
 def _consent(
-    share: bool, basis: Any, channels: Any, contact_time: Any, language: Any
+    share: bool,
+    basis: Any,
+    channels: Any,
+    contact_time: Any,
+    language: Any,
+    *,
+    risk: bool = False,
+    safe: Any = None,
 ) -> contract.Consent:
     return contract.Consent(
         share_across_programmes=share,
@@ -329,7 +343,27 @@ def _consent(
         contact_channels=list(channels),
         contact_time=contact_time,
         language=language,
+        at_risk=risk,
+        safe_channel=safe_channel(safe) if risk else None,
     )
+
+
+def _row_consent(row: Any, share: bool, basis: Any) -> contract.Consent:
+    """The consent of a case row (joined with its resident's language) as it travels."""
+    return _consent(
+        share,
+        basis,
+        row.contact_channels,
+        row.contact_time,
+        row.language,
+        risk=at_risk(row.concerns, row.sensitive),
+        safe=row.safe_contact or ContactChannel.NONE.value,
+    )
+
+
+def _row_contact(row: Any) -> dict[str, Any]:
+    risk = at_risk(row.concerns, row.sensitive)
+    return contact_for_notify(dict(row._mapping), risk, safe_channel(row.safe_contact))
 
 
 async def _publish(
@@ -402,10 +436,10 @@ async def change_consent(
     )
     data = contract.ConsentChanged(
         case_id=case_id,
-        consent=_consent(share, new_basis, row.contact_channels, row.contact_time, row.language),
+        consent=_row_consent(row, share, new_basis),
         previous_basis=previous,
         changed_by=who.username,
-        contact_sealed=ports.sealer.seal(_contact(dict(row._mapping))),
+        contact_sealed=ports.sealer.seal(_row_contact(row)),
     )
     await _publish(session, ports, contract.CONSENT_CHANGED, case_id, data)
     await audit.record(
@@ -452,9 +486,17 @@ async def update_facts(
     changed = sorted(k for k, v in new.items() if getattr(row, k) != v)
     if not changed:
         return False
+    newly_at_risk = at_risk(new["concerns"], row.sensitive) and not at_risk(
+        row.concerns, row.sensitive
+    )
+    if newly_at_risk:
+        new["sensitive"] = True  # at risk stays at risk, even if dv_abuse is taken off later
     await session.execute(
         c.update().where(c.c.case_id == case_id).values(updated_at=func.now(), **new)
     )
+    if newly_at_risk:
+        # Notify must stop using every channel but the safe one (none is recorded yet).
+        await _publish_contact_change(session, ports, who, case_id)
     data = contract.CaseUpdated(
         case_id=case_id,
         facts=contract.CaseFacts(
@@ -473,6 +515,88 @@ async def update_facts(
     await _publish(session, ports, contract.CASE_UPDATED, case_id, data)
     await audit.record(session, who.username, "case.update", case_id=case_id, fields=changed)
     return True
+
+
+async def set_safe_contact(
+    session: AsyncSession,
+    ports: Ports,
+    who: access.Principal,
+    case_id: str,
+    *,
+    sensitive: bool,
+    safe_contact: ContactChannel | None,
+) -> dict[str, Any]:
+    """Mark a case sensitive (or not) and record its one safe channel; notify hears it as
+    ``consent_changed``. A case with a ``dv_abuse`` concern stays at risk whatever is chosen.
+    """
+    statuses = await referral_statuses(session, case_id)
+    c, r = tables.case, tables.resident
+    row = (
+        await session.execute(
+            select(c, r.c.phone, r.c.email)
+            .join(r, r.c.resident_id == c.c.resident_id)
+            .where(c.c.case_id == case_id)
+            .with_for_update(of=c)
+        )
+    ).first()
+    if row is None or not access.can_view_case(who, statuses):
+        raise NotFound(case_id)
+    if not who.roles & {StaffRole.INTAKE, StaffRole.COORDINATOR}:
+        raise Forbidden(case_id)
+    risk = at_risk(row.concerns, sensitive)
+    if not risk:
+        safe_contact = None
+    elif safe_contact is None:
+        raise Invalid(
+            "safe_contact", "安全な連絡方法を選んでください（ない場合は「安全な連絡先なし」）"
+        )
+    elif safe_contact is ContactChannel.LETTER:
+        raise Invalid("safe_contact", "手紙は自宅に届くため、安全な連絡方法には選べません")
+    elif safe_contact is ContactChannel.EMAIL and not row.email:
+        raise Invalid("safe_contact", "メールアドレスが登録されていません")
+    elif safe_contact in (ContactChannel.SMS, ContactChannel.PHONE) and not row.phone:
+        raise Invalid("safe_contact", "電話番号が登録されていません")
+    new = {"sensitive": risk, "safe_contact": None if safe_contact is None else safe_contact.value}
+    changed = new["sensitive"] != row.sensitive or new["safe_contact"] != row.safe_contact
+    result = {"case_id": case_id, "at_risk": risk, **new, "changed": changed}
+    if not changed:
+        return result
+    await session.execute(
+        c.update().where(c.c.case_id == case_id).values(updated_at=func.now(), **new)
+    )
+    await _publish_contact_change(session, ports, who, case_id)
+    await audit.record(
+        session,
+        who.username,
+        "case.safe_contact",
+        case_id=case_id,
+        at_risk=risk,
+        safe_contact=new["safe_contact"],
+    )
+    return result
+
+
+async def _publish_contact_change(
+    session: AsyncSession, ports: Ports, who: access.Principal, case_id: str
+) -> None:
+    """``consent_changed`` with the case's consent and contact as they are now (same basis)."""
+    c, r = tables.case, tables.resident
+    row = (
+        await session.execute(
+            select(c, r.c.language, r.c.name, r.c.name_kana, r.c.phone, r.c.email, r.c.address)
+            .join(r, r.c.resident_id == c.c.resident_id)
+            .where(c.c.case_id == case_id)
+        )
+    ).one()
+    basis = SharingBasis(row.consent_basis)
+    data = contract.ConsentChanged(
+        case_id=case_id,
+        consent=_row_consent(row, row.consent_share, basis),
+        previous_basis=basis,
+        changed_by=who.username,
+        contact_sealed=ports.sealer.seal(_row_contact(row)),
+    )
+    await _publish(session, ports, contract.CONSENT_CHANGED, case_id, data)
 
 
 async def set_board_status(

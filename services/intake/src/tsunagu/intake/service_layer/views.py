@@ -15,6 +15,7 @@ from tsunagu.intake.adapters.orm import tables
 from tsunagu.intake.domain import access
 from tsunagu.intake.domain.matching import ResidentKey, find_likely_duplicates, kana_search_key
 from tsunagu.intake.domain.normalize import phone_digits
+from tsunagu.intake.domain.safe_contact import at_risk
 from tsunagu.intake.service_layer import audit
 from tsunagu.intake.service_layer.errors import NotFound
 from tsunagu.shared.contracts.codes import (
@@ -149,7 +150,12 @@ async def case_view(
             "basis": row.consent_basis,
             "contact_channels": row.contact_channels,
             "contact_time": row.contact_time,
+            "sensitive": row.sensitive,
+            "safe_contact": row.safe_contact,
         },
+        # Someone at home may be a danger: every page of the case warns, and only the safe
+        # contact is ever used.
+        "at_risk": at_risk(row.concerns, row.sensitive),
         "notes": row.notes,
         "taken_by": row.taken_by,
         "board_status": row.board_status,

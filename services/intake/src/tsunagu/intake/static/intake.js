@@ -56,3 +56,19 @@ if (hint) {
 // After a failed submit, take keyboard and screen-reader users to the list of problems.
 const summary = document.getElementById("error-summary") || document.getElementById("notice") || document.getElementById("preview");
 if (summary) { summary.focus(); }
+
+// The safe contact question: shown once DV/abuse is ticked or the case is marked sensitive
+// (without script it is always shown, and the server asks for it when needed).
+const safe = document.getElementById("consent-safe_contact");
+if (safe) {
+  const select = document.getElementById("consent-safe_contact-select");
+  const dv = document.getElementById("concern-dv_abuse");
+  const sensitive = document.getElementById("consent-sensitive");
+  const update = () => {
+    const atRisk = (dv && dv.checked) || (sensitive && sensitive.checked);
+    select.hidden = !atRisk && !select.value;
+    select.required = Boolean(atRisk);
+  };
+  [dv, sensitive].forEach((box) => box && box.addEventListener("change", update));
+  update();
+}

@@ -59,6 +59,9 @@ class NotifyTables(ServiceTables):
             Column("language", String(16), nullable=False),
             Column("sharing_basis", String(32), nullable=False),
             Column("taken_by", String(64)),
+            # Someone at home may be a danger: only safe_channel, never a letter (0002).
+            Column("at_risk", Boolean, nullable=False, server_default=text("false")),
+            Column("safe_channel", String(16)),
             Column("created_at", _tz(), nullable=False),
             Column("updated_at", _tz(), nullable=False),
         )

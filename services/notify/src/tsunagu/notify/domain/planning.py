@@ -74,8 +74,14 @@ class RecipientKind(StrEnum):
     FOOD_LEAD = "food_lead"  # ref: consultation event id (the food desk of that event)
 
 
+#: The channels that can be safe for a resident at risk: they reach the resident's own phone or
+#: mailbox. A letter goes to the home address, which may be where the danger is: never safe.
+SAFE_CHANNELS = frozenset({ContactChannel.EMAIL, ContactChannel.SMS, ContactChannel.PHONE})
+
+
 class SuppressionReason(StrEnum):
     DO_NOT_CONTACT = "do_not_contact"  # the resident chose "none"
+    NO_SAFE_CONTACT = "no_safe_contact"  # at risk, and staff recorded no safe channel
     NO_CONSENTED_CHANNEL = "no_consented_channel"
     CONTACT_UNKNOWN = "contact_unknown"  # notify holds no consent record for the case
     RECIPIENT_UNKNOWN = "recipient_unknown"  # no intake staff recorded on the case
@@ -89,6 +95,9 @@ class ResidentContact:
     channels: frozenset[ContactChannel]
     preferred_time: ContactTime = ContactTime.ANY
     language: Language = Language.JA
+    #: Someone at home may be a danger (``intake.Consent.at_risk``): only ``safe_channel``.
+    at_risk: bool = False
+    safe_channel: ContactChannel | None = None
 
 
 @dataclass(frozen=True)
@@ -153,11 +162,39 @@ def dedup_key(event_id: str, recipient: str, template: str) -> str:
     return f"{event_id}:{recipient}:{template}"
 
 
-def resident_channels(consented: frozenset[ContactChannel]) -> tuple[ContactChannel, ...]:
-    """The consented channels in order of preference; none at all if "none" was chosen."""
+def resident_channels(
+    consented: frozenset[ContactChannel],
+    *,
+    at_risk: bool = False,
+    safe_channel: ContactChannel | None = None,
+) -> tuple[ContactChannel, ...]:
+    """The channels a resident may be reached on, in order of preference; none at all if
+    "none" was chosen.
+
+    A resident at risk is reached on the one safe channel staff recorded and on nothing else:
+    no fallback (a failed SMS must not become a letter), never a letter, and nothing at all
+    when there is no safe channel.
+    """
     if ContactChannel.NONE in consented:
         return ()
+    if at_risk:
+        return (safe_channel,) if safe_channel in SAFE_CHANNELS else ()
     return tuple(c for c in RESIDENT_CHANNEL_ORDER if c in consented)
+
+
+def why_unreachable(resident: ResidentContact) -> SuppressionReason:
+    """Why ``resident_channels`` gave nothing for this resident."""
+    if ContactChannel.NONE in resident.channels:
+        return SuppressionReason.DO_NOT_CONTACT
+    if resident.at_risk:
+        return SuppressionReason.NO_SAFE_CONTACT
+    return SuppressionReason.NO_CONSENTED_CHANNEL
+
+
+def channels_for(resident: ResidentContact) -> tuple[ContactChannel, ...]:
+    return resident_channels(
+        resident.channels, at_risk=resident.at_risk, safe_channel=resident.safe_channel
+    )
 
 
 def plan(event_type: str, data: Mapping[str, Any], context: PlanningContext) -> Plan:
@@ -304,10 +341,8 @@ def _resident_plan(
     resident = ctx.resident
     if resident is None:
         reason = SuppressionReason.CONTACT_UNKNOWN
-    elif ContactChannel.NONE in resident.channels:
-        reason = SuppressionReason.DO_NOT_CONTACT
-    elif not resident_channels(resident.channels):
-        reason = SuppressionReason.NO_CONSENTED_CHANNEL
+    elif not channels_for(resident):
+        reason = why_unreachable(resident)
     else:
         # Residents get no staff link; they get the council's number to call instead.
         variables = {k: v for k, v in case_variables.items() if k != "case_url"}
@@ -316,7 +351,7 @@ def _resident_plan(
             recipient_kind=kind,
             recipient_ref=case_id,
             template=template,
-            channels=resident_channels(resident.channels),
+            channels=channels_for(resident),
             language=resident.language,
             not_before=send_time(ctx.now, resident.preferred_time),
             dedup_key=dedup_key(ctx.event_id, recipient_id(kind, case_id), template),

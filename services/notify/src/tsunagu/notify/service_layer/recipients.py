@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from tsunagu.notify.config import NotifyConfig
-from tsunagu.notify.domain.planning import WEBHOOK, RecipientKind
-from tsunagu.shared.contracts.codes import ContactChannel
+from tsunagu.notify.domain.planning import WEBHOOK, RecipientKind, ResidentContact
+from tsunagu.shared.contracts.codes import ContactChannel, ContactTime, Language
 
 #: Invited special-loan borrowers (``service_layer.invitations``); ref: the borrower's number.
 BORROWER = "borrower"
@@ -21,6 +21,19 @@ BORROWER = "borrower"
 OPTED_OUT = "opted_out"
 #: Recipients who are members of the public: quiet hours and consent apply to them.
 PUBLIC_KINDS = frozenset({RecipientKind.RESIDENT.value, BORROWER})
+
+
+def resident_contact(case: Mapping[str, Any]) -> ResidentContact:
+    """A ``case_contact`` row as the planner's ``ResidentContact`` (codes only)."""
+    safe = case.get("safe_channel")
+    return ResidentContact(
+        case_id=case["case_id"],
+        channels=frozenset(ContactChannel(c) for c in case["channels"]),
+        preferred_time=ContactTime(case["contact_time"]),
+        language=Language(case["language"]),
+        at_risk=bool(case.get("at_risk")),
+        safe_channel=ContactChannel(safe) if safe else None,
+    )
 
 
 class AddressBook:

@@ -30,13 +30,13 @@ from tsunagu.notify.config import Clock, NotifyConfig
 from tsunagu.notify.domain.planning import (
     Plan,
     PlanningContext,
-    ResidentContact,
     SuppressionReason,
     plan,
 )
 from tsunagu.notify.service_layer import journal
+from tsunagu.notify.service_layer.recipients import resident_contact
 from tsunagu.shared.contracts import intake
-from tsunagu.shared.contracts.codes import ContactChannel, ContactTime, Language, Programme
+from tsunagu.shared.contracts.codes import Language, Programme
 from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.contracts.registry import parse
 from tsunagu.shared.logs import get_logger
@@ -70,12 +70,7 @@ class Notify:
     def context(self, event_id: str, case: Mapping[str, Any] | None) -> PlanningContext:
         resident = None
         if case is not None:
-            resident = ResidentContact(
-                case_id=case["case_id"],
-                channels=frozenset(ContactChannel(c) for c in case["channels"]),
-                preferred_time=ContactTime(case["contact_time"]),
-                language=Language(case["language"]),
-            )
+            resident = resident_contact(case)
         return PlanningContext(
             event_id=event_id,
             now=self.now(),
@@ -128,6 +123,8 @@ async def on_consent_changed(notify: Notify, session: AsyncSession, envelope: En
 
 def _consent_values(consent: intake.Consent) -> dict[str, Any]:
     return {
+        "at_risk": consent.at_risk,
+        "safe_channel": consent.safe_channel.value if consent.safe_channel else None,
         "channels": [c.value for c in consent.contact_channels],
         "contact_time": consent.contact_time.value,
         "language": consent.language.value,

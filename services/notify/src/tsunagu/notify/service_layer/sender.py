@@ -66,14 +66,20 @@ from tsunagu.notify.config import Clock
 from tsunagu.notify.domain.planning import (
     RecipientKind,
     SuppressionReason,
-    resident_channels,
+    channels_for,
+    why_unreachable,
 )
 from tsunagu.notify.domain.quiet_hours import send_time
 from tsunagu.notify.domain.retry import DeliveryStatus, RetryPolicy
 from tsunagu.notify.service_layer import journal
-from tsunagu.notify.service_layer.recipients import OPTED_OUT, PUBLIC_KINDS, AddressBook
+from tsunagu.notify.service_layer.recipients import (
+    OPTED_OUT,
+    PUBLIC_KINDS,
+    AddressBook,
+    resident_contact,
+)
 from tsunagu.notify.templates import UnknownTemplate, render
-from tsunagu.shared.contracts.codes import ContactChannel, ContactTime
+from tsunagu.shared.contracts.codes import ContactTime
 from tsunagu.shared.crypto import ContactSealer, ContactSealError
 from tsunagu.shared.logs import get_logger
 from tsunagu.shared.outbox import OutboxWriter
@@ -301,6 +307,7 @@ class Sender:
 
         if kind in PUBLIC_KINDS:
             preferred = ContactTime.ANY
+            unreachable = SuppressionReason.NO_CONSENTED_CHANNEL
             if kind == RecipientKind.RESIDENT:
                 # Consent as it is now (read with the claim): a resident who has since chosen
                 # "do not contact", or withdrawn a channel, is not contacted on the strength of
@@ -309,18 +316,16 @@ class Sender:
                 if case is None:
                     await self._suppress(claimed, SuppressionReason.CONTACT_UNKNOWN)
                     return None
-                consented = resident_channels(
-                    frozenset(ContactChannel(c) for c in case["channels"])
-                )
+                # A resident at risk is reached on the safe channel alone: a delivery planned
+                # before the case was marked loses every other channel here, and no failure
+                # falls back to a letter.
+                resident = resident_contact(case)
+                consented = channels_for(resident)
                 indexed = [(i, c) for i, c in indexed if c in consented]
+                if resident.at_risk:
+                    unreachable = SuppressionReason.NO_SAFE_CONTACT
                 if not consented:
-                    chose_none = ContactChannel.NONE in case["channels"]
-                    reason = (
-                        SuppressionReason.DO_NOT_CONTACT
-                        if chose_none
-                        else SuppressionReason.NO_CONSENTED_CHANNEL
-                    )
-                    await self._suppress(claimed, reason)
+                    await self._suppress(claimed, why_unreachable(resident))
                     return None
                 preferred = ContactTime(case["contact_time"])
                 sealed = case["contact_sealed"]
@@ -330,7 +335,9 @@ class Sender:
                     return None
                 sealed = row["contact_sealed"]
             if not indexed:
-                await self._suppress(claimed, SuppressionReason.NO_CONSENTED_CHANNEL)
+                # The planned channels are no longer allowed (for a resident at risk: none of
+                # them is the safe one).
+                await self._suppress(claimed, unreachable)
                 return None
             due = send_time(now, preferred)
             if due > now:  # e.g. claimed again after a lease expired at night

@@ -32,6 +32,7 @@ from tsunagu.intake.service_layer import staff as staff_service
 from tsunagu.intake.service_layer.errors import Forbidden, Invalid, NotFound
 from tsunagu.shared.auth import Principal, check_csrf
 from tsunagu.shared.contracts.codes import (
+    ContactChannel,
     Programme,
     SharingBasis,
     StaffRole,
@@ -106,6 +107,7 @@ async def _case_page(
     *,
     status_code: int = 200,
     facts_errors: dict[str, str] | None = None,
+    safe_errors: dict[str, str] | None = None,
 ) -> Response:
     app = intake(request)
     if not id_or_none(case_id):
@@ -136,6 +138,7 @@ async def _case_page(
         may_move=works_the_case,
         may_edit=full and works_the_case,
         facts_errors=facts_errors or {},
+        safe_errors=safe_errors or {},
         referral_rows=[_referral_row(r) for r in view.get("referrals", [])],
     )
 
@@ -259,4 +262,40 @@ async def consent_submit(
         raise not_found() from None
     except (Forbidden, Invalid):
         raise HTTPException(403, "この操作の権限がありません") from None
+    return RedirectResponse(f"/cases/{case_id}#consent", status_code=303)
+
+
+@router.post("/cases/{case_id}/safe-contact")
+async def safe_contact_submit(
+    request: Request, case_id: str, principal: Principal = Depends(staff)
+) -> Response:
+    """Mark the case sensitive (or not) and choose its safe contact, from the case page."""
+    await check_csrf(request, principal)
+    if not id_or_none(case_id):
+        raise not_found()
+    app = intake(request)
+    form = await request.form()
+    code = form_text(form, "safe_contact")
+    try:
+        safe = ContactChannel(code) if code else None
+    except ValueError:
+        errors = {"safe_contact": "選択肢が正しくありません"}
+        return await _case_page(request, principal, case_id, status_code=422, safe_errors=errors)
+    try:
+        async with app.transaction() as session:
+            await cases.set_safe_contact(
+                session,
+                app.ports,
+                who(principal),
+                case_id,
+                sensitive=bool(form_text(form, "sensitive")),
+                safe_contact=safe,
+            )
+    except NotFound:
+        raise not_found() from None
+    except Forbidden:
+        raise HTTPException(403, "この操作の権限がありません") from None
+    except Invalid as exc:
+        errors = {exc.field: exc.message}
+        return await _case_page(request, principal, case_id, status_code=422, safe_errors=errors)
     return RedirectResponse(f"/cases/{case_id}#consent", status_code=303)

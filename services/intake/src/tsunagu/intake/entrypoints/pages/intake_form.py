@@ -78,6 +78,8 @@ def case_body(values: dict[str, Any]) -> dict[str, Any]:
     consent: dict[str, Any] = {
         "contact_channels": list(values.get("consent.contact_channels") or []),
         "contact_time": v("consent.contact_time") or ContactTime.ANY.value,
+        "sensitive": bool(v("consent.sensitive")),
+        "safe_contact": v("consent.safe_contact"),
     }
     # Left out when not chosen, so the message says "please choose" rather than "invalid".
     share = _yes_no(v("consent.share_across_programmes"))
