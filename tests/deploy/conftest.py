@@ -51,7 +51,7 @@ def kustomize() -> str:
     if binary is None or not shutil.which(binary):
         pytest.fail(
             f"kustomize {_pinned_kustomize_version()} is not installed: run "
-            "`bash deploy/tools/install-kustomize.sh` (needs Go; .ci/run does this), "
+            "`bash deploy/tools/install-kustomize.sh` (needs Go; `make test` does this), "
             "or point $KUSTOMIZE at a kustomize v5 binary",
             pytrace=False,
         )

@@ -47,7 +47,9 @@ def shots() -> Shots:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"needs {CHROMIUM} (apt-get install chromium; .ci/run does)")
+        pytest.fail(
+            f"needs {CHROMIUM} (`make test` installs it as root, else: sudo apt-get install chromium fonts-noto-cjk)"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

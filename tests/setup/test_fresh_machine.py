@@ -161,3 +161,21 @@ def test_a_demo_password_in_the_shell_does_not_reach_the_test_stack(infra: objec
     assert nested.returncode == 0, nested.stdout[-4000:] + nested.stderr[-2000:]
     assert re.search(r"\b[1-9]\d* passed", summary), summary
     assert "TSUNAGU_DEMO_PASSWORD" in nested.stdout  # the header names what was ignored
+
+
+def test_the_launcher_gives_the_food_desk_stock_at_todays_demo_events() -> None:
+    """`make up` passes intake's list of today's events to the food demo, which must read it."""
+    from tsunagu.food_distribution.demo import DemoEvent
+
+    env = {**os.environ, "TSUNAGU_ENV": "dev"}
+    listed = subprocess.run(
+        [sys.executable, "-m", "tsunagu.intake.demo", "--todays-events"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    events = [DemoEvent.parse(line) for line in listed]
+    assert {e.venue_id for e in events} == {"aeon-mall", "higashikawaguchi", "clinic-community"}
+    assert all(e.venue_name for e in events)
+    assert len({e.event_id[:8] for e in events}) == 1  # all today's

@@ -42,7 +42,9 @@ async def served(food: Food) -> AsyncIterator[str]:
 
 
 async def test_desk_on_a_tablet(food: Food, served: str, artefacts_dir: Path) -> None:
-    assert shutil.which(str(CHROMIUM)), f"needs {CHROMIUM} (apt-get install chromium; .ci/run does)"
+    assert shutil.which(str(CHROMIUM)), (
+        f"needs {CHROMIUM} (`make test` installs it as root, else: sudo apt-get install chromium fonts-noto-cjk)"
+    )
     from playwright.async_api import async_playwright
 
     ev = uid("ev")

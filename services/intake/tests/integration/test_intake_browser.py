@@ -52,7 +52,9 @@ async def log_in(page: Page, base: str, username: str) -> None:
 async def test_take_in_the_articles_example(
     served_intake: str, intake_settings, artefacts_dir: Path
 ) -> None:
-    assert shutil.which(CHROMIUM), f"needs {CHROMIUM} (apt-get install chromium; .ci/run does)"
+    assert shutil.which(CHROMIUM), (
+        f"needs {CHROMIUM} (`make test` installs it as root, else: sudo apt-get install chromium fonts-noto-cjk)"
+    )
     base = served_intake
     phone = "070-" + str(uuid.uuid4().int)[:4] + "-" + str(uuid.uuid4().int)[:4]
     async with async_playwright() as p:

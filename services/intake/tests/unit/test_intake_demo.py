@@ -24,3 +24,17 @@ async def test_refuses_in_production() -> None:
     settings = Settings(service="intake", env="prod")
     with pytest.raises(RuntimeError, match="demo data"):
         await seed(settings)
+
+
+def test_todays_events_are_the_seeded_events_of_today_with_their_venues() -> None:
+    from datetime import date
+
+    from tsunagu.intake.demo import VENUES, event_dates, todays_events
+    from tsunagu.intake.service_layer.staff import event_id_for
+
+    today = date(2026, 12, 6)
+    assert today in event_dates(today)
+    assert todays_events(today) == [
+        f"{event_id_for(today, v.venue_id)}={v.venue_id}={v.name}" for v in VENUES
+    ]
+    assert todays_events(today)[0] == "20261206-aeon-mall=aeon-mall=イオンモール"

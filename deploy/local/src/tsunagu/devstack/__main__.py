@@ -69,8 +69,16 @@ def up() -> int:
     run("tsunagu.shared.cli", "topics", "create")
     say("migrating every service ...")
     run("tsunagu.shared.cli", "migrate")
-    say("loading demo data (venues, today's events, demo staff) ...")
+    say("loading demo data (venues, today's events, demo staff, parcel stock) ...")
     run("tsunagu.intake.demo")
+    todays = subprocess.run(
+        [sys.executable, "-m", "tsunagu.intake.demo", "--todays-events"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
+    run("tsunagu.food_distribution.demo", *todays)
 
     procs = [ServiceProcess(s, _dev_env(infra, database_url), DEV_DIR / "logs") for s in SERVICES]
     for p in procs:

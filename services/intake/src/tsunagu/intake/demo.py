@@ -2,6 +2,8 @@
 
 ``python -m tsunagu.intake.demo`` migrates intake's schema and then creates (or refreshes) the
 demo data; running it twice changes nothing new. It refuses to run when ``TSUNAGU_ENV=prod``.
+``python -m tsunagu.intake.demo --todays-events`` prints today's demo events, one
+``EVENT_ID=VENUE_ID=VENUE_NAME`` a line, for the food desk's demo stock.
 Every demo account's password is ``TSUNAGU_DEMO_PASSWORD`` (default ``tsunagu-demo``).
 """
 
@@ -127,8 +129,17 @@ async def seed(settings: Settings) -> dict[str, int]:
     return counts
 
 
+def todays_events(today: date) -> list[str]:
+    """Today's demo events as ``EVENT_ID=VENUE_ID=VENUE_NAME`` (what the food demo takes)."""
+    return [f"{event_id_for(today, v.venue_id)}={v.venue_id}={v.name}" for v in VENUES]
+
+
 def main() -> None:
     settings = Settings(service="intake")
+    if sys.argv[1:] == ["--todays-events"]:
+        # For the launcher: which events the other services' demo data belongs to.
+        print("\n".join(todays_events(datetime.now(ZoneInfo(settings.timezone)).date())))
+        return
     if settings.env == "prod":
         sys.exit("refusing to create demo data: TSUNAGU_ENV=prod")
     upgrade("intake", settings.database_url)
