@@ -50,7 +50,7 @@ def test_service_is_ready_with_kafka_and_database(
         proc.wait_ready(90)
         status, body = get(proc.url + "/readyz")
         assert status == 200
-        assert body["checks"] == {"database": "ok", "kafka": "ok"}
+        assert body["checks"] == {"database": "ok", "kafka": "ok", "consumers": "ok"}
     finally:
         proc.stop()
     assert proc.process is not None
@@ -83,6 +83,7 @@ def test_service_is_alive_but_not_ready_without_its_database_or_kafka(
         assert status == 200, "alive: the process serves /healthz"
         status, body = get(proc.url + "/readyz")
         assert status == 503
-        assert body["checks"] == {"database": "unavailable", "kafka": "unavailable"}
+        assert body["checks"]["database"] == "unavailable"
+        assert body["checks"]["kafka"] == "unavailable"
     finally:
         proc.stop()

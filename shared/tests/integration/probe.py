@@ -57,11 +57,15 @@ class Consumer:
     probe: ProbeB
     topic: str
     fail_with: Callable[[Envelope], Exception | None] = lambda _: None
+    #: Where the consumer reaches the database (e.g. through a ``TcpProxy``); the checks in
+    #: ``applied`` always go straight to it.
+    database_url: str | None = None
     engine: AsyncEngine = field(init=False)
     broker: KafkaBroker = field(init=False)
 
     def __post_init__(self) -> None:
-        self.engine = create_engine(self.settings.database_url, "probe_b", 5)
+        self.engine = create_engine(self.database_url or self.settings.database_url, "probe_b", 5)
+        self.direct = create_engine(self.settings.database_url, "probe_b", 2)
         self.broker = create_broker(self.settings)
         sessions = session_factory(self.engine)
 
@@ -88,13 +92,14 @@ class Consumer:
     async def stop(self) -> None:
         await self.broker.stop()
         await self.engine.dispose()
+        await self.direct.dispose()
 
     async def applied(self, greeting_id: str | None = None) -> int:
         t = self.probe.applied
         stmt = select(func.count()).select_from(t)
         if greeting_id is not None:
             stmt = stmt.where(t.c.greeting_id == greeting_id)
-        async with self.engine.connect() as conn:
+        async with self.direct.connect() as conn:
             return int((await conn.execute(stmt)).scalar_one())
 
 
@@ -123,3 +128,61 @@ async def eventually(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(interval)
+
+
+class TcpProxy:
+    """A TCP relay to the database that a test can cut (every connection dropped, new ones
+    refused, as when the server goes away) and restore: a real network fault for one client
+    only, while the server itself keeps serving everyone else."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def cut(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def restore(self) -> None:
+        await self.start()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers |= {writer, up_writer}
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (OSError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                dst.transport.abort()
+                self._writers.discard(dst)
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    def url(self, database_url: str) -> str:
+        from sqlalchemy.engine import make_url
+
+        return (
+            make_url(database_url)
+            .set(host="127.0.0.1", port=self.port)
+            .render_as_string(hide_password=False)
+        )

@@ -45,7 +45,10 @@ async def test_the_process_starts_serves_and_reports_ready(test_settings, food_s
                     pass
                 assert proc.poll() is None, "the service exited"
                 await asyncio.sleep(0.2)
-            assert ready.json() == {"status": "ready", "checks": {"database": "ok", "kafka": "ok"}}
+            assert ready.json() == {
+                "status": "ready",
+                "checks": {"database": "ok", "kafka": "ok", "consumers": "ok"},
+            }
             assert (await client.get("/healthz")).json()["service"] == "food_distribution"
             paths = (await client.get("/openapi.json")).json()["paths"]
             assert {"/api/v1/stock", "/api/v1/handouts", "/api/v1/reports/{event_id}.csv"} <= set(

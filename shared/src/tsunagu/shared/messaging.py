@@ -1,14 +1,23 @@
-"""Idempotent consumption: inbox table, bounded retries, dead-letter queue, commit after the DB.
+"""Idempotent consumption: inbox table, retries, dead-letter queue, commit after the DB.
 
 Every consumer in every service is registered through ``subscribe``. For each message:
 1. parse the envelope; an unreadable message, or a schema version newer than the handler reads,
    goes straight to ``<topic>.dlq`` (retrying cannot fix it);
 2. in one database transaction, record ``(consumer, event_id)`` in the inbox and apply the effect;
    an event already in the inbox is skipped, so redelivery and replay change nothing;
-3. a failing handler is retried with backoff, a bounded number of times, then the message goes to
-   the DLQ with its error and origin (topic, partition, offset);
-4. only then is the Kafka offset committed (FastStream's ack policy is MANUAL: never commit a
-   message that was neither applied nor dead-lettered).
+3. a failure is either transient or permanent (``tsunagu.shared.faults``, ADR 9):
+   - transient (the database or the broker faltered: connection refused or dropped, server
+     starting or shutting down, too many connections, a timeout, a retriable Kafka error) is
+     waited out without limit and never dead-lettered: the partition is sought back to the
+     record, the consumer backs off (doubling, capped) and fetches it again; it logs once a
+     minute, counts ``tsunagu_consumer_transient_faults_total``, sets
+     ``tsunagu_consumer_waiting`` and reports not-ready meanwhile;
+   - ``PermanentError``, an invalid event's data, goes to the DLQ at once; any other error is
+     retried with backoff a bounded number of times, then dead-lettered with its error and
+     origin (topic, partition, offset);
+4. only then is the Kafka offset committed (FastStream's ack policy is MANUAL): never past a
+   record that was neither applied nor dead-lettered. If publishing the dead letter fails, the
+   record is treated like a transient fault: sought back and tried again.
 
 Records come in batches (one fetch, up to ``max_records``): a batch is applied in one
 transaction and its offsets committed once, which saves a round trip per record; if anything in
@@ -18,16 +27,19 @@ the batch fails, its records are applied one at a time as above.
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from aiokafka import TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 from sqlalchemy import Column, DateTime, MetaData, String, Table, func
 from sqlalchemy.dialects.postgresql import insert
@@ -35,6 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tsunagu.shared.contracts.envelope import Envelope, utcnow
 from tsunagu.shared.contracts.topics import DLQ_SUFFIX
+from tsunagu.shared.faults import is_transient
 from tsunagu.shared.logs import bind_ids, clear_ids, get_logger
 
 log = get_logger(__name__)
@@ -43,6 +56,21 @@ CONSUMED = Counter(
     "tsunagu_consumer_messages_total",
     "Messages handled by a consumer, by outcome",
     ["consumer", "topic", "outcome"],
+)
+TRANSIENT = Counter(
+    "tsunagu_consumer_transient_faults_total",
+    "Tries of a consumer stopped by a transient fault (database, connection, broker)",
+    ["consumer", "error"],
+)
+WAITING = Gauge(
+    "tsunagu_consumer_waiting",
+    "1 while a consumer waits out a transient fault, its partitions held where they are",
+    ["consumer"],
+)
+DLQ_PUBLISH_FAILED = Counter(
+    "tsunagu_consumer_dlq_publish_failures_total",
+    "Dead letters that could not be published (the record is tried again, not skipped)",
+    ["consumer", "topic"],
 )
 
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
@@ -87,6 +115,24 @@ def dlq_headers(
     }
 
 
+class TransientFault(Exception):
+    """A record could neither be applied nor dead-lettered now (the database or the broker
+    faltered): it is to be tried again later, its offset not committed."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(type(cause).__name__)
+        self.cause = cause
+
+
+@dataclass
+class BatchResult:
+    """What became of a fetched batch: ``outcomes`` for its first records, in order; if they
+    are fewer than the records, ``fault`` is the transient fault that stopped at the next one."""
+
+    outcomes: list[str]
+    fault: BaseException | None = None
+
+
 class IdempotentConsumer:
     """Applies events once per consumer, with retries and a DLQ; see the module docstring."""
 
@@ -101,6 +147,8 @@ class IdempotentConsumer:
         max_schema_version: int = 1,
         max_attempts: int = 5,
         backoff_seconds: float = 0.2,
+        max_backoff_seconds: float = 5.0,
+        log_every_seconds: float = 60.0,
     ) -> None:
         self.broker = broker
         self.sessions = sessions
@@ -110,9 +158,66 @@ class IdempotentConsumer:
         self.max_schema_version = max_schema_version
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
+        self.max_backoff_seconds = max_backoff_seconds
+        self.log_every_seconds = log_every_seconds
+        self._waiting_since: float | None = None
+        self._waits = 0
+        self._last_logged = -math.inf
+
+    # --- waiting out a transient fault ------------------------------------------------------
+
+    @property
+    def waiting(self) -> bool:
+        """True while a transient fault holds this consumer up (readiness says not ready)."""
+        return self._waiting_since is not None
+
+    def backoff(self) -> float:
+        """The pause before the next try: doubling from ``backoff_seconds``, capped."""
+        exponent = min(max(self._waits - 1, 0), 16)
+        return float(min(self.max_backoff_seconds, self.backoff_seconds * 2**exponent))
+
+    async def wait_out(self, fault: BaseException) -> None:
+        """Count, log (at most once every ``log_every_seconds``) and pause before a retry."""
+        now = time.monotonic()
+        if self._waiting_since is None:
+            self._waiting_since = now
+            self._waits = 0
+            WAITING.labels(self.consumer).set(1)
+        self._waits += 1
+        error = type(fault).__name__
+        TRANSIENT.labels(self.consumer, error).inc()
+        if now - self._last_logged >= self.log_every_seconds:
+            self._last_logged = now
+            log.warning(
+                "consumer_waiting_out_transient_fault",
+                consumer=self.consumer,
+                error=error,
+                cause=_transient_cause(fault),
+                waited_seconds=round(now - self._waiting_since, 1),
+                tries=self._waits,
+            )
+        await asyncio.sleep(self.backoff())
+
+    def recovered(self) -> None:
+        if self._waiting_since is None:
+            return
+        log.info(
+            "consumer_recovered",
+            consumer=self.consumer,
+            waited_seconds=round(time.monotonic() - self._waiting_since, 1),
+            tries=self._waits,
+        )
+        self._waiting_since = None
+        self._waits = 0
+        self._last_logged = -math.inf
+        WAITING.labels(self.consumer).set(0)
+
+    # --- applying records ---------------------------------------------------------------------
 
     async def handle(self, origin: Origin) -> str:
-        """Handle one record; returns the outcome. The caller commits the offset afterwards."""
+        """Handle one record; returns the outcome. The caller commits the offset afterwards.
+
+        Raises ``TransientFault`` if the record was neither applied nor dead-lettered."""
         try:
             envelope = Envelope.from_bytes(origin.value)
         except ValidationError as exc:
@@ -132,9 +237,10 @@ class IdempotentConsumer:
         finally:
             clear_ids()
 
-    async def handle_batch(self, origins: list[Origin]) -> list[str]:
+    async def handle_batch(self, origins: list[Origin]) -> BatchResult:
         """Apply a fetched batch in one transaction; if anything in it fails, apply the records
-        one at a time (with their own retries and dead-lettering) instead."""
+        one at a time (with their own retries and dead-lettering) instead. A transient fault
+        stops the batch where it struck: the records from there on are tried again later."""
         parsed: list[tuple[Origin, Envelope]] = []
         for origin in origins:
             try:
@@ -146,10 +252,18 @@ class IdempotentConsumer:
             parsed.append((origin, envelope))
         if len(parsed) == len(origins) > 1:
             try:
-                return await self._apply_batch(parsed)
+                return BatchResult(await self._apply_batch(parsed))
             except Exception as exc:
+                if is_transient(exc) and not isinstance(exc, PermanentError):
+                    return BatchResult([], exc)
                 log.info("batch_applied_one_by_one", size=len(origins), error=type(exc).__name__)
-        return [await self.handle(origin) for origin in origins]
+        outcomes: list[str] = []
+        for origin in origins:
+            try:
+                outcomes.append(await self.handle(origin))
+            except TransientFault as fault:
+                return BatchResult(outcomes, fault.cause)
+        return BatchResult(outcomes)
 
     async def _apply_batch(self, batch: list[tuple[Origin, Envelope]]) -> list[str]:
         outcomes: list[str] = []
@@ -190,6 +304,9 @@ class IdempotentConsumer:
                     error = f"invalid {envelope.event_type} data: {_short(exc)}"
                     await self.dead_letter(origin, error, attempt)
                     return "dead_lettered"
+                if is_transient(exc):
+                    # The database or the broker, not the event: wait it out, never DLQ it.
+                    raise TransientFault(exc) from exc
                 log.warning(
                     "consumer_attempt_failed",
                     consumer=self.consumer,
@@ -237,16 +354,22 @@ class IdempotentConsumer:
         return set(recorded.scalars())
 
     async def dead_letter(self, origin: Origin, error: str, attempts: int) -> None:
+        """Publish the record to ``<topic>.dlq``; raises ``TransientFault`` if that fails (the
+        record is then neither applied nor dead-lettered, and is tried again later)."""
         headers = dlq_headers(self.consumer, origin, error, attempts, utcnow())
         for name, value in origin.headers:
             if name not in headers:
                 headers[name] = value.decode(errors="replace")
-        await self.broker.publish(
-            origin.value,
-            topic=origin.topic + DLQ_SUFFIX,
-            key=origin.key,
-            headers=headers,
-        )
+        try:
+            await self.broker.publish(
+                origin.value,
+                topic=origin.topic + DLQ_SUFFIX,
+                key=origin.key,
+                headers=headers,
+            )
+        except Exception as exc:
+            DLQ_PUBLISH_FAILED.labels(self.consumer, origin.topic).inc()
+            raise TransientFault(exc) from exc
         log.error(
             "message_dead_lettered",
             consumer=self.consumer,
@@ -270,6 +393,12 @@ def subscribe(
     Records arrive in batches of up to ``max_records`` (in partition order); the offsets of a
     batch are committed once every record in it is applied or dead-lettered. ``max_records``
     times the retry budget of one record stays well below ``max_poll_interval_ms``.
+
+    Nothing escapes the batch handler: if the batch stopped at a record (a transient fault, or
+    an error in this machinery itself), each partition is sought back to its first record not
+    done, so the next fetch brings it again and no later commit can pass it. The wait between
+    tries happens here, one backoff at a time, so the consumer keeps polling (and keeps its
+    partitions) however long the fault lasts.
     """
 
     async def on_batch(msg: KafkaMessage) -> None:
@@ -287,10 +416,27 @@ def subscribe(
         ]
         if not origins:
             return
-        outcomes = await consumer.handle_batch(origins)
-        for origin, outcome in zip(origins, outcomes, strict=True):
+        try:
+            result = await consumer.handle_batch(origins)
+        except Exception as exc:  # a fault of the machinery itself: retry, never skip
+            log.exception("consumer_batch_failed", consumer=consumer.consumer)
+            result = BatchResult([], exc)
+        for origin, outcome in zip(origins, result.outcomes, strict=False):
             CONSUMED.labels(consumer.consumer, origin.topic, outcome).inc()
-        await msg.ack()
+        rewind(msg, origins[len(result.outcomes) :], consumer.consumer)
+        if result.fault is not None:
+            await consumer.wait_out(result.fault)
+        else:
+            consumer.recovered()
+        if result.outcomes:
+            try:
+                # Commits each partition's position: past what was done, and no further than
+                # the first record not done (the seek above put it there).
+                await msg.ack()
+            except Exception as exc:
+                # Not committed: the records come again and the inbox skips them.
+                log.warning("consumer_commit_failed", consumer=consumer.consumer,
+                            error=type(exc).__name__)  # fmt: skip
 
     on_batch.__name__ = f"{consumer.consumer}_consumer"
     return consumer.broker.subscriber(
@@ -304,6 +450,29 @@ def subscribe(
         max_poll_interval_ms=max_poll_interval_ms,
         title=f"{consumer.consumer}:{','.join(topics)}",
     )(on_batch)
+
+
+def rewind(msg: KafkaMessage, undone: list[Origin], consumer: str) -> None:
+    """Seek each partition of ``undone`` back to its earliest record."""
+    earliest: dict[tuple[str, int], int] = {}
+    for origin in undone:
+        where = (origin.topic, origin.partition)
+        earliest[where] = min(origin.offset, earliest.get(where, origin.offset))
+    for (topic, partition), offset in earliest.items():
+        try:
+            msg.consumer.seek(TopicPartition(topic, partition), offset)
+        except Exception as exc:
+            # The partition was taken away meanwhile: its next owner starts from the last
+            # commit, which is not past this record either.
+            log.warning("consumer_seek_failed", consumer=consumer, topic=topic,
+                        partition=partition, error=type(exc).__name__)  # fmt: skip
+
+
+def _transient_cause(exc: BaseException) -> str:
+    """The innermost exception's type name (never its message, which may hold data)."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return type(exc).__name__
 
 
 def _key(origin: Origin) -> str | None:

@@ -87,7 +87,15 @@ class ServiceRuntime:
         async def kafka() -> bool:
             return self.started.is_set() and await self.broker.ping(timeout=2)
 
-        return [("database", lambda: ping(self.engine)), ("kafka", kafka)]
+        async def consumers() -> bool:
+            """Not ready while a consumer waits out a transient fault (its backlog waits)."""
+            return not any(idempotent.waiting for idempotent, _ in self._subscriptions)
+
+        return [
+            ("database", lambda: ping(self.engine)),
+            ("kafka", kafka),
+            ("consumers", consumers),
+        ]
 
     async def start(self, *, relay: bool = True) -> None:
         """Start consumers, relay and background jobs; raises if Kafka cannot be reached."""

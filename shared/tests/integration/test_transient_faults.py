@@ -1,0 +1,159 @@
+"""Transient faults are waited out, never dead-lettered, and no commit passes a record that was
+neither applied nor dead-lettered (real Kafka, real PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from probe import Consumer, ProbeB, TcpProxy, create_schema, eventually
+from sqlalchemy.engine import make_url
+from test_messaging import _eq, read_all
+
+from tsunagu.shared.broker import PRODUCER_OPTIONS
+from tsunagu.shared.contracts.envelope import Envelope
+from tsunagu.shared.db import create_engine
+from tsunagu.shared.messaging import TRANSIENT, WAITING, PermanentError
+
+pytestmark = pytest.mark.integration
+
+
+async def _admin(bootstrap: str) -> AIOKafkaAdminClient:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    return admin
+
+
+@pytest.fixture
+async def topic(kafka_bootstrap: str) -> str:
+    name = f"probe.{uuid.uuid4().hex[:8]}.v1"
+    admin = await _admin(kafka_bootstrap)
+    try:
+        await admin.create_topics([NewTopic(name, 3, 1), NewTopic(name + ".dlq", 1, 1)])
+    finally:
+        await admin.close()
+    return name
+
+
+@pytest.fixture
+async def probe_b(database_url: str) -> ProbeB:
+    b = ProbeB()
+    engine = create_engine(database_url, "probe_b", 2)
+    await create_schema(engine, b.tables)
+    await engine.dispose()
+    return b
+
+
+def greeting(name: str) -> bytes:
+    return Envelope(event_type="greeting_written", producer="probe_a", data={"id": name}).to_bytes()
+
+
+async def test_database_lost_mid_backlog_is_waited_out_and_every_event_applied_once(
+    test_settings, database_url, kafka_bootstrap, topic, probe_b
+):
+    url = make_url(database_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    await proxy.start()
+    consumer = Consumer(
+        test_settings("probe_b"), probe_b, topic, database_url=proxy.url(database_url)
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, **PRODUCER_OPTIONS)
+    await producer.start()
+    names = [f"g{i}" for i in range(300)]
+    faults_before = TRANSIENT.labels("probe_b", "ConnectionRefusedError")._value.get()
+    try:
+        for name in names[:150]:
+            await producer.send(topic, greeting(name), key=name.encode())
+        await producer.flush()
+        await consumer.start()
+        await eventually(lambda: _positive(consumer.applied()))
+        # The database goes away mid-backlog, and more events arrive meanwhile.
+        await proxy.cut()
+        for name in names[150:]:
+            await producer.send(topic, greeting(name), key=name.encode())
+        await producer.flush()
+        await eventually(lambda: _true(consumer.idempotent.waiting), timeout=20)
+        held = await consumer.applied()
+        await asyncio.sleep(4)  # several tries, each refused
+        assert consumer.idempotent.waiting, "still waiting: nothing was skipped or dead-lettered"
+        assert WAITING.labels("probe_b")._value.get() == 1
+        assert await consumer.applied() == held
+        assert await read_all(kafka_bootstrap, topic + ".dlq") == []
+
+        await proxy.restore()
+        await eventually(lambda: _eq(consumer.applied(), len(names)), timeout=60)
+        await asyncio.sleep(1)
+        assert await consumer.applied() == len(names), "each applied once"
+        for name in ("g0", "g149", "g150", "g299"):
+            assert await consumer.applied(name) == 1
+        assert not consumer.idempotent.waiting
+        assert WAITING.labels("probe_b")._value.get() == 0
+        assert await read_all(kafka_bootstrap, topic + ".dlq") == [], "no dead letter"
+        tried = TRANSIENT.labels("probe_b", "ConnectionRefusedError")._value.get()
+        assert tried > faults_before
+    finally:
+        await producer.stop()
+        await consumer.stop()
+        await proxy.cut()
+
+
+async def test_a_failed_dead_letter_publish_holds_the_partition_and_skips_nothing(
+    test_settings, kafka_bootstrap, topic, probe_b
+):
+    """The broker refuses the dead letter (too large for the DLQ topic): the poison record is
+    neither applied nor dead-lettered, so neither it nor the records behind it are committed;
+    once the DLQ takes it, it is dead-lettered once and the rest applied."""
+    admin = await _admin(kafka_bootstrap)
+    await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic + ".dlq",
+                                              configs={"max.message.bytes": "64"})])  # fmt: skip
+
+    def fail_with(env: Envelope) -> Exception | None:
+        return PermanentError("unknown code") if env.data["id"] == "poison" else None
+
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, **PRODUCER_OPTIONS)
+    await producer.start()
+    key = b"one-partition"
+    consumer = Consumer(test_settings("probe_b"), probe_b, topic, fail_with=fail_with)
+    try:
+        first = await producer.send_and_wait(topic, greeting("before"), key=key)
+        poison = await producer.send_and_wait(topic, greeting("poison"), key=key)
+        await producer.send_and_wait(topic, greeting("after"), key=key)
+        await consumer.start()
+        await eventually(lambda: _eq(consumer.applied("before"), 1))
+        await eventually(lambda: _true(consumer.idempotent.waiting), timeout=20)
+        await asyncio.sleep(3)
+        assert await consumer.applied("after") == 0, "the partition is held at the poison"
+        assert await read_all(kafka_bootstrap, topic + ".dlq") == []
+        await consumer.stop()
+        tp = TopicPartition(topic, poison.partition)
+        committed = (await admin.list_consumer_group_offsets("probe_b")).get(tp)
+        assert committed is not None and first.offset < committed.offset <= poison.offset
+
+        # A restarted consumer starts at the poison again; the DLQ takes the letter now.
+        consumer = Consumer(test_settings("probe_b"), probe_b, topic, fail_with=fail_with)
+        await consumer.start()
+        await asyncio.sleep(2)
+        assert await consumer.applied("after") == 0
+        await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic + ".dlq",
+                                                  configs={"max.message.bytes": "1048588"})])  # fmt: skip
+        await eventually(lambda: _eq(consumer.applied("after"), 1), timeout=60)
+        dead = await read_all(kafka_bootstrap, topic + ".dlq")
+        assert [Envelope.from_bytes(d.value).data["id"] for d in dead] == ["poison"]
+        assert await consumer.applied() == 2
+        assert not consumer.idempotent.waiting
+    finally:
+        await producer.stop()
+        await consumer.stop()
+        await admin.close()
+
+
+async def _positive(value_coro) -> bool:
+    return (await value_coro) > 0
+
+
+async def _true(value: bool) -> bool:
+    return value
