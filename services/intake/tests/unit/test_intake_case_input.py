@@ -494,3 +494,18 @@ def test_no_safe_contact_is_an_answer_too() -> None:
     parsed = validate(body(concerns=["dv_abuse"], most_pressing=None, consent__safe_contact="none"))
     assert parsed.at_risk
     assert parsed.consent.safe_contact == "none"
+
+
+# --- phone numbers --------------------------------------------------------------------------
+
+
+def test_sms_is_refused_for_a_landline() -> None:
+    messages = messages_for(body(consent__contact_channels=["sms"], resident__phone="03-1234-5678"))
+    assert "携帯電話の番号" in messages["resident.phone"]
+    # A call to the same landline is fine.
+    parsed = validate(body(consent__contact_channels=["phone"], resident__phone="03-1234-5678"))
+    assert parsed.resident.phone == "0312345678"
+
+
+def test_a_number_that_does_not_exist_in_japan_is_refused() -> None:
+    assert "番号を確かめて" in messages_for(body(resident__phone="000-1234-5678"))["resident.phone"]

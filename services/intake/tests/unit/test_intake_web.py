@@ -15,7 +15,7 @@ from tsunagu.intake.adapters.routing_preview import parse_preview
 from tsunagu.intake.domain.case_input import CaseInput, japanese_error_messages
 from tsunagu.intake.entrypoints.i18n import WORDS
 from tsunagu.intake.entrypoints.pages.intake_form import case_body
-from tsunagu.intake.entrypoints.pages.rendering import form_values, safe_next
+from tsunagu.intake.entrypoints.pages.rendering import form_values, format_phone, safe_next
 from tsunagu.intake.entrypoints.web import find_unstorable
 from tsunagu.shared.contracts.codes import Concern, ReferralStatus
 
@@ -144,3 +144,17 @@ def test_every_word_the_templates_use_has_both_languages() -> None:
     missing = sorted(key for key in used if key not in WORDS)
     assert missing == []
     assert all(ja and en for ja, en in WORDS.values())
+
+
+@pytest.mark.parametrize(
+    ("digits", "shown"),
+    [
+        ("0312345678", "03-1234-5678"),  # Tokyo: a two-digit area code
+        ("0482221111", "048-222-1111"),
+        ("09012345678", "090-1234-5678"),
+        ("0120123456", "0120-123-456"),
+        (None, ""),
+    ],
+)
+def test_phone_numbers_are_shown_by_their_real_area_code(digits: str | None, shown: str) -> None:
+    assert format_phone(digits) == shown

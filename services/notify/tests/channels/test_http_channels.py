@@ -48,7 +48,7 @@ async def test_sms_posts_json_with_bearer_key_and_idempotency_key(http_server: H
     assert request.headers["Authorization"] == "Bearer test-key"
     assert request.headers["Content-Type"] == "application/json"
     assert request.json() == {
-        "to": "09012345678",
+        "to": "+819012345678",  # E.164, as providers take it
         "body": SMS.text,
         "idempotency_key": delivery_token(SMS.dedup_key),
     }
@@ -110,6 +110,16 @@ async def test_sms_with_a_shared_client(http_server: HttpServer) -> None:
 async def test_sms_without_a_number_is_permanent(http_server: HttpServer) -> None:
     result = await sms(http_server).send(OutboundMessage("k", to="", subject="s", text="t"))
     assert (result.status, result.error) == (DeliveryStatus.PERMANENT_FAILURE, "no_address")
+    assert http_server.received == []
+
+
+@pytest.mark.parametrize("landline", ["0312345678", "048-222-1111", "12345"])
+async def test_sms_to_a_landline_is_refused_without_asking_the_provider(
+    http_server: HttpServer, landline: str
+) -> None:
+    message = OutboundMessage("k", to=landline, subject="s", text="t")
+    result = await sms(http_server).send(message)
+    assert (result.status, result.error) == (DeliveryStatus.PERMANENT_FAILURE, "sms_not_mobile")
     assert http_server.received == []
 
 

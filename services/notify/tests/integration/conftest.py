@@ -31,6 +31,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from tsunagu.notify.adapters.channels import delivery_token
 from tsunagu.notify.bootstrap import NotifyRuntime, build_app, build_runtime
 from tsunagu.notify.config import NotifyConfig
+from tsunagu.shared import phones
 from tsunagu.shared.auth import Principal, issue_token
 from tsunagu.shared.broker import PRODUCER_OPTIONS
 from tsunagu.shared.contracts.envelope import Envelope as BusEnvelope
@@ -186,7 +187,9 @@ class SmsProvider:
         return f"http://127.0.0.1:{self.port}/messages"
 
     def to(self, phone: str) -> list[dict[str, Any]]:
-        return [r for r in list(self.received) if r["body"].get("to") == phone]
+        """Requests to ``phone`` (as intake stores it; the provider is sent E.164)."""
+        target = phones.e164(phone)
+        return [r for r in list(self.received) if r["body"].get("to") == target]
 
 
 @pytest.fixture

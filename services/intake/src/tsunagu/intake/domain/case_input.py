@@ -34,6 +34,7 @@ from tsunagu.intake.domain.normalize import (
     parse_birth_date,
     phone_digits,
 )
+from tsunagu.shared import phones
 from tsunagu.shared.contracts.codes import (
     Concern,
     ContactChannel,
@@ -68,6 +69,8 @@ _MESSAGES_JA: dict[str, str] = {
     "birth_date_future": "生年月日が未来の日付になっています",
     "birth_date_too_old": f"生年月日が正しくありません（{MAX_AGE}歳を超えています）",
     "phone_format": "電話番号は10桁か11桁の数字で入力してください（例: 090-1234-5678）",
+    "phone_invalid": "この電話番号は使われていない形式です。番号を確かめてください（例: 03-1234-5678）",
+    "sms_needs_mobile": "SMSは携帯電話の番号（070・080・090で始まる番号）にだけ送れます",
     "email_format": "メールアドレスの形式が正しくありません（例: hanako@example.jp）",
     "duplicate_concern": "同じ相談内容が2回選ばれています",
     "most_pressing_not_in_concerns": "一番困っていることは、選んだ相談内容の中から選んでください",
@@ -150,7 +153,11 @@ def _read_phone(value: str | None) -> str | None:
     digits = phone_digits(text)
     if not 10 <= len(digits) <= 11:
         raise _fail("phone_format")
-    return digits
+    try:
+        # libphonenumber knows which Japanese numbers exist (area codes, 0120, 050, mobiles).
+        return phones.domestic_digits(digits)
+    except phones.PhoneError:
+        raise _fail("phone_invalid") from None
 
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
@@ -368,6 +375,8 @@ class CaseInput(_Body):
         elif safe in _SAFE_NEEDS and getattr(self.resident, _SAFE_NEEDS[safe][0]) is None:
             field, kind = _SAFE_NEEDS[safe]
             loc = ("resident", field)
+        elif safe is ContactChannel.SMS and not phones.is_mobile(self.resident.phone or ""):
+            kind, loc = "sms_needs_mobile", ("resident", "phone")
         if kind is not None:
             error = InitErrorDetails(type=_fail(kind), loc=loc, input=None)
             raise ValidationError.from_exception_data(type(self).__name__, [error])
@@ -387,6 +396,14 @@ class CaseInput(_Body):
                 errors.append(
                     InitErrorDetails(type=_fail(kind), loc=("resident", field), input=None)
                 )
+        sms = ContactChannel.SMS in self.consent.contact_channels
+        phone = self.resident.phone
+        if sms and phone is not None and "phone" not in reported and not phones.is_mobile(phone):
+            errors.append(
+                InitErrorDetails(
+                    type=_fail("sms_needs_mobile"), loc=("resident", "phone"), input=None
+                )
+            )
         if errors:
             raise ValidationError.from_exception_data(type(self).__name__, errors)
         return self

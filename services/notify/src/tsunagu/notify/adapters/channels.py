@@ -32,6 +32,7 @@ import httpx
 from tsunagu.notify.domain.quiet_hours import TOKYO
 from tsunagu.notify.domain.retry import DeliveryStatus, classify_http_status, classify_smtp_reply
 from tsunagu.notify.templates import render_letter
+from tsunagu.shared import phones
 from tsunagu.shared.contracts.codes import ContactTime, Language
 
 
@@ -296,7 +297,11 @@ async def _post_json(
 
 
 class SmsHttpChannel:
-    """SMS through a provider's HTTP API: POST {to, body, idempotency_key} with a bearer key."""
+    """SMS through a provider's HTTP API: POST {to, body, idempotency_key} with a bearer key.
+
+    ``to`` is in E.164 (``+819012345678``); a number that is not a mobile fails permanently as
+    ``sms_not_mobile`` without a request.
+    """
 
     def __init__(
         self,
@@ -317,8 +322,12 @@ class SmsHttpChannel:
     async def send(self, message: OutboundMessage) -> DeliveryResult:
         if not message.to:
             return _NO_ADDRESS
+        if not phones.is_mobile(message.to):
+            # A landline (or no real number) cannot take an SMS: no point asking the provider.
+            return _failed(DeliveryStatus.PERMANENT_FAILURE, "sms_not_mobile")
         token = delivery_token(message.dedup_key)
-        payload = {"to": message.to, "body": message.text, "idempotency_key": token}
+        to = phones.e164(message.to)  # providers take E.164: +819012345678
+        payload = {"to": to, "body": message.text, "idempotency_key": token}
         headers = {"Authorization": f"Bearer {self._api_key}"}
         return await _post_json(
             self._endpoint, payload, headers, self._timeout, self._client, token

@@ -23,6 +23,7 @@ from tsunagu.intake.entrypoints.web import (
     who,
 )
 from tsunagu.intake.service_layer import cases
+from tsunagu.shared import phones
 from tsunagu.shared.auth import CSRF_FIELD, Principal
 from tsunagu.shared.contracts.codes import (
     Concern,
@@ -99,14 +100,9 @@ def page_context(request: Request, principal: Principal | None) -> dict[str, Any
 
 
 def format_phone(digits: str | None) -> str:
-    """Digits as people read them: 090-1234-5678, 048-123-4567 (area codes vary; a guide)."""
-    if not digits:
-        return ""
-    if len(digits) == 11:
-        return f"{digits[:3]}-{digits[3:7]}-{digits[7:]}"
-    if len(digits) == 10:
-        return f"{digits[:3]}-{digits[3:6]}-{digits[6:]}"
-    return digits
+    """A number as people write it, by its real area code: 03-1234-5678, 048-222-1111,
+    090-1234-5678 (libphonenumber's Japanese formats)."""
+    return phones.display(digits)
 
 
 def _with_lang(request: Request, code: str) -> str:
