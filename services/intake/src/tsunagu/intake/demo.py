@@ -32,12 +32,28 @@ class DemoVenue:
     venue_id: str
     name: str
     address: str
+    access: str
 
 
 VENUES = (
-    DemoVenue("aeon-mall", "イオンモール", "埼玉県川口市（ショッピングモール内）"),
-    DemoVenue("higashikawaguchi", "東川口駅前行政センター", "埼玉県川口市東川口（駅前）"),
-    DemoVenue("clinic-community", "クリニック コミュニティスペース", "埼玉県川口市（診療所併設）"),
+    DemoVenue(
+        "aeon-mall",
+        "イオンモール",
+        "埼玉県川口市（ショッピングモール内）",
+        "駅から路線バス。駐車場あり（無料）",
+    ),
+    DemoVenue(
+        "higashikawaguchi",
+        "東川口駅前行政センター",
+        "埼玉県川口市東川口（駅前）",
+        "東川口駅から徒歩1分",
+    ),
+    DemoVenue(
+        "clinic-community",
+        "クリニック コミュニティスペース",
+        "埼玉県川口市（診療所併設）",
+        "診療所の1階。車いすで入れます",
+    ),
 )
 #: Today and every week after, for this many weeks.
 WEEKS_AHEAD = 4
@@ -88,8 +104,17 @@ async def seed(settings: Settings) -> dict[str, int]:
             for venue in VENUES:
                 await session.execute(
                     insert(v)
-                    .values(venue_id=venue.venue_id, name=venue.name, address=venue.address)
-                    .on_conflict_do_nothing()
+                    .values(
+                        venue_id=venue.venue_id,
+                        name=venue.name,
+                        address=venue.address,
+                        access=venue.access,
+                    )
+                    .on_conflict_do_update(
+                        index_elements=[v.c.venue_id],
+                        set_={"access": venue.access},
+                        where=v.c.access.is_(None),
+                    )
                 )
                 counts["venue"] += 1
                 for day in event_dates(today):

@@ -1,0 +1,134 @@
+"""The printable A4 flyer of an event: a PDF (fpdf2) with a QR code (segno) to the events page.
+
+Japanese needs a CJK font embedded in the PDF. We use Noto Sans CJK, which the image copies in
+and which development machines get from the ``fonts-noto-cjk`` package (the same font the
+browser tests use); ``TSUNAGU_EXTRA='{"flyer_font": "/path/to/font.ttc"}'`` names another.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import segno
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
+
+#: Where Noto Sans CJK is on Debian and Ubuntu (fonts-noto-cjk) and in the image.
+FONT_CANDIDATES: tuple[Path, ...] = (
+    Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
+    Path("/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc"),
+    Path("/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc"),
+)
+
+
+class FontMissing(RuntimeError):
+    """No CJK font to print Japanese with."""
+
+
+def find_font(configured: str | None = None) -> Path:
+    candidates = (Path(configured),) if configured else FONT_CANDIDATES
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise FontMissing("no CJK font found: install fonts-noto-cjk or set extra.flyer_font")
+
+
+@dataclass(frozen=True)
+class FlyerText:
+    """Everything the flyer prints, already in Japanese; the page's address for the QR code."""
+
+    council: str
+    title: str
+    date: str
+    hours: str
+    venue: str
+    address: str | None
+    access: str | None
+    lead: str
+    topics_heading: str
+    topics: Sequence[str]
+    food: str
+    scan: str
+    url: str
+    labels: dict[str, str]
+
+
+def qr_png(url: str, scale: int = 12) -> bytes:
+    out = io.BytesIO()
+    segno.make(url, error="m", micro=False).save(out, kind="png", scale=scale, border=4)
+    return out.getvalue()
+
+
+def render(text: FlyerText, font: Path) -> bytes:
+    """One A4 page, portrait, large type; the QR code at the bottom right."""
+    pdf = FPDF(format="A4", unit="mm")
+    pdf.set_title(f"{text.title} {text.date}")
+    pdf.set_creator("Tsunagu")
+    pdf.set_auto_page_break(auto=False)
+    pdf.set_margins(18, 16, 18)
+    # Index 0 of the collection is the Japanese face (Noto Sans CJK JP).
+    kwargs = {"collection_font_number": 0} if font.suffix.lower() == ".ttc" else {}
+    pdf.add_font("cjk", fname=str(font), **kwargs)
+    pdf.add_page()
+    width = pdf.w - pdf.l_margin - pdf.r_margin
+
+    pdf.set_fill_color(0, 82, 147)
+    pdf.rect(0, 0, pdf.w, 42, style="F")
+    pdf.set_text_color(255, 255, 255)
+    pdf.set_xy(18, 8)
+    pdf.set_font("cjk", size=13)
+    pdf.cell(width, 7, text.council)
+    pdf.set_xy(18, 17)
+    pdf.set_font("cjk", size=30)
+    pdf.cell(width, 16, text.title)
+    pdf.set_text_color(20, 20, 20)
+
+    pdf.set_xy(18, 50)
+    pdf.set_font("cjk", size=22)
+    pdf.multi_cell(width, 11, text.date, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font("cjk", size=18)
+    pdf.multi_cell(
+        width, 10, f"{text.labels['hours']}　{text.hours}", new_x=XPos.LMARGIN, new_y=YPos.NEXT
+    )
+    pdf.multi_cell(
+        width, 10, f"{text.labels['venue']}　{text.venue}", new_x=XPos.LMARGIN, new_y=YPos.NEXT
+    )
+    pdf.set_font("cjk", size=12)
+    if text.address:
+        pdf.multi_cell(
+            width,
+            7,
+            f"{text.labels['address']}　{text.address}",
+            new_x=XPos.LMARGIN,
+            new_y=YPos.NEXT,
+        )
+    if text.access:
+        pdf.multi_cell(
+            width, 7, f"{text.labels['access']}　{text.access}", new_x=XPos.LMARGIN, new_y=YPos.NEXT
+        )
+
+    pdf.ln(5)
+    pdf.set_font("cjk", size=13)
+    pdf.multi_cell(width, 7.5, text.lead, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(4)
+    pdf.set_font("cjk", size=15)
+    pdf.multi_cell(width, 9, text.topics_heading, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font("cjk", size=13)
+    for topic in text.topics:
+        pdf.multi_cell(width, 8, f"・{topic}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(3)
+    pdf.set_font("cjk", size=13)
+    pdf.multi_cell(width, 7.5, text.food, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    size = 45
+    x, y = pdf.w - pdf.r_margin - size, pdf.h - 22 - size
+    pdf.image(io.BytesIO(qr_png(text.url)), x=x, y=y, w=size, h=size)
+    pdf.set_xy(pdf.l_margin, y + 12)
+    pdf.set_font("cjk", size=16)
+    pdf.multi_cell(width - size - 6, 9, text.scan, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font("cjk", size=12)
+    pdf.multi_cell(width - size - 6, 7, text.url, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    return bytes(pdf.output())

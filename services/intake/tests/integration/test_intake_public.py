@@ -1,0 +1,130 @@
+"""The residents' page and the flyer: no login, five languages, a PDF whose QR code reads back."""
+
+from __future__ import annotations
+
+import io
+import re
+import uuid
+from datetime import time, timedelta
+
+import pytest
+import zxingcpp
+from intake_helpers import App, today, todays_event
+from PIL import Image
+from pypdf import PdfReader
+
+from tsunagu.intake.service_layer import staff as staff_service
+
+pytestmark = pytest.mark.integration
+
+
+def _text(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+async def test_the_events_page_lists_todays_events_without_a_login(intake_app: App) -> None:
+    client = intake_app.client
+    client.cookies.clear()
+    response = await client.get("/events")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    html = response.text
+    assert '<html lang="ja">' in html
+    assert "生活困りごと相談会" in html
+    d = today()
+    assert f'<time datetime="{d.isoformat()}">{d.year}年{d.month}月{d.day}日' in html
+    assert "イオンモール" in html and "東川口駅前行政センター" in html
+    assert "10:00" in html and "15:00" in html
+    assert "東川口駅から徒歩1分" in html  # access
+    assert "生活福祉資金の貸付" in html  # what one can consult about
+    assert f"/events/{todays_event()}/flyer.pdf" in html
+    # Nothing of the staff side: no login form, no case.
+    assert "password" not in html.lower()
+
+    english = (await client.get("/events", params={"lang": "en"})).text
+    assert '<html lang="en">' in english
+    assert "Coming consultation days" in english
+    weekday = d.strftime("%A")
+    assert f"{weekday} {d.day} {d:%B} {d.year}" in _text(english)
+    assert "Welfare fund loans" in english
+
+
+@pytest.mark.parametrize(
+    ("lang", "attr", "phrase"),
+    [
+        ("easy", "ja", "<ruby>相談<rp>(</rp><rt>そうだん</rt><rp>)</rp></ruby>"),
+        ("zh", "zh-Hans", "近期的咨询会"),
+        ("vi", "vi", "Các buổi tư vấn sắp tới"),
+        ("xx", "ja", "これからの相談会"),  # an unknown language falls back to Japanese
+    ],
+)
+async def test_the_events_page_speaks_each_language(
+    intake_app: App, lang: str, attr: str, phrase: str
+) -> None:
+    html = (await intake_app.client.get("/events", params={"lang": lang})).text
+    assert f'<html lang="{attr}">' in html
+    assert phrase in html
+    # Every language links to every other, each named in itself.
+    for name in ("日本語", "やさしい にほんご", "English", "中文", "Tiếng Việt"):
+        assert name in html
+
+
+async def test_past_events_are_not_listed(intake_app: App) -> None:
+    venue_id = f"past-{uuid.uuid4().hex[:8]}"
+    past, coming = today() - timedelta(days=3), today() + timedelta(days=3)
+    async with intake_app.runtime.sessions() as session, session.begin():
+        await staff_service.save_venue(session, "test", venue_id, f"会場 {venue_id}", None)
+        for day in (past, coming):
+            await staff_service.create_event(
+                session,
+                "test",
+                venue_id=venue_id,
+                event_date=day,
+                opens_at=time(9),
+                closes_at=time(12),
+                programmes=["elderly_support"],
+            )
+    html = (await intake_app.client.get("/events")).text
+    assert f"/events/{past:%Y%m%d}-{venue_id}/flyer.pdf" not in html
+    assert f"/events/{coming:%Y%m%d}-{venue_id}/flyer.pdf" in html
+
+
+async def test_the_flyer_is_one_a4_page_whose_qr_code_reads_the_page_address(
+    intake_app: App, artefacts_root
+) -> None:
+    response = await intake_app.client.get(f"/events/{todays_event()}/flyer.pdf")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF-")
+    (artefacts_root / "flyer.pdf").write_bytes(response.content)
+
+    reader = PdfReader(io.BytesIO(response.content))
+    assert len(reader.pages) == 1
+    page = reader.pages[0]
+    width_mm = float(page.mediabox.width) / 72 * 25.4
+    height_mm = float(page.mediabox.height) / 72 * 25.4
+    assert (round(width_mm), round(height_mm)) == (210, 297)
+    # pypdf reads the embedded font's two-byte codes with a NUL before each character.
+    text = re.sub(r"\s+", "", page.extract_text().replace("\x00", ""))
+    d = today()
+    for expected in (
+        "生活困りごと相談会",
+        f"{d.year}年{d.month}月{d.day}日",
+        "10:00〜15:00",
+        "イオンモール",
+        "相談できること",
+        "食料品を無料でお渡ししています",
+    ):
+        assert expected in text, expected
+
+    images = list(page.images)
+    assert len(images) == 1
+    picture = Image.open(io.BytesIO(images[0].data))
+    codes = zxingcpp.read_barcodes(picture)
+    assert [c.text for c in codes] == [intake_app.settings.intake_url.rstrip("/") + "/events"]
+    assert codes[0].format == zxingcpp.BarcodeFormat.QRCode
+
+
+async def test_a_flyer_for_no_event_is_not_found(intake_app: App) -> None:
+    response = await intake_app.client.get("/events/19990101-nowhere/flyer.pdf")
+    assert response.status_code == 404
