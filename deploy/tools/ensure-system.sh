@@ -15,7 +15,8 @@ say() { echo "[tsunagu] $*" >&2; }
 
 have_cjk_fonts() {
   if command -v fc-list >/dev/null 2>&1; then
-    fc-list 2>/dev/null | grep -qi "Noto Sans CJK"
+    # Not `grep -q`: it would stop reading, and fc-list's SIGPIPE would fail the pipeline.
+    fc-list 2>/dev/null | grep -i "Noto Sans CJK" >/dev/null
   else
     compgen -G "/usr/share/fonts/opentype/noto/NotoSansCJK*" >/dev/null
   fi

@@ -179,3 +179,28 @@ def test_the_launcher_gives_the_food_desk_stock_at_todays_demo_events() -> None:
     assert {e.venue_id for e in events} == {"aeon-mall", "higashikawaguchi", "clinic-community"}
     assert all(e.venue_name for e in events)
     assert len({e.event_id[:8] for e in events}) == 1  # all today's
+
+
+def test_without_root_a_missing_tool_is_one_line_saying_how_to_install_it(tmp_path: Path) -> None:
+    """Not root (or no apt-get): nothing is installed, one line names the package, and the step
+    fails. Go is made missing by a PATH without it."""
+    path = "/usr/bin:/bin"
+    assert shutil.which("go", path=path) is None, "this check needs a PATH without go"
+    command = ["bash", str(REPO / "deploy" / "tools" / "ensure-system.sh"), "go"]
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        assert setpriv, "running as root: setpriv (util-linux) is needed to drop to nobody"
+        command = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+    result = subprocess.run(
+        command,
+        env={"PATH": path, "HOME": str(tmp_path), "LANG": "C.UTF-8"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("[tsunagu] missing: Go (builds kustomize).")
+    assert "apt-get install -y --no-install-recommends golang-go" in lines[0]

@@ -40,6 +40,7 @@ def ensure_jars(log: object = print) -> Path:
             "mvn",
             "-q",
             "-B",
+            "-Dstyle.color=never",
             "-f",
             str(POM),
             f"-Dkafka.version={KAFKA_VERSION}",
