@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
 
 from tsunagu.notify.bootstrap import build_app
-from tsunagu.shared.contracts.topics import programme_topic_name
+from tsunagu.notify.domain.quiet_hours import TOKYO
+from tsunagu.shared import phones
+from tsunagu.shared.contracts.topics import INTAKE_CASE, ROUTING_CASE, programme_topic_name
 
-from .conftest import api, eventually, free_port, publish, staff_token
-from .events import new_case, referral_created
+from .conftest import TestClock, api, eventually, free_port, publish, staff_token
+from .events import case_created, new_case, referral_created, referral_status_changed
 
 pytestmark = pytest.mark.integration
 
@@ -42,6 +45,39 @@ async def test_dev_mode_catches_every_email_and_shows_it(start_notify, test_sett
         assert f"新しい紹介があります（受付番号 {number}）" in page.text
 
 
+async def test_dev_mode_sends_sms_over_http_to_the_local_sink_and_shows_it(
+    start_notify, test_settings, producer
+):
+    # No SMS provider configured: before, an SMS-only resident ended as sms_not_configured.
+    dev = test_settings("notify", env="dev")
+    runtime = await start_notify(
+        TestClock(datetime(2025, 6, 3, 10, 0, tzinfo=TOKYO)),  # daytime: sent at once
+        settings_=dev,
+        smtp_host=None,
+        smtp_port=free_port(),
+        dev_sms_port=free_port(),
+    )
+    assert runtime.sms_sink is not None
+    case_id, number = new_case()
+    phone = f"090{int(case_id[-8:], 16) % 10**8:08d}"
+    created = case_created(dev, case_id, number, channels=["sms"], phone=phone)
+    await publish(producer, INTAKE_CASE.name, created, case_id)
+    accepted = referral_status_changed(case_id, number, "accepted")
+    await publish(producer, ROUTING_CASE.name, accepted, case_id)
+
+    async with api(runtime) as client:
+
+        async def received() -> Any:
+            messages = (await client.get("/api/v1/dev/sms")).json()
+            return [m for m in messages if m["to_number"] == phones.e164(phone)]
+
+        [message] = await eventually(received)
+        assert message["body"].strip()
+        page = await client.get("/dev/sms")
+        assert page.status_code == 200
+        assert phones.e164(phone) in page.text
+
+
 async def test_there_is_no_dev_mail_in_prod(test_settings, settings):
     prod = test_settings("notify", env="prod")
     app = build_app(prod)
@@ -52,5 +88,6 @@ async def test_there_is_no_dev_mail_in_prod(test_settings, settings):
     ) as client:
         assert (await client.get("/api/v1/dev/mail")).status_code == 404
         assert (await client.get("/dev/mail")).status_code == 404
+        assert (await client.get("/api/v1/dev/sms")).status_code == 404
         assert (await client.get("/api/v1/deliveries")).status_code == 200
     await app.state.runtime.engine.dispose()

@@ -17,6 +17,7 @@ from tsunagu.notify.adapters.channels import (
     WebhookChannel,
 )
 from tsunagu.notify.adapters.dev_mail import DevMailCatcher
+from tsunagu.notify.adapters.dev_sms import DevSmsSink
 from tsunagu.notify.adapters.orm import tables
 from tsunagu.notify.config import Clock, NotifyConfig, system_clock
 from tsunagu.notify.entrypoints import consumers
@@ -65,11 +66,18 @@ class NotifyRuntime(ServiceRuntime):
         if smtp_host is None:
             log.warning("smtp_not_configured")  # email deliveries fail: email_not_configured
 
+        sms: tuple[str, str] | None = None
+        self.sms_sink: DevSmsSink | None = None
+        if config.sms_endpoint is None and settings.env == "dev" and config.dev_sms_sink:
+            self.sms_sink = DevSmsSink(self.sessions, tables.dev_sms, port=config.dev_sms_port)
+            self.background.append(self.sms_sink)
+            sms = (self.sms_sink.endpoint, self.sms_sink.api_key)
+
         self.sender = Sender(
             tables=tables,
             sessions=self.sessions,
             outbox=self.outbox,
-            channels=build_channels(config, smtp_host, clock),
+            channels=build_channels(config, smtp_host, clock, sms),
             addresses=AddressBook(config),
             sealer=self.sealer,
             clock=clock,
@@ -85,7 +93,13 @@ class NotifyRuntime(ServiceRuntime):
         self.background.append(self.worker)
 
 
-def build_channels(config: NotifyConfig, smtp_host: str | None, clock: Clock) -> ChannelSet:
+def build_channels(
+    config: NotifyConfig,
+    smtp_host: str | None,
+    clock: Clock,
+    dev_sms: tuple[str, str] | None = None,
+) -> ChannelSet:
+    """The channel adapters; ``dev_sms`` (endpoint, key) stands in for an unset SMS provider."""
     email = None
     if smtp_host:
         email = SmtpChannel(
@@ -105,6 +119,10 @@ def build_channels(config: NotifyConfig, smtp_host: str | None, clock: Clock) ->
             endpoint=config.sms_endpoint,
             api_key=config.sms_api_key.get_secret_value() if config.sms_api_key else "",
             timeout=config.sms_timeout_seconds,
+        )
+    elif dev_sms is not None:
+        sms = SmsHttpChannel(
+            endpoint=dev_sms[0], api_key=dev_sms[1], timeout=config.sms_timeout_seconds
         )
     webhook = None
     if config.webhooks:

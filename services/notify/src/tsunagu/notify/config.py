@@ -48,6 +48,9 @@ class NotifyConfig(BaseSettings):
     sms_endpoint: str | None = None
     sms_api_key: SecretStr | None = None
     sms_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: In dev mode with no SMS provider, a local sink takes every SMS over HTTP (``/dev/sms``).
+    dev_sms_sink: bool = True
+    dev_sms_port: int = Field(default=1026, ge=1, le=65535)
     #: A chat webhook per programme team, e.g. ``'{"welfare_fund": "https://chat/..."}'``.
     webhooks: dict[str, str] = Field(default_factory=dict)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)

@@ -2,7 +2,8 @@
 
 Residents' names and contact details are only ever stored sealed (``*_sealed`` columns, the
 shared contact key), and opened when a message is sent or a letter or call sheet is shown.
-``dev_mail`` is the dev mail catcher's mailbox; it is empty outside dev mode.
+``dev_mail`` and ``dev_sms`` are the dev mail catcher's and SMS sink's inboxes; they are empty
+outside dev mode.
 """
 
 from __future__ import annotations
@@ -207,6 +208,16 @@ class NotifyTables(ServiceTables):
             Column("subject", Text, nullable=False),
             Column("message_id", String(255)),
             Column("content", Text, nullable=False),  # the raw message
+        )
+        # The dev SMS sink's inbox (dev mode only, migration 0003).
+        self.dev_sms = Table(
+            "dev_sms",
+            self.metadata,
+            Column("id", BigInteger, Identity(always=True), primary_key=True),
+            Column("received_at", _tz(), nullable=False, server_default=func.now()),
+            Column("to_number", String(32), nullable=False),  # E.164
+            Column("body", Text, nullable=False),
+            Column("idempotency_key", String(64), nullable=False, unique=True),
         )
 
 

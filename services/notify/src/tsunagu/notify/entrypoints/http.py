@@ -121,6 +121,14 @@ class DevMailView(BaseModel):
     text: str
 
 
+class DevSmsView(BaseModel):
+    id: int
+    received_at: datetime
+    to_number: str
+    body: str
+    idempotency_key: str
+
+
 def delivery_view(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "delivery_id": row["id"]}
 
@@ -245,7 +253,8 @@ def create_router(runtime: Any, authenticator: Authenticator) -> APIRouter:
 
 
 def create_dev_router(runtime: Any, authenticator: Authenticator) -> APIRouter:
-    """``GET /api/v1/dev/mail``: what the dev mail catcher received (dev and test only)."""
+    """``GET /api/v1/dev/mail`` and ``/sms``: what the dev mail catcher and SMS sink received
+    (dev and test only)."""
     router = APIRouter(prefix="/api/v1/dev")
     Staff = Annotated[Principal, Depends(authenticator.require())]
 
@@ -255,5 +264,12 @@ def create_dev_router(runtime: Any, authenticator: Authenticator) -> APIRouter:
     ) -> list[dict[str, Any]]:
         async with runtime.sessions() as session:
             return await views.dev_mail(session, runtime.notify.tables, limit=limit)
+
+    @router.get("/sms", response_model=list[DevSmsView], tags=["dev"], responses=UNAUTHORISED)
+    async def dev_sms(
+        _: Staff, limit: Annotated[int, Query(ge=1, le=500)] = 100
+    ) -> list[dict[str, Any]]:
+        async with runtime.sessions() as session:
+            return await views.dev_sms(session, runtime.notify.tables, limit=limit)
 
     return router

@@ -2,7 +2,8 @@
 
 Forms are cookie-authenticated and carry the session's CSRF token (``auth.check_csrf``).
 Pages that show residents' names, numbers or letters are sent with ``Cache-Control:
-no-store``. ``/dev/mail`` (what the dev mail catcher received) exists in dev and test only.
+no-store``. ``/dev/mail`` and ``/dev/sms`` (what the dev catchers received) exist in dev and
+test only.
 """
 
 # No "from __future__ import annotations": FastAPI reads the route-local Annotated aliases.
@@ -268,7 +269,7 @@ def _event_details(v: dict[str, str]) -> tuple[EventDetails | None, str | None]:
 
 
 def dev_pages(runtime: Any, authenticator: Authenticator) -> APIRouter:
-    """``/dev/mail``: every email the dev mail catcher received."""
+    """``/dev/mail`` and ``/dev/sms``: every email and SMS the dev catchers received."""
     router = APIRouter(include_in_schema=False)
     Staff = Annotated[Principal, Depends(authenticator.require())]
 
@@ -279,5 +280,12 @@ def dev_pages(runtime: Any, authenticator: Authenticator) -> APIRouter:
         catcher = runtime.mail_catcher
         context = {"staff": staff, "dev": True, "mails": mails, "catcher": catcher}
         return templates.TemplateResponse(request, "dev_mail.html", context, headers=NO_STORE)
+
+    @router.get("/dev/sms", response_class=HTMLResponse)
+    async def dev_sms(request: Request, staff: Staff) -> Response:
+        async with runtime.sessions() as session:
+            messages = await views.dev_sms(session, runtime.notify.tables)
+        context = {"staff": staff, "dev": True, "messages": messages, "sink": runtime.sms_sink}
+        return templates.TemplateResponse(request, "dev_sms.html", context, headers=NO_STORE)
 
     return router

@@ -200,3 +200,12 @@ async def dev_mail(
         entry["to"] = str(message.get("To", ""))
         out.append(entry)
     return out
+
+
+async def dev_sms(
+    session: AsyncSession, tables: NotifyTables, *, limit: int = 100
+) -> list[dict[str, Any]]:
+    """SMS the dev sink received, newest first."""
+    t = tables.dev_sms
+    rows = await session.execute(select(t).order_by(t.c.id.desc()).limit(limit))
+    return [dict(row._mapping) for row in rows.all()]
