@@ -164,7 +164,7 @@ def accept(w: World) -> dict[str, Any]:
 
 
 def explain(w: World) -> dict[str, Any]:
-    return {"json": {"concerns": ["isolation"]}}
+    return {"json": {"facts": {"concerns": ["isolation"]}}}
 
 
 def handout(w: World) -> dict[str, Any]:

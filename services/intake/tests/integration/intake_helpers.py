@@ -122,6 +122,7 @@ def case_routed(case_id: str, case_number: str, event_id: str, **overrides: Any)
                 "status": "pending",
                 "deadline_at": deadline,
                 "reasons": ["concern income_shortfall", "most pressing: income_shortfall"],
+                "allowed_actions": ["accept", "decline"],
             },
             {
                 "referral_id": str(uuid.uuid4()),
@@ -130,6 +131,7 @@ def case_routed(case_id: str, case_number: str, event_id: str, **overrides: Any)
                 "status": "pending",
                 "deadline_at": deadline,
                 "reasons": ["concern isolation"],
+                "allowed_actions": ["accept", "decline"],
             },
         ],
         **overrides,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import httpx
 import pytest
 from intake_helpers import (
     App,
@@ -19,6 +20,7 @@ from intake_helpers import (
 from sqlalchemy import func, select
 
 from tsunagu.intake.adapters.orm import tables
+from tsunagu.shared.auth import COOKIE_NAME
 from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.contracts.intake import CaseCreated, ConsentChanged, ReferralResponseSubmitted
 from tsunagu.shared.contracts.topics import (
@@ -206,6 +208,7 @@ async def test_case_routed_fills_the_referrals(intake_app: App) -> None:
             "status": "accepted",
             "previous_status": "pending",
             "by": "csw_participation",
+            "allowed_actions": ["start"],
         },
     )
     await publish(intake_app.settings.kafka_bootstrap, ROUTING_CASE.name, case_id, status)
@@ -216,6 +219,90 @@ async def test_case_routed_fills_the_referrals(intake_app: App) -> None:
         return statuses == {"life_independence": "pending", "csw_participation": "accepted"}
 
     await eventually(accepted)
+    case = (await intake_app.client.get(f"/api/v1/cases/{case_id}", headers=headers)).json()
+    actions = {r["programme"]: r["allowed_actions"] for r in case["referrals"]}
+    assert actions == {"life_independence": ["accept", "decline"], "csw_participation": ["start"]}
+
+    # Routing's lifecycle does not let an accepted referral be declined or closed before it
+    # is started: intake refuses at once, with the reason, instead of sending what routing
+    # would only refuse.
+    csw = await token(intake_app.client, "csw_participation")
+    url = f"/api/v1/referrals/{by_programme['csw_participation']['referral_id']}/respond"
+    for action, text in (("decline", {"reason": "x"}), ("close", {"outcome": "x"})):
+        refused = await intake_app.client.post(url, json={"action": action, **text}, headers=csw)
+        assert refused.status_code == 409, refused.text
+        assert "受付済み" in refused.json()["detail"]
+        assert "支援を始める" in refused.json()["detail"]
+    await wait_sent(intake_app)
+    sent = await read_topic(
+        intake_app.settings.kafka_bootstrap, INTAKE_REFERRAL_RESPONSE.name, key=case_id
+    )
+    assert sent == []
+
+
+async def test_a_rerouted_case_shows_the_new_and_withdrawn_referrals(intake_app: App) -> None:
+    case_id, _, routed = await routed_case(intake_app)
+    headers = await token(intake_app.client, "uketsuke")
+    before = {r["programme"]: r for r in routed.data["referrals"]}
+    kept = {**before["life_independence"], "role": "member"}
+    withdrawn = {**before["csw_participation"], "status": "withdrawn", "allowed_actions": []}
+    added = {
+        "referral_id": str(uuid.uuid4()),
+        "programme": "disability_support",
+        "role": "member",
+        "status": "pending",
+        "reasons": ["concern disability"],
+        "allowed_actions": ["accept", "decline"],
+    }
+    coordinator = {**added, "referral_id": str(uuid.uuid4()), "programme": "csw_outreach"}
+    coordinator["role"] = "coordinator"
+    rerouted = Envelope(
+        event_type="case_rerouted",
+        producer="routing",
+        data={
+            **{k: routed.data[k] for k in ("case_id", "case_number", "event_id", "rule_version")},
+            "lead": "csw_outreach",
+            "coordinator": "csw_outreach",
+            "compound": True,
+            "urgent": False,
+            "food_parcel_eligible": True,
+            "referrals": [coordinator, kept, added, withdrawn],
+            "added": [coordinator["referral_id"], added["referral_id"]],
+            "withdrawn": [withdrawn["referral_id"]],
+        },
+    )
+    await publish(intake_app.settings.kafka_bootstrap, ROUTING_CASE.name, case_id, rerouted)
+
+    async def shown() -> bool:
+        case = (await intake_app.client.get(f"/api/v1/cases/{case_id}", headers=headers)).json()
+        return len(case["referrals"]) == 4
+
+    await eventually(shown)
+    case = (await intake_app.client.get(f"/api/v1/cases/{case_id}", headers=headers)).json()
+    now = {
+        r["programme"]: (r["role"], r["status"], r["allowed_actions"]) for r in case["referrals"]
+    }
+    assert now == {
+        "csw_outreach": ("coordinator", "pending", ["accept", "decline"]),
+        "life_independence": ("member", "pending", ["accept", "decline"]),
+        "disability_support": ("member", "pending", ["accept", "decline"]),
+        "csw_participation": ("member", "withdrawn", []),
+    }
+    bearer = headers["Authorization"].removeprefix("Bearer ")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=intake_app.app),
+        base_url="http://intake.test",
+        cookies={COOKIE_NAME: bearer},
+    ) as browser:
+        page = await browser.get(f"/cases/{case_id}", headers={"Accept": "text/html"})
+    assert page.status_code == 200, page.text[:300]
+    assert "訂正後の振り分け" in page.text
+    assert "取り下げ" in page.text
+    assert "障害者相談支援センター" in page.text
+    # The withdrawn programme no longer holds the case.
+    csw = await token(intake_app.client, "csw_participation")
+    hidden = await intake_app.client.get(f"/api/v1/cases/{case_id}", headers=csw)
+    assert hidden.status_code == 404
 
 
 async def test_food_distribution_reports_eligibility_and_handout(intake_app: App) -> None:

@@ -422,9 +422,11 @@ async def test_the_preview_shows_where_routing_would_send_the_case(
     assert "食料品の配布対象" in preview.text
     assert "authorization: bearer " in str(seen["head"]).lower()
     sent = seen["body"]
-    assert sent["resident"] == {
-        "age": 78, "lives_alone": True, "disability_certificate": False, "special_loan_borrower": False,
-    }  # fmt: skip
+    # The event contract's facts (an age, not a birth date) and the sharing basis.
+    assert sent["facts"]["age"] == 78
+    assert sent["facts"]["lives_alone"] is True
+    assert sent["facts"]["concerns"] == ["income_shortfall", "isolation"]
+    assert sent["sharing_basis"] in {"consent", "support_meeting", "none"}
     assert "川口" not in json.dumps(sent, ensure_ascii=False)  # no personal data for a preview
 
 

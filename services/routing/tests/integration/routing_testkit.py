@@ -78,6 +78,23 @@ def case_created(
     )
 
 
+def case_updated(
+    case_id: str, concerns: list[str], *, most_pressing: str | None = None, **flags: bool
+) -> Envelope:
+    """A correction of the case's facts, as intake publishes it after ``PATCH``."""
+    urgent = {k: flags.pop(k) for k in ("no_food_today", "eviction_within_7_days") if k in flags}
+    update = intake.CaseUpdated(
+        case_id=case_id,
+        facts=intake.CaseFacts(
+            concerns=concerns, most_pressing=most_pressing, urgent=urgent, **flags
+        ),
+        updated_by="intake-staff",
+    )
+    return Envelope(
+        event_type=intake.CASE_UPDATED, producer="intake", data=update.model_dump(mode="json")
+    )
+
+
 def consent_changed(case_id: str, basis: str, previous: str) -> Envelope:
     change = intake.ConsentChanged(
         case_id=case_id,

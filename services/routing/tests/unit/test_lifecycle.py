@@ -16,6 +16,7 @@ from tsunagu.routing.domain import (
     decide,
     needs_escalation,
     next_after_decline,
+    staff_actions,
     transition,
 )
 from tsunagu.shared.contracts.codes import Programme, ReferralStatus
@@ -35,6 +36,9 @@ P = Programme
         (S.ESCALATED, Action.DECLINE, S.DECLINED),
         (S.ACCEPTED, Action.START, S.IN_PROGRESS),
         (S.IN_PROGRESS, Action.CLOSE, S.CLOSED),
+        (S.SUGGESTED, Action.WITHDRAW, S.WITHDRAWN),
+        (S.PENDING, Action.WITHDRAW, S.WITHDRAWN),
+        (S.ESCALATED, Action.WITHDRAW, S.WITHDRAWN),
     ],
 )
 def test_valid_transitions(current: S, action: Action, target: S) -> None:
@@ -52,6 +56,9 @@ VALID = {
     (S.ESCALATED, Action.DECLINE),
     (S.ACCEPTED, Action.START),
     (S.IN_PROGRESS, Action.CLOSE),
+    (S.SUGGESTED, Action.WITHDRAW),
+    (S.PENDING, Action.WITHDRAW),
+    (S.ESCALATED, Action.WITHDRAW),
 }
 
 
@@ -101,8 +108,40 @@ def test_unknown_codes(current: str, action: str, message: str) -> None:
 
 
 def test_allowed_actions() -> None:
-    assert allowed_actions(S.PENDING) == (Action.ACCEPT, Action.DECLINE, Action.ESCALATE)
+    assert allowed_actions(S.PENDING) == (
+        Action.ACCEPT,
+        Action.DECLINE,
+        Action.ESCALATE,
+        Action.WITHDRAW,
+    )
     assert allowed_actions(S.CLOSED) == ()
+    assert allowed_actions(S.WITHDRAWN) == ()
+
+
+@pytest.mark.parametrize(
+    ("status", "actions"),
+    [
+        (S.SUGGESTED, ()),
+        (S.PENDING, (Action.ACCEPT, Action.DECLINE)),
+        (S.ESCALATED, (Action.ACCEPT, Action.DECLINE)),
+        (S.ACCEPTED, (Action.START,)),
+        (S.IN_PROGRESS, (Action.CLOSE,)),
+        (S.DECLINED, ()),
+        (S.CLOSED, ()),
+        (S.WITHDRAWN, ()),
+    ],
+)
+def test_staff_may_only_respond_as_the_lifecycle_allows(status: S, actions: tuple) -> None:
+    """What every referral event carries as ``allowed_actions``: accepted referrals cannot be
+    declined or closed before they are started."""
+    assert staff_actions(status) == actions
+    for action in actions:
+        transition(status, action, reason="r", outcome="o")
+
+
+def test_withdrawing_needs_a_reason() -> None:
+    with pytest.raises(InvalidTransition, match="withdraw needs a reason"):
+        transition(S.PENDING, Action.WITHDRAW)
 
 
 TOKYO = ZoneInfo("Asia/Tokyo")

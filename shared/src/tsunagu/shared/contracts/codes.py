@@ -123,6 +123,8 @@ class ReferralStatus(StrEnum):
     IN_PROGRESS = "in_progress"
     CLOSED = "closed"
     ESCALATED = "escalated"
+    #: No longer asked of the programme (the case was corrected, or consent withdrawn); final.
+    WITHDRAWN = "withdrawn"
 
 
 class StaffRole(StrEnum):

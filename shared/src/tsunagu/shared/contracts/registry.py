@@ -19,6 +19,7 @@ EVENT_MODELS: dict[str, type[BaseModel]] = {
     routing.REFERRAL_STATUS_CHANGED: routing.ReferralStatusChanged,
     routing.REFERRAL_ESCALATED: routing.ReferralEscalated,
     routing.CONSENT_WITHDRAWN: routing.ConsentWithdrawn,
+    routing.CASE_REROUTED: routing.CaseRerouted,
     food.ELIGIBILITY_GRANTED: food.EligibilityGranted,
     food.PARCEL_HANDED_OUT: food.ParcelHandedOut,
     food.STOCK_LOW: food.StockLow,

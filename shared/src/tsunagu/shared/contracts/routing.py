@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,6 +19,11 @@ REFERRAL_CREATED = "referral_created"
 REFERRAL_STATUS_CHANGED = "referral_status_changed"
 REFERRAL_ESCALATED = "referral_escalated"
 CONSENT_WITHDRAWN = "consent_withdrawn"
+CASE_REROUTED = "case_rerouted"
+
+#: What programme staff may do to a referral; every referral event names the subset allowed
+#: now (``allowed_actions``), decided by routing's lifecycle alone.
+StaffAction = Literal["accept", "decline", "start", "close"]
 
 
 class _Data(BaseModel):
@@ -31,6 +37,8 @@ class Referral(_Data):
     status: ReferralStatus
     deadline_at: datetime | None = None
     reasons: list[str] = Field(default_factory=list)
+    #: The responses routing accepts now; ``None`` in events written before it was added.
+    allowed_actions: list[StaffAction] | None = None
 
 
 class ExternalReferral(_Data):
@@ -66,6 +74,7 @@ class ReferralCreated(_Data):
     deadline_at: datetime
     concerns: list[Concern]
     reasons: list[str] = Field(default_factory=list)
+    allowed_actions: list[StaffAction] | None = None
 
 
 class ReferralStatusChanged(_Data):
@@ -81,6 +90,7 @@ class ReferralStatusChanged(_Data):
     #: After a decline: the programme routing suggests next, or the coordinator taking over.
     suggested_next: Programme | None = None
     taken_by: str | None = None
+    allowed_actions: list[StaffAction] | None = None
 
 
 class ReferralEscalated(_Data):
@@ -91,6 +101,7 @@ class ReferralEscalated(_Data):
     urgent: bool
     deadline_at: datetime
     escalated_at: datetime
+    allowed_actions: list[StaffAction] | None = None
 
 
 class ConsentWithdrawn(_Data):
@@ -98,3 +109,27 @@ class ConsentWithdrawn(_Data):
     case_number: str
     programme: Programme
     withdrawn_at: datetime
+
+
+class CaseRerouted(_Data):
+    """A corrected case routed again (after ``case_updated``): the decision on the new facts
+    and every referral of the case as it now stands.
+
+    ``added`` are the referrals made by this re-routing, ``withdrawn`` those no longer needed
+    (status ``withdrawn``); referrals already accepted or in progress are kept.
+    """
+
+    case_id: str
+    case_number: str
+    event_id: str
+    rule_version: str
+    lead: Programme
+    coordinator: Programme | None = None
+    compound: bool
+    urgent: bool
+    food_parcel_eligible: bool
+    referrals: list[Referral]
+    added: list[str] = Field(default_factory=list)
+    withdrawn: list[str] = Field(default_factory=list)
+    awaiting_consent: list[Programme] = Field(default_factory=list)
+    external: list[ExternalReferral] = Field(default_factory=list)

@@ -60,7 +60,12 @@ ROUTING_CASE = Topic(
     name="routing.case.v1",
     producer=ROUTING,
     consumers=(INTAKE, NOTIFY),
-    event_types=("case_routed", "referral_status_changed", "referral_escalated"),
+    event_types=(
+        "case_routed",
+        "case_rerouted",
+        "referral_status_changed",
+        "referral_escalated",
+    ),
     key="case_id",
     description="Routing decisions and every referral status change, per case (closed loop).",
 )

@@ -188,6 +188,10 @@ class IntakeTables(ServiceTables):
             Column("awaiting_consent", _JSON, nullable=False),
             Column("external", _JSON, nullable=False),
             Column("routed_at", DateTime(timezone=True), nullable=False),
+            #: The last re-routing after a correction: when, and which programmes it added
+            #: and withdrawn (``{"added": [...], "withdrawn": [...]}``).
+            Column("rerouted_at", DateTime(timezone=True)),
+            Column("rerouted", _JSON),
         )
         self.referral = Table(
             "referral",
@@ -202,6 +206,8 @@ class IntakeTables(ServiceTables):
             Column("escalated", Boolean, nullable=False, server_default=text("false")),
             Column("last_reason", Text),
             Column("last_outcome", Text),
+            #: The responses routing accepts now, as its last event said (null: not told).
+            Column("allowed_actions", _JSON),
             #: A response staff submitted that routing has not confirmed yet ("確認待ち").
             Column("submitted_action", String(16)),
             Column("submitted_at", DateTime(timezone=True)),

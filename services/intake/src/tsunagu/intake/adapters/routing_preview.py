@@ -41,26 +41,10 @@ class Preview:
 
 
 def explain_body(facts: CaseFacts, consent: Consent) -> dict[str, Any]:
-    """The case body's shape (``POST /api/v1/cases``) with only what routing decides on.
-
-    The facts ``case_created`` will carry: the age on the event date, never the birth date or a
-    name, so no personal data leaves intake for a preview.
-    """
-    return {
-        "concerns": [str(c) for c in facts.concerns],
-        "most_pressing": None if facts.most_pressing is None else str(facts.most_pressing),
-        "resident": {
-            "age": facts.age,
-            "lives_alone": facts.lives_alone,
-            "disability_certificate": facts.disability_certificate,
-            "special_loan_borrower": facts.special_loan_borrower,
-        },
-        "urgent": facts.urgent.model_dump(mode="json"),
-        "consent": {
-            "share_across_programmes": consent.share_across_programmes,
-            "basis": str(consent.basis),
-        },
-    }
+    """What routing decides on, in the event contract's shape: the facts ``case_created`` will
+    carry (the age on the event date, never the birth date or a name, so no personal data
+    leaves intake for a preview) and the sharing basis."""
+    return {"facts": facts.model_dump(mode="json"), "sharing_basis": str(consent.basis)}
 
 
 class RoutingPreview:

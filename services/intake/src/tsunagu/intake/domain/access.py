@@ -73,22 +73,25 @@ class Principal:
     programmes: frozenset[Programme] = field(default_factory=frozenset)
 
 
+#: Referral statuses under which the programme does not hold the case.
+_NOT_SHARED = frozenset({ReferralStatus.SUGGESTED, ReferralStatus.WITHDRAWN})
+
+
 def can_view_case(
     principal: Principal, referred_programmes: Mapping[Programme, ReferralStatus]
 ) -> bool:
     """May ``principal`` open the full case, given its referrals and their status?
 
     A ``suggested`` referral awaits a sharing basis (domain rule 7): that programme has not
-    received the case, so its members may not see it yet.
+    received the case, so its members may not see it yet. A ``withdrawn`` referral is no longer
+    asked of the programme (the case was corrected): its members no longer see the case.
     """
     if principal.roles & _SEE_ALL_CASES:
         return True
     if StaffRole.PROGRAMME not in principal.roles:
         return False
     shared_with = {
-        programme
-        for programme, status in referred_programmes.items()
-        if status is not ReferralStatus.SUGGESTED
+        programme for programme, status in referred_programmes.items() if status not in _NOT_SHARED
     }
     return bool(principal.programmes & shared_with)
 

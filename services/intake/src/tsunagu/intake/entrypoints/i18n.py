@@ -262,6 +262,14 @@ WORDS: dict[str, tuple[str, str]] = {
     "status.in_progress": ("支援中", "In progress"),
     "status.closed": ("終結", "Closed"),
     "status.escalated": ("期限超過", "Escalated"),
+    "status.withdrawn": ("取り下げ", "Withdrawn"),
+    "withdrawn.not_needed_after_correction": (
+        "相談内容の訂正で不要になりました",
+        "No longer needed after the case was corrected",
+    ),
+    "case.rerouted": ("訂正後の振り分け", "Routed again after correction"),
+    "case.rerouted_added": ("追加", "added"),
+    "case.rerouted_withdrawn": ("取り下げ", "withdrawn"),
     "urgent": ("緊急", "Urgent"),
     # inbox
     "inbox.title": ("窓口の受信箱", "Programme inbox"),

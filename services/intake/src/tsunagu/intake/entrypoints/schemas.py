@@ -66,6 +66,13 @@ class ReferralOut(BaseModel):
     escalated: bool = False
     #: A response staff sent that routing has not confirmed yet.
     submitted_action: str | None = None
+    #: The responses routing accepts now (its lifecycle); anything else is refused with 409.
+    allowed_actions: list[str] = Field(default_factory=list)
+
+    @field_validator("allowed_actions", mode="before")
+    @classmethod
+    def _not_told_is_none(cls, value: object) -> object:
+        return [] if value is None else value
 
 
 class CaseOut(BaseModel):

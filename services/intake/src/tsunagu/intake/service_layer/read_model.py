@@ -7,6 +7,8 @@ they can only come from elsewhere (another environment sharing the topic, a test
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +34,29 @@ async def _known(session: AsyncSession, case_id: str, event_type: str) -> bool:
 
 async def on_case_routed(session: AsyncSession, envelope: Envelope) -> None:
     data = parse(envelope, routing.CaseRouted)
+    await _apply_decision(session, envelope, data, {})
+
+
+async def on_case_rerouted(session: AsyncSession, envelope: Envelope) -> None:
+    """A corrected case routed again: the referrals as they now stand, and what changed."""
+    data = parse(envelope, routing.CaseRerouted)
+    by_id = {r.referral_id: r.programme.value for r in data.referrals}
+    change = {
+        "rerouted_at": envelope.occurred_at,
+        "rerouted": {
+            "added": [by_id[i] for i in data.added if i in by_id],
+            "withdrawn": [by_id[i] for i in data.withdrawn if i in by_id],
+        },
+    }
+    await _apply_decision(session, envelope, data, change)
+
+
+async def _apply_decision(
+    session: AsyncSession,
+    envelope: Envelope,
+    data: routing.CaseRouted | routing.CaseRerouted,
+    extra: dict[str, Any],
+) -> None:
     if not await _known(session, data.case_id, envelope.event_type):
         return
     g = tables.case_routing
@@ -44,12 +69,16 @@ async def on_case_routed(session: AsyncSession, envelope: Envelope) -> None:
         "food_parcel_eligible": data.food_parcel_eligible,
         "awaiting_consent": [p.value for p in data.awaiting_consent],
         "external": [e.model_dump(mode="json") for e in data.external],
-        "routed_at": envelope.occurred_at,
+        **extra,
     }
+    inserted = {"routed_at": envelope.occurred_at, **values}
     await session.execute(
         insert(g)
-        .values(case_id=data.case_id, **values)
-        .on_conflict_do_update(index_elements=[g.c.case_id], set_=values)
+        .values(case_id=data.case_id, **inserted)
+        .on_conflict_do_update(
+            index_elements=[g.c.case_id],
+            set_=inserted if isinstance(data, routing.CaseRouted) else values,
+        )
     )
     f = tables.referral
     for referral in data.referrals:
@@ -60,6 +89,7 @@ async def on_case_routed(session: AsyncSession, envelope: Envelope) -> None:
             "status": referral.status.value,
             "reasons": list(referral.reasons),
             "deadline_at": referral.deadline_at,
+            "allowed_actions": referral.allowed_actions,
             "updated_at": envelope.occurred_at,
         }
         await session.execute(
@@ -79,6 +109,7 @@ async def on_referral_status_changed(session: AsyncSession, envelope: Envelope) 
         "escalated": data.status is ReferralStatus.ESCALATED,
         "last_reason": data.reason,
         "last_outcome": data.outcome,
+        "allowed_actions": data.allowed_actions,
         # Routing has decided on what staff sent: no longer awaiting confirmation.
         "submitted_action": None,
         "submitted_at": None,
@@ -106,7 +137,12 @@ async def on_referral_escalated(session: AsyncSession, envelope: Envelope) -> No
     await session.execute(
         f.update()
         .where(f.c.referral_id == data.referral_id)
-        .values(escalated=True, deadline_at=data.deadline_at, updated_at=envelope.occurred_at)
+        .values(
+            escalated=True,
+            deadline_at=data.deadline_at,
+            allowed_actions=data.allowed_actions,
+            updated_at=envelope.occurred_at,
+        )
     )
 
 
@@ -146,6 +182,7 @@ async def on_parcel_handed_out(session: AsyncSession, envelope: Envelope) -> Non
 
 ROUTING_HANDLERS = {
     routing.CASE_ROUTED: on_case_routed,
+    routing.CASE_REROUTED: on_case_rerouted,
     routing.REFERRAL_STATUS_CHANGED: on_referral_status_changed,
     routing.REFERRAL_ESCALATED: on_referral_escalated,
 }

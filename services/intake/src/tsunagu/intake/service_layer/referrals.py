@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tsunagu.intake.adapters.orm import tables
 from tsunagu.intake.domain import access
-from tsunagu.intake.domain.responses import allowed_actions, needs_text
 from tsunagu.intake.service_layer import audit
 from tsunagu.intake.service_layer.errors import Conflict, Forbidden, Invalid, NotFound
 from tsunagu.intake.service_layer.views import referral_statuses
@@ -27,10 +26,37 @@ from tsunagu.shared.outbox import OutboxWriter
 #: After this long without routing's confirmation the buttons come back (a lost response).
 AWAITING_CONFIRMATION = timedelta(minutes=2)
 
-_TEXT_MESSAGES = {
-    "reason": "お断りする理由を入力してください",
-    "outcome": "終結の結果を入力してください",
+#: The free text a response must carry (the contract's fields): a decline its reason, a close
+#: its outcome, with the message staff see when it is missing.
+_NEEDS_TEXT: dict[str, tuple[str, str]] = {
+    "decline": ("reason", "お断りする理由を入力してください"),
+    "close": ("outcome", "終結の結果を入力してください"),
 }
+_STATUS_JA = {
+    "suggested": "同意待ち",
+    "pending": "受付待ち",
+    "accepted": "受付済み",
+    "declined": "お断り",
+    "in_progress": "支援中",
+    "closed": "終結",
+    "escalated": "期限超過",
+    "withdrawn": "取り下げ",
+}
+_ACTION_JA = {
+    "accept": "受ける",
+    "decline": "お断りする",
+    "start": "支援を始める",
+    "close": "終結する",
+}
+
+
+def refusal(status: str, action: str, allowed: list[str]) -> str:
+    """Why routing would refuse ``action`` now, in the words staff read."""
+    could = "、".join(_ACTION_JA.get(a, a) for a in allowed) or "なし"
+    return (
+        f"この紹介は今「{_STATUS_JA.get(status, status)}」のため、"
+        f"「{_ACTION_JA.get(action, action)}」はできません（今できる操作: {could}）"
+    )
 
 
 async def respond(
@@ -58,12 +84,16 @@ async def respond(
         if access.can_view_case(who, await referral_statuses(session, row.case_id)):
             raise Forbidden(referral_id)
         raise NotFound(referral_id)  # another programme's referral: no hint it exists
-    if action not in allowed_actions(status):
-        raise Conflict("この紹介は今の状態ではその操作ができません")
-    field = needs_text(action)
-    given = {"reason": reason, "outcome": outcome}
-    if field is not None and not (given[field] or "").strip():
-        raise Invalid(field, _TEXT_MESSAGES[field])
+    # Routing owns the lifecycle: its last event named what it accepts now. Not told yet (an
+    # event from before routing named them): routing decides, and refuses in its history.
+    allowed = row.allowed_actions
+    if allowed is not None and action not in allowed:
+        raise Conflict(refusal(status.value, action, list(allowed)))
+    if action in _NEEDS_TEXT:
+        field, message = _NEEDS_TEXT[action]
+        given = {"reason": reason, "outcome": outcome}
+        if not (given[field] or "").strip():
+            raise Invalid(field, message)
     data = contract.ReferralResponseSubmitted(
         case_id=row.case_id,
         referral_id=referral_id,
@@ -133,7 +163,11 @@ async def inbox_rows(
         return []
     hidden = [ReferralStatus.SUGGESTED.value]
     if not include_closed:
-        hidden += [ReferralStatus.CLOSED.value, ReferralStatus.DECLINED.value]
+        hidden += [
+            ReferralStatus.CLOSED.value,
+            ReferralStatus.DECLINED.value,
+            ReferralStatus.WITHDRAWN.value,
+        ]
     rows = await session.execute(
         select(
             f,
@@ -156,9 +190,6 @@ async def inbox_rows(
     for row in rows:
         item = dict(row._mapping)
         item["awaiting_confirmation"] = awaiting(item)
-        try:
-            item["actions"] = allowed_actions(ReferralStatus(item["status"]))
-        except ValueError:
-            item["actions"] = []
+        item["actions"] = list(item["allowed_actions"] or [])
         items.append(item)
     return items

@@ -199,7 +199,7 @@ def _shared_with(programmes: frozenset[Programme]) -> Any:
     return exists().where(
         f.c.case_id == tables.case.c.case_id,
         f.c.programme.in_([str(p) for p in programmes]),
-        f.c.status != ReferralStatus.SUGGESTED.value,
+        f.c.status.not_in([ReferralStatus.SUGGESTED.value, ReferralStatus.WITHDRAWN.value]),
     )
 
 

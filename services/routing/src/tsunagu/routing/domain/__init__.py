@@ -13,16 +13,29 @@ from .errors import (
     UnknownConcernError,
 )
 from .facts import CaseFacts
-from .lifecycle import Action, allowed_actions, needs_escalation, next_after_decline, transition
+from .lifecycle import (
+    STAFF_ACTIONS,
+    Action,
+    allowed_actions,
+    needs_escalation,
+    next_after_decline,
+    staff_actions,
+    transition,
+)
+from .reroute import WITHDRAWN_NOT_NEEDED, HeldReferral, Rerouting, reroute
 from .ruleset import RuleSet, load_rules, rule_set_schema, rules_from_mapping
 
 __all__ = [
+    "STAFF_ACTIONS",
+    "WITHDRAWN_NOT_NEEDED",
     "Action",
     "CaseFacts",
     "Decision",
     "ExternalReferral",
+    "HeldReferral",
     "InvalidCaseFacts",
     "InvalidTransition",
+    "Rerouting",
     "RoutingDomainError",
     "RuleSet",
     "RuleSetError",
@@ -36,7 +49,9 @@ __all__ = [
     "needs_escalation",
     "next_after_decline",
     "next_business_day",
+    "reroute",
     "rule_set_schema",
     "rules_from_mapping",
+    "staff_actions",
     "transition",
 ]

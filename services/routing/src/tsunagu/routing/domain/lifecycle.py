@@ -5,10 +5,17 @@
     pending   --decline (reason)--> declined
     pending   --escalate--> escalated         (acceptance deadline missed)
     escalated --accept--> accepted | --decline (reason)--> declined
+    suggested | pending | escalated --withdraw (reason)--> withdrawn
+                                      (no longer needed: the case was corrected and re-routed)
 
 Only `pending` escalates: the deadline is a deadline to *accept*, and a suggested referral has
-not reached the programme yet (its clock starts when it is released). `declined` and `closed`
-are final.
+not reached the programme yet (its clock starts when it is released). `declined`, `closed` and
+`withdrawn` are final. A referral already accepted or in progress is never withdrawn: the
+programme is working with the resident.
+
+Programme staff respond with `STAFF_ACTIONS` only; routing itself releases, escalates and
+withdraws. `staff_actions(status)` is what every referral event carries as `allowed_actions`,
+so intake and the inbox offer exactly what this module allows.
 """
 
 from __future__ import annotations
@@ -34,6 +41,11 @@ class Action(StrEnum):
     START = "start"
     CLOSE = "close"
     ESCALATE = "escalate"
+    WITHDRAW = "withdraw"
+
+
+#: What programme staff may do to a referral (the rest is routing's own).
+STAFF_ACTIONS: tuple[Action, ...] = (Action.ACCEPT, Action.DECLINE, Action.START, Action.CLOSE)
 
 
 _S = ReferralStatus
@@ -46,12 +58,21 @@ TRANSITIONS: dict[tuple[ReferralStatus, Action], ReferralStatus] = {
     (_S.ESCALATED, Action.DECLINE): _S.DECLINED,
     (_S.ACCEPTED, Action.START): _S.IN_PROGRESS,
     (_S.IN_PROGRESS, Action.CLOSE): _S.CLOSED,
+    (_S.SUGGESTED, Action.WITHDRAW): _S.WITHDRAWN,
+    (_S.PENDING, Action.WITHDRAW): _S.WITHDRAWN,
+    (_S.ESCALATED, Action.WITHDRAW): _S.WITHDRAWN,
 }
 
 
 def allowed_actions(current: ReferralStatus) -> tuple[Action, ...]:
     """The actions allowed from `current` (empty for the final statuses)."""
     return tuple(action for (status, action) in TRANSITIONS if status == current)
+
+
+def staff_actions(current: ReferralStatus | str) -> tuple[Action, ...]:
+    """The responses programme staff may submit from `current`, in lifecycle order."""
+    allowed = set(allowed_actions(ReferralStatus(current)))
+    return tuple(action for action in STAFF_ACTIONS if action in allowed)
 
 
 def transition(
@@ -81,8 +102,8 @@ def transition(
         raise InvalidTransition(
             f"cannot {act.value} a referral that is {status.value}; allowed: {allowed}"
         )
-    if act is Action.DECLINE and not (reason and reason.strip()):
-        raise InvalidTransition("declining a referral needs a reason")
+    if act in (Action.DECLINE, Action.WITHDRAW) and not (reason and reason.strip()):
+        raise InvalidTransition(f"{act.value} needs a reason")
     if act is Action.CLOSE and not (outcome and outcome.strip()):
         raise InvalidTransition("closing a referral needs an outcome")
     return target

@@ -7,6 +7,7 @@ from functools import partial
 from tsunagu.routing.service_layer.handlers import (
     Routing,
     on_case_created,
+    on_case_updated,
     on_consent_changed,
     on_referral_response,
 )
@@ -20,9 +21,10 @@ TOPICS: tuple[str, ...] = tuple(t.name for t in consumed_by(ROUTING))
 
 
 def handlers(routing: Routing) -> dict[str, Handler]:
-    """Event type → handler. Other event types on these topics (case_updated) are skipped."""
+    """Event type → handler, for every event type on the topics routing reads."""
     return {
         intake.CASE_CREATED: partial(on_case_created, routing),
+        intake.CASE_UPDATED: partial(on_case_updated, routing),
         intake.CONSENT_CHANGED: partial(on_consent_changed, routing),
         intake.REFERRAL_RESPONSE_SUBMITTED: partial(on_referral_response, routing),
     }

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tsunagu.routing import asyncapi
-from tsunagu.routing.domain import CaseFacts, InvalidCaseFacts, UnknownConcernError, decide
-from tsunagu.routing.domain.facts import MAX_AGE
+from tsunagu.routing.domain import InvalidCaseFacts, UnknownConcernError
 from tsunagu.routing.service_layer.handlers import Routing
-from tsunagu.routing.service_layer.mapping import age_on, decision_view, unknown_concerns
+from tsunagu.routing.service_layer.mapping import (
+    allowed_actions,
+    decision_for,
+    decision_view,
+    unknown_concerns,
+)
 from tsunagu.shared.auth import Authenticator, Principal
+from tsunagu.shared.contracts import intake
 from tsunagu.shared.contracts.codes import (
-    Concern,
     Programme,
     ReferralStatus,
     SharingBasis,
@@ -40,94 +44,32 @@ REFERRAL_READERS: Responses = {
 NO_NUL = r"^[^\x00]*$"
 
 
-def _blank_to_none(value: object) -> object:
-    # HTML forms send empty inputs as "": "not given".
-    return None if isinstance(value, str) and not value.strip() else value
+# --- the explain body: the facts of the event contract ---------------------------------------
 
 
-# --- the explain body: intake's case body, read leniently -----------------------------------
+class ExplainRequest(BaseModel):
+    """What routing decides on, exactly as ``case_created`` carries it: the case's facts
+    (``tsunagu.shared.contracts.intake.CaseFacts``: codes, flags, an age, no personal data)
+    and the sharing basis. Unknown fields are ignored."""
 
-
-class _Lenient(BaseModel):
-    # Intake posts its whole form body: names, phone numbers and notes are accepted and
-    # dropped here, so they are never stored, logged or echoed.
     model_config = ConfigDict(extra="ignore", frozen=True)
 
+    facts: intake.CaseFacts
+    sharing_basis: SharingBasis = SharingBasis.NONE
 
-class ResidentFacts(_Lenient):
-    birth_date: Annotated[date | None, BeforeValidator(_blank_to_none)] = Field(
-        default=None, description="ISO date (YYYY-MM-DD); gives the age in Japan today."
-    )
-    age: Annotated[int | None, BeforeValidator(_blank_to_none)] = Field(
-        default=None, ge=0, le=MAX_AGE, description="Used when no birth date is given."
-    )
-    lives_alone: bool | None = None
-    disability_certificate: bool = False
-    special_loan_borrower: bool = False
-
-
-class UrgentFacts(_Lenient):
-    no_food_today: bool = False
-    eviction_within_7_days: bool = False
-
-
-class ConsentFacts(_Lenient):
-    basis: SharingBasis = SharingBasis.NONE
-
-
-class ExplainRequest(_Lenient):
-    """The case body intake accepts (``POST /api/v1/cases``); what routing does not decide on
-    is ignored."""
-
-    concerns: list[Concern] = Field(min_length=1)
-    most_pressing: Annotated[Concern | None, BeforeValidator(_blank_to_none)] = None
-    resident: ResidentFacts = ResidentFacts()
-    urgent: UrgentFacts = UrgentFacts()
-    consent: ConsentFacts = ConsentFacts()
-
-    @field_validator("concerns", mode="before")
+    @field_validator("facts", mode="before")
     @classmethod
     def _known_concerns(cls, value: Any) -> Any:
-        unknown = unknown_concerns(value)
-        if unknown:
-            raise PydanticCustomError("unknown_concern", str(UnknownConcernError(unknown)))
-        return value
-
-    @field_validator("most_pressing", mode="before")
-    @classmethod
-    def _known_most_pressing(cls, value: Any) -> Any:
-        if isinstance(value, str) and value.strip() and unknown_concerns([value]):
-            raise PydanticCustomError("unknown_concern", str(UnknownConcernError([value])))
-        return value
-
-    @field_validator("most_pressing")
-    @classmethod
-    def _most_pressing_is_a_concern(cls, value: Concern | None, info: Any) -> Concern | None:
-        concerns = info.data.get("concerns")
-        if value is not None and concerns is not None and value not in concerns:
-            raise PydanticCustomError(
-                "most_pressing_not_in_concerns", "most_pressing must be one of the concerns"
+        if isinstance(value, dict):
+            codes = (
+                list(value.get("concerns") or []) if isinstance(value.get("concerns"), list) else []
             )
+            if isinstance(value.get("most_pressing"), str):
+                codes.append(value["most_pressing"])
+            unknown = unknown_concerns(codes)
+            if unknown:
+                raise PydanticCustomError("unknown_concern", str(UnknownConcernError(unknown)))
         return value
-
-    def facts(self, today: date) -> CaseFacts:
-        resident = self.resident
-        age = resident.age
-        if resident.birth_date is not None:
-            if resident.birth_date > today:
-                raise InvalidCaseFacts("birth_date is in the future")
-            age = age_on(resident.birth_date, today)
-        return CaseFacts(
-            concerns=tuple(self.concerns),
-            most_pressing=self.most_pressing,
-            age=age,
-            lives_alone=bool(resident.lives_alone),
-            disability_certificate=resident.disability_certificate,
-            special_loan_borrower=resident.special_loan_borrower,
-            no_food_today=self.urgent.no_food_today,
-            eviction_within_7_days=self.urgent.eviction_within_7_days,
-            sharing_basis=self.consent.basis,
-        )
 
 
 class ExternalView(BaseModel):
@@ -165,6 +107,7 @@ class ReferralView(BaseModel):
     rule_version: str
     deadline_at: datetime | None
     reasons: list[str]
+    allowed_actions: list[str]
     reason: str | None
     outcome: str | None
     suggested_next: Programme | None
@@ -192,16 +135,13 @@ def create_router(
         responses={**UNAUTHORISED, 400: {"description": "The body cannot be parsed"}},
     )
     async def explain(body: ExplainRequest, _: Principal = staff) -> dict[str, Any]:
-        """Route a case without storing anything: what would happen, and why."""
-        today = routing.now().astimezone(routing.rules.timezone).date()
+        """Route a case without storing anything: what would happen, and why.
+
+        The same code path as the decision taken when the case arrives (``decision_for``)."""
         try:
-            decision = decide(body.facts(today), routing.rules)
-        except InvalidCaseFacts as exc:  # only the birth date is left to check here
-            error = {
-                "loc": ["body", "resident", "birth_date"],
-                "msg": str(exc),
-                "type": "value_error",
-            }
+            _, decision = decision_for(body.facts, body.sharing_basis, routing.rules)
+        except InvalidCaseFacts as exc:
+            error = {"loc": ["body", "facts"], "msg": str(exc), "type": "value_error"}
             raise HTTPException(422, [error]) from None
         return decision_view(decision)
 
@@ -229,7 +169,7 @@ def create_router(
             query = query.where(t.referral.c.status == status_)
         async with sessions() as session:
             rows = (await session.execute(query)).mappings().all()
-        return [dict(r) for r in rows]
+        return [_with_actions(r) for r in rows]
 
     @router.get(
         "/api/v1/cases/{case_id}/referrals",
@@ -253,7 +193,7 @@ def create_router(
             rows = (await session.execute(query)).mappings().all()
         if not rows:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "紹介が見つかりません")
-        return [dict(r) for r in rows]
+        return [_with_actions(r) for r in rows]
 
     @router.get("/asyncapi.yaml", include_in_schema=False)
     async def asyncapi_yaml() -> Response:
@@ -264,6 +204,10 @@ def create_router(
         return JSONResponse(asyncapi.document())
 
     return router
+
+
+def _with_actions(row: Any) -> dict[str, Any]:
+    return {**row, "allowed_actions": allowed_actions(row["status"])}
 
 
 def _visible_programmes(principal: Principal) -> frozenset[Programme] | None:

@@ -21,23 +21,27 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tsunagu.routing.adapters.orm import RoutingTables
 from tsunagu.routing.config import Clock
 from tsunagu.routing.domain import (
+    WITHDRAWN_NOT_NEEDED,
     Action,
+    Decision,
+    HeldReferral,
     InvalidTransition,
     RuleSet,
     deadline_for,
-    decide,
     next_after_decline,
+    reroute,
     transition,
 )
 from tsunagu.routing.service_layer.mapping import (
+    allowed_actions,
     check_event_concerns,
-    domain_facts,
+    decision_of_event,
     external_referrals,
     facts_record,
 )
 from tsunagu.shared.contracts import intake
 from tsunagu.shared.contracts import routing as routing_events
-from tsunagu.shared.contracts.codes import Programme, ReferralStatus, SharingBasis
+from tsunagu.shared.contracts.codes import Programme, ReferralRole, ReferralStatus, SharingBasis
 from tsunagu.shared.contracts.envelope import Envelope, new_id
 from tsunagu.shared.contracts.registry import parse
 from tsunagu.shared.contracts.topics import ROUTING_CASE, programme_topic_name
@@ -94,8 +98,7 @@ async def on_case_created(routing: Routing, session: AsyncSession, envelope: Env
     """Decide, store the decision and one referral per programme, publish what is shared."""
     check_event_concerns(envelope.data)
     case = parse(envelope, intake.CaseCreated)
-    facts = domain_facts(case.facts, case.consent.basis)
-    decision = decide(facts, routing.rules)
+    facts, decision = decision_of_event(case.facts, case.consent.basis, routing.rules)
     now = routing.now()
     t = routing.tables
 
@@ -121,25 +124,7 @@ async def on_case_created(routing: Routing, session: AsyncSession, envelope: Env
         log.info("case_already_routed", case_id=case.case_id)
         return
 
-    deadline = deadline_for(now, decision.urgent, routing.rules)
-    referrals: list[dict[str, Any]] = []
-    for programme in decision.programmes:
-        status = decision.initial_status(programme)
-        shared = status is ReferralStatus.PENDING
-        referrals.append(
-            {
-                "referral_id": new_id(),
-                "case_id": case.case_id,
-                "programme": programme.value,
-                "role": decision.roles[programme].value,
-                "status": status.value,
-                "deadline_at": deadline if shared else None,
-                "reasons": list(decision.reasons[programme]),
-                "shared_at": now if shared else None,
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
+    referrals = _new_referrals(routing, case.case_id, decision, decision.programmes, now)
     await session.execute(insert(t.referral), referrals)
     for r in referrals:
         await _record(session, t, r, "create", None, r["status"], by=SYSTEM, at=now, cause=envelope)
@@ -154,7 +139,7 @@ async def on_case_created(routing: Routing, session: AsyncSession, envelope: Env
         compound=decision.compound,
         urgent=decision.urgent,
         food_parcel_eligible=decision.food_parcel_eligible,
-        referrals=[routing_events.Referral.model_validate(r) for r in referrals],
+        referrals=[_referral_view(r) for r in referrals],
         awaiting_consent=list(decision.awaiting_consent),
         external=external_referrals(decision),
     )
@@ -189,6 +174,231 @@ async def on_case_created(routing: Routing, session: AsyncSession, envelope: Env
     )
 
 
+def _new_referrals(
+    routing: Routing,
+    case_id: str,
+    decision: Decision,
+    programmes: Sequence[Programme],
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """New referral rows for ``programmes``: pending (with a deadline) if the programme
+    receives the case now, suggested while it awaits a sharing basis."""
+    deadline = deadline_for(now, decision.urgent, routing.rules)
+    rows = []
+    for programme in programmes:
+        status = decision.initial_status(programme)
+        shared = status is ReferralStatus.PENDING
+        rows.append(
+            {
+                "referral_id": new_id(),
+                "case_id": case_id,
+                "programme": programme.value,
+                "role": decision.roles[programme].value,
+                "status": status.value,
+                "deadline_at": deadline if shared else None,
+                "reasons": list(decision.reasons[programme]),
+                "shared_at": now if shared else None,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    return rows
+
+
+def _referral_view(row: Mapping[str, Any]) -> routing_events.Referral:
+    """A referral row as the contract shows it, with what staff may do to it now."""
+    return routing_events.Referral.model_validate(
+        {**row, "allowed_actions": allowed_actions(row["status"])}
+    )
+
+
+# --- case_updated ---------------------------------------------------------------------------
+
+
+async def on_case_updated(routing: Routing, session: AsyncSession, envelope: Envelope) -> None:
+    """Route a corrected case again (``tsunagu.routing.domain.reroute``).
+
+    The decision is taken on the new facts with the sharing basis routing holds now, exactly as
+    for a new case. New programmes get a referral (and hear of it on their topic if it is shared
+    now); pending referrals no longer needed are withdrawn (their programme hears of it);
+    accepted or in-progress ones are kept. ``case_rerouted`` tells intake the whole picture.
+    """
+    check_event_concerns(envelope.data)
+    update_ = parse(envelope, intake.CaseUpdated)
+    t = routing.tables
+    case = (
+        await session.execute(
+            select(t.decision).where(t.decision.c.case_id == update_.case_id).with_for_update()
+        )
+    ).first()
+    if case is None:
+        # Same partition as case_created, so that event was dead-lettered: dead-letter this
+        # one too, to be replayed after it.
+        raise PermanentError(f"case_updated for case {update_.case_id}, which is not routed")
+    facts, decision = decision_of_event(
+        update_.facts, SharingBasis(case.sharing_basis), routing.rules
+    )
+    now = routing.now()
+    rows = (
+        (
+            await session.execute(
+                select(t.referral).where(t.referral.c.case_id == case.case_id).with_for_update()
+            )
+        )
+        .mappings()
+        .all()
+    )
+    held = [
+        HeldReferral(
+            referral_id=r["referral_id"],
+            programme=Programme(r["programme"]),
+            role=ReferralRole(r["role"]),
+            status=ReferralStatus(r["status"]),
+        )
+        for r in rows
+    ]
+    plan = reroute(decision, held)
+    await session.execute(
+        update(t.decision)
+        .where(t.decision.c.case_id == case.case_id)
+        .values(
+            rule_version=decision.rule_version,
+            urgent=decision.urgent,
+            facts=facts_record(facts),
+            decision=decision.to_dict(),
+            updated_at=now,
+        )
+    )
+    current: dict[str, dict[str, Any]] = {r["referral_id"]: dict(r) for r in rows}
+
+    added = _new_referrals(routing, case.case_id, decision, plan.add, now)
+    if added:
+        await session.execute(insert(t.referral), added)
+    for r in added:
+        current[r["referral_id"]] = r
+        await _record(session, t, r, "create", None, r["status"], by=SYSTEM, at=now, cause=envelope)
+
+    for referral_id, role in plan.roles.items():
+        current[referral_id].update(role=role.value, updated_at=now)
+        await session.execute(
+            update(t.referral)
+            .where(t.referral.c.referral_id == referral_id)
+            .values(role=role.value, updated_at=now)
+        )
+    # Kept referrals the decision still reaches carry its reasons for them now.
+    for r in current.values():
+        programme = Programme(r["programme"])
+        if r["referral_id"] not in plan.withdraw and programme in decision.reasons:
+            reasons = list(decision.reasons[programme])
+            if r["reasons"] != reasons:
+                r["reasons"] = reasons
+                await session.execute(
+                    update(t.referral)
+                    .where(t.referral.c.referral_id == r["referral_id"])
+                    .values(reasons=reasons)
+                )
+
+    withdrawn_events: list[tuple[dict[str, Any], ReferralStatus]] = []
+    for referral_id in plan.withdraw:
+        r = current[referral_id]
+        previous = ReferralStatus(r["status"])
+        status = transition(previous, Action.WITHDRAW, reason=WITHDRAWN_NOT_NEEDED)
+        r.update(status=status.value, reason=WITHDRAWN_NOT_NEEDED, updated_at=now)
+        await session.execute(
+            update(t.referral)
+            .where(t.referral.c.referral_id == referral_id)
+            .values(status=status.value, reason=WITHDRAWN_NOT_NEEDED, updated_at=now)
+        )
+        await _record(
+            session,
+            t,
+            r,
+            Action.WITHDRAW,
+            previous,
+            status,
+            by=SYSTEM,
+            at=now,
+            cause=envelope,
+            reason=WITHDRAWN_NOT_NEEDED,
+        )
+        withdrawn_events.append((r, previous))
+
+    order = {p: i for i, p in enumerate(decision.programmes)}
+    referrals = sorted(
+        current.values(), key=lambda r: (order.get(Programme(r["programme"]), 99), r["programme"])
+    )
+    rerouted = routing_events.CaseRerouted(
+        case_id=case.case_id,
+        case_number=case.case_number,
+        event_id=case.event_id,
+        rule_version=decision.rule_version,
+        lead=decision.lead,
+        coordinator=decision.coordinator,
+        compound=decision.compound,
+        urgent=decision.urgent,
+        food_parcel_eligible=decision.food_parcel_eligible,
+        referrals=[_referral_view(r) for r in referrals],
+        added=[r["referral_id"] for r in added],
+        withdrawn=list(plan.withdraw),
+        awaiting_consent=[
+            Programme(r["programme"]) for r in referrals if r["status"] == ReferralStatus.SUGGESTED
+        ],
+        external=external_referrals(decision),
+    )
+    await routing.emit(
+        session,
+        [CASE_TOPIC],
+        routing_events.CASE_REROUTED,
+        rerouted,
+        case_id=case.case_id,
+        cause=envelope,
+    )
+    concerns = [c.value for c in facts.concerns]
+    for r in added:
+        if r["status"] == ReferralStatus.PENDING:
+            await _referral_created(
+                routing,
+                session,
+                r,
+                case_number=case.case_number,
+                event_id=case.event_id,
+                urgent=decision.urgent,
+                concerns=concerns,
+                cause=envelope,
+            )
+    for r, previous in withdrawn_events:
+        changed = routing_events.ReferralStatusChanged(
+            case_id=case.case_id,
+            case_number=case.case_number,
+            referral_id=r["referral_id"],
+            programme=r["programme"],
+            status=ReferralStatus.WITHDRAWN,
+            previous_status=previous,
+            by=SYSTEM,
+            reason=WITHDRAWN_NOT_NEEDED,
+            allowed_actions=[],
+        )
+        # The programme hears of it only if it had received the case.
+        topics = [CASE_TOPIC]
+        if r.get("shared_at") is not None:
+            topics.append(programme_topic_name(r["programme"]))
+        await routing.emit(
+            session,
+            topics,
+            routing_events.REFERRAL_STATUS_CHANGED,
+            changed,
+            case_id=case.case_id,
+            cause=envelope,
+        )
+    log.info(
+        "case_rerouted",
+        case_id=case.case_id,
+        rule_version=decision.rule_version,
+        added=[r["programme"] for r in added],
+        withdrawn=[current[i]["programme"] for i in plan.withdraw],
+    )
+
+
 async def _referral_created(
     routing: Routing,
     session: AsyncSession,
@@ -212,6 +422,7 @@ async def _referral_created(
         deadline_at=referral["deadline_at"],
         concerns=concerns,
         reasons=referral["reasons"],
+        allowed_actions=allowed_actions(referral["status"]),
     )
     await routing.emit(
         session,
@@ -308,6 +519,7 @@ async def _release_suggested(
             status=status,
             previous_status=row.status,
             by=by,
+            allowed_actions=allowed_actions(status),
         )
         # The programme hears of it by referral_created; intake's closed loop by this.
         await routing.emit(
@@ -453,6 +665,7 @@ async def on_referral_response(routing: Routing, session: AsyncSession, envelope
         outcome=response.outcome,
         suggested_next=suggested_next,
         taken_by=values.get("taken_by", row.taken_by),
+        allowed_actions=allowed_actions(status),
     )
     await routing.emit(
         session,
@@ -536,6 +749,7 @@ async def _escalate_batch(
                 urgent=row.urgent,
                 deadline_at=row.deadline_at,
                 escalated_at=now,
+                allowed_actions=allowed_actions(status),
             )
             await routing.emit(
                 session,

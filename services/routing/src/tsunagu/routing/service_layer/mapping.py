@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
 from typing import Any
 
-from tsunagu.routing.domain import CaseFacts, Decision, InvalidCaseFacts, UnknownConcernError
+from tsunagu.routing.domain import (
+    CaseFacts,
+    Decision,
+    InvalidCaseFacts,
+    RuleSet,
+    UnknownConcernError,
+    decide,
+    staff_actions,
+)
 from tsunagu.shared.contracts import intake, routing
 from tsunagu.shared.contracts.codes import Concern, SharingBasis
 from tsunagu.shared.messaging import PermanentError
@@ -42,22 +49,46 @@ def check_event_concerns(data: Mapping[str, Any]) -> None:
         raise PermanentError(str(UnknownConcernError(unknown)))
 
 
-def domain_facts(facts: intake.CaseFacts, basis: SharingBasis) -> CaseFacts:
-    """The contract's nested facts and consent basis as the domain's flat facts."""
+def _domain_facts(facts: intake.CaseFacts, basis: SharingBasis) -> CaseFacts:
+    return CaseFacts(
+        concerns=tuple(facts.concerns),
+        most_pressing=facts.most_pressing,
+        age=facts.age,
+        lives_alone=facts.lives_alone,
+        disability_certificate=facts.disability_certificate,
+        special_loan_borrower=facts.special_loan_borrower,
+        no_food_today=facts.urgent.no_food_today,
+        eviction_within_7_days=facts.urgent.eviction_within_7_days,
+        sharing_basis=basis,
+    )
+
+
+def decision_for(
+    facts: intake.CaseFacts, basis: SharingBasis, rules: RuleSet
+) -> tuple[CaseFacts, Decision]:
+    """The one way routing decides: the contract's facts and sharing basis, by the rule set.
+
+    A new case, a corrected case and the explain preview all go through here, so the preview
+    shows exactly what the decision will be. Raises `InvalidCaseFacts` for facts the contract
+    admits but the domain refuses (consumers dead-letter them, explain answers 422).
+    """
+    domain = _domain_facts(facts, basis)
+    return domain, decide(domain, rules)
+
+
+def decision_of_event(
+    facts: intake.CaseFacts, basis: SharingBasis, rules: RuleSet
+) -> tuple[CaseFacts, Decision]:
+    """`decision_for` in a consumer: facts the domain refuses are poison (dead-lettered)."""
     try:
-        return CaseFacts(
-            concerns=tuple(facts.concerns),
-            most_pressing=facts.most_pressing,
-            age=facts.age,
-            lives_alone=facts.lives_alone,
-            disability_certificate=facts.disability_certificate,
-            special_loan_borrower=facts.special_loan_borrower,
-            no_food_today=facts.urgent.no_food_today,
-            eviction_within_7_days=facts.urgent.eviction_within_7_days,
-            sharing_basis=basis,
-        )
+        return decision_for(facts, basis, rules)
     except InvalidCaseFacts as exc:
         raise PermanentError(str(exc)) from exc
+
+
+def allowed_actions(status: str) -> list[str]:
+    """What programme staff may do now to a referral in ``status`` (routing's lifecycle)."""
+    return [a.value for a in staff_actions(status)]
 
 
 def facts_record(facts: CaseFacts) -> dict[str, Any]:
@@ -88,12 +119,3 @@ def decision_view(decision: Decision) -> dict[str, Any]:
     del view["external_referrals"]
     view["external"] = [e.model_dump() for e in external_referrals(decision)]
     return view
-
-
-def age_on(birth_date: date, today: date) -> int:
-    """Completed years on ``today`` (a 29 February birthday counts from 1 March)."""
-    return (
-        today.year
-        - birth_date.year
-        - ((today.month, today.day) < (birth_date.month, birth_date.day))
-    )
