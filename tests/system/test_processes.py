@@ -50,7 +50,8 @@ def test_service_is_ready_with_kafka_and_database(
         proc.wait_ready(90)
         status, body = get(proc.url + "/readyz")
         assert status == 200
-        assert body["checks"] == {"database": "ok", "kafka": "ok", "consumers": "ok"}
+        assert {"database", "kafka", "consumers"} <= set(body["checks"])
+        assert set(body["checks"].values()) == {"ok"}
     finally:
         proc.stop()
     assert proc.process is not None

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData, text
+from typing import Any
+
+from sqlalchemy import MetaData, event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -40,9 +43,13 @@ def create_engine(url: str, schema: str, pool_size: int = 20) -> AsyncEngine:
     """A pool of ``pool_size`` connections, kept open (no overflow connections that would be
     opened and closed again at every burst), with no ping on checkout: SQLAlchemy's asyncpg
     ping is three round trips (BEGIN, a query, ROLLBACK), more than many transactions here
-    cost. A connection the server dropped fails its first statement instead, and SQLAlchemy
-    then discards the whole pool; consumers retry, so nothing is lost (ADR 8)."""
-    return create_async_engine(
+    cost. Instead, checkout asks the driver whether the connection is already known to be
+    closed (no round trip; ``refuse_closed``): after a database restart the server's end of
+    every pooled connection is gone, so none of them is handed out again and a fresh one is
+    opened. A connection that dies unnoticed fails its first statement, SQLAlchemy then
+    discards the whole pool, and the error is transient (consumers wait, HTTP answers 503;
+    ADR 8, ADR 10)."""
+    engine = create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=0,
@@ -52,6 +59,17 @@ def create_engine(url: str, schema: str, pool_size: int = 20) -> AsyncEngine:
             "server_settings": {"search_path": f"{schema},public", "application_name": schema}
         },
     )
+    event.listen(engine.sync_engine.pool, "checkout", refuse_closed)
+    return engine
+
+
+def refuse_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """Pool checkout hook: a connection whose socket the driver saw close is not handed out;
+    raising ``DisconnectionError`` makes the pool discard it and connect anew."""
+    driver = getattr(dbapi_connection, "_connection", None)
+    is_closed = getattr(driver, "is_closed", None)
+    if is_closed is not None and is_closed():
+        raise sa_exc.DisconnectionError("pooled connection was closed by the server")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

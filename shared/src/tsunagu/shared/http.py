@@ -8,17 +8,42 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 from urllib.parse import quote
 
+import asyncpg
+from aiokafka import errors as kafka_errors
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import exc as sa_exc
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tsunagu.shared.auth import AuthError
+from tsunagu.shared.faults import is_transient
 from tsunagu.shared.logs import get_logger
 
 log = get_logger(__name__)
 
 ReadinessCheck = tuple[str, Callable[[], Awaitable[Any]]]
+
+#: Seconds a client is asked to wait when the database or the broker is unreachable.
+RETRY_AFTER_SECONDS = 5
+UNAVAILABLE = (
+    "データベースに一時的に接続できません。しばらくしてからもう一度お試しください。"
+    "入力した内容は失われていません。"
+)
+#: Where a transient fault can surface from; ``is_transient`` decides (else it stays a 500).
+FAULT_TYPES: tuple[type[BaseException], ...] = (
+    sa_exc.SQLAlchemyError,
+    OSError,
+    asyncpg.exceptions.PostgresError,
+    asyncpg.exceptions.InterfaceError,
+    kafka_errors.KafkaError,
+)
 
 
 class BodyLimit:
@@ -85,6 +110,28 @@ def create_app(
             status_code=401,
             headers={"WWW-Authenticate": "Bearer"},
         )
+
+    async def _unavailable(request: Request, exc: Exception) -> Response:
+        """The database (or the broker) is unreachable: 503 with ``Retry-After``, so a client
+        or a proxy retries; anything else is a real error and stays a 500 (ADR 10)."""
+        if not is_transient(exc):
+            raise exc
+        log.warning("request_unavailable", path=request.url.path, error=type(exc).__name__)
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        if "text/html" in request.headers.get("accept", ""):
+            page = (
+                '<!doctype html><html lang="ja"><meta charset="utf-8">'
+                f"<title>一時的に利用できません</title><p>{UNAVAILABLE}</p></html>"
+            )
+            return HTMLResponse(page, status_code=503, headers=headers)
+        return JSONResponse(
+            {"detail": f"{UNAVAILABLE} (service temporarily unavailable)"},
+            status_code=503,
+            headers=headers,
+        )
+
+    for fault in FAULT_TYPES:
+        app.add_exception_handler(fault, _unavailable)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -13,8 +13,8 @@ from tsunagu.intake.entrypoints.web import Intake
 from tsunagu.intake.service_layer.cases import CaseNumbers, Ports
 from tsunagu.shared.auth import Authenticator
 from tsunagu.shared.crypto import ContactSealer
-from tsunagu.shared.db import create_engine
-from tsunagu.shared.http import create_app
+from tsunagu.shared.db import create_engine, ping
+from tsunagu.shared.http import ReadinessCheck, create_app
 from tsunagu.shared.runtime import ServiceRuntime
 from tsunagu.shared.settings import Settings
 
@@ -28,6 +28,10 @@ class IntakeRuntime(ServiceRuntime):
             create_engine(settings.database_url, settings.db_schema, pool_size=2)
         )
         self.background.append(self.numbers)  # its stop closes the pool
+
+    def readiness(self) -> list[ReadinessCheck]:
+        """The shared checks, and the reception numbers' own pool."""
+        return [*super().readiness(), ("reception_numbers", lambda: ping(self.numbers.engine))]
 
 
 def build_runtime(settings: Settings, *, consumer: str | None = None) -> IntakeRuntime:

@@ -36,6 +36,7 @@ from tsunagu.shared.contracts.codes import (
 from tsunagu.shared.contracts.envelope import utcnow
 from tsunagu.shared.contracts.topics import INTAKE_CASE
 from tsunagu.shared.crypto import ContactSealer
+from tsunagu.shared.faults import is_transient
 from tsunagu.shared.outbox import OutboxWriter
 
 BoardStatus = Literal["waiting", "in_consultation", "done"]
@@ -73,9 +74,22 @@ class CaseNumbers:
             )
             .returning(c.c.last_number)
         )
-        async with self._autocommit.connect() as connection:
-            number = (await connection.execute(stmt)).scalar_one()
+        number = await self._take_once_more_if_dropped(stmt)
         return f"K-{day:%Y%m%d}-{number:04d}"
+
+    async def _take_once_more_if_dropped(self, stmt: Any) -> int:
+        """A connection the server dropped (a restart, a failover) fails its statement and
+        SQLAlchemy discards the pool: try once more on a fresh connection. Should the dropped
+        statement have counted, its number is a gap (ADR 8). A second failure propagates (the
+        request answers 503 if it is transient, ADR 10)."""
+        try:
+            async with self._autocommit.connect() as connection:
+                return int((await connection.execute(stmt)).scalar_one())
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+        async with self._autocommit.connect() as connection:
+            return int((await connection.execute(stmt)).scalar_one())
 
     async def start(self) -> None:
         """Nothing to start: connections are opened when a number is first taken."""
