@@ -10,10 +10,11 @@ import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from probe import Consumer, ProbeB, TcpProxy, create_schema, eventually
+from probe import Consumer, ProbeB, create_schema, eventually
 from sqlalchemy.engine import make_url
 from test_messaging import _eq, read_all
 
+from tsunagu.devstack.proxy import TcpProxy
 from tsunagu.shared.broker import PRODUCER_OPTIONS
 from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.db import create_engine

@@ -4,20 +4,15 @@ the first request after the database is back succeeds (no dead pooled connection
 from __future__ import annotations
 
 import asyncio
-import sys
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
 from intake_helpers import case_body, token
 from sqlalchemy.engine import make_url
 
+from tsunagu.devstack.proxy import TcpProxy
 from tsunagu.shared.settings import Settings
-
-sys.path.insert(0, str(Path(__file__).parents[4] / "shared" / "tests" / "integration"))
-
-from probe import TcpProxy  # noqa: E402
 
 pytestmark = pytest.mark.integration
 

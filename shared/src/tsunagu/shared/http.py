@@ -37,7 +37,7 @@ UNAVAILABLE = (
     "入力した内容は失われていません。"
 )
 #: Where a transient fault can surface from; ``is_transient`` decides (else it stays a 500).
-FAULT_TYPES: tuple[type[BaseException], ...] = (
+FAULT_TYPES: tuple[type[Exception], ...] = (
     sa_exc.SQLAlchemyError,
     OSError,
     asyncpg.exceptions.PostgresError,
