@@ -357,3 +357,60 @@ async def test_staff_hear_declines_escalations_and_low_stock(
     lead = "food-lead@staff.tsunagu.example"
     [stock_mail] = await eventually(_now(lambda: smtp.mails(to=lead, containing=venue)))
     assert stock_mail.subject == f"食料品の在庫が少なくなっています：{venue}／乳幼児向け"
+
+
+async def test_a_consent_change_before_its_case_is_parked_and_an_older_case_created_never_wins(
+    start_notify, settings, smtp, producer
+):
+    # case_created was dead-lettered (a fault) and is replayed after the resident's change:
+    # the change waits for the case, and the older case_created does not undo it.
+    runtime = await start_notify(TestClock(DAY), smtp_port=smtp.port)
+    case_id, number = new_case()
+    resident = f"{case_id}@resident.example.jp"
+    created = case_created(settings, case_id, number, channels=["email"], email=resident)
+    consent = intake.Consent.model_validate(created.data["consent"])
+    changed = Envelope(
+        event_type=intake.CONSENT_CHANGED,
+        producer="intake",
+        data=intake.ConsentChanged(
+            case_id=case_id,
+            consent=consent.model_copy(update={"contact_channels": [ContactChannel.NONE]}),
+            previous_basis=consent.basis,
+            changed_by="sato",
+        ).model_dump(mode="json"),
+    )
+    assert changed.occurred_at > created.occurred_at
+    await publish(producer, INTAKE_CASE.name, changed, case_id)
+    p, t = runtime.tables.parked_event, runtime.tables.case_contact
+
+    async def parked() -> Any:
+        async with runtime.sessions() as session:
+            return (
+                await session.execute(select(p).where(p.c.event_id == changed.event_id))
+            ).first()
+
+    async def channels() -> Any:
+        async with runtime.sessions() as session:
+            return await session.scalar(select(t.c.channels).where(t.c.case_id == case_id))
+
+    await eventually(parked)
+    await publish(producer, INTAKE_CASE.name, created, case_id)
+    await eventually(lambda: _is(channels(), ["none"]))
+    assert await parked() is None
+
+    # The same case_created published again under a new id (as a re-publish would): older
+    # than the consent held, so the consent stays.
+    again = created.model_copy(update={"event_id": f"again-{created.event_id}"})
+    await publish(producer, INTAKE_CASE.name, again, case_id)
+    routed = case_routed(case_id, number)
+    await publish(producer, ROUTING_CASE.name, routed, case_id)
+    decision = await eventually(
+        status_is(runtime, resident_key(routed, case_id, "acknowledgement"), "suppressed")
+    )
+    assert decision["reason"] == "do_not_contact"
+    assert await channels() == ["none"]
+    assert smtp.mails(to=resident) == []
+
+
+async def _is(value: Any, expected: Any) -> bool:
+    return (await value) == expected

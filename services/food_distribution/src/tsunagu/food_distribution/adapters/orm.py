@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from tsunagu.shared.contracts.codes import ParcelType
+from tsunagu.shared.parking import parked_event_table
 from tsunagu.shared.runtime import ServiceTables
 
 SCHEMA = "food_distribution"
@@ -144,6 +145,10 @@ class FoodTables(ServiceTables):
             Index(None, "event_id", "handed_out_at"),
             Index(None, "household_id", "handed_out_at"),
         )
+
+        # An event about a case food has not heard of yet (its case_created dead-lettered
+        # and replayed later): applied when the case arrives (0003).
+        self.parked_event = parked_event_table(m)
 
         # Outcome of a POST /handouts per (staff, Idempotency-Key): a retry gets the same answer.
         self.idempotency_key = Table(

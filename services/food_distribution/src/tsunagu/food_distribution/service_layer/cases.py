@@ -32,6 +32,7 @@ from tsunagu.shared.contracts.registry import parse
 from tsunagu.shared.crypto import ContactSealer, ContactSealError
 from tsunagu.shared.logs import get_logger
 from tsunagu.shared.outbox import OutboxWriter
+from tsunagu.shared.parking import park, take_parked
 
 log = get_logger(__name__)
 t = tables
@@ -61,16 +62,22 @@ async def on_case_created(session: AsyncSession, deps: Deps, envelope: Envelope)
     eligibility = eligibility_from_concerns(case.facts.concerns)
     if eligibility is not None:
         await _grant(session, deps.outbox, case.case_id, eligibility, causation=envelope)
+    for parked in await take_parked(session, t.parked_event, case.case_id):
+        if parked.event_type == intake.CASE_UPDATED:
+            await on_case_updated(session, deps, parked)
 
 
 async def on_case_updated(session: AsyncSession, deps: Deps, envelope: Envelope) -> None:
-    """A concern added later (e.g. income shortfall) grants eligibility; none is ever revoked."""
+    """A concern added later (e.g. income shortfall) grants eligibility; none is ever revoked.
+
+    For a case not known yet (its ``case_created`` dead-lettered, to be replayed) the update
+    is parked and applied when the case arrives, never dropped."""
     update = parse(envelope, intake.CaseUpdated)
+    if await case_row(session, update.case_id) is None:
+        await park(session, t.parked_event, envelope, update.case_id)
+        return
     eligibility = eligibility_from_concerns(update.facts.concerns)
     if eligibility is None:
-        return
-    if await case_row(session, update.case_id) is None:
-        log.warning("case_updated_for_unknown_case", case_id=update.case_id)
         return
     await _grant(session, deps.outbox, update.case_id, eligibility, causation=envelope)
 

@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from tsunagu.shared.parking import parked_event_table
 from tsunagu.shared.runtime import ServiceTables
 
 SCHEMA = "notify"
@@ -63,20 +64,16 @@ class NotifyTables(ServiceTables):
             # Someone at home may be a danger: only safe_channel, never a letter (0002).
             Column("at_risk", Boolean, nullable=False, server_default=text("false")),
             Column("safe_channel", String(16)),
+            # When intake made the consent (and contact) held here: an older event never
+            # overwrites it, whatever the order of arrival (0003).
+            Column("consent_updated_at", _tz()),
             Column("created_at", _tz(), nullable=False),
             Column("updated_at", _tz(), nullable=False),
         )
         # An event about a case notify has not heard of yet (topics are not ordered with
-        # each other): planned again when the case's case_created arrives.
-        self.parked_event = Table(
-            "parked_event",
-            self.metadata,
-            Column("event_id", String(64), primary_key=True),
-            Column("case_id", String(64), nullable=False, index=True),
-            Column("event_type", String(64), nullable=False),
-            Column("envelope", JSONB, nullable=False),
-            Column("parked_at", _tz(), nullable=False),
-        )
+        # each other, a case_created may be dead-lettered and replayed later): planned or
+        # applied when the case's case_created arrives (tsunagu.shared.parking).
+        self.parked_event = parked_event_table(self.metadata)
         # One message owed to one recipient, or the recorded decision not to send it.
         self.delivery = Table(
             "delivery",

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,6 +41,7 @@ from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.contracts.registry import parse
 from tsunagu.shared.logs import get_logger
 from tsunagu.shared.outbox import OutboxWriter
+from tsunagu.shared.parking import park, take_parked
 from tsunagu.shared.wakeup import notify_at_commit
 
 log = get_logger(__name__)
@@ -88,37 +89,70 @@ class Notify:
 
 
 async def on_case_created(notify: Notify, session: AsyncSession, envelope: Envelope) -> None:
-    """Keep the sealed contact and consent, then plan what was waiting for this case."""
+    """Keep the sealed contact and consent, then apply and plan what was waiting for this case.
+
+    A ``case_created`` met again (a replay, a re-publish) never overwrites a consent made after
+    it: the consent held carries the time intake made it (``consent_updated_at``)."""
     case = parse(envelope, intake.CaseCreated)
     now = notify.now()
-    values: dict[str, Any] = {
-        "case_number": case.case_number,
-        "contact_sealed": case.contact_sealed,  # stays sealed: opened only to send
-        "taken_by": case.taken_by,
-        "updated_at": now,
-        **_consent_values(case.consent),
-    }
+    made = envelope.occurred_at
+    state: dict[str, Any] = {"contact_sealed": case.contact_sealed, **_consent_values(case.consent)}
     t = notify.tables.case_contact
-    await session.execute(
+    inserted = await session.execute(
         insert(t)
-        .values(case_id=case.case_id, created_at=now, **values)
-        .on_conflict_do_update(index_elements=[t.c.case_id], set_=values)
+        .values(
+            case_id=case.case_id,
+            case_number=case.case_number,
+            taken_by=case.taken_by,
+            created_at=now,
+            updated_at=now,
+            consent_updated_at=made,
+            **state,
+        )
+        .on_conflict_do_nothing(index_elements=[t.c.case_id])
+        .returning(t.c.case_id)
     )
+    if inserted.first() is None:
+        await session.execute(
+            update(t)
+            .where(t.c.case_id == case.case_id)
+            .values(case_number=case.case_number, taken_by=case.taken_by, updated_at=now)
+        )
+        await _hold_consent(notify, session, case.case_id, state, made)
     await _plan_parked(notify, session, case.case_id)
 
 
 async def on_consent_changed(notify: Notify, session: AsyncSession, envelope: Envelope) -> None:
-    """New channels, time, language or basis; later sends read them (see the sender)."""
+    """New channels, time, language or basis; later sends read them (see the sender).
+
+    For a case not known yet (its ``case_created`` dead-lettered and replayed later, or a
+    replay that starts in the middle) the change is parked and applied when the case arrives;
+    a change older than the consent held is ignored."""
     change = parse(envelope, intake.ConsentChanged)
-    values: dict[str, Any] = {"updated_at": notify.now(), **_consent_values(change.consent)}
+    if await load_case(session, notify.tables, change.case_id) is None:
+        await park(session, notify.tables.parked_event, envelope, change.case_id, notify.now())
+        return
+    state: dict[str, Any] = _consent_values(change.consent)
     if change.contact_sealed:
-        values["contact_sealed"] = change.contact_sealed
+        state["contact_sealed"] = change.contact_sealed
+    await _hold_consent(notify, session, change.case_id, state, envelope.occurred_at)
+
+
+async def _hold_consent(
+    notify: Notify, session: AsyncSession, case_id: str, state: dict[str, Any], made: datetime
+) -> None:
+    """Keep ``state`` unless the consent held was made after ``made`` (newer state wins)."""
     t = notify.tables.case_contact
-    result = await session.execute(update(t).where(t.c.case_id == change.case_id).values(**values))
+    result = await session.execute(
+        update(t)
+        .where(
+            t.c.case_id == case_id,
+            or_(t.c.consent_updated_at.is_(None), t.c.consent_updated_at <= made),
+        )
+        .values(updated_at=notify.now(), consent_updated_at=made, **state)
+    )
     if result.rowcount == 0:  # type: ignore[attr-defined]
-        # Same topic and key as case_created, so only a case older than the topic's
-        # retention (notify started later) gets here; there is nothing to update.
-        log.warning("consent_changed_for_unknown_case", case_id=change.case_id)
+        log.info("older_consent_ignored", case_id=case_id)
 
 
 def _consent_values(consent: intake.Consent) -> dict[str, Any]:
@@ -283,34 +317,21 @@ async def add_suppressed(
 
 
 async def _park(notify: Notify, session: AsyncSession, envelope: Envelope, case_id: str) -> None:
-    t = notify.tables.parked_event
-    await session.execute(
-        insert(t)
-        .values(
-            event_id=envelope.event_id,
-            case_id=case_id,
-            event_type=envelope.event_type,
-            envelope=envelope.model_dump(mode="json"),
-            parked_at=notify.now(),
-        )
-        .on_conflict_do_nothing(index_elements=[t.c.event_id])
-    )
-    log.info("event_parked_until_case_known", event_type=envelope.event_type, case_id=case_id)
+    await park(session, notify.tables.parked_event, envelope, case_id, notify.now())
 
 
 async def _plan_parked(notify: Notify, session: AsyncSession, case_id: str) -> None:
-    t = notify.tables.parked_event
-    parked = (
-        await session.execute(
-            select(t).where(t.c.case_id == case_id).order_by(t.c.parked_at, t.c.event_id)
-        )
-    ).all()
+    """Apply the consent changes parked for the case (oldest first), then plan the rest."""
+    parked = await take_parked(session, notify.tables.parked_event, case_id)
     if not parked:
         return
+    for envelope in parked:
+        if envelope.event_type == intake.CONSENT_CHANGED:
+            await on_consent_changed(notify, session, envelope)
     case = await load_case(session, notify.tables, case_id)
-    for row in parked:
-        envelope = Envelope.model_validate(row.envelope)
+    for envelope in parked:
+        if envelope.event_type == intake.CONSENT_CHANGED:
+            continue
         planned = plan(envelope.event_type, envelope.data, notify.context(envelope.event_id, case))
         await schedule(notify, session, planned, source_event_id=envelope.event_id)
-    await session.execute(delete(t).where(t.c.case_id == case_id))
     log.info("parked_events_planned", case_id=case_id, count=len(parked))
