@@ -65,7 +65,7 @@ class NotifyTables(ServiceTables):
             Column("at_risk", Boolean, nullable=False, server_default=text("false")),
             Column("safe_channel", String(16)),
             # When intake made the consent (and contact) held here: an older event never
-            # overwrites it, whatever the order of arrival (0003).
+            # overwrites it, whatever the order of arrival (0004).
             Column("consent_updated_at", _tz()),
             Column("created_at", _tz(), nullable=False),
             Column("updated_at", _tz(), nullable=False),
