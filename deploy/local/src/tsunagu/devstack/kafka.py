@@ -35,7 +35,8 @@ def ensure_jars(log: object = print) -> Path:
         f"fetching the Apache Kafka {KAFKA_VERSION} jars with Maven into {libs} "
         "(once; the first run downloads for a minute or two) ..."
     )
-    subprocess.run(
+    # Maven's own output (even with -q it prints terminal codes) is shown only when it fails.
+    fetched = subprocess.run(
         [
             "mvn",
             "-q",
@@ -48,8 +49,15 @@ def ensure_jars(log: object = print) -> Path:
             f"-DoutputDirectory={libs}",
             "-DincludeScope=runtime",
         ],
-        check=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
+    if fetched.returncode != 0:
+        raise RuntimeError(
+            f"Maven could not fetch the Kafka jars (exit {fetched.returncode}):\n"
+            + fetched.stdout[-4000:]
+        )
     marker.write_text(KAFKA_VERSION)
     return libs
 
