@@ -576,6 +576,7 @@ async def on_referral_response(routing: Routing, session: AsyncSession, envelope
     """
     response = parse(envelope, intake.ReferralResponseSubmitted)
     t = routing.tables
+    await lock_case(session, routing, response.case_id)
     row = (
         await session.execute(
             select(t.referral, t.decision.c.case_number)
@@ -688,6 +689,19 @@ async def on_referral_response(routing: Routing, session: AsyncSession, envelope
 # --- escalation -----------------------------------------------------------------------------
 
 
+async def lock_case(session: AsyncSession, routing: Routing, case_id: str) -> None:
+    """Take the case's ``decision`` row lock before changing any of its referrals.
+
+    Every transaction that changes a case's referrals (the consumers, the deadline scanner)
+    locks the case first, so they run one after another per case: the later one writes its
+    outbox rows after the earlier one committed, their sequence numbers follow commit order,
+    and the relay publishes the case's events in the order they happened. The scanner asks
+    with ``SKIP LOCKED`` and comes back at its next scan; the consumers wait. The lock order is
+    always the case, then its referrals, so they cannot deadlock."""
+    d = routing.tables.decision
+    await session.execute(select(d.c.case_id).where(d.c.case_id == case_id).with_for_update())
+
+
 async def escalate_overdue(
     routing: Routing, sessions: async_sessionmaker[AsyncSession], *, batch_size: int = 100
 ) -> int:
@@ -721,7 +735,9 @@ async def _escalate_batch(
                 .where(r.c.status == ReferralStatus.PENDING, r.c.deadline_at < now)
                 .order_by(r.c.deadline_at)
                 .limit(batch_size)
-                .with_for_update(of=r, skip_locked=True)
+                # The case's row too (see lock_case): a case another transaction is changing
+                # is skipped now and escalated at a later scan, never interleaved with it.
+                .with_for_update(of=(r, d), skip_locked=True)
             )
         ).all()
         for row in rows:
