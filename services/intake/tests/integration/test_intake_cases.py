@@ -557,5 +557,5 @@ async def test_demo_data_can_be_created_twice(intake_app: App) -> None:
             .where(tables.consultation_event.c.venue_id.in_([v.venue_id for v in VENUES]))
         )
     assert venues >= len(VENUES)
-    assert staff == len(demo_names) == 10
+    assert staff == len(demo_names) == 11  # admin, uketsuke, food, manager, seven programmes
     assert events >= len(VENUES) * (WEEKS_AHEAD + 1)
