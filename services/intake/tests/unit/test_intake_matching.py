@@ -51,8 +51,10 @@ def key(
         ),
         # Last 8 digits are enough (area or mobile prefix missing).
         (key(name_kana="かわぐちはなこ", phone="1234-5678"), ("furigana", "phone")),
-        # A different voicing is a different reading: only one reason left.
-        (key(name_kana="かわくち はなこ", birth_date=BIRTH), ()),
+        # One kana off (a voicing mark, ゆうみ/ゆみ) is how one person gets written twice.
+        (key(name_kana="かわくち はなこ", birth_date=BIRTH), ("furigana", "birth_date")),
+        # Two kana off in a short name is a different name: only one reason left.
+        (key(name_kana="かわくち はなえ", birth_date=BIRTH), ()),
         # Only one reason: no match.
         (key(name_kana="かわぐちはなこ"), ()),
         (key(birth_date=BIRTH), ()),
@@ -131,3 +133,10 @@ def test_accepts_any_iterable() -> None:
 )
 def test_kana_search_key(written: str, expected: str) -> None:
     assert kana_search_key(written) == expected
+
+
+def test_one_kana_off_in_the_given_name_is_still_a_likely_duplicate() -> None:
+    candidate = ResidentKey("", "かわぐち ゆうみ", BIRTH, None)
+    existing = ResidentKey("r-1", "カワグチ ユミ", BIRTH, None)
+    [match] = find_likely_duplicates(candidate, [existing])
+    assert match.reasons == ("furigana", "birth_date")

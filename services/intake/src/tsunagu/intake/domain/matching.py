@@ -12,6 +12,7 @@ from datetime import date
 from enum import StrEnum
 
 from tsunagu.intake.domain.normalize import phone_digits
+from tsunagu.intake.domain.search import kana_close
 from tsunagu.shared.text import kana_search_key
 
 __all__ = ["Match", "MatchReason", "ResidentKey", "find_likely_duplicates", "kana_search_key"]
@@ -71,7 +72,7 @@ class _Comparable:
 
     def reasons_shared_with(self, other: _Comparable) -> tuple[MatchReason, ...]:
         reasons: list[MatchReason] = []
-        if self.kana and self.kana == other.kana:
+        if kana_close(self.kana, other.kana):  # one kana off is still the same name
             reasons.append(MatchReason.FURIGANA)
         if self.birth_date is not None and self.birth_date == other.birth_date:
             reasons.append(MatchReason.BIRTH_DATE)

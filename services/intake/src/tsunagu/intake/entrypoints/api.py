@@ -189,17 +189,35 @@ async def list_cases(
     event_id: Annotated[str | None, Query(pattern=schemas.ID_PATTERN)] = None,
     status: schemas.BoardStatus | None = None,
     programme: Programme | None = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=100,
+            description=(
+                "Search: reception number (or its last 1-4 digits), phone (all or its end), "
+                "birth date (1948-05-01 or 昭和23年5月1日), furigana (one kana off matches), name"
+            ),
+        ),
+    ] = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> schemas.CaseList:
-    """Cases the caller may see, newest first; filter by event, board status or programme."""
-    async with intake(request).transaction() as session:
+    """Cases the caller may see, newest first; filter by event, board status or programme,
+    and search with ``q`` (audited; programme members find only their own cases, the food
+    desk only today's eligible households)."""
+    if q is not None:
+        refuse_unstorable(q, "query")
+    app = intake(request)
+    async with app.transaction() as session:
         found = await views.list_cases(
             session,
             who(principal),
             event_id=event_id,
             board_status=status,
             programme=programme,
+            q=q,
+            today=app.today(),
             page=page,
             page_size=page_size,
         )

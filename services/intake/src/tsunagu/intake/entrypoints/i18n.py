@@ -139,6 +139,13 @@ WORDS: dict[str, tuple[str, str]] = {
     "channel.letter": ("手紙", "Letter"),
     "channel.none": ("連絡しない", "Do not contact"),
     "new.contact_time": ("連絡の時間帯", "Preferred time"),
+    "search.label": ("ケースを検索", "Search cases"),
+    "search.go": ("検索", "Search"),
+    "search.placeholder": (
+        "受付番号（下4桁）・氏名・ふりがな・電話・生年月日",
+        "Reception no. (last 4), name, furigana, phone, birth date",
+    ),
+    "search.results": ("の検索結果", "search results for"),
     "new.sensitive": (
         "連絡に注意が必要（同居の人などに知られると危険がある）",
         "Contact with care (someone at home may be a danger)",

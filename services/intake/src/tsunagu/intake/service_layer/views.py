@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select, true
+from sqlalchemy import Select, and_, exists, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tsunagu.intake.adapters.orm import tables
@@ -16,6 +16,7 @@ from tsunagu.intake.domain import access
 from tsunagu.intake.domain.matching import ResidentKey, find_likely_duplicates, kana_search_key
 from tsunagu.intake.domain.normalize import phone_digits
 from tsunagu.intake.domain.safe_contact import at_risk
+from tsunagu.intake.domain.search import SearchTerms, kana_found_in, parse_query
 from tsunagu.intake.service_layer import audit
 from tsunagu.intake.service_layer.errors import NotFound
 from tsunagu.shared.contracts.codes import (
@@ -210,21 +211,35 @@ async def list_cases(
     event_id: str | None = None,
     board_status: str | None = None,
     programme: Programme | None = None,
+    q: str | None = None,
+    today: date | None = None,
     page: int = 1,
     page_size: int = 20,
 ) -> dict[str, Any]:
-    """Cases ``who`` may see, newest first; the food desk gets its narrow columns only."""
+    """Cases ``who`` may see, newest first; the food desk gets its narrow columns only.
+
+    ``q`` searches (``domain.search``): reception number or its last digits, phone, birth date
+    in either calendar, furigana (one kana off still matches), name. Within what ``who`` may
+    see: a programme member only the cases referred to their programme, the food desk only
+    today's households eligible for a parcel. A search is audited by the kinds searched for,
+    never the text.
+    """
     c, r = tables.case, tables.resident
     full_view = True
     conditions: list[Any] = []
+    terms = parse_query(q) if q is not None else None
     # Roles that see every case pass the rule with no referrals at all.
     if not access.can_view_case(who, {}):
         if StaffRole.PROGRAMME in who.roles and who.programmes:
             conditions.append(_shared_with(who.programmes))
         elif StaffRole.FOOD_DESK in who.roles:
             full_view = False  # every case, but only what a handout needs
+            if terms is not None:
+                conditions.append(_eligible_today(today or date.today()))
         else:
             return {"items": [], "total": 0, "page": page, "page_size": page_size}
+    if terms is not None:
+        conditions.append(await _matching(session, terms, and_(true(), *conditions)))
     if event_id is not None:
         conditions.append(c.c.event_id == event_id)
     if board_status is not None:
@@ -235,7 +250,8 @@ async def list_cases(
             exists().where(f.c.case_id == c.c.case_id, f.c.programme == str(programme))
         )
     where = and_(true(), *conditions)
-    total = await session.scalar(select(func.count()).select_from(c).where(where))
+    joined = c.join(r, r.c.resident_id == c.c.resident_id)
+    total = await session.scalar(select(func.count()).select_from(joined).where(where))
     stmt: Select[Any] = (
         select(
             c.c.case_id,
@@ -278,14 +294,64 @@ async def list_cases(
                 "programmes": programmes.get(row.case_id, []),
             }
         items.append(item)
+    searched = {} if terms is None else {"search": terms.kinds}
     await audit.record(
         session,
         who.username,
-        "case.list",
+        "case.list" if terms is None else "case.search",
         count=len(items),
         view="full" if full_view else "food_desk",
+        **searched,
     )
     return {"items": items, "total": int(total or 0), "page": page, "page_size": page_size}
+
+
+def _eligible_today(today: date) -> Any:
+    """Cases at today's events whose household may have a parcel (routing or food said so)."""
+    c, e, g, fe = (
+        tables.case,
+        tables.consultation_event,
+        tables.case_routing,
+        tables.food_eligibility,
+    )
+    todays = select(e.c.event_id).where(e.c.event_date == today)
+    routed = exists().where(g.c.case_id == c.c.case_id, g.c.food_parcel_eligible.is_(True))
+    granted = exists().where(
+        fe.c.case_id == c.c.case_id,
+        or_(fe.c.granted_at.is_not(None), fe.c.handed_out_at.is_not(None)),
+    )
+    return and_(c.c.event_id.in_(todays), or_(routed, granted))
+
+
+async def _matching(session: AsyncSession, terms: SearchTerms, visible: Any) -> Any:
+    """The condition for cases that match ``terms`` (any of them)."""
+    c, r = tables.case, tables.resident
+    found: list[Any] = []
+    if terms.case_number:
+        found.append(c.c.case_number == terms.case_number)
+    if terms.number_tail:
+        found.append(c.c.case_number.like(f"%-{terms.number_tail}"))  # digits only
+    if terms.phone:
+        digits = terms.phone
+        found.append(r.c.phone == digits if len(digits) >= 10 else r.c.phone.endswith(digits))
+    if terms.birth_date:
+        found.append(r.c.birth_date == terms.birth_date)
+    if terms.name:
+        written = func.replace(func.replace(r.c.name, " ", ""), "\u3000", "")
+        found.append(written.contains(terms.name, autoescape=True))
+    if terms.kana_key:
+        # Furigana one kana off: compared in Python (rapidfuzz) over the keys of the residents
+        # of the cases the caller may see; exact parts of a key are found the same way.
+        keys = await session.execute(
+            select(r.c.resident_id, r.c.kana_search_key)
+            .distinct()
+            .select_from(c.join(r, r.c.resident_id == c.c.resident_id))
+            .where(visible)
+        )
+        ids = [rid for rid, key in keys if kana_found_in(terms.kana_key, key)]
+        if ids:
+            found.append(r.c.resident_id.in_(ids))
+    return or_(false(), *found)
 
 
 async def _food_eligibility(session: AsyncSession, case_ids: list[str]) -> dict[str, bool]:

@@ -22,6 +22,7 @@ from tsunagu.intake.entrypoints.pages.rendering import (
 )
 from tsunagu.intake.entrypoints.schemas import FactsIn
 from tsunagu.intake.entrypoints.web import (
+    find_unstorable,
     intake,
     staff,
     staff_passive,
@@ -49,6 +50,7 @@ async def cases_page(
     event_id: str | None = None,
     status: str | None = None,
     programme: str | None = None,
+    q: str | None = None,
     page: int = 1,
     principal: Principal = Depends(staff),
 ) -> Response:
@@ -58,9 +60,21 @@ async def cases_page(
         "board_status": status if status in cases.BOARD_STATUSES else None,
         "programme": Programme(programme) if programme in _PROGRAMMES else None,
     }
+    # The header's search box: what cannot be stored cannot match anything either.
+    query = (q or "").strip()[:100] or None
+    if query is not None and find_unstorable(query) is not None:
+        query = None
     page = max(1, min(page, 10_000))
     async with app.transaction() as session:
-        found = await views.list_cases(session, who(principal), page=page, page_size=25, **filters)
+        found = await views.list_cases(
+            session,
+            who(principal),
+            page=page,
+            page_size=25,
+            q=query,
+            today=app.today(),
+            **filters,
+        )
         events = await staff_service.list_events(
             session,
             from_date=app.today() - timedelta(days=90),
@@ -73,6 +87,7 @@ async def cases_page(
         principal,
         found=found,
         filters=filters,
+        query=query or "",
         events=events,
         pages=pages,
         page_link=lambda n: (
@@ -84,6 +99,7 @@ async def cases_page(
                         "event_id": event_id,
                         "status": status,
                         "programme": programme,
+                        "q": query,
                         "page": n,
                     }.items()
                     if v
