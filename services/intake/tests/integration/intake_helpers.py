@@ -121,7 +121,10 @@ def case_routed(case_id: str, case_number: str, event_id: str, **overrides: Any)
                 "role": "lead",
                 "status": "pending",
                 "deadline_at": deadline,
-                "reasons": ["concern income_shortfall", "most pressing: income_shortfall"],
+                "reasons": [
+                    {"code": "concern", "params": {"concern": "income_shortfall"}},
+                    {"code": "lead_most_pressing", "params": {"concern": "income_shortfall"}},
+                ],
                 "allowed_actions": ["accept", "decline"],
             },
             {
@@ -130,7 +133,7 @@ def case_routed(case_id: str, case_number: str, event_id: str, **overrides: Any)
                 "role": "member",
                 "status": "pending",
                 "deadline_at": deadline,
-                "reasons": ["concern isolation"],
+                "reasons": [{"code": "concern", "params": {"concern": "isolation"}}],
                 "allowed_actions": ["accept", "decline"],
             },
         ],

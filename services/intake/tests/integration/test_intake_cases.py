@@ -191,7 +191,10 @@ async def test_case_routed_fills_the_referrals(intake_app: App) -> None:
     by_programme = {r["programme"]: r for r in case["referrals"]}
     assert by_programme["life_independence"]["role"] == "lead"
     assert by_programme["life_independence"]["status"] == "pending"
-    assert by_programme["life_independence"]["reasons"][0] == "concern income_shortfall"
+    assert by_programme["life_independence"]["reasons"][0] == {
+        "code": "concern",
+        "params": {"concern": "income_shortfall"},
+    }
     assert by_programme["csw_participation"]["role"] == "member"
     assert case["food_parcel_eligible"] is True
 
@@ -251,7 +254,7 @@ async def test_a_rerouted_case_shows_the_new_and_withdrawn_referrals(intake_app:
         "programme": "disability_support",
         "role": "member",
         "status": "pending",
-        "reasons": ["concern disability"],
+        "reasons": [{"code": "concern", "params": {"concern": "disability"}}],
         "allowed_actions": ["accept", "decline"],
     }
     coordinator = {**added, "referral_id": str(uuid.uuid4()), "programme": "csw_outreach"}

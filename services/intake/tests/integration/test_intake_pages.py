@@ -371,8 +371,11 @@ async def test_the_preview_shows_where_routing_would_send_the_case(
         "lead": "life_independence",
         "roles": {"life_independence": "lead", "csw_participation": "member"},
         "reasons": {
-            "life_independence": ["concern income_shortfall"],
-            "csw_participation": ["concern isolation"],
+            "life_independence": [
+                {"code": "concern", "params": {"concern": "income_shortfall"}},
+                {"code": "lead_most_pressing", "params": {"concern": "income_shortfall"}},
+            ],
+            "csw_participation": [{"code": "concern", "params": {"concern": "isolation"}}],
         },
         "awaiting_consent": [],
         "food_parcel_eligible": True,
@@ -420,6 +423,7 @@ async def test_the_preview_shows_where_routing_would_send_the_case(
     assert "振り分けの見込み" in preview.text
     assert "生活自立サポートセンター" in preview.text and "主担当" in preview.text
     assert "食料品の配布対象" in preview.text
+    assert "主担当: 一番困っていること「生活費が足りない」" in preview.text
     assert "authorization: bearer " in str(seen["head"]).lower()
     sent = seen["body"]
     # The event contract's facts (an age, not a birth date) and the sharing basis.

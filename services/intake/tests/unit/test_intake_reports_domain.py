@@ -93,6 +93,7 @@ def test_a_span_counts_each_resident_once() -> None:
         "in_progress": 1,
         "closed": 1,
         "escalated": 0,
+        "withdrawn": 0,
     }
     assert r["referrals"]["declined_reasons"] == {"csw_participation": {"outside_remit": 1}}
     assert r["referrals"]["closed_outcomes"] == {"welfare_fund": {"unstated": 1}}

@@ -149,6 +149,7 @@ def test_referral_created_alerts_the_team_at_once_even_at_night() -> None:
         "urgent": True,
         "role": "lead",
         "respond_by": "2025-06-04T08:30:00+00:00",
+        "reasons": [],
     }
 
 

@@ -141,6 +141,18 @@ def test_urgent_referrals_are_marked() -> None:
     assert CONTEXTS["new_referral"]["case_url"] in calm.text
 
 
+def test_a_new_referral_says_why_in_the_teams_words() -> None:
+    reasons = [
+        {"code": "concern", "params": {"concern": "income_shortfall"}},
+        {"code": "lead_most_pressing", "params": {"concern": "income_shortfall"}},
+    ]
+    message = render("new_referral", "ja", {**CONTEXTS["new_referral"], "reasons": reasons})
+    assert "・相談内容「生活費が足りない」" in message.text
+    assert "・主担当: 一番困っていること「生活費が足りない」" in message.text
+    # Messages planned before reasons travelled still render.
+    assert "紹介の理由" not in render("new_referral", "ja", CONTEXTS["new_referral"]).text
+
+
 def test_unknown_language_falls_back_to_easy_japanese() -> None:
     message = render("acknowledgement", "pt", CONTEXTS["acknowledgement"])
     assert message.language is Language.JA_EASY

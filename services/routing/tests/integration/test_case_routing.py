@@ -71,14 +71,19 @@ async def test_the_articles_example(start_runtime, producer, tap: Tap, group: st
     lead = by_topic[programme_topic_name("life_independence")]
     assert lead["role"] == "lead"
     assert lead["concerns"] == ["income_shortfall", "isolation"]
-    assert "lead: most pressing concern income_shortfall" in lead["reasons"]
+    assert {"code": "lead_most_pressing", "params": {"concern": "income_shortfall"}} in lead[
+        "reasons"
+    ]
+    assert routed.envelope.schema_version == 2  # reasons are objects
     assert all(r.key == case_id for r in created)
 
     # Stored: the decision with its rule version and reasons, one referral per programme.
     decision = await decision_of(runtime, case_id)
     assert decision is not None
     assert decision["rule_version"] == "2026.1"
-    assert decision["decision"]["reasons"]["csw_participation"] == ["concern isolation"]
+    assert decision["decision"]["reasons"]["csw_participation"] == [
+        {"code": "concern", "params": {"concern": "isolation"}}
+    ]
     referrals = await referrals_of(runtime, case_id)
     expected_deadline = deadline_for(clock.now, False, RULES)
     assert [(r["programme"], r["status"]) for r in referrals] == [
@@ -117,9 +122,14 @@ async def test_an_8050_household_is_a_compound_case_led_by_the_coordinator(
     created = await tap.wait_for(case_id, 3, event_type="referral_created")
     assert {r.topic for r in created} == {programme_topic_name(p) for p in roles}
     coordinator = next(r for r in created if r.data["programme"] == "csw_outreach")
-    assert "compound: concern family_8050" in coordinator.data["reasons"]
+    assert {"code": "compound_concerns", "params": {"concerns": ["family_8050"]}} in (
+        coordinator.data["reasons"]
+    )
     elderly = next(r for r in created if r.data["programme"] == "elderly_support")
-    assert "age 82 ≥ 65 and concern elderly_care" in elderly.data["reasons"]
+    assert {
+        "code": "age_and_concern",
+        "params": {"age": 82, "threshold": 65, "concern": "elderly_care"},
+    } in elderly.data["reasons"]
     assert len(await referrals_of(runtime, case_id)) == 3
 
 
@@ -169,7 +179,9 @@ async def test_an_urgent_case_must_be_accepted_within_an_hour(
 
     (routed,) = await tap.wait_for(case_id, 1, event_type="case_routed")
     assert routed.data["urgent"] is True
-    assert routed.data["external"] == [{"agency": "dv_centre", "reason": "concern dv_abuse"}]
+    assert routed.data["external"] == [
+        {"agency": "dv_centre", "reasons": [{"code": "concern", "params": {"concern": "dv_abuse"}}]}
+    ]
     (created,) = await tap.wait_for(case_id, 1, event_type="referral_created")
     assert created.data["urgent"] is True
     (referral,) = await referrals_of(runtime, case_id)
@@ -177,8 +189,8 @@ async def test_an_urgent_case_must_be_accepted_within_an_hour(
     decision = await decision_of(runtime, case_id)
     assert decision is not None and decision["urgent"] is True
     assert decision["decision"]["urgent_reasons"] == [
-        "concern dv_abuse",
-        "flag eviction_within_7_days",
+        {"code": "concern", "params": {"concern": "dv_abuse"}},
+        {"code": "flag", "params": {"flag": "eviction_within_7_days"}},
     ]
 
 

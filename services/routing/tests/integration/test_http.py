@@ -77,8 +77,8 @@ async def test_explain_routes_the_contracts_facts_without_storing_them(
     assert body["rule_version"] == "2026.1"
     assert body["roles"] == {"life_independence": "lead", "csw_participation": "member"}
     assert body["reasons"]["life_independence"] == [
-        "concern income_shortfall",
-        "lead: most pressing concern income_shortfall",
+        {"code": "concern", "params": {"concern": "income_shortfall"}},
+        {"code": "lead_most_pressing", "params": {"concern": "income_shortfall"}},
     ]
     assert body["external"] == []
     assert "話し相手" not in response.text
@@ -103,7 +103,10 @@ async def test_explain_shows_what_awaits_consent(
     assert decision["programmes"] == ["elderly_support", "adult_guardianship"]
     assert decision["awaiting_consent"] == ["adult_guardianship"]
     assert {e["agency"] for e in decision["external"]} == {"health_centre", "dv_centre"}
-    assert any(r.startswith("age 7") for r in decision["reasons"]["elderly_support"])
+    assert {
+        "code": "age_and_concern",
+        "params": {"age": 76, "threshold": 65, "concern": "dementia_money"},
+    } in decision["reasons"]["elderly_support"]
 
 
 @pytest.mark.parametrize(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
 import pytest
 
 from tsunagu.routing.domain import CaseFacts, Decision, RuleSet, decide
+from tsunagu.routing.domain.engine import ExternalReferral
 from tsunagu.shared.contracts.codes import (
     Concern,
     ExternalAgency,
@@ -16,13 +18,63 @@ from tsunagu.shared.contracts.codes import (
     ReferralStatus,
     SharingBasis,
 )
+from tsunagu.shared.contracts.reasons import Reason
 
 P = Programme
 A = ExternalAgency
 
 
+def sentence(reason: Reason) -> str:
+    """A reason's code and parameters in one line, so that the tests below read as the rules
+    do (every code and parameter is compared exactly)."""
+    p = reason.params
+    return {
+        "concern": lambda: f"concern {p.get('concern')}",
+        "age_and_concern": lambda: (
+            f"age {p.get('age')} ≥ {p.get('threshold')} and concern {p.get('concern')}"
+        ),
+        "disability_certificate": lambda: "disability certificate",
+        "special_loan_borrower": lambda: "special-loan borrower",
+        "compound_programmes": lambda: f"compound: {p.get('count')} programmes",
+        "compound_concerns": lambda: (
+            f"compound: {'concern' if len(p['concerns']) == 1 else 'concerns'} "  # type: ignore[arg-type]
+            + ", ".join(p["concerns"])  # type: ignore[arg-type]
+        ),
+        "lead_coordinator": lambda: "lead: coordinator of a compound case",
+        "lead_most_pressing": lambda: f"lead: most pressing concern {p.get('concern')}",
+        "lead_first_concern": lambda: (
+            f"lead: first concern reaching a programme, {p.get('concern')}"
+        ),
+        "lead_first_programme": lambda: "lead: first programme reached",
+        "lead_default": lambda: "lead: default lead",
+        "no_programme_reached": lambda: "no council programme reached",
+        "flag": lambda: f"flag {p.get('flag')}",
+    }[reason.code.value]()
+
+
+def said(decision: Decision) -> Decision:
+    """The decision with every reason as its one-line form (see `sentence`)."""
+    return dataclasses.replace(
+        decision,
+        reasons={p: tuple(map(sentence, why)) for p, why in decision.reasons.items()},
+        urgent_reasons=tuple(map(sentence, decision.urgent_reasons)),  # type: ignore[arg-type]
+        external_referrals=tuple(
+            ExternalReferral(e.agency, tuple(map(sentence, e.reasons)))  # type: ignore[arg-type]
+            for e in decision.external_referrals
+        ),
+    )
+
+
 def route(rules: RuleSet, concerns: list[str], **kwargs: Any) -> Decision:
+    return said(decide(CaseFacts.from_raw(concerns=concerns, **kwargs), rules))
+
+
+def raw(rules: RuleSet, concerns: list[str], **kwargs: Any) -> Decision:
     return decide(CaseFacts.from_raw(concerns=concerns, **kwargs), rules)
+
+
+def r(code: str, **params: Any) -> dict[str, Any]:
+    return {"code": code, "params": params}
 
 
 # Rule 1: every concern alone (age unknown, no flags). The lead of a concern that reaches only
@@ -408,7 +460,7 @@ def test_rule_9_food_parcel(rules: RuleSet, concern: Concern) -> None:
 
 
 def test_the_articles_example(rules: RuleSet) -> None:
-    decision = route(
+    decision = raw(
         rules,
         ["income_shortfall", "isolation"],
         most_pressing="income_shortfall",
@@ -431,17 +483,17 @@ def test_the_articles_example(rules: RuleSet) -> None:
         "roles": {"life_independence": "lead", "csw_participation": "member"},
         "reasons": {
             "life_independence": [
-                "concern income_shortfall",
-                "lead: most pressing concern income_shortfall",
+                r("concern", concern="income_shortfall"),
+                r("lead_most_pressing", concern="income_shortfall"),
             ],
-            "csw_participation": ["concern isolation"],
+            "csw_participation": [r("concern", concern="isolation")],
         },
         "external_referrals": [],
     }
 
 
 def test_the_8050_household(rules: RuleSet) -> None:
-    decision = route(rules, ["family_8050", "hikikomori", "income_shortfall"], age=82)
+    decision = raw(rules, ["family_8050", "hikikomori", "income_shortfall"], age=82)
     assert decision.to_dict() == {
         "rule_version": "2026.1",
         "programmes": ["csw_outreach", "life_independence"],
@@ -457,26 +509,26 @@ def test_the_8050_household(rules: RuleSet) -> None:
         "roles": {"csw_outreach": "coordinator", "life_independence": "member"},
         "reasons": {
             "csw_outreach": [
-                "concern family_8050",
-                "concern hikikomori",
-                "compound: concerns family_8050, hikikomori",
-                "lead: coordinator of a compound case",
+                r("concern", concern="family_8050"),
+                r("concern", concern="hikikomori"),
+                r("compound_concerns", concerns=["family_8050", "hikikomori"]),
+                r("lead_coordinator"),
             ],
-            "life_independence": ["concern income_shortfall"],
+            "life_independence": [r("concern", concern="income_shortfall")],
         },
         "external_referrals": [],
     }
 
 
 def test_to_dict_is_json_serialisable(rules: RuleSet) -> None:
-    decision = route(
+    decision = raw(
         rules, ["dv_abuse", "health", "dementia_money", "isolation"], age=70, no_food_today=True
     )
     data = decision.to_dict()
     assert json.loads(json.dumps(data, ensure_ascii=False)) == data
     assert data["external_referrals"] == [
-        {"agency": "dv_centre", "reasons": ["concern dv_abuse"]},
-        {"agency": "health_centre", "reasons": ["concern health"]},
+        {"agency": "dv_centre", "reasons": [r("concern", concern="dv_abuse")]},
+        {"agency": "health_centre", "reasons": [r("concern", concern="health")]},
     ]
 
 

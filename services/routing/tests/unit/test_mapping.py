@@ -104,12 +104,18 @@ def test_explain_body_errors_name_the_field(
     assert message in error["msg"]
 
 
-def test_decision_view_joins_external_reasons(rules: RuleSet) -> None:
+def test_decision_view_names_external_reasons_as_data(rules: RuleSet) -> None:
     body = ExplainRequest.model_validate({"facts": {"concerns": ["dv_abuse", "childcare"]}})
     view = decision_view(decision_for(body.facts, body.sharing_basis, rules)[1])
     assert view["urgent"] is True
     assert view["external"] == [
-        {"agency": "dv_centre", "reason": "concern dv_abuse"},
-        {"agency": "child_family_centre", "reason": "concern childcare"},
+        {
+            "agency": "dv_centre",
+            "reasons": [{"code": "concern", "params": {"concern": "dv_abuse"}}],
+        },
+        {
+            "agency": "child_family_centre",
+            "reasons": [{"code": "concern", "params": {"concern": "childcare"}}],
+        },
     ]
     assert "external_referrals" not in view

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tsunagu.shared.contracts.codes import (
     Concern,
@@ -13,6 +13,7 @@ from tsunagu.shared.contracts.codes import (
     ReferralRole,
     ReferralStatus,
 )
+from tsunagu.shared.contracts.reasons import Reason, upgrade_reasons
 
 CASE_ROUTED = "case_routed"
 REFERRAL_CREATED = "referral_created"
@@ -20,6 +21,11 @@ REFERRAL_STATUS_CHANGED = "referral_status_changed"
 REFERRAL_ESCALATED = "referral_escalated"
 CONSENT_WITHDRAWN = "consent_withdrawn"
 CASE_REROUTED = "case_rerouted"
+
+#: The envelope ``schema_version`` of routing's events. 2: every reason is an object
+#: ``{code, params}`` (``tsunagu.shared.contracts.reasons``), where 1 had English sentences.
+#: Readers of version 2 still read version 1 events (sentences become ``text`` reasons).
+SCHEMA_VERSION = 2
 
 #: What programme staff may do to a referral; every referral event names the subset allowed
 #: now (``allowed_actions``), decided by routing's lifecycle alone.
@@ -30,20 +36,34 @@ class _Data(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
 
-class Referral(_Data):
+class _WithReasons(_Data):
+    @field_validator("reasons", mode="before", check_fields=False)
+    @classmethod
+    def _sentences_of_version_1(cls, value: Any) -> Any:
+        return upgrade_reasons(value)
+
+
+class Referral(_WithReasons):
     referral_id: str
     programme: Programme
     role: ReferralRole
     status: ReferralStatus
     deadline_at: datetime | None = None
-    reasons: list[str] = Field(default_factory=list)
+    reasons: list[Reason] = Field(default_factory=list)
     #: The responses routing accepts now; ``None`` in events written before it was added.
     allowed_actions: list[StaffAction] | None = None
 
 
-class ExternalReferral(_Data):
+class ExternalReferral(_WithReasons):
     agency: str
-    reason: str
+    reasons: list[Reason] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reason_of_version_1(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "reasons" not in data and "reason" in data:
+            return {**data, "reasons": upgrade_reasons(data["reason"])}
+        return data
 
 
 class CaseRouted(_Data):
@@ -61,7 +81,7 @@ class CaseRouted(_Data):
     external: list[ExternalReferral] = Field(default_factory=list)
 
 
-class ReferralCreated(_Data):
+class ReferralCreated(_WithReasons):
     """A programme has received a case; what its team needs to pick it up."""
 
     case_id: str
@@ -73,7 +93,7 @@ class ReferralCreated(_Data):
     urgent: bool
     deadline_at: datetime
     concerns: list[Concern]
-    reasons: list[str] = Field(default_factory=list)
+    reasons: list[Reason] = Field(default_factory=list)
     allowed_actions: list[StaffAction] | None = None
 
 

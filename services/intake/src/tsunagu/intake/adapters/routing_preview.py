@@ -24,7 +24,8 @@ class PreviewLine:
     programme: str
     role: str | None
     status: str | None
-    reasons: list[str]
+    #: Routing's reasons, ``{code, params}`` each, rendered by the page in its language.
+    reasons: list[Any]
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def parse_preview(body: Any) -> Preview:
                     programme=str(ref["programme"]),
                     role=ref.get("role"),
                     status=ref.get("status"),
-                    reasons=[str(x) for x in ref.get("reasons") or []],
+                    reasons=list(ref.get("reasons") or []),
                 )
             )
     else:
@@ -96,7 +97,7 @@ def parse_preview(body: Any) -> Preview:
                     programme=str(programme),
                     role=roles.get(programme),
                     status="suggested" if programme in waiting else "pending",
-                    reasons=[str(x) for x in reasons.get(programme) or []],
+                    reasons=list(reasons.get(programme) or []),
                 )
             )
     external = decision.get("external_referrals") or decision.get("external") or []

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
+from typing import Any
 
 from tsunagu.shared.contracts.codes import (
     CONCERN_LABELS_JA,
@@ -12,6 +12,7 @@ from tsunagu.shared.contracts.codes import (
     Concern,
     Programme,
 )
+from tsunagu.shared.contracts.reasons import render_reason
 
 CONCERN_LABELS_EN: dict[Concern, str] = {
     Concern.INCOME_SHORTFALL: "Not enough money to live on",
@@ -374,44 +375,10 @@ def programme_name(lang: str) -> Callable[[str], str]:
     return name
 
 
-#: Routing's reasons (``tsunagu.routing.domain.engine``) are English sentences naming codes;
-#: staff reading Japanese get them in Japanese. Anything not matched is shown as it came.
-_REASONS_JA: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern), template)
-    for pattern, template in (
-        (r"concern (\w+)", "相談内容「{0}」"),
-        (r"age (\d+) ≥ (\d+) and concern (\w+)", "{0}歳（{1}歳以上）で「{2}」"),
-        (r"disability certificate", "障害者手帳がある"),
-        (r"special-loan borrower", "特例貸付の借受人"),
-        (r"compound: (\d+) programmes", "複合課題（{0}窓口）"),
-        (r"compound: concerns? ([\w, ]+)", "複合課題「{0}」"),
-        (r"lead: coordinator of a compound case", "主担当: 複合課題の調整役"),
-        (r"lead: most pressing concern (\w+)", "主担当: 一番困っていること「{0}」"),
-        (r"lead: first concern reaching a programme, (\w+)", "主担当: 最初の相談内容「{0}」"),
-        (r"lead: first programme reached", "主担当: 最初に該当した窓口"),
-        (r"lead: default lead", "主担当: 既定の窓口"),
-        (r"no council programme reached", "社協の窓口に該当なし"),
-    )
-)
+def reason_label(lang: str) -> Callable[[Any], str]:
+    """Why routing chose a programme (a reason ``{code, params}``), in the page's language."""
 
-
-def reason_label(lang: str) -> Callable[[str], str]:
-    """Why routing chose a programme, in the page's language."""
-    concern = concern_label(lang)
-
-    def words(value: str) -> str:
-        codes = value.split(", ")
-        if all(code in Concern.__members__.values() for code in codes):
-            return "」「".join(concern(code) for code in codes)
-        return value
-
-    def label(reason: str) -> str:
-        if lang == "en":
-            return reason
-        for pattern, template in _REASONS_JA:
-            match = pattern.fullmatch(reason)
-            if match is not None:
-                return template.format(*(words(g) for g in match.groups()))
-        return reason
+    def label(reason: Any) -> str:
+        return render_reason(reason, lang)
 
     return label

@@ -10,6 +10,7 @@ from pydantic_core import PydanticCustomError
 
 from tsunagu.shared.contracts.codes import Concern, ContactChannel, SharingBasis
 from tsunagu.shared.contracts.intake import ReferralAction
+from tsunagu.shared.contracts.reasons import Reason, upgrade_reasons
 
 BoardStatus = Literal["waiting", "in_consultation", "done"]
 
@@ -61,13 +62,19 @@ class ReferralOut(BaseModel):
     programme: str
     status: str
     role: str
-    reasons: list[str]
+    #: Why routing chose the programme: ``{code, params}`` each (see the reasons contract).
+    reasons: list[Reason]
     deadline_at: datetime | None = None
     escalated: bool = False
     #: A response staff sent that routing has not confirmed yet.
     submitted_action: str | None = None
     #: The responses routing accepts now (its lifecycle); anything else is refused with 409.
     allowed_actions: list[str] = Field(default_factory=list)
+
+    @field_validator("reasons", mode="before")
+    @classmethod
+    def _sentences_of_older_events(cls, value: object) -> object:
+        return upgrade_reasons(value)
 
     @field_validator("allowed_actions", mode="before")
     @classmethod

@@ -87,7 +87,7 @@ async def _apply_decision(
             "programme": referral.programme.value,
             "role": referral.role.value,
             "status": referral.status.value,
-            "reasons": list(referral.reasons),
+            "reasons": [r.model_dump(mode="json") for r in referral.reasons],
             "deadline_at": referral.deadline_at,
             "allowed_actions": referral.allowed_actions,
             "updated_at": envelope.occurred_at,

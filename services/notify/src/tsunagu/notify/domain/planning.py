@@ -214,6 +214,8 @@ def _on_referral_created(data: Mapping[str, Any], ctx: PlanningContext) -> Plan:
         "urgent": e.urgent,
         "role": e.role.value,
         "respond_by": e.deadline_at.isoformat(),
+        # Routing's reasons as data; the message renders them in its language.
+        "reasons": [r.model_dump(mode="json") for r in e.reasons],
     }
     return Plan([_team_intent(e.programme, "new_referral", variables, ctx, e.case_id, e.urgent)])
 

@@ -47,7 +47,16 @@ def programme_handlers(notify: Notify) -> dict[str, Handler]:
 def register(
     runtime: ServiceRuntime, notify: Notify, *, consumer: str | None = None
 ) -> list[IdempotentConsumer]:
+    # Routing's events are version 2 (reasons as data); older versions still read.
+    version = routing.SCHEMA_VERSION
     return [
-        runtime.consume(CASE_TOPICS, case_handlers(notify), consumer=consumer),
-        runtime.consume(PROGRAMME_TOPIC_NAMES, programme_handlers(notify), consumer=consumer),
+        runtime.consume(
+            CASE_TOPICS, case_handlers(notify), consumer=consumer, max_schema_version=version
+        ),
+        runtime.consume(
+            PROGRAMME_TOPIC_NAMES,
+            programme_handlers(notify),
+            consumer=consumer,
+            max_schema_version=version,
+        ),
     ]

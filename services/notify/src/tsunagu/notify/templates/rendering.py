@@ -29,6 +29,7 @@ from tsunagu.shared.contracts.codes import (
     Programme,
     ReferralRole,
 )
+from tsunagu.shared.contracts.reasons import render_reason
 
 #: Resident templates' variables: resident_name (str | None, added at send time),
 #: council_name, council_phone, and per template:
@@ -262,6 +263,7 @@ def _build_env() -> Environment:
     env.filters["datetime_ja"] = datetime_ja
     env.filters["parcel_type_ja"] = lambda code: _PARCEL_TYPES_JA[ParcelType(code)]
     env.filters["role_ja"] = lambda code: _ROLES_JA[ReferralRole(code)]
+    env.filters["reason"] = render_reason
     return env
 
 

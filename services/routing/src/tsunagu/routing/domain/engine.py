@@ -1,7 +1,8 @@
 """The routing decision: which programmes a case goes to, who leads, what is shared now.
 
 `decide` is a pure function of the case facts and one rule set version (docs/domain.md,
-rules 1–9). Every programme in a decision carries the human-readable reasons it was chosen.
+rules 1–9). Every programme in a decision carries the reasons it was chosen, as data: a code
+and its parameters (``tsunagu.shared.contracts.reasons``), rendered in words where they are shown.
 """
 
 from __future__ import annotations
@@ -18,9 +19,17 @@ from tsunagu.shared.contracts.codes import (
     ReferralStatus,
     SharingBasis,
 )
+from tsunagu.shared.contracts.reasons import Reason, ReasonCode
 
 from .facts import CaseFacts
 from .ruleset import RuleSet
+
+_R = ReasonCode
+
+
+def why(code: ReasonCode, **params: str | int | list[str]) -> Reason:
+    """One reason: its code and parameters (codes and numbers, no personal data)."""
+    return Reason(code=code, params=params)
 
 
 @dataclass(frozen=True)
@@ -28,7 +37,7 @@ class ExternalReferral:
     """A need sent outside the council; recorded so that it is never silent."""
 
     agency: ExternalAgency
-    reasons: tuple[str, ...]
+    reasons: tuple[Reason, ...]
 
 
 @dataclass(frozen=True)
@@ -50,13 +59,13 @@ class Decision:
     coordinator: Programme | None
     compound: bool
     urgent: bool
-    urgent_reasons: tuple[str, ...]
+    urgent_reasons: tuple[Reason, ...]
     food_parcel_eligible: bool
     sharing_basis: SharingBasis
     shared: tuple[Programme, ...]
     awaiting_consent: tuple[Programme, ...]
     roles: Mapping[Programme, ReferralRole]
-    reasons: Mapping[Programme, tuple[str, ...]]
+    reasons: Mapping[Programme, tuple[Reason, ...]]
     external_referrals: tuple[ExternalReferral, ...]
 
     def initial_status(self, programme: Programme) -> ReferralStatus:
@@ -77,15 +86,20 @@ class Decision:
             "coordinator": None if self.coordinator is None else self.coordinator.value,
             "compound": self.compound,
             "urgent": self.urgent,
-            "urgent_reasons": list(self.urgent_reasons),
+            "urgent_reasons": [r.model_dump(mode="json") for r in self.urgent_reasons],
             "food_parcel_eligible": self.food_parcel_eligible,
             "sharing_basis": self.sharing_basis.value,
             "shared": [p.value for p in self.shared],
             "awaiting_consent": [p.value for p in self.awaiting_consent],
             "roles": {p.value: role.value for p, role in self.roles.items()},
-            "reasons": {p.value: list(why) for p, why in self.reasons.items()},
+            "reasons": {
+                p.value: [r.model_dump(mode="json") for r in why] for p, why in self.reasons.items()
+            },
             "external_referrals": [
-                {"agency": e.agency.value, "reasons": list(e.reasons)}
+                {
+                    "agency": e.agency.value,
+                    "reasons": [r.model_dump(mode="json") for r in e.reasons],
+                }
                 for e in self.external_referrals
             ],
         }
@@ -101,18 +115,18 @@ def decide(facts: CaseFacts, rules: RuleSet) -> Decision:
     council programme, the first concern that does; else the first programme reached by a flag;
     else `default_lead`, so that a case with only external needs is still followed up.
     """
-    reasons: dict[Programme, list[str]] = {}
-    external: dict[ExternalAgency, list[str]] = {}
+    reasons: dict[Programme, list[Reason]] = {}
+    external: dict[ExternalAgency, list[Reason]] = {}
     # The programmes each concern reaches, for rule 6.
     by_concern: dict[Concern, list[Programme]] = {}
 
-    def add(programme: Programme, reason: str) -> None:
+    def add(programme: Programme, reason: Reason) -> None:
         reasons.setdefault(programme, []).append(reason)
 
     for concern in facts.concerns:
         reached = by_concern.setdefault(concern, [])
         for programme in rules.concern_programmes[concern]:  # rule 1
-            add(programme, f"concern {concern}")
+            add(programme, why(_R.CONCERN, concern=concern.value))
             reached.append(programme)
         if (
             facts.age is not None
@@ -121,17 +135,22 @@ def decide(facts: CaseFacts, rules: RuleSet) -> Decision:
         ):  # rule 2
             add(
                 rules.age_programme,
-                f"age {facts.age} ≥ {rules.age_threshold} and concern {concern}",
+                why(
+                    _R.AGE_AND_CONCERN,
+                    age=facts.age,
+                    threshold=rules.age_threshold,
+                    concern=concern.value,
+                ),
             )
             if rules.age_programme not in reached:
                 reached.append(rules.age_programme)
         for agency in rules.concern_external[concern]:
-            external.setdefault(agency, []).append(f"concern {concern}")
+            external.setdefault(agency, []).append(why(_R.CONCERN, concern=concern.value))
 
     if facts.disability_certificate:  # rule 3
-        add(rules.disability_certificate_programme, "disability certificate")
+        add(rules.disability_certificate_programme, why(_R.DISABILITY_CERTIFICATE))
     if facts.special_loan_borrower:  # rule 4
-        add(rules.special_loan_programme, "special-loan borrower")
+        add(rules.special_loan_programme, why(_R.SPECIAL_LOAN_BORROWER))
 
     # Rule 5: compound case.
     count = len(reasons)
@@ -139,17 +158,16 @@ def decide(facts: CaseFacts, rules: RuleSet) -> Decision:
     compound = count >= rules.compound_min_programmes or bool(triggers)
     if compound:
         if count >= rules.compound_min_programmes:
-            add(rules.coordinator, f"compound: {count} programmes")
+            add(rules.coordinator, why(_R.COMPOUND_PROGRAMMES, count=count))
         if triggers:
-            label = "concern" if len(triggers) == 1 else "concerns"
-            add(rules.coordinator, f"compound: {label} {', '.join(triggers)}")
+            add(rules.coordinator, why(_R.COMPOUND_CONCERNS, concerns=[c.value for c in triggers]))
         lead = rules.coordinator
-        add(lead, "lead: coordinator of a compound case")
+        add(lead, why(_R.LEAD_COORDINATOR))
     else:
-        lead, why = _lead_of_simple_case(facts, rules, by_concern, list(reasons))
+        lead, leads_because = _lead_of_simple_case(facts, rules, by_concern, list(reasons))
         if lead not in reasons:
-            add(lead, "no council programme reached")
-        add(lead, f"lead: {why}")
+            add(lead, why(_R.NO_PROGRAMME_REACHED))
+        add(lead, leads_because)
 
     programmes = (lead, *(p for p in reasons if p != lead))
     roles = {p: ReferralRole.MEMBER for p in programmes}
@@ -162,8 +180,8 @@ def decide(facts: CaseFacts, rules: RuleSet) -> Decision:
         shared, awaiting = programmes, ()
 
     urgent_reasons = tuple(
-        [f"concern {c}" for c in facts.concerns if c in rules.urgent_concerns]
-        + [f"flag {flag}" for flag in rules.urgent_flags if facts.flag(flag)]
+        [why(_R.CONCERN, concern=c.value) for c in facts.concerns if c in rules.urgent_concerns]
+        + [why(_R.FLAG, flag=flag) for flag in rules.urgent_flags if facts.flag(flag)]
     )  # rule 8
 
     return Decision(
@@ -181,7 +199,7 @@ def decide(facts: CaseFacts, rules: RuleSet) -> Decision:
         roles=roles,
         reasons={p: tuple(reasons[p]) for p in programmes},
         external_referrals=tuple(
-            ExternalReferral(agency, tuple(why)) for agency, why in external.items()
+            ExternalReferral(agency, tuple(because)) for agency, because in external.items()
         ),
     )
 
@@ -191,13 +209,14 @@ def _lead_of_simple_case(
     rules: RuleSet,
     by_concern: Mapping[Concern, list[Programme]],
     reached: list[Programme],
-) -> tuple[Programme, str]:
+) -> tuple[Programme, Reason]:
     """Rule 6: the lead of a case that is not compound, and why."""
-    if facts.most_pressing is not None and by_concern[facts.most_pressing]:
-        return by_concern[facts.most_pressing][0], f"most pressing concern {facts.most_pressing}"
+    pressing = facts.most_pressing
+    if pressing is not None and by_concern[pressing]:
+        return by_concern[pressing][0], why(_R.LEAD_MOST_PRESSING, concern=pressing.value)
     for concern in facts.concerns:
         if by_concern[concern]:
-            return by_concern[concern][0], f"first concern reaching a programme, {concern}"
+            return by_concern[concern][0], why(_R.LEAD_FIRST_CONCERN, concern=concern.value)
     if reached:
-        return reached[0], "first programme reached"
-    return rules.default_lead, "default lead"
+        return reached[0], why(_R.LEAD_FIRST_PROGRAMME)
+    return rules.default_lead, why(_R.LEAD_DEFAULT)

@@ -29,6 +29,7 @@ from tsunagu.shared.contracts.codes import (
     SharingBasis,
     StaffRole,
 )
+from tsunagu.shared.contracts.reasons import Reason, upgrade_reasons
 
 #: Roles that see every referral; programme members see their programmes' only.
 SEE_ALL = (StaffRole.ADMIN, StaffRole.INTAKE, StaffRole.COORDINATOR, StaffRole.AUDITOR)
@@ -74,7 +75,7 @@ class ExplainRequest(BaseModel):
 
 class ExternalView(BaseModel):
     agency: str
-    reason: str
+    reasons: list[Reason]
 
 
 class ExplainResponse(BaseModel):
@@ -86,13 +87,13 @@ class ExplainResponse(BaseModel):
     coordinator: Programme | None
     compound: bool
     urgent: bool
-    urgent_reasons: list[str]
+    urgent_reasons: list[Reason]
     food_parcel_eligible: bool
     sharing_basis: SharingBasis
     shared: list[Programme]
     awaiting_consent: list[Programme]
     roles: dict[Programme, str]
-    reasons: dict[Programme, list[str]]
+    reasons: dict[Programme, list[Reason]]
     external: list[ExternalView]
 
 
@@ -106,7 +107,7 @@ class ReferralView(BaseModel):
     urgent: bool
     rule_version: str
     deadline_at: datetime | None
-    reasons: list[str]
+    reasons: list[Reason]
     allowed_actions: list[str]
     reason: str | None
     outcome: str | None
@@ -207,7 +208,11 @@ def create_router(
 
 
 def _with_actions(row: Any) -> dict[str, Any]:
-    return {**row, "allowed_actions": allowed_actions(row["status"])}
+    return {
+        **row,
+        "reasons": upgrade_reasons(row["reasons"]),  # rows stored before reasons were data
+        "allowed_actions": allowed_actions(row["status"]),
+    }
 
 
 def _visible_programmes(principal: Principal) -> frozenset[Programme] | None:

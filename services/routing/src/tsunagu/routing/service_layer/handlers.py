@@ -84,7 +84,10 @@ class Routing:
         """Add the event to the outbox once per topic (each copy has its own event id)."""
         for topic in topics:
             envelope = self.outbox.envelope(
-                event_type, data.model_dump(mode="json"), causation=cause
+                event_type,
+                data.model_dump(mode="json"),
+                causation=cause,
+                schema_version=routing_events.SCHEMA_VERSION,
             )
             await self.outbox.add(
                 session, topic=topic, aggregatetype="case", aggregateid=case_id, envelope=envelope
@@ -196,7 +199,7 @@ def _new_referrals(
                 "role": decision.roles[programme].value,
                 "status": status.value,
                 "deadline_at": deadline if shared else None,
-                "reasons": list(decision.reasons[programme]),
+                "reasons": [r.model_dump(mode="json") for r in decision.reasons[programme]],
                 "shared_at": now if shared else None,
                 "created_at": now,
                 "updated_at": now,
@@ -289,7 +292,7 @@ async def on_case_updated(routing: Routing, session: AsyncSession, envelope: Env
     for r in current.values():
         programme = Programme(r["programme"])
         if r["referral_id"] not in plan.withdraw and programme in decision.reasons:
-            reasons = list(decision.reasons[programme])
+            reasons = [r.model_dump(mode="json") for r in decision.reasons[programme]]
             if r["reasons"] != reasons:
                 r["reasons"] = reasons
                 await session.execute(

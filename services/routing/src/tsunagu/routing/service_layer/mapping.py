@@ -108,7 +108,7 @@ def facts_record(facts: CaseFacts) -> dict[str, Any]:
 
 def external_referrals(decision: Decision) -> list[routing.ExternalReferral]:
     return [
-        routing.ExternalReferral(agency=e.agency.value, reason="; ".join(e.reasons))
+        routing.ExternalReferral(agency=e.agency.value, reasons=list(e.reasons))
         for e in decision.external_referrals
     ]
 
@@ -117,5 +117,5 @@ def decision_view(decision: Decision) -> dict[str, Any]:
     """The decision as the explain endpoint shows it (codes as strings)."""
     view = decision.to_dict()
     del view["external_referrals"]
-    view["external"] = [e.model_dump() for e in external_referrals(decision)]
+    view["external"] = [e.model_dump(mode="json") for e in external_referrals(decision)]
     return view
