@@ -232,6 +232,8 @@ async def test_an_event_report_counts_what_was_built(intake_app: App) -> None:
             and r["referrals"]["by_programme"]["life_independence"]["closed"] == 1
             and sum(r["referrals"]["by_programme"]["welfare_fund"].values()) == 2
             and r["referrals"]["by_programme"]["welfare_fund"]["declined"] == 1
+            and r["referrals"]["by_programme"]["csw_participation"]["declined"] == 1
+            and r["referrals"]["hours_to_acceptance"]["accepted"] == 2
         ),
     )
     assert r["events"] == 1
@@ -292,7 +294,16 @@ async def test_counts_rise_by_exactly_what_is_added(intake_app: App) -> None:
     first = await desk.take_in(event, ["housing"])
     refs = await desk.routed(first, event, ["life_independence"])
     await desk.parcel(first, event, "standard")
-    before = await settled(app, admin, f"events/{event}", lambda r: r["food"]["parcels_total"] == 1)
+    before = await settled(
+        app,
+        admin,
+        f"events/{event}",
+        lambda r: (
+            r["cases"] == 1
+            and r["food"]["parcels_total"] == 1
+            and r["referrals"]["by_programme"]["life_independence"]["pending"] == 1
+        ),
+    )
 
     # Add one new resident with two concerns, two referrals (one accepted), one parcel.
     second = await desk.take_in(event, ["housing", "debt_arrears"])
@@ -304,7 +315,9 @@ async def test_counts_rise_by_exactly_what_is_added(intake_app: App) -> None:
         admin,
         f"events/{event}",
         lambda r: (
-            r["food"]["parcels_total"] == 2
+            r["cases"] == 2
+            and r["food"]["parcels_total"] == 2
+            and r["referrals"]["by_programme"]["life_independence"]["pending"] == 2
             and r["referrals"]["by_programme"]["welfare_fund"]["accepted"] == 1
         ),
     )
@@ -329,7 +342,9 @@ async def test_csv_and_workbook_hold_the_same_numbers(intake_app: App) -> None:
     admin = await token(app.client, "admin")
     case = await desk.take_in(event, ["isolation"])
     await desk.parcel(case, event, "standard")
-    r = await settled(app, admin, f"events/{event}", lambda r: r["food"]["parcels_total"] == 1)
+    r = await settled(
+        app, admin, f"events/{event}", lambda r: r["cases"] == 1 and r["food"]["parcels_total"] == 1
+    )
     expected = [(s, i, d, v) for s, i, d, v in rows(r)]
 
     response = await app.client.get(
@@ -397,8 +412,10 @@ async def test_forgetting_a_resident_keeps_every_count(intake_app: App) -> None:
         admin,
         f"events/{event}",
         lambda r: (
-            r["food"]["parcels_total"] == 1
+            r["cases"] == 1
+            and r["food"]["parcels_total"] == 1
             and r["referrals"]["hours_to_acceptance"]["accepted"] == 1
+            and sum(r["referrals"]["by_programme"]["welfare_fund"].values()) == 1
         ),
     )
 
@@ -422,3 +439,43 @@ async def test_forgetting_a_resident_keeps_every_count(intake_app: App) -> None:
                     .where(func.cast(column, tables.case.c.case_id.type).in_(ids))
                 )
                 assert hits == 0, f"{table.name}.{column.name} still holds an id"
+
+
+async def test_the_reports_page_shows_the_same_figures_with_the_chart_library(
+    intake_app: App,
+) -> None:
+    app = intake_app
+    _, (event,) = await new_venue_with_events(app, date(2026, 10, 1))
+    desk = Desk(app, await token(app.client, "uketsuke"))
+    admin = await token(app.client, "admin")
+    case = await desk.take_in(event, ["childcare"])
+    await desk.parcel(case, event, "infant")
+    r = await settled(
+        app, admin, f"events/{event}", lambda r: r["cases"] == 1 and r["food"]["parcels_total"] == 1
+    )
+
+    page = await app.client.get("/reports", params={"event_id": event}, headers=admin)
+    assert page.status_code == 200
+    html = page.text
+    assert f'<dd data-figure="cases">{r["cases"]}</dd>' in html
+    assert f'<dd data-figure="residents">{r["residents"]["unduplicated"]}</dd>' in html
+    assert '<script src="/static/vendor/chartjs/chart.umd.min.js" defer></script>' in html
+    assert f"/api/v1/reports/events/{event}?format=xlsx" in html
+    library = await app.client.get("/static/vendor/chartjs/chart.umd.min.js")
+    assert library.status_code == 200 and b"Chart.js v4" in library.content[:200]
+    assert (await app.client.get("/static/vendor/chartjs/LICENSE.md")).status_code == 200
+
+    intake_staff = await token(app.client, "uketsuke")
+    assert (await app.client.get("/reports", headers=intake_staff)).status_code == 403
+    period = await app.client.get(
+        "/reports",
+        params={"month": "2026-10", "venue_id": r["per_event"][0]["venue_id"]},
+        headers=admin,
+    )
+    assert period.status_code == 200
+    assert f'<dd data-figure="cases">{r["cases"]}</dd>' in period.text
+    bad = await app.client.get(
+        "/reports", params={"from": "2026-10-02", "to": "2026-10-01"}, headers=admin
+    )
+    assert bad.status_code == 422
+    assert "終了日は開始日以降にしてください" in bad.text

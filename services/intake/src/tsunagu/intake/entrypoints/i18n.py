@@ -340,6 +340,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "staffrole.food_desk": ("食料品配布", "Food desk"),
     "staffrole.admin": ("管理者", "Admin"),
     "staffrole.auditor": ("監査", "Auditor"),
+    "staffrole.manager": ("事務局（報告の閲覧）", "Manager (reports)"),
+    "nav.reports": ("報告", "Reports"),
 }
 
 

@@ -176,6 +176,9 @@ async def on_referral_escalated(session: AsyncSession, envelope: Envelope) -> No
 
 async def on_parcel_handed_out(session: AsyncSession, envelope: Envelope) -> None:
     data = parse(envelope, food.ParcelHandedOut)
+    # Pseudonym first, then the fact row: the same order as case_created, so that the two
+    # consumers of the report group never wait on each other's locks in opposite orders.
+    household_key = await pseudonym(session, "household", data.household_id)
     fact_id = await _fact(session, data.case_id)
     p = tables.report_parcel
     await session.execute(
@@ -184,7 +187,7 @@ async def on_parcel_handed_out(session: AsyncSession, envelope: Envelope) -> Non
             handout_id=data.handout_id,
             fact_id=fact_id,
             event_id=data.event_id,
-            household_key=await pseudonym(session, "household", data.household_id),
+            household_key=household_key,
             parcel_type=data.parcel_type.value,
             handed_out_at=data.handed_out_at,
         )

@@ -123,6 +123,8 @@ def _nav(domain: access.Principal | None) -> list[tuple[str, str]]:
         items.append(("/cases", "nav.cases"))
     if StaffRole.PROGRAMME in roles and domain.programmes:
         items.append(("/inbox", "nav.inbox"))
+    if access.can_read_reports(domain):
+        items.append(("/reports", "nav.reports"))
     if access.can_admin(domain):
         items.append(("/admin", "nav.admin"))
     return items

@@ -116,4 +116,6 @@ async def home(principal: Principal = Depends(staff)) -> Response:
         return RedirectResponse("/inbox", status_code=303)
     if StaffRole.ADMIN in domain.roles:
         return RedirectResponse("/admin", status_code=303)
+    if StaffRole.MANAGER in domain.roles:
+        return RedirectResponse("/reports", status_code=303)
     return RedirectResponse("/cases", status_code=303)
