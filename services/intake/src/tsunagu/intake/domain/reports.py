@@ -23,8 +23,12 @@ PROGRAMMES: tuple[str, ...] = tuple(p.value for p in Programme)
 CONCERNS: tuple[str, ...] = tuple(c.value for c in Concern)
 PARCEL_TYPES: tuple[str, ...] = tuple(t.value for t in ParcelType)
 #: Referrals a programme has taken up or still holds: not awaiting a sharing basis
-#: (``suggested``), not declined. Two or more of these on a case is joint handling.
-HANDLING = frozenset(STATUSES) - {ReferralStatus.SUGGESTED.value, ReferralStatus.DECLINED.value}
+#: (``suggested``), not declined, not withdrawn. Two or more on a case is joint handling.
+HANDLING = frozenset(STATUSES) - {
+    ReferralStatus.SUGGESTED.value,
+    ReferralStatus.DECLINED.value,
+    ReferralStatus.WITHDRAWN.value,
+}
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,7 @@ ITEM_JA = {
     "in_progress": "対応中",
     "closed": "終結",
     "escalated": "期限超過",
+    "withdrawn": "取り下げ",
 }
 
 

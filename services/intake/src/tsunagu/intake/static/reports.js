@@ -9,7 +9,7 @@
   // Colours that stay apart in greyscale print and for common colour-vision differences.
   var STATUS_COLOURS = {
     suggested: "#bdbdbd", pending: "#f0a202", accepted: "#0072b2", declined: "#d55e00",
-    in_progress: "#56b4e9", closed: "#009e73", escalated: "#cc79a7"
+    in_progress: "#56b4e9", closed: "#009e73", escalated: "#cc79a7", withdrawn: "#666666"
   };
   Chart.defaults.font.family = '"Noto Sans CJK JP", "Noto Sans JP", system-ui, sans-serif';
   Chart.defaults.color = "#1a1a1a";

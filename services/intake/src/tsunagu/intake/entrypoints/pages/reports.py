@@ -79,6 +79,7 @@ STATUS_EN = {
     "in_progress": "In progress",
     "closed": "Closed",
     "escalated": "Overdue",
+    "withdrawn": "Withdrawn",
 }
 STATUS_JA = {
     "suggested": "同意待ち",
@@ -88,6 +89,7 @@ STATUS_JA = {
     "in_progress": "対応中",
     "closed": "終結",
     "escalated": "期限超過",
+    "withdrawn": "取り下げ",
 }
 PARCEL_EN = {
     "standard": "Standard",
