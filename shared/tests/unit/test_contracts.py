@@ -45,7 +45,11 @@ def test_each_service_reads_and_writes_what_the_architecture_says():
         "intake.case.v1",
         "intake.referral_response.v1",
     ]
-    assert [t.name for t in topics.consumed_by(topics.FOOD_DISTRIBUTION)] == ["intake.case.v1"]
+    # Food learns the household from intake and eligibility from routing (rule 9's owner).
+    assert [t.name for t in topics.consumed_by(topics.FOOD_DISTRIBUTION)] == [
+        "intake.case.v1",
+        "routing.case.v1",
+    ]
     assert {t.producer for t in topics.ALL_TOPICS} == set(topics.SERVICES)
 
 

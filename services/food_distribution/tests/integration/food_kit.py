@@ -85,6 +85,33 @@ def case_created(
     )
 
 
+#: What routing's default rule set decides under rule 9 (routing's own tests prove it). Food
+#: never reads concerns: the kit plays routing, sending the decision food follows.
+ROUTING_FINDS_ELIGIBLE = frozenset({"income_shortfall", "debt_arrears", "food_insecurity"})
+
+
+def case_decided(
+    case_id: str, eligible: bool, *, rerouted: bool = False, rule_version: str = "2026.1"
+) -> Envelope:
+    """Routing's ``case_routed`` (or ``case_rerouted``) as far as food reads it."""
+    return Envelope(
+        event_type="case_rerouted" if rerouted else "case_routed",
+        producer="routing",
+        schema_version=2,
+        data={
+            "case_id": case_id,
+            "case_number": "K-" + case_id[-6:],
+            "event_id": "ev",
+            "rule_version": rule_version,
+            "lead": "life_independence",
+            "compound": False,
+            "urgent": False,
+            "food_parcel_eligible": eligible,
+            "referrals": [],
+        },
+    )
+
+
 @dataclass
 class Food:
     """The real food distribution app and runtime, driven through HTTP (ASGI) and handlers."""
@@ -114,22 +141,22 @@ class Food:
             await client.aclose()
         await self.runtime.engine.dispose()
 
-    async def case(self, **kw: Any) -> dict[str, Any]:
-        """Apply a case_created as the consumer would (same handler, without Kafka)."""
+    async def case(self, *, routed: bool = True, **kw: Any) -> dict[str, Any]:
+        """Apply a case_created and then routing's decision on it, as the consumer would (same
+        handlers, without Kafka). Routing finds the case eligible as its default rules do."""
         envelope = case_created(self.settings, **kw)
         async with self.runtime.sessions() as session, session.begin():
             await cases.on_case_created(session, self.app.state.deps, envelope)
+        if routed:
+            concerns = set(envelope.data["facts"]["concerns"])
+            await self.decide(envelope.data["case_id"], bool(concerns & ROUTING_FINDS_ELIGIBLE))
         return envelope.data
 
-    async def update(self, case_id: str, concerns: Iterable[str]) -> None:
-        """Apply a case_updated as the consumer would."""
-        envelope = Envelope(
-            event_type="case_updated",
-            producer="intake",
-            data={"case_id": case_id, "facts": {"concerns": list(concerns)}, "updated_by": "i1"},
-        )
+    async def decide(self, case_id: str, eligible: bool, *, rerouted: bool = False) -> None:
+        """Apply routing's decision on a case as the consumer would."""
+        envelope = case_decided(case_id, eligible, rerouted=rerouted)
         async with self.runtime.sessions() as session, session.begin():
-            await cases.on_case_updated(session, self.app.state.deps, envelope)
+            await cases.on_case_decided(session, self.app.state.deps, envelope)
 
     async def stock(self, event_id: str, venue_id: str = "venue-aeon", **quantities: int) -> None:
         c = self.client("stocker")

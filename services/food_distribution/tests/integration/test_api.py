@@ -96,13 +96,12 @@ async def test_case_created_keeps_only_what_a_handout_needs(food: Food) -> None:
     assert r.json()["refusal"]["code"] == "not_eligible"
 
 
-async def test_an_economic_concern_added_later_grants_eligibility_once(food: Food) -> None:
+async def test_a_corrected_case_routing_finds_eligible_is_granted_once(food: Food) -> None:
     ev = uid("ev")
     case = await food.case(event_id=ev, concerns=["isolation"])
-    await food.update(case["case_id"], ["isolation", "debt_arrears"])
-    await food.update(case["case_id"], ["debt_arrears", "food_insecurity"])
-    await food.update(case["case_id"], ["isolation"])  # a grant is never taken back
-    await food.update("case-unknown-here", ["income_shortfall"])  # ignored, not an error
+    await food.decide(case["case_id"], True, rerouted=True)
+    await food.decide(case["case_id"], True, rerouted=True)
+    await food.decide(case["case_id"], False, rerouted=True)  # a grant is never taken back
     published = await food.rows(
         "SELECT payload FROM food_distribution.outbox"
         " WHERE type = 'eligibility_granted' AND aggregateid = :c",
@@ -165,9 +164,9 @@ async def test_not_eligible_is_409_with_the_reason(food: Food) -> None:
     assert r.status_code == 409
     detail = r.json()["detail"]
     assert detail["code"] == "not_eligible"
-    assert detail["reason"] == "no_economic_concern"
-    assert "経済的な困りごと" in detail["message"]
-    assert "no economic concern" in detail["message_en"]
+    assert detail["reason"] == "not_eligible_by_routing"
+    assert "振り分けの判断で対象とされておらず" in detail["message"]
+    assert "routing has not found the case eligible" in detail["message_en"]
     assert (await remaining(food, ev))["standard"] == 5
 
 

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from food_kit import Food, case_created, eventually, read_topic, uid
+from food_kit import Food, case_created, case_decided, eventually, read_topic, uid
 
 from tsunagu.food_distribution.config import FoodConfig
 from tsunagu.shared.broker import PRODUCER_OPTIONS
@@ -49,13 +49,16 @@ async def on_food_topic(
     ]
 
 
-async def test_case_with_income_shortfall_is_granted_once_even_when_replayed(
+async def test_a_case_routing_finds_eligible_is_granted_once_even_when_replayed(
     live: Food, producer: AIOKafkaProducer, kafka_bootstrap: str
 ) -> None:
     ev = uid("ev")
-    case = case_created(live.settings, event_id=ev, concerns=["income_shortfall", "isolation"])
+    case = case_created(live.settings, event_id=ev, concerns=["isolation"])
     case_id = case.data["case_id"]
     key = case_id.encode()
+    # Routing's decision first, on its own topic: food parks it until the case arrives.
+    routed = case_decided(case_id, True)
+    await producer.send_and_wait(topics.ROUTING_CASE.name, routed.to_bytes(), key=key)
     await producer.send_and_wait(topics.INTAKE_CASE.name, case.to_bytes(), key=key)
 
     async def granted() -> list[tuple[str, Envelope]]:
@@ -65,23 +68,31 @@ async def test_case_with_income_shortfall_is_granted_once_even_when_replayed(
     [(published_key, envelope)] = await granted()
     assert published_key == case_id
     assert envelope.producer == "food_distribution"
-    assert envelope.causation_id == case.event_id
-    assert envelope.correlation_id == case.correlation_id
+    assert envelope.causation_id == routed.event_id
+    assert envelope.correlation_id == routed.correlation_id
     data = contract.EligibilityGranted.model_validate(envelope.data)
     assert (data.basis, data.event_id, data.household_id) == (
         "economic_concern", ev, case.data["household_id"],
     )  # fmt: skip
 
-    # Redelivery of the same envelope, twice, and intake publishing the case again.
+    # Redelivery of the same envelopes, twice, the case published again, and the case routed
+    # again (a correction) still eligible.
     republished = Envelope(**{**case.model_dump(), "event_id": "re-" + case.event_id})
     for raw in (case.to_bytes(), case.to_bytes(), republished.to_bytes()):
         await producer.send_and_wait(topics.INTAKE_CASE.name, raw, key=key)
-    # A non-economic case and then a marker on the same key, so the same partition: once the
-    # marker's eligibility is out, everything sent before it has been handled.
-    quiet = case_created(live.settings, event_id=ev, concerns=["isolation"])
-    marker = case_created(live.settings, event_id=ev, concerns=["food_insecurity"])
+    again = case_decided(case_id, True, rerouted=True)
+    for raw in (routed.to_bytes(), again.to_bytes()):
+        await producer.send_and_wait(topics.ROUTING_CASE.name, raw, key=key)
+    # A case routing finds not eligible (though it names an economic concern: food follows
+    # routing, not concerns) and then a marker on the same key, so the same partitions: once
+    # the marker's eligibility is out, everything sent before it has been handled.
+    quiet = case_created(live.settings, event_id=ev, concerns=["income_shortfall"])
+    marker = case_created(live.settings, event_id=ev, concerns=["isolation"])
     for envelope in (quiet, marker):
         await producer.send_and_wait(topics.INTAKE_CASE.name, envelope.to_bytes(), key=key)
+    for envelope, eligible in ((quiet, False), (marker, True)):
+        decided = case_decided(envelope.data["case_id"], eligible)
+        await producer.send_and_wait(topics.ROUTING_CASE.name, decided.to_bytes(), key=key)
     marker_id = marker.data["case_id"]
     await eventually(
         lambda: _has(

@@ -8,7 +8,7 @@ import pytest
 
 from tsunagu.food_distribution.domain.eligibility import (
     Eligibility,
-    eligibility_from_concerns,
+    eligibility_from_decision,
     manual_grant,
 )
 from tsunagu.food_distribution.domain.handout import (
@@ -20,13 +20,13 @@ from tsunagu.food_distribution.domain.handout import (
     RefusalCode,
     check_handout,
 )
-from tsunagu.shared.contracts.codes import Concern, ParcelType
+from tsunagu.shared.contracts.codes import ParcelType
 
 P = ParcelType
 HH = "hh-1"
 EV = "ev-2026-11-28"
 NOW = datetime(2026, 11, 28, 14, 0, tzinfo=JST)
-ELIGIBLE = eligibility_from_concerns([Concern.INCOME_SHORTFALL])
+ELIGIBLE = eligibility_from_decision(True, "2026.1")
 FULL = {P.STANDARD: 10, P.NO_PORK: 3, P.ALLERGY_FRIENDLY: 2, P.INFANT: 1}
 
 
@@ -222,10 +222,9 @@ def test_out_of_stock_lists_what_remains_per_type() -> None:
 def test_not_eligible_gives_the_reason() -> None:
     result = check(eligibility=None)
     assert isinstance(result, Refusal)
-    assert "経済的な困りごと" in result.message_ja
-    assert "生活費が足りない" in result.message_ja
-    assert "no economic concern" in result.message_en
-    assert result.details["reason"] == "no_economic_concern"
+    assert "振り分けの判断で対象とされておらず" in result.message_ja
+    assert "routing has not found the case eligible" in result.message_en
+    assert result.details["reason"] == "not_eligible_by_routing"
 
 
 @pytest.mark.parametrize(("per_event", "min_days"), [(0, None), (-1, None), (1, 0), (1, -30)])

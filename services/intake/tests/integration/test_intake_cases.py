@@ -196,7 +196,9 @@ async def test_case_routed_fills_the_referrals(intake_app: App) -> None:
         "params": {"concern": "income_shortfall"},
     }
     assert by_programme["csw_participation"]["role"] == "member"
-    assert case["food_parcel_eligible"] is True
+    # Routing found the case eligible, but who gets a parcel is food distribution's to say:
+    # intake shows its answer alone (below, eligibility_granted), never a second opinion.
+    assert case["food_parcel_eligible"] is False
 
     # The same event again (at-least-once delivery) changes nothing.
     await publish(intake_app.settings.kafka_bootstrap, ROUTING_CASE.name, case_id, routed)

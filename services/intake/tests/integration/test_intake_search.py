@@ -9,7 +9,8 @@ from intake_helpers import App, case_body, case_routed, eventually, publish, tod
 from sqlalchemy import select
 
 from tsunagu.intake.adapters.orm import tables
-from tsunagu.shared.contracts.topics import ROUTING_CASE
+from tsunagu.shared.contracts.envelope import Envelope
+from tsunagu.shared.contracts.topics import FOOD, ROUTING_CASE
 
 pytestmark = pytest.mark.integration
 
@@ -88,10 +89,25 @@ async def test_the_food_desk_finds_only_todays_eligible_households(intake_app: A
     kana, _ = unique_kana()
     eligible = await take_in(intake_app, intake, resident__name_kana=kana)
     not_yet = await take_in(intake_app, intake, resident__name_kana=kana)
-    routed = case_routed(eligible["case_id"], eligible["case_number"], todays_event())
-    await publish(
-        intake_app.settings.kafka_bootstrap, ROUTING_CASE.name, eligible["case_id"], routed
+    # Routing finds both eligible; food distribution, which owns who gets a parcel, has granted
+    # one of them so far: the desk finds that one only.
+    bootstrap = intake_app.settings.kafka_bootstrap
+    for case in (eligible, not_yet):
+        routed = case_routed(case["case_id"], case["case_number"], todays_event())
+        await publish(bootstrap, ROUTING_CASE.name, case["case_id"], routed)
+    full = await intake_app.client.get(f"/api/v1/cases/{eligible['case_id']}", headers=intake)
+    granted = Envelope(
+        event_type="eligibility_granted",
+        producer="food_distribution",
+        data={
+            "case_id": eligible["case_id"],
+            "household_id": full.json()["household_id"],
+            "event_id": todays_event(),
+            "basis": "economic_concern",
+            "reason": "振り分けの判断で配布対象（ルール 2026.1）",
+        },
     )
+    await publish(bootstrap, FOOD.name, eligible["case_id"], granted)
     food = await token(intake_app.client, "food")
 
     async def found() -> bool:

@@ -84,11 +84,6 @@ CONCERN_LABELS_JA: dict[Concern, str] = {
     Concern.DV_ABUSE: "DV・虐待",
 }
 
-#: Concerns that make a household eligible for a food parcel (domain rule 9).
-ECONOMIC_CONCERNS: frozenset[Concern] = frozenset(
-    {Concern.INCOME_SHORTFALL, Concern.DEBT_ARREARS, Concern.FOOD_INSECURITY}
-)
-
 
 class ExternalAgency(StrEnum):
     """Agencies outside the council that a need is referred to (never silently)."""

@@ -59,7 +59,7 @@ INTAKE_REFERRAL_RESPONSE = Topic(
 ROUTING_CASE = Topic(
     name="routing.case.v1",
     producer=ROUTING,
-    consumers=(INTAKE, NOTIFY),
+    consumers=(INTAKE, NOTIFY, FOOD_DISTRIBUTION),
     event_types=(
         "case_routed",
         "case_rerouted",

@@ -1,15 +1,17 @@
-"""Who may receive a food parcel: economic concerns (domain rule 9) or a staff grant."""
+"""Who may receive a food parcel: routing's decision (domain rule 9) or a staff grant.
+
+Rule 9 has one owner, routing's versioned rule set: food distribution follows the decision
+(``food_parcel_eligible`` in ``case_routed`` / ``case_rerouted``) and never reads concerns.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from tsunagu.shared.contracts.codes import CONCERN_LABELS_JA, ECONOMIC_CONCERNS, Concern
-
 
 class EligibilityBasis(StrEnum):
+    #: Routing's rule 9 (the code names what the default rule set looks at: economic concerns).
     ECONOMIC_CONCERN = "economic_concern"
     MANUAL = "manual"
 
@@ -20,25 +22,17 @@ class Eligibility:
 
     basis: EligibilityBasis
     reason: str
-    concerns: tuple[Concern, ...] = ()  # the economic concerns that granted it, in code order
     case_id: str | None = None  # set for manual grants, which are made on a case
     granted_by: str | None = None  # staff who made a manual grant
 
 
-def eligibility_from_concerns(concerns: Iterable[Concern | str]) -> Eligibility | None:
-    """Grant eligibility when any recorded concern is economic; None otherwise.
-
-    Unknown concern codes raise ValueError: a typo must not silently deny a parcel.
-    """
-    recorded = {Concern(c) for c in concerns}
-    economic = tuple(c for c in Concern if c in recorded and c in ECONOMIC_CONCERNS)
-    if not economic:
+def eligibility_from_decision(eligible: bool, rule_version: str) -> Eligibility | None:
+    """Follow routing's decision: eligible under rule set ``rule_version``, or None."""
+    if not eligible:
         return None
-    labels = "、".join(CONCERN_LABELS_JA[c] for c in economic)
     return Eligibility(
         basis=EligibilityBasis.ECONOMIC_CONCERN,
-        reason=f"経済的な困りごと: {labels}",
-        concerns=economic,
+        reason=f"振り分けの判断で配布対象（ルール {rule_version}）",
     )
 
 

@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from tsunagu.food_distribution.domain.eligibility import Eligibility
 from tsunagu.food_distribution.domain.labels import PARCEL_TYPE_LABELS_JA
-from tsunagu.shared.contracts.codes import CONCERN_LABELS_JA, ECONOMIC_CONCERNS, Concern, ParcelType
+from tsunagu.shared.contracts.codes import ParcelType
 
 # Japan has no daylight saving time, so a fixed offset is exact and needs no tz database.
 JST = timezone(timedelta(hours=9), "JST")
@@ -103,20 +103,17 @@ def _stamp(moment: datetime) -> str:
 
 
 def _not_eligible() -> Refusal:
-    economic = [c for c in Concern if c in ECONOMIC_CONCERNS]
-    labels_ja = "、".join(CONCERN_LABELS_JA[c] for c in economic)
-    codes = ", ".join(economic)
     return Refusal(
         code=RefusalCode.NOT_ELIGIBLE,
         message_ja=(
-            f"配布の対象ではありません。経済的な困りごと（{labels_ja}）の記録がなく、"
+            "配布の対象ではありません。振り分けの判断で対象とされておらず、"
             "職員による個別の付与もありません"
         ),
         message_en=(
-            f"Not eligible: no economic concern ({codes}) is recorded "
+            "Not eligible: routing has not found the case eligible "
             "and no staff member has granted a parcel"
         ),
-        details={"reason": "no_economic_concern", "economic_concerns": [str(c) for c in economic]},
+        details={"reason": "not_eligible_by_routing"},
     )
 
 

@@ -1,4 +1,4 @@
-"""Kafka consumers: food distribution learns cases (and their eligibility) from intake."""
+"""Kafka consumers: food distribution learns cases from intake and eligibility from routing."""
 
 from __future__ import annotations
 
@@ -6,21 +6,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tsunagu.food_distribution.service_layer import cases
 from tsunagu.food_distribution.service_layer.deps import Deps
-from tsunagu.shared.contracts import intake, topics
+from tsunagu.shared.contracts import intake, routing, topics
 from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.runtime import ServiceRuntime
 
 
 def register(runtime: ServiceRuntime, deps: Deps) -> None:
-    """Idempotent handlers on ``intake.case.v1``; other event types on it are ignored."""
+    """Idempotent handlers: ``case_created`` on ``intake.case.v1`` (the household, the event)
+    and routing's decisions on ``routing.case.v1`` (eligibility); other event types are
+    ignored. One consumer group and inbox for both topics."""
 
     async def on_case_created(session: AsyncSession, envelope: Envelope) -> None:
         await cases.on_case_created(session, deps, envelope)
 
-    async def on_case_updated(session: AsyncSession, envelope: Envelope) -> None:
-        await cases.on_case_updated(session, deps, envelope)
+    async def on_case_decided(session: AsyncSession, envelope: Envelope) -> None:
+        await cases.on_case_decided(session, deps, envelope)
 
     runtime.consume(
-        [topics.INTAKE_CASE.name],
-        {intake.CASE_CREATED: on_case_created, intake.CASE_UPDATED: on_case_updated},
+        [topics.INTAKE_CASE.name, topics.ROUTING_CASE.name],
+        {
+            intake.CASE_CREATED: on_case_created,
+            routing.CASE_ROUTED: on_case_decided,
+            routing.CASE_REROUTED: on_case_decided,
+        },
+        max_schema_version=routing.SCHEMA_VERSION,
     )

@@ -1,9 +1,11 @@
-"""Cases and eligibility: what the desk learns from intake, and grants made by staff.
+"""Cases and eligibility: what the desk learns from intake and routing, and staff grants.
 
 Of a case the service keeps only what a handout needs: ids, the case number, the event and the
 furigana to find the household (opened from ``contact_sealed``; the rest of it is dropped).
-Eligibility is granted at most once per case (primary key), so a replayed or re-published
-``case_created`` never publishes a second ``eligibility_granted``.
+Eligibility follows routing's decision (rule 9 has one owner, routing's rule set): a
+``case_routed`` or ``case_rerouted`` with ``food_parcel_eligible`` grants it; the case's
+concerns are never read here. It is granted at most once per case (primary key), so a replayed
+or re-published event never publishes a second ``eligibility_granted``, and never revoked.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tsunagu.food_distribution.adapters.orm import tables
 from tsunagu.food_distribution.domain.eligibility import (
     Eligibility,
-    eligibility_from_concerns,
+    eligibility_from_decision,
     manual_grant,
 )
 from tsunagu.food_distribution.domain.handout import JST
@@ -26,7 +28,7 @@ from tsunagu.food_distribution.service_layer.deps import Deps
 from tsunagu.food_distribution.service_layer.errors import Invalid, case_not_found
 from tsunagu.food_distribution.service_layer.kana import kana_key
 from tsunagu.food_distribution.service_layer.stock import ensure_event
-from tsunagu.shared.contracts import food, intake, topics
+from tsunagu.shared.contracts import food, intake, routing, topics
 from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.contracts.registry import parse
 from tsunagu.shared.crypto import ContactSealer, ContactSealError
@@ -59,27 +61,25 @@ async def on_case_created(session: AsyncSession, deps: Deps, envelope: Envelope)
         )
         .on_conflict_do_nothing()
     )
-    eligibility = eligibility_from_concerns(case.facts.concerns)
-    if eligibility is not None:
-        await _grant(session, deps.outbox, case.case_id, eligibility, causation=envelope)
     for parked in await take_parked(session, t.parked_event, case.case_id):
-        if parked.event_type == intake.CASE_UPDATED:
-            await on_case_updated(session, deps, parked)
+        if parked.event_type in (routing.CASE_ROUTED, routing.CASE_REROUTED):
+            await on_case_decided(session, deps, parked)
 
 
-async def on_case_updated(session: AsyncSession, deps: Deps, envelope: Envelope) -> None:
-    """A concern added later (e.g. income shortfall) grants eligibility; none is ever revoked.
-
-    For a case not known yet (its ``case_created`` dead-lettered, to be replayed) the update
-    is parked and applied when the case arrives, never dropped."""
-    update = parse(envelope, intake.CaseUpdated)
-    if await case_row(session, update.case_id) is None:
-        await park(session, t.parked_event, envelope, update.case_id)
+async def on_case_decided(session: AsyncSession, deps: Deps, envelope: Envelope) -> None:
+    """Routing's decision on a case (``case_routed``, ``case_rerouted``): eligible under rule 9
+    grants a parcel. Routing's events and intake's travel on different topics, so a decision
+    may come before the case: it is parked and applied when the case arrives, never dropped."""
+    model = (
+        routing.CaseRerouted if envelope.event_type == routing.CASE_REROUTED else routing.CaseRouted
+    )
+    decided = parse(envelope, model)
+    if await case_row(session, decided.case_id) is None:
+        await park(session, t.parked_event, envelope, decided.case_id)
         return
-    eligibility = eligibility_from_concerns(update.facts.concerns)
-    if eligibility is None:
-        return
-    await _grant(session, deps.outbox, update.case_id, eligibility, causation=envelope)
+    eligibility = eligibility_from_decision(decided.food_parcel_eligible, decided.rule_version)
+    if eligibility is not None:
+        await _grant(session, deps.outbox, decided.case_id, eligibility, causation=envelope)
 
 
 async def grant_manually(

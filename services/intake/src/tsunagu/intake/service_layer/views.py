@@ -64,16 +64,19 @@ async def routing_of(session: AsyncSession, case_id: str) -> dict[str, Any] | No
 
 
 async def food_status(session: AsyncSession, case_id: str) -> dict[str, Any]:
-    """Eligible once routing or food distribution says so (a handout implies it too)."""
+    """Eligible once food distribution says so (a handout implies it too).
+
+    Food distribution owns who gets a parcel: it follows routing's decision (rule 9) and staff
+    grants, so intake shows its answer alone, never a second opinion of its own."""
     fe, g = tables.food_eligibility, tables.case_routing
     food = (await session.execute(select(fe).where(fe.c.case_id == case_id))).first()
     routed = await session.scalar(select(g.c.food_parcel_eligible).where(g.c.case_id == case_id))
     handed_out = food is not None and food.handed_out_at is not None
     granted = food is not None and food.granted_at is not None
     return {
-        #: Whether routing or food distribution has said anything yet.
+        #: Whether routing has decided or food distribution has said anything yet.
         "known": routed is not None or food is not None,
-        "eligible": bool(granted or handed_out or routed),
+        "eligible": bool(granted or handed_out),
         "handed_out": handed_out,
         "handed_out_at": None if food is None else food.handed_out_at,
         "parcel_type": None if food is None else food.parcel_type,
@@ -307,20 +310,14 @@ async def list_cases(
 
 
 def _eligible_today(today: date) -> Any:
-    """Cases at today's events whose household may have a parcel (routing or food said so)."""
-    c, e, g, fe = (
-        tables.case,
-        tables.consultation_event,
-        tables.case_routing,
-        tables.food_eligibility,
-    )
+    """Cases at today's events whose household may have a parcel (food distribution said so)."""
+    c, e, fe = tables.case, tables.consultation_event, tables.food_eligibility
     todays = select(e.c.event_id).where(e.c.event_date == today)
-    routed = exists().where(g.c.case_id == c.c.case_id, g.c.food_parcel_eligible.is_(True))
     granted = exists().where(
         fe.c.case_id == c.c.case_id,
         or_(fe.c.granted_at.is_not(None), fe.c.handed_out_at.is_not(None)),
     )
-    return and_(c.c.event_id.in_(todays), or_(routed, granted))
+    return and_(c.c.event_id.in_(todays), granted)
 
 
 async def _matching(session: AsyncSession, terms: SearchTerms, visible: Any) -> Any:
@@ -357,12 +354,8 @@ async def _matching(session: AsyncSession, terms: SearchTerms, visible: Any) -> 
 async def _food_eligibility(session: AsyncSession, case_ids: list[str]) -> dict[str, bool]:
     if not case_ids:
         return {}
-    g, fe = tables.case_routing, tables.food_eligibility
+    fe = tables.food_eligibility
     out: dict[str, bool] = {}
-    for case_id, eligible in await session.execute(
-        select(g.c.case_id, g.c.food_parcel_eligible).where(g.c.case_id.in_(case_ids))
-    ):
-        out[case_id] = bool(eligible)
     for (case_id,) in await session.execute(
         select(fe.c.case_id).where(
             fe.c.case_id.in_(case_ids),
