@@ -15,6 +15,7 @@ from tsunagu.intake.entrypoints.pages import (
     case_pages,
     inbox,
     intake_form,
+    planning,
     reports,
     session,
 )
@@ -22,7 +23,7 @@ from tsunagu.intake.entrypoints.pages.rendering import render
 
 router = APIRouter(include_in_schema=False)
 # The form's /cases/new comes before the case page's /cases/{case_id}.
-for module in (session, board, intake_form, case_pages, inbox, admin, reports):
+for module in (session, board, intake_form, case_pages, inbox, admin, planning, reports):
     router.include_router(module.router)
 
 __all__ = ["render", "router"]

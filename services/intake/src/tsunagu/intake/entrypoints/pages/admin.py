@@ -51,7 +51,9 @@ async def _admin_page(
     app = intake(request)
     async with app.transaction() as session:
         venues = await staff_service.list_venues(session)
-        events = await staff_service.list_events(session, from_date=app.today() - timedelta(days=7))
+        events = await staff_service.list_events(
+            session, from_date=app.today() - timedelta(days=400)
+        )
         people = await staff_service.list_staff(session)
         await audit.record(session, principal.username, "admin.view")
     return render(

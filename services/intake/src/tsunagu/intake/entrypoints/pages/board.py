@@ -25,7 +25,7 @@ from tsunagu.intake.entrypoints.web import (
     staff_passive,
     who,
 )
-from tsunagu.intake.service_layer import audit, board, cases
+from tsunagu.intake.service_layer import audit, board, cases, planning
 from tsunagu.intake.service_layer import staff as staff_service
 from tsunagu.intake.service_layer.errors import Forbidden, Invalid, NotFound
 from tsunagu.shared.auth import Principal, check_csrf
@@ -61,10 +61,13 @@ async def board_page(
     async with app.transaction() as session:
         event, todays = await _board_event(app, session, principal, id_or_none(event_id))
         data = await board.board(session, event) if event is not None else None
+        booths = await planning.roster(session, event["event_id"]) if event is not None else []
         await audit.record(
             session, principal.username, "board.view", target=event and event["event_id"]
         )
-    return render(request, "board.html", principal, event=event, todays=todays, board=data)
+    return render(
+        request, "board.html", principal, event=event, todays=todays, board=data, booths=booths
+    )
 
 
 @router.get("/board/stream")
