@@ -73,14 +73,20 @@ def case_created(
     return _envelope(intake.CASE_CREATED, "intake", data)
 
 
-def case_routed(case_id: str, case_number: str, lead: str = "life_independence") -> Envelope:
+def case_routed(
+    case_id: str,
+    case_number: str,
+    lead: str = "life_independence",
+    coordinator: str | None = None,
+) -> Envelope:
     data = routing.CaseRouted(
         case_id=case_id,
         case_number=case_number,
         event_id="ev-2025-06-aeon",
         rule_version="test",
         lead=lead,
-        compound=False,
+        coordinator=coordinator,
+        compound=coordinator is not None,
         urgent=False,
         food_parcel_eligible=True,
         referrals=[

@@ -414,3 +414,32 @@ async def test_a_consent_change_before_its_case_is_parked_and_an_older_case_crea
 
 async def _is(value: Any, expected: Any) -> bool:
     return (await value) == expected
+
+
+STAFF_ITO = "ito@staff.tsunagu.example"
+
+
+async def test_the_coordinator_of_a_compound_case_hears_of_declines_and_closures(
+    start_notify, settings, smtp, producer
+):
+    await start_notify(smtp_port=smtp.port)
+    case_id, number = new_case()
+    created = case_created(settings, case_id, number, channels=["none"], taken_by="ito")
+    await publish(producer, INTAKE_CASE.name, created, case_id)
+    routed = case_routed(case_id, number, lead="csw_outreach", coordinator="csw_outreach")
+    await publish(producer, ROUTING_CASE.name, routed, case_id)
+    declined = referral_status_changed(case_id, number, "declined", programme="welfare_fund")
+    closed = referral_status_changed(case_id, number, "closed", programme="life_independence")
+    await publish(producer, ROUTING_CASE.name, declined, case_id)
+    await publish(producer, ROUTING_CASE.name, closed, case_id)
+
+    team = "csw_outreach@team.tsunagu.example"
+    for envelope, template, subject in (
+        (declined, "referral_declined", "紹介が辞退されました"),
+        (closed, "referral_closed", "紹介が終結しました"),
+    ):
+        key = f"{envelope.event_id}:team:csw_outreach:{template}"
+        [mail] = await eventually(_now(lambda key=key: smtp.mails(to=team, dedup_key=key)))
+        assert mail.subject.startswith(subject)
+        staff_key = f"{envelope.event_id}:intake_staff:ito:{template}"
+        await eventually(_now(lambda k=staff_key: smtp.mails(to=STAFF_ITO, dedup_key=k)))

@@ -230,9 +230,34 @@ def test_acceptance_tells_the_resident_in_their_language_after_quiet_hours() -> 
     }
 
 
-@pytest.mark.parametrize(
-    "status", [ReferralStatus.PENDING, ReferralStatus.IN_PROGRESS, ReferralStatus.CLOSED]
-)
+def test_declines_and_closures_reach_the_coordinator_of_a_compound_case_too() -> None:
+    ctx = context(coordinator=Programme.CSW_OUTREACH)
+    for status, template in (
+        (ReferralStatus.DECLINED, "referral_declined"),
+        (ReferralStatus.CLOSED, "referral_closed"),
+    ):
+        result = plan("referral_status_changed", status_changed(status), ctx)
+        assert sorted((i.recipient, i.template) for i in result.intents) == [
+            ("intake_staff:sato", template),
+            ("team:csw_outreach", template),
+        ]
+        for intent in result.intents:
+            # The reason and outcome are free text: they stay on the case page.
+            assert set(intent.variables) <= {
+                "case_number",
+                "case_url",
+                "programme",
+                "suggested_next",
+            }
+
+
+def test_the_coordinator_is_not_told_of_its_own_decline() -> None:
+    data = status_changed(ReferralStatus.DECLINED) | {"programme": "csw_outreach"}
+    result = plan("referral_status_changed", data, context(coordinator=Programme.CSW_OUTREACH))
+    assert [i.recipient for i in result.intents] == ["intake_staff:sato"]
+
+
+@pytest.mark.parametrize("status", [ReferralStatus.PENDING, ReferralStatus.IN_PROGRESS])
 def test_other_status_changes_plan_nothing(status: ReferralStatus) -> None:
     result = plan("referral_status_changed", status_changed(status), context())
     assert result.intents == [] and result.suppressed == []

@@ -66,6 +66,11 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         "programme": "csw_participation",
         "suggested_next": "csw_outreach",
     },
+    "referral_closed": {
+        "case_number": "2025-0142",
+        "case_url": "https://tsunagu.example.jp/cases/case-7f3a",
+        "programme": "life_independence",
+    },
     "stock_low": {
         "venue": "イオンモール川口",
         "parcel_type": "allergy_friendly",

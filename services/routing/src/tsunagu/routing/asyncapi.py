@@ -26,6 +26,7 @@ HANDLED: tuple[str, ...] = (
     intake.CASE_CREATED,
     intake.CONSENT_CHANGED,
     intake.REFERRAL_RESPONSE_SUBMITTED,
+    intake.REFERRAL_REQUESTED,
 )
 _KAFKA_BINDING = "0.5.0"
 _SCHEMAS = "#/components/schemas/"

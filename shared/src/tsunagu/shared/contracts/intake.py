@@ -25,6 +25,7 @@ CASE_CREATED = "case_created"
 CASE_UPDATED = "case_updated"
 CONSENT_CHANGED = "consent_changed"
 REFERRAL_RESPONSE_SUBMITTED = "referral_response_submitted"
+REFERRAL_REQUESTED = "referral_requested"
 
 
 class _Data(BaseModel):
@@ -110,3 +111,15 @@ class ReferralResponseSubmitted(_Data):
     reason: str | None = None
     outcome: str | None = None
     staff: str
+
+
+class ReferralRequested(_Data):
+    """Staff ask routing to refer the case to one more programme: the one routing suggested
+    after a decline, or any other. Routing owns referrals: it creates the referral (or does
+    nothing if the programme already has one) and tells everyone as for a re-routing."""
+
+    case_id: str
+    programme: Programme
+    requested_by: str
+    #: The declined referral this follows up, when staff took routing's suggestion.
+    after_referral_id: str | None = None

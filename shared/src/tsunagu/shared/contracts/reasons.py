@@ -18,6 +18,8 @@ codes (concerns, flags) and numbers, never personal data.
 | lead_first_programme   |                                 | rule 6                               |
 | lead_default           |                                 | rule 6: nothing else reached         |
 | no_programme_reached   |                                 | rule 6: the default lead             |
+| requested_after_decline |                                | staff took routing's suggestion      |
+| requested_by_staff     |                                 | staff added the programme            |
 | flag                   | flag                            | rule 8: an urgent flag               |
 | text                   | text                            | an event written before reasons were data |
 """
@@ -46,6 +48,8 @@ class ReasonCode(StrEnum):
     LEAD_FIRST_PROGRAMME = "lead_first_programme"
     LEAD_DEFAULT = "lead_default"
     NO_PROGRAMME_REACHED = "no_programme_reached"
+    REQUESTED_AFTER_DECLINE = "requested_after_decline"
+    REQUESTED_BY_STAFF = "requested_by_staff"
     FLAG = "flag"
     TEXT = "text"
 
@@ -252,6 +256,20 @@ TEMPLATES: dict[ReasonCode, dict[Language, str]] = {
         _L.JA_EASY: "しゃきょうの まどぐちが ない",
         _L.ZH: "没有对应的社协窗口",
         _L.VI: "không có chương trình nào của hội đồng phù hợp",
+    },
+    ReasonCode.REQUESTED_AFTER_DECLINE: {
+        _L.JA: "お断りの後、提案の窓口として職員が紹介",
+        _L.EN: "referred by staff as suggested after a decline",
+        _L.JA_EASY: "ことわられたあと、すすめられた まどぐちに しょくいんが つないだ",
+        _L.ZH: "被拒绝后，工作人员按建议转介",
+        _L.VI: "nhân viên chuyển theo đề xuất sau khi bị từ chối",
+    },
+    ReasonCode.REQUESTED_BY_STAFF: {
+        _L.JA: "職員が紹介を追加",
+        _L.EN: "added by staff",
+        _L.JA_EASY: "しょくいんが まどぐちを ふやした",
+        _L.ZH: "工作人员追加转介",
+        _L.VI: "nhân viên thêm chuyển tiếp",
     },
     ReasonCode.FLAG: {
         _L.JA: "緊急: {flag}",

@@ -52,9 +52,12 @@ INTAKE_REFERRAL_RESPONSE = Topic(
     name="intake.referral_response.v1",
     producer=INTAKE,
     consumers=(ROUTING,),
-    event_types=("referral_response_submitted",),
+    event_types=("referral_response_submitted", "referral_requested"),
     key="case_id",
-    description="Programme staff's accept / decline / in progress / close, submitted in the UI.",
+    description=(
+        "Programme staff's accept / decline / in progress / close, and staff's requests for one"
+        " more referral (after a decline), submitted in the UI."
+    ),
 )
 ROUTING_CASE = Topic(
     name="routing.case.v1",

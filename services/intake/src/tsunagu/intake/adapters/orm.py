@@ -206,6 +206,8 @@ class IntakeTables(ServiceTables):
             Column("escalated", Boolean, nullable=False, server_default=text("false")),
             Column("last_reason", Text),
             Column("last_outcome", Text),
+            #: After a decline: the programme routing suggests next (its referral_status_changed).
+            Column("suggested_next", String(32)),
             #: The responses routing accepts now, as its last event said (null: not told).
             Column("allowed_actions", _JSON),
             #: A response staff submitted that routing has not confirmed yet ("確認待ち").

@@ -276,6 +276,38 @@ async def change_consent(
 
 
 @router.post(
+    "/cases/{case_id}/referrals",
+    status_code=202,
+    response_model=schemas.ReferralRequestOut,
+    tags=["cases"],
+    responses={
+        **_CASE_ERRORS,
+        **_MALFORMED,
+        403: {"description": "Intake and coordinators only"},
+        409: {"description": "The case already has a referral to that programme"},
+    },
+)
+async def request_referral(
+    request: Request, principal: Staff, case_id: CaseId, body: schemas.ReferralRequestIn
+) -> schemas.ReferralRequestOut:
+    """Refer the case to one more programme (routing's suggestion after a decline, or any
+    other): ``referral_requested`` asks routing, which makes the referral (202)."""
+    await check_csrf(request, principal)
+    app = intake(request)
+    with http_errors("body"):
+        async with app.transaction() as session:
+            await referrals.request_referral(
+                session,
+                app.ports.outbox,
+                who(principal),
+                case_id,
+                body.programme,
+                after_referral_id=body.after_referral_id,
+            )
+    return schemas.ReferralRequestOut(case_id=case_id, programme=body.programme.value)
+
+
+@router.post(
     "/cases/{case_id}/safe-contact",
     response_model=schemas.SafeContactOut,
     tags=["cases"],

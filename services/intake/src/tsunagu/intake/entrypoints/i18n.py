@@ -140,6 +140,14 @@ WORDS: dict[str, tuple[str, str]] = {
     "channel.letter": ("手紙", "Letter"),
     "channel.none": ("連絡しない", "Do not contact"),
     "new.contact_time": ("連絡の時間帯", "Preferred time"),
+    "followup.suggested": ("振り分けの提案", "Routing suggests"),
+    "followup.refer": ("提案の窓口に紹介する", "Refer to the suggested programme"),
+    "followup.add": ("紹介を追加", "Add a referral"),
+    "followup.add_button": ("この窓口に紹介する", "Refer"),
+    "followup.requested": (
+        "紹介を依頼しました。振り分けサービスが紹介を作ると、ここに表示されます。",
+        "Referral requested; it shows here once routing has made it.",
+    ),
     "search.label": ("ケースを検索", "Search cases"),
     "search.go": ("検索", "Search"),
     "search.placeholder": (

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, WithJsonSchema, field_validator
 from pydantic_core import PydanticCustomError
 
-from tsunagu.shared.contracts.codes import Concern, ContactChannel, SharingBasis
+from tsunagu.shared.contracts.codes import Concern, ContactChannel, Programme, SharingBasis
 from tsunagu.shared.contracts.intake import ReferralAction
 from tsunagu.shared.contracts.reasons import Reason, upgrade_reasons
 
@@ -68,6 +68,11 @@ class ReferralOut(BaseModel):
     escalated: bool = False
     #: A response staff sent that routing has not confirmed yet.
     submitted_action: str | None = None
+    #: Why the programme declined, and how a closed referral ended (as staff gave them).
+    reason: str | None = None
+    outcome: str | None = None
+    #: After a decline: the programme routing suggests next (``POST .../referrals`` takes it).
+    suggested_next: str | None = None
     #: The responses routing accepts now (its lifecycle); anything else is refused with 409.
     allowed_actions: list[str] = Field(default_factory=list)
 
@@ -155,6 +160,21 @@ class ConsentIn(_In):
 
     action: Literal["give", "withdraw"]
     basis: Literal[SharingBasis.CONSENT, SharingBasis.SUPPORT_MEETING] = SharingBasis.CONSENT
+
+
+class ReferralRequestIn(_In):
+    """Ask routing for one more referral: the programme it suggested after a decline
+    (``after_referral_id``: the declined referral), or any programme not on the case yet."""
+
+    programme: Programme
+    after_referral_id: str | None = Field(default=None, pattern=ID_PATTERN)
+
+
+class ReferralRequestOut(BaseModel):
+    case_id: str
+    programme: str
+    #: Routing makes the referral; it shows on the case when routing has done so.
+    status: Literal["requested"] = "requested"
 
 
 class SafeContactIn(_In):

@@ -109,6 +109,7 @@ async def on_referral_status_changed(session: AsyncSession, envelope: Envelope) 
         "escalated": data.status is ReferralStatus.ESCALATED,
         "last_reason": data.reason,
         "last_outcome": data.outcome,
+        "suggested_next": None if data.suggested_next is None else data.suggested_next.value,
         "allowed_actions": data.allowed_actions,
         # Routing has decided on what staff sent: no longer awaiting confirmation.
         "submitted_action": None,

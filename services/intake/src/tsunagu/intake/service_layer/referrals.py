@@ -18,7 +18,7 @@ from tsunagu.intake.service_layer import audit
 from tsunagu.intake.service_layer.errors import Conflict, Forbidden, Invalid, NotFound
 from tsunagu.intake.service_layer.views import referral_statuses
 from tsunagu.shared.contracts import intake as contract
-from tsunagu.shared.contracts.codes import Programme, ReferralStatus
+from tsunagu.shared.contracts.codes import Programme, ReferralStatus, StaffRole
 from tsunagu.shared.contracts.envelope import utcnow
 from tsunagu.shared.contracts.topics import INTAKE_REFERRAL_RESPONSE
 from tsunagu.shared.outbox import OutboxWriter
@@ -193,3 +193,63 @@ async def inbox_rows(
         item["actions"] = list(item["allowed_actions"] or [])
         items.append(item)
     return items
+
+
+async def request_referral(
+    session: AsyncSession,
+    outbox: OutboxWriter,
+    who: access.Principal,
+    case_id: str,
+    programme: Programme,
+    *,
+    after_referral_id: str | None = None,
+) -> dict[str, Any]:
+    """Ask routing for one more referral (``referral_requested``); routing makes it.
+
+    Intake staff and coordinators may; a programme the case already has a referral with is
+    refused here (routing would ignore it too).
+    """
+    statuses = await referral_statuses(session, case_id)
+    exists_ = await session.scalar(
+        select(tables.case.c.case_id).where(tables.case.c.case_id == case_id)
+    )
+    if exists_ is None or not access.can_view_case(who, statuses):
+        raise NotFound(case_id)
+    if not who.roles & {StaffRole.INTAKE, StaffRole.COORDINATOR}:
+        raise Forbidden(case_id)
+    if programme in statuses:
+        raise Conflict("この窓口にはすでに紹介しています")
+    if after_referral_id is not None:
+        f = tables.referral
+        declined = (
+            await session.execute(
+                select(f.c.status).where(
+                    f.c.referral_id == after_referral_id, f.c.case_id == case_id
+                )
+            )
+        ).first()
+        if declined is None or declined.status != ReferralStatus.DECLINED.value:
+            raise Invalid("after_referral_id", "お断りされた紹介が見つかりません")
+    data = contract.ReferralRequested(
+        case_id=case_id,
+        programme=programme,
+        requested_by=who.username,
+        after_referral_id=after_referral_id,
+    )
+    envelope = outbox.envelope(contract.REFERRAL_REQUESTED, data.model_dump(mode="json"))
+    await outbox.add(
+        session,
+        topic=INTAKE_REFERRAL_RESPONSE.name,
+        aggregatetype="case",
+        aggregateid=case_id,
+        envelope=envelope,
+    )
+    await audit.record(
+        session,
+        who.username,
+        "referral.request",
+        case_id=case_id,
+        programme=programme.value,
+        after_decline=after_referral_id is not None,
+    )
+    return {"case_id": case_id, "programme": programme.value}

@@ -177,7 +177,13 @@ async def referrals_of(session: AsyncSession, case_id: str) -> list[dict[str, An
     rows = await session.execute(
         select(f).where(f.c.case_id == case_id).order_by(f.c.role, f.c.programme)
     )
-    return [dict(row._mapping) for row in rows]
+    out = []
+    for row in rows:
+        referral = dict(row._mapping)
+        # The API's names for what routing last said (reason for a decline, a close's outcome).
+        referral["reason"], referral["outcome"] = row.last_reason, row.last_outcome
+        out.append(referral)
+    return out
 
 
 async def earlier_visits(

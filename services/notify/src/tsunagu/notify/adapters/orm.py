@@ -64,6 +64,9 @@ class NotifyTables(ServiceTables):
             # Someone at home may be a danger: only safe_channel, never a letter (0002).
             Column("at_risk", Boolean, nullable=False, server_default=text("false")),
             Column("safe_channel", String(16)),
+            # The coordinator of a compound case (routing's case_routed): told of declines and
+            # closures (0005).
+            Column("coordinator", String(32)),
             # When intake made the consent (and contact) held here: an older event never
             # overwrites it, whatever the order of arrival (0004).
             Column("consent_updated_at", _tz()),

@@ -11,7 +11,9 @@ message can never apply and belongs in the dead-letter topic.
 | referral_created        | team (programme), urgent marked     | new_referral       | at once     |
 | consent_withdrawn       | team (programme)                    | consent_withdrawn  | at once     |
 | referral_escalated      | supervisor (programme)              | referral_escalated | at once     |
-| referral_status_changed | declined: intake staff (username)   | referral_declined  | at once     |
+| referral_status_changed | declined: intake staff (username),  | referral_declined  | at once     |
+|                         |   and the case's coordinator (team) |                    |             |
+|                         | closed: the same two                | referral_closed    | at once     |
 |                         | accepted: resident (case id)        | programme_accepted | quiet hours |
 | case_routed             | resident (case id)                  | acknowledgement    | quiet hours |
 | stock_low               | food desk lead (consultation event) | stock_low          | at once     |
@@ -109,6 +111,9 @@ class PlanningContext:
     council_phone: str  # the council's public number, quoted to residents
     resident: ResidentContact | None = None
     intake_staff: str | None = None  # username of who took the case in (``taken_by``)
+    #: The coordinator of a compound case (routing's ``case_routed``): told of declines and
+    #: closures of the other programmes' referrals.
+    coordinator: Programme | None = None
     webhook_teams: frozenset[Programme] = frozenset()  # teams with a chat webhook
     #: The acknowledgement promises contact within this many days after the lead
     #: programme's acceptance deadline (acceptance comes first, then the call).
@@ -244,14 +249,29 @@ def _on_referral_escalated(data: Mapping[str, Any], ctx: PlanningContext) -> Pla
 def _on_referral_status_changed(data: Mapping[str, Any], ctx: PlanningContext) -> Plan:
     e = ReferralStatusChanged.model_validate(data)
     variables = {**_case_variables(e.case_id, e.case_number, ctx), "programme": e.programme.value}
-    if e.status is ReferralStatus.DECLINED:
-        kind, template = RecipientKind.INTAKE_STAFF, "referral_declined"
-        if not ctx.intake_staff:
+    if e.status in (ReferralStatus.DECLINED, ReferralStatus.CLOSED):
+        # Whoever must find the case its next step: the intake staff member who took it in,
+        # and the coordinator of a compound case (unless the coordinator itself answered).
+        declined = e.status is ReferralStatus.DECLINED
+        template = "referral_declined" if declined else "referral_closed"
+        # The reason and outcome are staff's free text, which may name the resident: they
+        # stay on the case page, the message only points there.
+        if declined:
+            suggested = e.suggested_next.value if e.suggested_next else None
+            variables = {**variables, "suggested_next": suggested}
+        result = Plan()
+        kind = RecipientKind.INTAKE_STAFF
+        if ctx.intake_staff:
+            staff = _staff_intent(kind, ctx.intake_staff, template, variables, ctx, e.case_id)
+            result.intents.append(staff)
+        else:
             reason = SuppressionReason.RECIPIENT_UNKNOWN
-            return Plan(suppressed=[_suppressed(kind, "", template, reason, ctx, e.case_id)])
-        suggested = e.suggested_next.value if e.suggested_next else None
-        variables = {**variables, "suggested_next": suggested}
-        return Plan([_staff_intent(kind, ctx.intake_staff, template, variables, ctx, e.case_id)])
+            result.suppressed.append(_suppressed(kind, "", template, reason, ctx, e.case_id))
+        if ctx.coordinator is not None and ctx.coordinator is not e.programme:
+            result.intents.append(
+                _team_intent(ctx.coordinator, template, variables, ctx, e.case_id)
+            )
+        return result
     if e.status is ReferralStatus.ACCEPTED:
         return _resident_plan("programme_accepted", variables, ctx, e.case_id)
     return Plan()

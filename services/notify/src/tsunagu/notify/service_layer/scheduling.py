@@ -35,7 +35,7 @@ from tsunagu.notify.domain.planning import (
 )
 from tsunagu.notify.service_layer import journal
 from tsunagu.notify.service_layer.recipients import resident_contact
-from tsunagu.shared.contracts import intake
+from tsunagu.shared.contracts import intake, routing
 from tsunagu.shared.contracts.codes import Language, Programme
 from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.contracts.registry import parse
@@ -80,6 +80,7 @@ class Notify:
             council_phone=self.config.council_phone,
             resident=resident,
             intake_staff=case["taken_by"] if case is not None else None,
+            coordinator=_programme(case.get("coordinator")) if case is not None else None,
             webhook_teams=frozenset(Programme(p) for p in self.config.webhooks),
             contact_promise_days=self.config.contact_promise_days,
         )
@@ -172,12 +173,29 @@ def _consent_values(consent: intake.Consent) -> dict[str, Any]:
 async def on_event(notify: Notify, session: AsyncSession, envelope: Envelope) -> None:
     """Plan ``envelope``'s messages and schedule them (``ValidationError`` → DLQ)."""
     case_id = envelope.data.get("case_id")
+    if isinstance(case_id, str):
+        await _remember_coordinator(notify, session, envelope)
     case = await load_case(session, notify.tables, case_id) if isinstance(case_id, str) else None
     planned = plan(envelope.event_type, envelope.data, notify.context(envelope.event_id, case))
     if case is None and any(s.reason in _CASE_NOT_YET_KNOWN for s in planned.suppressed):
         await _park(notify, session, envelope, str(case_id))
         return
     await schedule(notify, session, planned, source_event_id=envelope.event_id)
+
+
+async def _remember_coordinator(notify: Notify, session: AsyncSession, envelope: Envelope) -> bool:
+    """Keep the coordinator routing named for the case (who hears of declines and closures);
+    whether the envelope named one."""
+    if envelope.event_type not in (routing.CASE_ROUTED, routing.CASE_REROUTED):
+        return False
+    coordinator = envelope.data.get("coordinator")
+    t = notify.tables.case_contact
+    await session.execute(
+        update(t)
+        .where(t.c.case_id == str(envelope.data.get("case_id")))
+        .values(coordinator=coordinator if isinstance(coordinator, str) else None)
+    )
+    return True
 
 
 async def load_case(
@@ -332,6 +350,15 @@ async def _plan_parked(notify: Notify, session: AsyncSession, case_id: str) -> N
     for envelope in parked:
         if envelope.event_type == intake.CONSENT_CHANGED:
             continue
+        if await _remember_coordinator(notify, session, envelope):
+            case = await load_case(session, notify.tables, case_id)
         planned = plan(envelope.event_type, envelope.data, notify.context(envelope.event_id, case))
         await schedule(notify, session, planned, source_event_id=envelope.event_id)
     log.info("parked_events_planned", case_id=case_id, count=len(parked))
+
+
+def _programme(code: object) -> Programme | None:
+    try:
+        return Programme(str(code)) if code else None
+    except ValueError:
+        return None  # a code newer than this service: nobody to tell

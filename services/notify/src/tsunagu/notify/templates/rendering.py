@@ -42,7 +42,8 @@ STAFF_TEMPLATES: tuple[str, ...] = (
     "new_referral",  # case_number, case_url, programme, urgent, role, respond_by
     "consent_withdrawn",  # case_number, case_url, programme
     "referral_escalated",  # case_number, case_url, programme, urgent, deadline_at
-    "referral_declined",  # case_number, case_url, programme
+    "referral_declined",  # case_number, case_url, programme, suggested_next
+    "referral_closed",  # case_number, case_url, programme
     "stock_low",  # venue, parcel_type, remaining, threshold
 )
 

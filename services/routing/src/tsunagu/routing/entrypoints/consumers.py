@@ -9,6 +9,7 @@ from tsunagu.routing.service_layer.handlers import (
     on_case_created,
     on_case_updated,
     on_consent_changed,
+    on_referral_requested,
     on_referral_response,
 )
 from tsunagu.shared.contracts import intake
@@ -27,6 +28,7 @@ def handlers(routing: Routing) -> dict[str, Handler]:
         intake.CASE_UPDATED: partial(on_case_updated, routing),
         intake.CONSENT_CHANGED: partial(on_consent_changed, routing),
         intake.REFERRAL_RESPONSE_SUBMITTED: partial(on_referral_response, routing),
+        intake.REFERRAL_REQUESTED: partial(on_referral_requested, routing),
     }
 
 

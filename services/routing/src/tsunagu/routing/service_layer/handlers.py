@@ -43,6 +43,7 @@ from tsunagu.shared.contracts import intake
 from tsunagu.shared.contracts import routing as routing_events
 from tsunagu.shared.contracts.codes import Programme, ReferralRole, ReferralStatus, SharingBasis
 from tsunagu.shared.contracts.envelope import Envelope, new_id
+from tsunagu.shared.contracts.reasons import Reason, ReasonCode
 from tsunagu.shared.contracts.registry import parse
 from tsunagu.shared.contracts.topics import ROUTING_CASE, programme_topic_name
 from tsunagu.shared.logs import get_logger
@@ -686,6 +687,120 @@ async def on_referral_response(routing: Routing, session: AsyncSession, envelope
         status=status.value,
         previous_status=current.value,
         suggested_next=suggested_next,
+    )
+
+
+# --- referral_requested ---------------------------------------------------------------------
+
+#: Why a referral staff asked for was made: after a decline (routing's suggestion) or added.
+REQUESTED_AFTER_DECLINE = Reason(code=ReasonCode.REQUESTED_AFTER_DECLINE)
+REQUESTED_BY_STAFF = Reason(code=ReasonCode.REQUESTED_BY_STAFF)
+
+
+async def on_referral_requested(
+    routing: Routing, session: AsyncSession, envelope: Envelope
+) -> None:
+    """Staff asked for one more referral: make it, as a member of the case, and tell everyone
+    as for a re-routing (``case_rerouted`` with the referral in ``added``; the programme hears
+    ``referral_created`` if the case is shared now). A programme the case already has a
+    referral with gets no second one: nothing changes, and the request is only logged."""
+    request = parse(envelope, intake.ReferralRequested)
+    t = routing.tables
+    await lock_case(session, routing, request.case_id)
+    case = (
+        await session.execute(select(t.decision).where(t.decision.c.case_id == request.case_id))
+    ).first()
+    if case is None:
+        raise PermanentError(f"referral_requested for case {request.case_id}, which is not routed")
+    rows = [
+        dict(r)
+        for r in (
+            await session.execute(select(t.referral).where(t.referral.c.case_id == case.case_id))
+        )
+        .mappings()
+        .all()
+    ]
+    if any(r["programme"] == request.programme.value for r in rows):
+        log.info(
+            "referral_request_already_referred",
+            case_id=case.case_id,
+            programme=request.programme.value,
+        )
+        return
+    now = routing.now()
+    shared = SharingBasis(case.sharing_basis) is not SharingBasis.NONE
+    reason = REQUESTED_AFTER_DECLINE if request.after_referral_id else REQUESTED_BY_STAFF
+    referral = {
+        "referral_id": new_id(),
+        "case_id": case.case_id,
+        "programme": request.programme.value,
+        "role": ReferralRole.MEMBER.value,
+        "status": (ReferralStatus.PENDING if shared else ReferralStatus.SUGGESTED).value,
+        "deadline_at": deadline_for(now, case.urgent, routing.rules) if shared else None,
+        "reasons": [reason.model_dump(mode="json")],
+        "shared_at": now if shared else None,
+        "created_at": now,
+        "updated_at": now,
+    }
+    await session.execute(insert(t.referral).values(**referral))
+    await _record(
+        session,
+        t,
+        referral,
+        "create",
+        None,
+        referral["status"],
+        by=request.requested_by,
+        at=now,
+        cause=envelope,
+    )
+    decision: dict[str, Any] = case.decision
+    referrals = [*rows, referral]
+    rerouted = routing_events.CaseRerouted(
+        case_id=case.case_id,
+        case_number=case.case_number,
+        event_id=case.event_id,
+        rule_version=case.rule_version,
+        lead=decision["lead"],
+        coordinator=decision.get("coordinator"),
+        compound=decision["compound"],
+        urgent=case.urgent,
+        food_parcel_eligible=decision["food_parcel_eligible"],
+        referrals=[_referral_view(r) for r in referrals],
+        added=[referral["referral_id"]],
+        awaiting_consent=[
+            Programme(r["programme"]) for r in referrals if r["status"] == ReferralStatus.SUGGESTED
+        ],
+        external=[
+            routing_events.ExternalReferral.model_validate(e)
+            for e in decision.get("external_referrals", [])
+        ],
+    )
+    await routing.emit(
+        session,
+        [CASE_TOPIC],
+        routing_events.CASE_REROUTED,
+        rerouted,
+        case_id=case.case_id,
+        cause=envelope,
+    )
+    if shared:
+        concerns = list(case.facts.get("concerns", [])) if isinstance(case.facts, dict) else []
+        await _referral_created(
+            routing,
+            session,
+            referral,
+            case_number=case.case_number,
+            event_id=case.event_id,
+            urgent=case.urgent,
+            concerns=concerns,
+            cause=envelope,
+        )
+    log.info(
+        "referral_requested_made",
+        case_id=case.case_id,
+        programme=request.programme.value,
+        status=referral["status"],
     )
 
 

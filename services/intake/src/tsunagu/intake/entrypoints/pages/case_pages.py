@@ -30,7 +30,7 @@ from tsunagu.intake.entrypoints.web import (
 )
 from tsunagu.intake.service_layer import audit, cases, referrals, views
 from tsunagu.intake.service_layer import staff as staff_service
-from tsunagu.intake.service_layer.errors import Forbidden, Invalid, NotFound
+from tsunagu.intake.service_layer.errors import Conflict, Forbidden, Invalid, NotFound
 from tsunagu.shared.auth import Principal, check_csrf
 from tsunagu.shared.contracts.codes import (
     ContactChannel,
@@ -155,6 +155,9 @@ async def _case_page(
         may_edit=full and works_the_case,
         facts_errors=facts_errors or {},
         safe_errors=safe_errors or {},
+        case_id=case_id,
+        may_refer=full and works_the_case,
+        requested=request.query_params.get("requested") == "1",
         referral_rows=[_referral_row(r) for r in view.get("referrals", [])],
     )
 
@@ -243,6 +246,8 @@ async def case_stream(
             referral_rows=[_referral_row(r) for r in rows],
             routing=routing,
             food=food,
+            case_id=case_id,
+            may_refer=bool(domain.roles & {StaffRole.INTAKE, StaffRole.COORDINATOR}),
         )
 
     return live(request, render_referrals)
@@ -315,3 +320,36 @@ async def safe_contact_submit(
         errors = {exc.field: exc.message}
         return await _case_page(request, principal, case_id, status_code=422, safe_errors=errors)
     return RedirectResponse(f"/cases/{case_id}#consent", status_code=303)
+
+
+@router.post("/cases/{case_id}/referrals")
+async def referral_request_submit(
+    request: Request, case_id: str, principal: Principal = Depends(staff)
+) -> Response:
+    """「提案の窓口に紹介する」 and 「紹介を追加」: ask routing for the referral."""
+    await check_csrf(request, principal)
+    if not id_or_none(case_id):
+        raise not_found()
+    app = intake(request)
+    form = await request.form()
+    code = form_text(form, "programme")
+    after = id_or_none(form_text(form, "after_referral_id") or None)
+    if code not in _PROGRAMMES:
+        raise HTTPException(422, "窓口の選択肢が正しくありません")
+    try:
+        async with app.transaction() as session:
+            await referrals.request_referral(
+                session,
+                app.ports.outbox,
+                who(principal),
+                case_id,
+                Programme(code),
+                after_referral_id=after,
+            )
+    except NotFound:
+        raise not_found() from None
+    except Forbidden:
+        raise HTTPException(403, "この操作の権限がありません") from None
+    except (Conflict, Invalid) as exc:
+        raise HTTPException(409, str(exc)) from None
+    return RedirectResponse(f"/cases/{case_id}?requested=1#referrals", status_code=303)

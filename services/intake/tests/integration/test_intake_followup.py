@@ -1,0 +1,123 @@
+"""After a decline: the case shows why and what routing suggests, and offers to refer there."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from intake_helpers import (
+    App,
+    case_body,
+    case_routed,
+    eventually,
+    publish,
+    read_topic,
+    todays_event,
+    token,
+)
+from test_intake_pages import csrf_of, log_in
+
+from tsunagu.shared.contracts.envelope import Envelope
+from tsunagu.shared.contracts.intake import REFERRAL_REQUESTED, ReferralRequested
+from tsunagu.shared.contracts.routing import REFERRAL_STATUS_CHANGED, ReferralStatusChanged
+from tsunagu.shared.contracts.topics import INTAKE_REFERRAL_RESPONSE, ROUTING_CASE
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def browser(intake_app: App) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=intake_app.app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://intake.test", headers={"Accept": "text/html"}
+    ) as client:
+        yield client
+
+
+async def test_after_a_decline_the_case_page_refers_to_the_suggested_programme(
+    intake_app: App, browser: httpx.AsyncClient
+) -> None:
+    api = await token(intake_app.client, "uketsuke")
+    created = (await intake_app.client.post("/api/v1/cases", json=case_body(), headers=api)).json()
+    case_id, number = created["case_id"], created["case_number"]
+    routed = case_routed(case_id, number, todays_event())
+    bootstrap = intake_app.settings.kafka_bootstrap
+    await publish(bootstrap, ROUTING_CASE.name, case_id, routed)
+    member = next(r for r in routed.data["referrals"] if r["programme"] == "csw_participation")
+    declined = ReferralStatusChanged(
+        case_id=case_id,
+        case_number=number,
+        referral_id=member["referral_id"],
+        programme="csw_participation",
+        status="declined",
+        previous_status="pending",
+        by="csw-staff",
+        reason="対象外のため",
+        suggested_next="csw_outreach",
+        allowed_actions=[],
+    )
+    envelope = Envelope(
+        event_type=REFERRAL_STATUS_CHANGED,
+        producer="routing",
+        data=declined.model_dump(mode="json"),
+    )
+    await publish(bootstrap, ROUTING_CASE.name, case_id, envelope)
+
+    async def declined_shown() -> bool:
+        view = (await intake_app.client.get(f"/api/v1/cases/{case_id}", headers=api)).json()
+        return any(r["status"] == "declined" for r in view.get("referrals", []))
+
+    await eventually(declined_shown)
+    view = (await intake_app.client.get(f"/api/v1/cases/{case_id}", headers=api)).json()
+    [row] = [r for r in view["referrals"] if r["programme"] == "csw_participation"]
+    assert (row["reason"], row["suggested_next"]) == ("対象外のため", "csw_outreach")
+
+    assert (await log_in(browser, "uketsuke")).status_code == 303
+    page = await browser.get(f"/cases/{case_id}")
+    assert (
+        "提案の窓口に紹介する（CSW アウトリーチ" in page.text or "提案の窓口に紹介する" in page.text
+    )
+    assert "紹介を追加" in page.text
+    chosen = await browser.post(
+        f"/cases/{case_id}/referrals",
+        data={
+            "csrf_token": csrf_of(page),
+            "programme": "csw_outreach",
+            "after_referral_id": member["referral_id"],
+        },
+    )
+    assert chosen.status_code == 303
+
+    async def requested() -> bool:
+        events = await read_topic(bootstrap, INTAKE_REFERRAL_RESPONSE.name, key=case_id)
+        return any(e.event_type == REFERRAL_REQUESTED for e in events)
+
+    await eventually(requested)
+    [event] = [
+        e
+        for e in await read_topic(bootstrap, INTAKE_REFERRAL_RESPONSE.name, key=case_id)
+        if e.event_type == REFERRAL_REQUESTED
+    ]
+    data = ReferralRequested.model_validate(event.data)
+    assert (data.programme, data.after_referral_id, data.requested_by) == (
+        "csw_outreach",
+        member["referral_id"],
+        "uketsuke",
+    )
+
+    # A programme the case already has: refused, nothing asked of routing.
+    again = await intake_app.client.post(
+        f"/api/v1/cases/{case_id}/referrals",
+        json={"programme": "life_independence"},
+        headers=api,
+    )
+    assert again.status_code == 409
+    # A programme member cannot add referrals.
+    member_token = await token(intake_app.client, "life_independence")
+    refused = await intake_app.client.post(
+        f"/api/v1/cases/{case_id}/referrals",
+        json={"programme": "welfare_fund"},
+        headers=member_token,
+    )
+    assert refused.status_code == 403

@@ -1,0 +1,68 @@
+"""After a decline: staff take routing's suggestion (or add a programme), and routing refers."""
+
+from __future__ import annotations
+
+import pytest
+from routing_testkit import (
+    Tap,
+    case_created,
+    publish,
+    referral_response,
+    referrals_of,
+    settle,
+)
+
+from tsunagu.shared.contracts import intake
+from tsunagu.shared.contracts.envelope import Envelope
+from tsunagu.shared.contracts.topics import ROUTING_CASE, programme_topic_name
+
+pytestmark = pytest.mark.integration
+
+
+def referral_requested(case_id: str, programme: str, after: str | None = None) -> Envelope:
+    data = intake.ReferralRequested(
+        case_id=case_id, programme=programme, requested_by="uketsuke", after_referral_id=after
+    )
+    return Envelope(
+        event_type=intake.REFERRAL_REQUESTED, producer="intake", data=data.model_dump(mode="json")
+    )
+
+
+async def test_the_suggested_programme_gets_a_referral_when_staff_ask(
+    start_runtime, producer, tap: Tap, group: str
+) -> None:
+    runtime = await start_runtime()
+    case = case_created(["income_shortfall", "isolation"], most_pressing="income_shortfall")
+    case_id = case.data["case_id"]
+    await publish(producer, case)
+    await tap.wait_for(case_id, 2, event_type="referral_created")
+    _, member = await referrals_of(runtime, case_id)
+    await publish(producer, referral_response(member, "decline", reason="対象外", staff="sato"))
+    [declined, _] = await tap.wait_for(case_id, 2, event_type="referral_status_changed")
+    suggested = declined.data["suggested_next"]
+    assert suggested == "csw_outreach"
+
+    await publish(producer, referral_requested(case_id, suggested, after=member["referral_id"]))
+    [created] = [
+        r
+        for r in await tap.wait_for(case_id, 3, event_type="referral_created")
+        if r.data["programme"] == suggested
+    ]
+    assert created.topic == programme_topic_name(suggested)
+    assert created.data["reasons"] == [{"code": "requested_after_decline", "params": {}}]
+    [rerouted] = await tap.wait_for(case_id, 1, event_type="case_rerouted")
+    assert rerouted.topic == ROUTING_CASE.name
+    added = rerouted.data["added"]
+    assert [r["programme"] for r in rerouted.data["referrals"] if r["referral_id"] in added] == [
+        suggested
+    ]
+    rows = {r["programme"]: r for r in await referrals_of(runtime, case_id)}
+    assert (rows[suggested]["status"], rows[suggested]["role"]) == ("pending", "member")
+    assert rows[suggested]["deadline_at"] is not None
+
+    # Asked again (a double click, a second staff member): no second referral, nothing sent.
+    await publish(producer, referral_requested(case_id, suggested, after=member["referral_id"]))
+    await settle(runtime, tap, group)
+    assert len(await referrals_of(runtime, case_id)) == 3
+    assert len(tap.find(case_id, event_type="case_rerouted")) == 1
+    assert not [r for r in tap.find(case_id) if r.topic.endswith(".dlq")]
