@@ -76,8 +76,12 @@ async def test_import_reports_the_malformed_row_and_invites_the_rest(start_notif
         assert mail.subject.startswith("生活困りごと相談会のご案内")
         assert "山田 太郎 様" in mail.text
         assert "東川口駅前行政センター" in mail.text
+        # It links to the residents' events page, in the borrower's language.
+        page_url = runtime.notify.staff_url.rstrip("/") + "/events"
+        assert f"{page_url}\n" in mail.text
         [text] = await eventually(lambda: _ready(sms.to(mobile)))
         assert "Thứ Bảy, ngày 5 tháng 7 năm 2025" in text["body"]["body"]
+        assert f"{page_url}?lang=vi" in text["body"]["body"]
 
         # The opt-out is a recorded decision, and nothing went out for it.
         [decision] = await borrower_deliveries(runtime, f"L-{run}-3")

@@ -68,6 +68,9 @@ class NotifyConfig(BaseSettings):
     council_address: str = ""
     #: Base URL of the staff UI for links in staff messages; unset means intake's URL.
     staff_url: str | None = None
+    #: The residents' events page (intake's /events) that invitations link to; unset means
+    #: ``{staff_url or intake_url}/events``.
+    events_url: str | None = None
     contact_promise_days: int = Field(default=3, ge=0)
 
     # --- the sender ---

@@ -57,6 +57,17 @@ class ImportSummary:
     errors: list[RowError] = field(default_factory=list)
 
 
+#: The residents' page in the borrower's language (``?lang=``; Japanese is the default).
+_PAGE_LANG = {"ja": "", "ja_easy": "easy", "en": "en", "zh": "zh", "vi": "vi"}
+
+
+def events_url(notify: Notify, language: str) -> str:
+    """Where the invitation sends the borrower to read about the coming events."""
+    base = notify.config.events_url or f"{notify.staff_url.rstrip('/')}/events"
+    lang = _PAGE_LANG.get(language, "")
+    return f"{base}?lang={lang}" if lang else base
+
+
 def invitation_key(event_id: str, borrower_ref: str) -> str:
     return dedup_key(f"invitation:{event_id}", recipient_id_of(borrower_ref), TEMPLATE)
 
@@ -160,6 +171,7 @@ def _invitation(
             "venue_address": event.venue_address,
             "council_name": notify.config.council_name,
             "council_phone": notify.config.council_phone,
+            "events_url": events_url(notify, row.language.value),
         },
         "contact_sealed": sealer.seal(contact),
         "not_before": send_time(now),  # never at night, like every resident message
