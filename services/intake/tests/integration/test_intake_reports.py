@@ -479,3 +479,50 @@ async def test_the_reports_page_shows_the_same_figures_with_the_chart_library(
     )
     assert bad.status_code == 422
     assert "終了日は開始日以降にしてください" in bad.text
+
+
+async def test_a_rerouted_case_counts_its_referrals_as_they_now_stand(intake_app: App) -> None:
+    app = intake_app
+    _, (event,) = await new_venue_with_events(app, date(2026, 11, 1))
+    desk = Desk(app, await token(app.client, "uketsuke"))
+    admin = await token(app.client, "admin")
+    case = await desk.take_in(event, ["housing"])
+    li, wf = await desk.routed(case, event, ["life_independence", "welfare_fund"])
+    # Corrected: welfare_fund is no longer needed, elderly_support is added.
+    added = str(uuid.uuid4())
+    referrals = [
+        {"referral_id": li, "programme": "life_independence", "role": "lead", "status": "pending"},
+        {"referral_id": wf, "programme": "welfare_fund", "role": "member", "status": "withdrawn"},
+        {
+            "referral_id": added,
+            "programme": "elderly_support",
+            "role": "member",
+            "status": "pending",
+        },
+    ]
+    data = {
+        "case_id": case["case_id"],
+        "case_number": case["case_number"],
+        "event_id": event,
+        "rule_version": "test",
+        "lead": "life_independence",
+        "compound": True,
+        "urgent": False,
+        "food_parcel_eligible": False,
+        "referrals": referrals,
+        "added": [added],
+        "withdrawn": [wf],
+    }
+    await desk.routing("case_rerouted", case, data, schema_version=2)
+    r = await settled(
+        app,
+        admin,
+        f"events/{event}",
+        lambda r: (
+            r["cases"] == 1 and r["referrals"]["by_programme"]["elderly_support"]["pending"] == 1
+        ),
+    )
+    assert referral_counts(r, "welfare_fund") == {"withdrawn": 1}
+    assert referral_counts(r, "life_independence") == {"pending": 1}
+    assert r["compound_cases"] == 1
+    assert r["joint_handling_cases"] == 1  # life_independence and elderly_support

@@ -130,6 +130,33 @@ async def on_case_routed(session: AsyncSession, envelope: Envelope) -> None:
         )
 
 
+async def on_case_rerouted(session: AsyncSession, envelope: Envelope) -> None:
+    """A corrected case routed again: every referral as it now stands, some added or withdrawn."""
+    data = parse(envelope, routing.CaseRerouted)
+    fact_id = await _fact(session, data.case_id, compound=data.compound)
+    if data.urgent:
+        await session.execute(
+            update(tables.report_case)
+            .where(tables.report_case.c.fact_id == fact_id)
+            .values(urgent=True)
+        )
+    r = tables.report_referral
+    for referral in data.referrals:
+        values = {"programme": referral.programme.value, "status": referral.status.value}
+        statement = insert(r).values(
+            referral_id=referral.referral_id,
+            fact_id=fact_id,
+            routed_at=envelope.occurred_at,
+            **values,
+        )
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[r.c.referral_id],
+                set_={**values, "routed_at": func.coalesce(r.c.routed_at, envelope.occurred_at)},
+            )
+        )
+
+
 async def on_referral_status_changed(session: AsyncSession, envelope: Envelope) -> None:
     data = parse(envelope, routing.ReferralStatusChanged)
     fact_id = await _fact(session, data.case_id)
@@ -233,6 +260,7 @@ CASE_HANDLERS = {
 }
 ROUTING_HANDLERS = {
     routing.CASE_ROUTED: on_case_routed,
+    routing.CASE_REROUTED: on_case_rerouted,
     routing.REFERRAL_STATUS_CHANGED: on_referral_status_changed,
     routing.REFERRAL_ESCALATED: on_referral_escalated,
 }
