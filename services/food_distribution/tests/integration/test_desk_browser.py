@@ -112,3 +112,53 @@ async def test_desk_on_a_tablet(food: Food, served: str, artefacts_dir: Path) ->
         finally:
             await browser.close()
     assert hanako["case_id"]
+
+
+async def test_the_desk_receives_a_delivery_on_a_tablet(
+    food: Food, served: str, artefacts_dir: Path
+) -> None:
+    from playwright.async_api import async_playwright
+
+    ev = uid("ev")
+    await food.stock(ev, standard=24, infant=2)
+    session = token(food.settings, "tanaka", ["food_desk"], display_name="田中")
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            context = await browser.new_context(viewport=PORTRAIT, locale="ja-JP",
+                                                device_scale_factor=1, has_touch=True)  # fmt: skip
+            await context.add_cookies([{"name": COOKIE_NAME, "value": session, "url": served}])
+            page = await context.new_page()
+            await page.goto(f"{served}/desk?event_id={ev}")
+            tile = page.locator("[data-tile='infant'] [data-stock='infant']")
+            assert (await tile.inner_text()).strip() == "2"
+            assert "残りわずか" in await page.inner_text("[data-tile='infant']")
+
+            receive = page.get_by_role("form", name="受け入れ")
+            await receive.get_by_label("種類").select_option(label="乳幼児用")
+            # A typo first: the page says what is wrong, in Japanese, and keeps the rest.
+            await receive.get_by_label("数量（個）").fill("十二")
+            await receive.get_by_label("フードバンク名・寄付者名").fill("フードバンク埼玉")
+            await receive.get_by_role("button", name="受け入れる").tap()
+            await page.get_by_text("数量は 1 以上の整数で入力してください").wait_for()
+            assert (await tile.inner_text()).strip() == "2"
+            receive = page.get_by_role("form", name="受け入れ")
+            assert (
+                await receive.get_by_label("フードバンク名・寄付者名").input_value()
+                == "フードバンク埼玉"
+            )
+
+            await receive.get_by_label("数量（個）").fill("12")
+            await receive.get_by_role("button", name="受け入れる").tap()
+            await page.get_by_text("乳幼児用を 12 個受け入れました").wait_for()
+            tile = page.locator("[data-tile='infant'] [data-stock='infant']")
+            assert (await tile.inner_text()).strip() == "14"
+            assert "残りわずか" not in await page.inner_text("[data-tile='infant']")
+            ledger = await page.inner_text("table.ledger")
+            assert "フードバンク：フードバンク埼玉" in ledger and "+12" in ledger
+            assert await page.evaluate("document.documentElement.scrollWidth") <= 800
+            box = await page.get_by_role("button", name="受け入れる").bounding_box()
+            assert box is not None and box["height"] >= 48
+            await page.screenshot(path=artefacts_dir / "desk-stock-received.png", full_page=True)
+        finally:
+            await browser.close()

@@ -7,6 +7,7 @@ resubmitted form records one handout.
 """
 
 # No "from __future__ import annotations": FastAPI resolves the route-local Desk alias.
+import unicodedata
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -22,9 +23,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tsunagu.food_distribution.domain.handout import JST
 from tsunagu.food_distribution.domain.labels import PARCEL_TYPE_LABELS_JA
-from tsunagu.food_distribution.service_layer import cases, handouts, queries
+from tsunagu.food_distribution.service_layer import cases, handouts, queries, stock
 from tsunagu.food_distribution.service_layer.deps import Deps
-from tsunagu.food_distribution.service_layer.errors import FoodError
+from tsunagu.food_distribution.service_layer.errors import FoodError, Invalid
 from tsunagu.shared.auth import CSRF_FIELD, Authenticator, Principal, check_csrf
 from tsunagu.shared.contracts.codes import ParcelType, StaffRole
 
@@ -39,6 +40,10 @@ def _jst(value: datetime | str | None, fmt: str = "%m/%d %H:%M") -> str:
 
 
 templates.env.filters["jst"] = _jst
+templates.env.globals["KIND_LABELS"] = {
+    "receipt": "受け入れ", "transfer_in": "移動（受け）", "transfer_out": "移動（出し）",
+    "adjustment": "数の修正", "handout": "受け渡し",
+}  # fmt: skip
 templates.env.globals["PARCEL_LABELS"] = {str(k): v for k, v in PARCEL_TYPE_LABELS_JA.items()}
 
 
@@ -71,14 +76,19 @@ def desk_router(
         notice: str | None = None,
         error: str | None = None,
         status_code: int = 200,
+        stocked: str | None = None,
+        stock_form: dict[str, str] | None = None,
+        stock_error: str | None = None,
     ) -> Response:
         stock = hits = household = None
+        changes: list[dict[str, Any]] = []
         async with sessions() as session, session.begin():
             events = await queries.events(session)
             event_id = _choose_event(events, event_id, staff.venue_id)
             try:
                 if event_id:
                     stock = await queries.stock_of(session, deps.config, event_id)
+                    changes = await queries.ledger(session, event_id)
                     hits = await queries.search(session, event_id, q) if q.strip() else None
                 if case_id:
                     household = await queries.household_status(session, deps.config, case_id)
@@ -88,6 +98,10 @@ def desk_router(
             if received["handout_id"] == handed:
                 label = PARCEL_TYPE_LABELS_JA[ParcelType(received["parcel_type"])]
                 notice = f"{label}を受け渡しました（{_jst(received['handed_out_at'], '%H:%M')}）"
+        stock_notice = next(
+            (_stock_notice(c) for c in changes if stocked and str(c["movement_id"]) == stocked),
+            None,
+        )
         context = {
             "staff": staff,
             "csrf_field": CSRF_FIELD,
@@ -104,6 +118,13 @@ def desk_router(
             # One key per button: retrying a tap repeats it, another type is a new request.
             "keys": {str(p): str(uuid.uuid4()) for p in ParcelType},
             "poll_ms": int(deps.config.desk_poll_seconds * 1000),
+            "changes": changes,
+            "other_events": [e for e in events if e["event_id"] != event_id],
+            "stock_notice": stock_notice,
+            "stock_error": stock_error,
+            "stock_form": stock_form or {},
+            "stock_key": (stock_form or {}).get("idempotency_key") or str(uuid.uuid4()),
+            "source_kinds": SOURCE_KINDS,
         }
         return templates.TemplateResponse(request, "desk.html", context, status_code=status_code)
 
@@ -120,12 +141,45 @@ def desk_router(
         case_id: str | None = None,
         handed: str | None = None,
         granted: bool = False,
+        stocked: str | None = None,
     ) -> Response:
         return await render(
             request, staff, event_id=_storable(event_id), q=_storable(q[:100]) or "",
             case_id=_storable(case_id), handed=_storable(handed),
-            notice="配布対象にしました" if granted else None,
+            notice="配布対象にしました" if granted else None, stocked=_storable(stocked),
         )  # fmt: skip
+
+    @router.post("/desk/stock/{action}")
+    async def desk_stock(action: str, request: Request, staff: Desk) -> Response:
+        """Receive parcels, move them to another event, or correct a count: one form each.
+
+        The forms carry a one-time key, so a double tap or a resubmitted page applies once; a
+        refusal re-renders the page with what was typed and the reason in Japanese."""
+        await check_csrf(request, staff)
+        if action not in STOCK_ACTIONS:
+            raise StarletteHTTPException(404, "この操作はありません")
+        form = await request.form()
+        typed = {name: _text(form, name) for name in STOCK_FIELDS}
+        typed["action"] = action
+        event_id = typed["event_id"]
+        try:
+            command = _stock_command(action, typed)
+            async with sessions() as session, session.begin():
+                request_text = repr(sorted(typed.items()))
+                if await stock.first_time(
+                    session, staff.username, typed["idempotency_key"] or str(uuid.uuid4()),
+                    request_text,
+                ):  # fmt: skip
+                    await command(session, deps, staff.username)
+                moved = await queries.latest_change(
+                    session, event_id, typed["parcel_type"], staff.username
+                )
+        except FoodError as exc:
+            return await render(
+                request, staff, event_id=event_id, stock_form=typed, stock_error=exc.message_ja,
+                status_code=exc.status,
+            )  # fmt: skip
+        return _back({"event_id": event_id}, stocked=str(moved or ""), _anchor="stock-admin")
 
     @router.post("/desk/handouts")
     async def desk_hand_out(request: Request, staff: Desk) -> Response:
@@ -199,6 +253,105 @@ def _text(form: Any, name: str) -> str:
     return (_storable(value) or "").strip() if isinstance(value, str) else ""
 
 
-def _back(params: dict[str, str], **extra: str) -> RedirectResponse:
+def _back(params: dict[str, str], _anchor: str = "", **extra: str) -> RedirectResponse:
     query = urlencode({k: v for k, v in {**params, **extra}.items() if v})
-    return RedirectResponse(f"/desk?{query}", status_code=303)
+    return RedirectResponse(f"/desk?{query}" + (f"#{_anchor}" if _anchor else ""), status_code=303)
+
+
+#: Where received parcels come from: the desk picks one and names it.
+SOURCE_KINDS = ("フードバンク", "寄付（個人・団体）", "その他")
+STOCK_ACTIONS = ("receipts", "transfers", "adjustments")
+STOCK_FIELDS = (
+    "event_id", "idempotency_key", "parcel_type", "quantity", "source_kind", "source_name",
+    "to_event_id", "counted", "reason",
+)  # fmt: skip
+MAX_COUNT = 100_000
+
+
+def _stock_command(action: str, typed: dict[str, str]) -> Any:
+    """Check the typed form (each problem in Japanese) and return the command to run."""
+    event_id = typed["event_id"]
+    if not event_id:
+        raise Invalid("event_id", "開催を選んでください", "choose an event")
+    try:
+        parcel_type = ParcelType(typed["parcel_type"])
+    except ValueError:
+        raise Invalid("parcel_type", "種類を選んでください", "choose a parcel type") from None
+
+    if action == "receipts":
+        quantity = _count(typed["quantity"], "数量", positive=True)
+        if typed["source_kind"] not in SOURCE_KINDS:
+            raise Invalid("source_kind", "受け入れ元の種別を選んでください", "choose a source")
+        name = typed["source_name"]
+        if not name:
+            raise Invalid(
+                "source_name",
+                "受け入れ元（フードバンク名・寄付者名）を入力してください",
+                "name the source",
+            )
+        source = f"{typed['source_kind']}：{name}"[:200]
+
+        async def receive(session: AsyncSession, deps: Deps, staff: str) -> None:
+            venue_id = await stock.event_venue(session, event_id)
+            await stock.receive(
+                session, deps, event_id=event_id, venue_id=venue_id, parcel_type=parcel_type,
+                quantity=quantity, source=source, staff=staff,
+            )  # fmt: skip
+
+        return receive
+    if action == "transfers":
+        quantity = _count(typed["quantity"], "数量", positive=True)
+        to_event_id = typed["to_event_id"]
+        if not to_event_id:
+            raise Invalid("to_event_id", "移動先の開催を選んでください", "choose the destination")
+
+        async def transfer(session: AsyncSession, deps: Deps, staff: str) -> None:
+            await stock.transfer(
+                session, deps, from_event_id=event_id, to_event_id=to_event_id,
+                to_venue_id=None, parcel_type=parcel_type, quantity=quantity, staff=staff,
+            )  # fmt: skip
+
+        return transfer
+    counted = _count(typed["counted"], "数えた数", positive=False)
+    reason = typed["reason"]
+    if not reason:
+        raise Invalid("reason", "修正の理由を入力してください（記録に残ります）", "give a reason")
+    if len(reason) > 500:
+        raise Invalid("reason", "理由は 500 文字以内にしてください", "reason too long")
+
+    async def correct(session: AsyncSession, deps: Deps, staff: str) -> None:
+        await stock.correct_count(
+            session, deps, event_id=event_id, parcel_type=parcel_type, counted=counted,
+            reason=reason, staff=staff,
+        )  # fmt: skip
+
+    return correct
+
+
+def _count(text: str, label: str, *, positive: bool) -> int:
+    text = unicodedata.normalize("NFKC", text).replace(",", "").strip()
+    if not text:
+        raise Invalid("quantity", f"{label}を入力してください", f"{label} is required")
+    if not text.isdecimal():
+        kind = " 1 以上" if positive else " 0 以上"
+        raise Invalid(
+            "quantity", f"{label}は{kind}の整数で入力してください", "a whole number is required"
+        )
+    value = int(text)
+    if positive and value == 0:
+        raise Invalid("quantity", f"{label}は 1 以上にしてください", "must be at least 1")
+    if value > MAX_COUNT:
+        raise Invalid("quantity", f"{label}は {MAX_COUNT:,} 以下にしてください", "too many at once")
+    return value
+
+
+def _stock_notice(change: dict[str, Any]) -> str:
+    label = PARCEL_TYPE_LABELS_JA[ParcelType(change["parcel_type"])]
+    after = f"在庫 {change['balance_after']} 個"
+    if change["kind"] == "receipt":
+        return f"{label}を {change['quantity']} 個受け入れました（{change['source']}）。{after}"
+    if change["kind"] == "transfer_out":
+        return f"{label}を {change['quantity']} 個、{change['counterpart']} へ移しました。{after}"
+    if change["kind"] == "transfer_in":
+        return f"{label}を {change['quantity']} 個、{change['counterpart']} から受けました。{after}"
+    return f"{label}の数を {change['delta']:+d} 個修正しました（{change['reason']}）。{after}"

@@ -207,3 +207,46 @@ async def report_csv(session: AsyncSession, event_id: str) -> str:
 
 def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def ledger(session: AsyncSession, event_id: str, limit: int = 200) -> list[dict[str, Any]]:
+    """The event's stock changes other than handouts (receipts, transfers, corrections), newest
+    first: what the desk lists beside its forms."""
+    m = t.stock_movement
+    rows = await session.execute(
+        select(
+            m.c.movement_id,
+            m.c.parcel_type,
+            m.c.kind,
+            m.c.quantity,
+            m.c.delta,
+            m.c.balance_after,
+            m.c.source,
+            m.c.counterpart,
+            m.c.reason,
+            m.c.staff,
+            m.c.created_at,
+        )
+        .where(m.c.event_id == event_id, m.c.kind != "handout")
+        .order_by(m.c.movement_id.desc())
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+async def latest_change(
+    session: AsyncSession, event_id: str, parcel_type: str, staff: str
+) -> int | None:
+    """The newest non-handout ledger line the staff member wrote for (event, type): the one a
+    desk form just made (its stock row is still locked by this transaction)."""
+    m = t.stock_movement
+    found = await session.execute(
+        select(func.max(m.c.movement_id)).where(
+            m.c.event_id == event_id,
+            m.c.parcel_type == parcel_type,
+            m.c.staff == staff,
+            m.c.kind != "handout",
+        )
+    )
+    value = found.scalar_one_or_none()
+    return int(value) if value is not None else None

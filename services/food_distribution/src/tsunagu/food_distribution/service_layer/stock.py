@@ -8,6 +8,7 @@ lock makes "before" and "after" exact).
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 
 from sqlalchemy import select, update
@@ -260,3 +261,59 @@ async def adjust(
     return await move(
         session, deps, Movement.adjustment(event_id, parcel_type, delta, reason), staff=staff
     )
+
+
+async def correct_count(
+    session: AsyncSession,
+    deps: Deps,
+    *,
+    event_id: str,
+    parcel_type: ParcelType,
+    counted: int,
+    reason: str,
+    staff: str,
+) -> tuple[int, int]:
+    """A stocktake: the desk counted ``counted`` parcels; the ledger gets the difference as an
+    adjustment with its reason. The difference is taken against the locked row, so a handout
+    between the count and the form does not skew it. Returns (delta, new balance)."""
+    key = (event_id, parcel_type)
+    before = (await lock_rows(session, key))[key]
+    delta = counted - before
+    if delta == 0:
+        raise Invalid(
+            "counted",
+            f"数えた数が今の在庫（{before} 個）と同じです。修正はありません",
+            f"The count equals the current stock ({before}); nothing to correct",
+        )
+    after = await adjust(
+        session, deps, event_id=event_id, parcel_type=parcel_type, delta=delta, reason=reason,
+        staff=staff,
+    )  # fmt: skip
+    return delta, after
+
+
+async def first_time(session: AsyncSession, staff: str, key: str, request: str) -> bool:
+    """Claim a desk form's one-time key: False when this very form was already applied (a
+    double tap or a resubmitted page), so it is applied once. The key shares the handouts'
+    table under its own prefix; a key reused for another request is refused."""
+    k = t.idempotency_key
+    scoped = "stock:" + key[:190]
+    digest = hashlib.sha256(request.encode()).hexdigest()
+    claimed = await session.execute(
+        insert(k)
+        .values(staff=staff, key=scoped, request_hash=digest, outcome={"applied": True})
+        .on_conflict_do_nothing()
+        .returning(k.c.key)
+    )
+    if claimed.first() is not None:
+        return True
+    stored = (
+        await session.execute(select(k.c.request_hash).where(k.c.staff == staff, k.c.key == scoped))
+    ).scalar_one()
+    if stored != digest:
+        raise Invalid(
+            "idempotency_key",
+            "この画面の送信は別の内容で使われています。画面を開き直してください",
+            "This form's key was already used for a different request",
+        )
+    return False
