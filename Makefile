@@ -35,10 +35,11 @@ test: env kafka test-tools ## the whole suite on real Kafka and PostgreSQL (star
 test-fast: env ## unit tests only (no infrastructure)
 	@$(UV_RUN) run --frozen pytest -m "not integration and not browser" $(PYTEST_ARGS)
 
-lint: env ## ruff (lint and format check) and mypy (strict for shared/)
+lint: env ## ruff (lint and format check), mypy (strict for shared/), import contracts
 	@$(UV_RUN) run --frozen ruff check .
 	@$(UV_RUN) run --frozen ruff format --check .
 	@$(UV_RUN) run --frozen mypy shared/src
+	@$(UV_RUN) run --frozen lint-imports
 
 fmt: env ## format and autofix
 	@$(UV_RUN) run --frozen ruff check --fix .

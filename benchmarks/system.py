@@ -69,14 +69,15 @@ class Refused(Exception):
 
 def readiness_problems() -> list[str]:
     """What keeps the stack from starting at all (checked before anything is started)."""
-    from tsunagu.shared.migrations import SERVICE_PACKAGES
+    from tsunagu.shared.contracts.topics import ALL_TOPICS
+    from tsunagu.shared.services import registered
 
     problems = []
+    named = {t.producer for t in ALL_TOPICS} | {c for t in ALL_TOPICS for c in t.consumers}
+    for missing in sorted(named - set(registered())):
+        problems.append(f"{missing}: named in the topic registry but not installed")
     for service in SERVICES:
-        package = SERVICE_PACKAGES[service]
-        if find_spec(package) is None:
-            problems.append(f"{service}: package {package} is not installed")
-            continue
+        package = registered()[service].package
         if find_spec(f"{package}.bootstrap") is None:
             problems.append(f"{service}: no composition root ({package}.bootstrap)")
         try:

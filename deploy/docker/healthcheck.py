@@ -22,9 +22,10 @@ def served_port(cmdline: Sequence[str], env: Mapping[str, str]) -> int | None:
         return None
     if env.get("TSUNAGU_HTTP_PORT"):
         return int(env["TSUNAGU_HTTP_PORT"])
-    from tsunagu.shared.settings import DEFAULT_PORTS
+    from tsunagu.shared.services import registered
 
-    return DEFAULT_PORTS.get(args[args.index("serve") + 1], 8000)
+    known = registered().get(args[args.index("serve") + 1])
+    return 8000 if known is None else known.port
 
 
 def main(argv: Sequence[str]) -> int:

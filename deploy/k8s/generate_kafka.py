@@ -23,12 +23,12 @@ import yaml
 
 from tsunagu.shared.contracts.topics import (
     ALL_TOPICS,
-    SERVICES,
     consumed_by,
     dlq_topics,
     partitions_of,
     produced_by,
 )
+from tsunagu.shared.services import names as service_names
 
 #: The Strimzi ``Kafka`` resource every topic and user belongs to (base/kafka/kafka.yaml).
 KAFKA_CLUSTER = "tsunagu"
@@ -154,7 +154,7 @@ def topics() -> list[tuple[str, dict[str, Any]]]:
 
 
 def users() -> list[tuple[str, dict[str, Any]]]:
-    docs = [(f"service {s}", user(service_user(s), service_acls(s))) for s in SERVICES]
+    docs = [(f"service {s}", user(service_user(s), service_acls(s))) for s in service_names()]
     for reader, names in external_readers().items():
         docs.append((f"programme team {reader}", user(reader, reader_acls(reader, names))))
     docs.append(("operators: list and replay dead letters", user(OPS_USER, ops_acls())))

@@ -12,8 +12,11 @@ import jsonschema
 import pytest
 import yaml
 
-from tsunagu.shared.contracts.topics import SERVICES
-from tsunagu.shared.settings import DEFAULT_PORTS, Settings
+from tsunagu.shared.services import names, registered
+from tsunagu.shared.settings import Settings
+
+SERVICES = names()
+DEFAULT_PORTS = {name: s.port for name, s in registered().items()}
 
 COMPOSE = Path(__file__).resolve().parents[2] / "deploy" / "compose"
 SECRETS = ("TSUNAGU_AUTH_SECRET", "TSUNAGU_CONTACT_KEY", "TSUNAGU_DB_PASSWORD")

@@ -7,8 +7,12 @@ from typing import Any
 
 import pytest
 
-from tsunagu.shared.contracts.topics import SERVICES, consumed_by
-from tsunagu.shared.settings import DEFAULT_PORTS, Settings
+from tsunagu.shared.contracts.topics import consumed_by
+from tsunagu.shared.services import names, registered
+from tsunagu.shared.settings import Settings
+
+SERVICES = names()
+DEFAULT_PORTS = {name: s.port for name, s in registered().items()}
 
 OVERLAYS = ("dev", "prod")
 K8S_NAMES = {s.replace("_", "-"): s for s in SERVICES}

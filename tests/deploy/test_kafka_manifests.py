@@ -7,7 +7,6 @@ from typing import Any
 from tsunagu.shared.contracts.codes import Programme
 from tsunagu.shared.contracts.topics import (
     ALL_TOPICS,
-    SERVICES,
     all_topic_names,
     consumed_by,
     partitions_of,
@@ -15,6 +14,9 @@ from tsunagu.shared.contracts.topics import (
     programme_team_user,
     programme_topic_name,
 )
+from tsunagu.shared.services import names
+
+SERVICES = names()
 
 
 def test_committed_manifests_are_what_the_generator_writes(generator):

@@ -10,7 +10,9 @@ import sys
 from typing import Any
 
 from tsunagu.shared.contracts.topics import DLQ_SUFFIX, dlq_topics, partitions_of
-from tsunagu.shared.migrations import SERVICE_PACKAGES, upgrade
+from tsunagu.shared.migrations import upgrade
+from tsunagu.shared.services import names
+from tsunagu.shared.services import service as registered_service
 from tsunagu.shared.settings import Settings
 
 
@@ -22,7 +24,7 @@ def serve(service: str) -> None:
     settings = Settings(service=service)
     settings.check_production()
     configure_logging(service, settings.log_level)
-    bootstrap = importlib.import_module(f"{SERVICE_PACKAGES[service]}.bootstrap")
+    bootstrap = importlib.import_module(f"{registered_service(service).package}.bootstrap")
     app = bootstrap.build_app(settings)
     uvicorn.run(
         app,
@@ -36,10 +38,10 @@ def serve(service: str) -> None:
 
 def migrate(services: list[str]) -> None:
     settings = Settings()
-    unknown = set(services) - set(SERVICE_PACKAGES)
+    unknown = set(services) - set(names())
     if unknown:
         raise SystemExit(f"unknown service(s): {', '.join(sorted(unknown))}")
-    for service in services or list(SERVICE_PACKAGES):
+    for service in services or list(names()):
         upgrade(service, settings.database_url)
         print(f"migrated {service}")
 
@@ -139,9 +141,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="tsunagu", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("serve", help="run one service (HTTP, consumers, outbox relay)")
-    p.add_argument("service", choices=sorted(SERVICE_PACKAGES))
+    p.add_argument("service", choices=sorted(names()))
     p = sub.add_parser("migrate", help="migrate the services' schemas (all by default)")
-    p.add_argument("services", nargs="*", help=f"any of {', '.join(sorted(SERVICE_PACKAGES))}")
+    p.add_argument("services", nargs="*", help=f"any of {', '.join(sorted(names()))}")
     p = sub.add_parser("topics", help="create the registry's topics")
     p.add_argument("action", choices=["create"])
     p.add_argument("--replication", type=int, default=1)

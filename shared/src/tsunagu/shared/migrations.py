@@ -11,17 +11,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tsunagu.shared.db import async_url
-
-SERVICE_PACKAGES = {
-    "intake": "tsunagu.intake",
-    "routing": "tsunagu.routing",
-    "notify": "tsunagu.notify",
-    "food_distribution": "tsunagu.food_distribution",
-}
+from tsunagu.shared.services import service as registered_service
 
 
 def alembic_config(service: str, database_url: str) -> Config:
-    package = SERVICE_PACKAGES[service]
+    package = registered_service(service).package
     cfg = Config()
     cfg.set_main_option("script_location", f"{package}:migrations")
     cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))

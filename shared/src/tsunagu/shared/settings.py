@@ -7,13 +7,6 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_PORTS: dict[str, int] = {
-    "intake": 8000,
-    "routing": 8001,
-    "notify": 8002,
-    "food_distribution": 8003,
-}
-
 #: Development-only defaults. ``Settings.check_production`` refuses them outside dev/test.
 DEV_AUTH_SECRET = "dev-only-auth-secret-change-me-0123456789abcdef"  # noqa: S105
 DEV_CONTACT_KEY = "ZGV2LW9ubHktY29udGFjdC1rZXktY2hhbmdlLW1lISE="
@@ -80,7 +73,12 @@ class Settings(BaseSettings):
 
     @property
     def port(self) -> int:
-        return self.http_port or DEFAULT_PORTS.get(self.service, 8000)
+        if self.http_port:
+            return self.http_port
+        from tsunagu.shared.services import registered
+
+        known = registered().get(self.service)
+        return 8000 if known is None else known.port
 
     @property
     def db_schema(self) -> str:

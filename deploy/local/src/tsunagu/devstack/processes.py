@@ -11,9 +11,10 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tsunagu.shared.settings import DEFAULT_PORTS
+from tsunagu.shared.services import names, service
 
-SERVICES = ("intake", "routing", "notify", "food_distribution")
+#: The installed services, as they register themselves, in order of their ports.
+SERVICES: tuple[str, ...] = names()
 
 
 @dataclass
@@ -26,7 +27,7 @@ class ServiceProcess:
     starts: int = field(default=0)
 
     def __post_init__(self) -> None:
-        self.port = self.port or DEFAULT_PORTS[self.service]
+        self.port = self.port or service(self.service).port
 
     @property
     def url(self) -> str:

@@ -14,7 +14,6 @@ INTAKE = "intake"
 ROUTING = "routing"
 NOTIFY = "notify"
 FOOD_DISTRIBUTION = "food_distribution"
-SERVICES: tuple[str, ...] = (INTAKE, ROUTING, NOTIFY, FOOD_DISTRIBUTION)
 
 DLQ_SUFFIX = ".dlq"
 DEFAULT_PARTITIONS = 6
