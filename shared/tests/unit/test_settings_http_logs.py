@@ -17,7 +17,22 @@ def test_prod_refuses_the_development_secrets(monkeypatch):
         Settings().check_production()
     monkeypatch.setenv("TSUNAGU_AUTH_SECRET", "a-real-secret-from-the-vault-0123456789")
     monkeypatch.setenv("TSUNAGU_CONTACT_KEY", new_key())
+    with pytest.raises(RuntimeError, match="SERVICE_CREDENTIAL"):
+        Settings().check_production()
+    monkeypatch.setenv("TSUNAGU_SERVICE_CREDENTIAL", "a-credential-of-this-service-0123456789")
     Settings().check_production()
+    with pytest.raises(RuntimeError, match="MASTER_KEY"):
+        Settings(service="intake").check_production()
+    monkeypatch.setenv("TSUNAGU_MASTER_KEY", new_key())
+    Settings(service="intake").check_production()
+
+
+def test_prod_has_no_default_credentials_for_other_services(monkeypatch):
+    monkeypatch.setenv("TSUNAGU_ENV", "prod")
+    assert Settings().credential_of("notify") is None
+    monkeypatch.setenv("TSUNAGU_SERVICE_CREDENTIALS", '{"notify": "n-credential"}')
+    assert Settings().credential_of("notify") == "n-credential"
+    assert Settings().credential_of("food_distribution") is None
 
 
 def test_each_service_has_its_port_and_schema():

@@ -19,7 +19,7 @@ from tsunagu.food_distribution.config import FoodConfig
 from tsunagu.food_distribution.service_layer import cases
 from tsunagu.shared.auth import Principal, issue_token
 from tsunagu.shared.contracts.envelope import Envelope
-from tsunagu.shared.crypto import ContactSealer
+from tsunagu.shared.crypto import LocalKeys, Purpose
 from tsunagu.shared.runtime import ServiceRuntime
 from tsunagu.shared.settings import Settings
 
@@ -39,6 +39,10 @@ def bearer(settings: Settings, username: str = "food", roles: Iterable[str] = ("
     return {"Authorization": f"Bearer {token(settings, username, roles)}"}
 
 
+#: Residents' keys as intake would hold them (the food app under test opens with these).
+KEYS = LocalKeys()
+
+
 def case_created(
     settings: Settings,
     *,
@@ -51,20 +55,24 @@ def case_created(
     concerns: Iterable[str] = ("income_shortfall",),
     name_kana: str | None = "ヤマダ ハナコ",
 ) -> Envelope:
-    """A case_created envelope as intake publishes it, contact details sealed."""
+    """A case_created envelope as intake publishes it: contact details and, on its own, the
+    furigana, each sealed with the resident's key."""
     case_id = case_id or uid("case")
-    sealed = None
+    resident_id = uid("res")
+    sealed = kana_sealed = None
     if name_kana is not None:
-        sealer = ContactSealer(settings.contact_key.get_secret_value())
-        sealed = sealer.seal(
+        sealed = KEYS.seal(
+            resident_id,
+            Purpose.CONTACT,
             {
                 "name": "山田 花子",
                 "name_kana": name_kana,
                 "phone": "090-1234-5678",
                 "email": "hanako@example.jp",
                 "address": "埼玉県川口市本町1-1-1",
-            }
+            },
         )
+        kana_sealed = KEYS.seal(resident_id, Purpose.KANA, name_kana)
     return Envelope(
         event_type="case_created",
         producer="intake",
@@ -75,11 +83,12 @@ def case_created(
             "venue_id": venue_id,
             "venue_name": venue_name,
             "household_id": household_id or uid("hh"),
-            "resident_id": uid("res"),
+            "resident_id": resident_id,
             "taken_by": "intake1",
             "facts": {"concerns": list(concerns), "age": 78, "lives_alone": True},
             "consent": {"share_across_programmes": True, "basis": "consent"},
             "contact_sealed": sealed,
+            "kana_sealed": kana_sealed,
             "created_at": datetime.now(UTC).isoformat(),
         },
     )
@@ -124,7 +133,7 @@ class Food:
 
     @classmethod
     def build(cls, settings: Settings, config: FoodConfig) -> Food:
-        app = build_app(settings, config=config)
+        app = build_app(settings, config=config, keys=KEYS)
         return cls(settings, config, app, app.state.runtime)
 
     def client(self, username: str = "food", roles: Iterable[str] = ("food_desk",)):

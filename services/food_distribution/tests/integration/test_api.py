@@ -59,16 +59,19 @@ async def test_case_created_keeps_only_what_a_handout_needs(food: Food) -> None:
         " WHERE table_schema = 'food_distribution' AND table_name = 'case_index'"
     )
     assert {c.column_name for c in columns} == {
-        "case_id", "case_number", "household_id", "event_id", "name_kana", "name_kana_key",
-        "created_at",
+        "case_id", "case_number", "household_id", "event_id", "kana_sealed", "created_at",
     }  # fmt: skip
     row = (
         await food.rows(
             "SELECT * FROM food_distribution.case_index WHERE case_id = :c", c=eligible["case_id"]
         )
     )[0]
-    assert row.name_kana == "ヤマダ ハナコ"
-    assert "山田" not in str(tuple(row)) and "090" not in str(tuple(row))
+    # The furigana alone, sealed with the resident's kana key: nothing readable is kept.
+    assert row.kana_sealed == eligible["kana_sealed"]
+    assert "ヤマダ" not in str(tuple(row)) and "山田" not in str(tuple(row))
+    assert "090" not in str(tuple(row))
+    found = await food.client().get("/api/v1/cases", params={"event_id": ev, "q": "やまだ"})
+    assert [h["name_kana"] for h in found.json()] == ["ヤマダ ハナコ"]  # opened at the desk
 
     granted = await food.rows(
         "SELECT aggregateid, payload FROM food_distribution.outbox"

@@ -150,3 +150,19 @@ async def eventually(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(interval)
+
+
+async def open_as(app: App, service: str, sealed: str) -> Any:
+    """Open a resident-sealed value as ``service`` would: its purpose key from intake's key
+    endpoint, under that service's own credential (ADR 12)."""
+    from tsunagu.shared.crypto import Sealer
+    from tsunagu.shared.internal import IntakeKeys
+
+    keys = IntakeKeys(
+        app.settings.model_copy(update={"service": service}),
+        transport=httpx.ASGITransport(app=app.app),
+    )
+    try:
+        return await Sealer(keys).open(sealed)
+    finally:
+        await keys.stop()

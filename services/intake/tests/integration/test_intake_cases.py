@@ -29,7 +29,8 @@ from tsunagu.shared.contracts.topics import (
     INTAKE_REFERRAL_RESPONSE,
     ROUTING_CASE,
 )
-from tsunagu.shared.crypto import ContactSealer
+from tsunagu.shared.crypto import Sealer, resident_of
+from tsunagu.shared.internal import IntakeKeys, KeyUnavailable
 
 pytestmark = pytest.mark.integration
 
@@ -91,10 +92,20 @@ async def test_a_created_case_produces_exactly_one_case_created(intake_app: App)
     assert data.facts.age == 78  # born 1948-05-01: the age on the event date travels...
     assert "birth_date" not in str(events[0].data)  # ...never the birth date itself
     assert "川口" not in str(events[0].data)  # names travel sealed
-    contact = ContactSealer(intake_app.settings.contact_key.get_secret_value()).open(
-        data.contact_sealed or ""
-    )
+    # Sealed with the resident's own keys, opened as notify and the food desk would (ADR 12).
+    transport = httpx.ASGITransport(app=intake_app.app)
+    as_notify = Sealer(IntakeKeys(intake_app.settings.model_copy(update={"service": "notify"}),
+                                  transport=transport))  # fmt: skip
+    contact = await as_notify.open(data.contact_sealed or "")
     assert contact["name"] == "川口 花子"
+    assert resident_of(data.contact_sealed) == data.resident_id
+    with pytest.raises(KeyUnavailable):  # notify may not have the furigana key
+        await as_notify.open(data.kana_sealed or "")
+    as_food = Sealer(IntakeKeys(intake_app.settings.model_copy(update={"service": "food_distribution"}),
+                                transport=transport))  # fmt: skip
+    assert await as_food.open(data.kana_sealed or "") == "かわぐち はなこ"
+    with pytest.raises(KeyUnavailable):
+        await as_food.open(data.contact_sealed or "")
     assert data.taken_by == "uketsuke"
     assert data.consent.basis == "consent"
     assert (data.venue_id, data.venue_name) == ("aeon-mall", "イオンモール")  # for other desks

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from intake_helpers import App, case_body, eventually, read_topic, token
+from intake_helpers import App, case_body, eventually, open_as, read_topic, token
 
 from tsunagu.shared.contracts.intake import CaseCreated, ConsentChanged
 from tsunagu.shared.contracts.topics import INTAKE_CASE
-from tsunagu.shared.crypto import ContactSealer
 
 pytestmark = pytest.mark.integration
 
@@ -54,9 +53,7 @@ async def test_a_dv_case_without_a_safe_contact_hands_notify_no_address(intake_a
     data = CaseCreated.model_validate(event.data)
     assert data.consent.at_risk is True
     assert data.consent.safe_channel == "none"
-    contact = ContactSealer(intake_app.settings.contact_key.get_secret_value()).open(
-        data.contact_sealed or ""
-    )
+    contact = await open_as(intake_app, "notify", data.contact_sealed or "")
     assert contact == {"name": "川口 花子", "name_kana": "かわぐち はなこ"}  # no address, no phone
 
     view = (await intake_app.client.get(f"/api/v1/cases/{case_id}", headers=headers)).json()
@@ -73,9 +70,7 @@ async def test_a_safe_sms_hands_notify_the_phone_alone(intake_app: App) -> None:
     [event] = await events_of(intake_app, response.json()["case_id"])
     data = CaseCreated.model_validate(event.data)
     assert (data.consent.at_risk, data.consent.safe_channel) == (True, "sms")
-    contact = ContactSealer(intake_app.settings.contact_key.get_secret_value()).open(
-        data.contact_sealed or ""
-    )
+    contact = await open_as(intake_app, "notify", data.contact_sealed or "")
     assert set(contact) == {"name", "name_kana", "phone"}
     assert HOME not in str(contact)
 
@@ -100,9 +95,7 @@ async def test_marking_a_case_sensitive_later_tells_notify(intake_app: App) -> N
     assert [e.event_type for e in events] == ["case_created", "consent_changed"]
     change = ConsentChanged.model_validate(events[1].data)
     assert (change.consent.at_risk, change.consent.safe_channel) == (True, "email")
-    contact = ContactSealer(intake_app.settings.contact_key.get_secret_value()).open(
-        change.contact_sealed or ""
-    )
+    contact = await open_as(intake_app, "notify", change.contact_sealed or "")
     assert set(contact) == {"name", "name_kana", "email"}
 
     page = await intake_app.client.get(f"/cases/{case_id}", headers=headers)

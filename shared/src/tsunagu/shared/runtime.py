@@ -10,13 +10,18 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
-from sqlalchemy import MetaData, Table
+from sqlalchemy import Column, DateTime, MetaData, String, Table, delete, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tsunagu.shared.broker import create_broker, create_producer
+from tsunagu.shared.contracts.envelope import Envelope, utcnow
+from tsunagu.shared.contracts.intake import RESIDENT_ERASED
 from tsunagu.shared.db import create_engine, ping, service_metadata, session_factory
 from tsunagu.shared.http import ReadinessCheck
 from tsunagu.shared.logs import get_logger
@@ -28,12 +33,80 @@ log = get_logger(__name__)
 
 
 class ServiceTables:
-    """A service's metadata with the outbox and inbox tables every service has."""
+    """A service's metadata with the tables every service has: outbox, inbox, and the
+    tombstones of erased cases (ids only: what must never come back)."""
 
     def __init__(self, schema: str) -> None:
         self.metadata: MetaData = service_metadata(schema)
         self.outbox: Table = outbox_table(self.metadata)
         self.inbox: Table = inbox_table(self.metadata)
+        self.erased_case: Table = Table(
+            "erased_case",
+            self.metadata,
+            Column("case_id", String(64), primary_key=True),
+            Column("resident_id", String(64), nullable=False, index=True),
+            Column("erased_at", DateTime(timezone=True), nullable=False),
+        )
+
+
+async def record_erasure(
+    session: AsyncSession, tables: ServiceTables, case_id: str, resident_id: str, at: Any
+) -> bool:
+    """Keep the tombstone of an erased case; False if it was already erased here."""
+    t = tables.erased_case
+    done = await session.execute(
+        insert(t)
+        .values(case_id=case_id, resident_id=resident_id, erased_at=at)
+        .on_conflict_do_nothing()
+        .returning(t.c.case_id)
+    )
+    return done.first() is not None
+
+
+async def is_erased(session: AsyncSession, tables: ServiceTables, case_id: str) -> bool:
+    t = tables.erased_case
+    return await session.scalar(select(t.c.case_id).where(t.c.case_id == case_id)) is not None
+
+
+class OutboxPruner:
+    """Deletes outbox rows sent more than ``keep_hours`` ago, every ``period_seconds``: once
+    published, a row is Kafka's to keep (for the topic's retention), not the database's."""
+
+    def __init__(self, engine: AsyncEngine, table: Table, keep_hours: float, period: float):
+        self.engine = engine
+        self.table = table
+        self.keep_hours = keep_hours
+        self.period = period
+        self._task: asyncio.Task[None] | None = None
+
+    async def prune(self) -> int:
+        cutoff = utcnow() - timedelta(hours=self.keep_hours)
+        t = self.table
+        async with self.engine.begin() as conn:
+            done = await conn.execute(
+                delete(t).where(t.c.sent_at.is_not(None), t.c.sent_at < cutoff)
+            )
+        return int(done.rowcount or 0)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                pruned = await self.prune()
+                if pruned:
+                    log.info("outbox_pruned", rows=pruned)
+            except Exception as exc:
+                log.warning("outbox_prune_failed", error=type(exc).__name__)
+            await asyncio.sleep(self.period)
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-pruner")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
 
 
 class ServiceRuntime:
@@ -50,7 +123,13 @@ class ServiceRuntime:
         self.outbox = OutboxWriter(tables.outbox, producer=settings.service)
         self._producer: Any = None
         self.relay: OutboxRelay | None = None
-        self.background: list[Any] = []
+        self.pruner = OutboxPruner(
+            self.engine,
+            tables.outbox,
+            settings.outbox_keep_hours,
+            settings.outbox_prune_seconds,
+        )
+        self.background: list[Any] = [self.pruner]
 
     def consume(
         self,
@@ -66,7 +145,7 @@ class ServiceRuntime:
             sessions=self.sessions,
             inbox=self.tables.inbox,
             consumer=consumer or self.settings.service,
-            handlers=handlers,
+            handlers={t: self._unless_erased(t, h) for t, h in handlers.items()},
             max_schema_version=max_schema_version,
             max_attempts=self.settings.consumer_max_attempts,
             backoff_seconds=self.settings.consumer_backoff_seconds,
@@ -74,6 +153,20 @@ class ServiceRuntime:
         subscribe(idempotent, list(topics))
         self._subscriptions.append((idempotent, list(topics)))
         return idempotent
+
+    def _unless_erased(self, event_type: str, handler: Handler) -> Handler:
+        """Events of an erased case are ignored: a replay recreates nothing (ADR 12)."""
+        if event_type == RESIDENT_ERASED:
+            return handler
+
+        async def guarded(session: AsyncSession, envelope: Envelope) -> None:
+            case_id = envelope.data.get("case_id")
+            if isinstance(case_id, str) and await is_erased(session, self.tables, case_id):
+                log.info("erased_case_event_ignored", event_type=envelope.event_type)
+                return
+            await handler(session, envelope)
+
+        return guarded
 
     def _new_broker(self) -> KafkaBroker:
         """A fresh broker with the same subscriptions, after a failed start."""

@@ -10,6 +10,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 #: Development-only defaults. ``Settings.check_production`` refuses them outside dev/test.
 DEV_AUTH_SECRET = "dev-only-auth-secret-change-me-0123456789abcdef"  # noqa: S105
 DEV_CONTACT_KEY = "ZGV2LW9ubHktY29udGFjdC1rZXktY2hhbmdlLW1lISE="
+DEV_MASTER_KEY = "ZGV2LW9ubHktbWFzdGVyLWtleS1jaGFuZ2UtbWUhISE="
+DEV_SERVICE_CREDENTIAL = "dev-only-service-credential-"
+
+
+def dev_service_credential(service: str) -> str:
+    """A service's credential outside prod, when none is configured."""
+    return DEV_SERVICE_CREDENTIAL + service
 
 
 class Settings(BaseSettings):
@@ -46,6 +53,25 @@ class Settings(BaseSettings):
     #: Fernet key that seals residents' contact details on the bus.
     contact_key: SecretStr = SecretStr(DEV_CONTACT_KEY)
     demo_password: SecretStr = SecretStr("tsunagu-demo")
+    #: Intake: the master key (Fernet) that wraps every resident's data key, and its id, which
+    #: each wrapped key records (ADR 12). Older master keys by id still unwrap (rotation).
+    master_key: SecretStr = SecretStr(DEV_MASTER_KEY)
+    master_key_id: str = "local-1"
+    master_keys_older: dict[str, SecretStr] = Field(default_factory=dict)
+    #: This service's credential for the other services' internal endpoints (keys, disclosure),
+    #: and, on the receiving side, the credential expected of each calling service.
+    service_credential: SecretStr | None = None
+    service_credentials: dict[str, SecretStr] = Field(default_factory=dict)
+    #: Where the services reach intake's internal endpoints (default: ``intake_url``).
+    intake_internal_url: str | None = None
+    #: How long a service keeps a resident's key in memory.
+    key_cache_seconds: float = 60.0
+    #: Sent outbox rows older than this are deleted (every service, checked every prune period).
+    outbox_keep_hours: float = 24.0
+    outbox_prune_seconds: float = 600.0
+    #: Intake: residents are erased this many days after their last contact (about 5 years).
+    retention_days: int = 5 * 365 + 1
+    retention_scan_seconds: float = 6 * 3600.0
 
     consumer_max_attempts: int = 5
     consumer_backoff_seconds: float = 0.2
@@ -96,3 +122,28 @@ class Settings(BaseSettings):
             raise RuntimeError("TSUNAGU_AUTH_SECRET must be set in prod")
         if self.contact_key.get_secret_value() == DEV_CONTACT_KEY:
             raise RuntimeError("TSUNAGU_CONTACT_KEY must be set in prod")
+        if self.service == "intake" and self.master_key.get_secret_value() == DEV_MASTER_KEY:
+            raise RuntimeError("TSUNAGU_MASTER_KEY must be set in prod")
+        if self.service_credential is None:
+            raise RuntimeError("TSUNAGU_SERVICE_CREDENTIAL must be set in prod")
+
+    def own_credential(self) -> str:
+        """The credential this service presents to the others' internal endpoints."""
+        if self.service_credential is not None:
+            return self.service_credential.get_secret_value()
+        if self.env == "prod":
+            raise RuntimeError("TSUNAGU_SERVICE_CREDENTIAL must be set in prod")
+        return dev_service_credential(self.service)
+
+    def credential_of(self, service: str) -> str | None:
+        """The credential expected of ``service``; None if it may not call here."""
+        configured = self.service_credentials.get(service)
+        if configured is not None:
+            return configured.get_secret_value()
+        if self.env == "prod":
+            return None
+        return dev_service_credential(service)
+
+    @property
+    def intake_base(self) -> str:
+        return (self.intake_internal_url or self.intake_url).rstrip("/")

@@ -5,31 +5,47 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import FastAPI
 
 from tsunagu.food_distribution.adapters.orm import tables
 from tsunagu.food_distribution.config import FoodConfig
 from tsunagu.food_distribution.entrypoints import consumers, desk, http
+from tsunagu.food_distribution.service_layer import privacy
 from tsunagu.food_distribution.service_layer.deps import Deps
 from tsunagu.shared.auth import Authenticator
-from tsunagu.shared.crypto import ContactSealer
+from tsunagu.shared.crypto import ContactSealer, KeySource, Sealer
 from tsunagu.shared.http import create_app
+from tsunagu.shared.internal import IntakeKeys, disclosure_router
 from tsunagu.shared.runtime import ServiceRuntime
 from tsunagu.shared.settings import Settings
 
 
-def build_deps(runtime: ServiceRuntime, config: FoodConfig | None = None) -> Deps:
+def build_deps(
+    runtime: ServiceRuntime, config: FoodConfig | None = None, keys: KeySource | None = None
+) -> Deps:
+    """``keys``: where residents' keys come from; intake's key endpoint unless given (ADR 12)."""
+    keys = keys or getattr(runtime, "food_keys", None)
+    if keys is None:
+        # The furigana is opened with the resident's ``kana`` key from intake.
+        intake_keys = IntakeKeys(runtime.settings)
+        runtime.background.append(intake_keys)
+        keys = intake_keys
+    runtime.food_keys = keys  # type: ignore[attr-defined]
     return Deps(
         outbox=runtime.outbox,
         config=config or FoodConfig(),
-        sealer=ContactSealer(runtime.settings.contact_key.get_secret_value()),
+        sealer=Sealer(keys, legacy=ContactSealer(runtime.settings.contact_key.get_secret_value())),
     )
 
 
-def build_runtime(settings: Settings, config: FoodConfig | None = None) -> ServiceRuntime:
+def build_runtime(
+    settings: Settings, config: FoodConfig | None = None, keys: KeySource | None = None
+) -> ServiceRuntime:
     """The service's runtime with its consumers registered; ``start()`` runs them."""
     runtime = ServiceRuntime(settings, tables)
-    consumers.register(runtime, build_deps(runtime, config))
+    consumers.register(runtime, build_deps(runtime, config, keys))
     return runtime
 
 
@@ -38,10 +54,11 @@ def build_app(
     *,
     runtime: ServiceRuntime | None = None,
     config: FoodConfig | None = None,
+    keys: KeySource | None = None,
 ) -> FastAPI:
     config = config or FoodConfig()
-    runtime = runtime or build_runtime(settings, config)
-    deps = build_deps(runtime, config)
+    runtime = runtime or build_runtime(settings, config, keys)
+    deps = build_deps(runtime, config, keys)
     auth = Authenticator(settings.auth_secret.get_secret_value(), settings.token_ttl_seconds)
     app = create_app(
         title="Tsunagu 食料品配布 (food distribution)",
@@ -57,4 +74,7 @@ def build_app(
     desk.install_error_pages(app)
     app.include_router(http.api_router(runtime.sessions, deps, auth))
     app.include_router(desk.desk_router(runtime.sessions, deps, auth))
+    app.include_router(
+        disclosure_router(settings, runtime.sessions, partial(privacy.disclose, deps.sealer))
+    )
     return app

@@ -11,8 +11,9 @@ from tsunagu.intake.entrypoints import consumers
 from tsunagu.intake.entrypoints.http import PACKAGE, install
 from tsunagu.intake.entrypoints.web import Intake
 from tsunagu.intake.service_layer.cases import CaseNumbers, Ports
+from tsunagu.intake.service_layer.keys import KeyStore, master_keys
+from tsunagu.intake.service_layer.retention import RetentionJob
 from tsunagu.shared.auth import Authenticator
-from tsunagu.shared.crypto import ContactSealer
 from tsunagu.shared.db import create_engine, ping
 from tsunagu.shared.http import ReadinessCheck, create_app
 from tsunagu.shared.runtime import ServiceRuntime
@@ -28,6 +29,15 @@ class IntakeRuntime(ServiceRuntime):
             create_engine(settings.database_url, settings.db_schema, pool_size=2)
         )
         self.background.append(self.numbers)  # its stop closes the pool
+        self.keys = KeyStore(master_keys(settings))
+        self.ports = Ports(outbox=self.outbox, keys=self.keys, numbers=self.numbers)
+        self.retention = RetentionJob(
+            self.sessions,
+            self.ports,
+            settings.retention_days,
+            settings.retention_scan_seconds,
+        )
+        self.background.append(self.retention)
 
     def readiness(self) -> list[ReadinessCheck]:
         """The shared checks, and the reception numbers' own pool."""
@@ -60,11 +70,7 @@ def build_app(settings: Settings, runtime: IntakeRuntime | None = None) -> FastA
         settings=settings,
         runtime=runtime,
         auth=Authenticator(settings.auth_secret.get_secret_value(), settings.token_ttl_seconds),
-        ports=Ports(
-            outbox=runtime.outbox,
-            sealer=ContactSealer(settings.contact_key.get_secret_value()),
-            numbers=runtime.numbers,
-        ),
+        ports=runtime.ports,
         preview=RoutingPreview(settings.routing_url),
         templates=Jinja2Templates(directory=PACKAGE / "templates"),
     )

@@ -7,6 +7,8 @@ Started by ``python -m tsunagu.shared.cli serve notify``. Tests build the runtim
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import FastAPI
 
 from tsunagu.notify.adapters.channels import (
@@ -24,12 +26,14 @@ from tsunagu.notify.entrypoints import consumers
 from tsunagu.notify.entrypoints.http import create_dev_router, create_router
 from tsunagu.notify.entrypoints.pages import create_pages, dev_pages
 from tsunagu.notify.entrypoints.worker import SenderWorker
+from tsunagu.notify.service_layer import privacy
 from tsunagu.notify.service_layer.recipients import AddressBook
 from tsunagu.notify.service_layer.scheduling import Notify, due_channel
 from tsunagu.notify.service_layer.sender import ChannelSet, Sender
 from tsunagu.shared.auth import Authenticator
-from tsunagu.shared.crypto import ContactSealer
+from tsunagu.shared.crypto import ContactSealer, Sealer
 from tsunagu.shared.http import create_app
+from tsunagu.shared.internal import IntakeKeys, disclosure_router
 from tsunagu.shared.logs import get_logger
 from tsunagu.shared.runtime import ServiceRuntime
 from tsunagu.shared.settings import Settings
@@ -45,7 +49,12 @@ class NotifyRuntime(ServiceRuntime):
         super().__init__(settings, tables)
         self.config = config
         self.clock = clock
-        self.sealer = ContactSealer(settings.contact_key.get_secret_value())
+        # Residents' values are opened with their own keys, fetched from intake (ADR 12); the
+        # shared contact key seals imported invitation lists, which belong to no resident.
+        self.invitation_sealer = ContactSealer(settings.contact_key.get_secret_value())
+        self.keys = IntakeKeys(settings)
+        self.background.append(self.keys)
+        self.sealer = Sealer(self.keys, legacy=self.invitation_sealer)
         self.notify = Notify(
             tables=tables,
             outbox=self.outbox,
@@ -159,6 +168,9 @@ def build_app(settings: Settings, runtime: NotifyRuntime | None = None) -> FastA
     )
     app.include_router(create_router(runtime, authenticator))
     app.include_router(create_pages(runtime, authenticator))
+    app.include_router(
+        disclosure_router(settings, runtime.sessions, partial(privacy.disclose, runtime.sealer))
+    )
     if settings.env in ("dev", "test"):  # absent in prod: 404
         app.include_router(create_dev_router(runtime, authenticator))
         app.include_router(dev_pages(runtime, authenticator))

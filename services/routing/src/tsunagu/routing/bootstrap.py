@@ -15,9 +15,11 @@ from tsunagu.routing.domain.deadlines import load_calendar
 from tsunagu.routing.entrypoints import consumers
 from tsunagu.routing.entrypoints.http import create_router
 from tsunagu.routing.entrypoints.scanner import DeadlineScanner
+from tsunagu.routing.service_layer import privacy
 from tsunagu.routing.service_layer.handlers import Routing
 from tsunagu.shared.auth import Authenticator
 from tsunagu.shared.http import create_app
+from tsunagu.shared.internal import disclosure_router
 from tsunagu.shared.logs import get_logger
 from tsunagu.shared.runtime import ServiceRuntime
 from tsunagu.shared.settings import Settings
@@ -75,5 +77,6 @@ def build_app(settings: Settings, runtime: RoutingRuntime | None = None) -> Fast
         settings.auth_secret.get_secret_value(), settings.token_ttl_seconds
     )
     app.include_router(create_router(runtime.routing, runtime.sessions, authenticator))
+    app.include_router(disclosure_router(settings, runtime.sessions, privacy.disclose))
     app.state.runtime = runtime
     return app

@@ -131,6 +131,8 @@ class StaffRole(StrEnum):
     AUDITOR = "auditor"
     #: Reads the council's anonymous reports and nothing about any case.
     MANAGER = "manager"
+    #: Answers residents' disclosure and erasure requests (開示・消去請求).
+    PRIVACY_OFFICER = "privacy_officer"
 
 
 class ContactChannel(StrEnum):

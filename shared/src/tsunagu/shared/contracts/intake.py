@@ -1,8 +1,9 @@
 """Events intake publishes: on ``intake.case.v1`` and ``intake.referral_response.v1``.
 
 Only what consumers need travels: pseudonymous ids, concern codes, flags, an age (not a birth
-date), consent and contact preferences. Names and contact details travel sealed (see
-``tsunagu.shared.crypto``) for notify alone.
+date), consent and contact preferences. Names and contact details travel sealed with the
+resident's own key (``tsunagu.shared.crypto``, ADR 12): the contact details for notify, the
+furigana alone for the food desk. ``resident_erased`` tells every service to forget a case.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ CASE_UPDATED = "case_updated"
 CONSENT_CHANGED = "consent_changed"
 REFERRAL_RESPONSE_SUBMITTED = "referral_response_submitted"
 REFERRAL_REQUESTED = "referral_requested"
+RESIDENT_ERASED = "resident_erased"
 
 
 class _Data(BaseModel):
@@ -74,12 +76,15 @@ class CaseCreated(_Data):
     taken_by: str
     facts: CaseFacts
     consent: Consent
-    #: Name, email, phone and address, sealed with the contact key; only notify opens it.
+    #: Name, furigana, email, phone and address, sealed with the resident's ``contact`` key;
+    #: only notify is given that key.
     contact_sealed: str | None = None
     created_at: datetime
     #: The venue's display name, for the desks of other services (added later: optional, so
     #: events written before it still read).
     venue_name: str | None = None
+    #: The furigana alone, sealed with the resident's ``kana`` key: what the food desk shows.
+    kana_sealed: str | None = None
 
 
 class CaseUpdated(_Data):
@@ -123,3 +128,18 @@ class ReferralRequested(_Data):
     requested_by: str
     #: The declined referral this follows up, when staff took routing's suggestion.
     after_referral_id: str | None = None
+
+
+class ResidentErased(_Data):
+    """A resident was erased (on request or at the end of retention): one event per case.
+
+    Each service deletes or anonymises what it holds of the case, keeps its counts, and from
+    now on ignores every event of the case (a replay brings nothing back). The resident's key
+    is already destroyed when this is published.
+    """
+
+    case_id: str
+    resident_id: str
+    erased_at: datetime
+    #: ``request`` (利用停止・消去請求) or ``retention`` (the retention period ended).
+    basis: Literal["request", "retention"]

@@ -15,6 +15,7 @@ EVENT_MODELS: dict[str, type[BaseModel]] = {
     intake.CONSENT_CHANGED: intake.ConsentChanged,
     intake.REFERRAL_RESPONSE_SUBMITTED: intake.ReferralResponseSubmitted,
     intake.REFERRAL_REQUESTED: intake.ReferralRequested,
+    intake.RESIDENT_ERASED: intake.ResidentErased,
     routing.CASE_ROUTED: routing.CaseRouted,
     routing.REFERRAL_CREATED: routing.ReferralCreated,
     routing.REFERRAL_STATUS_CHANGED: routing.ReferralStatusChanged,

@@ -43,9 +43,11 @@ INTAKE_CASE = Topic(
     name="intake.case.v1",
     producer=INTAKE,
     consumers=(ROUTING, NOTIFY, FOOD_DISTRIBUTION),
-    event_types=("case_created", "case_updated", "consent_changed"),
+    event_types=("case_created", "case_updated", "consent_changed", "resident_erased"),
     key="case_id",
-    description="Cases taken in at a consultation event, their updates and consent changes.",
+    description=(
+        "Cases taken in at a consultation event, their updates, consent changes and erasure."
+    ),
 )
 INTAKE_REFERRAL_RESPONSE = Topic(
     name="intake.referral_response.v1",

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    Text,
     UniqueConstraint,
     func,
     text,
@@ -55,7 +56,8 @@ class FoodTables(ServiceTables):
             ),
         )
 
-        # Only what a handout needs: ids, the case number and the furigana to find the household.
+        # Only what a handout needs: ids, the case number and the furigana to find the household,
+        # sealed with the resident's ``kana`` key (ADR 12).
         self.case_index = Table(
             "case_index",
             m,
@@ -63,11 +65,9 @@ class FoodTables(ServiceTables):
             Column("case_number", String(ID), nullable=False),
             Column("household_id", String(ID), nullable=False),
             Column("event_id", String(ID), ForeignKey("event.event_id"), nullable=False),
-            Column("name_kana", String(200)),
-            Column("name_kana_key", String(200)),  # folded for search (hiragana, no spaces)
+            Column("kana_sealed", Text),
             Column("created_at", DateTime(timezone=True), nullable=False),
             Index(None, "case_number"),
-            Index(None, "event_id", "name_kana_key"),
             Index(None, "household_id"),
         )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tsunagu.food_distribution.service_layer import cases
+from tsunagu.food_distribution.service_layer import cases, privacy
 from tsunagu.food_distribution.service_layer.deps import Deps
 from tsunagu.shared.contracts import intake, routing, topics
 from tsunagu.shared.contracts.envelope import Envelope
@@ -26,6 +26,7 @@ def register(runtime: ServiceRuntime, deps: Deps) -> None:
         [topics.INTAKE_CASE.name, topics.ROUTING_CASE.name],
         {
             intake.CASE_CREATED: on_case_created,
+            intake.RESIDENT_ERASED: privacy.on_resident_erased,
             routing.CASE_ROUTED: on_case_decided,
             routing.CASE_REROUTED: on_case_decided,
         },

@@ -89,9 +89,15 @@ def desk_router(
                 if event_id:
                     stock = await queries.stock_of(session, deps.config, event_id)
                     changes = await queries.ledger(session, event_id)
-                    hits = await queries.search(session, event_id, q) if q.strip() else None
+                    hits = (
+                        await queries.search(session, event_id, q, deps.sealer)
+                        if q.strip()
+                        else None
+                    )
                 if case_id:
-                    household = await queries.household_status(session, deps.config, case_id)
+                    household = await queries.household_status(
+                        session, deps.config, case_id, deps.sealer
+                    )
             except FoodError as exc:
                 error = error or exc.message_ja
         for received in household["received"] if household and handed else []:

@@ -118,7 +118,7 @@ def api_router(
     @router.get("/eligibility/{case_id}", response_model=HouseholdStatus)
     async def get_eligibility(case_id: PathId, _: Desk) -> Any:
         async with transaction() as session:
-            return await queries.household_status(session, deps.config, case_id)
+            return await queries.household_status(session, deps.config, case_id, deps.sealer)
 
     @router.post(
         "/eligibility",
@@ -138,7 +138,7 @@ def api_router(
             )  # fmt: skip
             if not created:
                 response.status_code = status.HTTP_200_OK
-            return await queries.household_status(session, deps.config, body.case_id)
+            return await queries.household_status(session, deps.config, body.case_id, deps.sealer)
 
     @router.post("/handouts", response_model=HandoutOut, status_code=201, responses=MALFORMED)
     async def hand_out(
@@ -182,7 +182,7 @@ def api_router(
     ) -> Any:
         """Find a household at the event by case number or furigana."""
         async with transaction() as session:
-            return await queries.search(session, event_id, q)
+            return await queries.search(session, event_id, q, deps.sealer)
 
     @router.get(
         "/reports/{event_id}.csv",

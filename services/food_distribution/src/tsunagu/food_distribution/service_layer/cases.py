@@ -1,7 +1,8 @@
 """Cases and eligibility: what the desk learns from intake and routing, and staff grants.
 
 Of a case the service keeps only what a handout needs: ids, the case number, the event and the
-furigana to find the household (opened from ``contact_sealed``; the rest of it is dropped).
+furigana to find the household, sealed with the resident's ``kana`` key as intake sent it
+(ADR 12): opened only to show it at the desk.
 Eligibility follows routing's decision (rule 9 has one owner, routing's rule set): a
 ``case_routed`` or ``case_rerouted`` with ``food_parcel_eligible`` grants it; the case's
 concerns are never read here. It is granted at most once per case (primary key), so a replayed
@@ -26,12 +27,12 @@ from tsunagu.food_distribution.domain.eligibility import (
 from tsunagu.food_distribution.domain.handout import JST
 from tsunagu.food_distribution.service_layer.deps import Deps
 from tsunagu.food_distribution.service_layer.errors import Invalid, case_not_found
-from tsunagu.food_distribution.service_layer.kana import kana_key
 from tsunagu.food_distribution.service_layer.stock import ensure_event
 from tsunagu.shared.contracts import food, intake, routing, topics
 from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.contracts.registry import parse
-from tsunagu.shared.crypto import ContactSealer, ContactSealError
+from tsunagu.shared.crypto import ContactSealError, Sealer
+from tsunagu.shared.internal import KeyUnavailable
 from tsunagu.shared.logs import get_logger
 from tsunagu.shared.outbox import OutboxWriter
 from tsunagu.shared.parking import park, take_parked
@@ -47,7 +48,6 @@ async def on_case_created(session: AsyncSession, deps: Deps, envelope: Envelope)
     )
     if venue != case.venue_id:
         log.warning("case_venue_differs_from_event", event_id=case.event_id)
-    name_kana = _name_kana(deps.sealer, case.case_id, case.contact_sealed)
     await session.execute(
         insert(t.case_index)
         .values(
@@ -55,8 +55,7 @@ async def on_case_created(session: AsyncSession, deps: Deps, envelope: Envelope)
             case_number=case.case_number,
             household_id=case.household_id,
             event_id=case.event_id,
-            name_kana=name_kana,
-            name_kana_key=kana_key(name_kana) if name_kana else None,
+            kana_sealed=case.kana_sealed,
             created_at=case.created_at,
         )
         .on_conflict_do_nothing()
@@ -158,17 +157,18 @@ async def _grant(
     return True
 
 
-def _name_kana(sealer: ContactSealer, case_id: str, sealed: str | None) -> str | None:
-    """Open the sealed contact details and keep the furigana alone."""
+async def open_kana(sealer: Sealer, sealed: str | None) -> str | None:
+    """The furigana, or None if there is none, the resident was erased, or the key cannot be
+    had just now (the household can still be found by its case number)."""
     if not sealed:
         return None
     try:
-        contact = sealer.open(sealed)
+        value = await sealer.open(sealed)
     except ContactSealError:
-        # The household can still be found by case number; the parcel must not wait on this.
-        log.warning("contact_unreadable", case_id=case_id)
         return None
-    value = contact.get("name_kana")
+    except KeyUnavailable:
+        log.warning("kana_key_unavailable")
+        return None
     if not isinstance(value, str) or not value.strip():
         return None
     return value.strip()[:200]

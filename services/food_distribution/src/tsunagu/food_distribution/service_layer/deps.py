@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tsunagu.food_distribution.config import FoodConfig
-from tsunagu.shared.crypto import ContactSealer
+from tsunagu.shared.crypto import Sealer
 from tsunagu.shared.outbox import OutboxWriter
 
 
@@ -13,4 +13,4 @@ from tsunagu.shared.outbox import OutboxWriter
 class Deps:
     outbox: OutboxWriter
     config: FoodConfig
-    sealer: ContactSealer
+    sealer: Sealer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy import exists, func, or_, select
@@ -13,7 +14,7 @@ from tsunagu.food_distribution.domain.handout import Handout, Refusal, check_han
 from tsunagu.food_distribution.domain.labels import PARCEL_TYPE_LABELS_JA
 from tsunagu.food_distribution.domain.report import ConsultationEvent, event_report_csv
 from tsunagu.food_distribution.domain.stock import Movement
-from tsunagu.food_distribution.service_layer.cases import case_row
+from tsunagu.food_distribution.service_layer.cases import case_row, open_kana
 from tsunagu.food_distribution.service_layer.errors import case_not_found, event_not_found
 from tsunagu.food_distribution.service_layer.handouts import (
     household_eligibility,
@@ -23,6 +24,7 @@ from tsunagu.food_distribution.service_layer.kana import case_number_key, kana_k
 from tsunagu.food_distribution.service_layer.stock import remaining
 from tsunagu.shared.contracts.codes import ParcelType
 from tsunagu.shared.contracts.envelope import utcnow
+from tsunagu.shared.crypto import Sealer
 
 t = tables
 
@@ -92,7 +94,7 @@ async def handouts_of(session: AsyncSession, event_id: str) -> list[dict[str, An
 
 
 async def household_status(
-    session: AsyncSession, config: FoodConfig, case_id: str
+    session: AsyncSession, config: FoodConfig, case_id: str, sealer: Sealer
 ) -> dict[str, Any]:
     """Eligibility, what the household already received, and whether it may receive now."""
     case = await case_row(session, case_id)
@@ -133,7 +135,7 @@ async def household_status(
         "case_number": case["case_number"],
         "household_id": household_id,
         "event_id": event_id,
-        "name_kana": case["name_kana"],
+        "name_kana": await open_kana(sealer, case["kana_sealed"]),
         "eligible": eligibility is not None,
         "basis": str(eligibility.basis) if eligibility else None,
         # A manual grant's reason is the desk's own note; the concerns behind an economic
@@ -148,9 +150,14 @@ async def household_status(
 
 
 async def search(
-    session: AsyncSession, event_id: str, query: str, limit: int = 20
+    session: AsyncSession, event_id: str, query: str, sealer: Sealer, limit: int = 20
 ) -> list[dict[str, Any]]:
-    """Households at the event by case number (exact or its tail) or furigana (prefix)."""
+    """Households at the event by case number (exact or its tail) or furigana (prefix).
+
+    The furigana is kept sealed with each resident's key (ADR 12), so it cannot be searched in
+    SQL: the event's furigana are opened (keys are cached) and matched here. An event has a
+    few hundred cases at most.
+    """
     number, kana = case_number_key(query), kana_key(query)
     if not number:
         return []
@@ -161,26 +168,36 @@ async def search(
         .where(h.c.household_id == c.c.household_id, h.c.event_id == c.c.event_id)
         .scalar_subquery()
     )
-    rows = await session.execute(
-        select(
-            c.c.case_id,
-            c.c.case_number,
-            c.c.name_kana,
-            eligible.label("eligible"),
-            served.label("served"),
-        )
-        .where(
-            c.c.event_id == event_id,
-            or_(
-                func.upper(c.c.case_number) == number,
-                func.upper(c.c.case_number).like("%" + _like(number), escape="\\"),
-                c.c.name_kana_key.like(_like(kana) + "%", escape="\\"),
-            ),
-        )
-        .order_by(c.c.name_kana_key, c.c.case_number)
-        .limit(limit)
+    columns = (
+        c.c.case_id,
+        c.c.case_number,
+        c.c.kana_sealed,
+        eligible.label("eligible"),
+        served.label("served"),
     )
-    return [dict(r._mapping) for r in rows]
+    by_number = or_(
+        func.upper(c.c.case_number) == number,
+        func.upper(c.c.case_number).like("%" + _like(number), escape="\\"),
+    )
+    rows = [
+        dict(r._mapping)
+        for r in await session.execute(
+            select(*columns).where(c.c.event_id == event_id).order_by(c.c.case_number).limit(2000)
+        )
+    ]
+    kanas = await asyncio.gather(*(open_kana(sealer, r["kana_sealed"]) for r in rows))
+    numbered = set(
+        await session.scalars(select(c.c.case_id).where(c.c.event_id == event_id, by_number))
+    )
+    hits = []
+    for row, name_kana in zip(rows, kanas, strict=True):
+        row.pop("kana_sealed")
+        row["name_kana"] = name_kana
+        by_kana = bool(kana) and name_kana is not None and kana_key(name_kana).startswith(kana)
+        if row["case_id"] in numbered or by_kana:
+            hits.append(row)
+    hits.sort(key=lambda r: (kana_key(r["name_kana"] or "") or "\uffff", r["case_number"]))
+    return hits[:limit]
 
 
 async def report_csv(session: AsyncSession, event_id: str) -> str:

@@ -120,6 +120,30 @@ class IntakeTables(ServiceTables):
             Column(
                 "updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()
             ),
+            #: Set when the resident was erased: every personal column is then empty.
+            Column("erased_at", DateTime(timezone=True)),
+        )
+        # --- residents' data keys and erasures (ADR 12) ----------------------------------------
+        #: Each resident's data key, wrapped by the master key ``key_id``. Deleting the row
+        #: destroys the key: whatever was sealed with it, anywhere, can no longer be opened.
+        self.resident_key = Table(
+            "resident_key",
+            m,
+            Column("resident_id", String(36), primary_key=True),
+            Column("key_id", String(64), nullable=False),
+            Column("wrapped_key", Text, nullable=False),
+            _created_at(),
+        )
+        #: Who erased which resident, when, on what basis and why (no personal data).
+        self.erasure = Table(
+            "erasure",
+            m,
+            Column("resident_id", String(36), primary_key=True),
+            Column("basis", String(16), nullable=False),
+            Column("reason", String(500), nullable=False),
+            Column("erased_by", String(64), nullable=False),
+            Column("cases", Integer, nullable=False),
+            Column("erased_at", DateTime(timezone=True), nullable=False),
         )
         self.case_number_counter = Table(
             "case_number_counter",

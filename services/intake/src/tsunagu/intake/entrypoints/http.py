@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tsunagu.intake.entrypoints import api, pages, public, reports_api
+from tsunagu.intake.entrypoints import api, pages, privacy, public, reports_api
 from tsunagu.intake.entrypoints.i18n import translator
 from tsunagu.intake.entrypoints.web import Intake, WebMiddleware, lang_of
 
@@ -24,6 +24,7 @@ def install(app: FastAPI, intake: Intake) -> None:
     app.include_router(api.router)
     app.include_router(reports_api.router)
     app.include_router(public.router)
+    app.include_router(privacy.router(intake))
     app.include_router(pages.router)
 
     @app.exception_handler(StarletteHTTPException)

@@ -25,6 +25,7 @@ from tsunagu.intake.domain.normalize import age_on, phone_digits
 from tsunagu.intake.domain.safe_contact import at_risk, contact_for_notify, safe_channel
 from tsunagu.intake.service_layer import audit, staff
 from tsunagu.intake.service_layer.errors import Conflict, Forbidden, Invalid, NotFound
+from tsunagu.intake.service_layer.keys import KeyStore
 from tsunagu.intake.service_layer.views import referral_statuses
 from tsunagu.shared.contracts import intake as contract
 from tsunagu.shared.contracts.codes import (
@@ -35,7 +36,7 @@ from tsunagu.shared.contracts.codes import (
 )
 from tsunagu.shared.contracts.envelope import utcnow
 from tsunagu.shared.contracts.topics import INTAKE_CASE
-from tsunagu.shared.crypto import ContactSealer
+from tsunagu.shared.crypto import Purpose
 from tsunagu.shared.faults import is_transient
 from tsunagu.shared.outbox import OutboxWriter
 
@@ -100,11 +101,11 @@ class CaseNumbers:
 
 @dataclass(frozen=True)
 class Ports:
-    """What the case commands use besides the caller's transaction: the outbox, the contact
-    sealer and the reception numbers."""
+    """What the case commands use besides the caller's transaction: the outbox, the residents'
+    key store and the reception numbers."""
 
     outbox: OutboxWriter
-    sealer: ContactSealer
+    keys: KeyStore
     numbers: CaseNumbers
 
 
@@ -196,11 +197,15 @@ async def create_case(
         taken_by=taken_by,
         facts=facts,
         consent=consent,
-        contact_sealed=ports.sealer.seal(
+        contact_sealed=await ports.keys.seal(
+            session,
+            resident_id,
+            Purpose.CONTACT,
             contact_for_notify(
                 resident.model_dump(mode="json"), consent.at_risk, consent.safe_channel
-            )
+            ),
         ),
+        kana_sealed=await ports.keys.seal(session, resident_id, Purpose.KANA, resident.name_kana),
         created_at=now,
     )
     await _publish(session, ports, contract.CASE_CREATED, case_id, data)
@@ -453,7 +458,9 @@ async def change_consent(
         consent=_row_consent(row, share, new_basis),
         previous_basis=previous,
         changed_by=who.username,
-        contact_sealed=ports.sealer.seal(_row_contact(row)),
+        contact_sealed=await ports.keys.seal(
+            session, row.resident_id, Purpose.CONTACT, _row_contact(row)
+        ),
     )
     await _publish(session, ports, contract.CONSENT_CHANGED, case_id, data)
     await audit.record(
@@ -608,7 +615,9 @@ async def _publish_contact_change(
         consent=_row_consent(row, row.consent_share, basis),
         previous_basis=basis,
         changed_by=who.username,
-        contact_sealed=ports.sealer.seal(_row_contact(row)),
+        contact_sealed=await ports.keys.seal(
+            session, row.resident_id, Purpose.CONTACT, _row_contact(row)
+        ),
     )
     await _publish(session, ports, contract.CONSENT_CHANGED, case_id, data)
 

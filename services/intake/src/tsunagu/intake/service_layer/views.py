@@ -108,9 +108,11 @@ async def case_view(
             .join(r, r.c.resident_id == c.c.resident_id)
             .join(e, e.c.event_id == c.c.event_id)
             .join(v, v.c.venue_id == e.c.venue_id)
-            .where(c.c.case_id == case_id)
+            .where(c.c.case_id == case_id, r.c.erased_at.is_(None))
         )
-    ).one()
+    ).first()
+    if row is None:
+        raise NotFound(case_id)  # erased: the resident is no longer shown to anyone
     food = await food_status(session, case_id)
     view: dict[str, Any] = {
         "case_id": row.case_id,
@@ -258,6 +260,7 @@ async def list_cases(
         conditions.append(
             exists().where(f.c.case_id == c.c.case_id, f.c.programme == str(programme))
         )
+    conditions.append(r.c.erased_at.is_(None))
     where = and_(true(), *conditions)
     joined = c.join(r, r.c.resident_id == c.c.resident_id)
     total = await session.scalar(select(func.count()).select_from(joined).where(where))
@@ -435,7 +438,7 @@ async def likely_matches(
                 r.c.phone,
                 r.c.household_id,
             )
-            .where(or_(*signs))
+            .where(or_(*signs), r.c.erased_at.is_(None))
             .limit(200)
         )
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from tsunagu.notify.service_layer.privacy import on_resident_erased
 from tsunagu.notify.service_layer.scheduling import (
     Notify,
     on_case_created,
@@ -32,6 +33,7 @@ def case_handlers(notify: Notify) -> dict[str, Handler]:
     return {
         intake.CASE_CREATED: partial(on_case_created, notify),
         intake.CONSENT_CHANGED: partial(on_consent_changed, notify),
+        intake.RESIDENT_ERASED: on_resident_erased,
         routing.CASE_ROUTED: plan_it,
         routing.REFERRAL_STATUS_CHANGED: plan_it,
         routing.REFERRAL_ESCALATED: plan_it,

@@ -246,7 +246,7 @@ def create_router(runtime: Any, authenticator: Authenticator) -> APIRouter:
         opt-outs are recorded and never invited."""
         await check_csrf(request, staff)
         event = EventDetails(event_id, event_date, opens_at, closes_at, venue_name, venue_address)
-        summary = await run_import(notify, sessions, runtime.sealer, file, event, staff)
+        summary = await run_import(notify, sessions, runtime.invitation_sealer, file, event, staff)
         return import_view(summary)
 
     return router

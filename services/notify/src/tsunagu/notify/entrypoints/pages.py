@@ -227,7 +227,9 @@ def create_pages(runtime: Any, authenticator: Authenticator) -> APIRouter:
             return page(
                 request, "invitations.html", staff, 422, result=None, error=error, form=values
             )
-        summary = await run_import(notify, sessions, runtime.sealer, upload, event, staff)
+        summary = await run_import(
+            notify, sessions, runtime.invitation_sealer, upload, event, staff
+        )
         return page(request, "invitations.html", staff, result=summary, error=None, form=values)
 
     return router

@@ -80,7 +80,7 @@ from tsunagu.notify.service_layer.recipients import (
 )
 from tsunagu.notify.templates import UnknownTemplate, render
 from tsunagu.shared.contracts.codes import ContactTime
-from tsunagu.shared.crypto import ContactSealer, ContactSealError
+from tsunagu.shared.crypto import ContactSealError, Sealer
 from tsunagu.shared.logs import get_logger
 from tsunagu.shared.outbox import OutboxWriter
 
@@ -184,7 +184,7 @@ class Sender:
     outbox: OutboxWriter
     channels: ChannelSet
     addresses: AddressBook
-    sealer: ContactSealer
+    sealer: Sealer
     clock: Clock
     policy: RetryPolicy
     lease: timedelta
@@ -349,7 +349,7 @@ class Sender:
         index, channel = indexed[0]
         rest = [i for i, _ in indexed[1:]]
         try:
-            contact = self.sealer.open(sealed) if sealed else {}
+            contact = await self.sealer.open(sealed) if sealed else {}
         except ContactSealError:
             return self._attempt(
                 claimed, index, channel, _permanent("contact_unreadable"), [], None
@@ -485,13 +485,16 @@ class Sender:
             at=now,
         )
         if result.ok:
-            await self._queue_document(session, row, result, now)
+            await self._queue_document(session, claimed, result, now)
         return outcome
 
     async def _queue_document(
-        self, session: AsyncSession, row: Mapping[str, Any], result: DeliveryResult, now: datetime
+        self, session: AsyncSession, claimed: Claimed, result: DeliveryResult, now: datetime
     ) -> None:
-        """A letter to print or a call to make: written with the mark, so exactly once."""
+        """A letter to print or a call to make: written with the mark, so exactly once. Sealed
+        like the contact details it was made from (the resident's own key, ADR 12)."""
+        row = claimed.row
+        source = claimed.case["contact_sealed"] if claimed.case else row["contact_sealed"]
         common = {
             "id": str(uuid.uuid4()),
             "delivery_id": row["id"],
@@ -506,7 +509,7 @@ class Sender:
                 .values(
                     **common,
                     language=row["language"],
-                    document_sealed=self.sealer.seal({"html": result.document}),
+                    document_sealed=await self.sealer.seal_like(source, {"html": result.document}),
                 )
                 .on_conflict_do_nothing(index_elements=[t.c.delivery_id])
             )
@@ -521,7 +524,7 @@ class Sender:
                     language=call.language.value,
                     preferred_time=call.preferred_time.value,
                     interpreter_needed=call.interpreter_needed,
-                    entry_sealed=self.sealer.seal(entry),
+                    entry_sealed=await self.sealer.seal_like(source, entry),
                 )
                 .on_conflict_do_nothing(index_elements=[t.c.delivery_id])
             )

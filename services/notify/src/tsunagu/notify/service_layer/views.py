@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tsunagu.notify.adapters.orm import PERMANENT_FAILURE, SCHEDULED, NotifyTables
-from tsunagu.shared.crypto import ContactSealer
+from tsunagu.shared.crypto import ContactSealError, Sealer
 
 DELIVERY_FIELDS = (
     "id",
@@ -123,13 +123,18 @@ async def letters(
 
 
 async def letter_document(
-    session: AsyncSession, tables: NotifyTables, sealer: ContactSealer, letter_id: str
+    session: AsyncSession, tables: NotifyTables, sealer: Sealer, letter_id: str
 ) -> str | None:
     t = tables.letter
     sealed = (
         await session.execute(select(t.c.document_sealed).where(t.c.id == letter_id))
     ).scalar_one_or_none()
-    return str(sealer.open(sealed)["html"]) if sealed else None
+    if not sealed:
+        return None
+    try:
+        return str((await sealer.open(sealed))["html"])
+    except ContactSealError:
+        return None  # the resident was erased: the letter is gone with their key
 
 
 async def mark_letter_posted(
@@ -151,7 +156,7 @@ async def mark_letter_posted(
 async def calls(
     session: AsyncSession,
     tables: NotifyTables,
-    sealer: ContactSealer,
+    sealer: Sealer,
     *,
     include_done: bool = False,
 ) -> list[dict[str, Any]]:
@@ -163,7 +168,10 @@ async def calls(
     out = []
     for row in (await session.execute(query)).all():
         entry = dict(row._mapping)
-        entry.update(sealer.open(entry.pop("entry_sealed")))
+        try:
+            entry.update(await sealer.open(entry.pop("entry_sealed")))
+        except ContactSealError:
+            continue  # the resident was erased
         out.append(entry)
     return out
 

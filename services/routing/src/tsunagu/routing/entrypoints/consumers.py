@@ -12,6 +12,7 @@ from tsunagu.routing.service_layer.handlers import (
     on_referral_requested,
     on_referral_response,
 )
+from tsunagu.routing.service_layer.privacy import on_resident_erased
 from tsunagu.shared.contracts import intake
 from tsunagu.shared.contracts.topics import ROUTING, consumed_by
 from tsunagu.shared.messaging import Handler, IdempotentConsumer
@@ -29,6 +30,7 @@ def handlers(routing: Routing) -> dict[str, Handler]:
         intake.CONSENT_CHANGED: partial(on_consent_changed, routing),
         intake.REFERRAL_RESPONSE_SUBMITTED: partial(on_referral_response, routing),
         intake.REFERRAL_REQUESTED: partial(on_referral_requested, routing),
+        intake.RESIDENT_ERASED: on_resident_erased,
     }
 
 

@@ -1,0 +1,72 @@
+"""A resident's erasure and disclosure, as far as the food desk is concerned (ADR 12).
+
+On ``resident_erased`` the case's parked events are dropped, its sealed furigana and a manual grant's free-text reason are
+emptied and the case's tombstone is kept. Eligibility and handouts stay, with their household
+and event ids and parcel types: the counts per event and parcel type, and the stock ledger.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tsunagu.food_distribution.adapters.orm import tables
+from tsunagu.food_distribution.service_layer.cases import open_kana
+from tsunagu.shared.contracts import intake
+from tsunagu.shared.contracts.envelope import Envelope
+from tsunagu.shared.contracts.registry import parse
+from tsunagu.shared.crypto import Sealer
+from tsunagu.shared.parking import take_parked
+from tsunagu.shared.runtime import record_erasure
+
+ERASED_REASON = "（消去済み）"
+
+
+async def on_resident_erased(session: AsyncSession, envelope: Envelope) -> None:
+    erased = parse(envelope, intake.ResidentErased)
+    case_id = erased.case_id
+    if not await record_erasure(session, tables, case_id, erased.resident_id, erased.erased_at):
+        return
+    t = tables
+    await take_parked(session, t.parked_event, case_id)  # taken and dropped, never applied
+    await session.execute(
+        update(t.case_index).where(t.case_index.c.case_id == case_id).values(kana_sealed=None)
+    )
+    await session.execute(
+        update(t.eligibility)
+        .where(t.eligibility.c.case_id == case_id, t.eligibility.c.basis == "manual")
+        .values(reason=ERASED_REASON)
+    )
+
+
+def _rows(result: Any) -> list[dict[str, Any]]:
+    return [dict(x._mapping) for x in result]
+
+
+async def disclose(
+    sealer: Sealer, session: AsyncSession, resident_id: str, case_ids: list[str]
+) -> dict[str, Any]:
+    t = tables
+    index = []
+    for row in _rows(
+        await session.execute(select(t.case_index).where(t.case_index.c.case_id.in_(case_ids)))
+    ):
+        row["name_kana"] = await open_kana(sealer, row.pop("kana_sealed"))
+        index.append(row)
+    return {
+        "case_index": index,
+        "eligibility": _rows(
+            await session.execute(
+                select(t.eligibility).where(t.eligibility.c.case_id.in_(case_ids))
+            )
+        ),
+        "handouts": _rows(
+            await session.execute(
+                select(t.handout)
+                .where(t.handout.c.case_id.in_(case_ids))
+                .order_by(t.handout.c.handed_out_at)
+            )
+        ),
+    }

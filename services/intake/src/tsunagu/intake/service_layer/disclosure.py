@@ -1,0 +1,124 @@
+"""Disclosure (開示請求): everything every service holds on one resident, gathered by intake.
+
+Intake reads its own rows, then asks routing, notify and food distribution for theirs through
+their internal disclosure endpoints (authenticated as intake, ADR 12), given the resident's case
+ids. The answer is recorded in the audit log (who took it, when; never its content).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from fastapi import HTTPException
+from sqlalchemy import select
+
+from tsunagu.intake.adapters.orm import tables
+from tsunagu.intake.service_layer import audit
+from tsunagu.intake.service_layer.errors import NotFound
+from tsunagu.shared.contracts.envelope import utcnow
+from tsunagu.shared.internal import caller_headers
+from tsunagu.shared.logs import get_logger
+
+if TYPE_CHECKING:
+    from tsunagu.intake.entrypoints.web import Intake
+
+log = get_logger(__name__)
+
+#: Who else is asked, and under which heading the page shows their answer.
+SERVICES: dict[str, str] = {
+    "routing": "振り分け（routing）",
+    "notify": "連絡（notify）",
+    "food_distribution": "食料品配布（food distribution）",
+}
+
+
+def _plain(row: Any) -> dict[str, Any]:
+    return {k: v for k, v in row._mapping.items()}
+
+
+async def intake_part(session: Any, resident_id: str) -> tuple[dict[str, Any], list[str]]:
+    r, c, f, e = tables.resident, tables.case, tables.referral, tables.food_eligibility
+    resident = (
+        await session.execute(
+            select(r).where(r.c.resident_id == resident_id, r.c.erased_at.is_(None))
+        )
+    ).first()
+    if resident is None:
+        raise NotFound(resident_id)
+    cases = [
+        _plain(x)
+        for x in await session.execute(
+            select(c).where(c.c.resident_id == resident_id).order_by(c.c.created_at)
+        )
+    ]
+    case_ids = [x["case_id"] for x in cases]
+    referrals = [
+        _plain(x)
+        for x in await session.execute(
+            select(f).where(f.c.case_id.in_(case_ids)).order_by(f.c.case_id, f.c.programme)
+        )
+    ]
+    food = [_plain(x) for x in await session.execute(select(e).where(e.c.case_id.in_(case_ids)))]
+    a = tables.audit_log
+    trail = [
+        _plain(x)
+        for x in await session.execute(
+            select(a.c.at, a.c.actor, a.c.action, a.c.case_id)
+            .where(a.c.case_id.in_(case_ids))
+            .order_by(a.c.audit_id)
+        )
+    ]
+    person = _plain(resident)
+    for hidden in ("kana_search_key", "phone_tail", "erased_at"):
+        person.pop(hidden, None)
+    return (
+        {
+            "resident": person,
+            "cases": cases,
+            "referrals": referrals,
+            "food_eligibility": food,
+            "access_log": trail,
+        },
+        case_ids,
+    )
+
+
+async def ask(app: Intake, service: str, resident_id: str, case_ids: list[str]) -> Any:
+    base = {
+        "routing": app.settings.routing_url,
+        "notify": app.settings.notify_url,
+        "food_distribution": app.settings.food_url,
+    }[service].rstrip("/")
+    try:
+        async with httpx.AsyncClient(timeout=10.0) as client:
+            response = await client.get(
+                f"{base}/internal/v1/disclosure",
+                params={"resident_id": resident_id, "case_id": case_ids},
+                headers=caller_headers(app.settings),
+            )
+    except httpx.HTTPError as exc:
+        log.warning("disclosure_service_unreachable", service=service, error=type(exc).__name__)
+        raise HTTPException(503, f"{service} に問い合わせできません。再度お試しください") from None
+    if response.status_code != 200:
+        log.warning("disclosure_service_refused", service=service, status=response.status_code)
+        raise HTTPException(503, f"{service} に問い合わせできません。再度お試しください")
+    return response.json()
+
+
+async def gather(app: Intake, resident_id: str, actor: str, fmt: str) -> dict[str, Any]:
+    async with app.transaction() as session:
+        own, case_ids = await intake_part(session, resident_id)
+    others = {s: await ask(app, s, resident_id, case_ids) for s in SERVICES}
+    async with app.transaction() as session:
+        await audit.record(
+            session, actor, "resident.disclosure", target=resident_id, format=fmt,
+            cases=len(case_ids),
+        )  # fmt: skip
+    return {
+        "resident_id": resident_id,
+        "taken_at": utcnow(),
+        "taken_by": actor,
+        "services": {"intake": own, **others},
+        "headings": {"intake": "受付（intake）", **SERVICES},
+    }

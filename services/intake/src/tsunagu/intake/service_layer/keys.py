@@ -1,0 +1,100 @@
+"""Intake's key store: one data key per resident, wrapped by the master key (ADR 12).
+
+Intake seals with the keys directly, inside the caller's transaction (a new resident's key is
+created with the resident). Other services get one purpose's key of a resident through
+``GET /internal/v1/keys/{resident_id}/{purpose}``, and only the purposes they are allowed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tsunagu.intake.adapters.orm import tables
+from tsunagu.shared.crypto import (
+    ContactSealError,
+    KeyDestroyed,
+    MasterKeys,
+    Purpose,
+    is_resident_sealed,
+    new_data_key,
+    open_with,
+    parse_token,
+    purpose_key,
+    seal_with,
+)
+from tsunagu.shared.settings import Settings
+
+#: Which purpose keys each service may fetch: notify reaches residents; the food desk shows
+#: the furigana. Routing holds no personal data and gets none.
+ALLOWED_PURPOSES: dict[str, frozenset[Purpose]] = {
+    "notify": frozenset({Purpose.CONTACT}),
+    "food_distribution": frozenset({Purpose.KANA}),
+}
+
+
+def master_keys(settings: Settings) -> MasterKeys:
+    return MasterKeys(
+        settings.master_key_id,
+        settings.master_key.get_secret_value(),
+        {k: v.get_secret_value() for k, v in settings.master_keys_older.items()},
+    )
+
+
+class KeyStore:
+    def __init__(self, master: MasterKeys) -> None:
+        self.master = master
+
+    async def data_key(
+        self, session: AsyncSession, resident_id: str, *, create: bool = False
+    ) -> bytes | None:
+        t = tables.resident_key
+        row = (
+            await session.execute(
+                select(t.c.key_id, t.c.wrapped_key).where(t.c.resident_id == resident_id)
+            )
+        ).first()
+        if row is not None:
+            return self.master.unwrap(row.key_id, row.wrapped_key)
+        if not create:
+            return None
+        key = new_data_key()
+        key_id, wrapped = self.master.wrap(key)
+        await session.execute(
+            insert(t)
+            .values(resident_id=resident_id, key_id=key_id, wrapped_key=wrapped)
+            .on_conflict_do_nothing()
+        )
+        return await self.data_key(session, resident_id)
+
+    async def purpose_key(
+        self, session: AsyncSession, resident_id: str, purpose: Purpose
+    ) -> bytes | None:
+        key = await self.data_key(session, resident_id)
+        return None if key is None else purpose_key(key, purpose)
+
+    async def seal(
+        self, session: AsyncSession, resident_id: str, purpose: Purpose, value: Any
+    ) -> str:
+        key = await self.data_key(session, resident_id, create=True)
+        assert key is not None
+        return seal_with(purpose_key(key, purpose), resident_id, purpose, value)
+
+    async def open(self, session: AsyncSession, token: str) -> Any:
+        if not is_resident_sealed(token):
+            raise ContactSealError("not a resident-sealed value")
+        resident_id, purpose, _ = parse_token(token)
+        key = await self.purpose_key(session, resident_id, Purpose(purpose))
+        if key is None:
+            raise KeyDestroyed(resident_id)
+        return open_with(key, token)
+
+    async def destroy(self, session: AsyncSession, resident_id: str) -> bool:
+        t = tables.resident_key
+        done = await session.execute(
+            delete(t).where(t.c.resident_id == resident_id).returning(t.c.resident_id)
+        )
+        return done.first() is not None

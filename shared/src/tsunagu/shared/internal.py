@@ -1,0 +1,113 @@
+"""Calls between the services on their internal endpoints (``/internal/v1/...``), ADR 12.
+
+A calling service names itself (``X-Tsunagu-Service``) and presents its own credential
+(``Authorization: Service <credential>``); the receiving service admits only the callers it
+names, with the credential it expects of each (``Settings.credential_of``). Staff tokens are
+never accepted here, and these endpoints are not part of the staff API.
+
+``IntakeKeys`` is the client side of intake's key endpoint, with a short in-process cache.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+import httpx
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tsunagu.shared.crypto import CachedKeys, Purpose
+from tsunagu.shared.settings import Settings
+
+SERVICE_HEADER = "x-tsunagu-service"
+SCHEME = "service "
+
+
+def caller_headers(settings: Settings) -> dict[str, str]:
+    return {
+        SERVICE_HEADER: settings.service,
+        "authorization": SCHEME + settings.own_credential(),
+    }
+
+
+def require_service(settings: Settings, *allowed: str) -> Any:
+    """A FastAPI dependency admitting only the named services; returns the caller's name."""
+
+    def dependency(request: Request) -> str:
+        caller = request.headers.get(SERVICE_HEADER, "")
+        header = request.headers.get("authorization", "")
+        presented = header[len(SCHEME) :] if header.lower().startswith(SCHEME) else ""
+        expected = settings.credential_of(caller) if caller in allowed else None
+        if not presented or expected is None:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "service credential required")
+        if not secrets.compare_digest(presented.encode(), expected.encode()):
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "service credential required")
+        return caller
+
+    return dependency
+
+
+class KeyUnavailable(Exception):
+    """Intake could not be asked for a key (down, or refused us): a transient fault."""
+
+
+class IntakeKeys(CachedKeys):
+    """Residents' purpose keys from intake, under this service's own credential, cached."""
+
+    def __init__(self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None):
+        super().__init__(self._fetch_key, ttl_seconds=settings.key_cache_seconds)
+        self.settings = settings
+        self._client = httpx.AsyncClient(
+            base_url=settings.intake_base, timeout=5.0, transport=transport
+        )
+
+    async def _fetch_key(self, resident_id: str, purpose: str) -> bytes | None:
+        try:
+            response = await self._client.get(
+                f"/internal/v1/keys/{resident_id}/{Purpose(purpose).value}",
+                headers=caller_headers(self.settings),
+            )
+        except httpx.HTTPError as exc:
+            raise KeyUnavailable(type(exc).__name__) from exc
+        if response.status_code in (404, 410):
+            return None  # erased (or never had a key): nothing of theirs can be opened
+        if response.status_code != 200:
+            raise KeyUnavailable(f"intake answered {response.status_code}")
+        key = response.json()["key"]
+        base64.urlsafe_b64decode(key)  # a malformed answer fails here, not in Fernet later
+        return str(key).encode()
+
+    async def start(self) -> None:
+        """Nothing to start: the client connects on first use."""
+
+    async def stop(self) -> None:
+        await self._client.aclose()
+
+
+Gather = Callable[[AsyncSession, str, list[str]], Awaitable[dict[str, Any]]]
+
+
+def disclosure_router(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], gather: Gather
+) -> APIRouter:
+    """``GET /internal/v1/disclosure?resident_id=&case_id=...``: what this service holds on a
+    resident's cases, for intake alone (it audits and answers the disclosure request)."""
+    router = APIRouter()
+    intake_only = require_service(settings, "intake")
+
+    @router.get("/internal/v1/disclosure", include_in_schema=False)
+    async def disclosure(
+        resident_id: Annotated[str, Query(max_length=64)],
+        case_id: Annotated[list[str] | None, Query()] = None,
+        caller: str = Depends(intake_only),  # a local: string annotations cannot see it
+    ) -> Any:
+        async with sessions() as session:
+            held = await gather(session, resident_id, list(case_id or [])[:1000])
+        return JSONResponse(json.loads(json.dumps(held, ensure_ascii=False, default=str)))
+
+    return router
