@@ -107,7 +107,9 @@ def router(app: Intake) -> APIRouter:
         """Everything held on the resident in every service (開示請求): a printable page, or a
         JSON file with ``?format=json``."""
         with http_errors():
-            report = await disclosure.gather(app, resident_id, who.username, format)
+            report = await disclosure.gather(
+                app.runtime.sessions, app.settings, resident_id, who.username, format
+            )
         if format == "json":
             return JSONResponse(
                 json.loads(json.dumps(report, ensure_ascii=False, default=str)),

@@ -7,11 +7,12 @@ ids. The answer is recorded in the audit log (who took it, when; never its conte
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 from fastapi import HTTPException
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tsunagu.intake.adapters.orm import tables
 from tsunagu.intake.service_layer import audit
@@ -19,9 +20,7 @@ from tsunagu.intake.service_layer.errors import NotFound
 from tsunagu.shared.contracts.envelope import utcnow
 from tsunagu.shared.internal import caller_headers
 from tsunagu.shared.logs import get_logger
-
-if TYPE_CHECKING:
-    from tsunagu.intake.entrypoints.web import Intake
+from tsunagu.shared.settings import Settings
 
 log = get_logger(__name__)
 
@@ -37,7 +36,7 @@ def _plain(row: Any) -> dict[str, Any]:
     return {k: v for k, v in row._mapping.items()}
 
 
-async def intake_part(session: Any, resident_id: str) -> tuple[dict[str, Any], list[str]]:
+async def intake_part(session: AsyncSession, resident_id: str) -> tuple[dict[str, Any], list[str]]:
     r, c, f, e = tables.resident, tables.case, tables.referral, tables.food_eligibility
     resident = (
         await session.execute(
@@ -84,18 +83,18 @@ async def intake_part(session: Any, resident_id: str) -> tuple[dict[str, Any], l
     )
 
 
-async def ask(app: Intake, service: str, resident_id: str, case_ids: list[str]) -> Any:
+async def ask(settings: Settings, service: str, resident_id: str, case_ids: list[str]) -> Any:
     base = {
-        "routing": app.settings.routing_url,
-        "notify": app.settings.notify_url,
-        "food_distribution": app.settings.food_url,
+        "routing": settings.routing_url,
+        "notify": settings.notify_url,
+        "food_distribution": settings.food_url,
     }[service].rstrip("/")
     try:
         async with httpx.AsyncClient(timeout=10.0) as client:
             response = await client.get(
                 f"{base}/internal/v1/disclosure",
                 params={"resident_id": resident_id, "case_id": case_ids},
-                headers=caller_headers(app.settings),
+                headers=caller_headers(settings),
             )
     except httpx.HTTPError as exc:
         log.warning("disclosure_service_unreachable", service=service, error=type(exc).__name__)
@@ -106,11 +105,17 @@ async def ask(app: Intake, service: str, resident_id: str, case_ids: list[str]) 
     return response.json()
 
 
-async def gather(app: Intake, resident_id: str, actor: str, fmt: str) -> dict[str, Any]:
-    async with app.transaction() as session:
+async def gather(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    resident_id: str,
+    actor: str,
+    fmt: str,
+) -> dict[str, Any]:
+    async with sessions() as session, session.begin():
         own, case_ids = await intake_part(session, resident_id)
-    others = {s: await ask(app, s, resident_id, case_ids) for s in SERVICES}
-    async with app.transaction() as session:
+    others = {s: await ask(settings, s, resident_id, case_ids) for s in SERVICES}
+    async with sessions() as session, session.begin():
         await audit.record(
             session, actor, "resident.disclosure", target=resident_id, format=fmt,
             cases=len(case_ids),
