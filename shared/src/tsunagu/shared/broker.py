@@ -35,7 +35,8 @@ def broker_security(settings: Settings) -> BaseSecurity | None:
 def create_broker(settings: Settings) -> KafkaBroker:
     """FastStream broker for the service's consumers (and the DLQ producer)."""
     return KafkaBroker(
-        settings.kafka_bootstrap,
+        # A list: FastStream would take "a:9092,b:9092" for one host (aiokafka splits a string).
+        bootstrap_servers(settings.kafka_bootstrap),
         security=broker_security(settings),
         # Topics come from the registry (launcher, compose job, Strimzi), never from a subscriber.
         allow_auto_create_topics=False,
@@ -46,6 +47,11 @@ def create_broker(settings: Settings) -> KafkaBroker:
         graceful_timeout=settings.graceful_timeout_seconds,
         logger=None,
     )
+
+
+def bootstrap_servers(bootstrap: str) -> list[str]:
+    """``TSUNAGU_KAFKA_BOOTSTRAP`` may name several brokers, comma-separated."""
+    return [server.strip() for server in bootstrap.split(",") if server.strip()]
 
 
 def create_producer(settings: Settings) -> AIOKafkaProducer:

@@ -46,7 +46,7 @@ def migrate(services: list[str]) -> None:
         print(f"migrated {service}")
 
 
-def create_topics(replication: int) -> None:
+def create_topics(replication: int | None) -> None:
     from tsunagu.shared.kafka_admin import create_topics as create
 
     settings = Settings()
@@ -146,7 +146,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("services", nargs="*", help=f"any of {', '.join(sorted(names()))}")
     p = sub.add_parser("topics", help="create the registry's topics")
     p.add_argument("action", choices=["create"])
-    p.add_argument("--replication", type=int, default=1)
+    p.add_argument(
+        "--replication", type=int, default=None, help="default: the cluster size, at most 3"
+    )
     dlq = sub.add_parser("dlq", help="dead-lettered messages")
     dsub = dlq.add_subparsers(dest="action", required=True)
     p = dsub.add_parser("list", help="list dead-lettered messages with their errors")

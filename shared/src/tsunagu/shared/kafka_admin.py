@@ -16,11 +16,14 @@ async def create_topics(
     bootstrap: str,
     names: Iterable[str] | None = None,
     *,
-    replication: int = 1,
+    replication: int | None = None,
     timeout_s: float = 60.0,
     client_options: dict[str, object] | None = None,
 ) -> list[str]:
-    """Create any missing topics; returns the names created. Waits for the broker to answer."""
+    """Create any missing topics; returns the names created. Waits for the broker to answer.
+
+    ``replication`` defaults to the cluster's size, at most 3 (a three-node cluster gets what
+    production has; a single broker 1)."""
     wanted = list(names) if names is not None else list(all_topic_names())
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap, client_id="tsunagu-admin", **(client_options or {})
@@ -35,6 +38,9 @@ async def create_topics(
                 raise
             await asyncio.sleep(0.5)
     try:
+        if replication is None:
+            cluster = await admin.describe_cluster()
+            replication = max(1, min(3, len(cluster.get("brokers", []) or [1])))
         existing = set(await admin.list_topics())
         missing = [n for n in wanted if n not in existing]
         if missing:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tsunagu.devstack.kafka import KafkaServer
+from tsunagu.devstack.kafka import KafkaCluster, KafkaServer
 from tsunagu.devstack.postgres import PostgresServer
 
 REPO_ROOT = Path(__file__).resolve().parents[5]
@@ -21,7 +21,7 @@ class Infra:
     kafka_bootstrap: str
     database_url: str
     source: str
-    kafka: KafkaServer | None = None
+    kafka: KafkaServer | KafkaCluster | None = None
     postgres: PostgresServer | None = None
     _containers: list[Any] = field(default_factory=list)
 
@@ -70,18 +70,26 @@ def start_infra(
     durable: bool,
     allow_containers: bool = True,
     fresh: bool = False,
+    kafka_brokers: int | None = None,
 ) -> Infra:
     """Endpoints from TSUNAGU_KAFKA_BOOTSTRAP / TSUNAGU_DATABASE_URL are used as they are; the
-    rest is started here: by testcontainers where a Docker engine answers, else the launcher."""
+    rest is started here: by testcontainers where a Docker engine answers, else the launcher.
+
+    ``kafka_brokers`` (default ``TSUNAGU_KAFKA_BROKERS``, else 1): 3 runs Kafka as a cluster of
+    three KRaft nodes on ``kafka_port`` .. ``kafka_port + 5`` with the production manifests'
+    replication (``KafkaCluster``); the launcher is then used even where Docker answers."""
+    brokers = kafka_brokers or int(os.environ.get("TSUNAGU_KAFKA_BROKERS", "1") or "1")
     kafka_env = os.environ.get("TSUNAGU_KAFKA_BOOTSTRAP")
     db_env = os.environ.get("TSUNAGU_DATABASE_URL")
     if kafka_env and db_env:
         return Infra(kafka_bootstrap=kafka_env, database_url=db_env, source="environment")
-    if allow_containers and not kafka_env and not db_env and docker_answers():
+    if allow_containers and brokers == 1 and not kafka_env and not db_env and docker_answers():
         return _from_testcontainers()
     if fresh and data_dir.exists():
         # Leftovers of a session that died: stop its servers before wiping their data.
         KafkaServer(data_dir / "kafka", port=kafka_port).stop()
+        if (data_dir / "kafka" / "cluster.id").exists():
+            KafkaCluster(data_dir / "kafka", port=kafka_port).stop()
         PostgresServer(data_dir / "postgres", port=postgres_port).stop("immediate")
         shutil.rmtree(data_dir)
     infra = Infra(kafka_bootstrap=kafka_env or "", database_url=db_env or "", source="launcher")
@@ -90,8 +98,10 @@ def start_infra(
         infra.postgres.start()
         infra.database_url = infra.postgres.url
     if not kafka_env:
-        infra.kafka = KafkaServer(
-            data_dir / "kafka", port=kafka_port, controller_port=kafka_port + 1
+        infra.kafka = (
+            KafkaCluster(data_dir / "kafka", port=kafka_port, size=brokers)
+            if brokers > 1
+            else KafkaServer(data_dir / "kafka", port=kafka_port, controller_port=kafka_port + 1)
         )
         infra.kafka.start()
         infra.kafka_bootstrap = infra.kafka.bootstrap

@@ -1,7 +1,9 @@
-"""A real Apache Kafka broker (KRaft, single node) from the official jars, run with the machine's Java."""
+"""A real Apache Kafka broker (KRaft) from the official jars, run with the machine's Java: one
+node, or a cluster of three (``KafkaCluster``) with the production manifests' replication."""
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import signal
@@ -9,7 +11,7 @@ import socket
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 #: Pinned; aiokafka 0.14 speaks this broker's protocol versions (docs/adr/0002).
@@ -84,15 +86,36 @@ Configuration:
 """
 
 
+#: What the production manifests set on a three-node cluster (deploy/k8s/overlays/prod):
+#: three replicas, two in sync before a write counts.
+CLUSTER_SETTINGS = {
+    "default.replication.factor": "3",
+    "min.insync.replicas": "2",
+    "offsets.topic.replication.factor": "3",
+    "transaction.state.log.replication.factor": "3",
+    "transaction.state.log.min.isr": "2",
+}
+SINGLE_NODE_SETTINGS = {
+    "offsets.topic.replication.factor": "1",
+    "transaction.state.log.replication.factor": "1",
+    "transaction.state.log.min.isr": "1",
+}
+
+
 @dataclass
 class KafkaServer:
-    """One KRaft broker+controller listening on 127.0.0.1:``port``."""
+    """One KRaft node (broker and controller) listening on 127.0.0.1:``port``; alone, or one of
+    a cluster (``voters`` names every controller, ``cluster_id`` is shared)."""
 
     data_dir: Path
     port: int = 9092
     controller_port: int = 9093
     heap: str = "768m"
     process: subprocess.Popen[bytes] | None = None
+    node_id: int = 1
+    voters: str | None = None
+    cluster_id: str | None = None
+    settings: dict[str, str] | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -106,12 +129,14 @@ class KafkaServer:
         logs = self.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         cfg = self.data_dir / "server.properties"
+        voters = self.voters or f"{self.node_id}@127.0.0.1:{self.controller_port}"
+        settings = self.settings or SINGLE_NODE_SETTINGS
         cfg.write_text(
             "\n".join(
                 [
                     "process.roles=broker,controller",
-                    "node.id=1",
-                    f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+                    f"node.id={self.node_id}",
+                    f"controller.quorum.voters={voters}",
                     f"listeners=PLAINTEXT://127.0.0.1:{self.port},"
                     f"CONTROLLER://127.0.0.1:{self.controller_port}",
                     f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
@@ -119,10 +144,8 @@ class KafkaServer:
                     "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
                     f"log.dirs={self.data_dir / 'data'}",
                     "num.partitions=6",
-                    "offsets.topic.replication.factor=1",
                     "offsets.topic.num.partitions=6",
-                    "transaction.state.log.replication.factor=1",
-                    "transaction.state.log.min.isr=1",
+                    *(f"{key}={value}" for key, value in settings.items()),
                     "group.initial.rebalance.delay.ms=0",
                     "auto.create.topics.enable=false",
                     "",
@@ -141,15 +164,13 @@ class KafkaServer:
         return pid
 
     def start(self, timeout: float = 90.0) -> None:
+        if self.launch():
+            self.wait_open(timeout)
+
+    def launch(self) -> bool:
+        """Start the process (without waiting for its port); False if it already runs."""
         if self.running_pid() is not None:
-            # Already running (perhaps still starting, from another session): wait for it.
-            deadline = time.monotonic() + timeout
-            while not _port_open(self.port) and self.running_pid() is not None:
-                if time.monotonic() > deadline:
-                    raise TimeoutError("Kafka did not open its port in time")
-                time.sleep(0.2)
-            if _port_open(self.port):
-                return
+            return True
         libs = ensure_jars()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         cfg = self._write_config()
@@ -158,7 +179,8 @@ class KafkaServer:
         if not (self.data_dir / "data" / "meta.properties").exists():
             subprocess.run(
                 [java, "-cp", classpath, "kafka.tools.StorageTool", "format",
-                 "-t", str(uuid.uuid4()), "-c", str(cfg), "--ignore-formatted"],
+                 "-t", self.cluster_id or str(uuid.uuid4()), "-c", str(cfg),
+                 "--ignore-formatted"],
                 check=True,
                 capture_output=True,
             )  # fmt: skip
@@ -182,10 +204,16 @@ class KafkaServer:
             start_new_session=True,
         )
         self.pid_file.write_text(str(self.process.pid))
+        return True
+
+    def wait_open(self, timeout: float = 90.0) -> None:
+        """Until the broker's port answers (perhaps started by another session)."""
         deadline = time.monotonic() + timeout
         while not _port_open(self.port):
-            if self.process.poll() is not None:
+            if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"Kafka exited; see {self.data_dir / 'logs'}")
+            if self.running_pid() is None and self.process is None:
+                raise RuntimeError(f"Kafka is not running; see {self.data_dir / 'logs'}")
             if time.monotonic() > deadline:
                 raise TimeoutError("Kafka did not open its port in time")
             time.sleep(0.2)
@@ -206,6 +234,73 @@ class KafkaServer:
             os.kill(pid, signal.SIGKILL)
             _wait_gone(pid, 10)
         self.pid_file.unlink(missing_ok=True)
+
+
+@dataclass
+class KafkaCluster:
+    """``size`` KRaft nodes, each broker and controller, as the production manifests run them:
+    node ``i`` (from 1) listens on ``port + 2(i-1)`` (broker) and the next port (controller),
+    so three nodes on 22092 use 22092..22097. Topics get three replicas and
+    ``min.insync.replicas=2``: one node can be lost without losing a write or the quorum."""
+
+    data_dir: Path
+    port: int = 9092
+    size: int = 3
+    heap: str = "512m"
+    nodes: list[KafkaServer] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        ports = [(self.port + 2 * i, self.port + 2 * i + 1) for i in range(self.size)]
+        voters = ",".join(f"{i + 1}@127.0.0.1:{c}" for i, (_, c) in enumerate(ports))
+        id_file = self.data_dir / "cluster.id"
+        if id_file.exists():
+            cluster_id = id_file.read_text().strip()
+        else:
+            cluster_id = _kafka_uuid()
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            id_file.write_text(cluster_id)
+        settings = CLUSTER_SETTINGS if self.size >= 3 else SINGLE_NODE_SETTINGS
+        self.nodes = [
+            KafkaServer(
+                self.data_dir / f"node{i + 1}",
+                port=broker,
+                controller_port=controller,
+                heap=self.heap,
+                node_id=i + 1,
+                voters=voters,
+                cluster_id=cluster_id,
+                settings=settings,
+            )
+            for i, (broker, controller) in enumerate(ports)
+        ]
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(node.bootstrap for node in self.nodes)
+
+    def start(self, timeout: float = 120.0) -> None:
+        # A node opens its broker port only once the controllers have a quorum: launch all
+        # first, then wait.
+        for node in self.nodes:
+            node.launch()
+        for node in self.nodes:
+            node.wait_open(timeout)
+
+    def kill(self) -> None:
+        for node in self.nodes:
+            node.kill()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        for node in self.nodes:
+            node.stop(timeout)
+
+    def node(self, node_id: int) -> KafkaServer:
+        return self.nodes[node_id - 1]
+
+
+def _kafka_uuid() -> str:
+    """A cluster id as Kafka writes them: 16 random bytes, URL-safe base64 without padding."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
 def _port_open(port: int) -> bool:

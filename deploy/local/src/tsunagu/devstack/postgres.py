@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -108,6 +109,34 @@ class PostgresServer:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"PostgreSQL did not start; see {log}")
             time.sleep(0.2)
+
+    def postmaster_pid(self) -> int | None:
+        try:
+            pid = int((self.data_dir / "pgdata" / "postmaster.pid").read_text().split()[0])
+            os.kill(pid, 0)
+        except (OSError, ValueError, IndexError):
+            return None
+        return pid
+
+    def kill(self) -> None:
+        """SIGKILL the postmaster, as a crash would (chaos tests); its backends exit by
+        themselves once they notice. ``restart_after_crash`` starts it again."""
+        pid = self.postmaster_pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+
+    def restart_after_crash(self, timeout: float = 60.0) -> None:
+        """Start again after ``kill``: retried while the dead server's backends still hold its
+        shared memory (PostgreSQL refuses to start until they are gone)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.start(timeout=timeout)
+                return
+            except subprocess.CalledProcessError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1.0)
 
     def stop(self, mode: str = "fast") -> None:
         pgdata = self.data_dir / "pgdata"
