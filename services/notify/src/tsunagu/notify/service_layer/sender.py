@@ -40,6 +40,7 @@ timeouts), or a slow send could be claimed by a second sender while the first is
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -81,6 +82,7 @@ from tsunagu.notify.service_layer.recipients import (
 from tsunagu.notify.templates import UnknownTemplate, render
 from tsunagu.shared.contracts.codes import ContactTime
 from tsunagu.shared.crypto import ContactSealError, Sealer
+from tsunagu.shared.faults import is_transient
 from tsunagu.shared.logs import get_logger
 from tsunagu.shared.outbox import OutboxWriter
 
@@ -419,17 +421,30 @@ class Sender:
         except Exception as exc:
             log.warning("marks_recorded_one_by_one", size=len(attempts), error=type(exc).__name__)
             for attempt in attempts:
-                try:
-                    async with self.sessions() as session, session.begin():
-                        outcome = await self._mark(session, attempt)
-                except Exception:
-                    # Left as "sending": claimed again when the lease expires.
-                    log.exception("delivery_mark_failed", delivery_id=attempt.claimed.row["id"])
-                    continue
-                _log_attempt(attempt, outcome)
+                outcome = await self._mark_alone(attempt)
+                if outcome is not None:
+                    _log_attempt(attempt, outcome)
             return
         for attempt, outcome in zip(attempts, outcomes, strict=True):
             _log_attempt(attempt, outcome)
+
+    async def _mark_alone(self, attempt: Attempt) -> Outcome | None:
+        """Mark one attempt in a transaction of its own. The message went out: while the
+        database is unreachable (a transient fault, ADR 10) keep trying, for most of the lease,
+        rather than leave it to be claimed and sent again when the lease expires."""
+        give_up = time.monotonic() + 0.8 * self.lease.total_seconds()
+        delay = 0.2
+        while True:
+            try:
+                async with self.sessions() as session, session.begin():
+                    return await self._mark(session, attempt)
+            except Exception as exc:
+                if not is_transient(exc) or time.monotonic() + delay > give_up:
+                    # Left as "sending": claimed again when the lease expires.
+                    log.exception("delivery_mark_failed", delivery_id=attempt.claimed.row["id"])
+                    return None
+                await asyncio.sleep(delay)
+                delay = min(2 * delay, 5.0)
 
     async def _mark(self, session: AsyncSession, attempt: Attempt) -> Outcome:
         claimed, index, channel, result = (
