@@ -92,7 +92,7 @@ def case_body(
             "name_kana": "ふせい にゅうりょく",
             "birth_date": birth_date,
             "sex": "female",
-            "phone": f"090{uuid.uuid4().int % 100_000_000:08d}",
+            "phone": f"090{10_000_000 + uuid.uuid4().int % 90_000_000:08d}",
             "email": None,
             "address": "埼玉県川口市本町1-2-3",
             "language": "ja",

@@ -152,7 +152,22 @@ def same_facts(w: World) -> dict[str, Any]:
 
 
 def give_consent(w: World) -> dict[str, Any]:
-    return {"json": {"action": "give", "basis": "consent"}}
+    return {
+        "json": {
+            "action": "give",
+            "basis": "consent",
+            "given_by": "resident",
+            "given_how": "signed_form",
+        }
+    }
+
+
+def meeting_without_reference(w: World) -> dict[str, Any]:
+    return {"json": {"action": "give", "basis": "support_meeting"}}
+
+
+def unprocessable(response: httpx.Response, w: World, role: str) -> str | None:
+    return None if response.status_code == 422 else f"expected 422, got {response.status_code}"
 
 
 def board_waiting(w: World) -> dict[str, Any]:
@@ -427,8 +442,31 @@ MATRIX: list[Cell] = [
     *row(["food_desk"], "intake", "PATCH", "/api/v1/cases/{A}", refused, same_facts),
     *row(["other_programme"], "intake", "PATCH", "/api/v1/cases/{A}", hidden, same_facts),
     *row(ANON, "intake", "PATCH", "/api/v1/cases/{A}", unauthenticated, same_facts),
-    *row(["intake"], "intake", "POST", "/api/v1/cases/{A}/consent", allowed, give_consent),
-    *row(["auditor"], "intake", "POST", "/api/v1/cases/{A}/consent", forbidden, give_consent),
+    # consent and basis: intake staff and coordinators only, even for members who hold the case
+    *row(
+        ["intake", "coordinator"],
+        "intake",
+        "POST",
+        "/api/v1/cases/{A}/consent",
+        allowed,
+        give_consent,
+    ),
+    *row(
+        ["auditor", "admin", "programme"],
+        "intake",
+        "POST",
+        "/api/v1/cases/{A}/consent",
+        forbidden,
+        give_consent,
+    ),
+    *row(
+        ["intake"],
+        "intake",
+        "POST",
+        "/api/v1/cases/{A}/consent",
+        unprocessable,
+        meeting_without_reference,
+    ),
     *row(["food_desk"], "intake", "POST", "/api/v1/cases/{A}/consent", refused, give_consent),
     *row(["other_programme"], "intake", "POST", "/api/v1/cases/{A}/consent", hidden, give_consent),
     *row(ANON, "intake", "POST", "/api/v1/cases/{A}/consent", unauthenticated, give_consent),

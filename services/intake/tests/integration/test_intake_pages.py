@@ -26,7 +26,8 @@ from tsunagu.intake.service_layer import staff as staff_service
 from tsunagu.intake.service_layer.staff import StaffInput
 from tsunagu.shared.auth import COOKIE_NAME
 from tsunagu.shared.contracts.codes import StaffRole
-from tsunagu.shared.contracts.topics import ROUTING_CASE
+from tsunagu.shared.contracts.envelope import Envelope
+from tsunagu.shared.contracts.topics import FOOD, ROUTING_CASE
 
 pytestmark = pytest.mark.integration
 
@@ -236,19 +237,41 @@ async def test_food_desk_sees_only_what_a_handout_needs(browser, intake_app: App
     token = (
         await staff.post("/api/v1/auth/token", data={"username": "uketsuke", "password": PASSWORD})
     ).json()
-    created = (
-        await staff.post(
-            "/api/v1/cases",
-            json=case_body(),
-            headers={"Authorization": f"Bearer {token['access_token']}"},
-        )
-    ).json()
+    auth = {"Authorization": f"Bearer {token['access_token']}"}
+    created = (await staff.post("/api/v1/cases", json=case_body(), headers=auth)).json()
+    not_eligible = (await staff.post("/api/v1/cases", json=case_body(), headers=auth)).json()
     await staff.aclose()
+    bootstrap = intake_app.settings.kafka_bootstrap
+    # Food distribution grants the first household a parcel; the second gets nothing.
+    granted = Envelope(
+        event_type="eligibility_granted",
+        producer="food_distribution",
+        data={
+            "case_id": created["case_id"],
+            "household_id": "h-" + created["case_id"],
+            "event_id": todays_event(),
+            "basis": "manual",
+            "reason": "staff decision",
+        },
+    )
+    await publish(bootstrap, FOOD.name, created["case_id"], granted)
     await log_in(browser, "food")
+
+    async def granted_first() -> bool:
+        async with intake_app.runtime.sessions() as session:
+            fe = tables.food_eligibility
+            row = await session.scalar(
+                select(fe.c.case_id).where(fe.c.case_id == created["case_id"])
+            )
+            return row is not None
+
+    await eventually(granted_first)
     page = await browser.get(f"/cases/{created['case_id']}")
     assert page.status_code == 200
     assert "かわぐち はなこ" in page.text
     assert "川口 花子" not in page.text and "090" not in page.text
+    # A household not eligible for a parcel is not the food desk's to look up.
+    assert (await browser.get(f"/cases/{not_eligible['case_id']}")).status_code == 404
 
 
 async def test_admin_manages_venues_events_and_staff(browser) -> None:

@@ -9,6 +9,7 @@ from tsunagu.intake.domain.access import (
     FOOD_DESK_FIELDS,
     Principal,
     can_admin,
+    can_change_consent,
     can_respond_to_referral,
     can_take_in,
     can_view_case,
@@ -56,6 +57,10 @@ REFERRALS = {LIFE: ReferralStatus.PENDING, CSW: ReferralStatus.SUGGESTED}
         (LIFE_MEMBER, {LIFE: ReferralStatus.CLOSED}, True),
         (LIFE_MEMBER, {LIFE: ReferralStatus.ESCALATED}, True),
         (LIFE_MEMBER, {}, False),
+        # Consent withdrawn: routing withdrew the referral; the member loses the case at once.
+        (LIFE_MEMBER, {LIFE: ReferralStatus.WITHDRAWN}, False),
+        (TWO_PROGRAMMES, {CSW: ReferralStatus.WITHDRAWN, FUND: ReferralStatus.PENDING}, True),
+        (INTAKE, {LIFE: ReferralStatus.WITHDRAWN}, True),
         (FOOD_DESK, REFERRALS, False),
         (staff(StaffRole.FOOD_DESK, programmes=(LIFE,)), REFERRALS, False),  # no programme role
         (staff(StaffRole.FOOD_DESK, StaffRole.INTAKE), REFERRALS, True),
@@ -138,3 +143,19 @@ def test_visible_fields_are_a_fresh_set() -> None:
     fields = visible_case_fields(FOOD_DESK)
     fields.add("phone")
     assert "phone" not in visible_case_fields(FOOD_DESK)
+
+
+@pytest.mark.parametrize(
+    ("principal", "allowed"),
+    [
+        (INTAKE, True),
+        (COORDINATOR, True),
+        (LIFE_MEMBER, False),  # holds the case, but may not widen who else receives it
+        (FUND_MEMBER, False),  # not shared with them
+        (ADMIN, False),  # sees, but does not act on cases
+        (AUDITOR, False),
+        (FOOD_DESK, False),
+    ],
+)
+def test_only_intake_and_coordinators_change_consent(principal: Principal, allowed: bool) -> None:
+    assert can_change_consent(principal, {LIFE: ReferralStatus.PENDING}) is allowed

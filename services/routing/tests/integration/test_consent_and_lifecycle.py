@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from routing_testkit import (
     FakeClock,
@@ -187,3 +189,78 @@ async def test_events_that_can_never_apply_are_dead_lettered(
     errors = {r.topic: r.headers["dlq-error"] for r in dead}
     assert "no referral" in errors["intake.referral_response.v1.dlq"]
     assert "not routed" in errors["intake.case.v1.dlq"]
+
+
+async def test_a_withdrawal_takes_the_case_from_every_programme_but_the_lead(
+    start_runtime, producer, tap: Tap, group: str
+) -> None:
+    """Withdrawn referrals never escalate; consent given again puts each back as it was."""
+    clock = FakeClock()
+    runtime = await start_runtime(clock)
+    # An urgent compound case: the coordinator (csw_outreach) leads, three members; all
+    # receive it on consent.
+    case = case_created(
+        ["housing", "isolation", "disability"],
+        most_pressing="housing",
+        eviction_within_7_days=True,
+    )
+    case_id = case.data["case_id"]
+    await publish(producer, case)
+    await tap.wait_for(case_id, 4, event_type="referral_created")
+    referrals = await referrals_of(runtime, case_id)
+    lead = next(r for r in referrals if r["programme"] == "csw_outreach")
+    members = [r for r in referrals if r is not lead]
+    assert len(members) == 3
+    accepted, waiting = members[0], members[1]
+    await publish(producer, referral_response(accepted, "accept", staff="sato"))
+    await tap.wait_for(case_id, 2, event_type="referral_status_changed")
+
+    await publish(producer, consent_changed(case_id, "none", previous="consent"))
+    await tap.wait_for(case_id, 2, event_type="consent_withdrawn")
+    # Each member's referral is withdrawn, on intake's topic and on the programme's own.
+    changes = await tap.wait_for(case_id, 2 + 6, event_type="referral_status_changed")
+    withdrawn = [c for c in changes if c.data["status"] == "withdrawn"]
+    assert {(c.topic, c.data["programme"]) for c in withdrawn} == {
+        (t, m["programme"])
+        for m in members
+        for t in (CASE_TOPIC, programme_topic_name(m["programme"]))
+    }
+    now = {r["programme"]: r["status"] for r in await referrals_of(runtime, case_id)}
+    assert now == {lead["programme"]: "pending"} | {m["programme"]: "withdrawn" for m in members}
+
+    # The urgent deadline passes: the lead's pending referral escalates, the withdrawn never.
+    await runtime.stop()
+    clock.advance(hours=2)
+    runtime = await start_runtime(clock)
+    escalated = await tap.wait_for(case_id, 2, event_type="referral_escalated")
+    assert {e.data["programme"] for e in escalated} == {lead["programme"]}
+    await asyncio.sleep(1.5)  # more scans
+    await settle(runtime, tap, group)
+    assert {e.data["programme"] for e in tap.find(case_id, event_type="referral_escalated")} == {
+        lead["programme"]
+    }
+
+    # Consent given again: each member is back where it was, the waiting one with a new clock.
+    await publish(producer, consent_changed(case_id, "consent", previous="none"))
+    await tap.wait_for(case_id, 2 + 6 + 6, event_type="referral_status_changed")
+    restored = {r["programme"]: r for r in await referrals_of(runtime, case_id)}
+    assert restored[accepted["programme"]]["status"] == "accepted"
+    assert restored[waiting["programme"]]["status"] == "pending"
+    assert restored[waiting["programme"]]["deadline_at"] == deadline_for(clock.now, True, RULES)
+    h = runtime.tables.referral_status_change
+    async with runtime.sessions() as session:
+        history = (
+            await session.execute(
+                select(h.c.action, h.c.from_status, h.c.to_status)
+                .where(h.c.referral_id == accepted["referral_id"])
+                .order_by(h.c.id)
+            )
+        ).all()
+    assert [tuple(x) for x in history] == [
+        ("create", None, "pending"),
+        ("accept", "pending", "accepted"),
+        ("withdraw", "accepted", "withdrawn"),
+        ("restore", "withdrawn", "accepted"),
+    ]
+    # A response to a withdrawn referral would be refused; none was dead-lettered.
+    assert not [r for r in tap.find(case_id) if r.topic.endswith(".dlq")]

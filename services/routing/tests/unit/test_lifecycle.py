@@ -190,3 +190,20 @@ def test_next_after_decline_accepts_a_decision(rules: RuleSet) -> None:
     assert next_after_decline(decision, P.ADULT_GUARDIANSHIP, rules) is P.LIFE_INDEPENDENCE
     decision = decide(CaseFacts.from_raw(concerns=["income_shortfall", "isolation"]), rules)
     assert next_after_decline(decision, P.CSW_PARTICIPATION, rules) is P.CSW_OUTREACH
+
+
+def test_a_withdrawal_takes_back_every_shared_referral_and_restore_puts_it_back() -> None:
+    from tsunagu.routing.domain import restore, withdraw_for_consent
+
+    for status in ("pending", "accepted", "in_progress", "escalated", "declined", "closed"):
+        assert withdraw_for_consent(status) is ReferralStatus.WITHDRAWN
+        assert restore(ReferralStatus.WITHDRAWN, status) is ReferralStatus(status)
+    for never_shared in ("suggested", "withdrawn"):
+        with pytest.raises(InvalidTransition):
+            withdraw_for_consent(never_shared)
+    assert restore("withdrawn", None) is ReferralStatus.PENDING
+    with pytest.raises(InvalidTransition):
+        restore("pending", "accepted")
+    # A programme cannot answer a withdrawn referral, and it never escalates.
+    with pytest.raises(InvalidTransition):
+        transition("withdrawn", "accept")

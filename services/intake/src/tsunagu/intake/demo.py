@@ -75,6 +75,7 @@ def demo_staff() -> list[DemoStaff]:
         DemoStaff("uketsuke", "受付 担当", (StaffRole.INTAKE,)),
         DemoStaff("food", "食料品配布 担当", (StaffRole.FOOD_DESK,)),
         DemoStaff("manager", "事務局長", (StaffRole.MANAGER,), venue_id=None),
+        DemoStaff("auditor", "監査 担当", (StaffRole.AUDITOR,), venue_id=None),
     ]
     for programme in Programme:
         roles: tuple[StaffRole, ...] = (StaffRole.PROGRAMME,)

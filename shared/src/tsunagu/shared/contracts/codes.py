@@ -104,6 +104,21 @@ class SharingBasis(StrEnum):
     NONE = "none"
 
 
+class ConsentGivenBy(StrEnum):
+    """Who gave consent to sharing: the resident, or their legal representative (an adult
+    under guardianship)."""
+
+    RESIDENT = "resident"
+    LEGAL_REPRESENTATIVE = "legal_representative"
+
+
+class ConsentMethod(StrEnum):
+    """How consent was given."""
+
+    SIGNED_FORM = "signed_form"
+    VERBAL = "verbal"
+
+
 class ReferralRole(StrEnum):
     LEAD = "lead"
     COORDINATOR = "coordinator"
@@ -118,8 +133,18 @@ class ReferralStatus(StrEnum):
     IN_PROGRESS = "in_progress"
     CLOSED = "closed"
     ESCALATED = "escalated"
-    #: No longer asked of the programme (the case was corrected, or consent withdrawn); final.
+    #: No longer asked of the programme: the case was corrected (final), or consent was
+    #: withdrawn (giving consent again, or a support meeting, puts it back where it was).
     WITHDRAWN = "withdrawn"
+
+
+#: Referral statuses in which the programme does not hold the case: ``suggested`` (awaiting a
+#: sharing basis, never received) and ``withdrawn`` (its basis went away). Every service's
+#: access rule reads this one set: a programme member sees a case only through a referral in
+#: another status.
+NOT_HOLDING: frozenset[ReferralStatus] = frozenset(
+    {ReferralStatus.SUGGESTED, ReferralStatus.WITHDRAWN}
+)
 
 
 class StaffRole(StrEnum):

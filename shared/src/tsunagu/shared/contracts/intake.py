@@ -8,13 +8,15 @@ furigana alone for the food desk. ``resident_erased`` tells every service to for
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tsunagu.shared.contracts.codes import (
     Concern,
+    ConsentGivenBy,
+    ConsentMethod,
     ContactChannel,
     ContactTime,
     Language,
@@ -93,12 +95,24 @@ class CaseUpdated(_Data):
     updated_by: str
 
 
+class SupportMeeting(_Data):
+    """The support meeting (支援会議) that took the case: when, and its reference."""
+
+    held_on: date
+    reference: str = Field(min_length=1, max_length=100)
+
+
 class ConsentChanged(_Data):
     case_id: str
     consent: Consent
     previous_basis: SharingBasis
     changed_by: str
     contact_sealed: str | None = None
+    # Added later (optional, so earlier events still read): who gave consent and how, for
+    # basis ``consent``; the meeting, for basis ``support_meeting``.
+    given_by: ConsentGivenBy | None = None
+    given_how: ConsentMethod | None = None
+    meeting: SupportMeeting | None = None
 
     @property
     def withdrawn(self) -> bool:

@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from tsunagu.shared.contracts import codes
 from tsunagu.shared.contracts.codes import Programme, ReferralStatus, StaffRole
 
 __all__ = [
     "CASE_FIELDS",
     "FOOD_DESK_FIELDS",
+    "NOT_HOLDING",
     "Principal",
     "can_admin",
     "can_change_consent",
@@ -22,6 +24,7 @@ __all__ = [
     "can_respond_to_referral",
     "can_take_in",
     "can_view_case",
+    "sees_every_case",
     "visible_case_fields",
 ]
 
@@ -64,6 +67,18 @@ _SEE_ALL_CASES = frozenset(
 )
 
 
+#: Referral statuses in which the programme does not hold the case (``suggested``,
+#: ``withdrawn``; the shared contract's set). Routing owns these statuses; intake reads them
+#: from routing's events. Every read path (case page, lists, inbox, streams, earlier visits)
+#: asks this one rule.
+NOT_HOLDING = codes.NOT_HOLDING
+
+
+def sees_every_case(principal: Principal) -> bool:
+    """Intake, coordinators, admins and auditors see every case; programme members only theirs."""
+    return bool(principal.roles & _SEE_ALL_CASES)
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     """A signed-in staff member: their roles and, for programme members, their programmes."""
@@ -84,14 +99,15 @@ def can_view_case(
 
     A ``suggested`` referral awaits a sharing basis (domain rule 7): that programme has not
     received the case, so its members may not see it yet. A ``withdrawn`` referral is no longer
-    asked of the programme (the case was corrected): its members no longer see the case.
+    asked of the programme (the case was corrected, or consent was withdrawn): its members no
+    longer see the case.
     """
     if principal.roles & _SEE_ALL_CASES:
         return True
     if StaffRole.PROGRAMME not in principal.roles:
         return False
     shared_with = {
-        programme for programme, status in referred_programmes.items() if status not in _NOT_SHARED
+        programme for programme, status in referred_programmes.items() if status not in NOT_HOLDING
     }
     return bool(principal.programmes & shared_with)
 
@@ -117,14 +133,15 @@ def can_read_reports(principal: Principal) -> bool:
 def can_change_consent(
     principal: Principal, referred_programmes: Mapping[Programme, ReferralStatus]
 ) -> bool:
-    """May ``principal`` record that a resident gave or withdrew consent to sharing?
+    """May ``principal`` record that a resident gave or withdrew consent, or change the basis?
 
-    Staff who work the case with the resident: intake, coordinators and the programmes it was
-    shared with. Admins and auditors do not act on cases.
+    Intake staff and coordinators only: the basis decides which programmes receive the case,
+    so a programme member must not be able to widen it. Admins and auditors do not act on
+    cases.
     """
     if not can_view_case(principal, referred_programmes):
         return False
-    return bool(principal.roles & {StaffRole.INTAKE, StaffRole.COORDINATOR, StaffRole.PROGRAMME})
+    return bool(principal.roles & {StaffRole.INTAKE, StaffRole.COORDINATOR})
 
 
 def can_take_in(principal: Principal) -> bool:

@@ -25,6 +25,7 @@ from tsunagu.intake.service_layer import staff as staff_service
 from tsunagu.intake.service_layer.errors import Invalid, LoginLocked, retry_after
 from tsunagu.shared.auth import Principal, check_csrf
 from tsunagu.shared.contracts.codes import Programme
+from tsunagu.shared.contracts.intake import SupportMeeting
 from tsunagu.shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -239,8 +240,9 @@ async def list_cases(
 async def get_case(request: Request, principal: Staff, case_id: CaseId) -> schemas.CaseOut:
     """One case with its referrals and food eligibility, as routing and food report back."""
     with http_errors("path"):
-        async with intake(request).transaction() as session:
-            view = await views.case_view(session, who(principal), case_id)
+        app = intake(request)
+        async with app.transaction() as session:
+            view = await views.case_view(session, who(principal), case_id, today=app.today())
     if "referrals" in view:
         view["referrals"] = [schemas.ReferralOut(**r) for r in view["referrals"]]
     return schemas.CaseOut(**view)
@@ -253,7 +255,7 @@ async def get_case(request: Request, principal: Staff, case_id: CaseId) -> schem
     responses={
         **_CASE_ERRORS,
         **_MALFORMED,
-        403: {"description": "May see but not change consent"},
+        403: {"description": "May see but not change consent (intake and coordinators only)"},
     },
 )
 async def change_consent(
@@ -271,6 +273,11 @@ async def change_consent(
                 case_id,
                 give=body.action == "give",
                 basis=body.basis,
+                given_by=body.given_by,
+                given_how=body.given_how,
+                meeting=None
+                if body.meeting is None
+                else SupportMeeting(**body.meeting.model_dump()),
             )
     return schemas.ConsentOut(**result)
 

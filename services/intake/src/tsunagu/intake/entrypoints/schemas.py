@@ -8,7 +8,14 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, WithJsonSchema, field_validator
 from pydantic_core import PydanticCustomError
 
-from tsunagu.shared.contracts.codes import Concern, ContactChannel, Programme, SharingBasis
+from tsunagu.shared.contracts.codes import (
+    Concern,
+    ConsentGivenBy,
+    ConsentMethod,
+    ContactChannel,
+    Programme,
+    SharingBasis,
+)
 from tsunagu.shared.contracts.intake import ReferralAction
 from tsunagu.shared.contracts.reasons import Reason, upgrade_reasons
 
@@ -155,11 +162,25 @@ class UrgentFlagsIn(_In):
     eviction_within_7_days: bool = False
 
 
+class MeetingIn(_In):
+    """The support meeting (支援会議) that took the case."""
+
+    held_on: date
+    reference: str = Field(min_length=1, max_length=100)
+
+
 class ConsentIn(_In):
-    """Give consent to sharing (on ``basis``) or withdraw it."""
+    """Give consent to sharing (on ``basis``) or withdraw it.
+
+    Basis ``consent`` names who gave it (``given_by``) and how (``given_how``); basis
+    ``support_meeting`` names the meeting (``meeting``). Without them the answer is 422.
+    """
 
     action: Literal["give", "withdraw"]
     basis: Literal[SharingBasis.CONSENT, SharingBasis.SUPPORT_MEETING] = SharingBasis.CONSENT
+    given_by: ConsentGivenBy | None = None
+    given_how: ConsentMethod | None = None
+    meeting: MeetingIn | None = None
 
 
 class ReferralRequestIn(_In):

@@ -30,6 +30,8 @@ from tsunagu.intake.service_layer.views import referral_statuses
 from tsunagu.shared.contracts import intake as contract
 from tsunagu.shared.contracts.codes import (
     Concern,
+    ConsentGivenBy,
+    ConsentMethod,
     ContactChannel,
     SharingBasis,
     StaffRole,
@@ -416,8 +418,15 @@ async def change_consent(
     *,
     give: bool,
     basis: SharingBasis = SharingBasis.CONSENT,
+    given_by: ConsentGivenBy | None = None,
+    given_how: ConsentMethod | None = None,
+    meeting: contract.SupportMeeting | None = None,
 ) -> dict[str, Any]:
-    """Record that consent was given (on ``basis``) or withdrawn; tell everyone via the bus."""
+    """Record that consent was given (on ``basis``) or withdrawn; tell everyone via the bus.
+
+    Only intake staff and coordinators change it (403 for everyone else who may see the case).
+    Consent names who gave it and how; a support meeting names its date and reference.
+    """
     statuses = await referral_statuses(session, case_id)
     c, r = tables.case, tables.resident
     row = (
@@ -434,6 +443,18 @@ async def change_consent(
         raise Forbidden(case_id)
     if give and basis is SharingBasis.NONE:
         raise Invalid("basis", "共有の根拠（本人同意または支援会議）を選んでください")
+    if give and basis is SharingBasis.SUPPORT_MEETING:
+        if meeting is None:
+            raise Invalid("meeting", "支援会議の開催日と記録番号を入力してください")
+        given_by = given_how = None
+    if give and basis is SharingBasis.CONSENT:
+        if given_by is None:
+            raise Invalid("given_by", "同意した人（本人または法定代理人）を選んでください")
+        if given_how is None:
+            raise Invalid("given_how", "同意の方法（署名した同意書または口頭）を選んでください")
+        meeting = None
+    if not give:
+        given_by = given_how = meeting = None
     share, new_basis = (True, basis) if give else (False, SharingBasis.NONE)
     previous = SharingBasis(row.consent_basis)
     result = {
@@ -461,8 +482,19 @@ async def change_consent(
         contact_sealed=await ports.keys.seal(
             session, row.resident_id, Purpose.CONTACT, _row_contact(row)
         ),
+        given_by=given_by,
+        given_how=given_how,
+        meeting=meeting,
     )
     await _publish(session, ports, contract.CONSENT_CHANGED, case_id, data)
+    how: dict[str, Any] = {}
+    if given_by is not None:
+        how |= {
+            "given_by": given_by.value,
+            "given_how": None if given_how is None else given_how.value,
+        }
+    if meeting is not None:
+        how["meeting"] = meeting.model_dump(mode="json")
     await audit.record(
         session,
         who.username,
@@ -470,6 +502,7 @@ async def change_consent(
         case_id=case_id,
         basis=new_basis.value,
         previous_basis=previous.value,
+        **how,
     )
     return result
 

@@ -149,7 +149,13 @@ async def inbox(
 ) -> list[dict[str, Any]]:
     """The inbox page: its rows, and a record that ``who`` looked at them."""
     items = await inbox_rows(session, who, include_closed=include_closed)
-    await audit.record(session, who.username, "inbox.view", count=len(items))
+    await audit.record(
+        session,
+        who.username,
+        "inbox.view",
+        count=len(items),
+        case_ids=sorted({x["case_id"] for x in items}),
+    )
     return items
 
 
@@ -161,7 +167,7 @@ async def inbox_rows(
     programmes = [p.value for p in who.programmes]
     if not programmes:
         return []
-    hidden = [ReferralStatus.SUGGESTED.value]
+    hidden = [s.value for s in access.NOT_HOLDING]
     if not include_closed:
         hidden += [
             ReferralStatus.CLOSED.value,

@@ -39,7 +39,9 @@ async def referral_statuses(session: AsyncSession, case_id: str) -> dict[Program
     return statuses
 
 
-async def _visible(session: AsyncSession, who: access.Principal, case_id: str) -> tuple[bool, bool]:
+async def _visible(
+    session: AsyncSession, who: access.Principal, case_id: str, today: date | None
+) -> tuple[bool, bool]:
     """(may see the full case, may see the food desk's view); unknown cases raise NotFound."""
     exists_ = await session.scalar(
         select(tables.case.c.case_id).where(tables.case.c.case_id == case_id)
@@ -47,11 +49,31 @@ async def _visible(session: AsyncSession, who: access.Principal, case_id: str) -
     if exists_ is None:
         raise NotFound(case_id)
     full = access.can_view_case(who, await referral_statuses(session, case_id))
-    # The food desk may look up any case, but sees only what a handout needs.
-    food = StaffRole.FOOD_DESK in who.roles
+    # The food desk sees only what a handout needs, and only of today's eligible households.
+    food = False
+    if not full and StaffRole.FOOD_DESK in who.roles and today is not None:
+        food = (
+            await session.scalar(
+                select(tables.case.c.case_id).where(
+                    tables.case.c.case_id == case_id, food_desk_scope(today)
+                )
+            )
+        ) is not None
     if not (full or food):
         raise NotFound(case_id)  # no hint that the case exists
     return full, food
+
+
+def food_desk_scope(today: date) -> Any:
+    """The cases the food desk may look up: taken in at today's events, and eligible for a
+    parcel as food distribution says (its grant, or a handout already recorded)."""
+    c, e, fe = tables.case, tables.consultation_event, tables.food_eligibility
+    todays = select(e.c.event_id).where(e.c.event_date == today)
+    granted = exists().where(
+        fe.c.case_id == c.c.case_id,
+        or_(fe.c.granted_at.is_not(None), fe.c.handed_out_at.is_not(None)),
+    )
+    return and_(c.c.event_id.in_(todays), granted)
 
 
 async def routing_of(session: AsyncSession, case_id: str) -> dict[str, Any] | None:
@@ -84,10 +106,16 @@ async def food_status(session: AsyncSession, case_id: str) -> dict[str, Any]:
 
 
 async def case_view(
-    session: AsyncSession, who: access.Principal, case_id: str, *, audit_as: str = "case.view"
+    session: AsyncSession,
+    who: access.Principal,
+    case_id: str,
+    *,
+    audit_as: str = "case.view",
+    today: date | None = None,
 ) -> dict[str, Any]:
-    """The case as ``who`` may see it: in full, or only what a food handout needs."""
-    full, _ = await _visible(session, who, case_id)
+    """The case as ``who`` may see it: in full, or only what a food handout needs (the food
+    desk, for today's eligible households only: pass ``today``)."""
+    full, _ = await _visible(session, who, case_id, today)
     c, r, e, v = tables.case, tables.resident, tables.consultation_event, tables.venue
     row = (
         await session.execute(
@@ -189,8 +217,10 @@ async def referrals_of(session: AsyncSession, case_id: str) -> list[dict[str, An
 
 
 async def earlier_visits(
-    session: AsyncSession, resident_id: str, case_id: str
+    session: AsyncSession, who: access.Principal, resident_id: str, case_id: str
 ) -> list[dict[str, Any]]:
+    """The resident's other cases that ``who`` may open themselves (never a hint of the rest);
+    the case ids shown are audited."""
     c, e, v = tables.case, tables.consultation_event, tables.venue
     rows = await session.execute(
         select(
@@ -198,21 +228,40 @@ async def earlier_visits(
         )
         .join(e, e.c.event_id == c.c.event_id)
         .join(v, v.c.venue_id == e.c.venue_id)
-        .where(c.c.resident_id == resident_id, c.c.case_id != case_id)
+        .where(c.c.resident_id == resident_id, c.c.case_id != case_id, may_open(who))
         .order_by(e.c.event_date.desc(), c.c.created_at.desc())
         .limit(20)
     )
-    return [dict(row._mapping) for row in rows]
+    visits = [dict(row._mapping) for row in rows]
+    if visits:
+        await audit.record(
+            session,
+            who.username,
+            "case.earlier_visits",
+            case_id=case_id,
+            case_ids=[x["case_id"] for x in visits],
+        )
+    return visits
 
 
 def _shared_with(programmes: frozenset[Programme]) -> Any:
-    """Cases referred to one of ``programmes`` in a status other than suggested."""
+    """Cases one of ``programmes`` holds: ``access.can_view_case`` as a SQL condition."""
     f = tables.referral
     return exists().where(
         f.c.case_id == tables.case.c.case_id,
         f.c.programme.in_([str(p) for p in programmes]),
-        f.c.status.not_in([ReferralStatus.SUGGESTED.value, ReferralStatus.WITHDRAWN.value]),
+        f.c.status.not_in([s.value for s in access.NOT_HOLDING]),
     )
+
+
+def may_open(who: access.Principal) -> Any:
+    """The cases ``who`` may open in full, as a SQL condition over ``case`` (the same rule as
+    ``access.can_view_case``, for lists)."""
+    if access.sees_every_case(who):
+        return true()
+    if StaffRole.PROGRAMME in who.roles and who.programmes:
+        return _shared_with(who.programmes)
+    return false()
 
 
 async def list_cases(
@@ -227,26 +276,24 @@ async def list_cases(
     page: int = 1,
     page_size: int = 20,
 ) -> dict[str, Any]:
-    """Cases ``who`` may see, newest first; the food desk gets its narrow columns only.
+    """Cases ``who`` may see, newest first; the food desk gets its narrow columns only, of
+    today's households eligible for a parcel (pass ``today``).
 
     ``q`` searches (``domain.search``): reception number or its last digits, phone, birth date
     in either calendar, furigana (one kana off still matches), name. Within what ``who`` may
-    see: a programme member only the cases referred to their programme, the food desk only
-    today's households eligible for a parcel. A search is audited by the kinds searched for,
+    see (the same rule as every read path). A search is audited by the kinds searched for,
     never the text.
     """
     c, r = tables.case, tables.resident
     full_view = True
     conditions: list[Any] = []
     terms = parse_query(q) if q is not None else None
-    # Roles that see every case pass the rule with no referrals at all.
-    if not access.can_view_case(who, {}):
+    if not access.sees_every_case(who):
         if StaffRole.PROGRAMME in who.roles and who.programmes:
             conditions.append(_shared_with(who.programmes))
-        elif StaffRole.FOOD_DESK in who.roles:
-            full_view = False  # every case, but only what a handout needs
-            if terms is not None:
-                conditions.append(_eligible_today(today or date.today()))
+        elif StaffRole.FOOD_DESK in who.roles and today is not None:
+            full_view = False  # only what a handout needs
+            conditions.append(food_desk_scope(today))
         else:
             return {"items": [], "total": 0, "page": page, "page_size": page_size}
     if terms is not None:
@@ -312,21 +359,11 @@ async def list_cases(
         who.username,
         "case.list" if terms is None else "case.search",
         count=len(items),
+        case_ids=ids,
         view="full" if full_view else "food_desk",
         **searched,
     )
     return {"items": items, "total": int(total or 0), "page": page, "page_size": page_size}
-
-
-def _eligible_today(today: date) -> Any:
-    """Cases at today's events whose household may have a parcel (food distribution said so)."""
-    c, e, fe = tables.case, tables.consultation_event, tables.food_eligibility
-    todays = select(e.c.event_id).where(e.c.event_date == today)
-    granted = exists().where(
-        fe.c.case_id == c.c.case_id,
-        or_(fe.c.granted_at.is_not(None), fe.c.handed_out_at.is_not(None)),
-    )
-    return and_(c.c.event_id.in_(todays), granted)
 
 
 async def _matching(session: AsyncSession, terms: SearchTerms, visible: Any) -> Any:

@@ -17,6 +17,8 @@ document.querySelectorAll("[data-live]").forEach((section) => {
   section.addEventListener("focusout", () => setTimeout(() => { if (pending !== null) apply(pending); }, 0));
   const source = new EventSource(section.dataset.live);
   source.addEventListener("update", (event) => { failures = 0; apply(event.data); });
+  // Access ended (consent withdrawn): leave nothing on screen; a reload shows why.
+  source.addEventListener("gone", () => { source.close(); section.innerHTML = ""; window.location.reload(); });
   source.addEventListener("error", () => {
     failures += 1;
     // The session may have ended: a reload shows the login page.

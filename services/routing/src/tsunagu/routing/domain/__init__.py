@@ -19,14 +19,17 @@ from .lifecycle import (
     allowed_actions,
     needs_escalation,
     next_after_decline,
+    restore,
     staff_actions,
     transition,
+    withdraw_for_consent,
 )
 from .reroute import WITHDRAWN_NOT_NEEDED, HeldReferral, Rerouting, reroute
 from .ruleset import RuleSet, load_rules, rule_set_schema, rules_from_mapping
 
 __all__ = [
     "STAFF_ACTIONS",
+    "WITHDRAWN_CONSENT",
     "WITHDRAWN_NOT_NEEDED",
     "Action",
     "CaseFacts",
@@ -50,8 +53,10 @@ __all__ = [
     "next_after_decline",
     "next_business_day",
     "reroute",
+    "restore",
     "rule_set_schema",
     "rules_from_mapping",
     "staff_actions",
     "transition",
+    "withdraw_for_consent",
 ]

@@ -7,11 +7,17 @@
     escalated --accept--> accepted | --decline (reason)--> declined
     suggested | pending | escalated --withdraw (reason)--> withdrawn
                                       (no longer needed: the case was corrected and re-routed)
+    any shared status --withdraw (consent_withdrawn)--> withdrawn
+                                      (the sharing basis is gone; never the lead's referral)
+    withdrawn (consent_withdrawn) --restore--> the status it had
+                                      (consent given again, or a support meeting)
 
 Only `pending` escalates: the deadline is a deadline to *accept*, and a suggested referral has
 not reached the programme yet (its clock starts when it is released). `declined`, `closed` and
-`withdrawn` are final. A referral already accepted or in progress is never withdrawn: the
-programme is working with the resident.
+`withdrawn` are final, except a referral withdrawn because consent was withdrawn: that one
+waits for a basis and goes back to where it was. A correction never withdraws a referral
+already accepted or in progress: the programme is working with the resident. A consent
+withdrawal does (the programme may no longer hold the resident's data).
 
 Programme staff respond with `STAFF_ACTIONS` only; routing itself releases, escalates and
 withdraws. `staff_actions(status)` is what every referral event carries as `allowed_actions`,
@@ -42,6 +48,7 @@ class Action(StrEnum):
     CLOSE = "close"
     ESCALATE = "escalate"
     WITHDRAW = "withdraw"
+    RESTORE = "restore"
 
 
 #: What programme staff may do to a referral (the rest is routing's own).
@@ -62,6 +69,40 @@ TRANSITIONS: dict[tuple[ReferralStatus, Action], ReferralStatus] = {
     (_S.PENDING, Action.WITHDRAW): _S.WITHDRAWN,
     (_S.ESCALATED, Action.WITHDRAW): _S.WITHDRAWN,
 }
+
+
+#: What a withdrawal takes back: every status in which the programme holds the case.
+HOLDING_STATUSES: frozenset[ReferralStatus] = frozenset(
+    {_S.PENDING, _S.ACCEPTED, _S.IN_PROGRESS, _S.ESCALATED, _S.DECLINED, _S.CLOSED}
+)
+
+
+#: The reason recorded on a referral withdrawn because consent was withdrawn (only those are
+#: restored when a basis is given again; a correction's withdrawal is final).
+WITHDRAWN_CONSENT = "consent_withdrawn"
+
+
+def withdraw_for_consent(current: ReferralStatus | str) -> ReferralStatus:
+    """The status of a referral whose sharing basis went away: ``withdrawn``.
+
+    A suggested referral never reached the programme and stays suggested; a referral already
+    withdrawn stays so. Raises `InvalidTransition` for those (nothing to do).
+    """
+    status = ReferralStatus(current)
+    if status not in HOLDING_STATUSES:
+        raise InvalidTransition(f"cannot withdraw a referral that is {status.value}")
+    return _S.WITHDRAWN
+
+
+def restore(current: ReferralStatus | str, before: ReferralStatus | str | None) -> ReferralStatus:
+    """The status a withdrawn referral goes back to when a basis is given again: the one it had
+    (``pending`` if that is unknown)."""
+    if ReferralStatus(current) is not _S.WITHDRAWN:
+        raise InvalidTransition(f"cannot restore a referral that is {current}")
+    if before is None:
+        return _S.PENDING
+    previous = ReferralStatus(before)
+    return previous if previous in HOLDING_STATUSES else _S.PENDING
 
 
 def allowed_actions(current: ReferralStatus) -> tuple[Action, ...]:

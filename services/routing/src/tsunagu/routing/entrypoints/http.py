@@ -24,6 +24,7 @@ from tsunagu.routing.service_layer.mapping import (
 from tsunagu.shared.auth import Authenticator, Principal
 from tsunagu.shared.contracts import intake
 from tsunagu.shared.contracts.codes import (
+    NOT_HOLDING,
     Programme,
     ReferralStatus,
     SharingBasis,
@@ -250,9 +251,10 @@ def _referrals_query(routing: Routing, visible: frozenset[Programme] | None) -> 
         .order_by(r.c.created_at.desc(), r.c.case_id, r.c.programme)
     )
     if visible is not None:
-        # A suggested referral awaits a sharing basis: the programme has not received the case.
+        # A suggested referral awaits a sharing basis (the programme has not received the
+        # case); a withdrawn one lost it. Neither shows the programme anything.
         query = query.where(
             r.c.programme.in_([p.value for p in visible]),
-            r.c.status != ReferralStatus.SUGGESTED,
+            r.c.status.not_in([s.value for s in NOT_HOLDING]),
         )
     return query

@@ -30,8 +30,11 @@ from tsunagu.routing.domain import (
     deadline_for,
     next_after_decline,
     reroute,
+    restore,
     transition,
+    withdraw_for_consent,
 )
+from tsunagu.routing.domain.lifecycle import HOLDING_STATUSES, WITHDRAWN_CONSENT
 from tsunagu.routing.service_layer.mapping import (
     allowed_actions,
     check_event_concerns,
@@ -467,9 +470,158 @@ async def on_consent_changed(routing: Routing, session: AsyncSession, envelope: 
         update(t.decision).where(t.decision.c.case_id == change.case_id).values(**values)
     )
     if basis is not SharingBasis.NONE:
+        await _restore_withdrawn(routing, session, case, change.changed_by, envelope, now)
         await _release_suggested(routing, session, case, change.changed_by, envelope, now)
     elif withdrawn:
+        await _withdraw_referrals(routing, session, case, change.changed_by, envelope, now)
         await _tell_withdrawal(routing, session, case, envelope, now)
+
+
+async def _withdraw_referrals(
+    routing: Routing,
+    session: AsyncSession,
+    case: Row[Any],
+    by: str,
+    cause: Envelope,
+    now: datetime,
+) -> None:
+    """Every programme but the lead loses the case: its referral becomes ``withdrawn``.
+
+    The lead keeps it (someone must stay in touch with the resident about the withdrawal
+    itself). A withdrawn referral is not pending, so the deadline scanner never escalates it.
+    """
+    t = routing.tables
+    lead = case.decision.get("lead")
+    rows = (
+        await session.execute(
+            select(t.referral)
+            .where(
+                t.referral.c.case_id == case.case_id,
+                t.referral.c.programme != lead,
+                t.referral.c.status.in_([s.value for s in HOLDING_STATUSES]),
+            )
+            .order_by(t.referral.c.programme)
+            .with_for_update()
+        )
+    ).all()
+    for row in rows:
+        status = withdraw_for_consent(row.status)
+        await session.execute(
+            update(t.referral)
+            .where(t.referral.c.referral_id == row.referral_id)
+            .values(status=status.value, updated_at=now)
+        )
+        await _record(
+            session,
+            t,
+            row._mapping,
+            Action.WITHDRAW,
+            row.status,
+            status,
+            by=by,
+            at=now,
+            cause=cause,
+            reason=WITHDRAWN_CONSENT,
+        )
+        await _status_changed(
+            routing, session, case, row, status, by=by, cause=cause, reason=WITHDRAWN_CONSENT
+        )
+    if rows:
+        log.info(
+            "referrals_withdrawn", case_id=case.case_id, programmes=[r.programme for r in rows]
+        )
+
+
+async def _restore_withdrawn(
+    routing: Routing,
+    session: AsyncSession,
+    case: Row[Any],
+    by: str,
+    cause: Envelope,
+    now: datetime,
+) -> None:
+    """A basis given again puts each referral withdrawn with consent back in the status it had;
+    one that was waiting for acceptance gets a fresh deadline (its clock stopped while it was
+    withdrawn). A referral a correction withdrew (no longer needed) stays withdrawn."""
+    t = routing.tables
+    rows = (
+        await session.execute(
+            select(t.referral)
+            .where(
+                t.referral.c.case_id == case.case_id,
+                t.referral.c.status == ReferralStatus.WITHDRAWN,
+            )
+            .order_by(t.referral.c.programme)
+            .with_for_update()
+        )
+    ).all()
+    h = t.referral_status_change
+    deadline = deadline_for(now, case.urgent, routing.rules)
+    restored = []
+    for row in rows:
+        last = (
+            await session.execute(
+                select(h.c.from_status, h.c.reason)
+                .where(
+                    h.c.referral_id == row.referral_id,
+                    h.c.action == Action.WITHDRAW.value,
+                    h.c.applied.is_(True),
+                )
+                .order_by(h.c.id.desc())
+                .limit(1)
+            )
+        ).first()
+        if last is None or last.reason != WITHDRAWN_CONSENT:
+            continue  # withdrawn by a correction: final
+        restored.append(row)
+        status = restore(row.status, last.from_status)
+        values: dict[str, Any] = {"status": status.value, "updated_at": now}
+        if status is ReferralStatus.PENDING:
+            values["deadline_at"] = deadline
+        await session.execute(
+            update(t.referral).where(t.referral.c.referral_id == row.referral_id).values(**values)
+        )
+        await _record(
+            session, t, row._mapping, Action.RESTORE, row.status, status, by=by, at=now, cause=cause
+        )
+        await _status_changed(routing, session, case, row, status, by=by, cause=cause)
+    if restored:
+        log.info(
+            "referrals_restored", case_id=case.case_id, programmes=[r.programme for r in restored]
+        )
+
+
+async def _status_changed(
+    routing: Routing,
+    session: AsyncSession,
+    case: Row[Any],
+    row: Row[Any],
+    status: ReferralStatus,
+    *,
+    by: str,
+    cause: Envelope,
+    reason: str | None = None,
+) -> None:
+    """Intake's closed loop and the programme's own topic hear of a withdrawal or restore."""
+    changed = routing_events.ReferralStatusChanged(
+        case_id=row.case_id,
+        case_number=case.case_number,
+        referral_id=row.referral_id,
+        programme=row.programme,
+        status=status,
+        previous_status=row.status,
+        by=by,
+        reason=reason,
+        allowed_actions=allowed_actions(status),
+    )
+    await routing.emit(
+        session,
+        [CASE_TOPIC, programme_topic_name(row.programme)],
+        routing_events.REFERRAL_STATUS_CHANGED,
+        changed,
+        case_id=row.case_id,
+        cause=cause,
+    )
 
 
 async def _release_suggested(

@@ -51,6 +51,12 @@ async def _board_event(
     return chosen, todays
 
 
+def _case_ids(data: dict[str, Any] | None) -> list[str]:
+    if data is None:
+        return []
+    return sorted({item["case_id"] for column in data["columns"].values() for item in column})
+
+
 @router.get("/board")
 async def board_page(
     request: Request, event_id: str | None = None, principal: Principal = Depends(staff)
@@ -63,7 +69,11 @@ async def board_page(
         data = await board.board(session, event) if event is not None else None
         booths = await planning.roster(session, event["event_id"]) if event is not None else []
         await audit.record(
-            session, principal.username, "board.view", target=event and event["event_id"]
+            session,
+            principal.username,
+            "board.view",
+            target=event and event["event_id"],
+            case_ids=_case_ids(data),
         )
     return render(
         request, "board.html", principal, event=event, todays=todays, board=data, booths=booths
@@ -77,8 +87,7 @@ async def board_stream(
     forbid_unless(_may_see_board(who(principal)))
     app = intake(request)
     event_id = id_or_none(event_id) or ""
-    async with app.transaction() as session:
-        await audit.record(session, principal.username, "board.stream", target=event_id or None)
+    shown: set[str] = set()
 
     async def render_board() -> str:
         async with app.transaction() as session:
@@ -86,6 +95,16 @@ async def board_stream(
             if event is None:
                 return ""
             data = await board.board(session, event)
+            seen = set(_case_ids(data))
+            if seen - shown:  # every case the stream newly shows is audited
+                await audit.record(
+                    session,
+                    principal.username,
+                    "board.stream",
+                    target=event_id,
+                    case_ids=sorted(seen - shown),
+                )
+                shown.update(seen)
         return fragment(app, request, "_board.html", principal, event=event, board=data)
 
     return live(request, render_board)

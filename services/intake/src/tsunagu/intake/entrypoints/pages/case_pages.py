@@ -33,11 +33,14 @@ from tsunagu.intake.service_layer import staff as staff_service
 from tsunagu.intake.service_layer.errors import Conflict, Forbidden, Invalid, NotFound
 from tsunagu.shared.auth import Principal, check_csrf
 from tsunagu.shared.contracts.codes import (
+    ConsentGivenBy,
+    ConsentMethod,
     ContactChannel,
     Programme,
     SharingBasis,
     StaffRole,
 )
+from tsunagu.shared.contracts.intake import SupportMeeting
 
 router = APIRouter()
 
@@ -124,6 +127,7 @@ async def _case_page(
     status_code: int = 200,
     facts_errors: dict[str, str] | None = None,
     safe_errors: dict[str, str] | None = None,
+    consent_error: str | None = None,
 ) -> Response:
     app = intake(request)
     if not id_or_none(case_id):
@@ -131,10 +135,14 @@ async def _case_page(
     domain = who(principal)
     try:
         async with app.transaction() as session:
-            view = await views.case_view(session, domain, case_id, audit_as="case.page")
+            view = await views.case_view(
+                session, domain, case_id, audit_as="case.page", today=app.today()
+            )
             full = "concerns" in view
             earlier = (
-                await views.earlier_visits(session, view["resident_id"], case_id) if full else []
+                await views.earlier_visits(session, domain, view["resident_id"], case_id)
+                if full
+                else []
             )
             trail = await audit.trail(session, case_id) if full else []
             statuses = await views.referral_statuses(session, case_id)
@@ -158,6 +166,7 @@ async def _case_page(
         case_id=case_id,
         may_refer=full and works_the_case,
         requested=request.query_params.get("requested") == "1",
+        consent_error=consent_error,
         referral_rows=[_referral_row(r) for r in view.get("referrals", [])],
     )
 
@@ -233,8 +242,10 @@ async def case_stream(
         if not access.can_view_case(domain, await views.referral_statuses(session, case_id)):
             raise not_found()
 
-    async def render_referrals() -> str:
+    async def render_referrals() -> str | None:
         async with app.transaction() as session:
+            if not access.can_view_case(domain, await views.referral_statuses(session, case_id)):
+                return None  # consent withdrawn while the page was open: the stream ends
             rows = await views.referrals_of(session, case_id)
             routing = await views.routing_of(session, case_id)
             food = await views.food_status(session, case_id)
@@ -264,11 +275,29 @@ async def consent_submit(
     form = await request.form()
     action = form_text(form, "action")
     basis_code = form_text(form, "basis") or SharingBasis.CONSENT.value
-    if action not in ("give", "withdraw") or basis_code not in (
-        SharingBasis.CONSENT.value,
-        SharingBasis.SUPPORT_MEETING.value,
+    given_by = form_text(form, "given_by")
+    given_how = form_text(form, "given_how")
+    held_on = form_text(form, "meeting_held_on")
+    reference = form_text(form, "meeting_reference")[:100]
+    if (
+        action not in ("give", "withdraw")
+        or basis_code not in (SharingBasis.CONSENT.value, SharingBasis.SUPPORT_MEETING.value)
+        or given_by not in ("", *ConsentGivenBy)
+        or given_how not in ("", *ConsentMethod)
     ):
         raise HTTPException(422, "選択肢が正しくありません")
+    meeting = None
+    try:
+        if held_on or reference:
+            meeting = SupportMeeting(held_on=held_on, reference=reference)  # type: ignore[arg-type]
+    except ValidationError:
+        return await _case_page(
+            request,
+            principal,
+            case_id,
+            status_code=422,
+            consent_error="支援会議の開催日と記録番号を正しく入力してください",
+        )
     try:
         async with app.transaction() as session:
             await cases.change_consent(
@@ -278,11 +307,18 @@ async def consent_submit(
                 case_id,
                 give=action == "give",
                 basis=SharingBasis(basis_code),
+                given_by=ConsentGivenBy(given_by) if given_by else None,
+                given_how=ConsentMethod(given_how) if given_how else None,
+                meeting=meeting,
             )
     except NotFound:
         raise not_found() from None
-    except (Forbidden, Invalid):
+    except Forbidden:
         raise HTTPException(403, "この操作の権限がありません") from None
+    except Invalid as exc:
+        return await _case_page(
+            request, principal, case_id, status_code=422, consent_error=exc.message
+        )
     return RedirectResponse(f"/cases/{case_id}#consent", status_code=303)
 
 

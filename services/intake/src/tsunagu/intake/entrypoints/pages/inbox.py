@@ -21,7 +21,7 @@ from tsunagu.intake.entrypoints.web import (
     staff_passive,
     who,
 )
-from tsunagu.intake.service_layer import referrals
+from tsunagu.intake.service_layer import audit, referrals
 from tsunagu.intake.service_layer.errors import Conflict, Forbidden, Invalid, NotFound
 from tsunagu.shared.auth import Principal, check_csrf
 from tsunagu.shared.contracts.codes import StaffRole
@@ -47,10 +47,17 @@ async def inbox_stream(
     domain = who(principal)
     forbid_unless(StaffRole.PROGRAMME in domain.roles and bool(domain.programmes))
     app = intake(request)
+    shown: set[str] = set()
 
     async def render_inbox() -> str:
         async with app.transaction() as session:
             items = await referrals.inbox_rows(session, domain, include_closed=closed)
+            seen = {x["case_id"] for x in items}
+            if seen - shown:  # every case the stream newly shows is audited
+                await audit.record(
+                    session, domain.username, "inbox.stream", case_ids=sorted(seen - shown)
+                )
+                shown.update(seen)
         return fragment(app, request, "_inbox.html", principal, items=items, closed=closed)
 
     return live(request, render_inbox)

@@ -136,12 +136,17 @@ def fragment(app: Intake, request: Request, template: str, principal: Principal,
 
 
 def live(
-    request: Request, render_fragment: Callable[[], Awaitable[str]], *, interval: float = 1.0
+    request: Request,
+    render_fragment: Callable[[], Awaitable[str | None]],
+    *,
+    interval: float = 1.0,
 ) -> StreamingResponse:
     """Server-sent events: the fragment whenever it changes (polling the database each second).
 
     The stream ends when the session would have: the browser reconnects with its cookie, which
-    is then checked again (and a stream is not activity, so an idle session still ends).
+    is then checked again (and a stream is not activity, so an idle session still ends). It
+    also ends at once when ``render_fragment`` returns None: the reader lost access (a consent
+    withdrawal), and the reconnect is refused.
     """
     app = intake(request)
     loop = asyncio.get_running_loop()
@@ -153,6 +158,9 @@ def live(
         yield "retry: 3000\n\n"
         while loop.time() < ends and not await request.is_disconnected():
             html = await render_fragment()
+            if html is None:
+                yield "event: gone\ndata: \n\n"
+                return
             if html != last:
                 last = html
                 quiet = 0
