@@ -220,7 +220,7 @@ def _draw(
             "name_kana": f"{_FAMILY_KANA[family]} {_GIVEN_KANA[given]}",
             "birth_date": birth.isoformat(),
             "sex": rng.choice(("female", "male", "not_stated")),
-            "phone": f"090-{index // 10000 % 10000:04d}-{index % 10000:04d}",
+            "phone": f"090-{1000 + index // 10000 % 9000:04d}-{index % 10000:04d}",
             "email": f"bench{index}@example.jp" if email else None,
             "address": "埼玉県川口市本町1-2-3",
             "language": "ja",

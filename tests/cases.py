@@ -8,7 +8,6 @@ from datetime import date
 from typing import Any
 
 from tsunagu.routing.domain import CaseFacts, decide, load_rules
-from tsunagu.shared.contracts.codes import ECONOMIC_CONCERNS, Concern
 
 RULES = load_rules()
 
@@ -106,7 +105,7 @@ def expected(body: dict[str, Any], event_date: date) -> dict[str, Any]:
     return {
         "programmes": {p.value for p in decision.programmes},
         "shared": {p.value for p in decision.shared},
-        "food": any(Concern(c) in ECONOMIC_CONCERNS for c in body["concerns"]),
+        "food": decision.food_parcel_eligible,
         "contactable": body["consent"]["contact_channels"] != ["none"],
     }
 

@@ -22,7 +22,6 @@ from tsunagu.intake.domain.normalize import age_on, format_era
 from tsunagu.routing.domain import CaseFacts, Decision, decide, load_rules
 from tsunagu.shared.contracts.codes import (
     CONCERN_LABELS_JA,
-    ECONOMIC_CONCERNS,
     PROGRAMME_NAMES_JA,
     Concern,
     Programme,
@@ -59,8 +58,9 @@ def born_aged(age: int, on: date) -> date:
 
 
 def unique_phone() -> str:
-    digits = f"{uuid.uuid4().int % 10**8:08d}"
-    return f"090-{digits[:4]}-{digits[4:]}"
+    """A mobile number that can exist (the second block of a 090 number never starts with 0)."""
+    n = uuid.uuid4().int
+    return f"090-{1000 + n % 9000:04d}-{n // 9000 % 10000:04d}"
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,8 @@ class Resident:
 
     @property
     def food_eligible(self) -> bool:
-        return any(Concern(c) in ECONOMIC_CONCERNS for c in self.concerns)
+        """Routing's rule set decides it (rule 9), as the food desk follows routing."""
+        return any(Concern(c) in RULES.food_parcel_concerns for c in self.concerns)
 
 
 def residents() -> list[Resident]:

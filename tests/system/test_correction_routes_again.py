@@ -50,7 +50,7 @@ def body(event_id: str) -> dict[str, Any]:
             "name_kana": "ていせい はなこ",
             "birth_date": "1970-05-01",
             "sex": "female",
-            "phone": f"090{uuid.uuid4().int % 100_000_000:08d}",
+            "phone": f"090{10_000_000 + uuid.uuid4().int % 90_000_000}",
             "address": "埼玉県川口市本町1-2-3",
             "language": "ja",
             "lives_alone": False,

@@ -59,7 +59,7 @@ async def test_dev_mode_sends_sms_over_http_to_the_local_sink_and_shows_it(
     )
     assert runtime.sms_sink is not None
     case_id, number = new_case()
-    phone = f"090{int(case_id[-8:], 16) % 10**8:08d}"
+    phone = f"090{10**7 + int(case_id[-8:], 16) % (9 * 10**7)}"
     created = case_created(dev, case_id, number, channels=["sms"], phone=phone)
     await publish(producer, INTAKE_CASE.name, created, case_id)
     accepted = referral_status_changed(case_id, number, "accepted")

@@ -46,7 +46,7 @@ async def test_import_reports_the_malformed_row_and_invites_the_rest(start_notif
     )
     run = uuid.uuid4().hex[:8]
     email = f"taro-{run}@example.jp"
-    mobile = f"090{random.randrange(10**8):08d}"
+    mobile = f"090{random.randrange(10**7, 10**8)}"
     csv = "\n".join(
         [
             HEADER,
