@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
@@ -36,9 +36,7 @@ def _programmes(event: dict[str, Any]) -> set[Programme]:
 
 
 @router.get("/events", response_class=HTMLResponse)
-async def events_page(
-    request: Request, lang: Annotated[str | None, Query(max_length=8)] = None
-) -> HTMLResponse:
+async def events_page(request: Request, lang: str | None = None) -> HTMLResponse:
     """Upcoming consultation days in the resident's language (?lang=ja|easy|en|zh|vi)."""
     app = intake(request)
     code = words.language(lang)

@@ -39,7 +39,11 @@
       labels: data.concerns.labels,
       datasets: [{ label: data.concerns.label, data: data.concerns.values, backgroundColor: "#0072b2" }]
     },
-    options: { indexAxis: "y", scales: { x: integer }, plugins: { legend: { display: false } } }
+    options: {
+      indexAxis: "y",
+      scales: { x: integer, y: { ticks: { autoSkip: false } } },
+      plugins: { legend: { display: false } }
+    }
   });
   make("chart-outcomes", {
     type: "bar",
@@ -49,7 +53,13 @@
         return { label: s.label, data: s.values, backgroundColor: STATUS_COLOURS[s.status] || "#777" };
       })
     },
-    options: { indexAxis: "y", scales: { x: Object.assign({ stacked: true }, integer), y: { stacked: true } } }
+    options: {
+      indexAxis: "y",
+      scales: {
+        x: Object.assign({ stacked: true }, integer),
+        y: { stacked: true, ticks: { autoSkip: false } }
+      }
+    }
   });
 
   // Paper is narrower than the screen: redraw at the printed size, and back afterwards.

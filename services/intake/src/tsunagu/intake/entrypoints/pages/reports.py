@@ -221,12 +221,13 @@ def _chart_data(report: dict[str, Any], lang: str) -> dict[str, Any]:
             "returningLabel": words("returning"),
         },
         "concerns": {
-            "labels": [concern(c) for c in report["concerns"]],
+            # Long labels on two lines, so that a phone's narrow chart keeps them readable.
+            "labels": [_lines(concern(c)) for c in report["concerns"]],
             "values": list(report["concerns"].values()),
             "label": words("cases"),
         },
         "outcomes": {
-            "labels": [programme(p) for p in by_programme],
+            "labels": [_lines(programme(p)) for p in by_programme],
             "series": [
                 {
                     "label": labels[s],
@@ -237,3 +238,15 @@ def _chart_data(report: dict[str, Any], lang: str) -> dict[str, Any]:
             ],
         },
     }
+
+
+def _lines(label: str, width: int = 10) -> str | list[str]:
+    """A label longer than ``width`` on two lines, split at its first separator (Chart.js draws
+    a list as lines); a shorter one as it is."""
+    if len(label) <= width:
+        return label
+    for sep in ("・", " / ", " "):
+        head, found, tail = label.partition(sep)
+        if found and head and tail:
+            return [head + ("・" if sep == "・" else ""), tail]
+    return [label[:width], label[width:]]
