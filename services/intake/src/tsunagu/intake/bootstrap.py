@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.templating import Jinja2Templates
 
+from tsunagu.intake.adapters.change_feed import ChangeFeed, channel_for
 from tsunagu.intake.adapters.orm import tables
 from tsunagu.intake.adapters.routing_preview import RoutingPreview
 from tsunagu.intake.entrypoints import consumers
@@ -38,6 +39,9 @@ class IntakeRuntime(ServiceRuntime):
             settings.retention_scan_seconds,
         )
         self.background.append(self.retention)
+        # What the live pages wait on (LISTEN on the schema's change channel).
+        self.changes = ChangeFeed(settings.database_url, channel_for(settings.db_schema))
+        self.background.append(self.changes)
 
     def readiness(self) -> list[ReadinessCheck]:
         """The shared checks, and the reception numbers' own pool."""

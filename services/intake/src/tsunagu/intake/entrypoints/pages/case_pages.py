@@ -261,7 +261,7 @@ async def case_stream(
             may_refer=bool(domain.roles & {StaffRole.INTAKE, StaffRole.COORDINATOR}),
         )
 
-    return live(request, render_referrals)
+    return live(request, render_referrals, case_id=case_id)
 
 
 @router.post("/cases/{case_id}/consent")

@@ -135,42 +135,65 @@ def fragment(app: Intake, request: Request, template: str, principal: Principal,
     return app.templates.env.get_template(template).render(**context)
 
 
+#: With nothing changed, a stream still looks this often (a notification can be lost).
+LOOK_ANYWAY_SECONDS = 120.0
+#: A comment this often keeps proxies from closing an idle stream.
+KEEPALIVE_SECONDS = 15.0
+
+
 def live(
     request: Request,
     render_fragment: Callable[[], Awaitable[str | None]],
     *,
-    interval: float = 1.0,
+    case_id: str | None = None,
 ) -> StreamingResponse:
-    """Server-sent events: the fragment whenever it changes (polling the database each second).
+    """Server-sent events: the fragment, and again whenever it changed.
 
-    The stream ends when the session would have: the browser reconnects with its cookie, which
-    is then checked again (and a stream is not activity, so an idle session still ends). It
-    also ends at once when ``render_fragment`` returns None: the reader lost access (a consent
-    withdrawal), and the reconnect is refused.
+    Pushed, not polled: the stream sleeps until the database says a case changed
+    (``adapters.change_feed``), renders again (``case_id``: only for a change to that case)
+    and sends the fragment only if it differs from what it sent last. Idle, it costs nothing
+    but a keep-alive comment. The stream ends when the session would have: the browser
+    reconnects with its cookie, which is then checked again (and a stream is not activity, so
+    an idle session still ends). It also ends at once when ``render_fragment`` returns None:
+    the reader lost access (a consent withdrawal), and the reconnect is refused.
     """
     app = intake(request)
+    feed = getattr(app.runtime, "changes", None)
     loop = asyncio.get_running_loop()
     ends = loop.time() + app.settings.session_idle_seconds
 
     async def events() -> AsyncIterator[str]:
         last: str | None = None
-        quiet = 0
+        version = feed.version if feed is not None else 0
+        looked = loop.time()
         yield "retry: 3000\n\n"
+        render = True
         while loop.time() < ends and not await request.is_disconnected():
-            html = await render_fragment()
-            if html is None:
-                yield "event: gone\ndata: \n\n"
-                return
-            if html != last:
-                last = html
-                quiet = 0
-                yield "event: update\n" + "".join(f"data: {line}\n" for line in html.splitlines())
-                yield "\n"
+            if render:
+                looked = loop.time()
+                html = await render_fragment()
+                if html is None:
+                    yield "event: gone\ndata: \n\n"
+                    return
+                if html != last:
+                    last = html
+                    yield "event: update\n" + "".join(
+                        f"data: {line}\n" for line in html.splitlines()
+                    )
+                    yield "\n"
+            if feed is None or not feed.listening:
+                # No notifications (the database connection for them is down): look each second.
+                await asyncio.sleep(1.0)
+                render = True
+                continue
+            version, changed = await feed.wait(version, KEEPALIVE_SECONDS)
+            if changed is None:
+                render = True  # anything may have changed
+            elif changed:
+                render = case_id is None or case_id in changed
             else:
-                quiet += 1
-                if quiet % 15 == 0:
-                    yield ": still here\n\n"  # keeps proxies from closing an idle stream
-            await asyncio.sleep(interval)
+                yield ": still here\n\n"
+                render = loop.time() - looked >= LOOK_ANYWAY_SECONDS
 
     return StreamingResponse(
         events(),
