@@ -589,6 +589,21 @@ MATRIX: list[Cell] = [
     *row(["admin"], "food", "GET", "/api/v1/reports/{event}.csv", allowed),
     *row(["programme", "intake"], "food", "GET", "/api/v1/reports/{event}.csv", forbidden),
     *row(ANON, "food", "GET", "/api/v1/reports/{event}.csv", unauthenticated),
+    # intake reports: counts for admins (and managers); event planning for admins
+    *row(["admin"], "intake", "GET", "/api/v1/reports/events/{event}", allowed),
+    *row(everyone_but("admin"), "intake", "GET", "/api/v1/reports/events/{event}", forbidden),
+    *row(ANON, "intake", "GET", "/api/v1/reports/events/{event}", unauthenticated),
+    *row(["admin"], "intake", "GET", "/api/v1/reports/period?fiscal_year=2026", allowed),
+    *row(
+        ["auditor", "food_desk"], "intake", "GET", "/api/v1/reports/period?month=2026-04", forbidden
+    ),
+    *row(["admin"], "intake", "GET", "/reports?event_id={event}", allowed, page=True),
+    *row(everyone_but("admin"), "intake", "GET", "/reports", forbidden, page=True),
+    *row(["admin"], "intake", "GET", "/admin/events/{event}", allowed, page=True),
+    *row(everyone_but("admin"), "intake", "GET", "/admin/events/{event}", forbidden, page=True),
+    # the residents' page and the flyer: for anyone, signed in or not
+    *row([*STAFF, *ANON], "intake", "GET", "/events", allowed, page=True),
+    *row(ANON, "intake", "GET", "/events/{event}/flyer.pdf", allowed),
     # pages without a session: to the login page (GET), 401 (POST: nothing is done)
     *[
         Cell("anonymous", service, "GET", path, to_login, page=True)
@@ -600,6 +615,8 @@ MATRIX: list[Cell] = [
             ("intake", "/inbox"),
             ("intake", "/board"),
             ("intake", "/admin"),
+            ("intake", "/reports"),
+            ("intake", "/admin/events/{event}"),
             ("notify", "/"),
             ("notify", "/failures"),
             ("notify", "/letters"),
