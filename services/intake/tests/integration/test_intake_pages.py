@@ -498,3 +498,24 @@ async def test_five_failed_logins_lock_the_username_even_for_the_right_password(
     async with intake_app.runtime.sessions() as session:
         left = await session.scalar(select(f.c.count).where(f.c.username == username))
     assert left is None
+
+
+async def test_a_login_form_left_open_too_long_says_so_and_gives_a_fresh_form(browser) -> None:
+    page = await browser.get("/login")
+    stale = csrf_of(page)
+    browser.cookies.clear()  # the form's cookie expired after its hour
+    refused = await browser.post(
+        "/login",
+        data={"username": "uketsuke", "password": PASSWORD, "csrf_token": stale, "next": "/"},
+    )
+    assert refused.status_code == 400
+    assert "ログイン画面を開いてから時間がたった" in refused.text
+    assert "ユーザー名またはパスワードが違います" not in refused.text
+    assert 'value="uketsuke"' in refused.text  # what was typed is kept
+    fresh = csrf_of(refused)
+    assert fresh != stale
+    again = await browser.post(
+        "/login",
+        data={"username": "uketsuke", "password": PASSWORD, "csrf_token": fresh, "next": "/"},
+    )
+    assert again.status_code == 303

@@ -158,3 +158,14 @@ def test_every_word_the_templates_use_has_both_languages() -> None:
 )
 def test_phone_numbers_are_shown_by_their_real_area_code(digits: str | None, shown: str) -> None:
     assert format_phone(digits) == shown
+
+
+def test_outside_agencies_are_named_in_japanese() -> None:
+    from tsunagu.intake.entrypoints.i18n import agency_label
+    from tsunagu.shared.contracts.codes import ExternalAgency
+
+    ja = agency_label("ja")
+    assert ja("dv_centre") == "警察・配偶者暴力相談支援センター"
+    assert all(ja(a.value) != a.value for a in ExternalAgency)  # no code left showing
+    assert agency_label("en")("hello_work") == "Hello Work"
+    assert ja("someday_agency") == "someday_agency"

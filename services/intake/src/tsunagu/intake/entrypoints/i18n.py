@@ -48,6 +48,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "login": ("ログイン", "Log in"),
     "login.title": ("職員ログイン", "Staff login"),
     "login.failed": ("ユーザー名またはパスワードが違います", "Wrong username or password"),
+    "login.form_expired": (
+        "ログイン画面を開いてから時間がたったため、受け付けられませんでした。"
+        "お手数ですが、パスワードをもう一度入力してログインしてください。",
+        "This login page was open too long. Please enter your password again.",
+    ),
     "login.locked": (
         "ログインの失敗が続いたため、このユーザー名はしばらくログインできません。"
         "15分ほどたってから、もう一度お試しください",
@@ -139,6 +144,13 @@ WORDS: dict[str, tuple[str, str]] = {
     "channel.email": ("メール", "Email"),
     "channel.letter": ("手紙", "Letter"),
     "channel.none": ("連絡しない", "Do not contact"),
+    # Agencies outside the council (``ExternalAgency``), as staff name them.
+    "agency.welfare_office": ("福祉事務所（生活保護）", "City welfare office"),
+    "agency.hello_work": ("ハローワーク", "Hello Work"),
+    "agency.legal_aid": ("法テラス", "Legal aid (Houterasu)"),
+    "agency.health_centre": ("保健所", "Health centre"),
+    "agency.child_family_centre": ("こども家庭センター", "Child and family centre"),
+    "agency.dv_centre": ("警察・配偶者暴力相談支援センター", "Police / DV centre"),
     "new.contact_time": ("連絡の時間帯", "Preferred time"),
     "followup.suggested": ("振り分けの提案", "Routing suggests"),
     "followup.refer": ("提案の窓口に紹介する", "Refer to the suggested programme"),
@@ -399,5 +411,16 @@ def reason_label(lang: str) -> Callable[[Any], str]:
 
     def label(reason: Any) -> str:
         return render_reason(reason, lang)
+
+    return label
+
+
+def agency_label(lang: str) -> Callable[[str], str]:
+    """An outside agency's name (``ExternalAgency`` code) in the page's language; a code this
+    service does not know is shown as it came."""
+
+    def label(code: str) -> str:
+        words = WORDS.get("agency." + str(code))
+        return str(code) if words is None else words[1 if lang == "en" else 0]
 
     return label

@@ -77,6 +77,7 @@ def page_context(request: Request, principal: Principal | None) -> dict[str, Any
         "t": i18n.translator(lang),
         "concern": i18n.concern_label(lang),
         "programme": i18n.programme_name(lang),
+        "agency": i18n.agency_label(lang),
         "reason": i18n.reason_label(lang),
         "when": when,
         "day": day,

@@ -76,15 +76,19 @@ async def login(request: Request) -> Response:
         except LoginLocked as exc:
             locked = exc
     if principal is None:
-        log.info("login_refused", locked=locked is not None)
+        # A form left open past its token's hour (or its cookie gone) is not a wrong password:
+        # say so, and hand out a fresh form with the username kept.
+        expired = not genuine
+        log.info("login_refused", locked=locked is not None, form_expired=expired)
         token = secrets.token_urlsafe(16)
+        error = "login.form_expired" if expired else "login.failed"
         response = render(
             request,
             "login.html",
-            status_code=401 if locked is None else 429,
+            status_code=(400 if expired else 401) if locked is None else 429,
             next=target,
             login_csrf=token,
-            error="login.failed" if locked is None else "login.locked",
+            error=error if locked is None else "login.locked",
             username=username if not unstorable(username) else "",
         )
         if locked is not None:
