@@ -188,3 +188,33 @@ async def test_only_admins_plan(intake_app: App) -> None:
         headers = await token(intake_app.client, username)
         page = await intake_app.client.get(f"/admin/events/{event_id}", headers=headers)
         assert page.status_code == 403, username
+
+
+async def test_a_venues_access_note_reaches_the_residents_page(
+    intake_app: App, admin: httpx.AsyncClient
+) -> None:
+    venue_id = f"acc-{uuid.uuid4().hex[:8]}"
+    page = await admin.get("/admin")
+    saved = await admin.post(
+        "/admin/venues",
+        data={
+            "csrf_token": csrf_of(page),
+            "venue_id": venue_id,
+            "name": "公民館",
+            "address": "埼玉県川口市",
+            "access": "駅から徒歩5分。段差はありません",
+        },
+    )
+    assert saved.status_code == 303
+    async with intake_app.runtime.sessions() as session, session.begin():
+        await staff_service.create_event(
+            session,
+            "test",
+            venue_id=venue_id,
+            event_date=today() + timedelta(days=2),
+            opens_at=time(10),
+            closes_at=time(12),
+            programmes=["life_independence"],
+        )
+    residents = await intake_app.client.get("/events")
+    assert "駅から徒歩5分。段差はありません" in residents.text

@@ -43,7 +43,7 @@ def _public_select() -> Any:
     ).join(v, v.c.venue_id == e.c.venue_id)
 
 
-async def upcoming_events(session: AsyncSession, today: date, limit: int = 30) -> list[dict]:
+async def upcoming_events(session: AsyncSession, today: date, limit: int = 100) -> list[dict]:
     """Events from today on: what the residents' page lists (nothing about any resident)."""
     e = tables.consultation_event
     stmt = (

@@ -154,15 +154,20 @@ async def get_staff(session: AsyncSession, username: str) -> dict[str, Any]:
 
 
 async def save_venue(
-    session: AsyncSession, actor: str, venue_id: str, name: str, address: str | None
+    session: AsyncSession,
+    actor: str,
+    venue_id: str,
+    name: str,
+    address: str | None,
+    access: str | None = None,
 ) -> None:
+    """Create or change a venue; ``access`` (how to get there, shown to residents) too."""
     t = tables.venue
+    values = {"name": name, "address": address, "access": access}
     await session.execute(
         insert(t)
-        .values(venue_id=venue_id, name=name, address=address)
-        .on_conflict_do_update(
-            index_elements=[t.c.venue_id], set_={"name": name, "address": address}
-        )
+        .values(venue_id=venue_id, **values)
+        .on_conflict_do_update(index_elements=[t.c.venue_id], set_=values)
     )
     await audit.record(session, actor, "venue.save", target=venue_id)
 

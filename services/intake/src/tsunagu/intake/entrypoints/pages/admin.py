@@ -109,8 +109,16 @@ async def admin_venue(request: Request, principal: Principal = Depends(staff)) -
             raise Invalid("venue_id", "会場IDは英数字・ハイフンで入力してください")
         if not name:
             raise Invalid("name", "会場名を入力してください")
+        access = form_text(form, "access")
+        if len(access) > 500:
+            raise Invalid("access", "交通案内は500文字以内で入力してください")
         await staff_service.save_venue(
-            session, principal.username, venue_id, name, form_text(form, "address")[:200] or None
+            session,
+            principal.username,
+            venue_id,
+            name,
+            form_text(form, "address")[:200] or None,
+            access or None,
         )
 
     return await _admin_command(request, principal, save)
