@@ -63,3 +63,11 @@ def test_case_facts_refuse_unknown_concern_codes():
     assert CaseFacts(concerns=["isolation"]).concerns == [Concern.ISOLATION]
     with pytest.raises(ValidationError):
         CaseFacts(concerns=["flying"])
+
+
+def test_every_event_type_has_a_documented_example():
+    """Each service's AsyncAPI document shows one, and the consumer contract tests feed it to
+    every consumer: add an example to contracts/examples.py with a new event type."""
+    from tsunagu.shared.contracts.examples import EXAMPLES
+
+    assert set(EXAMPLES) == set(EVENT_MODELS)

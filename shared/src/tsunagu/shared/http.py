@@ -96,9 +96,16 @@ def create_app(
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
     max_body_bytes: int = 256 * 1024,
     version: str = "0.1.0",
+    asyncapi: Callable[[], dict[str, Any]] | None = None,
 ) -> FastAPI:
+    """The service's app; ``asyncapi`` builds its AsyncAPI document, served at
+    ``/asyncapi.yaml`` and ``/asyncapi.json``."""
     app = FastAPI(title=title, version=version, lifespan=lifespan)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    if asyncapi is not None:
+        from tsunagu.shared.asyncapi import routes
+
+        app.include_router(routes(asyncapi))
 
     @app.exception_handler(AuthError)
     async def _unauthenticated(request: Request, exc: AuthError) -> Response:

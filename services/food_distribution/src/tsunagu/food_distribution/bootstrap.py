@@ -9,6 +9,7 @@ from functools import partial
 
 from fastapi import FastAPI
 
+from tsunagu.food_distribution import asyncapi
 from tsunagu.food_distribution.adapters.orm import tables
 from tsunagu.food_distribution.config import FoodConfig
 from tsunagu.food_distribution.entrypoints import consumers, desk, http
@@ -67,6 +68,7 @@ def build_app(
         readiness=runtime.readiness(),
         lifespan=runtime.lifespan,
         max_body_bytes=settings.max_body_bytes,
+        asyncapi=asyncapi.document,
     )
     app.state.runtime = runtime
     app.state.deps = deps

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.templating import Jinja2Templates
 
+from tsunagu.intake import asyncapi
 from tsunagu.intake.adapters.change_feed import ChangeFeed, channel_for
 from tsunagu.intake.adapters.orm import tables
 from tsunagu.intake.adapters.routing_preview import RoutingPreview
@@ -69,6 +70,7 @@ def build_app(settings: Settings, runtime: IntakeRuntime | None = None) -> FastA
         readiness=runtime.readiness(),
         lifespan=runtime.lifespan,
         max_body_bytes=settings.max_body_bytes,
+        asyncapi=asyncapi.document,
     )
     intake = Intake(
         settings=settings,

@@ -11,6 +11,7 @@ from functools import partial
 
 from fastapi import FastAPI
 
+from tsunagu.notify import asyncapi
 from tsunagu.notify.adapters.channels import (
     LetterChannel,
     PhoneCallChannel,
@@ -162,6 +163,7 @@ def build_app(settings: Settings, runtime: NotifyRuntime | None = None) -> FastA
         lifespan=runtime.lifespan,
         # The invitation list is the one large upload; every other body stays small.
         max_body_bytes=max(settings.max_body_bytes, runtime.config.max_upload_bytes),
+        asyncapi=asyncapi.document,
     )
     authenticator = Authenticator(
         settings.auth_secret.get_secret_value(), settings.token_ttl_seconds

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from tsunagu.routing import asyncapi
 from tsunagu.routing.adapters.orm import tables
 from tsunagu.routing.config import Clock, RoutingConfig, offset_clock, system_clock
 from tsunagu.routing.domain import load_rules
@@ -72,6 +73,7 @@ def build_app(settings: Settings, runtime: RoutingRuntime | None = None) -> Fast
         readiness=runtime.readiness(),
         lifespan=runtime.lifespan,
         max_body_bytes=settings.max_body_bytes,
+        asyncapi=asyncapi.document,
     )
     authenticator = Authenticator(
         settings.auth_secret.get_secret_value(), settings.token_ttl_seconds

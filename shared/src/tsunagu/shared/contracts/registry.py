@@ -29,6 +29,11 @@ EVENT_MODELS: dict[str, type[BaseModel]] = {
 }
 
 
+def schema_version_of(event_type: str) -> int:
+    """The envelope ``schema_version`` the producer of ``event_type`` writes."""
+    return routing.SCHEMA_VERSION if EVENT_MODELS[event_type].__module__ == routing.__name__ else 1
+
+
 T = TypeVar("T", bound=BaseModel)
 
 

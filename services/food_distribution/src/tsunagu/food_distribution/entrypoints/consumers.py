@@ -10,6 +10,9 @@ from tsunagu.shared.contracts import intake, routing, topics
 from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.runtime import ServiceRuntime
 
+#: The event types food distribution applies (others on its topics are ignored).
+HANDLED: tuple[str, ...] = (intake.CASE_CREATED, routing.CASE_ROUTED, routing.CASE_REROUTED)
+
 
 def register(runtime: ServiceRuntime, deps: Deps) -> None:
     """Idempotent handlers: ``case_created`` on ``intake.case.v1`` (the household, the event)

@@ -6,13 +6,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
-from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tsunagu.routing import asyncapi
 from tsunagu.routing.domain import InvalidCaseFacts, UnknownConcernError
 from tsunagu.routing.service_layer.handlers import Routing
 from tsunagu.routing.service_layer.mapping import (
@@ -196,14 +194,6 @@ def create_router(
         if not rows:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "紹介が見つかりません")
         return [_with_actions(r) for r in rows]
-
-    @router.get("/asyncapi.yaml", include_in_schema=False)
-    async def asyncapi_yaml() -> Response:
-        return Response(asyncapi.to_yaml(), media_type="application/yaml")
-
-    @router.get("/asyncapi.json", include_in_schema=False)
-    async def asyncapi_json() -> Response:
-        return JSONResponse(asyncapi.document())
 
     return router
 

@@ -1,0 +1,28 @@
+"""The AsyncAPI 3.0 document of food distribution's topics: eligibility, handouts, low stock.
+
+Built by ``tsunagu.shared.asyncapi``; a copy is committed at
+services/food_distribution/asyncapi.yaml (a test checks it); regenerate it with:
+
+    uv run python -m tsunagu.food_distribution.asyncapi > services/food_distribution/asyncapi.yaml
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from tsunagu.food_distribution.entrypoints.consumers import HANDLED
+from tsunagu.shared import asyncapi
+from tsunagu.shared.contracts.topics import FOOD_DISTRIBUTION
+
+DESCRIPTION = """\
+Food distribution learns households from intake and eligibility from routing's decision, hands
+out parcels at the desk and keeps the stock per event."""
+
+
+def document() -> dict[str, Any]:
+    return asyncapi.document(FOOD_DISTRIBUTION, HANDLED, DESCRIPTION)
+
+
+if __name__ == "__main__":
+    sys.stdout.write(asyncapi.to_yaml(document()))
