@@ -515,6 +515,12 @@ MATRIX: list[Cell] = [
         forbidden,
     ),
     *row(ANON, "intake", "GET", "/api/v1/residents/matches?name_kana=ふせい", unauthenticated),
+    # intake API: the audit log is the auditor's alone
+    *row(["auditor"], "intake", "GET", "/api/v1/audit?case_id={A}", allowed),
+    *row(everyone_but("auditor"), "intake", "GET", "/api/v1/audit?case_id={A}", forbidden),
+    *row(ANON, "intake", "GET", "/api/v1/audit", unauthenticated),
+    *row(["auditor"], "intake", "GET", "/audit", allowed, page=True),
+    *row(["intake", "admin", "programme"], "intake", "GET", "/audit", forbidden, page=True),
     # routing API
     *row(
         ["admin", "intake", "coordinator", "auditor"],

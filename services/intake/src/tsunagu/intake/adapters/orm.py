@@ -10,13 +10,11 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     Column,
     Date,
     DateTime,
     ForeignKey,
-    Identity,
     Index,
     Integer,
     String,
@@ -28,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from tsunagu.shared.audit import audit_table
 from tsunagu.shared.runtime import ServiceTables
 
 # JSONB on PostgreSQL; plain JSON elsewhere keeps the metadata importable without a dialect.
@@ -311,19 +310,7 @@ class IntakeTables(ServiceTables):
             Column("roster", _JSON, nullable=False),
         )
         # --- audit -----------------------------------------------------------------------
-        self.audit_log = Table(
-            "audit_log",
-            m,
-            Column("audit_id", BigInteger, Identity(always=True), primary_key=True),
-            Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-            Column("actor", String(64), nullable=False),
-            Column("action", String(64), nullable=False),
-            Column("case_id", String(36), index=True),
-            #: What was acted on besides a case (a username, an event id); never personal data.
-            Column("target", String(64)),
-            #: Field names and codes only, never the values residents gave.
-            Column("detail", _JSON, nullable=False),
-        )
+        self.audit_log = audit_table(m)  # hash-chained (tsunagu.shared.audit)
 
 
 tables = IntakeTables()

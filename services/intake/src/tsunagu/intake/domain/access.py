@@ -19,6 +19,7 @@ __all__ = [
     "NOT_HOLDING",
     "Principal",
     "can_admin",
+    "can_audit",
     "can_change_consent",
     "can_read_reports",
     "can_respond_to_referral",
@@ -142,6 +143,11 @@ def can_change_consent(
     if not can_view_case(principal, referred_programmes):
         return False
     return bool(principal.roles & {StaffRole.INTAKE, StaffRole.COORDINATOR})
+
+
+def can_audit(principal: Principal) -> bool:
+    """May ``principal`` search the audit log? Auditors only: it names who saw which case."""
+    return StaffRole.AUDITOR in principal.roles
 
 
 def can_take_in(principal: Principal) -> bool:

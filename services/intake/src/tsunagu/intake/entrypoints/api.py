@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Form, Header, HTTPException, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from tsunagu.intake.domain import access
 from tsunagu.intake.domain.case_input import EXAMPLE_BODY, CaseInput
@@ -20,7 +20,7 @@ from tsunagu.intake.entrypoints.web import (
     staff,
     who,
 )
-from tsunagu.intake.service_layer import cases, referrals, views
+from tsunagu.intake.service_layer import audit, cases, referrals, views
 from tsunagu.intake.service_layer import staff as staff_service
 from tsunagu.intake.service_layer.errors import Invalid, LoginLocked, retry_after
 from tsunagu.shared.auth import Principal, check_csrf
@@ -460,3 +460,88 @@ async def matches(
             session, who(principal), name_kana=name_kana, birth_date=born, phone=phone
         )
     return schemas.Matches(matches=[schemas.MatchOut(**m) for m in found])
+
+
+# --- the audit log (auditors only) ----------------------------------------------------------
+
+
+@router.get(
+    "/audit",
+    tags=["audit"],
+    responses={
+        **_UNAUTHORISED,
+        403: {"description": "Auditors only"},
+        200: {"content": {"text/csv": {}}, "description": "Entries, newest first (JSON or CSV)"},
+    },
+)
+async def audit_search(
+    request: Request,
+    principal: Staff,
+    case_id: Annotated[str | None, Query(pattern=schemas.ID_PATTERN)] = None,
+    resident_id: Annotated[str | None, Query(pattern=schemas.ID_PATTERN)] = None,
+    username: Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00]*$")] = None,
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: datetime | None = None,
+    action: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z_.]+$")] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+) -> Response:
+    """Who saw or changed what, and when: by case (views that showed it included), resident,
+    staff member, time span (``from``, ``to``) and action. The search itself is audited."""
+    domain = who(principal)
+    if not access.can_audit(domain):
+        raise HTTPException(403, "監査担当者のみ (auditors only)")
+    app = intake(request)
+    await audit.chain(app.runtime.sessions)
+    async with app.transaction() as session:
+        rows = await audit.search(
+            session,
+            case_id=case_id,
+            resident_id=resident_id,
+            username=username,
+            since=from_,
+            until=to,
+            action=action,
+            limit=limit,
+        )
+        given = {
+            k: v
+            for k, v in (
+                ("resident_id", resident_id),
+                ("username", username),
+                ("from", from_ and from_.isoformat()),
+                ("to", to and to.isoformat()),
+                ("action", action),
+            )
+            if v
+        }
+        await audit.record(session, domain.username, "audit.search", case_id=case_id, filters=given)
+    if format == "csv":
+        return Response(
+            audit.to_csv(rows),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="audit.csv"'},
+        )
+    items = [{**r, "at": r["at"].isoformat()} for r in rows]
+    return JSONResponse({"items": items, "count": len(items)})
+
+
+@router.get(
+    "/audit/verify",
+    tags=["audit"],
+    responses={**_UNAUTHORISED, 403: {"description": "Auditors only"}},
+)
+async def audit_verify(request: Request, principal: Staff) -> dict[str, Any]:
+    """Recompute the audit log's hash chain: ``intact``, or where it breaks."""
+    if not access.can_audit(who(principal)):
+        raise HTTPException(403, "監査担当者のみ (auditors only)")
+    app = intake(request)
+    await audit.chain(app.runtime.sessions)
+    async with app.transaction() as session:
+        broken = await audit.verify(session)
+    return {
+        "intact": not broken,
+        "broken": [
+            {"chain_seq": b.chain_seq, "audit_id": b.audit_id, "why": b.why} for b in broken
+        ],
+    }

@@ -371,6 +371,20 @@ WORDS: dict[str, tuple[str, str]] = {
     "staffrole.auditor": ("監査", "Auditor"),
     "staffrole.manager": ("事務局（報告の閲覧）", "Manager (reports)"),
     "nav.reports": ("報告", "Reports"),
+    "nav.audit": ("監査", "Audit"),
+    "audit.title": ("操作の記録の検索", "Search the audit log"),
+    "audit.case_id": ("相談ID", "Case id"),
+    "audit.resident_id": ("相談者ID", "Resident id"),
+    "audit.username": ("職員", "Staff"),
+    "audit.from": ("から", "From"),
+    "audit.to": ("まで", "To"),
+    "audit.action": ("操作", "Action"),
+    "audit.search": ("検索", "Search"),
+    "audit.csv": ("CSVで保存", "Download CSV"),
+    "audit.cases_seen": ("表示した相談", "Cases shown"),
+    "audit.none": ("該当する記録はありません", "No entries"),
+    "audit.intact": ("改ざんは検出されていません", "Chain intact"),
+    "audit.broken": ("記録の改ざんまたは欠落を検出しました", "The chain is broken"),
 }
 
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter
 
 from tsunagu.intake.entrypoints.pages import (
     admin,
+    audit_page,
     board,
     case_pages,
     inbox,
@@ -23,7 +24,17 @@ from tsunagu.intake.entrypoints.pages.rendering import render
 
 router = APIRouter(include_in_schema=False)
 # The form's /cases/new comes before the case page's /cases/{case_id}.
-for module in (session, board, intake_form, case_pages, inbox, admin, planning, reports):
+for module in (
+    session,
+    board,
+    intake_form,
+    case_pages,
+    inbox,
+    admin,
+    planning,
+    reports,
+    audit_page,
+):
     router.include_router(module.router)
 
 __all__ = ["render", "router"]

@@ -128,6 +128,8 @@ def _nav(domain: access.Principal | None) -> list[tuple[str, str]]:
         items.append(("/reports", "nav.reports"))
     if access.can_admin(domain):
         items.append(("/admin", "nav.admin"))
+    if access.can_audit(domain):
+        items.append(("/audit", "nav.audit"))
     return items
 
 
