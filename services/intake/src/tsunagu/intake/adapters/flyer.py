@@ -8,6 +8,8 @@ browser tests use); ``TSUNAGU_EXTRA='{"flyer_font": "/path/to/font.ttc"}'`` name
 from __future__ import annotations
 
 import io
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +64,29 @@ def qr_png(url: str, scale: int = 12) -> bytes:
     return out.getvalue()
 
 
+#: Rendered flyers by what they print: embedding the CJK font takes seconds of CPU, and the page
+#: is public, so the same flyer asked again is served from here.
+_CACHE: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+_CACHE_SIZE = 64
+_LOCK = threading.Lock()
+
+
 def render(text: FlyerText, font: Path) -> bytes:
+    """The flyer's PDF, from the cache when the same text was rendered before."""
+    key = (repr(text), str(font))
+    with _LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    pdf = _render(text, font)
+    with _LOCK:
+        _CACHE[key] = pdf
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return pdf
+
+
+def _render(text: FlyerText, font: Path) -> bytes:
     """One A4 page, portrait, large type; the QR code at the bottom right."""
     pdf = FPDF(format="A4", unit="mm")
     pdf.set_title(f"{text.title} {text.date}")

@@ -122,7 +122,6 @@ def compute(facts: Facts) -> dict[str, Any]:
     referrals = [r for r in facts.referrals if r.fact_id in case_ids]
     parcels = [p for p in facts.parcels if p.event_id in by_event]
     start = events[0].event_date if events else date.max
-    date_of = {e.event_id: e.event_date for e in events}
 
     concerns = Counter(code for c in cases for code in set(c.concerns))
     by_programme: dict[str, dict[str, int]] = {p: dict.fromkeys(STATUSES, 0) for p in PROGRAMMES}
@@ -143,10 +142,15 @@ def compute(facts: Facts) -> dict[str, Any]:
             waits.append((r.accepted_at - r.routed_at).total_seconds() / 3600)
 
     parcel_types = Counter(p.parcel_type for p in parcels)
+    cases_at: dict[str, list[CaseFact]] = {e.event_id: [] for e in events}
+    for c in cases:
+        cases_at[c.event_id].append(c)
+    parcels_at: dict[str, list[ParcelFact]] = {e.event_id: [] for e in events}
+    for p in parcels:
+        parcels_at[p.event_id].append(p)
     per_event = []
     for e in events:
-        here = [c for c in cases if c.event_id == e.event_id]
-        mine = [p for p in parcels if p.event_id == e.event_id]
+        here, mine = cases_at[e.event_id], parcels_at[e.event_id]
         per_event.append(
             {
                 "event_id": e.event_id,
@@ -161,15 +165,15 @@ def compute(facts: Facts) -> dict[str, Any]:
         )
     per_year = []
     for year in sorted({fiscal_year(e.event_date) for e in events}):
-        in_year = {e.event_id for e in events if fiscal_year(e.event_date) == year}
-        here = [c for c in cases if c.event_id in in_year]
-        mine = [p for p in parcels if p.event_id in in_year]
+        in_year = [e for e in events if fiscal_year(e.event_date) == year]
+        here = [c for e in in_year for c in cases_at[e.event_id]]
+        mine = [p for e in in_year for p in parcels_at[e.event_id]]
         per_year.append(
             {
                 "fiscal_year": year,
                 "events": len(in_year),
                 "cases": len(here),
-                "residents": _residents(here, facts.first_seen, min(date_of[i] for i in in_year)),
+                "residents": _residents(here, facts.first_seen, in_year[0].event_date),
                 "parcels": len(mine),
                 "households_served": len({p.household_key for p in mine}),
             }
