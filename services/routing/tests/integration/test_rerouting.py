@@ -147,3 +147,41 @@ async def test_needs_no_longer_there_withdraw_pending_referrals_and_keep_accepte
     await settle(runtime, tap, group)
     stored = {r["programme"]: r for r in await referrals_of(runtime, case_id)}
     assert stored["csw_participation"]["status"] == "withdrawn"
+
+
+async def test_a_correction_undone_reinstates_the_withdrawn_referral(
+    start_runtime, producer, tap: Tap
+) -> None:
+    clock = FakeClock()
+    runtime = await start_runtime(clock)
+    case = case_created(["income_shortfall", "isolation"], most_pressing="income_shortfall")
+    case_id = case.data["case_id"]
+    await publish(producer, case)
+    await tap.wait_for(case_id, 2, event_type="referral_created")
+    await publish(producer, case_updated(case_id, ["income_shortfall"]))
+    (first,) = await tap.wait_for(case_id, 1, event_type="case_rerouted")
+    withdrawn_id = next(
+        r["referral_id"] for r in first.data["referrals"] if r["programme"] == "csw_participation"
+    )
+    assert first.data["withdrawn"] == [withdrawn_id]
+
+    # Staff had it right the first time: isolation is back, and so is the same referral.
+    clock.advance(hours=1)
+    await publish(producer, case_updated(case_id, ["income_shortfall", "isolation"]))
+    rerouted = await tap.wait_for(case_id, 2, event_type="case_rerouted")
+    second = rerouted[-1].data
+    assert second["added"] == [withdrawn_id]
+    assert second["withdrawn"] == []
+    now = {r["programme"]: r for r in second["referrals"]}
+    assert (now["csw_participation"]["status"], now["csw_participation"]["role"]) == (
+        "pending",
+        "member",
+    )
+    assert now["csw_participation"]["allowed_actions"] == ["accept", "decline"]
+    created = await tap.wait_for(
+        case_id, 2, topic=programme_topic_name("csw_participation"), event_type="referral_created"
+    )
+    assert created[-1].data["referral_id"] == withdrawn_id
+    stored = {r["programme"]: r for r in await referrals_of(runtime, case_id)}
+    assert stored["csw_participation"]["deadline_at"] == deadline_for(clock.now, False, RULES)
+    assert stored["csw_participation"]["reason"] is None

@@ -39,6 +39,7 @@ P = Programme
         (S.SUGGESTED, Action.WITHDRAW, S.WITHDRAWN),
         (S.PENDING, Action.WITHDRAW, S.WITHDRAWN),
         (S.ESCALATED, Action.WITHDRAW, S.WITHDRAWN),
+        (S.WITHDRAWN, Action.REINSTATE, S.SUGGESTED),
     ],
 )
 def test_valid_transitions(current: S, action: Action, target: S) -> None:
@@ -59,6 +60,7 @@ VALID = {
     (S.SUGGESTED, Action.WITHDRAW),
     (S.PENDING, Action.WITHDRAW),
     (S.ESCALATED, Action.WITHDRAW),
+    (S.WITHDRAWN, Action.REINSTATE),
 }
 
 
@@ -115,7 +117,7 @@ def test_allowed_actions() -> None:
         Action.WITHDRAW,
     )
     assert allowed_actions(S.CLOSED) == ()
-    assert allowed_actions(S.WITHDRAWN) == ()
+    assert allowed_actions(S.WITHDRAWN) == (Action.REINSTATE,)
 
 
 @pytest.mark.parametrize(

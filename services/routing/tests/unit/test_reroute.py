@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tsunagu.routing.domain import CaseFacts, HeldReferral, RuleSet, decide, reroute
+from tsunagu.routing.domain import (
+    WITHDRAWN_NOT_NEEDED,
+    CaseFacts,
+    HeldReferral,
+    RuleSet,
+    decide,
+    reroute,
+)
 from tsunagu.shared.contracts.codes import Programme, ReferralRole, ReferralStatus, SharingBasis
 
 P, S, R = Programme, ReferralStatus, ReferralRole
@@ -67,3 +74,18 @@ def test_without_a_sharing_basis_new_programmes_await_consent(rules: RuleSet) ->
     plan = reroute(decision, [held(P.LIFE_INDEPENDENCE, S.PENDING, R.LEAD)])
     assert plan.add == (P.CSW_PARTICIPATION,)
     assert decision.initial_status(P.CSW_PARTICIPATION) is S.SUGGESTED
+
+
+def test_a_referral_a_correction_withdrew_is_reinstated_when_needed_again(rules: RuleSet) -> None:
+    decision = decide(facts("income_shortfall", "isolation"), rules)
+    withdrawn = HeldReferral(
+        "ref-csw", P.CSW_PARTICIPATION, R.MEMBER, S.WITHDRAWN, WITHDRAWN_NOT_NEEDED
+    )
+    plan = reroute(decision, [held(P.LIFE_INDEPENDENCE, S.ACCEPTED, R.LEAD), withdrawn])
+    assert plan.reinstate == ("ref-csw",)
+    assert plan.add == ()
+    # Withdrawn for another reason (e.g. consent withdrawn): stays withdrawn.
+    other = HeldReferral("ref-csw", P.CSW_PARTICIPATION, R.MEMBER, S.WITHDRAWN, "consent")
+    plan = reroute(decision, [held(P.LIFE_INDEPENDENCE, S.ACCEPTED, R.LEAD), other])
+    assert plan.reinstate == ()
+    assert plan.add == ()

@@ -7,6 +7,8 @@
     escalated --accept--> accepted | --decline (reason)--> declined
     suggested | pending | escalated --withdraw (reason)--> withdrawn
                                       (no longer needed: the case was corrected and re-routed)
+    withdrawn --reinstate--> suggested      (a later correction needs it again; then released
+                                             at once if the case is shared with the programme)
     any shared status --withdraw (consent_withdrawn)--> withdrawn
                                       (the sharing basis is gone; never the lead's referral)
     withdrawn (consent_withdrawn) --restore--> the status it had
@@ -48,6 +50,7 @@ class Action(StrEnum):
     CLOSE = "close"
     ESCALATE = "escalate"
     WITHDRAW = "withdraw"
+    REINSTATE = "reinstate"
     RESTORE = "restore"
 
 
@@ -68,6 +71,7 @@ TRANSITIONS: dict[tuple[ReferralStatus, Action], ReferralStatus] = {
     (_S.SUGGESTED, Action.WITHDRAW): _S.WITHDRAWN,
     (_S.PENDING, Action.WITHDRAW): _S.WITHDRAWN,
     (_S.ESCALATED, Action.WITHDRAW): _S.WITHDRAWN,
+    (_S.WITHDRAWN, Action.REINSTATE): _S.SUGGESTED,
 }
 
 

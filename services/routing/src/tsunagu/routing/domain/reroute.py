@@ -10,8 +10,11 @@ case holds:
   (`suggested`, `pending`, `escalated`), with the reason `WITHDRAWN_NOT_NEEDED`;
 - a referral already `accepted` or `in_progress` is kept: the programme is working with the
   resident, and only it can close the referral;
-- a referral that ended (`declined`, `closed`, `withdrawn`) stays as it is, and its programme
-  is not asked again: a programme that declined is not sent the same case by a correction.
+- a referral that ended (`declined`, `closed`) stays as it is, and its programme is not asked
+  again: a programme that declined is not sent the same case by a correction;
+- a referral an earlier correction withdrew (reason `WITHDRAWN_NOT_NEEDED`) is reinstated if the
+  decision needs its programme again (staff corrected the correction); one withdrawn for any
+  other reason stays withdrawn.
 
 Roles follow the new decision. A kept referral the decision no longer reaches becomes a
 `member`, so that the case never has two leads.
@@ -43,6 +46,8 @@ class HeldReferral:
     programme: Programme
     role: ReferralRole
     status: ReferralStatus
+    #: Why it ended, for a withdrawn referral (only a correction's withdrawal is undone).
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,16 +56,18 @@ class Rerouting:
 
     - `add`: programmes to refer the case to now, in the decision's order (lead first);
     - `withdraw`: referral ids no longer needed and not taken up;
+    - `reinstate`: referral ids an earlier correction withdrew, needed again;
     - `roles`: referral id → its new role, for every held referral whose role changes.
     """
 
     add: tuple[Programme, ...]
     withdraw: tuple[str, ...]
     roles: dict[str, ReferralRole]
+    reinstate: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
-        return bool(self.add or self.withdraw or self.roles)
+        return bool(self.add or self.withdraw or self.roles or self.reinstate)
 
 
 def reroute(decision: Decision, held: tuple[HeldReferral, ...] | list[HeldReferral]) -> Rerouting:
@@ -68,14 +75,21 @@ def reroute(decision: Decision, held: tuple[HeldReferral, ...] | list[HeldReferr
     by_programme = {h.programme: h for h in held}
     add = tuple(p for p in decision.programmes if p not in by_programme)
     withdraw: list[str] = []
+    reinstate: list[str] = []
     roles: dict[str, ReferralRole] = {}
     for h in held:
         if h.status in WITHDRAWABLE and h.programme not in decision.roles:
             withdraw.append(h.referral_id)
             continue
-        if h.status not in WITHDRAWABLE and h.status not in TAKEN_UP:
-            continue  # ended: declined, closed, withdrawn
+        if (
+            h.status is _S.WITHDRAWN
+            and h.reason == WITHDRAWN_NOT_NEEDED
+            and h.programme in decision.roles
+        ):
+            reinstate.append(h.referral_id)
+        elif h.status not in WITHDRAWABLE and h.status not in TAKEN_UP:
+            continue  # ended: declined, closed, withdrawn for another reason
         role = decision.roles.get(h.programme, ReferralRole.MEMBER)
         if role is not h.role:
             roles[h.referral_id] = role
-    return Rerouting(add=add, withdraw=tuple(withdraw), roles=roles)
+    return Rerouting(add=add, withdraw=tuple(withdraw), roles=roles, reinstate=tuple(reinstate))

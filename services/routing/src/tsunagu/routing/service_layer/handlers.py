@@ -261,6 +261,7 @@ async def on_case_updated(routing: Routing, session: AsyncSession, envelope: Env
             programme=Programme(r["programme"]),
             role=ReferralRole(r["role"]),
             status=ReferralStatus(r["status"]),
+            reason=r["reason"],
         )
         for r in rows
     ]
@@ -292,11 +293,35 @@ async def on_case_updated(routing: Routing, session: AsyncSession, envelope: Env
             .where(t.referral.c.referral_id == referral_id)
             .values(role=role.value, updated_at=now)
         )
+    # Withdrawn by an earlier correction, needed again: suggested, and released at once if
+    # the programme receives the case now (a new deadline from now).
+    reinstated: list[dict[str, Any]] = []
+    deadline = deadline_for(now, decision.urgent, routing.rules)
+    for referral_id in plan.reinstate:
+        r = current[referral_id]
+        previous = ReferralStatus(r["status"])
+        status = transition(previous, Action.REINSTATE)
+        await _record(
+            session, t, r, Action.REINSTATE, previous, status, by=SYSTEM, at=now, cause=envelope
+        )
+        values: dict[str, Any] = {"status": status.value, "reason": None, "updated_at": now}
+        if decision.initial_status(Programme(r["programme"])) is ReferralStatus.PENDING:
+            released = transition(status, Action.RELEASE)
+            await _record(
+                session, t, r, Action.RELEASE, status, released, by=SYSTEM, at=now, cause=envelope
+            )
+            values.update(status=released.value, deadline_at=deadline, shared_at=now)
+        r.update(values)
+        await session.execute(
+            update(t.referral).where(t.referral.c.referral_id == referral_id).values(**values)
+        )
+        reinstated.append(r)
+
     # Kept referrals the decision still reaches carry its reasons for them now.
     for r in current.values():
         programme = Programme(r["programme"])
         if r["referral_id"] not in plan.withdraw and programme in decision.reasons:
-            reasons = [r.model_dump(mode="json") for r in decision.reasons[programme]]
+            reasons = [why.model_dump(mode="json") for why in decision.reasons[programme]]
             if r["reasons"] != reasons:
                 r["reasons"] = reasons
                 await session.execute(
@@ -345,7 +370,7 @@ async def on_case_updated(routing: Routing, session: AsyncSession, envelope: Env
         urgent=decision.urgent,
         food_parcel_eligible=decision.food_parcel_eligible,
         referrals=[_referral_view(r) for r in referrals],
-        added=[r["referral_id"] for r in added],
+        added=[r["referral_id"] for r in added + reinstated],
         withdrawn=list(plan.withdraw),
         awaiting_consent=[
             Programme(r["programme"]) for r in referrals if r["status"] == ReferralStatus.SUGGESTED
@@ -361,7 +386,7 @@ async def on_case_updated(routing: Routing, session: AsyncSession, envelope: Env
         cause=envelope,
     )
     concerns = [c.value for c in facts.concerns]
-    for r in added:
+    for r in added + reinstated:
         if r["status"] == ReferralStatus.PENDING:
             await _referral_created(
                 routing,
