@@ -1,0 +1,336 @@
+"""A resident's rights on the whole running system (ADR 12): taken through everything, disclosed,
+erased; afterwards no table of any service and no topic (dead-letter topics included) holds
+their name, furigana, phone or email readably, the counts are unchanged, and replaying their
+old events brings nothing back."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import time
+import uuid
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from stack import Stack, wait_for
+
+from tsunagu.intake.domain.case_input import EXAMPLE_BODY
+from tsunagu.intake.service_layer.staff import event_id_for
+from tsunagu.shared.broker import PRODUCER_OPTIONS
+from tsunagu.shared.contracts.envelope import Envelope, new_id
+from tsunagu.shared.contracts.topics import INTAKE_CASE, all_topic_names, consumed_by
+from tsunagu.shared.internal import caller_headers
+from tsunagu.shared.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+SCHEMAS = ("intake", "routing", "notify", "food_distribution")
+NAME, KANA = "鴻巣 紗也加", "こうのす さやか"
+PHONE = "09071824635"
+EMAIL = "sayaka.konosu.erasure@example.jp"
+ADDRESS = "埼玉県鴻巣市本町9-8-7"
+
+
+def needles() -> dict[str, list[bytes]]:
+    """Each identifying value as it could sit in a row or a message: UTF-8, JSON-escaped,
+    Shift_JIS / EUC-JP, PostgreSQL's hex for bytes, and the spellings stored for search."""
+    values = {
+        "name": [NAME, NAME.replace(" ", "")],
+        "furigana": [KANA, KANA.replace(" ", ""), "コウノス サヤカ"],
+        "phone": [PHONE, "090-7182-4635", "+819071824635", "71824635"],
+        "email": [EMAIL],
+    }
+    out: dict[str, list[bytes]] = {}
+    for what, spellings in values.items():
+        forms: list[bytes] = []
+        for s in spellings:
+            forms += [s.encode(), json.dumps(s)[1:-1].encode(), s.encode().hex().encode()]
+            for codec in ("cp932", "euc_jp"):
+                encoded = s.encode(codec)
+                if encoded != s.encode():
+                    forms.append(encoded)
+        out[what] = forms
+    return out
+
+
+def found_in(blob: bytes) -> list[str]:
+    return [what for what, forms in needles().items() if any(f in blob for f in forms)]
+
+
+def scan_tables(stack: Stack) -> dict[str, list[str]]:
+    """Every row of every table of every service, as text."""
+    hits: dict[str, list[str]] = {}
+    tables = stack.query(
+        "SELECT table_schema, table_name FROM information_schema.tables"
+        " WHERE table_schema = ANY($1::text[]) AND table_type = 'BASE TABLE'",
+        list(SCHEMAS),
+    )
+    assert len(tables) > 20
+    for t in tables:
+        name = f'"{t["table_schema"]}"."{t["table_name"]}"'
+        for row in stack.query(f"SELECT r::text AS row FROM {name} r"):
+            what = found_in(row["row"].encode())
+            if what:
+                hits.setdefault(name, []).extend(what)
+    return hits
+
+
+async def _read_all(bootstrap: str) -> dict[str, list[Any]]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        tps = [
+            TopicPartition(topic, p)
+            for topic in all_topic_names()
+            for p in consumer.partitions_for_topic(topic) or ()
+        ]
+        assert {tp.topic for tp in tps} == set(all_topic_names())
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        out: dict[str, list[Any]] = {}
+        for tp in tps:
+            while await consumer.position(tp) < end[tp]:
+                for msgs in (await consumer.getmany(tp, timeout_ms=1000)).values():
+                    out.setdefault(tp.topic, []).extend(msgs)
+        return out
+    finally:
+        await consumer.stop()
+
+
+def read_all_topics(stack: Stack) -> dict[str, list[Any]]:
+    return asyncio.run(_read_all(stack.infra.kafka_bootstrap))
+
+
+def scan_topics(messages: dict[str, list[Any]]) -> dict[str, list[str]]:
+    hits: dict[str, list[str]] = {}
+    for topic, msgs in messages.items():
+        for m in msgs:
+            blob = (m.value or b"") + (m.key or b"")
+            blob += b"".join(k.encode() + v for k, v in (m.headers or ()))
+            what = found_in(blob)
+            if what:
+                hits.setdefault(topic, []).extend(what)
+    return hits
+
+
+async def _publish(bootstrap: str, records: list[tuple[str, bytes, bytes]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_OPTIONS)  # type: ignore[arg-type]
+    await producer.start()
+    try:
+        for topic, key, value in records:
+            await producer.send_and_wait(topic, value, key=key)
+    finally:
+        await producer.stop()
+
+
+def counts(stack: Stack, case_id: str, event_id: str) -> dict[str, int]:
+    """What the council counts: cases, referrals, messages, parcels, report facts."""
+    one = {
+        "intake cases at the event": "SELECT count(*) FROM intake.case WHERE event_id = $1",
+        "report case facts": "SELECT count(*) FROM intake.report_case WHERE $1 <> ''",
+        "food handouts at the event": (
+            "SELECT count(*) FROM food_distribution.handout WHERE event_id = $1"
+        ),
+        "food eligibility at the event": (
+            "SELECT count(*) FROM food_distribution.eligibility WHERE event_id = $1"
+        ),
+    }
+    per_case = {
+        "routing referrals": "SELECT count(*) FROM routing.referral WHERE case_id = $1",
+        "routing decisions": "SELECT count(*) FROM routing.decision WHERE case_id = $1",
+        "notify deliveries": "SELECT count(*) FROM notify.delivery WHERE case_id = $1",
+        "notify letters": "SELECT count(*) FROM notify.letter WHERE case_id = $1",
+    }
+    out = {k: stack.query(q, event_id)[0][0] for k, q in one.items()}
+    out |= {k: stack.query(q, case_id)[0][0] for k, q in per_case.items()}
+    return out
+
+
+@pytest.mark.timeout(900)
+def test_a_resident_disclosed_then_erased_everywhere(stack: Stack) -> None:
+    intake = stack.client("intake", "uketsuke")
+    admin = stack.client("intake", "admin")
+    food = stack.client("food_distribution", "food")
+    event_id = event_id_for(datetime.now(ZoneInfo("Asia/Tokyo")).date(), "aeon-mall")
+
+    # --- taken in: referrals, team and resident messages, a letter, a handout ----------------
+    body = copy.deepcopy(EXAMPLE_BODY)
+    body["event_id"] = event_id
+    body["resident"] |= {
+        "name": NAME, "name_kana": KANA, "phone": PHONE, "email": EMAIL, "address": ADDRESS,
+    }  # fmt: skip
+    body["consent"] |= {"contact_channels": ["letter"], "contact_time": "any"}
+    created = intake.post("/api/v1/cases", json=body)
+    assert created.status_code == 201, created.text
+    case_id = created.json()["case_id"]
+    case = intake.get(f"/api/v1/cases/{case_id}").json()
+    resident_id = case["resident_id"]
+
+    referrals = wait_for(
+        lambda: intake.get(f"/api/v1/cases/{case_id}").json()["referrals"],
+        what="referrals in intake",
+    )
+    programmes = {r["programme"]: r["referral_id"] for r in referrals}
+    team = stack.client("intake", "csw_participation")
+    accepted = team.post(
+        f"/api/v1/referrals/{programmes['csw_participation']}/respond", json={"action": "accept"}
+    )
+    assert accepted.status_code == 202, accepted.text
+
+    receipt = food.post(
+        "/api/v1/stock/receipts",
+        json={
+            "event_id": event_id, "venue_id": "aeon-mall", "parcel_type": "standard",
+            "quantity": 5, "source": "フードバンク鴻巣",
+        },
+    )  # fmt: skip
+    assert receipt.status_code == 201, receipt.text
+    wait_for(
+        lambda: food.get(f"/api/v1/eligibility/{case_id}").json().get("eligible"),
+        what="food eligibility",
+    )
+    handout = food.post("/api/v1/handouts", json={"case_id": case_id, "parcel_type": "standard"})
+    assert handout.status_code == 201, handout.text
+
+    wait_for(
+        lambda: stack.query("SELECT 1 FROM notify.letter WHERE case_id = $1", case_id),
+        what="a letter to the resident",
+    )
+    wait_for(lambda: stack.smtp.messages, what="team mail")
+    # The food desk shows the furigana, opened with the resident's kana key.
+    found = food.get("/api/v1/cases", params={"event_id": event_id, "q": "こうのす"}).json()
+    assert [h["name_kana"] for h in found] == [KANA]
+
+    # --- one of their events in a dead-letter topic ------------------------------------------
+    original = next(
+        m
+        for m in read_all_topics(stack)[INTAKE_CASE.name]
+        if m.key == case_id.encode() and b'"case_created"' in m.value
+    )
+    poison = json.loads(original.value)
+    poison |= {"event_id": new_id(), "schema_version": 99}
+    asyncio.run(
+        _publish(stack.infra.kafka_bootstrap, [(INTAKE_CASE.name, original.key, json.dumps(poison).encode())])
+    )  # fmt: skip
+    wait_for(
+        lambda: any(
+            m.key == case_id.encode() for m in read_all_topics(stack).get(INTAKE_CASE.dlq, [])
+        ),
+        what="the event in the DLQ",
+    )
+
+    # --- disclosure, taken before the erasure ------------------------------------------------
+    disclosed = admin.get(f"/api/v1/residents/{resident_id}/disclosure", params={"format": "json"})
+    assert disclosed.status_code == 200, disclosed.text
+    held = disclosed.json()["services"]
+    assert held["intake"]["resident"]["name"] == NAME
+    assert [c["case_id"] for c in held["intake"]["cases"]] == [case_id]
+    assert {r["programme"] for r in held["routing"]["referrals"]} == set(programmes)
+    assert held["routing"]["decisions"][0]["case_id"] == case_id
+    assert held["notify"]["contacts"][0]["contact"]["email"] == EMAIL
+    assert held["notify"]["letters"] and held["notify"]["deliveries"]
+    assert held["food_distribution"]["case_index"][0]["name_kana"] == KANA
+    assert len(held["food_distribution"]["handouts"]) == 1
+    page = admin.get(f"/api/v1/residents/{resident_id}/disclosure")
+    assert page.status_code == 200 and "保有個人データの開示" in page.text and NAME in page.text
+    for heading in ("受付", "振り分け", "連絡", "食料品配布"):
+        assert heading in page.text
+    assert stack.query(
+        "SELECT 1 FROM intake.audit_log WHERE action = 'resident.disclosure' AND target = $1",
+        resident_id,
+    )
+    assert uketsuke_refused(intake, resident_id)
+
+    # The scan sees plain text where it is held (intake's own resident row), so zero hits
+    # after the erasure means something.
+    before = counts(stack, case_id, event_id)
+    assert set(scan_tables(stack).get('"intake"."resident"', [])) == {
+        "name",
+        "furigana",
+        "phone",
+        "email",
+    }
+
+    # --- erasure -------------------------------------------------------------------------------
+    erased = admin.post(
+        f"/api/v1/residents/{resident_id}/erasure", json={"reason": "本人からの消去請求"}
+    )
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["cases"] == 1
+    for schema in SCHEMAS:
+        wait_for(
+            lambda schema=schema: stack.query(
+                f"SELECT 1 FROM {schema}.erased_case WHERE case_id = $1", case_id
+            ),
+            what=f"{schema} erased the case",
+        )
+
+    assert intake.get(f"/api/v1/cases/{case_id}").status_code == 404
+    listed = admin.get("/api/v1/cases", params={"event_id": event_id}).json()["items"]
+    assert case_id not in {c["case_id"] for c in listed}
+    assert scan_tables(stack) == {}
+    messages = read_all_topics(stack)
+    assert any(m.key == case_id.encode() for m in messages[INTAKE_CASE.dlq])
+    assert scan_topics(messages) == {}
+    # The sealed copies that remain (topics, DLQ, outboxes) cannot be opened: no key is left.
+    settings = Settings(service="notify", env="test")
+    gone = httpx.get(
+        f"{stack.url('intake')}/internal/v1/keys/{resident_id}/contact",
+        headers=caller_headers(settings),
+    )
+    assert gone.status_code == 410
+    assert food.get("/api/v1/cases", params={"event_id": event_id, "q": "こうのす"}).json() == []
+    assert counts(stack, case_id, event_id) == before
+
+    # --- replaying every old event of the case recreates nothing ------------------------------
+    replay = []
+    for topic, msgs in messages.items():
+        for m in msgs:
+            if m.key == case_id.encode() and not topic.endswith(".dlq"):
+                envelope = Envelope.from_bytes(m.value)
+                if envelope.event_type == "resident_erased" or envelope.schema_version != 1:
+                    continue  # the erasure itself, and the poison sent above
+                again = envelope.model_copy(update={"event_id": str(uuid.uuid4())})
+                replay.append((topic, m.key, again.to_bytes()))
+    assert len(replay) >= 5
+    asyncio.run(_publish(stack.infra.kafka_bootstrap, replay))
+    for service in SCHEMAS:
+        ids = {
+            Envelope.from_bytes(value).event_id
+            for topic, _, value in replay
+            if topic in {t.name for t in consumed_by(service)}
+        }
+
+        def applied(service: str = service, ids: set[str] = ids) -> bool:
+            rows = stack.query(
+                f"SELECT event_id FROM {service}.inbox WHERE event_id = ANY($1::text[])",
+                sorted(ids),
+            )
+            return {r["event_id"] for r in rows} >= ids
+
+        wait_for(applied, what=f"{service} consumed the replay")
+    time.sleep(2)  # the notify sender, food and intake have had their chance to act on it
+    assert not stack.query("SELECT 1 FROM notify.case_contact WHERE case_id = $1", case_id)
+    assert (
+        stack.query(
+            "SELECT kana_sealed FROM food_distribution.case_index WHERE case_id = $1", case_id
+        )[0][0]
+        is None
+    )
+    assert scan_tables(stack) == {}
+    assert counts(stack, case_id, event_id) == before
+    assert intake.get(f"/api/v1/cases/{case_id}").status_code == 404
+
+
+def uketsuke_refused(client: httpx.Client, resident_id: str) -> bool:
+    """Intake staff may neither take a disclosure nor erase."""
+    a = client.get(f"/api/v1/residents/{resident_id}/disclosure")
+    b = client.post(f"/api/v1/residents/{resident_id}/erasure", json={"reason": "x"})
+    return a.status_code == 403 and b.status_code == 403
