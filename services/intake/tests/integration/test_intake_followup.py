@@ -121,3 +121,71 @@ async def test_after_a_decline_the_case_page_refers_to_the_suggested_programme(
         headers=member_token,
     )
     assert refused.status_code == 403
+
+
+async def test_a_decline_sends_its_reason_code_and_shows_it(intake_app: App) -> None:
+    from tsunagu.shared.contracts.intake import (
+        REFERRAL_RESPONSE_SUBMITTED,
+        ReferralResponseSubmitted,
+    )
+
+    api = await token(intake_app.client, "uketsuke")
+    created = (await intake_app.client.post("/api/v1/cases", json=case_body(), headers=api)).json()
+    case_id, number = created["case_id"], created["case_number"]
+    routed = case_routed(case_id, number, todays_event())
+    bootstrap = intake_app.settings.kafka_bootstrap
+    await publish(bootstrap, ROUTING_CASE.name, case_id, routed)
+    member = next(r for r in routed.data["referrals"] if r["programme"] == "csw_participation")
+    team = await token(intake_app.client, "csw_participation")
+
+    async def arrived() -> bool:
+        view = await intake_app.client.get(f"/api/v1/cases/{case_id}", headers=team)
+        return view.status_code == 200 and bool(view.json().get("referrals"))
+
+    await eventually(arrived)
+    # A code alone is enough: its label becomes the text routing's lifecycle asks for.
+    sent = await intake_app.client.post(
+        f"/api/v1/referrals/{member['referral_id']}/respond",
+        json={"action": "decline", "reason_code": "unreachable"},
+        headers=team,
+    )
+    assert sent.status_code == 202, sent.text
+
+    async def submitted() -> bool:
+        events = await read_topic(bootstrap, INTAKE_REFERRAL_RESPONSE.name, key=case_id)
+        return any(e.event_type == REFERRAL_RESPONSE_SUBMITTED for e in events)
+
+    await eventually(submitted)
+    [event] = [
+        e
+        for e in await read_topic(bootstrap, INTAKE_REFERRAL_RESPONSE.name, key=case_id)
+        if e.event_type == REFERRAL_RESPONSE_SUBMITTED
+    ]
+    data = ReferralResponseSubmitted.model_validate(event.data)
+    assert (data.reason_code, data.reason) == ("unreachable", "本人と連絡がつかない")
+
+    confirmed = ReferralStatusChanged(
+        case_id=case_id,
+        case_number=number,
+        referral_id=member["referral_id"],
+        programme="csw_participation",
+        status="declined",
+        previous_status="pending",
+        by="csw-staff",
+        reason=data.reason,
+        reason_code="unreachable",
+        suggested_next="csw_outreach",
+        allowed_actions=[],
+    )
+    envelope = Envelope(
+        event_type=REFERRAL_STATUS_CHANGED,
+        producer="routing",
+        data=confirmed.model_dump(mode="json"),
+    )
+    await publish(bootstrap, ROUTING_CASE.name, case_id, envelope)
+
+    async def shown() -> bool:
+        view = (await intake_app.client.get(f"/api/v1/cases/{case_id}", headers=api)).json()
+        return any(r.get("reason_code") == "unreachable" for r in view.get("referrals", []))
+
+    await eventually(shown)

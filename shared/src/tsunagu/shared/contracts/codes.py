@@ -197,3 +197,51 @@ class ParcelType(StrEnum):
     NO_PORK = "no_pork"
     ALLERGY_FRIENDLY = "allergy_friendly"
     INFANT = "infant"
+
+
+class DeclineReason(StrEnum):
+    """Why a programme declined a referral: counted in reports; free text goes beside it."""
+
+    OUT_OF_SCOPE = "out_of_scope"
+    OTHER_PROGRAMME_FITS = "other_programme_fits"
+    RESIDENT_DECLINED = "resident_declined"
+    UNREACHABLE = "unreachable"
+    NO_CAPACITY = "no_capacity"
+    ALREADY_SUPPORTED = "already_supported"
+    OTHER = "other"
+
+
+DECLINE_REASON_LABELS_JA: dict[DeclineReason, str] = {
+    DeclineReason.OUT_OF_SCOPE: "事業の対象外",
+    DeclineReason.OTHER_PROGRAMME_FITS: "他の窓口が適切",
+    DeclineReason.RESIDENT_DECLINED: "本人が支援を希望しない",
+    DeclineReason.UNREACHABLE: "本人と連絡がつかない",
+    DeclineReason.NO_CAPACITY: "受け入れの余裕がない",
+    DeclineReason.ALREADY_SUPPORTED: "すでに他で支援を受けている",
+    DeclineReason.OTHER: "その他",
+}
+
+
+class ReferralOutcome(StrEnum):
+    """How a closed referral ended: counted in reports; free text goes beside it."""
+
+    RESOLVED = "resolved"
+    CONNECTED_TO_SERVICE = "connected_to_service"
+    CONTINUED_ELSEWHERE = "continued_elsewhere"
+    RESIDENT_ENDED = "resident_ended"
+    LOST_CONTACT = "lost_contact"
+    MOVED_AWAY = "moved_away"
+    DECEASED = "deceased"
+    OTHER = "other"
+
+
+REFERRAL_OUTCOME_LABELS_JA: dict[ReferralOutcome, str] = {
+    ReferralOutcome.RESOLVED: "課題が解決した",
+    ReferralOutcome.CONNECTED_TO_SERVICE: "制度・サービスにつないだ",
+    ReferralOutcome.CONTINUED_ELSEWHERE: "他の窓口・機関で支援を継続",
+    ReferralOutcome.RESIDENT_ENDED: "本人の希望で終了",
+    ReferralOutcome.LOST_CONTACT: "連絡がつかなくなった",
+    ReferralOutcome.MOVED_AWAY: "転居した",
+    ReferralOutcome.DECEASED: "亡くなった",
+    ReferralOutcome.OTHER: "その他",
+}

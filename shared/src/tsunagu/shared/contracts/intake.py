@@ -19,8 +19,10 @@ from tsunagu.shared.contracts.codes import (
     ConsentMethod,
     ContactChannel,
     ContactTime,
+    DeclineReason,
     Language,
     Programme,
+    ReferralOutcome,
     SharingBasis,
 )
 
@@ -130,6 +132,10 @@ class ReferralResponseSubmitted(_Data):
     reason: str | None = None
     outcome: str | None = None
     staff: str
+    #: The decline's reason and the close's outcome from their code lists (``reason`` and
+    #: ``outcome`` stay the free text beside them). Added later: optional.
+    reason_code: DeclineReason | None = None
+    outcome_code: ReferralOutcome | None = None
 
 
 class ReferralRequested(_Data):

@@ -9,7 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from tsunagu.shared.contracts.codes import (
     Concern,
+    DeclineReason,
     Programme,
+    ReferralOutcome,
     ReferralRole,
     ReferralStatus,
 )
@@ -107,6 +109,10 @@ class ReferralStatusChanged(_Data):
     by: str
     reason: str | None = None
     outcome: str | None = None
+    #: The codes of the decline's reason and the close's outcome (optional: free text alone
+    #: is still accepted).
+    reason_code: DeclineReason | None = None
+    outcome_code: ReferralOutcome | None = None
     #: After a decline: the programme routing suggests next, or the coordinator taking over.
     suggested_next: Programme | None = None
     taken_by: str | None = None

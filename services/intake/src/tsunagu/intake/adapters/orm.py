@@ -229,6 +229,9 @@ class IntakeTables(ServiceTables):
             Column("escalated", Boolean, nullable=False, server_default=text("false")),
             Column("last_reason", Text),
             Column("last_outcome", Text),
+            #: The codes beside them (DeclineReason, ReferralOutcome), for counting.
+            Column("last_reason_code", String(32)),
+            Column("last_outcome_code", String(32)),
             #: After a decline: the programme routing suggests next (its referral_status_changed).
             Column("suggested_next", String(32)),
             #: The responses routing accepts now, as its last event said (null: not told).

@@ -425,6 +425,8 @@ async def respond(
                 body.action,
                 reason=body.reason,
                 outcome=body.outcome,
+                reason_code=body.reason_code,
+                outcome_code=body.outcome_code,
             )
     return schemas.RespondOut(**result)
 

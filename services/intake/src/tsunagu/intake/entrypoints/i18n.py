@@ -152,6 +152,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "agency.child_family_centre": ("こども家庭センター", "Child and family centre"),
     "agency.dv_centre": ("警察・配偶者暴力相談支援センター", "Police / DV centre"),
     "new.contact_time": ("連絡の時間帯", "Preferred time"),
+    "inbox.note": ("詳しく（任意）", "Details (optional)"),
     "followup.suggested": ("振り分けの提案", "Routing suggests"),
     "followup.refer": ("提案の窓口に紹介する", "Refer to the suggested programme"),
     "followup.add": ("紹介を追加", "Add a referral"),

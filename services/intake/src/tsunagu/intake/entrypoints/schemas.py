@@ -13,7 +13,9 @@ from tsunagu.shared.contracts.codes import (
     ConsentGivenBy,
     ConsentMethod,
     ContactChannel,
+    DeclineReason,
     Programme,
+    ReferralOutcome,
     SharingBasis,
 )
 from tsunagu.shared.contracts.intake import ReferralAction
@@ -78,6 +80,9 @@ class ReferralOut(BaseModel):
     #: Why the programme declined, and how a closed referral ended (as staff gave them).
     reason: str | None = None
     outcome: str | None = None
+    #: Their codes (``DeclineReason``, ``ReferralOutcome``), when staff chose one.
+    reason_code: str | None = None
+    outcome_code: str | None = None
     #: After a decline: the programme routing suggests next (``POST .../referrals`` takes it).
     suggested_next: str | None = None
     #: The responses routing accepts now (its lifecycle); anything else is refused with 409.
@@ -259,24 +264,30 @@ class BoardStatusIn(_In):
 
 
 class RespondIn(_In):
-    """A programme's response: a decline needs its reason, a close its outcome."""
+    """A programme's response: a decline needs its reason, a close its outcome, each as a code
+    from its list (``reason_code``, ``outcome_code``: counted in reports) or as text, or both
+    (the text beside the code)."""
 
     action: ReferralAction
+    reason_code: DeclineReason | None = None
+    outcome_code: ReferralOutcome | None = None
     reason: str | None = Field(default=None, max_length=500, validate_default=True)
     outcome: str | None = Field(default=None, max_length=1000, validate_default=True)
 
     @field_validator("reason")
     @classmethod
     def _decline_has_reason(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if info.data.get("action") == "decline" and not value:
-            raise PydanticCustomError("reason_required", "お断りする理由を入力してください")
+        coded = info.data.get("reason_code") is not None
+        if info.data.get("action") == "decline" and not value and not coded:
+            raise PydanticCustomError("reason_required", "お断りする理由を選んでください")
         return value
 
     @field_validator("outcome")
     @classmethod
     def _close_has_outcome(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if info.data.get("action") == "close" and not value:
-            raise PydanticCustomError("outcome_required", "終結の結果を入力してください")
+        coded = info.data.get("outcome_code") is not None
+        if info.data.get("action") == "close" and not value and not coded:
+            raise PydanticCustomError("outcome_required", "終結の結果を選んでください")
         return value
 
 

@@ -109,6 +109,8 @@ async def on_referral_status_changed(session: AsyncSession, envelope: Envelope) 
         "escalated": data.status is ReferralStatus.ESCALATED,
         "last_reason": data.reason,
         "last_outcome": data.outcome,
+        "last_reason_code": None if data.reason_code is None else data.reason_code.value,
+        "last_outcome_code": None if data.outcome_code is None else data.outcome_code.value,
         "suggested_next": None if data.suggested_next is None else data.suggested_next.value,
         "allowed_actions": data.allowed_actions,
         # Routing has decided on what staff sent: no longer awaiting confirmation.

@@ -18,7 +18,15 @@ from tsunagu.intake.service_layer import audit
 from tsunagu.intake.service_layer.errors import Conflict, Forbidden, Invalid, NotFound
 from tsunagu.intake.service_layer.views import referral_statuses
 from tsunagu.shared.contracts import intake as contract
-from tsunagu.shared.contracts.codes import Programme, ReferralStatus, StaffRole
+from tsunagu.shared.contracts.codes import (
+    DECLINE_REASON_LABELS_JA,
+    REFERRAL_OUTCOME_LABELS_JA,
+    DeclineReason,
+    Programme,
+    ReferralOutcome,
+    ReferralStatus,
+    StaffRole,
+)
 from tsunagu.shared.contracts.envelope import utcnow
 from tsunagu.shared.contracts.topics import INTAKE_REFERRAL_RESPONSE
 from tsunagu.shared.outbox import OutboxWriter
@@ -68,6 +76,8 @@ async def respond(
     *,
     reason: str | None = None,
     outcome: str | None = None,
+    reason_code: DeclineReason | None = None,
+    outcome_code: ReferralOutcome | None = None,
 ) -> dict[str, Any]:
     f = tables.referral
     row = (
@@ -89,6 +99,11 @@ async def respond(
     allowed = row.allowed_actions
     if allowed is not None and action not in allowed:
         raise Conflict(refusal(status.value, action, list(allowed)))
+    # A code chosen without words: its label is the text (routing's lifecycle wants text).
+    if action == "decline" and reason_code is not None and not (reason or "").strip():
+        reason = DECLINE_REASON_LABELS_JA[reason_code]
+    if action == "close" and outcome_code is not None and not (outcome or "").strip():
+        outcome = REFERRAL_OUTCOME_LABELS_JA[outcome_code]
     if action in _NEEDS_TEXT:
         field, message = _NEEDS_TEXT[action]
         given = {"reason": reason, "outcome": outcome}
@@ -101,6 +116,8 @@ async def respond(
         action=action,
         reason=reason if action == "decline" else None,
         outcome=outcome if action == "close" else None,
+        reason_code=reason_code if action == "decline" else None,
+        outcome_code=outcome_code if action == "close" else None,
         staff=who.username,
     )
     envelope = outbox.envelope(contract.REFERRAL_RESPONSE_SUBMITTED, data.model_dump(mode="json"))

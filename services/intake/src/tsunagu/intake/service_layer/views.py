@@ -212,6 +212,10 @@ async def referrals_of(session: AsyncSession, case_id: str) -> list[dict[str, An
         referral = dict(row._mapping)
         # The API's names for what routing last said (reason for a decline, a close's outcome).
         referral["reason"], referral["outcome"] = row.last_reason, row.last_outcome
+        referral["reason_code"], referral["outcome_code"] = (
+            row.last_reason_code,
+            row.last_outcome_code,
+        )
         out.append(referral)
     return out
 

@@ -64,6 +64,9 @@ class RoutingTables(ServiceTables):
             Column("reasons", JSONB, nullable=False),
             Column("reason", Text),
             Column("outcome", Text),
+            # The reason's and outcome's codes (DeclineReason, ReferralOutcome), for reports.
+            Column("reason_code", String(32)),
+            Column("outcome_code", String(32)),
             Column("suggested_next", String(32)),
             Column("taken_by", String(64)),
             # When the programme received the case: who must hear of a consent withdrawal.

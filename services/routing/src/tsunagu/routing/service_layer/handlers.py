@@ -818,6 +818,10 @@ async def on_referral_response(routing: Routing, session: AsyncSession, envelope
         values["reason"] = response.reason
     if response.outcome is not None:
         values["outcome"] = response.outcome
+    if response.reason_code is not None and status is ReferralStatus.DECLINED:
+        values["reason_code"] = response.reason_code.value
+    if response.outcome_code is not None and status is ReferralStatus.CLOSED:
+        values["outcome_code"] = response.outcome_code.value
     await session.execute(
         update(t.referral).where(t.referral.c.referral_id == row.referral_id).values(**values)
     )
@@ -845,6 +849,8 @@ async def on_referral_response(routing: Routing, session: AsyncSession, envelope
         by=response.staff,
         reason=response.reason,
         outcome=response.outcome,
+        reason_code=values.get("reason_code"),
+        outcome_code=values.get("outcome_code"),
         suggested_next=suggested_next,
         taken_by=values.get("taken_by", row.taken_by),
         allowed_actions=allowed_actions(status),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -24,7 +26,7 @@ from tsunagu.intake.entrypoints.web import (
 from tsunagu.intake.service_layer import audit, referrals
 from tsunagu.intake.service_layer.errors import Conflict, Forbidden, Invalid, NotFound
 from tsunagu.shared.auth import Principal, check_csrf
-from tsunagu.shared.contracts.codes import StaffRole
+from tsunagu.shared.contracts.codes import DeclineReason, ReferralOutcome, StaffRole
 
 router = APIRouter()
 
@@ -73,6 +75,8 @@ async def inbox_respond(
     action = form_text(form, "action")
     reason = form_text(form, "reason")[:500] or None
     outcome = form_text(form, "outcome")[:1000] or None
+    reason_code = _code(DeclineReason, form_text(form, "reason_code"))
+    outcome_code = _code(ReferralOutcome, form_text(form, "outcome_code"))
     message = None
     if action not in ("accept", "decline", "start", "close") or not id_or_none(referral_id):
         raise HTTPException(422, "操作が正しくありません")
@@ -89,6 +93,8 @@ async def inbox_respond(
                     action,
                     reason=reason,
                     outcome=outcome,
+                    reason_code=reason_code,
+                    outcome_code=outcome_code,
                 )
         except NotFound:
             raise not_found() from None
@@ -110,3 +116,11 @@ async def inbox_respond(
         error=message,
         error_referral=referral_id,
     )
+
+
+def _code(codes: Any, value: str) -> Any:
+    """The chosen code, or None (not chosen, or not one of the list)."""
+    try:
+        return codes(value) if value else None
+    except ValueError:
+        return None

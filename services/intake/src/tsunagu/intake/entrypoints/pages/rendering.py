@@ -26,11 +26,15 @@ from tsunagu.intake.service_layer import cases
 from tsunagu.shared import phones
 from tsunagu.shared.auth import CSRF_FIELD, Principal
 from tsunagu.shared.contracts.codes import (
+    DECLINE_REASON_LABELS_JA,
+    REFERRAL_OUTCOME_LABELS_JA,
     Concern,
     ContactChannel,
     ContactTime,
+    DeclineReason,
     Language,
     Programme,
+    ReferralOutcome,
     ReferralRole,
     Sex,
     SharingBasis,
@@ -97,7 +101,18 @@ def page_context(request: Request, principal: Principal | None) -> dict[str, Any
         "ContactTime": ContactTime,
         "ReferralRole": ReferralRole,
         "board_statuses": cases.BOARD_STATUSES,
+        "decline_reasons": [(c.value, DECLINE_REASON_LABELS_JA[c]) for c in DeclineReason],
+        "referral_outcomes": [(c.value, REFERRAL_OUTCOME_LABELS_JA[c]) for c in ReferralOutcome],
+        "decline_reason_label": lambda code: _label(DECLINE_REASON_LABELS_JA, DeclineReason, code),
+        "outcome_label": lambda code: _label(REFERRAL_OUTCOME_LABELS_JA, ReferralOutcome, code),
     }
+
+
+def _label(labels: Any, codes: Any, code: str | None) -> str:
+    try:
+        return str(labels[codes(code)]) if code else ""
+    except ValueError:
+        return str(code)
 
 
 def format_phone(digits: str | None) -> str:
