@@ -1,0 +1,135 @@
+"""Intake's side of residents' rights on real Kafka and PostgreSQL (ADR 12): who may erase, what
+an erasure leaves, the retention job, and the outbox pruner."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from intake_helpers import App, case_body, eventually, read_topic, token
+from sqlalchemy import func, select, update
+
+from tsunagu.intake.adapters.orm import tables
+from tsunagu.shared.auth import Principal, issue_token
+from tsunagu.shared.contracts.envelope import utcnow
+from tsunagu.shared.contracts.topics import INTAKE_CASE
+
+pytestmark = pytest.mark.integration
+
+
+def officer(app: App) -> dict[str, str]:
+    principal = Principal(username="kojin", roles=frozenset({"privacy_officer"}))
+    raw = issue_token(principal, app.settings.auth_secret.get_secret_value(), 600)
+    return {"Authorization": f"Bearer {raw}"}
+
+
+async def take_in(app: App) -> tuple[str, str]:
+    headers = await token(app.client, "uketsuke")
+    created = await app.client.post("/api/v1/cases", json=case_body(), headers=headers)
+    assert created.status_code == 201, created.text
+    case_id = created.json()["case_id"]
+    async with app.runtime.sessions() as session:
+        resident_id = await session.scalar(
+            select(tables.case.c.resident_id).where(tables.case.c.case_id == case_id)
+        )
+    return case_id, str(resident_id)
+
+
+async def test_only_admins_and_privacy_officers_erase_and_a_reason_is_required(
+    intake_app: App,
+) -> None:
+    case_id, resident_id = await take_in(intake_app)
+    url = f"/api/v1/residents/{resident_id}/erasure"
+    uketsuke = await token(intake_app.client, "uketsuke")
+    assert (
+        await intake_app.client.post(url, json={"reason": "x"}, headers=uketsuke)
+    ).status_code == 403
+    blank = await intake_app.client.post(url, json={"reason": "  "}, headers=officer(intake_app))
+    assert blank.status_code == 422
+    assert "理由" in blank.text
+    done = await intake_app.client.post(
+        url, json={"reason": "本人からの消去請求"}, headers=officer(intake_app)
+    )
+    assert done.status_code == 200, done.text
+    assert (done.json()["cases"], done.json()["already_erased"]) == (1, False)
+    again = await intake_app.client.post(
+        url, json={"reason": "二度目"}, headers=officer(intake_app)
+    )
+    assert again.json()["already_erased"] is True
+
+    async with intake_app.runtime.sessions() as session:
+        r = (
+            await session.execute(
+                select(tables.resident).where(tables.resident.c.resident_id == resident_id)
+            )
+        ).one()
+        assert (r.name, r.name_kana, r.phone, r.email, r.address, r.birth_date) == (
+            "", "", None, None, None, None,
+        )  # fmt: skip
+        case = (
+            await session.execute(select(tables.case).where(tables.case.c.case_id == case_id))
+        ).one()
+        assert (case.notes, case.proxy, case.household_members) == (None, None, [])
+        assert case.concerns  # what the counts need stays
+        key = tables.resident_key
+        assert await session.scalar(select(key).where(key.c.resident_id == resident_id)) is None
+        erasure = (await session.execute(select(tables.erasure))).all()
+        assert [(e.resident_id, e.basis, e.erased_by) for e in erasure if e.resident_id == resident_id] == [
+            (resident_id, "request", "kojin")
+        ]  # fmt: skip
+    assert (
+        await intake_app.client.get(f"/api/v1/cases/{case_id}", headers=uketsuke)
+    ).status_code == 404
+
+    async def published() -> bool:
+        if await intake_app.runtime.relay.unsent_count():
+            return False
+        events = await read_topic(intake_app.settings.kafka_bootstrap, INTAKE_CASE.name, case_id)
+        return [e.event_type for e in events] == ["case_created", "resident_erased"]
+
+    await eventually(published)
+
+
+async def test_the_retention_job_erases_residents_whose_last_contact_is_past_the_period(
+    intake_app: App,
+) -> None:
+    old_case, old_resident = await take_in(intake_app)
+    _, recent_resident = await take_in(intake_app)
+    long_ago = utcnow() - timedelta(days=intake_app.settings.retention_days + 1)
+    async with intake_app.runtime.sessions() as session, session.begin():
+        await session.execute(
+            update(tables.case)
+            .where(tables.case.c.case_id == old_case)
+            .values(created_at=long_ago, updated_at=long_ago)
+        )
+    assert await intake_app.runtime.retention.run_once() >= 1
+    async with intake_app.runtime.sessions() as session:
+        erased = dict(
+            (
+                await session.execute(select(tables.erasure.c.resident_id, tables.erasure.c.basis))
+            ).all()
+        )
+        assert erased.get(old_resident) == "retention"
+        assert recent_resident not in erased
+
+
+async def test_sent_outbox_rows_are_pruned_after_the_keep_period(intake_app: App) -> None:
+    await take_in(intake_app)
+    await eventually(lambda: _zero(intake_app))
+    outbox = tables.outbox
+    async with intake_app.runtime.sessions() as session, session.begin():
+        await session.execute(update(outbox).values(sent_at=utcnow() - timedelta(hours=25)))
+    await take_in(intake_app)  # sent just now (or still waiting): kept
+    assert await intake_app.runtime.pruner.prune() >= 1
+    async with intake_app.runtime.sessions() as session:
+        left = await session.scalar(select(func.count()).select_from(outbox))
+        old = await session.scalar(
+            select(func.count())
+            .select_from(outbox)
+            .where(outbox.c.sent_at < utcnow() - timedelta(hours=24))
+        )
+    assert left >= 1 and old == 0
+
+
+async def _zero(app: App) -> bool:
+    return await app.runtime.relay.unsent_count() == 0
