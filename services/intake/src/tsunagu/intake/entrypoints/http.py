@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -21,6 +21,25 @@ def install(app: FastAPI, intake: Intake) -> None:
     app.state.intake = intake
     app.add_middleware(WebMiddleware, settings=intake.settings)
     app.mount("/static", StaticFiles(directory=PACKAGE / "static"), name="static")
+
+    # The service worker is served from the root so its scope covers the staff pages, and the
+    # manifest beside it; both are plain files (the CSP allows only 'self' scripts).
+    @app.get("/sw.js", include_in_schema=False)
+    async def _service_worker() -> FileResponse:
+        return FileResponse(
+            PACKAGE / "static" / "sw.js",
+            media_type="text/javascript",
+            headers={"Cache-Control": "no-cache"},
+        )
+
+    @app.get("/manifest.webmanifest", include_in_schema=False)
+    async def _manifest() -> FileResponse:
+        return FileResponse(
+            PACKAGE / "static" / "manifest.webmanifest",
+            media_type="application/manifest+json",
+            headers={"Cache-Control": "no-cache"},
+        )
+
     app.include_router(api.router)
     app.include_router(reports_api.router)
     app.include_router(public.router)

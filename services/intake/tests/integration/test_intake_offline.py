@@ -1,0 +1,238 @@
+"""Offline intake in headless Chromium with the network cut (Playwright's offline mode).
+
+Two residents taken in offline survive a reload, then appear as exactly two cases, in the order
+taken, once the network returns; a case whose Idempotency-Key already reached the server is not
+created again. What the device keeps is ciphertext, and logging out asks first and wipes it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+from intake_helpers import todays_event, token, unique_phone
+from playwright.async_api import Dialog, Page, Route, async_playwright, expect
+from test_intake_browser import CHROMIUM, CHROMIUM_ARGS, log_in
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+
+async def take_in(page: Page, name: str, kana: str, phone: str) -> None:
+    await page.get_by_role("combobox", name="相談会").select_option(todays_event())
+    await page.get_by_role("textbox", name="氏名 必須", exact=True).fill(name)
+    await page.get_by_role("textbox", name="ふりがな 必須").fill(kana)
+    await page.get_by_role("textbox", name="電話番号").fill(phone)
+    await page.get_by_role("checkbox", name="生活費が足りない").check()
+    await page.get_by_role("radio", name="一番困っていること: 生活費が足りない").check()
+    await page.get_by_label("共有に同意する").check()
+    await page.get_by_label("本人同意").check()
+    await page.locator("#consent-contact_channels").get_by_label("電話", exact=True).check()
+    await page.get_by_role("button", name="受付を登録する").click()
+
+
+async def cases_with_phone(base: str, phone: str) -> list[dict]:
+    async with httpx.AsyncClient(base_url=base) as client:
+        headers = await token(client, "uketsuke")
+        r = await client.get("/api/v1/cases", params={"q": phone}, headers=headers)
+        assert r.status_code == 200, r.text
+        return list(r.json()["items"])
+
+
+async def stored_queue(page: Page) -> list[dict]:
+    """What IndexedDB holds, as a script on the page reads it (no key needed to read this)."""
+    return await page.evaluate(
+        """() => new Promise((resolve, reject) => {
+          const open = indexedDB.open("tsunagu-offline", 1);
+          open.onerror = () => reject(open.error);
+          open.onsuccess = () => {
+            const all = open.result.transaction("queue").objectStore("queue").getAll();
+            all.onsuccess = () => resolve(all.result.map((i) => ({
+              seq: i.seq, key: i.key, staff: i.staff, state: i.state,
+              text: new TextDecoder("latin1").decode(i.data),
+              bytes: i.data.byteLength,
+            })));
+          };
+        })"""
+    )
+
+
+async def test_two_residents_offline_survive_a_reload_then_become_two_cases_in_order(
+    served_intake: str, artefacts_dir: Path
+) -> None:
+    assert shutil.which(CHROMIUM)
+    base = served_intake
+    phones = [unique_phone(), unique_phone()]
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="ja-JP")
+        page = await context.new_page()
+        try:
+            await log_in(page, base, "uketsuke")
+            await page.goto(base + "/cases/new")
+            await page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+            queue = page.locator("#offline-queue")
+            await expect(queue).to_contain_text("未送信 0件")
+            manifest = await page.evaluate(
+                "fetch(document.querySelector('link[rel=manifest]').href).then(r => r.json())"
+            )
+            assert manifest["start_url"] == "/cases/new" and manifest["display"] == "standalone"
+
+            await context.set_offline(True)
+            await page.reload()  # served by the service worker
+            await expect(queue).to_contain_text("オフラインです")
+            # The routing preview needs the network: it says so instead of failing.
+            await page.get_by_role("button", name="振り分けを確認").click()
+            await expect(page.locator("#preview-offline")).to_be_visible()
+            await expect(page.locator("#preview-offline")).to_contain_text(
+                "オフラインでは使えません"
+            )
+
+            await take_in(page, "大宮 一郎", "おおみや いちろう", phones[0])
+            await expect(queue).to_contain_text("未送信 1件")
+            await take_in(page, "浦和 二葉", "うらわ ふたば", phones[1])
+            await expect(queue).to_contain_text("未送信 2件")
+            await expect(queue).to_contain_text("この端末（このブラウザ）に暗号化して保存")
+            await page.screenshot(
+                path=str(artefacts_dir / "offline-two-waiting.png"), full_page=True
+            )
+
+            await page.reload()
+            await expect(queue).to_contain_text("未送信 2件")
+            kept = await stored_queue(page)
+            assert [k["staff"] for k in kept] == ["uketsuke", "uketsuke"]
+            assert len({k["key"] for k in kept}) == 2  # one Idempotency-Key per case
+            for item in kept:  # ciphertext: neither name nor phone readable on the device
+                assert item["bytes"] > 100
+                assert phones[0] not in item["text"] and phones[1] not in item["text"]
+                assert "resident" not in item["text"]
+            assert await cases_with_phone(base, phones[0]) == []
+
+            await context.set_offline(False)
+            await expect(queue).to_contain_text("未送信 0件", timeout=30_000)
+            sent = queue.locator("ul.sent li")
+            await expect(sent).to_have_count(2)
+            await page.screenshot(path=str(artefacts_dir / "offline-sent.png"), full_page=True)
+            assert await stored_queue(page) == []
+
+            first, second = [await cases_with_phone(base, ph) for ph in phones]
+            assert len(first) == 1 and len(second) == 1  # exactly two cases
+            numbers = [first[0]["case_number"], second[0]["case_number"]]
+            assert numbers[0] < numbers[1]  # in the order taken
+            texts = await sent.all_inner_texts()
+            assert texts == [f"送信しました: 受付番号 {n}" for n in numbers]
+        finally:
+            await context.close()
+            await browser.close()
+
+
+async def test_a_case_whose_key_already_reached_the_server_is_not_doubled(
+    served_intake: str, artefacts_dir: Path
+) -> None:
+    base = served_intake
+    phone = unique_phone()
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="ja-JP")
+        page = await context.new_page()
+        try:
+            await log_in(page, base, "uketsuke")
+            await page.goto(base + "/cases/new")
+            await page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+            await context.set_offline(True)
+            await take_in(page, "与野 三郎", "よの さぶろう", phone)
+            queue = page.locator("#offline-queue")
+            await expect(queue).to_contain_text("未送信 1件")
+
+            # The first send reaches the server, which creates the case; its answer is lost.
+            lost: list[str] = []
+
+            async def lose_the_answer(route: Route) -> None:
+                if route.request.method == "POST" and not lost:
+                    response = await route.fetch(max_redirects=0)
+                    lost.append(str(response.status))
+                    await route.abort("connectionreset")
+                else:
+                    await route.continue_()
+
+            await page.route("**/cases/new", lose_the_answer)
+            await context.set_offline(False)
+            for _ in range(100):
+                if lost:
+                    break
+                await page.wait_for_timeout(100)
+            assert lost == ["303"]
+            assert len(await cases_with_phone(base, phone)) == 1
+            await expect(queue).to_contain_text("未送信 1件")  # the page did not hear back
+
+            # The page tries again with the same Idempotency-Key: the server shows the same case.
+            await page.evaluate("window.dispatchEvent(new Event('online'))")
+            await expect(queue).to_contain_text("未送信 0件", timeout=30_000)
+            [case] = await cases_with_phone(base, phone)
+            await expect(queue.locator("ul.sent li")).to_have_text(
+                [f"送信しました: 受付番号 {case['case_number']}"]
+            )
+        finally:
+            await context.close()
+            await browser.close()
+
+
+async def test_logging_out_with_cases_waiting_asks_first_and_wipes_the_device(
+    served_intake: str,
+) -> None:
+    base = served_intake
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="ja-JP")
+        page = await context.new_page()
+        try:
+            await log_in(page, base, "uketsuke")
+            await page.goto(base + "/cases/new")
+            await page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+            await context.set_offline(True)
+            await take_in(page, "岩槻 四郎", "いわつき しろう", unique_phone())
+            await expect(page.locator("#offline-queue")).to_contain_text("未送信 1件")
+            await page.route("**/cases/new", lambda route: route.abort())  # still unsendable
+            await context.set_offline(False)
+
+            asked: list[str] = []
+
+            async def decline(dialog: Dialog) -> None:
+                asked.append(dialog.message)
+                await dialog.dismiss()
+
+            page.once("dialog", decline)
+            await page.get_by_role("button", name="ログアウト").click()
+            await page.wait_for_timeout(500)
+            assert asked and "未送信の相談が 1件" in asked[0]
+            assert len(await stored_queue(page)) == 1  # declined: nothing lost, still signed in
+            await expect(page.get_by_role("button", name="ログアウト")).to_be_visible()
+
+            page.once("dialog", lambda dialog: dialog.accept())
+            await page.get_by_role("button", name="ログアウト").click()
+            await expect(page.get_by_role("button", name="ログイン")).to_be_visible()
+            assert await stored_queue(page) == []
+            keys = await page.evaluate(
+                """() => new Promise((resolve) => {
+                  const open = indexedDB.open("tsunagu-offline", 1);
+                  open.onsuccess = () => {
+                    const all = open.result.transaction("keys").objectStore("keys").getAll();
+                    all.onsuccess = () => resolve(all.result.length);
+                  };
+                })"""
+            )
+            assert keys == 0
+            # The kept form page (staff name, CSRF token) is gone; static files may come back.
+            kept_form = await page.evaluate(
+                """async () => {
+                  for (const name of await caches.keys()) {
+                    if (await (await caches.open(name)).match("/cases/new")) return true;
+                  }
+                  return false;
+                }"""
+            )
+            assert kept_form is False
+        finally:
+            await context.close()
+            await browser.close()
