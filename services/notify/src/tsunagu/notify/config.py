@@ -7,21 +7,16 @@ sealed on the bus, or in an imported list).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tsunagu.notify.domain.retry import RetryPolicy
+from tsunagu.shared.clock import Clock, system_clock
 from tsunagu.shared.contracts.codes import Programme
 
-#: Where the service reads "now" from; tests inject a clock they can advance.
-Clock = Callable[[], datetime]
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
+__all__ = ["Clock", "NotifyConfig", "system_clock"]
 
 
 class NotifyConfig(BaseSettings):

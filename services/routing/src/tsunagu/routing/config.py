@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-#: Where the service reads "now" from; tests inject a clock they can advance.
-Clock = Callable[[], datetime]
+from tsunagu.shared.clock import Clock, offset_clock, system_clock
 
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
-
-
-def offset_clock(seconds: float) -> Clock:
-    """Real time moved by ``seconds``: lets a test of the running service pass a deadline."""
-    offset = timedelta(seconds=seconds)
-
-    def now() -> datetime:
-        return system_clock() + offset
-
-    return now
+__all__ = ["Clock", "RoutingConfig", "offset_clock", "system_clock"]
 
 
 class RoutingConfig(BaseSettings):

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from tsunagu.food_distribution.domain.eligibility import Eligibility
 from tsunagu.food_distribution.domain.labels import PARCEL_TYPE_LABELS_JA
+from tsunagu.shared.clock import JAPAN
 from tsunagu.shared.contracts.codes import ParcelType
 
 # Japan has no daylight saving time, so a fixed offset is exact and needs no tz database.
-JST = timezone(timedelta(hours=9), "JST")
+JST = JAPAN
 
 
 @dataclass(frozen=True)

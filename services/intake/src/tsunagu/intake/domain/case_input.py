@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Annotated, Any, Self
 
 from pydantic import (
@@ -35,6 +35,7 @@ from tsunagu.intake.domain.normalize import (
     phone_digits,
 )
 from tsunagu.shared import phones
+from tsunagu.shared.clock import JAPAN
 from tsunagu.shared.contracts.codes import (
     Concern,
     ContactChannel,
@@ -57,7 +58,7 @@ __all__ = [
     "japanese_error_messages",
 ]
 
-JST = timezone(timedelta(hours=9), "Asia/Tokyo")  # Japan has no daylight saving time
+JST = JAPAN
 MAX_AGE = 120
 MAX_HOUSEHOLD_MEMBERS = 20
 

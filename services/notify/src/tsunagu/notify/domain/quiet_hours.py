@@ -13,11 +13,11 @@ the arithmetic below never meets a skipped or repeated hour; zoneinfo is still u
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
+from tsunagu.shared.clock import JAPAN
 from tsunagu.shared.contracts.codes import ContactTime
 
-TOKYO = ZoneInfo("Asia/Tokyo")
+TOKYO = JAPAN
 
 #: The contact windows in Tokyo local time: [start, end). ``ANY`` is the whole day window.
 WINDOWS: dict[ContactTime, tuple[time, time]] = {
