@@ -19,7 +19,15 @@ SERVICES = names()
 DEFAULT_PORTS = {name: s.port for name, s in registered().items()}
 
 COMPOSE = Path(__file__).resolve().parents[2] / "deploy" / "compose"
-SECRETS = ("TSUNAGU_AUTH_SECRET", "TSUNAGU_CONTACT_KEY", "TSUNAGU_DB_PASSWORD")
+SECRETS = (
+    "TSUNAGU_AUTH_SECRET",
+    "TSUNAGU_CONTACT_KEY",
+    "TSUNAGU_DB_PASSWORD",
+    "TSUNAGU_MASTER_KEY",
+    "TSUNAGU_CREDENTIAL_INTAKE",
+    "TSUNAGU_CREDENTIAL_NOTIFY",
+    "TSUNAGU_CREDENTIAL_FOOD",
+)
 VARIABLE = re.compile(r"\$(?:\$|\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-?])?(?P<arg>[^}]*)\})")
 
 
@@ -147,3 +155,32 @@ def test_each_service_is_healthchecked_ordered_and_stops_gracefully(project):
         assert any(t.startswith("/tmp") for t in s["tmpfs"])
         assert s["user"] == "10001:10001"
         assert s["deploy"]["resources"]["limits"]["memory"]
+
+
+def test_only_intake_holds_the_master_key_and_each_service_its_own_credential(project):
+    """ADR 12: the master key stays in intake; each caller presents its own credential, and
+    each receiver accepts exactly the callers it serves."""
+    services = project["services"]
+
+    def env(name: str) -> dict[str, Any]:
+        environment: dict[str, Any] = services[name]["environment"]
+        return environment
+
+    assert "TSUNAGU_MASTER_KEY" in env("intake")
+    for name in ("routing", "notify", "food_distribution"):
+        assert "TSUNAGU_MASTER_KEY" not in env(name)
+    own = {n: env(n).get("TSUNAGU_SERVICE_CREDENTIAL") for n in SERVICES}
+    assert own == {
+        "intake": "test-tsunagu_credential_intake",
+        "routing": None,
+        "notify": "test-tsunagu_credential_notify",
+        "food_distribution": "test-tsunagu_credential_food",
+    }
+    accepted = {n: json.loads(env(n)["TSUNAGU_SERVICE_CREDENTIALS"]) for n in SERVICES}
+    assert accepted["intake"] == {
+        "notify": own["notify"], "food_distribution": own["food_distribution"],
+    }  # fmt: skip
+    for name in ("routing", "notify", "food_distribution"):
+        assert accepted[name] == {"intake": own["intake"]}
+    urls = json.loads(env("notify")["TSUNAGU_INTERNAL_URLS"])
+    assert urls["intake"] == "http://intake:8000"

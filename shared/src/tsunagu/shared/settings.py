@@ -14,6 +14,10 @@ DEV_MASTER_KEY = "ZGV2LW9ubHktbWFzdGVyLWtleS1jaGFuZ2UtbWUhISE="
 DEV_SERVICE_CREDENTIAL = "dev-only-service-credential-"
 
 
+#: The services that call others' internal endpoints, and so need a credential of their own.
+CALLERS = ("intake", "notify", "food_distribution")
+
+
 def dev_service_credential(service: str) -> str:
     """A service's credential outside prod, when none is configured."""
     return DEV_SERVICE_CREDENTIAL + service
@@ -62,8 +66,9 @@ class Settings(BaseSettings):
     #: and, on the receiving side, the credential expected of each calling service.
     service_credential: SecretStr | None = None
     service_credentials: dict[str, SecretStr] = Field(default_factory=dict)
-    #: Where the services reach intake's internal endpoints (default: ``intake_url``).
-    intake_internal_url: str | None = None
+    #: Where the services reach each other's internal endpoints (keys, disclosure), by service
+    #: name, e.g. inside a cluster; a service not named is reached at its public URL.
+    internal_urls: dict[str, str] = Field(default_factory=dict)
     #: How long a service keeps a resident's key in memory.
     key_cache_seconds: float = 60.0
     #: Sent outbox rows older than this are deleted (every service, checked every prune period).
@@ -124,7 +129,7 @@ class Settings(BaseSettings):
             raise RuntimeError("TSUNAGU_CONTACT_KEY must be set in prod")
         if self.service == "intake" and self.master_key.get_secret_value() == DEV_MASTER_KEY:
             raise RuntimeError("TSUNAGU_MASTER_KEY must be set in prod")
-        if self.service_credential is None:
+        if self.service_credential is None and self.service in CALLERS:
             raise RuntimeError("TSUNAGU_SERVICE_CREDENTIAL must be set in prod")
 
     def own_credential(self) -> str:
@@ -144,6 +149,15 @@ class Settings(BaseSettings):
             return None
         return dev_service_credential(service)
 
+    def internal_base(self, service: str) -> str:
+        public = {
+            "intake": self.intake_url,
+            "routing": self.routing_url,
+            "notify": self.notify_url,
+            "food_distribution": self.food_url,
+        }
+        return (self.internal_urls.get(service) or public[service]).rstrip("/")
+
     @property
     def intake_base(self) -> str:
-        return (self.intake_internal_url or self.intake_url).rstrip("/")
+        return self.internal_base("intake")

@@ -84,11 +84,7 @@ async def intake_part(session: AsyncSession, resident_id: str) -> tuple[dict[str
 
 
 async def ask(settings: Settings, service: str, resident_id: str, case_ids: list[str]) -> Any:
-    base = {
-        "routing": settings.routing_url,
-        "notify": settings.notify_url,
-        "food_distribution": settings.food_url,
-    }[service].rstrip("/")
+    base = settings.internal_base(service)
     try:
         async with httpx.AsyncClient(timeout=10.0) as client:
             response = await client.get(
