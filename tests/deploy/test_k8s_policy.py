@@ -171,8 +171,10 @@ def test_network_is_denied_by_default_and_opened_per_service(rendered, overlay):
         labels = dep["spec"]["template"]["metadata"]["labels"]
         ports = _egress_ports(policies, labels)
         expected = {9093, 5432} | dns
-        if name == "intake":
-            expected |= {DEFAULT_PORTS["routing"]}
+        if name == "intake":  # the preview, and disclosures (ADR 12)
+            expected |= {DEFAULT_PORTS[s] for s in ("routing", "notify", "food_distribution")}
+        if name in ("notify", "food-distribution"):  # residents' keys from intake
+            expected |= {DEFAULT_PORTS["intake"]}
         if name == "notify":
             expected |= {587, 465, 443}
         assert ports == expected, name
