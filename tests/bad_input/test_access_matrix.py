@@ -364,6 +364,19 @@ def own_referrals_only(response: httpx.Response, w: World, role: str) -> str | N
     return None
 
 
+def own_cases_only(response: httpx.Response, w: World, role: str) -> str | None:
+    """Deliveries only about the world's cases shared with the member's programme."""
+    if response.status_code != 200:
+        return f"expected 200, got {response.status_code}"
+    listed = {item["case_id"] for item in response.json()}
+    programme = programme_of(w, role)
+    for name, case in w.cases.items():
+        shared = case.statuses.get(programme) not in (None, "suggested", "withdrawn")
+        if not shared and case.case_id in listed:
+            return f"deliveries of case {name}, not held by {programme}, are listed"
+    return None
+
+
 # --- the matrix ------------------------------------------------------------------------------
 
 
@@ -543,6 +556,8 @@ MATRIX: list[Cell] = [
     # notify API: deliveries are for casework staff; residents' letters, calls and invitation
     # lists (names, addresses, phones of every case) for intake and coordinators
     *row(["admin", "intake", "auditor"], "notify", "GET", "/api/v1/deliveries", allowed),
+    # programme members: only deliveries about the cases their programme holds
+    *row(["programme", "other_programme"], "notify", "GET", "/api/v1/deliveries", own_cases_only),
     *row(["food_desk"], "notify", "GET", "/api/v1/deliveries", forbidden),
     *row(ANON, "notify", "GET", "/api/v1/deliveries", unauthenticated),
     *row(["food_desk"], "notify", "GET", "/api/v1/deliveries/failures", forbidden),

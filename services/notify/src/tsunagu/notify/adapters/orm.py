@@ -70,8 +70,22 @@ class NotifyTables(ServiceTables):
             # When intake made the consent (and contact) held here: an older event never
             # overwrites it, whatever the order of arrival (0004).
             Column("consent_updated_at", _tz()),
+            # Set when consent to sharing is withdrawn, cleared when a basis is given again
+            # (0007): the resident is contacted no further meanwhile.
+            Column("consent_withdrawn_at", _tz()),
             Column("created_at", _tz(), nullable=False),
             Column("updated_at", _tz(), nullable=False),
+        )
+        # Which programmes hold which case, from routing's events (0003): programme members
+        # see the deliveries of those cases only (the status codes of tsunagu.shared codes; 0007).
+        self.case_programme = Table(
+            "case_programme",
+            self.metadata,
+            Column("case_id", String(64), primary_key=True),
+            Column("programme", String(32), primary_key=True),
+            Column("status", String(16), nullable=False),
+            Column("updated_at", _tz(), nullable=False),
+            Index("ix_case_programme_programme", "programme"),
         )
         # An event about a case notify has not heard of yet (topics are not ordered with
         # each other, a case_created may be dead-lettered and replayed later): planned or

@@ -83,6 +83,7 @@ SAFE_CHANNELS = frozenset({ContactChannel.EMAIL, ContactChannel.SMS, ContactChan
 
 class SuppressionReason(StrEnum):
     DO_NOT_CONTACT = "do_not_contact"  # the resident chose "none"
+    CONSENT_WITHDRAWN = "consent_withdrawn"  # consent to sharing withdrawn: no further contact
     NO_SAFE_CONTACT = "no_safe_contact"  # at risk, and staff recorded no safe channel
     NO_CONSENTED_CHANNEL = "no_consented_channel"
     CONTACT_UNKNOWN = "contact_unknown"  # notify holds no consent record for the case
@@ -100,6 +101,8 @@ class ResidentContact:
     #: Someone at home may be a danger (``intake.Consent.at_risk``): only ``safe_channel``.
     at_risk: bool = False
     safe_channel: ContactChannel | None = None
+    #: Consent to sharing was withdrawn (and not given again): contacted no further.
+    consent_withdrawn: bool = False
 
 
 @dataclass(frozen=True)
@@ -189,6 +192,8 @@ def resident_channels(
 
 def why_unreachable(resident: ResidentContact) -> SuppressionReason:
     """Why ``resident_channels`` gave nothing for this resident."""
+    if resident.consent_withdrawn:
+        return SuppressionReason.CONSENT_WITHDRAWN
     if ContactChannel.NONE in resident.channels:
         return SuppressionReason.DO_NOT_CONTACT
     if resident.at_risk:
@@ -197,6 +202,9 @@ def why_unreachable(resident: ResidentContact) -> SuppressionReason:
 
 
 def channels_for(resident: ResidentContact) -> tuple[ContactChannel, ...]:
+    """The channels this resident may be reached on now: none after a consent withdrawal."""
+    if resident.consent_withdrawn:
+        return ()
     return resident_channels(
         resident.channels, at_risk=resident.at_risk, safe_channel=resident.safe_channel
     )

@@ -35,6 +35,7 @@ def case_handlers(notify: Notify) -> dict[str, Handler]:
         intake.CONSENT_CHANGED: partial(on_consent_changed, notify),
         intake.RESIDENT_ERASED: on_resident_erased,
         routing.CASE_ROUTED: plan_it,
+        routing.CASE_REROUTED: plan_it,  # plans nothing; keeps who holds the case
         routing.REFERRAL_STATUS_CHANGED: plan_it,
         routing.REFERRAL_ESCALATED: plan_it,
         food.STOCK_LOW: plan_it,

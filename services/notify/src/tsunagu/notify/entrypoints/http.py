@@ -129,6 +129,16 @@ class DevSmsView(BaseModel):
     idempotency_key: str
 
 
+def only_programmes(principal: Principal) -> frozenset[str] | None:
+    """``None`` for staff who follow every delivery; a programme member's programmes otherwise
+    (they see deliveries about the cases their programme holds, and nothing else)."""
+    if principal.is_admin or principal.has(
+        StaffRole.INTAKE, StaffRole.COORDINATOR, StaffRole.AUDITOR
+    ):
+        return None
+    return frozenset(principal.programmes)
+
+
 def delivery_view(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "delivery_id": row["id"]}
 
@@ -173,7 +183,7 @@ def create_router(runtime: Any, authenticator: Authenticator) -> APIRouter:
         "/deliveries", response_model=list[DeliveryView], tags=["deliveries"], responses=FORBIDDEN
     )
     async def list_deliveries(
-        _: Readers,
+        staff: Readers,
         case_id: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
         status: Annotated[str | None, Query(pattern="^(" + "|".join(STATUSES) + ")$")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -181,7 +191,12 @@ def create_router(runtime: Any, authenticator: Authenticator) -> APIRouter:
         """Deliveries (newest first) with every attempt: status, channel, template, errors."""
         async with sessions() as session:
             rows = await views.deliveries(
-                session, tables, case_id=case_id, statuses=(status,) if status else (), limit=limit
+                session,
+                tables,
+                case_id=case_id,
+                statuses=(status,) if status else (),
+                limit=limit,
+                only_programmes=only_programmes(staff),
             )
         return [delivery_view(r) for r in rows]
 
@@ -191,10 +206,11 @@ def create_router(runtime: Any, authenticator: Authenticator) -> APIRouter:
         tags=["deliveries"],
         responses=FORBIDDEN,
     )
-    async def list_failures(_: Readers) -> list[dict[str, Any]]:
+    async def list_failures(staff: Readers) -> list[dict[str, Any]]:
         """Deliveries that failed for good on every channel: for staff to act on."""
         async with sessions() as session:
-            return [delivery_view(r) for r in await views.failures(session, tables)]
+            rows = await views.failures(session, tables, only_programmes=only_programmes(staff))
+            return [delivery_view(r) for r in rows]
 
     @router.post(
         "/deliveries/{delivery_id}/retry",
@@ -210,7 +226,9 @@ def create_router(runtime: Any, authenticator: Authenticator) -> APIRouter:
         """Schedule a permanently failed delivery again (after fixing an address or setting)."""
         await check_csrf(request, staff)
         async with sessions() as session, session.begin():
-            if not await views.retry(session, tables, delivery_id, notify.now()):
+            if not await views.retry(
+                session, tables, delivery_id, notify.now(), only_programmes=only_programmes(staff)
+            ):
                 raise HTTPException(404, "送信失敗の配信が見つかりません")
         return {"delivery_id": delivery_id, "status": SCHEDULED}
 

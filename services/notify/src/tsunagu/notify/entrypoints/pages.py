@@ -24,6 +24,7 @@ from tsunagu.notify.entrypoints.http import (
     DELIVERY_READERS,
     DELIVERY_RETRIERS,
     RESIDENT_WORK,
+    only_programmes,
     run_import,
 )
 from tsunagu.notify.service_layer import views
@@ -156,14 +157,20 @@ def create_pages(runtime: Any, authenticator: Authenticator) -> APIRouter:
     @router.get("/failures", response_class=HTMLResponse)
     async def failures(request: Request, staff: Readers, retried: bool = False) -> Response:
         async with sessions() as session:
-            rows = await views.failures(session, tables)
+            rows = await views.failures(session, tables, only_programmes=only_programmes(staff))
         return page(request, "failures.html", staff, rows=rows, retried=retried)
 
     @router.post("/failures/{delivery_id}/retry")
     async def retry(request: Request, delivery_id: str, staff: Retriers) -> Response:
         await check_csrf(request, staff)
         async with sessions() as session, session.begin():
-            await views.retry(session, tables, _row_id(delivery_id), notify.now())
+            await views.retry(
+                session,
+                tables,
+                _row_id(delivery_id),
+                notify.now(),
+                only_programmes=only_programmes(staff),
+            )
         return RedirectResponse("/failures?retried=true", status_code=303)
 
     @router.get("/letters", response_class=HTMLResponse)

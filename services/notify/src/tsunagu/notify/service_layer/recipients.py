@@ -33,6 +33,7 @@ def resident_contact(case: Mapping[str, Any]) -> ResidentContact:
         language=Language(case["language"]),
         at_risk=bool(case.get("at_risk")),
         safe_channel=ContactChannel(safe) if safe else None,
+        consent_withdrawn=case.get("consent_withdrawn_at") is not None,
     )
 
 

@@ -25,18 +25,19 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tsunagu.notify.adapters.orm import SCHEDULED, SUPPRESSED, NotifyTables
+from tsunagu.notify.adapters.orm import SCHEDULED, SUPPRESSED, TRANSIENT_FAILURE, NotifyTables
 from tsunagu.notify.config import Clock, NotifyConfig
 from tsunagu.notify.domain.planning import (
     Plan,
     PlanningContext,
+    RecipientKind,
     SuppressionReason,
     plan,
 )
 from tsunagu.notify.service_layer import journal
 from tsunagu.notify.service_layer.recipients import resident_contact
 from tsunagu.shared.contracts import intake, routing
-from tsunagu.shared.contracts.codes import Language, Programme
+from tsunagu.shared.contracts.codes import Language, Programme, ReferralStatus, SharingBasis
 from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.contracts.registry import parse
 from tsunagu.shared.logs import get_logger
@@ -45,6 +46,9 @@ from tsunagu.shared.parking import park, take_parked
 from tsunagu.shared.wakeup import notify_at_commit
 
 log = get_logger(__name__)
+
+#: Why a team's message about a case was not sent: the programme's referral was withdrawn.
+REFERRAL_WITHDRAWN = "referral_withdrawn"
 
 #: Suppressions that only mean "notify has not heard of this case yet".
 _CASE_NOT_YET_KNOWN = frozenset(
@@ -134,6 +138,12 @@ async def on_consent_changed(notify: Notify, session: AsyncSession, envelope: En
         await park(session, notify.tables.parked_event, envelope, change.case_id, notify.now())
         return
     state: dict[str, Any] = _consent_values(change.consent)
+    if change.withdrawn:
+        # Rule 7: the resident is contacted no further (the sender checks this at send time,
+        # so what is already planned for them is suppressed too).
+        state["consent_withdrawn_at"] = envelope.occurred_at
+    elif change.consent.basis is not SharingBasis.NONE:
+        state["consent_withdrawn_at"] = None
     if change.contact_sealed:
         state["contact_sealed"] = change.contact_sealed
     await _hold_consent(notify, session, change.case_id, state, envelope.occurred_at)
@@ -175,12 +185,82 @@ async def on_event(notify: Notify, session: AsyncSession, envelope: Envelope) ->
     case_id = envelope.data.get("case_id")
     if isinstance(case_id, str):
         await _remember_coordinator(notify, session, envelope)
+        await _remember_holders(notify, session, envelope)
     case = await load_case(session, notify.tables, case_id) if isinstance(case_id, str) else None
     planned = plan(envelope.event_type, envelope.data, notify.context(envelope.event_id, case))
     if case is None and any(s.reason in _CASE_NOT_YET_KNOWN for s in planned.suppressed):
         await _park(notify, session, envelope, str(case_id))
         return
     await schedule(notify, session, planned, source_event_id=envelope.event_id)
+
+
+async def _remember_holders(notify: Notify, session: AsyncSession, envelope: Envelope) -> None:
+    """Keep which programme holds the case in which status (routing's events): the access rule
+    for programme members' delivery lists. A referral withdrawn from a programme also cancels
+    the messages still owed to that programme's team about the case (they carry its details)."""
+    data = envelope.data
+    case_id = str(data.get("case_id"))
+    rows: list[tuple[str, str]] = []
+    if envelope.event_type in (routing.CASE_ROUTED, routing.CASE_REROUTED):
+        rows = [(str(r["programme"]), str(r["status"])) for r in data.get("referrals", [])]
+    elif envelope.event_type == routing.REFERRAL_STATUS_CHANGED:
+        rows = [(str(data.get("programme")), str(data.get("status")))]
+    if not rows:
+        return
+    t = notify.tables.case_programme
+    now = notify.now()
+    for programme, status in rows:
+        await session.execute(
+            insert(t)
+            .values(case_id=case_id, programme=programme, status=status, updated_at=now)
+            .on_conflict_do_update(
+                index_elements=[t.c.case_id, t.c.programme],
+                set_={"status": status, "updated_at": now},
+            )
+        )
+        if status == ReferralStatus.WITHDRAWN.value:
+            await _cancel_team_messages(notify, session, case_id, programme)
+
+
+async def _cancel_team_messages(
+    notify: Notify, session: AsyncSession, case_id: str, programme: str
+) -> None:
+    d = notify.tables.delivery
+    now = notify.now()
+    cancelled = (
+        await session.execute(
+            update(d)
+            .where(
+                d.c.case_id == case_id,
+                d.c.recipient_kind.in_([RecipientKind.TEAM.value, RecipientKind.SUPERVISOR.value]),
+                d.c.recipient_ref == programme,
+                d.c.status.in_([SCHEDULED, TRANSIENT_FAILURE]),
+            )
+            .values(
+                status=SUPPRESSED,
+                reason=REFERRAL_WITHDRAWN,
+                next_attempt_at=None,
+                updated_at=now,
+            )
+            .returning(*d.c)
+        )
+    ).all()
+    for row in cancelled:
+        await journal.record(
+            session,
+            notify.tables,
+            notify.outbox,
+            dict(row._mapping),
+            status=SUPPRESSED,
+            attempt=0,
+            channel=journal.NO_CHANNEL,
+            error=REFERRAL_WITHDRAWN,
+            at=now,
+        )
+    if cancelled:
+        log.info(
+            "team_messages_cancelled", case_id=case_id, programme=programme, count=len(cancelled)
+        )
 
 
 async def _remember_coordinator(notify: Notify, session: AsyncSession, envelope: Envelope) -> bool:

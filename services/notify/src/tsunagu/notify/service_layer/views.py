@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tsunagu.notify.adapters.orm import PERMANENT_FAILURE, SCHEDULED, NotifyTables
+from tsunagu.shared.contracts.codes import NOT_HOLDING
 from tsunagu.shared.crypto import ContactSealError, Sealer
 
 DELIVERY_FIELDS = (
@@ -40,6 +41,16 @@ DELIVERY_FIELDS = (
 )
 
 
+def held_by(tables: NotifyTables, programmes: frozenset[str]) -> Any:
+    """The cases one of ``programmes`` holds (routing's statuses, ``NOT_HOLDING`` excluded):
+    the same access rule as intake's, over what notify heard from routing."""
+    t = tables.case_programme
+    return select(t.c.case_id).where(
+        t.c.programme.in_(sorted(programmes)),
+        t.c.status.not_in([s.value for s in NOT_HOLDING]),
+    )
+
+
 async def deliveries(
     session: AsyncSession,
     tables: NotifyTables,
@@ -47,10 +58,14 @@ async def deliveries(
     case_id: str | None = None,
     statuses: Sequence[str] = (),
     limit: int = 100,
+    only_programmes: frozenset[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Deliveries, newest first, each with its attempts in order."""
+    """Deliveries, newest first, each with its attempts in order; with ``only_programmes``,
+    only those about cases those programmes hold (a programme member's view)."""
     d, a = tables.delivery, tables.delivery_attempt
     query = select(*(d.c[f] for f in DELIVERY_FIELDS)).order_by(d.c.created_at.desc(), d.c.id)
+    if only_programmes is not None:
+        query = query.where(d.c.case_id.in_(held_by(tables, only_programmes)))
     if case_id is not None:
         query = query.where(d.c.case_id == case_id)
     if statuses:
@@ -75,19 +90,38 @@ async def deliveries(
 
 
 async def failures(
-    session: AsyncSession, tables: NotifyTables, *, limit: int = 200
+    session: AsyncSession,
+    tables: NotifyTables,
+    *,
+    limit: int = 200,
+    only_programmes: frozenset[str] | None = None,
 ) -> list[dict[str, Any]]:
-    return await deliveries(session, tables, statuses=(PERMANENT_FAILURE,), limit=limit)
+    return await deliveries(
+        session,
+        tables,
+        statuses=(PERMANENT_FAILURE,),
+        limit=limit,
+        only_programmes=only_programmes,
+    )
 
 
 async def retry(
-    session: AsyncSession, tables: NotifyTables, delivery_id: str, now: datetime
+    session: AsyncSession,
+    tables: NotifyTables,
+    delivery_id: str,
+    now: datetime,
+    *,
+    only_programmes: frozenset[str] | None = None,
 ) -> bool:
-    """Send a permanently failed delivery again, from its first channel (after a fix)."""
+    """Send a permanently failed delivery again, from its first channel (after a fix); a
+    programme member only one about a case their programme holds."""
     d = tables.delivery
+    scope = (
+        [d.c.case_id.in_(held_by(tables, only_programmes))] if only_programmes is not None else []
+    )
     result = await session.execute(
         update(d)
-        .where(d.c.id == delivery_id, d.c.status == PERMANENT_FAILURE)
+        .where(d.c.id == delivery_id, d.c.status == PERMANENT_FAILURE, *scope)
         .values(
             status=SCHEDULED,
             channel_index=0,
