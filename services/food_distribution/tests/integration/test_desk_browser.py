@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import socket
 from collections.abc import AsyncIterator
@@ -160,5 +161,43 @@ async def test_the_desk_receives_a_delivery_on_a_tablet(
             box = await page.get_by_role("button", name="受け入れる").bounding_box()
             assert box is not None and box["height"] >= 48
             await page.screenshot(path=artefacts_dir / "desk-stock-received.png", full_page=True)
+        finally:
+            await browser.close()
+
+
+async def test_stock_numbers_from_before_a_drop_are_not_shown_as_current(
+    food: Food, served: str, artefacts_dir: Path
+) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    ev = uid("ev")
+    await food.stock(ev, standard=10)
+    session = token(food.settings, "tanaka", ["food_desk"], display_name="田中")
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            context = await browser.new_context(viewport=LANDSCAPE, locale="ja-JP")
+            await context.add_cookies([{"name": COOKIE_NAME, "value": session, "url": served}])
+            page = await context.new_page()
+            await page.goto(f"{served}/desk?event_id={ev}")
+            asof, tiles = page.locator(".asof"), page.locator("section.stock")
+            await expect(asof).to_contain_text("時点（自動更新）")
+
+            await context.set_offline(True)
+            await expect(asof).to_contain_text("最新ではありません", timeout=10_000)
+            await expect(tiles).to_have_class(re.compile(r"\bstale\b"))
+            other = await food.case(event_id=ev)  # meanwhile another desk hands one out
+            r = await food.client("sato").post(
+                "/api/v1/handouts", json={"case_id": other["case_id"], "parcel_type": "standard"}
+            )
+            assert r.status_code == 201
+            await page.screenshot(path=artefacts_dir / "desk-offline.png", full_page=True)
+
+            await context.set_offline(False)  # the next poll brings the numbers back
+            await expect(
+                page.locator("[data-tile='standard'] [data-stock='standard']")
+            ).to_have_text("9", timeout=10_000)
+            await expect(asof).to_contain_text("時点（自動更新）")
+            await expect(tiles).not_to_have_class(re.compile(r"\bstale\b"))
         finally:
             await browser.close()

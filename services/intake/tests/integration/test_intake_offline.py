@@ -7,6 +7,7 @@ created again. What the device keeps is ciphertext, and logging out asks first a
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -233,6 +234,35 @@ async def test_logging_out_with_cases_waiting_asks_first_and_wipes_the_device(
                 }"""
             )
             assert kept_form is False
+        finally:
+            await context.close()
+            await browser.close()
+
+
+async def test_the_board_says_when_it_was_updated_and_never_shows_a_drop_as_current(
+    served_intake: str, artefacts_dir: Path
+) -> None:
+    base = served_intake
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="ja-JP")
+        page = await context.new_page()
+        try:
+            await log_in(page, base, "uketsuke")
+            await expect(page.get_by_role("heading", name="当日ボード")).to_be_visible()
+            status = page.locator(".live-status").first
+            board = page.locator("#board")
+            await expect(status).to_contain_text("更新（自動更新中）")
+            await expect(board).not_to_have_class(re.compile(r"\bstale\b"))
+
+            await context.set_offline(True)
+            await expect(status).to_contain_text("最新ではありません")
+            await expect(board).to_have_class(re.compile(r"\bstale\b"))
+            await page.screenshot(path=str(artefacts_dir / "board-offline.png"), full_page=True)
+
+            await context.set_offline(False)  # reconnects by itself, no reload
+            await expect(status).to_contain_text("更新（自動更新中）", timeout=15_000)
+            await expect(board).not_to_have_class(re.compile(r"\bstale\b"))
         finally:
             await context.close()
             await browser.close()

@@ -1,10 +1,33 @@
 // Small enhancements; every page works without them.
 "use strict";
 
-// Live sections: the server sends the section's new HTML whenever it changes.
+// Live sections: the server sends the section's new HTML whenever it changes, and the whole
+// section again on every (re)connection. Each shows when it was last brought up to date; when
+// the connection drops, the section is marked as not current (greyed, with the time it shows)
+// until the stream is back and has sent the section again. EventSource reconnects by itself.
 document.querySelectorAll("[data-live]").forEach((section) => {
   let pending = null;
-  let failures = 0;
+  let lastUpdate = null;
+  let staleTimer = null;
+  const ja = document.documentElement.lang !== "en";
+  const clock = (when) => when.toLocaleTimeString(ja ? "ja-JP" : "en-GB", { timeZone: "Asia/Tokyo", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const status = document.createElement("p");
+  status.className = "live-status";
+  status.setAttribute("role", "status");
+  section.before(status);
+  const fresh = () => {
+    section.classList.remove("stale");
+    status.classList.remove("stale");
+    status.textContent = ja ? `${clock(lastUpdate)} 更新（自動更新中）` : `Updated ${clock(lastUpdate)} (live)`;
+  };
+  const stale = () => {
+    section.classList.add("stale");
+    status.classList.add("stale");
+    const shown = lastUpdate ? clock(lastUpdate) : "—";
+    status.textContent = ja
+      ? `接続が切れています。表示は ${shown} 時点のもので、最新ではありません。再接続しています…`
+      : `Connection lost. This shows ${shown} and is not current. Reconnecting…`;
+  };
   const busy = () => {
     const active = document.activeElement;
     return active && section.contains(active) && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName);
@@ -15,15 +38,37 @@ document.querySelectorAll("[data-live]").forEach((section) => {
     pending = null;
   };
   section.addEventListener("focusout", () => setTimeout(() => { if (pending !== null) apply(pending); }, 0));
-  const source = new EventSource(section.dataset.live);
-  source.addEventListener("update", (event) => { failures = 0; apply(event.data); });
-  // Access ended (consent withdrawn): leave nothing on screen; a reload shows why.
-  source.addEventListener("gone", () => { source.close(); section.innerHTML = ""; window.location.reload(); });
-  source.addEventListener("error", () => {
-    failures += 1;
-    // The session may have ended: a reload shows the login page.
-    if (failures >= 3) { source.close(); window.location.reload(); }
-  });
+  let source = null;
+  const connect = () => {
+    if (source) source.close();
+    source = new EventSource(section.dataset.live);
+    const mine = source;
+    source.addEventListener("update", (event) => {
+      clearTimeout(staleTimer);
+      staleTimer = null;
+      lastUpdate = new Date();
+      apply(event.data);
+      fresh();
+    });
+    // Access ended (consent withdrawn): leave nothing on screen; a reload shows why.
+    source.addEventListener("gone", () => { mine.close(); section.innerHTML = ""; window.location.reload(); });
+    source.addEventListener("error", () => {
+      if (mine.readyState === EventSource.CLOSED && navigator.onLine) {
+        // The server refused the stream (the session may have ended): a reload shows the login page.
+        window.location.reload();
+        return;
+      }
+      // A dropped network: the browser reconnects; a stream that simply ended is back within a
+      // second, so only a gap that lasts is shown as one.
+      if (staleTimer === null) staleTimer = setTimeout(stale, 1500);
+    });
+  };
+  lastUpdate = new Date();  // the page itself was rendered just now
+  fresh();
+  connect();
+  // Back online: a new stream, which starts with the whole section as it is now.
+  window.addEventListener("online", connect);
+  window.addEventListener("offline", () => { clearTimeout(staleTimer); staleTimer = 0; stale(); });
 });
 
 // The duplicate hint while typing: furigana, birth date and phone together.
