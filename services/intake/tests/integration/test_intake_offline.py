@@ -266,3 +266,51 @@ async def test_the_board_says_when_it_was_updated_and_never_shows_a_drop_as_curr
         finally:
             await context.close()
             await browser.close()
+
+
+async def test_a_case_the_server_will_not_take_as_it_is_waits_for_review_and_loses_nothing(
+    served_intake: str,
+) -> None:
+    base = served_intake
+    phone = unique_phone()
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="ja-JP")
+        page = await context.new_page()
+        try:
+            await log_in(page, base, "uketsuke")
+            await page.goto(base + "/cases/new")
+            await page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+            await context.set_offline(True)
+            # No concern ticked: the server will ask for one.
+            await page.get_by_role("textbox", name="氏名 必須", exact=True).fill("蕨 五月")
+            await page.get_by_role("textbox", name="ふりがな 必須").fill("わらび さつき")
+            await page.get_by_role("textbox", name="電話番号").fill(phone)
+            await page.get_by_label("共有に同意する").check()
+            await page.get_by_label("本人同意").check()
+            await page.get_by_role("button", name="受付を登録する").click()
+            queue = page.locator("#offline-queue")
+            await expect(queue).to_contain_text("未送信 1件")
+
+            await context.set_offline(False)
+            await expect(queue).to_contain_text("確認が必要な相談", timeout=30_000)
+            await expect(queue).to_contain_text("未送信 1件")  # kept, not dropped
+            assert await cases_with_phone(base, phone) == []
+
+            await queue.get_by_role("link", name="フォームで開く").click()
+            name = page.get_by_role("textbox", name="氏名 必須", exact=True)
+            await expect(name).to_have_value("蕨 五月")
+            await expect(page.get_by_role("textbox", name="電話番号")).to_have_value(phone)
+            await page.get_by_role("checkbox", name="生活費が足りない").check()
+            await page.get_by_role("radio", name="一番困っていること: 生活費が足りない").check()
+            await page.locator("#consent-contact_channels").get_by_label("電話", exact=True).check()
+            await page.get_by_role("button", name="受付を登録する").click()
+            await expect(page.get_by_role("heading", name="相談記録")).to_be_visible()
+            # The queued copy carries the same key: sending it lands on this case, then it goes.
+            await expect(page.locator("#offline-queue")).to_contain_text(
+                "未送信 0件", timeout=30_000
+            )
+            assert len(await cases_with_phone(base, phone)) == 1
+        finally:
+            await context.close()
+            await browser.close()

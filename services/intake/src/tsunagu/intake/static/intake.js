@@ -13,7 +13,6 @@ document.querySelectorAll("[data-live]").forEach((section) => {
   const clock = (when) => when.toLocaleTimeString(ja ? "ja-JP" : "en-GB", { timeZone: "Asia/Tokyo", hour: "2-digit", minute: "2-digit", second: "2-digit" });
   const status = document.createElement("p");
   status.className = "live-status";
-  status.setAttribute("role", "status");
   section.before(status);
   const fresh = () => {
     section.classList.remove("stale");
