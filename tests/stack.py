@@ -190,16 +190,39 @@ def free_port_pair() -> int:
     raise RuntimeError("no free port pair")
 
 
-def build_stack(name: str) -> Stack:
+def free_port_run(count: int) -> int:
+    """A port p with p .. p + count - 1 all free (a Kafka cluster's listeners)."""
+    for _ in range(100):
+        first = free_port()
+        sockets = []
+        try:
+            for port in range(first, first + count):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+        return first
+    raise RuntimeError(f"no run of {count} free ports")
+
+
+def build_stack(name: str, *, kafka_brokers: int = 1, durable: bool = False) -> Stack:
     """Infrastructure of its own (so history from other tests cannot leak in), migrated, with
     demo data; the services are started by the caller. Ports and data are this process's own,
-    so stacks of concurrent test sessions never meet."""
+    so stacks of concurrent test sessions never meet. ``kafka_brokers=3``: a three-node Kafka
+    cluster with the production manifests' replication. ``durable``: PostgreSQL with fsync and
+    synchronous commits, as in production (a test that kills PostgreSQL needs it: without it a
+    commit already answered can be lost with the server's memory)."""
     name = f"{name}-{os.getpid()}"
-    kafka_port, postgres_port = free_port_pair(), free_port()
+    kafka_port = free_port_pair() if kafka_brokers == 1 else free_port_run(2 * kafka_brokers)
+    postgres_port = free_port()
     root = REPO_ROOT / "var" / name
     infra = start_infra(
-        root, kafka_port=kafka_port, postgres_port=postgres_port, durable=False,
-        allow_containers=False, fresh=True,
+        root, kafka_port=kafka_port, postgres_port=postgres_port, durable=durable,
+        allow_containers=False, fresh=True, kafka_brokers=kafka_brokers,
     )  # fmt: skip
     database_url = asyncio.run(create_database(infra.database_url, "tsunagu", drop=True))
     asyncio.run(create_topics(infra.kafka_bootstrap))

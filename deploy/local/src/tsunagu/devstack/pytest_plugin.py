@@ -37,6 +37,9 @@ TEST_RUN_VARIABLES = frozenset(
         "TSUNAGU_TOOLS_BIN",  # where the pinned kustomize is cached
         "TSUNAGU_CHAOS_CASES",  # size and seed of the chaos soak
         "TSUNAGU_CHAOS_SEED",
+        "TSUNAGU_CHAOS_FAULT_CASES",  # cases per infrastructure fault (tests/chaos/test_faults)
+        "TSUNAGU_CHAOS_PG_KILL_SECONDS",  # how long PostgreSQL stays killed, and stopped
+        "TSUNAGU_CHAOS_PG_DOWN_SECONDS",
         "TSUNAGU_FUZZ_EXAMPLES",  # examples per operation of the OpenAPI fuzzing
     }
 )

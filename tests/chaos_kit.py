@@ -1,0 +1,81 @@
+"""What the chaos tests share: submitting a case through restarts, consumer lag, DLQ size."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+from cases import new_key
+
+from tsunagu.shared.contracts.topics import ALL_TOPICS, dlq_topics
+
+
+def submit(stack, token: str, body: dict, deadline: float) -> str | None:
+    """POST with one Idempotency-Key, retried through restarts until intake accepts it."""
+    key = new_key()
+    while time.monotonic() < deadline:
+        try:
+            r = httpx.post(
+                stack.url("intake") + "/api/v1/cases",
+                json=body,
+                headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key},
+                timeout=15,
+            )
+        except httpx.HTTPError:
+            time.sleep(0.3)
+            continue
+        if r.status_code == 201:
+            return str(r.json()["case_id"])
+        if r.status_code in (500, 502, 503, 504):
+            time.sleep(0.3)
+            continue
+        raise AssertionError(f"intake refused a valid case: {r.status_code} {r.text[:300]}")
+    return None
+
+
+def total_lag(stack) -> int:
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    async def run() -> int:
+        admin = AIOKafkaAdminClient(bootstrap_servers=stack.infra.kafka_bootstrap)
+        consumer = AIOKafkaConsumer(bootstrap_servers=stack.infra.kafka_bootstrap)
+        await admin.start()
+        await consumer.start()
+        try:
+            total = 0
+            for group in ("intake", "routing", "notify", "food_distribution"):
+                committed = await admin.list_consumer_group_offsets(group)
+                consumed = {t.name for t in ALL_TOPICS if group in t.consumers}
+                tps = [TopicPartition(t.name, p) for t in ALL_TOPICS if t.name in consumed
+                       for p in range(t.partitions)]  # fmt: skip
+                ends = await consumer.end_offsets(tps)
+                for tp in tps:
+                    meta = committed.get(tp)
+                    total += ends[tp] - (meta.offset if meta is not None else 0)
+            return total
+        finally:
+            await consumer.stop()
+            await admin.close()
+
+    return asyncio.run(run())
+
+
+def dlq_size(stack) -> int:
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    async def run() -> int:
+        consumer = AIOKafkaConsumer(bootstrap_servers=stack.infra.kafka_bootstrap)
+        await consumer.start()
+        try:
+            tps = [TopicPartition(t, 0) for t in dlq_topics()]
+            ends = await consumer.end_offsets(tps)
+            return sum(ends.values())
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(run())
