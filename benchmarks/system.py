@@ -43,6 +43,7 @@ from benchmarks.floor import PRODUCER, completion_seconds, scale_summary
 from benchmarks.load import Context, measure, rate_run, saturation_run
 from benchmarks.observe import Observer, Topics, wait_group_stable, wait_leaders
 from benchmarks.report import END_TO_END
+from tsunagu.devstack.keys import key_env
 from tsunagu.devstack.processes import SERVICES, ServiceProcess
 
 PORTS = {"intake": 28000, "routing": 28001, "notify": 28002, "food_distribution": 28003}
@@ -233,7 +234,8 @@ class Stack:
             profile = self.log_dir / f"profile-{name}.pyisession"
             self.profiles[name] = profile
         log_dir = self.log_dir if name == service else self.log_dir / name
-        proc = BenchService(service, dict(self.env), log_dir, port=port, profile_to=profile)
+        env = {**self.env, **key_env(service, self.log_dir.parent / "keys")}
+        proc = BenchService(service, env, log_dir, port=port, profile_to=profile)
         proc.start()
         assert proc.process is not None
         self.ctx.track(proc.process.pid)

@@ -21,15 +21,25 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pyotp
 from aiosmtpd.controller import Controller
 
 from tsunagu.devstack.infra import REPO_ROOT, Infra, create_database, start_infra
+from tsunagu.devstack.keys import key_env
 from tsunagu.devstack.processes import SERVICES, ServiceProcess
+from tsunagu.devstack.roles import create_service_roles, grant_service_roles
 from tsunagu.shared.db import asyncpg_dsn
 from tsunagu.shared.kafka_admin import create_topics
 from tsunagu.shared.migrations import upgrade
 
 DEMO_PASSWORD = "e2e-demo-password"
+#: The demo admin's second factor on test stacks (admins must have one).
+DEMO_TOTP_SECRET = pyotp.random_base32()
+
+
+def otp_for(username: str) -> str | None:
+    """The current TOTP code for the demo admin (None for staff without a second factor)."""
+    return pyotp.TOTP(DEMO_TOTP_SECRET).now() if username == "admin" else None
 
 
 def free_port() -> int:
@@ -101,6 +111,10 @@ class Stack:
     smtp: SmtpSink
     sms: SmsSink
     log_dir: Path
+    keys_dir: Path
+    #: Each service's own database URL (its role sees only its schema); ``database_url`` is the
+    #: owner's, for the tests' own queries.
+    service_urls: dict[str, str] = field(default_factory=dict)
     procs: dict[str, ServiceProcess] = field(default_factory=dict)
     extra_env: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -118,6 +132,7 @@ class Stack:
             "TSUNAGU_NOTIFY_URL": f"http://127.0.0.1:{ports['notify']}",
             "TSUNAGU_FOOD_URL": f"http://127.0.0.1:{ports['food_distribution']}",
             "TSUNAGU_DEMO_PASSWORD": DEMO_PASSWORD,
+            "TSUNAGU_DEMO_TOTP_SECRET": DEMO_TOTP_SECRET,
             "TSUNAGU_CONSUMER_BACKOFF_SECONDS": "0.1",
             "TSUNAGU_RELAY_POLL_SECONDS": "0.5",
             "TSUNAGU_NOTIFY_SMTP_HOST": "127.0.0.1",
@@ -130,7 +145,13 @@ class Stack:
 
     def start(self, service: str, **env: str) -> ServiceProcess:
         proc = self.procs[service]
-        proc.env = {**self.env(), **self.extra_env.get(service, {}), **env}
+        proc.env = {
+            **self.env(),
+            **key_env(service, self.keys_dir),
+            "TSUNAGU_DATABASE_URL": self.service_urls.get(service, self.database_url),
+            **self.extra_env.get(service, {}),
+            **env,
+        }
         proc.start()
         return proc
 
@@ -150,11 +171,11 @@ class Stack:
             proc.stop()
 
     def token(self, username: str) -> str:
-        response = httpx.post(
-            self.url("intake") + "/api/v1/auth/token",
-            data={"username": username, "password": DEMO_PASSWORD},
-            timeout=30,
-        )
+        data = {"username": username, "password": DEMO_PASSWORD}
+        otp = otp_for(username)
+        if otp is not None:
+            data["otp"] = otp
+        response = httpx.post(self.url("intake") + "/api/v1/auth/token", data=data, timeout=30)
         response.raise_for_status()
         return str(response.json()["access_token"])
 
@@ -228,11 +249,21 @@ def build_stack(name: str, *, kafka_brokers: int = 1, durable: bool = False) -> 
     asyncio.run(create_topics(infra.kafka_bootstrap))
     for service in SERVICES:
         upgrade(service, database_url)
+    service_urls = asyncio.run(create_service_roles(database_url))
+    asyncio.run(grant_service_roles(database_url))
     smtp, sms = SmtpSink(), SmsSink()
     smtp.start()
     sms.start()
     log_dir = REPO_ROOT / "test-output" / name / "logs"
-    stack = Stack(infra=infra, database_url=database_url, smtp=smtp, sms=sms, log_dir=log_dir)
+    stack = Stack(
+        infra=infra,
+        database_url=database_url,
+        smtp=smtp,
+        sms=sms,
+        log_dir=log_dir,
+        keys_dir=root / "keys",
+        service_urls=service_urls,
+    )
     stack.procs = {s: ServiceProcess(s, {}, log_dir, port=free_port()) for s in SERVICES}
     subprocess.run(
         [sys.executable, "-m", "tsunagu.intake.demo"],

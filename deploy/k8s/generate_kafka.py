@@ -1,4 +1,5 @@
-"""Generate the Strimzi KafkaTopic and KafkaUser manifests from the topic registry.
+"""Generate the Strimzi KafkaTopic and KafkaUser manifests (and compose's ACL script) from the
+topic registry.
 
 The registry (``tsunagu.shared.contracts.topics``) is the one source of truth for topics, who
 writes them and who reads them. This script turns it into ``base/kafka/topics.yaml`` and
@@ -45,6 +46,8 @@ DLQ_RETENTION_MS = 30 * DAY_MS
 HERE = Path(__file__).resolve().parent
 TOPICS_FILE = HERE / "base" / "kafka" / "topics.yaml"
 USERS_FILE = HERE / "base" / "kafka" / "users.yaml"
+#: The same ACLs for the compose deployment's broker, applied by its one-shot kafka-acls job.
+COMPOSE_ACLS_FILE = HERE.parent / "compose" / "kafka-acls.sh"
 
 HEADER = (
     "# GENERATED from tsunagu.shared.contracts.topics by deploy/k8s/generate_kafka.py.\n"
@@ -169,8 +172,39 @@ def render(docs: list[tuple[str, dict[str, Any]]]) -> str:
     return "".join(parts)
 
 
+def compose_acls() -> str:
+    """kafka-acls.sh commands granting each service what its KafkaUser has on Kubernetes."""
+    lines = [
+        "#!/bin/sh",
+        HEADER.replace("KafkaTopic", "").rstrip("\n"),
+        "# Run by compose's kafka-acls job as the broker's administrator; --add is idempotent.",
+        "set -eu",
+        'acls="/opt/kafka/bin/kafka-acls.sh --bootstrap-server kafka:9092 '
+        '--command-config /run/secrets/kafka_admin.properties"',
+    ]
+    for service in service_names():
+        principal = f"User:{service_user(service)}"
+        for rule in service_acls(service):
+            resource = rule["resource"]
+            kind = {"topic": "--topic", "group": "--group"}[resource["type"]]
+            operations = " ".join(f"--operation {op}" for op in rule["operations"])
+            pattern = (
+                " --resource-pattern-type prefixed" if resource["patternType"] == "prefix" else ""
+            )
+            lines.append(
+                f'$acls --add --allow-principal {principal} {operations} {kind} "{resource["name"]}"'
+                f"{pattern} >/dev/null"
+            )
+    lines.append('echo "ACLs applied"')
+    return "\n".join(lines) + "\n"
+
+
 def outputs() -> dict[Path, str]:
-    return {TOPICS_FILE: render(topics()), USERS_FILE: render(users())}
+    return {
+        TOPICS_FILE: render(topics()),
+        USERS_FILE: render(users()),
+        COMPOSE_ACLS_FILE: compose_acls(),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

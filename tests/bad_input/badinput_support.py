@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from stack import DEMO_PASSWORD, Stack, wait_for
+from stack import DEMO_PASSWORD, Stack, otp_for, wait_for
 
 from tsunagu.shared.contracts.codes import Programme
 
@@ -26,11 +26,11 @@ def today_in_japan() -> str:
 
 
 def token(stack: Stack, username: str) -> str:
-    response = httpx.post(
-        stack.url("intake") + "/api/v1/auth/token",
-        data={"username": username, "password": DEMO_PASSWORD},
-        timeout=30,
-    )
+    data = {"username": username, "password": DEMO_PASSWORD}
+    otp = otp_for(username)
+    if otp is not None:
+        data["otp"] = otp
+    response = httpx.post(stack.url("intake") + "/api/v1/auth/token", data=data, timeout=30)
     assert response.status_code == 200, f"no token for {username}: {response.text[:300]}"
     return str(response.json()["access_token"])
 
@@ -62,17 +62,34 @@ def ensure_event(stack: Stack, admin: httpx.Client) -> str:
 
 
 def ensure_auditor(admin: httpx.Client) -> None:
-    """The demo data has no auditor: the admin creates one, as an admin would."""
+    """The demo data has no auditor: the admin creates one, as an admin would; the auditor
+    then replaces the password the admin chose, as the first sign-in demands."""
+    first = "first-" + DEMO_PASSWORD
     response = admin.post(
         "/admin/staff",
-        data={
-            "username": AUDITOR,
-            "display_name": "監査 担当",
-            "roles": ["auditor"],
-            "password": DEMO_PASSWORD,
-        },
-    )
+        data={"username": AUDITOR, "display_name": "監査 担当", "roles": ["auditor"],
+              "password": first},
+    )  # fmt: skip
     assert response.status_code in (303, 409), response.text[:300]  # 409: made earlier
+    if response.status_code == 303:
+        change_first_password(str(admin.base_url), AUDITOR, first, DEMO_PASSWORD)
+
+
+def change_first_password(intake_url: str, username: str, first: str, new: str) -> str:
+    """Sign in with the password an admin set and change it; returns the full token."""
+    response = httpx.post(
+        intake_url + "/api/v1/auth/token", data={"username": username, "password": first}
+    )
+    assert response.status_code == 200, response.text[:300]
+    assert response.json()["pending"] == "password_change"
+    changed = httpx.post(
+        intake_url + "/api/v1/auth/password",
+        json={"current_password": first, "new_password": new},
+        headers={"Authorization": f"Bearer {response.json()['access_token']}"},
+    )
+    assert changed.status_code == 200, changed.text[:300]
+    assert changed.json()["pending"] is None
+    return str(changed.json()["access_token"])
 
 
 def case_body(

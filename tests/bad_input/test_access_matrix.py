@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt as pyjwt
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -32,12 +34,16 @@ from badinput_support import (
     AUDITOR,
     TakenIn,
     case_body,
+    change_first_password,
     ensure_auditor,
     ensure_event,
     known_to_food,
     take_in,
     token,
 )
+from stack import DEMO_PASSWORD, otp_for
+
+from tsunagu.shared.auth import COOKIE_NAME, generate_keypair, load_private_key
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -751,3 +757,270 @@ def test_access(stack, world: World, cell: Cell) -> None:
 def test_the_matrix_has_no_duplicates() -> None:
     ids = [c.id for c in MATRIX]
     assert len(ids) == len(set(ids)), [i for i in ids if ids.count(i) > 1]
+
+
+# --- tokens that must open nothing: forged, revoked, deactivated ------------------------------
+#
+# For each service, one route any signed-in staff member of the roles used here may read: a
+# token that works there before and 401 after shows that the service itself refuses it.
+
+PROBES = {
+    "intake": "/api/v1/events",
+    "routing": "/api/v1/referrals",
+    "notify": "/api/v1/deliveries",
+    "food_distribution": "/api/v1/stock?event_id={event}",
+}
+#: Within this long after a sign-in ends, every service refuses its tokens (the issue's bound).
+REVOCATION_BOUND_SECONDS = 15.0
+OWN_PASSWORDS: dict[str, str] = {}
+#: The development secret all four services once shared for HS256 tokens.
+OLD_DEV_SECRET = "dev-only-auth-secret-change-me-0123456789abcdef"
+
+
+def probe(stack, w: World, service: str, token: str) -> int:
+    return httpx.get(
+        stack.url(service) + w.fill(PROBES[service]),
+        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        timeout=30,
+    ).status_code
+
+
+def refused_everywhere_within_bound(stack, w: World, token: str) -> float:
+    """Seconds until all four services answer 401 to ``token`` (fails past the bound)."""
+    started = time.monotonic()
+    pending = set(PROBES)
+    while pending and time.monotonic() - started < REVOCATION_BOUND_SECONDS + 5:
+        pending = {s for s in pending if probe(stack, w, s, token) != 401}
+        if pending:
+            time.sleep(0.25)
+    took = time.monotonic() - started
+    assert not pending, f"still accepted by {sorted(pending)} after {took:.1f}s"
+    assert took <= REVOCATION_BOUND_SECONDS, f"took {took:.1f}s"
+    print(f"[identity] refused by all four services after {took:.1f}s", flush=True)
+    return took
+
+
+def claims_for(username: str, roles: list[str], audience: list[str]) -> dict[str, Any]:
+    now = int(time.time())
+    return {
+        "iss": "tsunagu", "sub": username, "roles": roles, "programmes": [], "iat": now,
+        "exp": now + 600, "aud": audience, "jti": uuid.uuid4().hex, "sid": uuid.uuid4().hex,
+        "ver": 99, "use": "api", "csrf": "x",
+    }  # fmt: skip
+
+
+def forged_tokens() -> dict[str, str]:
+    everyone = list(PROBES)
+    ghost = claims_for("ghost", ["admin"], everyone)
+    other_private, _ = generate_keypair()
+    old = {k: v for k, v in ghost.items() if k not in ("aud", "jti", "sid", "ver", "use")}
+    return {
+        # What any service could mint before: HS256 with the shared development secret.
+        "hs256-old-dev-secret": pyjwt.encode(old, OLD_DEV_SECRET, algorithm="HS256"),
+        "hs256-with-claims": pyjwt.encode(ghost, OLD_DEV_SECRET, algorithm="HS256"),
+        "another-ed25519-key": pyjwt.encode(ghost, load_private_key(other_private), "EdDSA"),
+        "unsigned": pyjwt.encode(ghost, None, algorithm="none"),
+    }
+
+
+@pytest.mark.parametrize("kind", sorted(forged_tokens()))
+@pytest.mark.parametrize("service", sorted(PROBES))
+def test_forged_tokens_are_refused(stack, world: World, service: str, kind: str) -> None:
+    token = forged_tokens()[kind]
+    assert probe(stack, world, service, token) == 401
+
+
+@pytest.mark.parametrize("service", ["routing", "notify", "food_distribution"])
+def test_a_token_for_intake_alone_is_refused_by_the_others(
+    stack, world: World, service: str
+) -> None:
+    data = {"username": "admin", "password": DEMO_PASSWORD, "audience": "intake"}
+    data["otp"] = otp_for("admin") or ""
+    response = httpx.post(stack.url("intake") + "/api/v1/auth/token", data=data, timeout=30)
+    assert response.status_code == 200, response.text
+    token = response.json()["access_token"]
+    assert pyjwt.get_unverified_header(token)["alg"] == "EdDSA"
+    assert probe(stack, world, "intake", token) == 200
+    assert probe(stack, world, service, token) == 401
+
+
+def test_a_logged_out_token_is_refused_by_all_four_services(stack, world: World) -> None:
+    token = fresh_admin_token(stack)
+    assert {s: probe(stack, world, s, token) for s in PROBES} == dict.fromkeys(PROBES, 200)
+    other = fresh_admin_token(stack)  # another sign-in of the same person
+    out = httpx.post(
+        stack.url("intake") + "/api/v1/auth/logout",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    assert out.status_code == 204
+    refused_everywhere_within_bound(stack, world, token)
+    # Logging out ends that sign-in, not the person's others.
+    assert {s: probe(stack, world, s, other) for s in PROBES} == dict.fromkeys(PROBES, 200)
+
+
+def fresh_admin_token(stack) -> str:
+    data = {"username": "admin", "password": DEMO_PASSWORD, "otp": otp_for("admin") or ""}
+    response = httpx.post(stack.url("intake") + "/api/v1/auth/token", data=data, timeout=30)
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+def new_desk_member(stack, world: World) -> tuple[str, str, httpx.Client]:
+    """A new account (intake and food desk: it may read every probe), signed in after the
+    forced first password change; returns (username, token, the admin's API client) and
+    keeps the password in ``OWN_PASSWORDS``."""
+    admin = httpx.Client(
+        base_url=stack.url("intake"),
+        headers={"Authorization": f"Bearer {world.tokens['admin']}"},
+        timeout=30,
+    )
+    username = f"leaver_{uuid.uuid4().hex[:8]}"
+    first, own = "first-password-" + uuid.uuid4().hex[:6], "own-password-" + uuid.uuid4().hex[:6]
+    created = admin.post(
+        "/api/v1/staff",
+        json={"username": username, "display_name": "退職 予定", "password": first,
+              "roles": ["intake", "food_desk"], "venue_id": "bad-input"},
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    assert created.json()["password_change_required"] is True
+    token = change_first_password(stack.url("intake"), username, first, own)
+    OWN_PASSWORDS[username] = own
+    assert {s: probe(stack, world, s, token) for s in PROBES} == dict.fromkeys(PROBES, 200)
+    return username, token, admin
+
+
+def test_a_deactivated_users_token_is_refused_by_all_four_services(stack, world: World) -> None:
+    username, token, admin = new_desk_member(stack, world)
+    changed = admin.patch(f"/api/v1/staff/{username}", json={"active": False})
+    assert changed.status_code == 200 and changed.json()["active"] is False
+    refused_everywhere_within_bound(stack, world, token)
+
+
+def test_changing_roles_ends_the_old_tokens_everywhere(stack, world: World) -> None:
+    username, token, admin = new_desk_member(stack, world)
+    changed = admin.patch(f"/api/v1/staff/{username}", json={"roles": ["intake"]})
+    assert changed.status_code == 200 and changed.json()["roles"] == ["intake"]
+    refused_everywhere_within_bound(stack, world, token)
+
+
+def test_only_admins_administer_staff(stack, world: World) -> None:
+    for role in ("intake", "coordinator", "auditor", "food_desk"):
+        headers = {"Authorization": f"Bearer {world.tokens[role]}"}
+        made = httpx.post(
+            stack.url("intake") + "/api/v1/staff",
+            json={"username": f"x_{role}", "display_name": "x", "password": "x" * 12,
+                  "roles": ["admin"]},
+            headers=headers,
+        )  # fmt: skip
+        assert made.status_code == 403, (role, made.status_code)
+        patched = httpx.patch(
+            stack.url("intake") + "/api/v1/staff/uketsuke", json={"active": False}, headers=headers
+        )
+        assert patched.status_code == 403, (role, patched.status_code)
+
+
+def test_an_api_token_sent_as_a_cookie_does_not_slide(stack, world: World) -> None:
+    api_token = world.tokens["intake"]
+    page = httpx.get(
+        stack.url("intake") + "/board",
+        cookies={COOKIE_NAME: api_token},
+        headers={"Accept": "text/html"},
+        timeout=30,
+    )
+    assert page.status_code == 200
+    assert COOKIE_NAME not in page.headers.get("set-cookie", "")
+
+
+def test_twelve_guesses_from_one_address_do_not_keep_the_person_out(stack, world: World) -> None:
+    username, _, _ = new_desk_member(stack, world)
+    guesser = httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.66"), timeout=30)
+    person = httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.77"), timeout=30)
+    url = stack.url("intake") + "/api/v1/auth/token"
+    statuses = [
+        guesser.post(url, data={"username": username, "password": f"wrong-{n}"}).status_code
+        for n in range(12)
+    ]
+    assert statuses[:4] == [401] * 4 and 429 in statuses, statuses
+    started = time.monotonic()
+    while True:
+        answer = person.post(url, data={"username": username, "password": OWN_PASSWORDS[username]})
+        if answer.status_code == 200 or time.monotonic() - started > 60:
+            break
+        time.sleep(1)
+    assert answer.status_code == 200, answer.text
+    print(f"[identity] signed in from elsewhere after {time.monotonic() - started:.1f}s")
+
+
+# --- each service's database role -----------------------------------------------------------
+
+
+def as_role(stack, service: str, statements: list[str]) -> list[str]:
+    """Run each statement as ``service``'s own role (rolled back); returns how each ended:
+    ``ok`` or the SQLSTATE."""
+    import asyncio
+
+    import asyncpg
+
+    from tsunagu.shared.db import asyncpg_dsn
+
+    async def run() -> list[str]:
+        conn = await asyncpg.connect(asyncpg_dsn(stack.service_urls[service]))
+        outcomes = []
+        try:
+            for statement in statements:
+                tx = conn.transaction()
+                await tx.start()
+                try:
+                    await conn.execute(statement)
+                    outcomes.append("ok")
+                except asyncpg.PostgresError as exc:
+                    outcomes.append(str(exc.sqlstate))
+                finally:
+                    await tx.rollback()
+        finally:
+            await conn.close()
+        return outcomes
+
+    return asyncio.run(run())
+
+
+INSUFFICIENT_PRIVILEGE = "42501"
+
+
+@pytest.mark.parametrize("service", sorted(PROBES))
+def test_each_service_role_reads_and_writes_only_its_own_schema(stack, service: str) -> None:
+    own = [f"SELECT count(*) FROM {service}.inbox", f"DELETE FROM {service}.inbox WHERE false"]
+    assert as_role(stack, service, own) == ["ok", "ok"]
+    others = [s for s in PROBES if s != service]
+    reads = [f"SELECT count(*) FROM {other}.inbox" for other in others]
+    writes = [f"DELETE FROM {other}.outbox WHERE false" for other in others]
+    assert as_role(stack, service, reads + writes) == [INSUFFICIENT_PRIVILEGE] * 6
+    # No DDL either: the schema belongs to the owner that runs the migrations.
+    ddl = [f"CREATE TABLE {service}.sneaky (x int)", f"DROP TABLE {service}.inbox"]
+    assert as_role(stack, service, ddl) == [INSUFFICIENT_PRIVILEGE] * 2
+
+
+def test_intake_may_only_append_to_the_audit_log(stack) -> None:
+    statements = [
+        "INSERT INTO intake.audit_log (actor, action, detail) VALUES ('t', 'test', '{}')",
+        "SELECT count(*) FROM intake.audit_log",
+        "UPDATE intake.audit_log SET actor = 'someone else'",
+        "UPDATE intake.audit_log SET detail = '{}', hash = NULL",
+        "DELETE FROM intake.audit_log",
+        "TRUNCATE intake.audit_log",
+        # Only the hash chain is filled in after the entry is written.
+        "UPDATE intake.audit_log SET hash = hash, prev_hash = prev_hash, chain_seq = chain_seq",
+    ]
+    outcomes = as_role(stack, "intake", statements)
+    assert outcomes == ["ok", "ok"] + [INSUFFICIENT_PRIVILEGE] * 4 + ["ok"]
+
+
+def test_the_services_run_as_their_own_roles(stack) -> None:
+    rows = stack.query(
+        "SELECT DISTINCT application_name, usename FROM pg_stat_activity "
+        "WHERE application_name = ANY($1::text[])",
+        list(PROBES),
+    )
+    seen = {row["application_name"]: row["usename"] for row in rows}
+    assert seen == {s: f"tsunagu_{s}" for s in PROBES}, seen

@@ -228,7 +228,8 @@ async def test_poison_messages_go_to_the_dlq_and_the_partition_keeps_flowing(
         assert all(h["dlq-consumer"] == "probe_b" for h in headers)
         assert "unreadable envelope" in headers[0]["dlq-error"]
         assert "newer" in headers[2]["dlq-error"]
-        assert "database said no" in headers[3]["dlq-error"] and headers[3]["dlq-attempts"] == "3"
+        # Only the error's class: its message may quote what a resident typed.
+        assert headers[3]["dlq-error"] == "RuntimeError" and headers[3]["dlq-attempts"] == "3"
         assert "unknown concern code" in headers[4]["dlq-error"]
         assert headers[4]["dlq-attempts"] == "1"  # permanent: not retried
         offsets = [int(h["dlq-origin-offset"]) for h in headers]

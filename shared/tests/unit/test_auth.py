@@ -1,58 +1,110 @@
-"""Staff tokens: issued by intake, verified by every service."""
+"""Staff tokens: signed by intake (Ed25519), verified by every service with the public key."""
 
+import base64
+import hashlib
+import hmac
+import json
 import time
+from dataclasses import replace
 
+import jwt
 import pytest
 from fastapi import Depends, FastAPI, Request
 from fastapi.testclient import TestClient
 
 from tsunagu.shared.auth import (
     COOKIE_NAME,
+    USE_COOKIE,
     Authenticator,
     AuthError,
+    NothingRevoked,
     Principal,
+    TokenSigner,
+    TokenVerifier,
     check_csrf,
-    issue_token,
-    verify_token,
+    generate_keypair,
 )
 from tsunagu.shared.http import create_app
 
-SECRET = "test-secret-0123456789-0123456789-abcdef"
+PRIVATE, PUBLIC = generate_keypair()
+SIGNER = TokenSigner(PRIVATE)
+VERIFIER = TokenVerifier(PUBLIC, audience="food_distribution")
+#: The development secret every service used to share for HS256 tokens.
+OLD_DEV_SECRET = "dev-only-auth-secret-change-me-0123456789abcdef"
 
 
 def staff(*roles: str, programmes: tuple[str, ...] = ()) -> Principal:
     return Principal(username="tanaka", roles=frozenset(roles), programmes=frozenset(programmes))
 
 
-def test_token_round_trip_carries_user_roles_and_programmes():
-    token = issue_token(staff("programme", programmes=("csw_participation",)), SECRET, 60)
-    principal = verify_token(token, SECRET)
+def test_token_round_trip_carries_user_roles_programmes_and_its_ids():
+    token = SIGNER.issue(staff("programme", programmes=("csw_participation",)), 60)
+    principal = VERIFIER.verify(token)
     assert principal.username == "tanaka"
     assert principal.roles == {"programme"}
     assert principal.programmes == {"csw_participation"}
-    assert principal.csrf
+    assert principal.csrf and principal.token_id and principal.session_id
+    header = jwt.get_unverified_header(token)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert header["alg"] == "EdDSA"
+    assert set(claims["aud"]) == {"intake", "routing", "notify", "food_distribution"}
 
 
-@pytest.mark.parametrize(
-    ("token_secret", "ttl", "why"),
-    [("another-secret-0123456789-0123456789-abc", 60, "signature"), (SECRET, -1, "expired")],
-)
-def test_bad_or_expired_tokens_are_refused(token_secret, ttl, why):
-    token = issue_token(staff("intake"), token_secret, ttl)
+def test_each_token_has_its_own_id_and_a_reissue_keeps_the_sign_in():
+    first = VERIFIER.verify(SIGNER.issue(staff("intake"), 60))
+    again = VERIFIER.verify(SIGNER.issue(first, 60, use=USE_COOKIE))
+    assert again.token_id != first.token_id
+    assert again.session_id == first.session_id
+
+
+def test_a_token_for_other_services_is_refused():
+    token = SIGNER.issue(staff("food_desk"), 60, audience=["intake"])
     with pytest.raises(AuthError):
-        verify_token(token, SECRET)
+        VERIFIER.verify(token)
+
+
+def hs256_by_hand(claims: dict, secret: bytes) -> str:
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    signing_input = b64(b'{"alg":"HS256","typ":"JWT"}') + "." + b64(json.dumps(claims).encode())
+    mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return signing_input + "." + b64(mac)
+
+
+def test_another_key_an_expired_token_hs256_and_none_are_refused():
+    other = TokenSigner(generate_keypair()[0])
+    expired = SIGNER.issue(staff("intake"), -1)
+    now = int(time.time())
+    claims = {"iss": "tsunagu", "sub": "ghost", "roles": ["admin"], "iat": now, "exp": now + 60,
+              "aud": ["food_distribution"], "jti": "x", "sid": "x", "ver": 0}  # fmt: skip
+    hs256 = jwt.encode(claims, OLD_DEV_SECRET, algorithm="HS256")
+    # The public key used as an HMAC secret: the classic algorithm confusion.
+    confused = hs256_by_hand(claims, PUBLIC.encode())
+    unsigned = jwt.encode(claims, None, algorithm="none")
+    for token in (other.issue(staff("intake"), 60), expired, hs256, confused, unsigned):
+        with pytest.raises(AuthError):
+            VERIFIER.verify(token)
 
 
 def test_a_session_older_than_the_maximum_age_is_refused_even_if_reissued():
     long_ago = int(time.time()) - 10 * 3600
-    token = issue_token(Principal("x", frozenset({"intake"}), auth_time=long_ago), SECRET, 600)
-    assert verify_token(token, SECRET).auth_time == long_ago
+    token = SIGNER.issue(Principal("x", frozenset({"intake"}), auth_time=long_ago), 600)
+    assert VERIFIER.verify(token).auth_time == long_ago
     with pytest.raises(AuthError):
-        verify_token(token, SECRET, max_age_seconds=8 * 3600)
+        VERIFIER.verify(token, max_age_seconds=8 * 3600)
 
 
-def make_app() -> FastAPI:
-    auth = Authenticator(SECRET, 3600)
+class EndedSessions:
+    def __init__(self) -> None:
+        self.ended: set[str] = set()
+
+    async def revoked(self, principal: Principal) -> bool:
+        return principal.session_id in self.ended
+
+
+def make_app(revocations=None) -> FastAPI:
+    auth = Authenticator(VERIFIER, 3600, revocations or NothingRevoked())
     app = create_app(title="t", service="t", login_url="http://login/login", readiness=[])
 
     @app.get("/food-only")
@@ -67,16 +119,35 @@ def make_app() -> FastAPI:
     return app
 
 
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
 def test_roles_are_checked_and_admins_pass():
     client = TestClient(make_app())
-    food = issue_token(staff("food_desk"), SECRET, 60)
-    intake = issue_token(staff("intake"), SECRET, 60)
-    admin = issue_token(staff("admin"), SECRET, 60)
-    assert client.get("/food-only", headers={"Authorization": f"Bearer {food}"}).status_code == 200
-    assert client.get("/food-only", headers={"Authorization": f"Bearer {admin}"}).status_code == 200
-    refused = client.get("/food-only", headers={"Authorization": f"Bearer {intake}"})
+    food = SIGNER.issue(staff("food_desk"), 60)
+    intake = SIGNER.issue(staff("intake"), 60)
+    admin = SIGNER.issue(staff("admin"), 60)
+    assert client.get("/food-only", headers=bearer(food)).status_code == 200
+    assert client.get("/food-only", headers=bearer(admin)).status_code == 200
+    refused = client.get("/food-only", headers=bearer(intake))
     assert refused.status_code == 403
     assert "権限" in refused.json()["detail"]
+
+
+def test_a_revoked_sign_in_is_401():
+    ended = EndedSessions()
+    client = TestClient(make_app(ended))
+    token = SIGNER.issue(staff("food_desk"), 60)
+    assert client.get("/food-only", headers=bearer(token)).status_code == 200
+    ended.ended.add(VERIFIER.verify(token).session_id)
+    assert client.get("/food-only", headers=bearer(token)).status_code == 401
+
+
+def test_a_sign_in_that_owes_a_password_change_opens_nothing_here():
+    client = TestClient(make_app())
+    token = SIGNER.issue(replace(staff("food_desk"), pending="password_change"), 60)
+    assert client.get("/food-only", headers=bearer(token)).status_code == 401
 
 
 def test_no_token_is_401_for_the_api_and_a_redirect_to_login_for_pages():
@@ -89,12 +160,11 @@ def test_no_token_is_401_for_the_api_and_a_redirect_to_login_for_pages():
 
 def test_cookie_sessions_must_echo_the_csrf_token_but_bearer_clients_need_not():
     client = TestClient(make_app())
-    principal = verify_token(issue_token(staff("intake"), SECRET, 60), SECRET)
-    token = issue_token(principal, SECRET, 60)
+    principal = VERIFIER.verify(SIGNER.issue(staff("intake"), 60))
+    token = SIGNER.issue(principal, 60)
     client.cookies.set(COOKIE_NAME, token)
     assert client.post("/form", data={}).status_code == 403
     assert client.post("/form", data={"csrf_token": "wrong"}).status_code == 403
     assert client.post("/form", data={"csrf_token": principal.csrf}).status_code == 200
     client.cookies.clear()
-    bearer = client.post("/form", headers={"Authorization": f"Bearer {token}"})
-    assert bearer.status_code == 200
+    assert client.post("/form", headers=bearer(token)).status_code == 200

@@ -45,12 +45,16 @@ def test_each_service_reads_and_writes_what_the_architecture_says():
     assert [t.name for t in topics.consumed_by(topics.ROUTING)] == [
         "intake.case.v1",
         "intake.referral_response.v1",
+        "intake.staff.v1",
     ]
     # Food learns the household from intake and eligibility from routing (rule 9's owner).
     assert [t.name for t in topics.consumed_by(topics.FOOD_DISTRIBUTION)] == [
         "intake.case.v1",
+        "intake.staff.v1",
         "routing.case.v1",
     ]
+    # Ended sign-ins reach every service that checks staff tokens but does not issue them.
+    assert set(topics.INTAKE_STAFF.consumers) == set(services.names()) - {topics.INTAKE}
     assert {t.producer for t in topics.ALL_TOPICS} == set(services.names())
 
 

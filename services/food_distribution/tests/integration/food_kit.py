@@ -32,7 +32,7 @@ def token(
     settings: Settings, username: str = "food", roles: Iterable[str] = ("food_desk",), **kw: Any
 ) -> str:
     principal = Principal(username=username, roles=frozenset(roles), **kw)
-    return issue_token(principal, settings.auth_secret.get_secret_value(), 3600)
+    return issue_token(principal, settings.signing_key(), 3600)
 
 
 def bearer(settings: Settings, username: str = "food", roles: Iterable[str] = ("food_desk",)):

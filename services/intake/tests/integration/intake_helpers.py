@@ -7,7 +7,7 @@ import copy
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from fastapi import FastAPI
 
+from tsunagu.intake.adapters import totp
 from tsunagu.intake.domain.case_input import EXAMPLE_BODY
 from tsunagu.intake.service_layer.staff import event_id_for
 from tsunagu.shared.broker import PRODUCER_OPTIONS
@@ -25,6 +26,15 @@ from tsunagu.shared.settings import Settings
 #: Nothing listens here: the routing preview must degrade gracefully.
 DEAD_ROUTING_URL = "http://127.0.0.1:9"
 PASSWORD = "tsunagu-demo"
+#: The demo admin's second factor in these tests (admins must have one).
+ADMIN_TOTP_SECRET = totp.new_secret()
+
+
+def otp_fields(username: str) -> dict[str, str]:
+    """The current TOTP code for the demo admin; nothing for staff without a second factor."""
+    if username != "admin":
+        return {}
+    return {"otp": totp.code_at(ADMIN_TOTP_SECRET, datetime.now(UTC))}
 
 
 @dataclass
@@ -63,7 +73,8 @@ def case_body(**changes: Any) -> dict[str, Any]:
 
 async def token(client: httpx.AsyncClient, username: str) -> dict[str, str]:
     response = await client.post(
-        "/api/v1/auth/token", data={"username": username, "password": PASSWORD}
+        "/api/v1/auth/token",
+        data={"username": username, "password": PASSWORD, **otp_fields(username)},
     )
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}

@@ -8,6 +8,7 @@ import uuid
 import httpx
 import pytest
 from intake_helpers import (
+    ADMIN_TOTP_SECRET,
     App,
     case_body,
     case_routed,
@@ -558,7 +559,7 @@ async def test_correcting_the_concerns_publishes_case_updated(intake_app: App) -
 async def test_demo_data_can_be_created_twice(intake_app: App) -> None:
     from tsunagu.intake.demo import VENUES, WEEKS_AHEAD, demo_staff, seed
 
-    await seed(intake_app.settings)  # the session fixture seeded once already
+    await seed(intake_app.settings, totp_secret=ADMIN_TOTP_SECRET)  # seeded once already
     async with intake_app.runtime.sessions() as session:
         venues = await session.scalar(select(func.count()).select_from(tables.venue))
         demo_names = [p.username for p in demo_staff()]

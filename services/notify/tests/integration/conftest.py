@@ -292,7 +292,7 @@ async def stop_notify(runtime: NotifyRuntime, runtimes: list[NotifyRuntime]) -> 
 
 def staff_token(settings: Settings, *roles: str) -> str:
     principal = Principal(username="sato", roles=frozenset(roles or ("intake",)))
-    return issue_token(principal, settings.auth_secret.get_secret_value(), 3600)
+    return issue_token(principal, settings.signing_key(), 3600)
 
 
 def api(runtime: NotifyRuntime, *roles: str, token: bool = True) -> httpx.AsyncClient:

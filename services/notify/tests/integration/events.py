@@ -41,7 +41,7 @@ def case_created(
     at_risk: bool = False,
     safe_channel: str | None = None,
 ) -> Envelope:
-    sealer = ContactSealer(settings.contact_key.get_secret_value())
+    sealer = ContactSealer(settings.sealing_key())
     contact = {
         "name": name,
         "name_kana": "ヤマダ ハナコ",

@@ -37,6 +37,8 @@ def notify_process(settings: Settings, consumer_name: str) -> Iterator[str]:
         "TSUNAGU_NOTIFY_SMTP_PORT": str(free_port()),
         "TSUNAGU_NOTIFY_POLL_SECONDS": "0.2",
         "TSUNAGU_NOTIFY_CONSUMER_NAME": f"{consumer_name}-process",
+        # The tests sign staff tokens with the session's key; the process checks them.
+        "TSUNAGU_AUTH_PUBLIC_KEY": settings.verifying_key(),
     }
     env.pop("TSUNAGU_NOTIFY_SMTP_HOST", None)
     process = subprocess.Popen(

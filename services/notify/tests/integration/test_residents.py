@@ -293,7 +293,7 @@ async def test_phone_calls_go_on_the_call_list_with_a_script(
     assert sent["last_channel"] == "phone"
 
     principal = Principal(username="sato", roles=frozenset({"intake"}), csrf="csrf-of-the-session")
-    cookie = issue_token(principal, settings.auth_secret.get_secret_value(), 3600)
+    cookie = issue_token(principal, settings.signing_key(), 3600)
     async with api(runtime, token=False) as browser:
         browser.cookies.set(COOKIE_NAME, cookie)
         page = await browser.get("/calls")

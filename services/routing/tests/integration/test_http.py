@@ -51,7 +51,7 @@ def bearer(runtime: RoutingRuntime, *roles: str, programmes: tuple[str, ...] = (
     principal = Principal(
         username="staff", roles=frozenset(roles), programmes=frozenset(programmes)
     )
-    token = issue_token(principal, runtime.settings.auth_secret.get_secret_value(), 3600)
+    token = issue_token(principal, runtime.settings.signing_key(), 3600)
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -21,7 +21,7 @@ from pydantic.json_schema import models_json_schema
 from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.contracts.examples import EXAMPLES
 from tsunagu.shared.contracts.registry import EVENT_MODELS, schema_version_of
-from tsunagu.shared.contracts.topics import Topic, consumed_by, produced_by
+from tsunagu.shared.contracts.topics import INTAKE_STAFF, Topic, consumed_by, produced_by
 
 _EXAMPLE_ID = "0b6c3f8e-5d4a-4f2b-8e1c-9a7d6b5c4e3f"
 _KAFKA_BINDING = "0.5.0"
@@ -135,6 +135,9 @@ def document(service: str, handled: Iterable[str], description: str = "") -> dic
     and those it reads (the event types in ``handled``; others there it skips), as plain data
     (deterministic: same code, same document)."""
     reads = set(handled)
+    if service in INTAKE_STAFF.consumers:
+        # Every service's runtime applies ended staff sign-ins (tsunagu.shared.revocation).
+        reads |= set(INTAKE_STAFF.event_types)
     consumed = [(t, tuple(e for e in t.event_types if e in reads)) for t in consumed_by(service)]
     sides = [(t, "receive", events) for t, events in consumed if events]
     sides += [(t, "send", t.event_types) for t in produced_by(service)]

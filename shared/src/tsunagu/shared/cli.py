@@ -1,4 +1,5 @@
-"""The ``tsunagu`` command: serve a service, migrate, create topics, list and replay the DLQ."""
+"""The ``tsunagu`` command: serve a service, migrate, create topics, list and replay the DLQ,
+make the staff token key pair."""
 
 from __future__ import annotations
 
@@ -36,14 +37,46 @@ def serve(service: str) -> None:
     )
 
 
-def migrate(services: list[str]) -> None:
+def migrate(services: list[str], *, require_roles: bool = False) -> None:
+    """Migrate each service's schema (as the owner), then grant each service's role its own
+    schema (``tsunagu.shared.db_roles``), for the roles that exist."""
+    from tsunagu.shared import db_roles
+
     settings = Settings()
     unknown = set(services) - set(names())
     if unknown:
         raise SystemExit(f"unknown service(s): {', '.join(sorted(unknown))}")
-    for service in services or list(names()):
+    chosen = services or list(names())
+    for service in chosen:
         upgrade(service, settings.database_url)
         print(f"migrated {service}")
+    roles = {s: db_roles.service_role(s) for s in chosen}
+    found = asyncio.run(db_roles.existing_roles(settings.database_url, list(roles.values())))
+    missing = sorted(set(roles.values()) - found)
+    if missing and require_roles:
+        # On Kubernetes the operator creates them; the Job retries until it has.
+        raise SystemExit(f"database roles missing: {', '.join(missing)}")
+    for service, role in roles.items():
+        if role in found:
+            asyncio.run(db_roles.grant(settings.database_url, service, role))
+            print(f"granted {role} its schema {service}")
+
+
+def create_db_roles(password_dir: str) -> None:
+    """Create or update ``tsunagu_<service>`` for each file ``<service>`` in ``password_dir``
+    holding its password (compose's init job; needs a role that may create roles)."""
+    from pathlib import Path
+
+    from tsunagu.shared import db_roles
+
+    settings = Settings()
+    for service in names():
+        path = Path(password_dir) / f"db_password_{service}"
+        if path.exists():
+            password = path.read_text(encoding="utf-8").strip()
+            role = db_roles.service_role(service)
+            asyncio.run(db_roles.ensure_role(settings.database_url, role, password))
+            print(f"role {role} ready")
 
 
 def create_topics(replication: int | None) -> None:
@@ -137,18 +170,117 @@ async def _replay(settings: Settings, dlq_topic: str, offset: int) -> str:
     return origin
 
 
+def write_keys(directory: str) -> None:
+    """A key pair for staff tokens; refuses to overwrite one (that would log everyone out)."""
+    import os
+    from pathlib import Path
+
+    from tsunagu.shared.auth import generate_keypair
+
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    private, public = target / "auth_ed25519.pem", target / "auth_ed25519.pub.pem"
+    if private.exists() or public.exists():
+        sys.exit(f"{private} or {public} exists already; move it away first")
+    private_pem, public_pem = generate_keypair()
+    # Readable by the image's user (uid 10001) when mounted as a compose secret: 0640 with
+    # the group the operator gives it, or 0644 on a host where only root logs in.
+    fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(private_pem)
+    public.write_text(public_pem)
+    print(f"wrote {private} (intake only) and {public} (every service)")
+
+
+#: Kafka users of the compose deployment (SASL/PLAIN): the services and the administrator that
+#: creates topics and ACLs. Names as on Kubernetes (deploy/k8s/generate_kafka.py).
+COMPOSE_KAFKA_USERS = ("admin", "intake", "routing", "notify", "food-distribution")
+
+
+def write_compose_secrets(directory: str) -> None:
+    """Every secret file deploy/compose/compose.yaml mounts, made where missing (never
+    overwritten): token keys, contact key, database and Kafka passwords, the broker's JAAS
+    file and the administrator's client properties."""
+    import os
+    import secrets
+    from pathlib import Path
+
+    from cryptography.fernet import Fernet
+
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+
+    def put(name: str, text: str) -> str:
+        path = target / name
+        if path.exists():
+            return path.read_text(encoding="utf-8").strip()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        print(f"wrote {path}")
+        return text.strip()
+
+    if not (target / "auth_ed25519.pem").exists():
+        write_keys(directory)
+    put("contact_key", Fernet.generate_key().decode() + "\n")
+    put("master_key", Fernet.generate_key().decode() + "\n")  # intake's: residents' keys
+    credentials = {
+        s: put(f"service_credential_{s}", secrets.token_urlsafe(32) + "\n")
+        for s in ("intake", "notify", "food_distribution")
+    }
+    put(
+        "service_credentials_intake.json",
+        json.dumps({s: c for s, c in credentials.items() if s != "intake"}) + "\n",
+    )
+    put("service_credentials_of_intake.json", json.dumps({"intake": credentials["intake"]}) + "\n")
+    put("db_password", secrets.token_hex(24) + "\n")
+    for service in names():
+        put(f"db_password_{service}", secrets.token_hex(24) + "\n")
+    kafka = {
+        u: put(f"kafka_password_{u}", secrets.token_hex(24) + "\n") for u in COMPOSE_KAFKA_USERS
+    }
+    users = " ".join(f'user_{u}="{p}"' for u, p in kafka.items())
+    put(
+        "kafka_jaas.conf",
+        "KafkaServer {\n  org.apache.kafka.common.security.plain.PlainLoginModule required\n"
+        f'  username="admin" password="{kafka["admin"]}" {users};\n}};\n',
+    )
+    put(
+        "kafka_admin.properties",
+        "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\n"
+        "sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required "
+        f'username="admin" password="{kafka["admin"]}";\n',
+    )
+    # Compose mounts the files as they are into containers running as other users (the image's
+    # 10001, Kafka's 1000): readable files, in a directory only its owner may enter.
+    for path in target.iterdir():
+        path.chmod(0o644)
+    target.chmod(0o700)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="tsunagu", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("serve", help="run one service (HTTP, consumers, outbox relay)")
     p.add_argument("service", choices=sorted(names()))
-    p = sub.add_parser("migrate", help="migrate the services' schemas (all by default)")
+    p = sub.add_parser(
+        "migrate", help="migrate the services' schemas (all by default), grant their roles"
+    )
     p.add_argument("services", nargs="*", help=f"any of {', '.join(sorted(names()))}")
+    p.add_argument(
+        "--require-roles", action="store_true", help="fail unless every service's role exists"
+    )
+    p = sub.add_parser("compose-secrets", help="make deploy/compose's secret files (if missing)")
+    p.add_argument("directory", nargs="?", default="deploy/compose/secrets")
+    p = sub.add_parser("db-roles", help="create the services' database roles")
+    p.add_argument("password_dir", help="holds db_password_<service> files")
     p = sub.add_parser("topics", help="create the registry's topics")
     p.add_argument("action", choices=["create"])
     p.add_argument(
         "--replication", type=int, default=None, help="default: the cluster size, at most 3"
     )
+    p = sub.add_parser("keys", help="write a new Ed25519 key pair for staff tokens")
+    p.add_argument("directory", help="writes auth_ed25519.pem (intake's) and .pub.pem (all)")
     dlq = sub.add_parser("dlq", help="dead-lettered messages")
     dsub = dlq.add_subparsers(dest="action", required=True)
     p = dsub.add_parser("list", help="list dead-lettered messages with their errors")
@@ -162,9 +294,15 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "serve":
         serve(args.service)
     elif args.command == "migrate":
-        migrate(args.services)
+        migrate(args.services, require_roles=args.require_roles)
+    elif args.command == "db-roles":
+        create_db_roles(args.password_dir)
     elif args.command == "topics":
         create_topics(args.replication)
+    elif args.command == "keys":
+        write_keys(args.directory)
+    elif args.command == "compose-secrets":
+        write_compose_secrets(args.directory)
     elif args.command == "dlq" and args.action == "list":
         rows = dlq_list(args.topic)
         if args.json:

@@ -54,6 +54,8 @@ def create_engine(url: str, schema: str, pool_size: int = 20) -> AsyncEngine:
         pool_size=pool_size,
         max_overflow=0,
         pool_recycle=1800,
+        # Statement parameters are what residents typed: never in an exception or a log.
+        hide_parameters=True,
         # application_name: pg_stat_activity shows which service a connection belongs to.
         connect_args={
             "server_settings": {"search_path": f"{schema},public", "application_name": schema}

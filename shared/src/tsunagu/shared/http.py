@@ -1,4 +1,5 @@
-"""The HTTP side every service shares: health, readiness, metrics, body limits, auth errors."""
+"""The HTTP side every service shares: health, readiness, metrics, body limits, auth errors,
+the security headers of every page, and unexpected errors answered without personal data."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tsunagu.shared.auth import AuthError
 from tsunagu.shared.faults import is_transient
-from tsunagu.shared.logs import get_logger
+from tsunagu.shared.logs import describe_error, get_logger
 
 log = get_logger(__name__)
 
@@ -87,6 +88,107 @@ async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
     await response(scope, receive, send)
 
 
+#: Every response of every service. Inline styles are allowed (the services' pages and
+#: letters carry their own); scripts come from the service's own files only.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; "
+    "object-src 'none'"
+)
+#: The interactive API docs load their viewer from its CDN.
+DOCS_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data: https://fastapi.tiangolo.com; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; frame-ancestors 'none'; "
+    "base-uri 'none'; object-src 'none'"
+)
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    # Browsers honour it only over HTTPS, where production runs (behind the TLS proxy).
+    (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
+)
+_DOCS_PATHS = ("/docs", "/redoc")
+
+
+class SecurityHeaders:
+    """One set of security headers for every service's responses; pages (HTML) are never
+    cached, since they show personal data. Headers a route set itself are kept."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        docs = str(scope.get("path", "")).startswith(_DOCS_PATHS)
+        policy = DOCS_CONTENT_SECURITY_POLICY if docs else CONTENT_SECURITY_POLICY
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {k.lower() for k, _ in headers}
+                for name, value in (
+                    *SECURITY_HEADERS,
+                    (b"content-security-policy", policy.encode()),
+                ):
+                    if name not in names:
+                        headers.append((name, value))
+                content_type = dict(headers).get(b"content-type", b"")
+                if content_type.startswith(b"text/html") and b"cache-control" not in names:
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class QuietErrors:
+    """An unexpected error becomes a plain 500, logged as its class and SQLSTATE only: the
+    server's own traceback would quote the database's message (a key's values) and the
+    statement's parameters, which are what residents typed."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Any) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception as exc:
+            log.error(
+                "request_failed",
+                method=scope.get("method"),
+                route=_route_of(scope),
+                error=describe_error(exc),
+            )
+            if not started:
+                response = JSONResponse(
+                    {"detail": "内部エラーが発生しました (internal error)"}, status_code=500
+                )
+                await response(scope, receive, send)
+
+
+def _route_of(scope: Scope) -> str:
+    """The route's pattern (``/api/v1/cases/{case_id}``), never the path with its values."""
+    route = scope.get("route")
+    return str(getattr(route, "path", "")) or "?"
+
+
 def create_app(
     *,
     title: str,
@@ -102,6 +204,8 @@ def create_app(
     ``/asyncapi.yaml`` and ``/asyncapi.json``."""
     app = FastAPI(title=title, version=version, lifespan=lifespan)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(QuietErrors)
+    app.add_middleware(SecurityHeaders)
     if asyncapi is not None:
         from tsunagu.shared.asyncapi import routes
 

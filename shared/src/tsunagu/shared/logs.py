@@ -1,4 +1,9 @@
-"""structlog JSON logging, bound with correlation and case ids, never personal data."""
+"""structlog JSON logging, bound with correlation and case ids, never personal data.
+
+An exception's message can carry what a resident typed (a database error's DETAIL names the
+values of a key; a driver error quotes the statement's parameters): logs and dead-letter
+headers keep only its class, its SQLSTATE and where it was raised (``describe_error``).
+"""
 
 from __future__ import annotations
 
@@ -23,8 +28,75 @@ def _drop_personal_data(
     return event_dict
 
 
+def describe_error(exc: BaseException) -> str:
+    """``ClassName`` (with ``sqlstate=XXXXX`` for database errors): never the message."""
+    names = [type(exc).__name__]
+    cause: BaseException | None = exc
+    sqlstate: str | None = None
+    seen = 0
+    while cause is not None and seen < 5:
+        sqlstate = sqlstate or _sqlstate(cause)
+        cause = cause.__cause__ or getattr(cause, "orig", None)
+        if cause is not None and type(cause).__name__ not in names:
+            names.append(type(cause).__name__)
+        seen += 1
+    text = " < ".join(names[:3])
+    return f"{text} sqlstate={sqlstate}" if sqlstate else text
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    for attribute in ("sqlstate", "pgcode"):
+        value = getattr(exc, attribute, None)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _where(exc: BaseException) -> str:
+    """The innermost frame of our own code that the exception passed through."""
+    tb = exc.__traceback__
+    found = ""
+    while tb is not None:
+        module = tb.tb_frame.f_globals.get("__name__", "")
+        if module.startswith("tsunagu."):
+            found = f"{module}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return found
+
+
+def _safe_exc_info(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Replace an exception (``log.exception``) by its class, SQLSTATE and place."""
+    info = event_dict.pop("exc_info", None)
+    if info:
+        exc = info if isinstance(info, BaseException) else sys.exc_info()[1]
+        if isinstance(info, tuple):
+            exc = info[1]
+        if exc is not None:
+            event_dict["error"] = describe_error(exc)
+            event_dict["where"] = _where(exc)
+    return event_dict
+
+
+class SafeFormatter(logging.Formatter):
+    """For the standard library's loggers (uvicorn, SQLAlchemy, aiokafka): no tracebacks with
+    messages in them, only the exception's class and SQLSTATE."""
+
+    def formatException(self, ei: Any) -> str:
+        exc = ei[1] if isinstance(ei, tuple) else None
+        if exc is None:
+            return ""
+        return f"error={describe_error(exc)} where={_where(exc)}"
+
+    def formatStack(self, stack_info: str) -> str:
+        return ""
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
-    logging.basicConfig(format="%(message)s", stream=sys.stdout, level=level.upper())
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(SafeFormatter("%(message)s"))
+    logging.basicConfig(handlers=[handler], level=level.upper(), force=True)
     for noisy in ("aiokafka", "kafka", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     structlog.configure(
@@ -33,7 +105,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             _drop_personal_data,
-            structlog.processors.format_exc_info,
+            _safe_exc_info,
             structlog.processors.JSONRenderer(ensure_ascii=False),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),

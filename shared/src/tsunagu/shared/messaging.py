@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-import traceback
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,7 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tsunagu.shared.contracts.envelope import Envelope, utcnow
 from tsunagu.shared.contracts.topics import DLQ_SUFFIX
 from tsunagu.shared.faults import is_transient
-from tsunagu.shared.logs import bind_ids, clear_ids, get_logger
+from tsunagu.shared.logs import bind_ids, clear_ids, describe_error, get_logger
 
 log = get_logger(__name__)
 
@@ -312,11 +311,11 @@ class IdempotentConsumer:
                     consumer=self.consumer,
                     event_type=envelope.event_type,
                     attempt=attempt,
-                    error=type(exc).__name__,
+                    error=describe_error(exc),
                 )
                 if attempt >= self.max_attempts:
-                    detail = "".join(traceback.format_exception_only(exc)).strip()
-                    await self.dead_letter(origin, detail, attempt)
+                    # Class and SQLSTATE only: the message may quote what a resident typed.
+                    await self.dead_letter(origin, describe_error(exc), attempt)
                     return "dead_lettered"
                 await asyncio.sleep(self.backoff_seconds * 2 ** (attempt - 1))
 

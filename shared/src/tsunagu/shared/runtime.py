@@ -19,9 +19,12 @@ from sqlalchemy import Column, DateTime, MetaData, String, Table, delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from tsunagu.shared import revocation
+from tsunagu.shared.auth import Authenticator, TokenVerifier
 from tsunagu.shared.broker import create_broker, create_producer
 from tsunagu.shared.contracts.envelope import Envelope, utcnow
 from tsunagu.shared.contracts.intake import RESIDENT_ERASED
+from tsunagu.shared.contracts.topics import INTAKE_STAFF
 from tsunagu.shared.db import create_engine, ping, service_metadata, session_factory
 from tsunagu.shared.http import ReadinessCheck
 from tsunagu.shared.logs import get_logger
@@ -47,6 +50,9 @@ class ServiceTables:
             Column("resident_id", String(64), nullable=False, index=True),
             Column("erased_at", DateTime(timezone=True), nullable=False),
         )
+        #: Ended staff sign-ins (``tsunagu.shared.revocation``): every service keeps them.
+        self.revoked_session: Table = revocation.revoked_session_table(self.metadata)
+        self.staff_token_version: Table = revocation.staff_token_version_table(self.metadata)
 
 
 async def record_erasure(
@@ -130,6 +136,24 @@ class ServiceRuntime:
             settings.outbox_prune_seconds,
         )
         self.background: list[Any] = [self.pruner]
+        self.revocations = revocation.RevocationCache(
+            self.sessions, tables.revoked_session, tables.staff_token_version
+        )
+        if settings.service in INTAKE_STAFF.consumers:
+            self.consume(
+                [INTAKE_STAFF.name],
+                revocation.handlers(tables.revoked_session, tables.staff_token_version),
+                consumer=settings.extra.get("consumer_group"),
+            )
+
+    def authenticator(self, *, allow_pending: bool = False) -> Authenticator:
+        """Staff tokens for this service: signed by intake, naming this service, not revoked."""
+        return Authenticator(
+            TokenVerifier(self.settings.verifying_key(), audience=self.settings.service),
+            self.settings.token_ttl_seconds,
+            self.revocations,
+            allow_pending=allow_pending,
+        )
 
     def consume(
         self,

@@ -1,17 +1,43 @@
-"""Settings shared by every service, read from ``TSUNAGU_`` environment variables."""
+"""Settings shared by every service, read from ``TSUNAGU_`` environment variables.
+
+Fail closed: ``env`` is ``prod`` unless a local development mode (``dev`` for the launcher,
+``test`` for the test stack) is chosen explicitly, and ``check_production`` refuses to start
+with a missing signing key, a development key, an example placeholder or a short secret.
+Each secret may also come from a file: ``TSUNAGU_<NAME>_FILE`` (compose and Kubernetes secrets).
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Development-only defaults. ``Settings.check_production`` refuses them outside dev/test.
-DEV_AUTH_SECRET = "dev-only-auth-secret-change-me-0123456789abcdef"  # noqa: S105
 DEV_CONTACT_KEY = "ZGV2LW9ubHktY29udGFjdC1rZXktY2hhbmdlLW1lISE="
 DEV_MASTER_KEY = "ZGV2LW9ubHktbWFzdGVyLWtleS1jaGFuZ2UtbWUhISE="
 DEV_SERVICE_CREDENTIAL = "dev-only-service-credential-"
+#: Words the example files use as placeholders; a secret containing one is not a secret.
+PLACEHOLDER_WORDS = ("change-me", "changeme", "placeholder", "example", "xxxx", "dev-only")
+MIN_SECRET_LENGTH = 16
+#: Secrets that may be given as ``TSUNAGU_<NAME>_FILE`` (a path) instead of their value.
+FILE_SETTINGS = (
+    "auth_private_key",
+    "auth_public_key",
+    "contact_key",
+    "master_key",
+    "service_credential",
+    "service_credentials",
+    "database_url",
+    "database_password",
+    "kafka_sasl_password",
+)
+LOCAL_MODES = ("dev", "test")
+
+_ephemeral_keys: tuple[str, str] | None = None
 
 
 #: The services that call others' internal endpoints, and so need a credential of their own.
@@ -23,13 +49,25 @@ def dev_service_credential(service: str) -> str:
     return DEV_SERVICE_CREDENTIAL + service
 
 
+def _ephemeral_keypair() -> tuple[str, str]:
+    """A key pair for this process only, in a local mode with no keys configured (unit tests,
+    a single process): tokens it signs are valid nowhere else."""
+    global _ephemeral_keys
+    if _ephemeral_keys is None:
+        from tsunagu.shared.auth import generate_keypair
+
+        _ephemeral_keys = generate_keypair()
+    return _ephemeral_keys
+
+
 class Settings(BaseSettings):
     """Every ``TSUNAGU_`` variable that all services understand (see deploy/README.md)."""
 
     model_config = SettingsConfigDict(env_prefix="TSUNAGU_", extra="ignore")
 
     service: str = "tsunagu"
-    env: Literal["dev", "test", "prod"] = "dev"
+    #: ``prod`` unless set: dev (the launcher) and test (the test stack) relax the checks.
+    env: Literal["dev", "test", "prod"] = "prod"
     log_level: str = "INFO"
 
     kafka_bootstrap: str = "127.0.0.1:9092"
@@ -41,6 +79,8 @@ class Settings(BaseSettings):
     kafka_ssl_cafile: str | None = None
     #: One PostgreSQL database; each service keeps its tables in its own schema.
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/tsunagu"
+    #: The password of ``database_url``'s role, when it is kept apart from the URL (a file).
+    database_password: SecretStr | None = None
     db_pool_size: int = 20
 
     http_host: str = "127.0.0.1"
@@ -51,11 +91,16 @@ class Settings(BaseSettings):
     notify_url: str = "http://127.0.0.1:8002"
     food_url: str = "http://127.0.0.1:8003"
 
-    auth_secret: SecretStr = SecretStr(DEV_AUTH_SECRET)
+    #: Ed25519 key pair (PEM) for staff tokens. Only intake is given the private key; the
+    #: others get the public key. In dev/test without either, a key pair of the process's own.
+    auth_private_key: SecretStr | None = None
+    auth_public_key: str | None = None
     token_ttl_seconds: int = 8 * 3600
     session_idle_seconds: int = 30 * 60
-    #: Fernet key that seals residents' contact details on the bus.
-    contact_key: SecretStr = SecretStr(DEV_CONTACT_KEY)
+    #: Fernet key that seals residents' contact details on the bus: only the services that seal
+    #: or open them get it (intake, notify, food distribution). Unset in dev/test: a
+    #: development key, refused in prod.
+    contact_key: SecretStr | None = None
     demo_password: SecretStr = SecretStr("tsunagu-demo")
     #: Intake: the master key (Fernet) that wraps every resident's data key, and its id, which
     #: each wrapped key records (ADR 12). Older master keys by id still unwrap (rotation).
@@ -86,6 +131,66 @@ class Settings(BaseSettings):
     max_body_bytes: int = 256 * 1024
     timezone: str = "Asia/Tokyo"
     extra: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _secrets_from_files(cls, data: Any) -> Any:
+        """``TSUNAGU_<NAME>_FILE`` names a file holding the value (its trailing newline
+        dropped), unless the value itself is given."""
+        if not isinstance(data, dict):
+            return data
+        for name in FILE_SETTINGS:
+            path = data.pop(f"{name}_file", None) or os.environ.get(f"TSUNAGU_{name.upper()}_FILE")
+            if path and data.get(name) is None and not os.environ.get(f"TSUNAGU_{name.upper()}"):
+                text = Path(path).read_text(encoding="utf-8").rstrip("\n")
+                # A map (the callers' credentials) is a JSON object in its file.
+                data[name] = json.loads(text) if name == "service_credentials" else text
+        return data
+
+    @model_validator(mode="after")
+    def _password_into_url(self) -> Settings:
+        if self.database_password is not None:
+            from sqlalchemy.engine import make_url
+
+            url = make_url(self.database_url).set(
+                password=self.database_password.get_secret_value()
+            )
+            self.database_url = url.render_as_string(hide_password=False)
+        return self
+
+    @property
+    def local_mode(self) -> bool:
+        return self.env in LOCAL_MODES
+
+    def signing_key(self) -> str:
+        """The private key (PEM) that signs staff tokens: intake's alone."""
+        if self.auth_private_key is not None:
+            return self.auth_private_key.get_secret_value()
+        if self.local_mode and self.auth_public_key is None:
+            return _ephemeral_keypair()[0]
+        raise RuntimeError("TSUNAGU_AUTH_PRIVATE_KEY (or _FILE) must be set for intake")
+
+    def verifying_key(self) -> str:
+        """The public key (PEM) every service checks staff tokens with."""
+        if self.auth_public_key is not None:
+            return self.auth_public_key
+        if self.auth_private_key is not None:
+            from tsunagu.shared.auth import load_private_key, public_pem
+
+            return public_pem(
+                load_private_key(self.auth_private_key.get_secret_value()).public_key()
+            )
+        if self.local_mode:
+            return _ephemeral_keypair()[1]
+        raise RuntimeError("TSUNAGU_AUTH_PUBLIC_KEY (or _FILE) must be set")
+
+    def sealing_key(self) -> str:
+        """The contact key, for the services that seal or open contact details."""
+        if self.contact_key is not None:
+            return self.contact_key.get_secret_value()
+        if self.local_mode:
+            return DEV_CONTACT_KEY
+        raise RuntimeError("TSUNAGU_CONTACT_KEY (or _FILE) must be set for this service")
 
     def kafka_client_options(self) -> dict[str, object]:
         """Connection options for every Kafka client (aiokafka keyword arguments)."""
@@ -120,17 +225,51 @@ class Settings(BaseSettings):
         return self.env == "prod"
 
     def check_production(self) -> None:
-        """Refuse to run in prod with the development secrets."""
-        if self.env != "prod":
+        """Refuse to run outside a local mode with missing, development, example or short
+        secrets, or with the token signing key in any service but intake."""
+        if self.local_mode:
             return
-        if self.auth_secret.get_secret_value() == DEV_AUTH_SECRET:
-            raise RuntimeError("TSUNAGU_AUTH_SECRET must be set in prod")
-        if self.contact_key.get_secret_value() == DEV_CONTACT_KEY:
-            raise RuntimeError("TSUNAGU_CONTACT_KEY must be set in prod")
-        if self.service == "intake" and self.master_key.get_secret_value() == DEV_MASTER_KEY:
-            raise RuntimeError("TSUNAGU_MASTER_KEY must be set in prod")
+        from cryptography.fernet import Fernet
+
+        from tsunagu.shared.auth import load_private_key, load_public_key
+
+        if self.auth_private_key is not None:
+            if self.service != "intake":
+                raise RuntimeError(
+                    "TSUNAGU_AUTH_PRIVATE_KEY is intake's alone: give this service the public key"
+                )
+            load_private_key(self.auth_private_key.get_secret_value())
+        elif self.service == "intake":
+            raise RuntimeError("TSUNAGU_AUTH_PRIVATE_KEY (or _FILE) must be set for intake")
+        load_public_key(self.verifying_key())
+        if self.contact_key is not None:
+            contact = self.contact_key.get_secret_value()
+            refuse_weak_secret("TSUNAGU_CONTACT_KEY", contact)
+            if contact == DEV_CONTACT_KEY:
+                raise RuntimeError("TSUNAGU_CONTACT_KEY is the development key: set your own")
+            try:
+                Fernet(contact.encode())
+            except ValueError:
+                raise RuntimeError("TSUNAGU_CONTACT_KEY is not a Fernet key") from None
+        if self.kafka_sasl_password is not None:
+            refuse_weak_secret("TSUNAGU_KAFKA_SASL_PASSWORD", self.kafka_sasl_password)
+        from sqlalchemy.engine import make_url
+
+        password = make_url(self.database_url).password
+        if password is not None:
+            refuse_weak_secret("the database password", str(password))
+
+        if self.service == "intake":
+            master = self.master_key.get_secret_value()
+            if master == DEV_MASTER_KEY:
+                raise RuntimeError("TSUNAGU_MASTER_KEY is the development key: set your own")
+            refuse_weak_secret("TSUNAGU_MASTER_KEY", master)
         if self.service_credential is None and self.service in CALLERS:
             raise RuntimeError("TSUNAGU_SERVICE_CREDENTIAL must be set in prod")
+        if self.service_credential is not None:
+            refuse_weak_secret("TSUNAGU_SERVICE_CREDENTIAL", self.service_credential)
+        for caller, credential in self.service_credentials.items():
+            refuse_weak_secret(f"TSUNAGU_SERVICE_CREDENTIALS[{caller}]", credential)
 
     def own_credential(self) -> str:
         """The credential this service presents to the others' internal endpoints."""
@@ -161,3 +300,13 @@ class Settings(BaseSettings):
     @property
     def intake_base(self) -> str:
         return self.internal_base("intake")
+
+
+def refuse_weak_secret(name: str, value: SecretStr | str) -> None:
+    """A secret that is short or an example file's placeholder stops the service."""
+    text = value.get_secret_value() if isinstance(value, SecretStr) else value
+    if len(text) < MIN_SECRET_LENGTH:
+        raise RuntimeError(f"{name} is shorter than {MIN_SECRET_LENGTH} characters")
+    lowered = text.lower()
+    if any(word in lowered for word in PLACEHOLDER_WORDS):
+        raise RuntimeError(f"{name} is an example placeholder: set a real secret")

@@ -44,3 +44,19 @@ def normalize_kana(s: str) -> str:
 def kana_search_key(s: str) -> str:
     """The furigana key stored in an indexed column and compared when searching."""
     return normalize_kana(s).translate(_SEARCH_FOLD)
+
+
+def fits_after_nfkc(value: str, max_length: int) -> str:
+    """NFKC-normalise ``value`` and check its length *after* normalising: one character can
+    grow into several (``㌀`` is ``アパート``), so a check on the typed text lets a value through
+    that the column cannot hold. Raises pydantic's ``string_too_long`` (a 422, never a 500)."""
+    from pydantic_core import PydanticCustomError
+
+    text = unicodedata.normalize("NFKC", value)
+    if len(text) > max_length:
+        raise PydanticCustomError(
+            "string_too_long",
+            "String should have at most {max_length} characters",
+            {"max_length": max_length},
+        )
+    return text

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -20,9 +22,12 @@ import time
 from pathlib import Path
 
 from tsunagu.devstack.infra import REPO_ROOT, Infra, create_database, start_infra
+from tsunagu.devstack.keys import key_env
 from tsunagu.devstack.processes import SERVICES, ServiceProcess
+from tsunagu.devstack.roles import create_service_roles
 
 DEV_DIR = REPO_ROOT / "var" / "dev"
+KEYS_DIR = DEV_DIR / "keys"
 PID_FILE = DEV_DIR / "up.pid"
 DEV_KAFKA_PORT = 9092
 DEV_POSTGRES_PORT = 5432
@@ -34,11 +39,21 @@ def say(message: str) -> None:
 
 def _dev_env(infra: Infra, database_url: str) -> dict[str, str]:
     env = {
+        # The explicit local development mode: the services refuse development keys otherwise.
         "TSUNAGU_ENV": os.environ.get("TSUNAGU_ENV", "dev"),
         "TSUNAGU_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
         "TSUNAGU_DATABASE_URL": database_url,
     }
     return env
+
+
+def _demo_totp_secret() -> str:
+    """The demo admin's TOTP key, kept under var/dev so an authenticator app keeps working."""
+    path = KEYS_DIR / "demo_admin_totp"
+    if not path.exists():
+        KEYS_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(base64.b32encode(secrets.token_bytes(20)).decode())
+    return path.read_text().strip()
 
 
 def up() -> int:
@@ -67,9 +82,12 @@ def up() -> int:
 
     say("creating topics ...")
     run("tsunagu.shared.cli", "topics", "create")
-    say("migrating every service ...")
-    run("tsunagu.shared.cli", "migrate")
+    say("creating a database role per service ...")
+    role_urls = asyncio.run(create_service_roles(database_url))
+    say("migrating every service (and granting each role its schema) ...")
+    run("tsunagu.shared.cli", "migrate", "--require-roles")
     say("loading demo data (venues, today's events, demo staff, parcel stock) ...")
+    env["TSUNAGU_DEMO_TOTP_SECRET"] = _demo_totp_secret()
     run("tsunagu.intake.demo")
     todays = subprocess.run(
         [sys.executable, "-m", "tsunagu.intake.demo", "--todays-events"],
@@ -80,7 +98,19 @@ def up() -> int:
     ).stdout.splitlines()
     run("tsunagu.food_distribution.demo", *todays)
 
-    procs = [ServiceProcess(s, _dev_env(infra, database_url), DEV_DIR / "logs") for s in SERVICES]
+    procs = [
+        ServiceProcess(
+            s,
+            {
+                **_dev_env(infra, database_url),
+                **key_env(s, KEYS_DIR),
+                # Each service connects as its own role, which sees only its schema.
+                "TSUNAGU_DATABASE_URL": role_urls[s],
+            },
+            DEV_DIR / "logs",
+        )
+        for s in SERVICES
+    ]
     for p in procs:
         p.start()
     stopping = False

@@ -133,12 +133,19 @@ async def topics(kafka_bootstrap: str) -> list[str]:
 def test_settings(
     kafka_bootstrap: str, database_url: str, topics: list[str]
 ) -> Callable[..., Settings]:
-    """Settings for a service under test, pointing at the test infrastructure."""
+    """Settings for a service under test, pointing at the test infrastructure, with a token
+    key pair of this test session's own (every service in the process may sign, so tests can
+    make any staff member's token)."""
+    from tsunagu.shared.auth import generate_keypair
+
+    private, public = generate_keypair()
 
     def make(service: str, **overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "service": service,
             "env": "test",
+            "auth_private_key": private,
+            "auth_public_key": public,
             "kafka_bootstrap": kafka_bootstrap,
             "database_url": database_url,
             "consumer_backoff_seconds": 0.05,

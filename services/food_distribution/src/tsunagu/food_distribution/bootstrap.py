@@ -6,8 +6,10 @@
 from __future__ import annotations
 
 from functools import partial
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from tsunagu.food_distribution import asyncapi
 from tsunagu.food_distribution.adapters.orm import tables
@@ -15,7 +17,6 @@ from tsunagu.food_distribution.config import FoodConfig
 from tsunagu.food_distribution.entrypoints import consumers, desk, http
 from tsunagu.food_distribution.service_layer import privacy
 from tsunagu.food_distribution.service_layer.deps import Deps
-from tsunagu.shared.auth import Authenticator
 from tsunagu.shared.crypto import ContactSealer, KeySource, Sealer
 from tsunagu.shared.http import create_app
 from tsunagu.shared.internal import IntakeKeys, disclosure_router
@@ -37,7 +38,7 @@ def build_deps(
     return Deps(
         outbox=runtime.outbox,
         config=config or FoodConfig(),
-        sealer=Sealer(keys, legacy=ContactSealer(runtime.settings.contact_key.get_secret_value())),
+        sealer=Sealer(keys, legacy=ContactSealer(runtime.settings.sealing_key())),
     )
 
 
@@ -60,7 +61,7 @@ def build_app(
     config = config or FoodConfig()
     runtime = runtime or build_runtime(settings, config, keys)
     deps = build_deps(runtime, config, keys)
-    auth = Authenticator(settings.auth_secret.get_secret_value(), settings.token_ttl_seconds)
+    auth = runtime.authenticator()
     app = create_app(
         title="Tsunagu 食料品配布 (food distribution)",
         service=settings.service,
@@ -74,6 +75,7 @@ def build_app(
     app.state.deps = deps
     http.install_error_handler(app)
     desk.install_error_pages(app)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(http.api_router(runtime.sessions, deps, auth))
     app.include_router(desk.desk_router(runtime.sessions, deps, auth))
     app.include_router(

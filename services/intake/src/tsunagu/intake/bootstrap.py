@@ -15,7 +15,7 @@ from tsunagu.intake.entrypoints.web import Intake
 from tsunagu.intake.service_layer.cases import CaseNumbers, Ports
 from tsunagu.intake.service_layer.keys import KeyStore, master_keys
 from tsunagu.intake.service_layer.retention import RetentionJob
-from tsunagu.shared.auth import Authenticator
+from tsunagu.shared.auth import TokenSigner
 from tsunagu.shared.db import create_engine, ping
 from tsunagu.shared.http import ReadinessCheck, create_app
 from tsunagu.shared.runtime import ServiceRuntime
@@ -75,7 +75,8 @@ def build_app(settings: Settings, runtime: IntakeRuntime | None = None) -> FastA
     intake = Intake(
         settings=settings,
         runtime=runtime,
-        auth=Authenticator(settings.auth_secret.get_secret_value(), settings.token_ttl_seconds),
+        auth=runtime.authenticator(),
+        signer=TokenSigner(settings.signing_key()),
         ports=runtime.ports,
         preview=RoutingPreview(settings.routing_url),
         templates=Jinja2Templates(directory=PACKAGE / "templates"),

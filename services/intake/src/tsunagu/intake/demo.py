@@ -4,12 +4,15 @@
 demo data; running it twice changes nothing new. It refuses to run when ``TSUNAGU_ENV=prod``.
 ``python -m tsunagu.intake.demo --todays-events`` prints today's demo events, one
 ``EVENT_ID=VENUE_ID=VENUE_NAME`` a line, for the food desk's demo stock.
-Every demo account's password is ``TSUNAGU_DEMO_PASSWORD`` (default ``tsunagu-demo``).
+Every demo account's password is ``TSUNAGU_DEMO_PASSWORD`` (default ``tsunagu-demo``). Admins
+need a second factor: the demo admin's TOTP key is ``TSUNAGU_DEMO_TOTP_SECRET`` if set (the test
+stack sets it), else a new one, printed for an authenticator app.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -18,6 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert
 
+from tsunagu.intake.adapters import totp
 from tsunagu.intake.adapters.orm import tables
 from tsunagu.intake.adapters.passwords import hash_password
 from tsunagu.intake.service_layer.staff import event_id_for
@@ -91,7 +95,7 @@ def event_dates(today: date) -> list[date]:
     return [today + timedelta(weeks=n) for n in range(WEEKS_AHEAD + 1)]
 
 
-async def seed(settings: Settings) -> dict[str, int]:
+async def seed(settings: Settings, *, totp_secret: str | None = None) -> dict[str, int]:
     """Create or refresh the demo data; returns what it wrote, by table."""
     if settings.env == "prod":
         raise RuntimeError("demo data is for development and tests only (TSUNAGU_ENV=prod)")
@@ -140,6 +144,8 @@ async def seed(settings: Settings) -> dict[str, int]:
                     "programmes": [p.value for p in person.programmes],
                     "venue_id": person.venue_id,
                     "active": True,
+                    "password_change_required": False,
+                    "totp_secret": totp_secret if StaffRole.ADMIN in person.roles else None,
                 }
                 # Demo accounts are reset to their definition (and the current demo password).
                 await session.execute(
@@ -169,8 +175,10 @@ def main() -> None:
     if settings.env == "prod":
         sys.exit("refusing to create demo data: TSUNAGU_ENV=prod")
     upgrade("intake", settings.database_url)
-    counts = asyncio.run(seed(settings))
+    secret = os.environ.get("TSUNAGU_DEMO_TOTP_SECRET") or totp.new_secret()
+    counts = asyncio.run(seed(settings, totp_secret=secret))
     print(", ".join(f"{table}: {n}" for table, n in counts.items()))
+    print(f"demo admin's TOTP key (add it to an authenticator app): {secret}")
     print("demo logins: " + ", ".join(p.username for p in demo_staff()))
 
 

@@ -31,7 +31,6 @@ from tsunagu.notify.service_layer import privacy
 from tsunagu.notify.service_layer.recipients import AddressBook
 from tsunagu.notify.service_layer.scheduling import Notify, due_channel
 from tsunagu.notify.service_layer.sender import ChannelSet, Sender
-from tsunagu.shared.auth import Authenticator
 from tsunagu.shared.crypto import ContactSealer, Sealer
 from tsunagu.shared.http import create_app
 from tsunagu.shared.internal import IntakeKeys, disclosure_router
@@ -52,7 +51,7 @@ class NotifyRuntime(ServiceRuntime):
         self.clock = clock
         # Residents' values are opened with their own keys, fetched from intake (ADR 12); the
         # shared contact key seals imported invitation lists, which belong to no resident.
-        self.invitation_sealer = ContactSealer(settings.contact_key.get_secret_value())
+        self.invitation_sealer = ContactSealer(settings.sealing_key())
         self.keys = IntakeKeys(settings)
         self.background.append(self.keys)
         self.sealer = Sealer(self.keys, legacy=self.invitation_sealer)
@@ -165,9 +164,7 @@ def build_app(settings: Settings, runtime: NotifyRuntime | None = None) -> FastA
         max_body_bytes=max(settings.max_body_bytes, runtime.config.max_upload_bytes),
         asyncapi=asyncapi.document,
     )
-    authenticator = Authenticator(
-        settings.auth_secret.get_secret_value(), settings.token_ttl_seconds
-    )
+    authenticator = runtime.authenticator()
     app.include_router(create_router(runtime, authenticator))
     app.include_router(create_pages(runtime, authenticator))
     app.include_router(

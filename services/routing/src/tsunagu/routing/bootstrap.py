@@ -18,7 +18,6 @@ from tsunagu.routing.entrypoints.http import create_router
 from tsunagu.routing.entrypoints.scanner import DeadlineScanner
 from tsunagu.routing.service_layer import privacy
 from tsunagu.routing.service_layer.handlers import Routing
-from tsunagu.shared.auth import Authenticator
 from tsunagu.shared.http import create_app
 from tsunagu.shared.internal import disclosure_router
 from tsunagu.shared.logs import get_logger
@@ -75,9 +74,7 @@ def build_app(settings: Settings, runtime: RoutingRuntime | None = None) -> Fast
         max_body_bytes=settings.max_body_bytes,
         asyncapi=asyncapi.document,
     )
-    authenticator = Authenticator(
-        settings.auth_secret.get_secret_value(), settings.token_ttl_seconds
-    )
+    authenticator = runtime.authenticator()
     app.include_router(create_router(runtime.routing, runtime.sessions, authenticator))
     app.include_router(disclosure_router(settings, runtime.sessions, privacy.disclose))
     app.state.runtime = runtime

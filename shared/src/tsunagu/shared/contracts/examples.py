@@ -101,6 +101,12 @@ _RAW: dict[str, dict[str, Any]] = {
         "requested_by": "uketsuke",
         "after_referral_id": _REF,
     },
+    # An admin deactivated the account: every token issued before version 3 is refused.
+    intake.STAFF_SESSIONS_REVOKED: {
+        "username": "uketsuke",
+        "version": 3,
+        "expires_at": _AT,
+    },
     routing.CASE_ROUTED: {**_DECISION, "referrals": [_REFERRAL]},
     routing.CASE_REROUTED: {
         **_DECISION,

@@ -32,6 +32,7 @@ CONSENT_CHANGED = "consent_changed"
 REFERRAL_RESPONSE_SUBMITTED = "referral_response_submitted"
 REFERRAL_REQUESTED = "referral_requested"
 RESIDENT_ERASED = "resident_erased"
+STAFF_SESSIONS_REVOKED = "staff_sessions_revoked"
 
 
 class _Data(BaseModel):
@@ -163,3 +164,17 @@ class ResidentErased(_Data):
     erased_at: datetime
     #: ``request`` (利用停止・消去請求) or ``retention`` (the retention period ended).
     basis: Literal["request", "retention"]
+
+
+class StaffSessionsRevoked(_Data):
+    """Staff tokens that no service may accept any more (on ``intake.staff.v1``).
+
+    Either one sign-in (``session_id``: the person logged out) or every sign-in of the staff
+    member issued before ``version`` (deactivated, roles or password changed). ``expires_at``
+    is when the last such token expires anyway, after which the record may be forgotten.
+    """
+
+    username: str = Field(min_length=1, max_length=64)
+    session_id: str | None = Field(default=None, max_length=64)
+    version: int | None = Field(default=None, ge=0)
+    expires_at: datetime

@@ -16,6 +16,7 @@ EVENT_MODELS: dict[str, type[BaseModel]] = {
     intake.REFERRAL_RESPONSE_SUBMITTED: intake.ReferralResponseSubmitted,
     intake.REFERRAL_REQUESTED: intake.ReferralRequested,
     intake.RESIDENT_ERASED: intake.ResidentErased,
+    intake.STAFF_SESSIONS_REVOKED: intake.StaffSessionsRevoked,
     routing.CASE_ROUTED: routing.CaseRouted,
     routing.REFERRAL_CREATED: routing.ReferralCreated,
     routing.REFERRAL_STATUS_CHANGED: routing.ReferralStatusChanged,

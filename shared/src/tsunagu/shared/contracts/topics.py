@@ -60,6 +60,15 @@ INTAKE_REFERRAL_RESPONSE = Topic(
         " more referral (after a decline), submitted in the UI."
     ),
 )
+INTAKE_STAFF = Topic(
+    name="intake.staff.v1",
+    producer=INTAKE,
+    consumers=(ROUTING, NOTIFY, FOOD_DISTRIBUTION),
+    event_types=("staff_sessions_revoked",),
+    key="username",
+    description="Staff sign-ins ended (logout, deactivation, role or password change): every "
+    "service refuses their tokens.",
+)
 ROUTING_CASE = Topic(
     name="routing.case.v1",
     producer=ROUTING,
@@ -121,6 +130,7 @@ FOOD = Topic(
 ALL_TOPICS: tuple[Topic, ...] = (
     INTAKE_CASE,
     INTAKE_REFERRAL_RESPONSE,
+    INTAKE_STAFF,
     ROUTING_CASE,
     *PROGRAMME_TOPICS.values(),
     NOTIFY_DELIVERY,

@@ -78,19 +78,26 @@ class IntakeTables(ServiceTables):
             Column("programmes", _JSON, nullable=False),
             Column("venue_id", ForeignKey("venue.venue_id")),
             Column("active", Boolean, nullable=False, server_default=text("true")),
+            #: Raised whenever every sign-in must end (deactivated, roles or password changed).
+            Column("token_version", Integer, nullable=False, server_default=text("0")),
+            #: Set for a new account or a password an admin chose: changed at the next sign-in.
+            Column(
+                "password_change_required", Boolean, nullable=False, server_default=text("false")
+            ),
+            #: The TOTP secret (base32); None: no second factor.
+            Column("totp_secret", String(255)),
             _created_at(),
             Column(
                 "updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()
             ),
         )
-        #: Failed logins per username as typed (domain.login_throttle).
-        self.login_failure = Table(
-            "login_failure",
+        #: Failed logins per client address and per username as typed (domain.login_throttle).
+        self.login_delay = Table(
+            "login_delay",
             m,
-            Column("username", String(64), primary_key=True),
-            Column("count", Integer, nullable=False),
-            Column("first_at", DateTime(timezone=True), nullable=False),
-            Column("locked_until", DateTime(timezone=True)),
+            Column("key", String(200), primary_key=True),
+            Column("failures", Integer, nullable=False),
+            Column("last_failed_at", DateTime(timezone=True), nullable=False),
         )
         self.household = Table(
             "household",

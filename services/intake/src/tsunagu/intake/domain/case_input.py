@@ -44,6 +44,7 @@ from tsunagu.shared.contracts.codes import (
     Sex,
     SharingBasis,
 )
+from tsunagu.shared.text import fits_after_nfkc
 
 __all__ = [
     "EXAMPLE_BODY",
@@ -113,6 +114,11 @@ def _today(info: ValidationInfo) -> date:
 # --- field types ----------------------------------------------------------------------------
 
 
+#: Column sizes (intake's resident table), counted after NFKC normalisation.
+KANA_MAX_LENGTH = 100
+EMAIL_MAX_LENGTH = 254
+
+
 def _blank_to_none(value: object) -> object:
     # HTML forms send empty inputs as "", which means "not given" here.
     return None if isinstance(value, str) and not value.strip() else value
@@ -122,8 +128,8 @@ def _clean_kana(value: str) -> str:
     if not is_kana_name(value):
         raise _fail("kana_only")
     # Kept as typed (script and the space between family and given name) for display;
-    # matching uses kana_search_key.
-    return " ".join(unicodedata.normalize("NFKC", value).split())
+    # matching uses kana_search_key. Its length counts after NFKC (㌀ is four kana).
+    return " ".join(fits_after_nfkc(value, KANA_MAX_LENGTH).split())
 
 
 def _read_birth_date(value: object) -> object:
@@ -167,7 +173,7 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
 def _read_email(value: str | None) -> str | None:
     if value is None:
         return None
-    text = unicodedata.normalize("NFKC", value).strip()  # full-width ＠ from a Japanese IME
+    text = fits_after_nfkc(value, EMAIL_MAX_LENGTH).strip()  # full-width ＠ from a Japanese IME
     if not _EMAIL.fullmatch(text):
         raise _fail("email_format")
     return text
@@ -175,14 +181,19 @@ def _read_email(value: str | None) -> str | None:
 
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 Name = Annotated[str, Field(min_length=1, max_length=100)]
-NameKana = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_clean_kana)]
+NameKana = Annotated[
+    str, Field(min_length=1, max_length=KANA_MAX_LENGTH), AfterValidator(_clean_kana)
+]
 Relationship = Annotated[str, Field(min_length=1, max_length=50)]
 BirthDate = Annotated[date | None, BeforeValidator(_read_birth_date)]
 Phone = Annotated[
     str | None, Field(max_length=30), BeforeValidator(_blank_to_none), AfterValidator(_read_phone)
 ]
 Email = Annotated[
-    str | None, Field(max_length=254), BeforeValidator(_blank_to_none), AfterValidator(_read_email)
+    str | None,
+    Field(max_length=EMAIL_MAX_LENGTH),
+    BeforeValidator(_blank_to_none),
+    AfterValidator(_read_email),
 ]
 Address = Annotated[str | None, Field(max_length=200), BeforeValidator(_blank_to_none)]
 Notes = Annotated[str | None, Field(max_length=2000), BeforeValidator(_blank_to_none)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -13,18 +14,21 @@ from tsunagu.intake.domain.case_input import EXAMPLE_BODY, CaseInput
 from tsunagu.intake.domain.normalize import BirthDateError, parse_birth_date
 from tsunagu.intake.entrypoints import schemas
 from tsunagu.intake.entrypoints.web import (
+    client_address,
     find_unstorable,
     http_errors,
     intake,
     refuse_unstorable,
+    set_session_cookie,
     staff,
+    staff_pending,
     who,
 )
 from tsunagu.intake.service_layer import audit, cases, referrals, views
 from tsunagu.intake.service_layer import staff as staff_service
 from tsunagu.intake.service_layer.errors import Invalid, LoginLocked, retry_after
-from tsunagu.shared.auth import Principal, check_csrf
-from tsunagu.shared.contracts.codes import Programme
+from tsunagu.shared.auth import COOKIE_NAME, SERVICES, Principal, check_csrf
+from tsunagu.shared.contracts.codes import Programme, StaffRole
 from tsunagu.shared.contracts.intake import SupportMeeting
 from tsunagu.shared.logs import get_logger
 
@@ -51,29 +55,52 @@ _CASE_ERRORS: Responses = {
     tags=["auth"],
     responses={
         **_MALFORMED,
-        401: {"description": "Wrong username or password"},
-        429: {"description": "Too many failed logins for this username; see Retry-After"},
+        401: {"description": "Wrong username, password or second-factor code"},
+        429: {"description": "Too many failed logins from here or for this username; see "
+              "Retry-After"},
     },
-)
+)  # fmt: skip
 async def token(
     request: Request,
     username: Annotated[str, Form(min_length=1, max_length=64)],
     password: Annotated[str, Form(min_length=1, max_length=256)],
+    otp: Annotated[
+        str | None, Form(max_length=16, description="The TOTP code, for staff with a second factor")
+    ] = None,
+    audience: Annotated[
+        str | None,
+        Form(
+            max_length=200,
+            description="Services the token is for, space-separated (default: all four)",
+        ),
+    ] = None,
 ) -> schemas.Token:
-    """Exchange a staff username and password for a Bearer token (OAuth2 password style)."""
+    """Exchange a staff username and password for a Bearer token (OAuth2 password style).
+
+    The token names its audience and is never re-issued: sign in again when it expires.
+    """
     app = intake(request)
+    wanted = SERVICES if not audience else tuple(audience.split())
+    if not set(wanted) <= set(SERVICES):
+        with http_errors("body"):
+            raise Invalid("audience", "audience は intake routing notify food_distribution から")
     principal = None
-    if find_unstorable([username, password]) is None:
+    if find_unstorable([username, password, otp or ""]) is None:
         try:
             async with app.transaction() as session:
                 principal = await staff_service.authenticate(
-                    session, username, password, audit_as="auth.token"
+                    session,
+                    username,
+                    password,
+                    otp=otp,
+                    address=client_address(request),
+                    audit_as="auth.token",
                 )
         except LoginLocked as locked:
             log.info("token_refused_locked")
             raise HTTPException(
                 429,
-                "ログインの失敗が続いたため、しばらくログインできません "
+                "ログインの失敗が続いたため、しばらくお待ちください "
                 "(too many failed logins; try again later)",
                 headers={"Retry-After": str(retry_after(locked))},
             ) from None
@@ -81,10 +108,211 @@ async def token(
         log.info("token_refused")
         raise HTTPException(
             401,
-            "ユーザー名またはパスワードが違います (wrong username or password)",
+            "ユーザー名・パスワード・確認コードのいずれかが違います "
+            "(wrong username, password or code)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return schemas.Token(access_token=app.issue(principal))
+    return schemas.Token(
+        access_token=app.signer.issue(
+            principal, app.settings.session_idle_seconds, audience=wanted
+        ),
+        expires_in=app.settings.session_idle_seconds,
+        pending=principal.pending or None,
+    )
+
+
+@router.post(
+    "/auth/logout",
+    status_code=204,
+    tags=["auth"],
+    responses=_UNAUTHORISED,
+)
+async def logout(
+    request: Request, principal: Annotated[Principal, Depends(staff_pending)]
+) -> Response:
+    """End this sign-in: its tokens are refused by every service within seconds."""
+    await check_csrf(request, principal)
+    app = intake(request)
+    async with app.transaction() as session:
+        revoked = await staff_service.revoke(
+            session,
+            app.ports.outbox,
+            principal.username,
+            session_id=principal.session_id,
+            token_ttl_seconds=app.settings.token_ttl_seconds,
+        )
+        await audit.record(session, principal.username, "auth.logout")
+    app.runtime.revocations.remember(revoked)
+    response = Response(status_code=204)
+    if principal.via_cookie:
+        response.delete_cookie(COOKIE_NAME, path="/")
+    return response
+
+
+@router.post(
+    "/auth/password",
+    response_model=schemas.Token,
+    tags=["auth"],
+    responses={**_UNAUTHORISED, **_MALFORMED},
+)
+async def change_password(
+    request: Request,
+    principal: Annotated[Principal, Depends(staff_pending)],
+    body: schemas.PasswordChangeIn,
+) -> JSONResponse:
+    """Change one's own password. Every other sign-in ends; this one continues with a new
+    token (and cookie, for a browser)."""
+    await check_csrf(request, principal)
+    refuse_unstorable(body.model_dump(), "body")
+    app = intake(request)
+    with http_errors("body"):
+        async with app.transaction() as session:
+            revoked = await staff_service.change_password(
+                session,
+                app.ports.outbox,
+                principal.username,
+                body.current_password,
+                body.new_password,
+                token_ttl_seconds=app.settings.token_ttl_seconds,
+            )
+    app.runtime.revocations.remember(revoked)
+    fresh = replace(
+        principal,
+        version=revoked.version or principal.version,
+        session_id="",
+        pending="" if principal.pending == staff_service.PENDING_PASSWORD else principal.pending,
+    )
+    issued = app.issue(fresh, cookie=principal.via_cookie)
+    out = schemas.Token(
+        access_token=issued,
+        expires_in=app.settings.session_idle_seconds,
+        pending=fresh.pending or None,
+    )
+    response = JSONResponse(out.model_dump(mode="json"))
+    if principal.via_cookie:
+        set_session_cookie(response, app.settings, issued)
+    return response
+
+
+# --- staff administration (admins) ---------------------------------------------------------------
+
+
+def _admin_only(principal: Principal) -> None:
+    if not access.can_admin(who(principal)):
+        raise HTTPException(403, "管理者のみ (admins only)")
+
+
+@router.get(
+    "/staff",
+    response_model=list[schemas.StaffOut],
+    tags=["staff"],
+    responses={**_UNAUTHORISED, 403: {"description": "Admins only"}},
+)
+async def list_staff(request: Request, principal: Staff) -> list[schemas.StaffOut]:
+    """Every staff account (never a password hash or a second-factor secret)."""
+    _admin_only(principal)
+    async with intake(request).transaction() as session:
+        people = await staff_service.list_staff(session)
+        await audit.record(session, principal.username, "staff.list")
+    return [schemas.StaffOut(**p) for p in people]
+
+
+@router.post(
+    "/staff",
+    status_code=201,
+    response_model=schemas.StaffOut,
+    tags=["staff"],
+    responses={
+        **_UNAUTHORISED,
+        **_MALFORMED,
+        403: {"description": "Admins only"},
+        409: {"description": "The username is taken"},
+    },
+)
+async def create_staff(
+    request: Request, principal: Staff, body: schemas.StaffCreateIn
+) -> schemas.StaffOut:
+    """A new staff account; the password must be changed at its first sign-in."""
+    await check_csrf(request, principal)
+    _admin_only(principal)
+    refuse_unstorable(body.model_dump(mode="json"), "body")
+    app = intake(request)
+    with http_errors("body"):
+        async with app.transaction() as session:
+            await staff_service.save_staff(
+                session,
+                principal.username,
+                staff_service.StaffInput(
+                    username=body.username,
+                    display_name=body.display_name,
+                    roles=frozenset(body.roles),
+                    programmes=frozenset(body.programmes),
+                    venue_id=body.venue_id,
+                    active=body.active,
+                    password=body.password,
+                ),
+                new=True,
+                outbox=app.ports.outbox,
+                token_ttl_seconds=app.settings.token_ttl_seconds,
+            )
+            person = await staff_service.get_staff(session, body.username)
+    return schemas.StaffOut(**person)
+
+
+@router.patch(
+    "/staff/{username}",
+    response_model=schemas.StaffOut,
+    tags=["staff"],
+    responses={
+        **_UNAUTHORISED,
+        **_MALFORMED,
+        403: {"description": "Admins only"},
+        404: {"description": "No such account"},
+    },
+)
+async def update_staff(
+    request: Request,
+    principal: Staff,
+    username: Annotated[str, Path(pattern=schemas.USERNAME_PATTERN)],
+    body: schemas.StaffPatchIn,
+) -> schemas.StaffOut:
+    """Change an account. Deactivating it, or changing its roles, programmes or password, ends
+    every sign-in it has, in every service, within seconds."""
+    await check_csrf(request, principal)
+    _admin_only(principal)
+    refuse_unstorable(body.model_dump(mode="json"), "body")
+    app = intake(request)
+    given = body.model_fields_set
+    with http_errors("body"):
+        async with app.transaction() as session:
+            current = await staff_service.get_staff(session, username)
+            revoked = await staff_service.save_staff(
+                session,
+                principal.username,
+                staff_service.StaffInput(
+                    username=username,
+                    display_name=body.display_name or current["display_name"],
+                    roles=frozenset(StaffRole(r) for r in (body.roles or current["roles"])),
+                    programmes=frozenset(
+                        Programme(p)
+                        for p in (
+                            body.programmes
+                            if "programmes" in given and body.programmes is not None
+                            else current["programmes"]
+                        )
+                    ),
+                    venue_id=body.venue_id if "venue_id" in given else current["venue_id"],
+                    active=current["active"] if body.active is None else body.active,
+                    password=body.password,
+                ),
+                new=False,
+                outbox=app.ports.outbox,
+                token_ttl_seconds=app.settings.token_ttl_seconds,
+            )
+            person = await staff_service.get_staff(session, username)
+    if revoked is not None:
+        app.runtime.revocations.remember(revoked)
+    return schemas.StaffOut(**person)
 
 
 @router.get(

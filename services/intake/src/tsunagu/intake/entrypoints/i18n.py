@@ -47,18 +47,45 @@ WORDS: dict[str, tuple[str, str]] = {
     "logout": ("ログアウト", "Log out"),
     "login": ("ログイン", "Log in"),
     "login.title": ("職員ログイン", "Staff login"),
-    "login.failed": ("ユーザー名またはパスワードが違います", "Wrong username or password"),
+    "login.failed": (
+        "ユーザー名・パスワード・確認コードのいずれかが違います",
+        "Wrong username, password or code",
+    ),
     "login.form_expired": (
         "ログイン画面を開いてから時間がたったため、受け付けられませんでした。"
         "お手数ですが、パスワードをもう一度入力してログインしてください。",
         "This login page was open too long. Please enter your password again.",
     ),
     "login.locked": (
-        "ログインの失敗が続いたため、このユーザー名はしばらくログインできません。"
-        "15分ほどたってから、もう一度お試しください",
-        "Too many failed logins: this username is locked for a while. "
-        "Try again in about 15 minutes",
+        "ログインの失敗が続いたため、しばらくお待ちください。"
+        "少したってから、もう一度お試しください",
+        "Too many failed logins: please wait a little and try again",
     ),
+    "login.otp": ("確認コード（2段階認証を設定している方）", "Code (if you use a second factor)"),
+    "account.password.title": ("パスワードの変更", "Change your password"),
+    "account.password.forced": (
+        "はじめてのログイン、または管理者がパスワードを設定したため、"
+        "ご自分のパスワードに変更してください",
+        "Please choose your own password before you continue",
+    ),
+    "account.password.current": ("現在のパスワード", "Current password"),
+    "account.password.new": (
+        "新しいパスワード（12文字以上）",
+        "New password (12 characters or more)",
+    ),
+    "account.password.again": ("新しいパスワード（確認）", "New password again"),
+    "account.password.mismatch": ("新しいパスワードが一致しません", "The new passwords differ"),
+    "account.password.submit": ("変更する", "Change"),
+    "account.totp.title": ("2段階認証の設定", "Set up a second factor"),
+    "account.totp.explain": (
+        "管理者は2段階認証が必要です。認証アプリ（Google Authenticator など）に"
+        "次のキーを登録し、表示された6桁の確認コードを入力してください",
+        "Admins need a second factor. Add this key to an authenticator app and enter the "
+        "six-digit code it shows",
+    ),
+    "account.totp.key": ("登録するキー", "Key"),
+    "account.totp.code": ("確認コード（6桁）", "Code (six digits)"),
+    "account.totp.submit": ("設定する", "Set up"),
     "login.expired": (
         "ログインの有効期限が切れました。もう一度ログインしてください",
         "Your session has ended. Please log in again",

@@ -17,6 +17,7 @@ from tsunagu.shared.contracts.codes import (
     Programme,
     ReferralOutcome,
     SharingBasis,
+    StaffRole,
 )
 from tsunagu.shared.contracts.intake import ReferralAction
 from tsunagu.shared.contracts.reasons import Reason, upgrade_reasons
@@ -49,6 +50,59 @@ LocalTime = Annotated[
 class Token(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 (a scheme name, not a secret)
+    expires_in: int
+    #: What the sign-in still owes before the token opens anything else: ``password_change``
+    #: (``POST /api/v1/auth/password``) or ``totp_setup`` (an admin without a second factor).
+    pending: Literal["password_change", "totp_setup"] | None = None
+
+
+class PasswordChangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=1, max_length=256)
+
+
+USERNAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+class StaffCreateIn(BaseModel):
+    """A new account; its password must be changed at the first sign-in."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(pattern=USERNAME_PATTERN)
+    display_name: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=12, max_length=256)
+    roles: list[StaffRole] = Field(min_length=1)
+    programmes: list[Programme] = Field(default_factory=list)
+    venue_id: str | None = Field(default=None, pattern=ID_PATTERN)
+    active: bool = True
+
+
+class StaffPatchIn(BaseModel):
+    """Fields to change; absent fields stay. Changing ``active``, ``roles``, ``programmes`` or
+    ``password`` ends every sign-in of the account in every service."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: str | None = Field(default=None, min_length=1, max_length=100)
+    password: str | None = Field(default=None, min_length=12, max_length=256)
+    roles: list[StaffRole] | None = Field(default=None, min_length=1)
+    programmes: list[Programme] | None = None
+    venue_id: str | None = Field(default=None, pattern=ID_PATTERN)
+    active: bool | None = None
+
+
+class StaffOut(BaseModel):
+    username: str
+    display_name: str
+    roles: list[str]
+    programmes: list[str]
+    venue_id: str | None
+    active: bool
+    password_change_required: bool
+    totp_enabled: bool
 
 
 class EventOut(BaseModel):

@@ -2,7 +2,8 @@
 
 Sessions: the browser holds the signed staff token in an HttpOnly cookie. It lives for
 ``session_idle_seconds`` and is re-issued on every request the person makes (a sliding idle
-timeout) until ``token_ttl_seconds`` after they signed in, when they must sign in again.
+timeout) until ``token_ttl_seconds`` after they signed in, when they must sign in again. Only
+tokens issued into the cookie slide: an API token sent as a cookie is never re-issued.
 """
 
 from __future__ import annotations
@@ -25,7 +26,14 @@ from tsunagu.intake.adapters.routing_preview import RoutingPreview
 from tsunagu.intake.domain import access
 from tsunagu.intake.service_layer.cases import Ports
 from tsunagu.intake.service_layer.errors import Conflict, Forbidden, Invalid, NotFound
-from tsunagu.shared.auth import COOKIE_NAME, Authenticator, Principal, issue_token
+from tsunagu.shared.auth import (
+    COOKIE_NAME,
+    USE_API,
+    USE_COOKIE,
+    Authenticator,
+    Principal,
+    TokenSigner,
+)
 from tsunagu.shared.contracts.codes import Programme, StaffRole
 from tsunagu.shared.runtime import ServiceRuntime
 from tsunagu.shared.settings import Settings
@@ -43,6 +51,7 @@ class Intake:
     settings: Settings
     runtime: ServiceRuntime
     auth: Authenticator
+    signer: TokenSigner
     ports: Ports
     preview: RoutingPreview
     templates: Jinja2Templates
@@ -54,11 +63,12 @@ class Intake:
     def today(self) -> date:
         return datetime.now(self.tz).date()
 
-    def issue(self, principal: Principal) -> str:
-        return issue_token(
+    def issue(self, principal: Principal, *, cookie: bool) -> str:
+        """A token for the browser's cookie (slides) or for an API client (does not)."""
+        return self.signer.issue(
             principal,
-            self.settings.auth_secret.get_secret_value(),
             self.settings.session_idle_seconds,
+            use=USE_COOKIE if cookie else USE_API,
         )
 
     @asynccontextmanager
@@ -76,18 +86,30 @@ def intake(request: Request) -> Intake:
 # --- who is asking ----------------------------------------------------------------------------
 
 
-def staff(request: Request) -> Principal:
-    """The signed-in staff member (Bearer token or session cookie); slides the session."""
+async def staff(request: Request) -> Principal:
+    """The signed-in staff member (Bearer token or session cookie); slides a cookie session."""
     app = intake(request)
-    principal = app.auth.principal(request)
-    if principal.via_cookie:
-        request.scope[_REISSUE] = app.issue(principal)
+    principal = await app.auth.principal(request)
+    if principal.via_cookie and principal.use == USE_COOKIE:
+        request.scope[_REISSUE] = app.issue(principal, cookie=True)
     return principal
 
 
-def staff_passive(request: Request) -> Principal:
+async def staff_pending(request: Request) -> Principal:
+    """Like ``staff``, but also a sign-in that still owes a password change or a second
+    factor: only for the pages and calls that settle it."""
+    return await intake(request).auth.principal(request, allow_pending=True)
+
+
+async def staff_passive(request: Request) -> Principal:
     """Like ``staff`` but not activity: a live stream must not keep an idle session alive."""
-    return intake(request).auth.principal(request)
+    return await intake(request).auth.principal(request)
+
+
+def client_address(request: Request) -> str:
+    """The address the request came from (uvicorn takes it from X-Forwarded-For only when the
+    peer is a trusted proxy: ``FORWARDED_ALLOW_IPS``)."""
+    return request.client.host if request.client else "unknown"
 
 
 def who(principal: Principal) -> access.Principal:
@@ -121,7 +143,8 @@ def lang_of(request: Request) -> str:
 
 
 class WebMiddleware:
-    """Slides the session cookie, remembers ``?lang=``, and adds the security headers."""
+    """Slides the session cookie and remembers ``?lang=`` (the security headers are shared:
+    ``tsunagu.shared.http.SecurityHeaders``)."""
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
@@ -137,7 +160,7 @@ class WebMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                names = {k.lower() for k, _ in headers}
+                {k.lower() for k, _ in headers}
                 token = scope.get(_REISSUE)
                 sets_session = any(
                     k.lower() == b"set-cookie" and v.startswith(COOKIE_NAME.encode() + b"=")
@@ -147,13 +170,6 @@ class WebMiddleware:
                     headers.append((b"set-cookie", self._cookie(COOKIE_NAME, token)))
                 if chosen:
                     headers.append((b"set-cookie", self._cookie(LANG_COOKIE, chosen, http=False)))
-                for name, value in _SECURITY_HEADERS:
-                    if name not in names:
-                        headers.append((name, value))
-                content_type = dict(headers).get(b"content-type", b"")
-                if content_type.startswith(b"text/html") and b"cache-control" not in names:
-                    # Pages show personal data: never keep them in a shared or back-button cache.
-                    headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
             await send(message)
 
@@ -173,17 +189,6 @@ class WebMiddleware:
         if self.settings.cookie_secure:
             morsel["secure"] = True
         return morsel.OutputString().encode()
-
-
-_SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"same-origin"),
-    (
-        b"content-security-policy",
-        b"default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
-    ),
-)
 
 
 def _query_lang(scope: Scope) -> str | None:

@@ -8,33 +8,52 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tsunagu.intake.adapters import totp
 from tsunagu.intake.adapters.orm import tables
 from tsunagu.intake.adapters.passwords import hash_password, verify_password
 from tsunagu.intake.domain import login_throttle as throttle
 from tsunagu.intake.service_layer import audit
 from tsunagu.intake.service_layer.errors import Conflict, Invalid, LoginLocked, NotFound
+from tsunagu.shared import revocation
 from tsunagu.shared.auth import Principal
 from tsunagu.shared.contracts.codes import Programme, StaffRole
 from tsunagu.shared.contracts.envelope import utcnow
+from tsunagu.shared.contracts.intake import STAFF_SESSIONS_REVOKED, StaffSessionsRevoked
+from tsunagu.shared.contracts.topics import INTAKE_STAFF
+from tsunagu.shared.outbox import OutboxWriter
+
+#: A staff member's sign-in still owes this before it opens anything but the page settling it.
+PENDING_PASSWORD = "password_change"  # noqa: S105 (a state, not a secret)
+PENDING_TOTP_SETUP = "totp_setup"
+MIN_PASSWORD_LENGTH = 12
 
 
 async def authenticate(
-    session: AsyncSession, username: str, password: str, *, audit_as: str
+    session: AsyncSession,
+    username: str,
+    password: str,
+    *,
+    address: str,
+    audit_as: str,
+    otp: str | None = None,
+    now: datetime | None = None,
 ) -> Principal | None:
     """The staff member with this username and password, if active (the sign-in is audited
     as ``audit_as``); else None.
 
-    Failures are counted per username (``domain.login_throttle``); a locked username raises
-    ``LoginLocked`` whatever the password. The count's row stays locked until the caller's
-    transaction ends, so guesses at one username are taken one at a time.
+    Failed attempts are counted per client address, per address and username, and per username
+    (``domain.login_throttle``); while one of those counts must wait, ``LoginLocked`` is raised
+    before the password is looked at. A staff member with a second factor must also give the
+    current TOTP code (``otp``); without it (or with a wrong one) the attempt fails like a wrong
+    password, so the answer tells a guesser nothing about which part was wrong.
     """
-    now = utcnow()
-    failures = await _failures(session, username, now)
-    until = throttle.locked_until(failures, now)
+    now = now or utcnow()
+    counts = await _counts(session, username, address, now)
+    until = throttle.retry_at(counts, now)
     if until is not None:
         raise LoginLocked(until)
     t = tables.staff_user
@@ -42,47 +61,163 @@ async def authenticate(
     stored = row.password_hash if row is not None and row.active else None
     # scrypt takes tens of milliseconds: keep the event loop free meanwhile.
     ok = await asyncio.to_thread(verify_password, password, stored)
-    f = tables.login_failure
+    if ok and row is not None and row.totp_secret:
+        ok = otp is not None and totp.verify(row.totp_secret, otp, now)
     if not ok or row is None:
-        counted = throttle.after_failure(failures, now)
-        await session.execute(
-            update(f)
-            .where(f.c.username == username)
-            .values(
-                count=counted.count, first_at=counted.first_at, locked_until=counted.locked_until
+        for rule, count in counts.items():
+            counted = throttle.after_failure(count, now)
+            await _save_count(session, throttle.key(rule, address=address, username=username),
+                              counted)  # fmt: skip
+        return None
+    d = tables.login_delay
+    await session.execute(
+        delete(d).where(
+            d.c.key.in_(
+                [
+                    throttle.key(throttle.PAIR, address=address, username=username),
+                    throttle.key(throttle.USERNAME, address=address, username=username),
+                ]
             )
         )
-        return None
-    await session.execute(delete(f).where(f.c.username == username))
+    )
     await audit.record(session, row.username, audit_as)
+    pending = ""
+    if row.password_change_required:
+        pending = PENDING_PASSWORD
+    elif StaffRole.ADMIN.value in row.roles and not row.totp_secret:
+        pending = PENDING_TOTP_SETUP
     return Principal(
         username=row.username,
         roles=frozenset(row.roles),
         programmes=frozenset(row.programmes),
         display_name=row.display_name,
         venue_id=row.venue_id,
+        version=row.token_version,
+        pending=pending,
     )
 
 
-async def _failures(
-    session: AsyncSession, username: str, now: datetime
-) -> throttle.Failures | None:
-    """This username's failed logins, its row locked (made if missing); None if none count."""
-    f = tables.login_failure
-    # Rows whose window and lock ended a day ago tell nothing any more.
-    stale = now - timedelta(days=1)
+async def _counts(
+    session: AsyncSession, username: str, address: str, now: datetime
+) -> dict[throttle.Rule, throttle.Count | None]:
+    d = tables.login_delay
+    # Counts forgotten a while ago tell nothing any more.
     await session.execute(
-        delete(f).where(
-            f.c.first_at < stale, or_(f.c.locked_until.is_(None), f.c.locked_until < stale)
+        delete(d).where(d.c.last_failed_at < now - throttle.FORGET_AFTER - timedelta(hours=1))
+    )
+    keys = {throttle.key(r, address=address, username=username): r for r in throttle.RULES}
+    rows = await session.execute(select(d).where(d.c.key.in_(list(keys))))
+    found = {row.key: throttle.Count(row.failures, row.last_failed_at) for row in rows}
+    return {rule: found.get(k) for k, rule in keys.items()}
+
+
+async def _save_count(session: AsyncSession, key: str, count: throttle.Count) -> None:
+    d = tables.login_delay
+    stmt = insert(d).values(key=key, failures=count.failures, last_failed_at=count.last_failed_at)
+    # Two failures at once both count: add one to whatever is stored (unless forgotten).
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[d.c.key],
+            set_={
+                "failures": case(
+                    (d.c.last_failed_at < count.last_failed_at - throttle.FORGET_AFTER, 1),
+                    else_=d.c.failures + 1,
+                ),
+                "last_failed_at": count.last_failed_at,
+            },
         )
     )
-    await session.execute(
-        insert(f).values(username=username, count=0, first_at=now).on_conflict_do_nothing()
+
+
+# --- ending sign-ins ------------------------------------------------------------------------------
+
+
+async def revoke(
+    session: AsyncSession,
+    outbox: OutboxWriter,
+    username: str,
+    *,
+    token_ttl_seconds: int,
+    session_id: str | None = None,
+) -> StaffSessionsRevoked:
+    """End one sign-in (``session_id``: logout) or every sign-in of ``username`` (its token
+    version goes up), here and, through ``staff_sessions_revoked``, in every service."""
+    expires_at = utcnow() + timedelta(seconds=token_ttl_seconds)
+    version: int | None = None
+    if session_id is None:
+        t = tables.staff_user
+        version = (
+            await session.execute(
+                update(t)
+                .where(t.c.username == username)
+                .values(token_version=t.c.token_version + 1)
+                .returning(t.c.token_version)
+            )
+        ).scalar_one_or_none()
+        if version is None:
+            raise NotFound(username)
+    data = StaffSessionsRevoked(
+        username=username, session_id=session_id, version=version, expires_at=expires_at
     )
-    row = (await session.execute(select(f).where(f.c.username == username).with_for_update())).one()
-    if row.count == 0:
-        return None
-    return throttle.Failures(row.count, row.first_at, row.locked_until)
+    await revocation.record(session, tables.revoked_session, tables.staff_token_version, data)
+    envelope = outbox.envelope(STAFF_SESSIONS_REVOKED, data.model_dump(mode="json"))
+    await outbox.add(
+        session,
+        topic=INTAKE_STAFF.name,
+        aggregatetype="staff",
+        aggregateid=username,
+        envelope=envelope,
+    )
+    return data
+
+
+async def change_password(
+    session: AsyncSession,
+    outbox: OutboxWriter,
+    username: str,
+    current: str,
+    new: str,
+    *,
+    token_ttl_seconds: int,
+) -> StaffSessionsRevoked:
+    """One's own password: the current one must be right; every sign-in ends, this one too
+    (the caller signs the person in again with the new version)."""
+    check_password_rules(new, username)
+    t = tables.staff_user
+    row = (await session.execute(select(t).where(t.c.username == username))).first()
+    if row is None or not row.active:
+        raise NotFound(username)
+    if not await asyncio.to_thread(verify_password, current, row.password_hash):
+        raise Invalid("current_password", "現在のパスワードが違います")
+    if await asyncio.to_thread(verify_password, new, row.password_hash):
+        raise Invalid("new_password", "新しいパスワードは現在のものと別にしてください")
+    await session.execute(
+        update(t)
+        .where(t.c.username == username)
+        .values(
+            password_hash=await asyncio.to_thread(hash_password, new),
+            password_change_required=False,
+            updated_at=func.now(),
+        )
+    )
+    await audit.record(session, username, "auth.password_change", target=username)
+    return await revoke(session, outbox, username, token_ttl_seconds=token_ttl_seconds)
+
+
+def check_password_rules(password: str, username: str) -> None:
+    """Long enough, and not the username: the rules NIST SP 800-63B keeps (no composition)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid("new_password", f"パスワードは{MIN_PASSWORD_LENGTH}文字以上にしてください")
+    if password.casefold() == username.casefold():
+        raise Invalid("new_password", "ユーザー名と同じパスワードは使えません")
+
+
+async def current_version(session: AsyncSession, username: str) -> int:
+    t = tables.staff_user
+    version = await session.scalar(select(t.c.token_version).where(t.c.username == username))
+    if version is None:
+        raise NotFound(username)
+    return int(version)
 
 
 @dataclass(frozen=True)
@@ -96,12 +231,25 @@ class StaffInput:
     password: str | None = None  # None keeps the current password
 
 
-async def save_staff(session: AsyncSession, actor: str, staff: StaffInput, *, new: bool) -> None:
+async def save_staff(
+    session: AsyncSession,
+    actor: str,
+    staff: StaffInput,
+    *,
+    new: bool,
+    outbox: OutboxWriter,
+    token_ttl_seconds: int,
+) -> StaffSessionsRevoked | None:
+    """Create or change an account. A password an admin sets must be changed at the next
+    sign-in. Deactivating the account, or changing its roles, programmes or password, ends
+    every sign-in it has (returned, so the caller's process can refuse them at once)."""
     t = tables.staff_user
     if StaffRole.PROGRAMME in staff.roles and not staff.programmes:
         raise Invalid("programmes", "窓口の担当者には担当窓口を1つ以上選んでください")
     if staff.venue_id is not None:
         await _venue_exists(session, staff.venue_id)
+    if staff.password:
+        check_password_rules(staff.password, staff.username)
     values: dict[str, Any] = {
         "display_name": staff.display_name,
         "roles": sorted(staff.roles),
@@ -112,6 +260,8 @@ async def save_staff(session: AsyncSession, actor: str, staff: StaffInput, *, ne
     }
     if staff.password:
         values["password_hash"] = await asyncio.to_thread(hash_password, staff.password)
+        values["password_change_required"] = True
+    revoked: StaffSessionsRevoked | None = None
     if new:
         if not staff.password:
             raise Invalid("password", "パスワードを入力してください")
@@ -123,26 +273,39 @@ async def save_staff(session: AsyncSession, actor: str, staff: StaffInput, *, ne
         )
         if inserted.first() is None:
             raise Conflict("このユーザー名は既に使われています")
+        changed = sorted(k for k in values if k not in ("updated_at", "password_hash"))
     else:
-        updated = await session.execute(
-            t.update()
-            .where(t.c.username == staff.username)
-            .values(**values)
-            .returning(t.c.username)
-        )
-        if updated.first() is None:
+        before = (
+            await session.execute(select(t).where(t.c.username == staff.username).with_for_update())
+        ).first()
+        if before is None:
             raise NotFound(staff.username)
-    changed = sorted(k for k in values if k != "updated_at")
+        changed = sorted(
+            k
+            for k, v in values.items()
+            if k not in ("updated_at", "password_hash") and getattr(before, k) != v
+        )
+        if staff.password:
+            changed.append("password")
+        await session.execute(t.update().where(t.c.username == staff.username).values(**values))
+        if {"active", "roles", "programmes", "password"} & set(changed):
+            revoked = await revoke(
+                session, outbox, staff.username, token_ttl_seconds=token_ttl_seconds
+            )
     await audit.record(
         session, actor, "staff.create" if new else "staff.update", target=staff.username,
         fields=changed,
     )  # fmt: skip
+    return revoked
+
+
+_HIDDEN_COLUMNS = ("password_hash", "totp_secret")
 
 
 async def list_staff(session: AsyncSession) -> list[dict[str, Any]]:
     t = tables.staff_user
     rows = await session.execute(select(t).order_by(t.c.username))
-    return [{k: v for k, v in row._mapping.items() if k != "password_hash"} for row in rows]
+    return [_public(row._mapping) for row in rows]
 
 
 async def get_staff(session: AsyncSession, username: str) -> dict[str, Any]:
@@ -150,7 +313,13 @@ async def get_staff(session: AsyncSession, username: str) -> dict[str, Any]:
     row = (await session.execute(select(t).where(t.c.username == username))).first()
     if row is None:
         raise NotFound(username)
-    return {k: v for k, v in row._mapping.items() if k != "password_hash"}
+    return _public(row._mapping)
+
+
+def _public(row: Any) -> dict[str, Any]:
+    found = {k: v for k, v in row.items() if k not in _HIDDEN_COLUMNS}
+    found["totp_enabled"] = bool(row["totp_secret"])
+    return found
 
 
 async def save_venue(
@@ -261,3 +430,19 @@ async def get_event(session: AsyncSession, event_id: str) -> dict[str, Any] | No
         )
     ).first()
     return None if row is None else dict(row._mapping)
+
+
+# --- second factor ------------------------------------------------------------------------------
+
+
+async def set_totp(
+    session: AsyncSession, username: str, secret: str, code: str, now: datetime | None = None
+) -> None:
+    """Turn the second factor on, once the person has shown their app gives the right code."""
+    if not totp.verify(secret, code, now or utcnow()):
+        raise Invalid("otp", "確認コードが違います。アプリに表示されている6桁を入力してください")
+    t = tables.staff_user
+    await session.execute(
+        update(t).where(t.c.username == username).values(totp_secret=secret, updated_at=func.now())
+    )
+    await audit.record(session, username, "auth.totp_enabled", target=username)

@@ -14,12 +14,13 @@ from tsunagu.routing.service_layer.handlers import (
 )
 from tsunagu.routing.service_layer.privacy import on_resident_erased
 from tsunagu.shared.contracts import intake
-from tsunagu.shared.contracts.topics import ROUTING, consumed_by
+from tsunagu.shared.contracts.topics import INTAKE_STAFF, ROUTING, consumed_by
 from tsunagu.shared.messaging import Handler, IdempotentConsumer
 from tsunagu.shared.runtime import ServiceRuntime
 
-#: The topics routing reads (intake.case.v1, intake.referral_response.v1), from the registry.
-TOPICS: tuple[str, ...] = tuple(t.name for t in consumed_by(ROUTING))
+#: The topics routing reads (intake.case.v1, intake.referral_response.v1), from the registry;
+#: intake.staff.v1 is read by the shared runtime (ended sign-ins), like in every service.
+TOPICS: tuple[str, ...] = tuple(t.name for t in consumed_by(ROUTING) if t is not INTAKE_STAFF)
 
 
 def handlers(routing: Routing) -> dict[str, Handler]:

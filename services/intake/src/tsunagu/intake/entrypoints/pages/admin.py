@@ -147,8 +147,6 @@ def _staff_input(form: FormData, username: str) -> staff_service.StaffInput:
     if not display_name:
         raise Invalid("display_name", "表示名を入力してください")
     password = form_text(form, "password")
-    if password and len(password) < 8:
-        raise Invalid("password", "パスワードは8文字以上にしてください")
     return staff_service.StaffInput(
         username=username,
         display_name=display_name,
@@ -163,11 +161,33 @@ def _staff_input(form: FormData, username: str) -> staff_service.StaffInput:
     )
 
 
+async def _save(
+    request: Request,
+    session: Any,
+    principal: Principal,
+    staff_input: staff_service.StaffInput,
+    *,
+    new: bool,
+) -> None:
+    app = intake(request)
+    revoked = await staff_service.save_staff(
+        session,
+        principal.username,
+        staff_input,
+        new=new,
+        outbox=app.ports.outbox,
+        token_ttl_seconds=app.settings.token_ttl_seconds,
+    )
+    if revoked is not None:
+        # Refused here as soon as the transaction commits (a moment early costs nothing).
+        app.runtime.revocations.remember(revoked)
+
+
 @router.post("/admin/staff")
 async def admin_staff_create(request: Request, principal: Principal = Depends(staff)) -> Response:
     async def save(session: Any, form: FormData) -> None:
         staff_input = _staff_input(form, form_text(form, "username"))
-        await staff_service.save_staff(session, principal.username, staff_input, new=True)
+        await _save(request, session, principal, staff_input, new=True)
 
     return await _admin_command(request, principal, save)
 
@@ -195,7 +215,7 @@ async def admin_staff_update(
     async def save(session: Any, form: FormData) -> None:
         staff_input = _staff_input(form, username)
         try:
-            await staff_service.save_staff(session, principal.username, staff_input, new=False)
+            await _save(request, session, principal, staff_input, new=False)
         except NotFound:
             raise not_found() from None
 

@@ -3,26 +3,33 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
+from tsunagu.intake.adapters import totp
+from tsunagu.intake.entrypoints.i18n import translator
 from tsunagu.intake.entrypoints.pages.rendering import (
     form_text,
     render,
     safe_next,
 )
 from tsunagu.intake.entrypoints.web import (
+    client_address,
     find_unstorable,
     intake,
+    lang_of,
     set_session_cookie,
     staff,
+    staff_pending,
     unstorable,
     who,
 )
 from tsunagu.intake.service_layer import audit
 from tsunagu.intake.service_layer import staff as staff_service
-from tsunagu.intake.service_layer.errors import LoginLocked, retry_after
+from tsunagu.intake.service_layer.errors import Invalid, LoginLocked, retry_after
 from tsunagu.shared.auth import COOKIE_NAME, CSRF_FIELD, Principal, check_csrf
 from tsunagu.shared.contracts.codes import StaffRole
 from tsunagu.shared.logs import get_logger
@@ -31,6 +38,10 @@ router = APIRouter()
 log = get_logger(__name__)
 
 LOGIN_CSRF_COOKIE = "tsunagu_login_csrf"
+
+
+def t_of(request: Request) -> Any:
+    return translator(lang_of(request))
 
 
 @router.get("/login")
@@ -60,18 +71,24 @@ async def login(request: Request) -> Response:
     form = await request.form()
     username = form_text(form, "username")[:64]
     password = form_text(form, "password")[:256]
+    otp = form_text(form, "otp")[:16] or None
     target = safe_next(form_text(form, "next"))
     sent = form_text(form, CSRF_FIELD)
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     principal = None
     genuine = bool(expected) and secrets.compare_digest(sent, expected)
-    readable = find_unstorable([username, password]) is None
+    readable = find_unstorable([username, password, otp or ""]) is None
     locked: LoginLocked | None = None
     if genuine and username and password and readable:
         try:
             async with app.transaction() as session:
                 principal = await staff_service.authenticate(
-                    session, username, password, audit_as="auth.login"
+                    session,
+                    username,
+                    password,
+                    otp=otp,
+                    address=client_address(request),
+                    audit_as="auth.login",
                 )
         except LoginLocked as exc:
             locked = exc
@@ -95,19 +112,135 @@ async def login(request: Request) -> Response:
             response.headers["Retry-After"] = str(retry_after(locked))
         _set_login_csrf(request, response, token)
         return response
+    if principal.pending == staff_service.PENDING_PASSWORD:
+        target = "/account/password"
+    elif principal.pending == staff_service.PENDING_TOTP_SETUP:
+        target = "/account/totp"
     response = RedirectResponse(target, status_code=303)
-    set_session_cookie(response, app.settings, app.issue(principal))
+    set_session_cookie(response, app.settings, app.issue(principal, cookie=True))
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 
 
 @router.post("/logout")
-async def logout(request: Request, principal: Principal = Depends(staff)) -> Response:
+async def logout(request: Request, principal: Principal = Depends(staff_pending)) -> Response:
+    """End this sign-in in every service, not just this browser's cookie."""
     await check_csrf(request, principal)
-    async with intake(request).transaction() as session:
+    app = intake(request)
+    async with app.transaction() as session:
+        revoked = await staff_service.revoke(
+            session,
+            app.ports.outbox,
+            principal.username,
+            session_id=principal.session_id,
+            token_ttl_seconds=app.settings.token_ttl_seconds,
+        )
         await audit.record(session, principal.username, "auth.logout")
+    app.runtime.revocations.remember(revoked)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE_NAME, path="/")
+    return response
+
+
+@router.get("/account/password")
+async def password_page(
+    request: Request, principal: Principal = Depends(staff_pending)
+) -> Response:
+    return render(request, "account_password.html", principal, errors={},
+                  forced=principal.pending == staff_service.PENDING_PASSWORD)  # fmt: skip
+
+
+@router.post("/account/password")
+async def password_change(
+    request: Request, principal: Principal = Depends(staff_pending)
+) -> Response:
+    await check_csrf(request, principal)
+    app = intake(request)
+    form = await request.form()
+    current = form_text(form, "current_password")[:256]
+    new = form_text(form, "new_password")[:256]
+    errors: dict[str, str] = {}
+    if find_unstorable([current, new]) is not None:
+        errors["new_password"] = "使用できない文字が含まれています"  # noqa: S105
+    elif new != form_text(form, "new_password_again")[:256]:
+        errors["new_password"] = t_of(request)("account.password.mismatch")
+    else:
+        try:
+            async with app.transaction() as session:
+                revoked = await staff_service.change_password(
+                    session,
+                    app.ports.outbox,
+                    principal.username,
+                    current,
+                    new,
+                    token_ttl_seconds=app.settings.token_ttl_seconds,
+                )
+        except Invalid as exc:
+            errors[exc.field] = exc.message
+    if errors:
+        return render(request, "account_password.html", principal, errors=errors, status_code=422,
+                      forced=principal.pending == staff_service.PENDING_PASSWORD)  # fmt: skip
+    app.runtime.revocations.remember(revoked)
+    pending = "" if principal.pending == staff_service.PENDING_PASSWORD else principal.pending
+    fresh = replace(principal, version=revoked.version or 0, session_id="", pending=pending)
+    target = "/account/totp" if pending == staff_service.PENDING_TOTP_SETUP else "/"
+    response = RedirectResponse(target, status_code=303)
+    set_session_cookie(response, app.settings, app.issue(fresh, cookie=True))
+    return response
+
+
+_TOTP_SETUP_COOKIE = "tsunagu_totp_setup"
+
+
+@router.get("/account/totp")
+async def totp_page(request: Request, principal: Principal = Depends(staff_pending)) -> Response:
+    if principal.pending == staff_service.PENDING_PASSWORD:
+        return RedirectResponse("/account/password", status_code=303)
+    secret = totp.new_secret()
+    response = render(request, "account_totp.html", principal, secret=secret, errors={},
+                      uri=totp.provisioning_uri(secret, principal.username))  # fmt: skip
+    _remember_totp_secret(request, response, secret)
+    return response
+
+
+def _remember_totp_secret(request: Request, response: Response, secret: str) -> None:
+    # The secret stays on this page's form round trip only (HttpOnly, this path only).
+    response.set_cookie(
+        _TOTP_SETUP_COOKIE,
+        secret,
+        max_age=600,
+        httponly=True,
+        samesite="strict",
+        secure=intake(request).settings.cookie_secure,
+        path="/account/totp",
+    )
+
+
+@router.post("/account/totp")
+async def totp_setup(request: Request, principal: Principal = Depends(staff_pending)) -> Response:
+    await check_csrf(request, principal)
+    if principal.pending == staff_service.PENDING_PASSWORD:
+        return RedirectResponse("/account/password", status_code=303)
+    app = intake(request)
+    form = await request.form()
+    secret = request.cookies.get(_TOTP_SETUP_COOKIE, "")
+    code = form_text(form, "otp")[:16]
+    try:
+        if not secret:
+            raise Invalid("otp", "もう一度やり直してください")
+        async with app.transaction() as session:
+            await staff_service.set_totp(session, principal.username, secret, code)
+    except Invalid as exc:
+        secret = secret or totp.new_secret()
+        response = render(request, "account_totp.html", principal, secret=secret,
+                          errors={"otp": exc.message}, status_code=422,
+                          uri=totp.provisioning_uri(secret, principal.username))  # fmt: skip
+        _remember_totp_secret(request, response, secret)
+        return response
+    response = RedirectResponse("/", status_code=303)
+    fresh = replace(principal, pending="")
+    set_session_cookie(response, app.settings, app.issue(fresh, cookie=True))
+    response.delete_cookie(_TOTP_SETUP_COOKIE, path="/account/totp")
     return response
 
 
