@@ -60,7 +60,11 @@ def router(app: Intake) -> APIRouter:
         "/api/v1/residents/{resident_id}/erasure",
         response_model=ErasureResult,
         tags=["residents"],
-        responses={403: {"description": "Admins and privacy officers only"}, 404: {}},
+        responses={
+            401: {"description": "Not signed in"},
+            403: {"description": "Admins and privacy officers only"},
+            404: {"description": "No such resident"},
+        },
     )
     async def erase(
         request: Request,
@@ -93,8 +97,9 @@ def router(app: Intake) -> APIRouter:
         tags=["residents"],
         responses={
             200: {"content": {"text/html": {}, "application/json": {}}},
+            401: {"description": "Not signed in"},
             403: {"description": "Admins and privacy officers only"},
-            404: {},
+            404: {"description": "No such resident, or already erased"},
             503: {"description": "A service could not be asked; try again"},
         },
     )
