@@ -201,6 +201,9 @@ def test_prod_postgres_is_replicated_and_backed_up(rendered):
         ref = store["s3Credentials"][key]
         assert set(ref) == {"name", "key"}, "backup credentials come from a Secret"
     assert spec["backup"]["retentionPolicy"]
+    # Backups hold residents' data: WAL and base backups are encrypted in the store.
+    assert store["wal"]["encryption"] in ("AES256", "aws:kms")
+    assert store["data"]["encryption"] in ("AES256", "aws:kms")
     (backup,) = [o for o in rendered["prod"] if o["kind"] == "ScheduledBackup"]
     assert backup["spec"]["cluster"]["name"] == cluster["metadata"]["name"]
     assert spec["bootstrap"]["initdb"]["database"] == "tsunagu"
