@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 def officer(app: App) -> dict[str, str]:
     principal = Principal(username="kojin", roles=frozenset({"privacy_officer"}))
-    raw = issue_token(principal, app.settings.auth_secret.get_secret_value(), 600)
+    raw = issue_token(principal, app.settings.signing_key(), 600)
     return {"Authorization": f"Bearer {raw}"}
 
 
