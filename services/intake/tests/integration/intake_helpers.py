@@ -153,6 +153,18 @@ def case_routed(case_id: str, case_number: str, event_id: str, **overrides: Any)
     return Envelope(event_type="case_routed", producer="routing", data=data)
 
 
+def eligibility_granted(case_id: str, event_id: str) -> Envelope:
+    """What the food desk publishes when it follows routing's decision (rule 9)."""
+    data = {
+        "case_id": case_id,
+        "household_id": str(uuid.uuid4()),
+        "event_id": event_id,
+        "basis": "economic_concern",
+        "reason": "routing_decision",
+    }
+    return Envelope(event_type="eligibility_granted", producer="food_distribution", data=data)
+
+
 async def eventually(
     check: Callable[[], Awaitable[bool]], timeout: float = 30.0, interval: float = 0.2
 ) -> None:

@@ -1,8 +1,9 @@
 """In headless Chromium against intake served by uvicorn: take in the article's example resident.
 
-Routing does not run here: the test publishes the ``case_routed`` routing would, and the case
-page shows the referrals as they arrive (server-sent events), without a reload. Screenshots of
-the form and the case page are saved for a person to look at.
+Routing and food do not run here: the test publishes the ``case_routed`` routing would and the
+food desk's ``eligibility_granted``, and the case page shows the referrals as they arrive
+(server-sent events), without a reload. Screenshots of the form and the case page are saved for
+a person to look at.
 """
 
 from __future__ import annotations
@@ -13,11 +14,18 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from intake_helpers import PASSWORD, case_routed, publish, today, todays_event
+from intake_helpers import (
+    PASSWORD,
+    case_routed,
+    eligibility_granted,
+    publish,
+    today,
+    todays_event,
+)
 from playwright.async_api import Page, async_playwright, expect
 
 from tsunagu.intake.domain.normalize import age_on, format_era
-from tsunagu.shared.contracts.topics import ROUTING_CASE
+from tsunagu.shared.contracts.topics import FOOD, ROUTING_CASE
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -101,6 +109,9 @@ async def test_take_in_the_articles_example(
             case_number = (await page.locator("h1 .mono").inner_text()).strip()
             routed = case_routed(case_id, case_number, todays_event())
             await publish(intake_settings.kafka_bootstrap, ROUTING_CASE.name, case_id, routed)
+            # The food desk follows routing's decision and says so on its own topic.
+            granted = eligibility_granted(case_id, todays_event())
+            await publish(intake_settings.kafka_bootstrap, FOOD.name, case_id, granted)
 
             # No reload: the referrals arrive over server-sent events.
             referrals = page.locator("#referrals table.referrals")
