@@ -12,6 +12,8 @@ from urllib.parse import quote
 import asyncpg
 from aiokafka import errors as kafka_errors
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import (
     HTMLResponse,
     JSONResponse,
@@ -189,6 +191,14 @@ def _route_of(scope: Scope) -> str:
     return str(getattr(route, "path", "")) or "?"
 
 
+def _safe_ctx(ctx: Any) -> dict[str, Any]:
+    """A validation error's context keeps its limits (``max_length``, ``ge`` …) only: a nested
+    exception's text may quote the value."""
+    if not isinstance(ctx, dict):
+        return {}
+    return {k: v for k, v in ctx.items() if isinstance(v, int | float | bool) or k == "pattern"}
+
+
 def create_app(
     *,
     title: str,
@@ -221,6 +231,18 @@ def create_app(
             status_code=401,
             headers={"WWW-Authenticate": "Bearer"},
         )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        """422 naming each field, without FastAPI's echo of what was sent (``input``): that is
+        often a resident's name, phone or address, and answers travel through proxies and
+        browser histories."""
+        detail = [
+            {key: value for key, value in error.items() if key not in ("input", "ctx", "url")}
+            | ({"ctx": _safe_ctx(error["ctx"])} if "ctx" in error else {})
+            for error in exc.errors()
+        ]
+        return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)
 
     async def _unavailable(request: Request, exc: Exception) -> Response:
         """The database (or the broker) is unreachable: 503 with ``Retry-After``, so a client
