@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from tsunagu.shared.contracts.topics import consumed_by
+from tsunagu.shared.db_roles import service_role
 from tsunagu.shared.services import names, registered
 from tsunagu.shared.settings import Settings
 
@@ -138,8 +140,14 @@ def test_no_secret_values_are_rendered(rendered, overlay):
     for _, spec in pod_specs(rendered[overlay]):
         for c in spec["containers"]:
             for e in c.get("env", []):
-                if any(word in e["name"] for word in ("SECRET", "PASSWORD", "DATABASE_URL")):
-                    assert "valueFrom" in e and "value" not in e, e["name"]
+                name = e["name"]
+                if name.endswith("_FILE"):  # a path to a mounted Secret, not a value
+                    assert e["value"].startswith("/etc/tsunagu/"), name
+                elif name == "TSUNAGU_DATABASE_URL" and "value" in e:
+                    # A role and a host only: the password is a file of its own.
+                    assert make_url(e["value"]).password is None, name
+                elif any(word in name for word in ("SECRET", "PASSWORD", "DATABASE_URL")):
+                    assert "valueFrom" in e and "value" not in e, name
 
 
 def _policies(objects) -> dict[str, dict[str, Any]]:
@@ -220,3 +228,72 @@ def test_the_secret_example_is_not_part_of_any_overlay(rendered):
     for overlay in OVERLAYS:
         names = {o["metadata"]["name"] for o in rendered[overlay]}
         assert "tsunagu-secrets" not in names
+
+
+def _env(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+def _secrets_used(spec: dict[str, Any]) -> set[str]:
+    """Every Secret a pod can read: mounted volumes and env references."""
+    used = {v["secret"]["secretName"] for v in spec.get("volumes", []) if "secret" in v}
+    for c in spec.get("initContainers", []) + spec["containers"]:
+        for e in c.get("env", []):
+            ref = e.get("valueFrom", {}).get("secretKeyRef")
+            if ref:
+                used.add(ref["name"])
+        used |= {f["secretRef"]["name"] for f in c.get("envFrom", []) if "secretRef" in f}
+    return used
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_service_connects_as_its_own_database_role(rendered, overlay):
+    """ADR 6 on Kubernetes: CloudNativePG manages one login role per service, each service's
+    Deployment connects as that role with its own Secret, never as the owner, and the migration
+    Job (the owner) grants the roles their schemas and refuses to finish without them."""
+    objects = rendered[overlay]
+    (cluster,) = [o for o in objects if o["kind"] == "Cluster"]
+    roles = {r["name"]: r for r in cluster["spec"]["managed"]["roles"]}
+    assert set(roles) == {service_role(s) for s in SERVICES}
+    for role in roles.values():
+        assert role["ensure"] == "present" and role["login"] is True
+        for power in ("superuser", "createdb", "createrole", "replication", "bypassrls"):
+            assert role.get(power, False) is False, (role["name"], power)
+    owner_secret = f"{cluster['metadata']['name']}-app"
+    role_secrets = {r["passwordSecret"]["name"] for r in roles.values()}
+    for k8s_name, service in K8S_NAMES.items():
+        spec = deployments(objects)[k8s_name]["spec"]["template"]["spec"]
+        (app,) = [c for c in spec["containers"] if c["name"] == "app"]
+        env = _env(app)
+        url = make_url(env["TSUNAGU_DATABASE_URL"]["value"])
+        assert url.username == service_role(service), k8s_name
+        assert url.host == f"{cluster['metadata']['name']}-rw" and url.database == "tsunagu"
+        own = roles[service_role(service)]["passwordSecret"]["name"]
+        (db_volume,) = [v for v in spec["volumes"] if v.get("secret", {}).get("secretName") == own]
+        (mount,) = [m for m in app["volumeMounts"] if m["name"] == db_volume["name"]]
+        password_file = env["TSUNAGU_DATABASE_PASSWORD_FILE"]["value"]
+        assert password_file == f"{mount['mountPath']}/{db_volume['secret']['items'][0]['path']}"
+        used = _secrets_used(spec)
+        assert owner_secret not in used, f"{k8s_name} can read the owner's password"
+        assert used & role_secrets == {own}, f"{k8s_name} can read another role's password"
+    (job,) = [o for o in objects if o["kind"] == "Job"]
+    (migrate,) = job["spec"]["template"]["spec"]["containers"]
+    assert migrate["command"] == ["tsunagu", "migrate", "--require-roles"]
+    ref = _env(migrate)["TSUNAGU_DATABASE_URL"]["valueFrom"]["secretKeyRef"]
+    assert ref["name"] == owner_secret
+
+
+def test_each_service_gets_only_the_secrets_it_needs(rendered):
+    """Signing and the residents' master key are intake's alone; routing sees no residents'
+    key at all."""
+    objects = rendered["prod"]
+    used = {
+        name: _secrets_used(d["spec"]["template"]["spec"])
+        for name, d in deployments(objects).items()
+    }
+    for name, secrets in used.items():
+        if name != "intake":
+            assert "tsunagu-auth-signing" not in secrets, name
+            assert "tsunagu-intake-master-key" not in secrets, name
+        assert "tsunagu-auth-public" in secrets, name
+    assert "tsunagu-contact-key" not in used["routing"]
