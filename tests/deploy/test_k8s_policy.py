@@ -3,6 +3,8 @@ graceful shutdown, scaling within the partitions, network policies, no secret va
 
 from __future__ import annotations
 
+import ipaddress
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -183,8 +185,8 @@ def test_network_is_denied_by_default_and_opened_per_service(rendered, overlay):
             expected |= {DEFAULT_PORTS[s] for s in ("routing", "notify", "food_distribution")}
         if name in ("notify", "food-distribution"):  # residents' keys from intake
             expected |= {DEFAULT_PORTS["intake"]}
-        if name == "notify":
-            expected |= {587, 465, 443}
+        if name == "notify":  # the SMTP relay and the SMS gateway; prod: the configured ones
+            expected |= {587, 443} if overlay == "prod" else {587, 465, 443}
         assert ports == expected, name
     job = next(o for o in rendered[overlay] if o["kind"] == "Job")
     assert _egress_ports(policies, job["spec"]["template"]["metadata"]["labels"]) == {5432} | dns
@@ -297,3 +299,28 @@ def test_each_service_gets_only_the_secrets_it_needs(rendered):
             assert "tsunagu-intake-master-key" not in secrets, name
         assert "tsunagu-auth-public" in secrets, name
     assert "tsunagu-contact-key" not in used["routing"]
+
+
+def test_prod_notify_reaches_only_the_configured_smtp_and_sms_hosts(rendered):
+    """Outside the cluster, notify may reach the SMTP relay on its port and the SMS gateway on
+    HTTPS, by address: no open range, and neither host gets the other's port."""
+    policies = _policies(rendered["prod"])
+    rules = policies["notify-egress"]["spec"]["egress"]
+    by_port = {}
+    for rule in rules:
+        ports = frozenset(p["port"] for p in rule["ports"])
+        blocks = [peer["ipBlock"] for peer in rule["to"]]
+        assert blocks and all(set(peer) == {"ipBlock"} for peer in rule["to"]), rule
+        for block in blocks:
+            network = ipaddress.ip_network(block["cidr"])
+            assert network.prefixlen >= 24, f"{network}: not a host or a provider's range"
+        by_port[ports] = blocks
+    assert set(by_port) == {frozenset({587}), frozenset({443})}
+    # Nothing else in prod lets notify (or anything) out to addresses outside the cluster.
+    for name, policy in policies.items():
+        for rule in policy["spec"].get("egress", []):
+            for peer in rule.get("to", []):
+                if "ipBlock" in peer and name != "notify-egress":
+                    assert ipaddress.ip_network(peer["ipBlock"]["cidr"]).prefixlen > 0, name
+    readme = (Path(__file__).resolve().parents[2] / "deploy" / "README.md").read_text("utf-8")
+    assert "overlays/prod/notify-egress.yaml" in readme
