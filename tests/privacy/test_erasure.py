@@ -1,7 +1,7 @@
 """A resident's rights on the whole running system (ADR 12): taken through everything, disclosed,
 erased; afterwards no table of any service and no topic (dead-letter topics included) holds
-their name, furigana, phone or email readably, the counts are unchanged, and replaying their
-old events brings nothing back."""
+their name, furigana, phone or email, or staff's words on their decline and close, readably;
+the counts are unchanged, and replaying their old events brings nothing back."""
 
 from __future__ import annotations
 
@@ -23,7 +23,12 @@ from tsunagu.intake.domain.case_input import EXAMPLE_BODY
 from tsunagu.intake.service_layer.staff import event_id_for
 from tsunagu.shared.broker import PRODUCER_OPTIONS
 from tsunagu.shared.contracts.envelope import Envelope, new_id
-from tsunagu.shared.contracts.topics import INTAKE_CASE, all_topic_names, consumed_by
+from tsunagu.shared.contracts.topics import (
+    INTAKE_CASE,
+    ROUTING_CASE,
+    all_topic_names,
+    consumed_by,
+)
 from tsunagu.shared.internal import caller_headers
 from tsunagu.shared.settings import Settings
 
@@ -34,6 +39,10 @@ NAME, KANA = "鴻巣 紗也加", "こうのす さやか"
 PHONE = "09071824635"
 EMAIL = "sayaka.konosu.erasure@example.jp"
 ADDRESS = "埼玉県鴻巣市本町9-8-7"
+#: Staff's own words beside the code lists: they may name the resident, so they travel and
+#: rest sealed with the resident's record key, and are erased with it.
+DECLINE_WORDS = "長女の転居先が決まるまで就労支援は見合わせたいと本人談"
+OUTCOME_WORDS = "家計改善計画を立て三度の面談で滞納の見通しが立ったため終結"
 
 
 def needles() -> dict[str, list[bytes]]:
@@ -44,6 +53,8 @@ def needles() -> dict[str, list[bytes]]:
         "furigana": [KANA, KANA.replace(" ", ""), "コウノス サヤカ"],
         "phone": [PHONE, "090-7182-4635", "+819071824635", "71824635"],
         "email": [EMAIL],
+        "decline reason": [DECLINE_WORDS, DECLINE_WORDS[:12]],
+        "outcome": [OUTCOME_WORDS, OUTCOME_WORDS[:12]],
     }
     out: dict[str, list[bytes]] = {}
     for what, spellings in values.items():
@@ -184,6 +195,32 @@ def test_a_resident_disclosed_then_erased_everywhere(stack: Stack) -> None:
     )
     assert accepted.status_code == 202, accepted.text
 
+    # --- staff's words beside the codes: a decline's reason, a close's outcome ----------------
+    def status_of(programme: str) -> str | None:
+        view = intake.get(f"/api/v1/cases/{case_id}").json()
+        return next((r["status"] for r in view["referrals"] if r["programme"] == programme), None)
+
+    def respond(client: httpx.Client, programme: str, body: dict[str, str], then: str) -> None:
+        sent = client.post(f"/api/v1/referrals/{programmes[programme]}/respond", json=body)
+        assert sent.status_code == 202, sent.text
+        wait_for(lambda: status_of(programme) == then, what=f"{programme} {then}")
+
+    wait_for(lambda: status_of("csw_participation") == "accepted", what="accepted")
+    respond(team, "csw_participation", {"action": "start"}, "in_progress")
+    respond(
+        team,
+        "csw_participation",
+        {"action": "close", "outcome_code": "resolved", "outcome": OUTCOME_WORDS},
+        "closed",
+    )
+    declining = next(p for p in sorted(programmes) if p != "csw_participation")
+    respond(
+        stack.client("intake", declining),
+        declining,
+        {"action": "decline", "reason_code": "resident_declined", "reason": DECLINE_WORDS},
+        "declined",
+    )
+
     receipt = food.post(
         "/api/v1/stock/receipts",
         json={
@@ -249,7 +286,40 @@ def test_a_resident_disclosed_then_erased_everywhere(stack: Stack) -> None:
     assert uketsuke_refused(intake, resident_id)
 
     # The scan sees plain text where it is held (intake's own resident row), so zero hits
-    # after the erasure means something.
+    # after the erasure means something. Staff's words are readable only where intake opens
+    # them to show the case; on the bus and in every table they are sealed, codes in clear.
+    shown = intake.get(f"/api/v1/cases/{case_id}").json()
+    assert set(found_in(json.dumps(shown["referrals"], ensure_ascii=False).encode())) == {
+        "decline reason",
+        "outcome",
+    }
+    by_programme = {r["programme"]: r for r in shown["referrals"]}
+    assert by_programme[declining]["reason"] == DECLINE_WORDS
+    assert by_programme[declining]["reason_code"] == "resident_declined"
+    assert by_programme["csw_participation"]["outcome"] == OUTCOME_WORDS
+    assert by_programme["csw_participation"]["outcome_code"] == "resolved"
+    in_transit = read_all_topics(stack)
+    assert not {"decline reason", "outcome"} & {
+        what for hits in scan_topics(in_transit).values() for what in hits
+    }
+    assert not {"decline reason", "outcome"} & {
+        what for hits in scan_tables(stack).values() for what in hits
+    }
+    changed = [
+        Envelope.from_bytes(m.value).data
+        for m in in_transit[ROUTING_CASE.name]
+        if m.key == case_id.encode() and b'"referral_status_changed"' in m.value
+    ]
+    assert any(
+        (d.get("reason_sealed") or "").startswith(f"rk1:{resident_id}:record:")
+        and d["reason_code"] == "resident_declined"
+        for d in changed
+    )
+    assert any(
+        (d.get("outcome_sealed") or "").startswith(f"rk1:{resident_id}:record:")
+        and d["outcome_code"] == "resolved"
+        for d in changed
+    )
     before = counts(stack, case_id, event_id)
     assert set(scan_tables(stack).get('"intake"."resident"', [])) == {
         "name",

@@ -137,6 +137,11 @@ class ReferralResponseSubmitted(_Data):
     #: ``outcome`` stay the free text beside them). Added later: optional.
     reason_code: DeclineReason | None = None
     outcome_code: ReferralOutcome | None = None
+    #: Staff's own words beside the codes, sealed with the resident's ``record`` key
+    #: (``rk1:...``, ADR 12): erased with the key. Added later (optional); when they are set,
+    #: ``reason`` / ``outcome`` carry at most the chosen code's label, never staff's words.
+    reason_sealed: str | None = None
+    outcome_sealed: str | None = None
 
 
 class ReferralRequested(_Data):

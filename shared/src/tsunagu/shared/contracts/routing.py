@@ -113,6 +113,10 @@ class ReferralStatusChanged(_Data):
     #: is still accepted).
     reason_code: DeclineReason | None = None
     outcome_code: ReferralOutcome | None = None
+    #: Staff's words, sealed with the resident's ``record`` key, as intake sent them (routing
+    #: stores and forwards them, never opens them). Optional, added later.
+    reason_sealed: str | None = None
+    outcome_sealed: str | None = None
     #: After a decline: the programme routing suggests next, or the coordinator taking over.
     suggested_next: Programme | None = None
     taken_by: str | None = None

@@ -470,7 +470,9 @@ async def get_case(request: Request, principal: Staff, case_id: CaseId) -> schem
     with http_errors("path"):
         app = intake(request)
         async with app.transaction() as session:
-            view = await views.case_view(session, who(principal), case_id, today=app.today())
+            view = await views.case_view(
+                session, who(principal), case_id, today=app.today(), keys=app.ports.keys
+            )
     if "referrals" in view:
         view["referrals"] = [schemas.ReferralOut(**r) for r in view["referrals"]]
     return schemas.CaseOut(**view)
@@ -655,6 +657,7 @@ async def respond(
                 outcome=body.outcome,
                 reason_code=body.reason_code,
                 outcome_code=body.outcome_code,
+                keys=app.ports.keys,
             )
     return schemas.RespondOut(**result)
 

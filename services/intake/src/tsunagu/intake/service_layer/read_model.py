@@ -107,8 +107,9 @@ async def on_referral_status_changed(session: AsyncSession, envelope: Envelope) 
     changes = {
         "status": data.status.value,
         "escalated": data.status is ReferralStatus.ESCALATED,
-        "last_reason": data.reason,
-        "last_outcome": data.outcome,
+        # Staff's words arrive sealed with the resident's record key; opened only to show.
+        "last_reason": data.reason_sealed or data.reason,
+        "last_outcome": data.outcome_sealed or data.outcome,
         "last_reason_code": None if data.reason_code is None else data.reason_code.value,
         "last_outcome_code": None if data.outcome_code is None else data.outcome_code.value,
         "suggested_next": None if data.suggested_next is None else data.suggested_next.value,

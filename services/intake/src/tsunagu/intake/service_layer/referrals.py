@@ -16,6 +16,7 @@ from tsunagu.intake.adapters.orm import tables
 from tsunagu.intake.domain import access
 from tsunagu.intake.service_layer import audit
 from tsunagu.intake.service_layer.errors import Conflict, Forbidden, Invalid, NotFound
+from tsunagu.intake.service_layer.keys import KeyStore
 from tsunagu.intake.service_layer.views import referral_statuses
 from tsunagu.shared.contracts import intake as contract
 from tsunagu.shared.contracts.codes import (
@@ -29,6 +30,7 @@ from tsunagu.shared.contracts.codes import (
 )
 from tsunagu.shared.contracts.envelope import utcnow
 from tsunagu.shared.contracts.topics import INTAKE_REFERRAL_RESPONSE
+from tsunagu.shared.crypto import Purpose
 from tsunagu.shared.outbox import OutboxWriter
 
 #: After this long without routing's confirmation the buttons come back (a lost response).
@@ -78,6 +80,7 @@ async def respond(
     outcome: str | None = None,
     reason_code: DeclineReason | None = None,
     outcome_code: ReferralOutcome | None = None,
+    keys: KeyStore,
 ) -> dict[str, Any]:
     f = tables.referral
     row = (
@@ -109,17 +112,22 @@ async def respond(
         given = {"reason": reason, "outcome": outcome}
         if not (given[field] or "").strip():
             raise Invalid(field, message)
+    reason = reason if action == "decline" else None
+    outcome = outcome if action == "close" else None
+    reason_code = reason_code if action == "decline" else None
+    outcome_code = outcome_code if action == "close" else None
     data = contract.ReferralResponseSubmitted(
         case_id=row.case_id,
         referral_id=referral_id,
         programme=programme,
         action=action,
-        reason=reason if action == "decline" else None,
-        outcome=outcome if action == "close" else None,
-        reason_code=reason_code if action == "decline" else None,
-        outcome_code=outcome_code if action == "close" else None,
+        reason=reason,
+        outcome=outcome,
+        reason_code=reason_code,
+        outcome_code=outcome_code,
         staff=who.username,
     )
+    data = await _sealed_words(session, keys, data)
     envelope = outbox.envelope(contract.REFERRAL_RESPONSE_SUBMITTED, data.model_dump(mode="json"))
     await outbox.add(
         session,
@@ -276,3 +284,29 @@ async def request_referral(
         after_decline=after_referral_id is not None,
     )
     return {"case_id": case_id, "programme": programme.value}
+
+
+async def _sealed_words(
+    session: AsyncSession, keys: KeyStore, data: contract.ReferralResponseSubmitted
+) -> contract.ReferralResponseSubmitted:
+    """Staff's own words travel sealed with the resident's ``record`` key (ADR 12): only the
+    chosen code's label stays readable in ``reason`` / ``outcome`` (codes name no one)."""
+    resident_id = (
+        await session.execute(
+            select(tables.case.c.resident_id).where(tables.case.c.case_id == data.case_id)
+        )
+    ).scalar_one_or_none()
+    if resident_id is None:
+        return data
+    changes: dict[str, Any] = {}
+    for field, code, labels in (
+        ("reason", data.reason_code, DECLINE_REASON_LABELS_JA),
+        ("outcome", data.outcome_code, REFERRAL_OUTCOME_LABELS_JA),
+    ):
+        words = getattr(data, field)
+        label = None if code is None else labels[code]  # type: ignore[index]
+        if words is None or words == label:
+            continue
+        changes[f"{field}_sealed"] = await keys.seal(session, resident_id, Purpose.RECORD, words)
+        changes[field] = label
+    return data.model_copy(update=changes) if changes else data

@@ -19,11 +19,13 @@ from tsunagu.intake.domain.safe_contact import at_risk
 from tsunagu.intake.domain.search import SearchTerms, kana_found_in, parse_query
 from tsunagu.intake.service_layer import audit
 from tsunagu.intake.service_layer.errors import NotFound
+from tsunagu.intake.service_layer.keys import KeyStore
 from tsunagu.shared.contracts.codes import (
     Programme,
     ReferralStatus,
     StaffRole,
 )
+from tsunagu.shared.crypto import ContactSealError, is_resident_sealed
 
 
 async def referral_statuses(session: AsyncSession, case_id: str) -> dict[Programme, ReferralStatus]:
@@ -112,6 +114,7 @@ async def case_view(
     *,
     audit_as: str = "case.view",
     today: date | None = None,
+    keys: KeyStore | None = None,
 ) -> dict[str, Any]:
     """The case as ``who`` may see it: in full, or only what a food handout needs (the food
     desk, for today's eligible households only: pass ``today``)."""
@@ -194,7 +197,7 @@ async def case_view(
         "taken_by": row.taken_by,
         "board_status": row.board_status,
         "created_at": row.created_at,
-        "referrals": await referrals_of(session, case_id),
+        "referrals": await referrals_of(session, case_id, keys),
         "routing": await routing_of(session, case_id),
         "food_known": food_known,
     }
@@ -202,7 +205,12 @@ async def case_view(
     return view
 
 
-async def referrals_of(session: AsyncSession, case_id: str) -> list[dict[str, Any]]:
+async def referrals_of(
+    session: AsyncSession, case_id: str, keys: KeyStore | None = None
+) -> list[dict[str, Any]]:
+    """The case's referrals as routing last told them. Staff's words (a decline's reason, a
+    close's outcome) are kept sealed with the resident's record key and opened here to show;
+    without ``keys``, or once the key is destroyed, they are not shown."""
     f = tables.referral
     rows = await session.execute(
         select(f).where(f.c.case_id == case_id).order_by(f.c.role, f.c.programme)
@@ -211,13 +219,26 @@ async def referrals_of(session: AsyncSession, case_id: str) -> list[dict[str, An
     for row in rows:
         referral = dict(row._mapping)
         # The API's names for what routing last said (reason for a decline, a close's outcome).
-        referral["reason"], referral["outcome"] = row.last_reason, row.last_outcome
+        referral["reason"] = await _words(session, keys, row.last_reason)
+        referral["outcome"] = await _words(session, keys, row.last_outcome)
+        referral["last_reason"], referral["last_outcome"] = referral["reason"], referral["outcome"]
         referral["reason_code"], referral["outcome_code"] = (
             row.last_reason_code,
             row.last_outcome_code,
         )
         out.append(referral)
     return out
+
+
+async def _words(session: AsyncSession, keys: KeyStore | None, value: str | None) -> str | None:
+    if value is None or not is_resident_sealed(value):
+        return value  # a code's label, or words from before they were sealed
+    if keys is None:
+        return None
+    try:
+        return str(await keys.open(session, value))
+    except ContactSealError:  # the key is destroyed (erased): nothing to show
+        return None
 
 
 async def earlier_visits(

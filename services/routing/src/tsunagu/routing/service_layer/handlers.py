@@ -775,7 +775,10 @@ async def on_referral_response(routing: Routing, session: AsyncSession, envelope
     referral = row._mapping
     try:
         status = transition(
-            current, response.action, reason=response.reason, outcome=response.outcome
+            current,
+            response.action,
+            reason=response.reason_sealed or response.reason,
+            outcome=response.outcome_sealed or response.outcome,
         )
     except InvalidTransition as exc:
         await _record(
@@ -814,10 +817,13 @@ async def on_referral_response(routing: Routing, session: AsyncSession, envelope
             log.warning("decline_leaves_no_programme", referral_id=row.referral_id)
     if status is ReferralStatus.ACCEPTED:
         values["taken_by"] = response.staff
-    if response.reason is not None:
-        values["reason"] = response.reason
-    if response.outcome is not None:
-        values["outcome"] = response.outcome
+    # Staff's words arrive sealed (ADR 12): stored and forwarded as they came, never opened.
+    reason = response.reason_sealed or response.reason
+    outcome = response.outcome_sealed or response.outcome
+    if reason is not None:
+        values["reason"] = reason
+    if outcome is not None:
+        values["outcome"] = outcome
     if response.reason_code is not None and status is ReferralStatus.DECLINED:
         values["reason_code"] = response.reason_code.value
     if response.outcome_code is not None and status is ReferralStatus.CLOSED:
@@ -835,8 +841,8 @@ async def on_referral_response(routing: Routing, session: AsyncSession, envelope
         by=response.staff,
         at=now,
         cause=envelope,
-        reason=response.reason,
-        outcome=response.outcome,
+        reason=reason,
+        outcome=outcome,
         suggested_next=suggested_next,
     )
     changed = routing_events.ReferralStatusChanged(
@@ -849,6 +855,8 @@ async def on_referral_response(routing: Routing, session: AsyncSession, envelope
         by=response.staff,
         reason=response.reason,
         outcome=response.outcome,
+        reason_sealed=response.reason_sealed,
+        outcome_sealed=response.outcome_sealed,
         reason_code=values.get("reason_code"),
         outcome_code=values.get("outcome_code"),
         suggested_next=suggested_next,

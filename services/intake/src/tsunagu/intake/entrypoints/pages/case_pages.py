@@ -136,7 +136,12 @@ async def _case_page(
     try:
         async with app.transaction() as session:
             view = await views.case_view(
-                session, domain, case_id, audit_as="case.page", today=app.today()
+                session,
+                domain,
+                case_id,
+                audit_as="case.page",
+                today=app.today(),
+                keys=app.ports.keys,
             )
             full = "concerns" in view
             earlier = (
@@ -246,7 +251,7 @@ async def case_stream(
         async with app.transaction() as session:
             if not access.can_view_case(domain, await views.referral_statuses(session, case_id)):
                 return None  # consent withdrawn while the page was open: the stream ends
-            rows = await views.referrals_of(session, case_id)
+            rows = await views.referrals_of(session, case_id, app.ports.keys)
             routing = await views.routing_of(session, case_id)
             food = await views.food_status(session, case_id)
         return fragment(

@@ -95,6 +95,7 @@ async def inbox_respond(
                     outcome=outcome,
                     reason_code=reason_code,
                     outcome_code=outcome_code,
+                    keys=app.ports.keys,
                 )
         except NotFound:
             raise not_found() from None
