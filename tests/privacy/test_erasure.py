@@ -275,6 +275,11 @@ def test_a_resident_disclosed_then_erased_everywhere(stack: Stack) -> None:
     assert held["notify"]["letters"] and held["notify"]["deliveries"]
     assert held["food_distribution"]["case_index"][0]["name_kana"] == KANA
     assert len(held["food_distribution"]["handouts"]) == 1
+    # Staff's words, held sealed by routing and intake, are disclosed as they read.
+    held_by_routing = {r["programme"]: r for r in held["routing"]["referrals"]}
+    assert held_by_routing[declining]["reason"] == DECLINE_WORDS
+    assert held_by_routing["csw_participation"]["outcome"] == OUTCOME_WORDS
+    assert DECLINE_WORDS in json.dumps(held["intake"], ensure_ascii=False, default=str)
     page = admin.get(f"/api/v1/residents/{resident_id}/disclosure")
     assert page.status_code == 200 and "保有個人データの開示" in page.text and NAME in page.text
     for heading in ("受付", "振り分け", "連絡", "食料品配布"):

@@ -17,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tsunagu.intake.adapters.orm import tables
 from tsunagu.intake.service_layer import audit
 from tsunagu.intake.service_layer.errors import NotFound
+from tsunagu.intake.service_layer.keys import KeyStore, master_keys
 from tsunagu.shared.contracts.envelope import utcnow
+from tsunagu.shared.crypto import PREFIX, ContactSealError, Purpose
 from tsunagu.shared.internal import caller_headers
 from tsunagu.shared.logs import get_logger
 from tsunagu.shared.settings import Settings
@@ -111,7 +113,12 @@ async def gather(
     async with sessions() as session, session.begin():
         own, case_ids = await intake_part(session, resident_id)
     others = {s: await ask(settings, s, resident_id, case_ids) for s in SERVICES}
+    keys = KeyStore(master_keys(settings))
     async with sessions() as session, session.begin():
+        # Staff's words on referrals are held sealed with the resident's record key (intake's
+        # read model, routing): the resident is shown what they say.
+        own = await _opened(session, keys, resident_id, own)
+        others = await _opened(session, keys, resident_id, others)
         await audit.record(
             session, actor, "resident.disclosure", target=resident_id, format=fmt,
             cases=len(case_ids),
@@ -123,3 +130,18 @@ async def gather(
         "services": {"intake": own, **others},
         "headings": {"intake": "受付（intake）", **SERVICES},
     }
+
+
+async def _opened(session: AsyncSession, keys: KeyStore, resident_id: str, value: Any) -> Any:
+    """``value`` with this resident's ``record``-sealed strings opened (other purposes are the
+    holding service's to open, and it does so in its own answer)."""
+    if isinstance(value, dict):
+        return {k: await _opened(session, keys, resident_id, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [await _opened(session, keys, resident_id, v) for v in value]
+    if isinstance(value, str) and value.startswith(f"{PREFIX}:{resident_id}:{Purpose.RECORD}:"):
+        try:
+            return await keys.open(session, value)
+        except ContactSealError:
+            return value
+    return value
