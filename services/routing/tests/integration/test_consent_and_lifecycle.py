@@ -173,6 +173,60 @@ async def test_a_response_needs_its_reason_or_outcome(
     assert not tap.find(case_id, event_type="referral_status_changed")
 
 
+async def test_sealed_words_are_enough_and_are_forwarded_unopened(
+    start_runtime, producer, tap: Tap
+) -> None:
+    """Staff's words come sealed with the resident's record key (ADR 12): they satisfy the
+    lifecycle's need for a reason or outcome, and routing stores and forwards them as they
+    came, beside the codes in clear; it has no key to open them."""
+    runtime = await start_runtime()
+    case = case_created(["income_shortfall", "isolation"], most_pressing="income_shortfall")
+    case_id = case.data["case_id"]
+    await publish(producer, case)
+    await tap.wait_for(case_id, 2, event_type="referral_created")
+    lead, member = await referrals_of(runtime, case_id)
+    reason_sealed = "rk1:res-x:record:gAAAAAB-reason-as-intake-sealed-it"
+    outcome_sealed = "rk1:res-x:record:gAAAAAB-outcome-as-intake-sealed-it"
+
+    await publish(
+        producer,
+        referral_response(
+            member, "decline", reason_sealed=reason_sealed, reason_code="resident_declined"
+        ),
+    )
+    await publish(producer, referral_response(lead, "accept"))
+    await publish(producer, referral_response(lead, "start"))
+    await publish(
+        producer,
+        referral_response(
+            lead,
+            "close",
+            outcome="解決した",
+            outcome_sealed=outcome_sealed,
+            outcome_code="resolved",
+        ),
+    )
+    changes = await tap.wait_for(case_id, 8, event_type="referral_status_changed")
+    on_case = {
+        (r.data["referral_id"], r.data["status"]): r.data for r in changes if r.topic == CASE_TOPIC
+    }
+    declined = on_case[(member["referral_id"], "declined")]
+    assert (declined["reason"], declined["reason_sealed"], declined["reason_code"]) == (
+        None,
+        reason_sealed,
+        "resident_declined",
+    )
+    closed = on_case[(lead["referral_id"], "closed")]
+    assert (closed["outcome"], closed["outcome_sealed"], closed["outcome_code"]) == (
+        "解決した",
+        outcome_sealed,
+        "resolved",
+    )
+    lead_now, member_now = await referrals_of(runtime, case_id)
+    assert (member_now["reason"], member_now["reason_code"]) == (reason_sealed, "resident_declined")
+    assert (lead_now["outcome"], lead_now["outcome_code"]) == (outcome_sealed, "resolved")
+
+
 async def test_events_that_can_never_apply_are_dead_lettered(
     start_runtime, producer, tap: Tap
 ) -> None:
