@@ -1001,18 +1001,20 @@ def test_each_service_role_reads_and_writes_only_its_own_schema(stack, service: 
     assert as_role(stack, service, ddl) == [INSUFFICIENT_PRIVILEGE] * 2
 
 
-def test_intake_may_only_append_to_the_audit_log(stack) -> None:
+@pytest.mark.parametrize("service", ["intake", "notify", "food_distribution"])
+def test_each_service_may_only_append_to_its_audit_log(stack, service: str) -> None:
+    log = f"{service}.audit_log"
     statements = [
-        "INSERT INTO intake.audit_log (actor, action, detail) VALUES ('t', 'test', '{}')",
-        "SELECT count(*) FROM intake.audit_log",
-        "UPDATE intake.audit_log SET actor = 'someone else'",
-        "UPDATE intake.audit_log SET detail = '{}', hash = NULL",
-        "DELETE FROM intake.audit_log",
-        "TRUNCATE intake.audit_log",
+        f"INSERT INTO {log} (actor, action, detail) VALUES ('t', 'test', '{{}}')",
+        f"SELECT count(*) FROM {log}",
+        f"UPDATE {log} SET actor = 'someone else'",
+        f"UPDATE {log} SET detail = '{{}}', hash = NULL",
+        f"DELETE FROM {log}",
+        f"TRUNCATE {log}",
         # Only the hash chain is filled in after the entry is written.
-        "UPDATE intake.audit_log SET hash = hash, prev_hash = prev_hash, chain_seq = chain_seq",
+        f"UPDATE {log} SET hash = hash, prev_hash = prev_hash, chain_seq = chain_seq",
     ]
-    outcomes = as_role(stack, "intake", statements)
+    outcomes = as_role(stack, service, statements)
     assert outcomes == ["ok", "ok"] + [INSUFFICIENT_PRIVILEGE] * 4 + ["ok"]
 
 

@@ -19,6 +19,8 @@ from tsunagu.shared.contracts.codes import ContactChannel
 from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.contracts.routing import REFERRAL_ESCALATED, ReferralEscalated
 from tsunagu.shared.contracts.topics import FOOD, INTAKE_CASE, ROUTING_CASE
+from tsunagu.shared.internal import caller_headers
+from tsunagu.shared.settings import Settings
 
 from .conftest import TestClock, api, eventually, publish, resident_key
 from .events import (
@@ -260,6 +262,26 @@ async def test_sms_refused_falls_back_to_a_letter_for_staff_to_post(
         queue = (await client.get("/api/v1/letters")).json()
         assert letter["letter_id"] not in [q["letter_id"] for q in queue]
 
+        # Opening a letter (name and address) is in notify's audit with the case id, and
+        # intake, answering the auditor, finds it there by case id (ADR 13).
+        intake_caller = caller_headers(Settings(service="intake", env="test"))
+        found = await client.get(
+            "/internal/v1/audit", params={"case_id": case_id}, headers=intake_caller
+        )
+        assert found.status_code == 200, found.text
+        assert [(e["actor"], e["action"], e["case_id"]) for e in found.json()] == [
+            ("sato", "notify.letter_view", case_id)
+        ] * 2  # the page and the download
+        assert all(e["hash"] for e in found.json())  # chained before answering
+        elsewhere = await client.get(
+            "/internal/v1/audit", params={"case_id": "case-nobody"}, headers=intake_caller
+        )
+        assert elsewhere.json() == []
+        # Only intake may ask; a staff token is not a service credential.
+        assert (await client.get("/internal/v1/audit")).status_code == 401
+        routing_caller = caller_headers(Settings(service="routing", env="test"))
+        assert (await client.get("/internal/v1/audit", headers=routing_caller)).status_code == 401
+
     # Sealed at rest: the table holds no address.
     t = runtime.tables.letter
     async with runtime.sessions() as session:
@@ -316,6 +338,16 @@ async def test_phone_calls_go_on_the_call_list_with_a_script(
         )
         assert done.status_code == 303
         assert call_id not in (await browser.get("/calls")).text
+
+    a = runtime.tables.audit_log
+    async with runtime.sessions() as session:
+        seen = (
+            await session.execute(
+                select(a.c.actor, a.c.detail).where(a.c.action == "notify.calls_view")
+            )
+        ).all()
+    # Each showing of the call list names the cases whose numbers it opened.
+    assert ("sato", case_id) in {(r.actor, c) for r in seen for c in r.detail["case_ids"]}
 
 
 async def test_staff_hear_declines_escalations_and_low_stock(

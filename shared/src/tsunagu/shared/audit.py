@@ -31,7 +31,9 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    cast,
     func,
+    or_,
     select,
     text,
     update,
@@ -45,8 +47,10 @@ __all__ = [
     "audit_table",
     "chain",
     "check",
+    "create_audit_log",
     "entry_hash",
     "record",
+    "search",
     "verify",
 ]
 
@@ -199,3 +203,71 @@ def check(rows: Sequence[Any]) -> list[Broken]:
         prev = entry["hash"]
         expected_seq += 1
     return broken
+
+
+def create_audit_log(schema: str) -> None:
+    """The migration step that creates `audit_table` in a service's schema (alembic ``op``)."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    op.create_table(
+        "audit_log",
+        sa.Column("audit_id", sa.BigInteger(), sa.Identity(always=True), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column("actor", sa.String(64), nullable=False),
+        sa.Column("action", sa.String(64), nullable=False),
+        sa.Column("case_id", sa.String(64)),
+        sa.Column("target", sa.String(64)),
+        sa.Column("detail", JSONB(), nullable=False),
+        sa.Column("chain_seq", sa.BigInteger()),
+        sa.Column("prev_hash", sa.String(64)),
+        sa.Column("hash", sa.String(64)),
+        sa.PrimaryKeyConstraint("audit_id", name="pk_audit_log"),
+        sa.UniqueConstraint("chain_seq", name="uq_audit_log_chain_seq"),
+        schema=schema,
+    )
+    op.create_index("ix_audit_log_case_id", "audit_log", ["case_id"], schema=schema)
+    op.create_index(
+        "ix_audit_log_unchained",
+        "audit_log",
+        ["audit_id"],
+        schema=schema,
+        postgresql_where=sa.text("hash IS NULL"),
+    )
+
+
+#: The columns an auditor's search returns.
+FIELDS = ("audit_id", "at", "actor", "action", "case_id", "target", "detail", "hash")
+
+
+async def search(
+    session: AsyncSession,
+    table: Table,
+    *,
+    case_ids: Sequence[str] = (),
+    username: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    action: str | None = None,
+    limit: int = 500,
+) -> list[dict[str, Any]]:
+    """Entries, newest first. Given case ids, an entry matches if it is about one of them or
+    names it among the cases a view showed (``detail.case_ids``)."""
+    query = select(*(table.c[f] for f in FIELDS)).order_by(table.c.audit_id.desc()).limit(limit)
+    if case_ids:
+        detail = cast(table.c.detail, JSONB)
+        query = query.where(
+            or_(
+                table.c.case_id.in_(list(case_ids)),
+                *(detail.contains({"case_ids": [x]}) for x in case_ids),
+            )
+        )
+    if username is not None:
+        query = query.where(table.c.actor == username)
+    if since is not None:
+        query = query.where(table.c.at >= since)
+    if until is not None:
+        query = query.where(table.c.at < until)
+    if action is not None:
+        query = query.where(table.c.action == action)
+    return [dict(row._mapping) for row in await session.execute(query)]

@@ -3,7 +3,7 @@
 The schemas and tables belong to the owner role that runs the migrations (``tsunagu migrate``).
 Each service connects as ``tsunagu_<service>``: it may read and change the rows of its own
 schema's tables and use their sequences, nothing else: no other schema, no DDL. Append-only
-tables (intake's audit log) may only be read and added to. ``tsunagu migrate`` applies these
+tables (each service's audit log) may only be read and added to. ``tsunagu migrate`` applies these
 grants after migrating, for every service role that exists; the launcher, the test stack,
 compose's init job and CloudNativePG create the roles.
 """
@@ -17,7 +17,9 @@ from tsunagu.shared.db import asyncpg_dsn
 #: Tables a service may only add to and read: the audit trail cannot be edited by the service
 #: whose actions it records. Only the hash-chain columns may be filled in afterwards
 #: (``tsunagu.shared.audit.chain``); the entries themselves never change.
-APPEND_ONLY: dict[str, tuple[str, ...]] = {"intake": ("audit_log",)}
+APPEND_ONLY: dict[str, tuple[str, ...]] = {
+    service: ("audit_log",) for service in ("intake", "notify", "food_distribution")
+}
 CHAIN_COLUMNS = ("chain_seq", "prev_hash", "hash")
 
 

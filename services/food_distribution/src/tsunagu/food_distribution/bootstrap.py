@@ -19,7 +19,7 @@ from tsunagu.food_distribution.service_layer import privacy
 from tsunagu.food_distribution.service_layer.deps import Deps
 from tsunagu.shared.crypto import ContactSealer, KeySource, Sealer
 from tsunagu.shared.http import create_app
-from tsunagu.shared.internal import IntakeKeys, disclosure_router
+from tsunagu.shared.internal import IntakeKeys, audit_router, disclosure_router
 from tsunagu.shared.runtime import ServiceRuntime
 from tsunagu.shared.settings import Settings
 
@@ -81,4 +81,5 @@ def build_app(
     app.include_router(
         disclosure_router(settings, runtime.sessions, partial(privacy.disclose, deps.sealer))
     )
+    app.include_router(audit_router(settings, runtime.sessions, tables.audit_log))
     return app

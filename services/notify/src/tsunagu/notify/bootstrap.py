@@ -33,7 +33,7 @@ from tsunagu.notify.service_layer.scheduling import Notify, due_channel
 from tsunagu.notify.service_layer.sender import ChannelSet, Sender
 from tsunagu.shared.crypto import ContactSealer, Sealer
 from tsunagu.shared.http import create_app
-from tsunagu.shared.internal import IntakeKeys, disclosure_router
+from tsunagu.shared.internal import IntakeKeys, audit_router, disclosure_router
 from tsunagu.shared.logs import get_logger
 from tsunagu.shared.runtime import ServiceRuntime
 from tsunagu.shared.settings import Settings
@@ -170,6 +170,7 @@ def build_app(settings: Settings, runtime: NotifyRuntime | None = None) -> FastA
     app.include_router(
         disclosure_router(settings, runtime.sessions, partial(privacy.disclose, runtime.sealer))
     )
+    app.include_router(audit_router(settings, runtime.sessions, tables.audit_log))
     if settings.env in ("dev", "test"):  # absent in prod: 404
         app.include_router(create_dev_router(runtime, authenticator))
         app.include_router(dev_pages(runtime, authenticator))

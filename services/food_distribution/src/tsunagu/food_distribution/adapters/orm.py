@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from tsunagu.shared.audit import audit_table
 from tsunagu.shared.contracts.codes import ParcelType
 from tsunagu.shared.parking import parked_event_table
 from tsunagu.shared.runtime import ServiceTables
@@ -162,6 +163,9 @@ class FoodTables(ServiceTables):
                 "created_at", DateTime(timezone=True), nullable=False, server_default=func.now()
             ),
         )
+
+        # Who saw which cases at the desk (hash-chained, tsunagu.shared.audit; ADR 13).
+        self.audit_log = audit_table(m)
 
 
 tables = FoodTables()

@@ -94,9 +94,15 @@ def desk_router(
                         if q.strip()
                         else None
                     )
+                    if hits:
+                        seen = [h["case_id"] for h in hits]
+                        await queries.audit_view(session, staff.username, "food.search", seen)
                 if case_id:
                     household = await queries.household_status(
                         session, deps.config, case_id, deps.sealer
+                    )
+                    await queries.audit_view(
+                        session, staff.username, "food.household_view", [case_id]
                     )
             except FoodError as exc:
                 error = error or exc.message_ja

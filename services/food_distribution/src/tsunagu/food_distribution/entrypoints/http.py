@@ -116,9 +116,11 @@ def api_router(
             return await queries.stock_of(session, deps.config, body.event_id)
 
     @router.get("/eligibility/{case_id}", response_model=HouseholdStatus)
-    async def get_eligibility(case_id: PathId, _: Desk) -> Any:
+    async def get_eligibility(case_id: PathId, staff: Desk) -> Any:
         async with transaction() as session:
-            return await queries.household_status(session, deps.config, case_id, deps.sealer)
+            status = await queries.household_status(session, deps.config, case_id, deps.sealer)
+            await queries.audit_view(session, staff.username, "food.household_view", [case_id])
+            return status
 
     @router.post(
         "/eligibility",
@@ -170,19 +172,26 @@ def api_router(
         return outcome.handout
 
     @router.get("/handouts", response_model=list[HandoutOut])
-    async def list_handouts(event_id: EventId, _: Desk) -> Any:
+    async def list_handouts(event_id: EventId, staff: Desk) -> Any:
         async with transaction() as session:
-            return await queries.handouts_of(session, event_id)
+            rows = await queries.handouts_of(session, event_id)
+            seen = sorted({r["case_id"] for r in rows})
+            await queries.audit_view(session, staff.username, "food.handouts_list", seen)
+            return rows
 
     @router.get("/cases", response_model=list[SearchHit])
     async def search_cases(
         event_id: EventId,
         q: Annotated[str, Query(min_length=1, max_length=100, pattern=NO_CONTROL)],
-        _: Desk,
+        staff: Desk,
     ) -> Any:
-        """Find a household at the event by case number or furigana."""
+        """Find a household at today's event by case number or furigana: only households
+        eligible, served, or whose full case number was given (ADR 13). Audited."""
         async with transaction() as session:
-            return await queries.search(session, event_id, q, deps.sealer)
+            hits = await queries.search(session, event_id, q, deps.sealer)
+            seen = [h["case_id"] for h in hits]
+            await queries.audit_view(session, staff.username, "food.search", seen)
+            return hits
 
     @router.get(
         "/reports/{event_id}.csv",

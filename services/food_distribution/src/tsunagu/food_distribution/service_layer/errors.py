@@ -79,3 +79,12 @@ def event_not_found(event_id: str) -> NotFound:
         f"Event {event_id} is not known to food distribution",
         {"event_id": event_id},
     )
+
+
+def not_today(event_id: str) -> Conflict:
+    return Conflict(
+        "event_not_today",
+        "本日の開催回ではないため検索できません",
+        f"Event {event_id} is not held today: the desk searches today's event only",
+        {"event_id": event_id},
+    )

@@ -10,18 +10,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tsunagu.food_distribution.adapters.orm import tables
 from tsunagu.food_distribution.config import FoodConfig
-from tsunagu.food_distribution.domain.handout import Handout, Refusal, check_handout
+from tsunagu.food_distribution.domain.handout import JST, Handout, Refusal, check_handout
 from tsunagu.food_distribution.domain.labels import PARCEL_TYPE_LABELS_JA
 from tsunagu.food_distribution.domain.report import ConsultationEvent, event_report_csv
 from tsunagu.food_distribution.domain.stock import Movement
 from tsunagu.food_distribution.service_layer.cases import case_row, open_kana
-from tsunagu.food_distribution.service_layer.errors import case_not_found, event_not_found
+from tsunagu.food_distribution.service_layer.errors import (
+    case_not_found,
+    event_not_found,
+    not_today,
+)
 from tsunagu.food_distribution.service_layer.handouts import (
     household_eligibility,
     previous_handouts,
 )
 from tsunagu.food_distribution.service_layer.kana import case_number_key, kana_key
 from tsunagu.food_distribution.service_layer.stock import remaining
+from tsunagu.shared import audit as chain_log
 from tsunagu.shared.contracts.codes import ParcelType
 from tsunagu.shared.contracts.envelope import utcnow
 from tsunagu.shared.crypto import Sealer
@@ -152,12 +157,18 @@ async def household_status(
 async def search(
     session: AsyncSession, event_id: str, query: str, sealer: Sealer, limit: int = 20
 ) -> list[dict[str, Any]]:
-    """Households at the event by case number (exact or its tail) or furigana (prefix).
+    """Households at today's event by case number (exact or its tail) or furigana (prefix).
+
+    The desk sees only what it needs (ADR 13): the event must be held today (JST), and a
+    household shows only if it is eligible, already received a parcel here, or is at the desk,
+    that is, its resident gave the full case number. A tail of the number or the furigana never
+    finds a household the desk has no business with.
 
     The furigana is kept sealed with each resident's key (ADR 12), so it cannot be searched in
-    SQL: the event's furigana are opened (keys are cached) and matched here. An event has a
+    SQL: the candidates' furigana are opened (keys are cached) and matched here. An event has a
     few hundred cases at most.
     """
+    await todays_event(session, event_id)
     number, kana = case_number_key(query), kana_key(query)
     if not number:
         return []
@@ -175,14 +186,18 @@ async def search(
         eligible.label("eligible"),
         served.label("served"),
     )
+    at_desk = func.upper(c.c.case_number) == number
     by_number = or_(
-        func.upper(c.c.case_number) == number,
+        at_desk,
         func.upper(c.c.case_number).like("%" + _like(number), escape="\\"),
     )
     rows = [
         dict(r._mapping)
         for r in await session.execute(
-            select(*columns).where(c.c.event_id == event_id).order_by(c.c.case_number).limit(2000)
+            select(*columns)
+            .where(c.c.event_id == event_id, or_(eligible, served > 0, at_desk))
+            .order_by(c.c.case_number)
+            .limit(2000)
         )
     ]
     kanas = await asyncio.gather(*(open_kana(sealer, r["kana_sealed"]) for r in rows))
@@ -198,6 +213,29 @@ async def search(
             hits.append(row)
     hits.sort(key=lambda r: (kana_key(r["name_kana"] or "") or "\uffff", r["case_number"]))
     return hits[:limit]
+
+
+async def todays_event(session: AsyncSession, event_id: str) -> dict[str, Any]:
+    """The event, if it is held today (JST): the desk searches only the event in front of it."""
+    event = await event_row(session, event_id)
+    if event["held_on"] != utcnow().astimezone(JST).date():
+        raise not_today(event_id)
+    return event
+
+
+async def audit_view(
+    session: AsyncSession, staff: str, action: str, case_ids: list[str], **detail: Any
+) -> None:
+    """Record who saw which cases at the desk, in the caller's transaction (ADR 13)."""
+    await chain_log.record(
+        session,
+        t.audit_log,
+        staff,
+        action,
+        case_id=case_ids[0] if len(case_ids) == 1 else None,
+        case_ids=case_ids,
+        **detail,
+    )
 
 
 async def report_csv(session: AsyncSession, event_id: str) -> str:

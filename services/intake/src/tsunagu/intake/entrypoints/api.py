@@ -720,14 +720,16 @@ async def audit_search(
     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
 ) -> Response:
     """Who saw or changed what, and when: by case (views that showed it included), resident,
-    staff member, time span (``from``, ``to``) and action. The search itself is audited."""
+    staff member, time span (``from``, ``to``) and action, in intake's audit and in notify's
+    and food's (each entry names its ``service``; ``unreachable`` names a service that could
+    not be asked). The search itself is audited."""
     domain = who(principal)
     if not access.can_audit(domain):
         raise HTTPException(403, "監査担当者のみ (auditors only)")
     app = intake(request)
     await audit.chain(app.runtime.sessions)
     async with app.transaction() as session:
-        rows = await audit.search(
+        rows, unreachable = await audit.search(
             session,
             case_id=case_id,
             resident_id=resident_id,
@@ -736,6 +738,7 @@ async def audit_search(
             until=to,
             action=action,
             limit=limit,
+            settings=app.settings,
         )
         given = {
             k: v
@@ -756,7 +759,8 @@ async def audit_search(
             headers={"Content-Disposition": 'attachment; filename="audit.csv"'},
         )
     items = [{**r, "at": r["at"].isoformat()} for r in rows]
-    return JSONResponse({"items": items, "count": len(items)})
+    # A service that could not be asked is named: its views are missing from the answer.
+    return JSONResponse({"items": items, "count": len(items), "unreachable": unreachable})
 
 
 @router.get(

@@ -413,6 +413,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "audit.none": ("該当する記録はありません", "No entries"),
     "audit.intact": ("改ざんは検出されていません", "Chain intact"),
     "audit.broken": ("記録の改ざんまたは欠落を検出しました", "The chain is broken"),
+    "audit.unreachable": (
+        "次のサービスに問い合わせできず、その記録は含まれていません",
+        "These services could not be asked; their entries are missing",
+    ),
+    "audit.service": ("サービス", "Service"),
 }
 
 

@@ -14,12 +14,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import cast, or_, select
-from sqlalchemy.dialects.postgresql import JSONB
+import httpx
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tsunagu.intake.adapters.orm import tables
 from tsunagu.shared import audit as chain_log
+from tsunagu.shared.internal import caller_headers
+from tsunagu.shared.logs import get_logger
+from tsunagu.shared.settings import Settings
+
+log = get_logger(__name__)
 
 
 async def record(
@@ -66,7 +71,9 @@ async def verify(session: AsyncSession) -> list[chain_log.Broken]:
     return await chain_log.verify(session, tables.audit_log)
 
 
-FIELDS = ("audit_id", "at", "actor", "action", "case_id", "target", "detail", "hash")
+#: The services that keep their own audit of what their staff saw (ADR 13); intake gathers
+#: their entries from ``/internal/v1/audit`` when an auditor searches.
+SERVICES = ("notify", "food_distribution")
 
 
 async def search(
@@ -79,11 +86,11 @@ async def search(
     until: datetime | None = None,
     action: str | None = None,
     limit: int = 500,
-) -> list[dict[str, Any]]:
-    """Entries, newest first. A case matches entries about it and views that showed it; a
-    resident matches every one of their cases."""
-    t = tables.audit_log
-    query = select(*(t.c[f] for f in FIELDS)).order_by(t.c.audit_id.desc()).limit(limit)
+    settings: Settings | None = None,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Entries of intake's audit and, given ``settings``, of every service's, newest first,
+    each with its ``service``; and the services that could not be asked. A case matches
+    entries about it and views that showed it; a resident matches every one of their cases."""
     case_ids: list[str] = []
     if case_id is not None:
         case_ids.append(case_id)
@@ -92,31 +99,65 @@ async def search(
         found = await session.execute(select(c.c.case_id).where(c.c.resident_id == resident_id))
         case_ids += [x for (x,) in found]
         if not case_ids:
-            return []
-    if case_ids:
-        detail = cast(t.c.detail, JSONB)
-        query = query.where(
-            or_(
-                t.c.case_id.in_(case_ids),
-                *(detail.contains({"case_ids": [x]}) for x in case_ids),
+            return [], []
+    filters = {"username": username, "since": since, "until": until, "action": action}
+    rows = await chain_log.search(
+        session, tables.audit_log, case_ids=case_ids, limit=limit, **filters
+    )
+    rows = [{**r, "service": "intake"} for r in rows]
+    unreachable: list[str] = []
+    for service in SERVICES if settings is not None else ():
+        assert settings is not None
+        theirs = await _ask(settings, service, case_ids, limit, **filters)
+        if theirs is None:
+            unreachable.append(service)
+            continue
+        rows += [{**r, "at": datetime.fromisoformat(r["at"]), "service": service} for r in theirs]
+    rows.sort(key=lambda r: r["at"], reverse=True)
+    return rows[:limit], unreachable
+
+
+async def _ask(
+    settings: Settings,
+    service: str,
+    case_ids: list[str],
+    limit: int,
+    *,
+    username: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    action: str | None,
+) -> list[dict[str, Any]] | None:
+    params: dict[str, Any] = {"case_id": case_ids, "limit": limit}
+    for key, value in (("username", username), ("action", action)):
+        if value is not None:
+            params[key] = value
+    for key, moment in (("from", since), ("to", until)):
+        if moment is not None:
+            params[key] = moment.isoformat()
+    try:
+        async with httpx.AsyncClient(timeout=10.0) as client:
+            response = await client.get(
+                f"{settings.internal_base(service)}/internal/v1/audit",
+                params=params,
+                headers=caller_headers(settings),
             )
-        )
-    if username is not None:
-        query = query.where(t.c.actor == username)
-    if since is not None:
-        query = query.where(t.c.at >= since)
-    if until is not None:
-        query = query.where(t.c.at < until)
-    if action is not None:
-        query = query.where(t.c.action == action)
-    return [dict(row._mapping) for row in await session.execute(query)]
+    except httpx.HTTPError as exc:
+        log.warning("audit_service_unreachable", service=service, error=type(exc).__name__)
+        return None
+    if response.status_code != 200:
+        log.warning("audit_service_refused", service=service, status=response.status_code)
+        return None
+    return list(response.json())
 
 
 def to_csv(rows: Sequence[dict[str, Any]]) -> str:
     """The search as CSV (UTF-8 with BOM, so that Excel opens Japanese text correctly)."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["audit_id", "at", "actor", "action", "case_id", "case_ids", "target", "hash"])
+    writer.writerow(
+        ["audit_id", "at", "actor", "action", "case_id", "case_ids", "target", "hash", "service"]
+    )
     for r in rows:
         shown = r["detail"].get("case_ids") if isinstance(r["detail"], dict) else None
         writer.writerow(
@@ -129,6 +170,7 @@ def to_csv(rows: Sequence[dict[str, Any]]) -> str:
                 " ".join(shown or []),
                 r["target"] or "",
                 r["hash"] or "",
+                r.get("service", "intake"),
             ]
         )
     return "\ufeff" + out.getvalue()

@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from tsunagu.shared.audit import audit_table
 from tsunagu.shared.parking import parked_event_table
 from tsunagu.shared.runtime import ServiceTables
 
@@ -233,6 +234,8 @@ class NotifyTables(ServiceTables):
             Column("body", Text, nullable=False),
             Column("idempotency_key", String(64), nullable=False, unique=True),
         )
+        # Who opened which residents' letters and call entries (hash-chained; ADR 13).
+        self.audit_log = audit_table(self.metadata)
 
 
 tables = NotifyTables()

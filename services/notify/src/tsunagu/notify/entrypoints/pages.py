@@ -180,10 +180,10 @@ def create_pages(runtime: Any, authenticator: Authenticator) -> APIRouter:
         return page(request, "letters.html", staff, rows=rows, posted=posted)
 
     @router.get("/letters/{letter_id}", response_class=HTMLResponse)
-    async def letter(letter_id: str, _: ResidentWork, download: bool = False) -> Response:
-        async with sessions() as session:
+    async def letter(letter_id: str, staff: ResidentWork, download: bool = False) -> Response:
+        async with sessions() as session, session.begin():
             document = await views.letter_document(
-                session, tables, runtime.sealer, _row_id(letter_id)
+                session, tables, runtime.sealer, _row_id(letter_id), staff.username
             )
         if document is None:
             raise HTTPException(404, "手紙が見つかりません")
@@ -204,8 +204,8 @@ def create_pages(runtime: Any, authenticator: Authenticator) -> APIRouter:
 
     @router.get("/calls", response_class=HTMLResponse)
     async def calls(request: Request, staff: ResidentWork) -> Response:
-        async with sessions() as session:
-            rows = await views.calls(session, tables, runtime.sealer)
+        async with sessions() as session, session.begin():
+            rows = await views.calls(session, tables, runtime.sealer, staff.username)
         return page(request, "calls.html", staff, rows=rows)
 
     @router.post("/calls/{call_id}/done")

@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tsunagu.notify.adapters.orm import PERMANENT_FAILURE, SCHEDULED, NotifyTables
+from tsunagu.shared import audit as chain_log
 from tsunagu.shared.contracts.codes import NOT_HOLDING
 from tsunagu.shared.crypto import ContactSealError, Sealer
 
@@ -157,18 +158,42 @@ async def letters(
 
 
 async def letter_document(
-    session: AsyncSession, tables: NotifyTables, sealer: Sealer, letter_id: str
+    session: AsyncSession, tables: NotifyTables, sealer: Sealer, letter_id: str, viewer: str
 ) -> str | None:
+    """The letter's print-ready HTML (name and address opened); the view is audited."""
     t = tables.letter
-    sealed = (
-        await session.execute(select(t.c.document_sealed).where(t.c.id == letter_id))
-    ).scalar_one_or_none()
-    if not sealed:
+    row = (
+        await session.execute(select(t.c.document_sealed, t.c.case_id).where(t.c.id == letter_id))
+    ).first()
+    if row is None or not row.document_sealed:
         return None
     try:
-        return str((await sealer.open(sealed))["html"])
+        html = str((await sealer.open(row.document_sealed))["html"])
     except ContactSealError:
         return None  # the resident was erased: the letter is gone with their key
+    seen = [row.case_id] if row.case_id else []
+    await audit_view(session, tables, viewer, "notify.letter_view", seen, letter_id=letter_id)
+    return html
+
+
+async def audit_view(
+    session: AsyncSession,
+    tables: NotifyTables,
+    viewer: str,
+    action: str,
+    case_ids: list[str],
+    **detail: Any,
+) -> None:
+    """Record who opened which cases' sealed details, in the caller's transaction (ADR 13)."""
+    await chain_log.record(
+        session,
+        tables.audit_log,
+        viewer,
+        action,
+        case_id=case_ids[0] if len(case_ids) == 1 else None,
+        case_ids=case_ids,
+        **detail,
+    )
 
 
 async def mark_letter_posted(
@@ -191,10 +216,12 @@ async def calls(
     session: AsyncSession,
     tables: NotifyTables,
     sealer: Sealer,
+    viewer: str,
     *,
     include_done: bool = False,
 ) -> list[dict[str, Any]]:
-    """Calls to make, with the number, name and script opened for the staff page."""
+    """Calls to make, with the number, name and script opened for the staff page; audited
+    with the case ids shown (an invitation's call has none; ``calls`` counts every entry)."""
     t = tables.phone_call
     query = select(t).order_by(t.c.created_at, t.c.id)
     if not include_done:
@@ -207,6 +234,8 @@ async def calls(
         except ContactSealError:
             continue  # the resident was erased
         out.append(entry)
+    seen = sorted({e["case_id"] for e in out if e.get("case_id")})
+    await audit_view(session, tables, viewer, "notify.calls_view", seen, calls=len(out))
     return out
 
 

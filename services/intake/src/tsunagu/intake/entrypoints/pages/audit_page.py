@@ -40,7 +40,7 @@ async def audit_page(request: Request, principal: Principal = Depends(staff)) ->
     app = intake(request)
     await audit.chain(app.runtime.sessions)
     async with app.transaction() as session:
-        rows = await audit.search(
+        rows, unreachable = await audit.search(
             session,
             case_id=filters["case_id"],
             resident_id=filters["resident_id"],
@@ -49,6 +49,7 @@ async def audit_page(request: Request, principal: Principal = Depends(staff)) ->
             until=_when(filters["to"]),
             action=filters["action"],
             limit=500,
+            settings=app.settings,
         )
         intact = not await audit.verify(session)
         given = {k: v for k, v in filters.items() if v and k != "case_id"}
@@ -64,4 +65,5 @@ async def audit_page(request: Request, principal: Principal = Depends(staff)) ->
         filters=filters,
         csv_query=csv_query,
         intact=intact,
+        unreachable=unreachable,
     )

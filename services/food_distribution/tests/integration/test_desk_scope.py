@@ -1,0 +1,78 @@
+"""The desk's search sees only today's event and only households it has business with, and
+every search and household view is in food's audit with the case ids shown (ADR 13)."""
+
+from __future__ import annotations
+
+import pytest
+from food_kit import Food, uid
+from sqlalchemy import text
+
+pytestmark = pytest.mark.integration
+
+
+async def test_search_shows_only_eligible_served_or_at_the_desk(food: Food) -> None:
+    ev = uid("ev")
+    await food.stock(ev, standard=3)
+    eligible = await food.case(event_id=ev, case_number="K-2026-0101", name_kana="ヤマダ ハナコ")
+    served = await food.case(event_id=ev, case_number="K-2026-0102", name_kana="ヤマダ タロウ")
+    await food.client().post(
+        "/api/v1/handouts", json={"case_id": served["case_id"], "parcel_type": "standard"}
+    )
+    # Not eligible under routing's rules, never served: the desk has no business with it.
+    other = await food.case(
+        event_id=ev, case_number="K-2026-0103", name_kana="ヤマダ ジロウ", concerns=["isolation"]
+    )
+    c = food.client("desk7")
+
+    async def found(q: str) -> list[str]:
+        r = await c.get("/api/v1/cases", params={"event_id": ev, "q": q})
+        assert r.status_code == 200, r.text
+        return [h["case_number"] for h in r.json()]
+
+    assert sorted(await found("やまだ")) == ["K-2026-0101", "K-2026-0102"]
+    assert await found("0103") == []  # a tail of the number is not the resident at the desk
+    assert await found("K-2026-0103") == ["K-2026-0103"]  # the full number from their slip
+
+    audit = await food.rows(
+        "SELECT actor, action, case_id, detail FROM food_distribution.audit_log"
+        " WHERE actor = 'desk7' ORDER BY audit_id"
+    )
+    assert [(a.action, sorted(a.detail["case_ids"])) for a in audit] == [
+        ("food.search", sorted([eligible["case_id"], served["case_id"]])),
+        ("food.search", []),
+        ("food.search", [other["case_id"]]),
+    ]
+    assert audit[2].case_id == other["case_id"]
+    assert "ヤマダ" not in str([tuple(a) for a in audit])  # ids only, never the furigana
+
+    status = await c.get(f"/api/v1/eligibility/{other['case_id']}")
+    assert status.status_code == 200
+    viewed = await food.rows(
+        "SELECT detail FROM food_distribution.audit_log"
+        " WHERE actor = 'desk7' AND action = 'food.household_view' AND case_id = :c",
+        c=other["case_id"],
+    )
+    assert [v.detail["case_ids"] for v in viewed] == [[other["case_id"]]]
+
+    listed = await c.get("/api/v1/handouts", params={"event_id": ev})
+    assert listed.status_code == 200
+    assert await food.scalar(
+        "SELECT detail FROM food_distribution.audit_log"
+        " WHERE actor = 'desk7' AND action = 'food.handouts_list'"
+    ) == {"case_ids": [served["case_id"]]}  # fmt: skip
+
+
+async def test_search_refuses_an_event_not_held_today(food: Food) -> None:
+    ev = uid("ev")
+    await food.case(event_id=ev, case_number="K-2026-0201", name_kana="サトウ ハナコ")
+    async with food.runtime.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE food_distribution.event SET held_on = held_on - 7 WHERE event_id = :e"),
+            {"e": ev},
+        )
+    r = await food.client().get("/api/v1/cases", params={"event_id": ev, "q": "さとう"})
+    assert r.status_code == 409
+    assert r.json()["detail"]["code"] == "event_not_today"
+    assert "本日" in r.json()["detail"]["message"]
+    page = await food.client().get("/desk", params={"event_id": ev, "q": "さとう"})
+    assert "サトウ" not in page.text and "本日の開催回ではない" in page.text
