@@ -157,6 +157,9 @@ def fragment(app: Intake, request: Request, template: str, principal: Principal,
 LOOK_ANYWAY_SECONDS = 120.0
 #: A comment this often keeps proxies from closing an idle stream.
 KEEPALIVE_SECONDS = 15.0
+#: An open stream asks this often whether its sign-in was ended (logout, deactivation, new
+#: roles or password): a revoked session stops receiving within seconds, not at reconnect.
+RECHECK_SECONDS = 3.0
 
 
 def live(
@@ -173,9 +176,22 @@ def live(
     but a keep-alive comment. The stream ends when the session would have: the browser
     reconnects with its cookie, which is then checked again (and a stream is not activity, so
     an idle session still ends). It also ends at once when ``render_fragment`` returns None:
-    the reader lost access (a consent withdrawal), and the reconnect is refused.
+    the reader lost access (a consent withdrawal), and the reconnect is refused; and within
+    ``RECHECK_SECONDS`` (plus the revocation cache's refresh) of the reader's sign-in being
+    revoked: ``gone``, so the page reloads and meets the login.
     """
     app = intake(request)
+    principal: Principal | None = getattr(request.state, "principal", None)
+    revocations = getattr(app.runtime, "revocations", None)
+
+    async def signed_out() -> bool:
+        if principal is None or revocations is None:
+            return False
+        try:
+            return bool(await revocations.revoked(principal))
+        except HTTPException:  # revocations unknown for too long: trust nothing
+            return True
+
     feed = getattr(app.runtime, "changes", None)
     loop = asyncio.get_running_loop()
     ends = loop.time() + app.settings.session_idle_seconds
@@ -183,10 +199,13 @@ def live(
     async def events() -> AsyncIterator[str]:
         last: str | None = None
         version = feed.version if feed is not None else 0
-        looked = loop.time()
+        looked = said = loop.time()
         yield "retry: 3000\n\n"
         render = True
         while loop.time() < ends and not await request.is_disconnected():
+            if await signed_out():
+                yield "event: gone\ndata: \n\n"
+                return
             if render:
                 looked = loop.time()
                 html = await render_fragment()
@@ -199,18 +218,21 @@ def live(
                         f"data: {line}\n" for line in html.splitlines()
                     )
                     yield "\n"
+                    said = loop.time()
             if feed is None or not feed.listening:
                 # No notifications (the database connection for them is down): look each second.
                 await asyncio.sleep(1.0)
                 render = True
                 continue
-            version, changed = await feed.wait(version, KEEPALIVE_SECONDS)
+            version, changed = await feed.wait(version, RECHECK_SECONDS)
             if changed is None:
                 render = True  # anything may have changed
             elif changed:
                 render = case_id is None or case_id in changed
             else:
-                yield ": still here\n\n"
+                if loop.time() - said >= KEEPALIVE_SECONDS:
+                    yield ": still here\n\n"
+                    said = loop.time()
                 render = loop.time() - looked >= LOOK_ANYWAY_SECONDS
 
     return StreamingResponse(
