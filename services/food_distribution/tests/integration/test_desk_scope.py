@@ -7,6 +7,9 @@ import pytest
 from food_kit import Food, uid
 from sqlalchemy import text
 
+from tsunagu.food_distribution.service_layer import privacy
+from tsunagu.shared.contracts.envelope import Envelope
+
 pytestmark = pytest.mark.integration
 
 
@@ -76,3 +79,69 @@ async def test_search_refuses_an_event_not_held_today(food: Food) -> None:
     assert "本日" in r.json()["detail"]["message"]
     page = await food.client().get("/desk", params={"event_id": ev, "q": "さとう"})
     assert "サトウ" not in page.text and "本日の開催回ではない" in page.text
+
+
+def consent_changed(case_id: str, basis: str, previous: str) -> Envelope:
+    return Envelope(
+        event_type="consent_changed",
+        producer="intake",
+        data={
+            "case_id": case_id,
+            "consent": {"share_across_programmes": basis != "none", "basis": basis},
+            "previous_basis": previous,
+            "changed_by": "intake1",
+        },
+    )
+
+
+async def test_a_withdrawal_leaves_food_only_what_a_handout_recorded(food: Food) -> None:
+    ev = uid("ev")
+    await food.stock(ev, standard=3)
+    served = await food.case(event_id=ev, case_number="K-2026-0301", name_kana="スズキ イチロウ")
+    waiting = await food.case(event_id=ev, case_number="K-2026-0302", name_kana="スズキ ジロウ")
+    c = food.client()
+    r = await c.post(
+        "/api/v1/handouts", json={"case_id": served["case_id"], "parcel_type": "standard"}
+    )
+    assert r.status_code == 201
+    # A change that is not a withdrawal changes nothing.
+    async with food.runtime.sessions() as session, session.begin():
+        await privacy.on_consent_changed(
+            session, consent_changed(waiting["case_id"], "support_meeting", "consent")
+        )
+    assert (await c.get(f"/api/v1/eligibility/{waiting['case_id']}")).json()["eligible"]
+
+    for case in (served, waiting):
+        async with food.runtime.sessions() as session, session.begin():
+            await privacy.on_consent_changed(
+                session, consent_changed(case["case_id"], "none", "consent")
+            )
+
+    # The household not yet served: no furigana, no eligibility; the desk cannot find it by
+    # name and a handout is refused.
+    status = (await c.get(f"/api/v1/eligibility/{waiting['case_id']}")).json()
+    assert status["eligible"] is False and status["may_receive"] is False
+    assert (await hand_out(c, waiting["case_id"])).status_code == 409
+    found = await c.get("/api/v1/cases", params={"event_id": ev, "q": "すずき"})
+    assert found.json() == []
+    # The household served keeps its handout and the eligibility it was given on.
+    assert await food.scalar(
+        "SELECT count(*) FROM food_distribution.handout WHERE case_id = :c", c=served["case_id"]
+    ) == 1  # fmt: skip
+    kept = (await c.get(f"/api/v1/eligibility/{served['case_id']}")).json()
+    assert kept["eligible"] is True
+    assert [
+        h["case_id"] for h in (await c.get("/api/v1/handouts", params={"event_id": ev})).json()
+    ] == [served["case_id"]]
+    assert await food.scalar(
+        "SELECT count(*) FROM food_distribution.case_index"
+        " WHERE case_id IN (:a, :b) AND kana_sealed IS NOT NULL",
+        a=served["case_id"],
+        b=waiting["case_id"],
+    ) == 0  # fmt: skip
+
+
+async def hand_out(client, case_id: str):
+    return await client.post(
+        "/api/v1/handouts", json={"case_id": case_id, "parcel_type": "standard"}
+    )

@@ -11,7 +11,12 @@ from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.runtime import ServiceRuntime
 
 #: The event types food distribution applies (others on its topics are ignored).
-HANDLED: tuple[str, ...] = (intake.CASE_CREATED, routing.CASE_ROUTED, routing.CASE_REROUTED)
+HANDLED: tuple[str, ...] = (
+    intake.CASE_CREATED,
+    intake.CONSENT_CHANGED,
+    routing.CASE_ROUTED,
+    routing.CASE_REROUTED,
+)
 
 
 def register(runtime: ServiceRuntime, deps: Deps) -> None:
@@ -30,6 +35,7 @@ def register(runtime: ServiceRuntime, deps: Deps) -> None:
         {
             intake.CASE_CREATED: on_case_created,
             intake.RESIDENT_ERASED: privacy.on_resident_erased,
+            intake.CONSENT_CHANGED: privacy.on_consent_changed,
             routing.CASE_ROUTED: on_case_decided,
             routing.CASE_REROUTED: on_case_decided,
         },

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tsunagu.food_distribution.adapters.orm import tables
@@ -39,6 +39,26 @@ async def on_resident_erased(session: AsyncSession, envelope: Envelope) -> None:
         .where(t.eligibility.c.case_id == case_id, t.eligibility.c.basis == "manual")
         .values(reason=ERASED_REASON)
     )
+
+
+async def on_consent_changed(session: AsyncSession, envelope: Envelope) -> None:
+    """A withdrawal (basis ``none``): food keeps only what a handout already recorded (ADR 13).
+
+    The sealed furigana goes (the desk can no longer find or name the household) and so does
+    an eligibility no handout used; handouts, and the eligibility they were given on, stay for
+    the counts and the ledger. A later consent does not bring them back here: the furigana
+    came only with ``case_created``, and eligibility follows routing's next decision.
+    """
+    changed = parse(envelope, intake.ConsentChanged)
+    if not changed.withdrawn:
+        return
+    t = tables
+    case_id = changed.case_id
+    await session.execute(
+        update(t.case_index).where(t.case_index.c.case_id == case_id).values(kana_sealed=None)
+    )
+    handed = exists().where(t.handout.c.case_id == case_id)
+    await session.execute(delete(t.eligibility).where(t.eligibility.c.case_id == case_id, ~handed))
 
 
 def _rows(result: Any) -> list[dict[str, Any]]:
