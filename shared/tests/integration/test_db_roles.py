@@ -7,6 +7,7 @@ import uuid
 import asyncpg
 import pytest
 
+from tsunagu.devstack.infra import create_database, drop_database, with_database
 from tsunagu.shared.db import asyncpg_dsn
 from tsunagu.shared.db_roles import ensure_role, grant, url_as
 
@@ -14,7 +15,11 @@ pytestmark = pytest.mark.integration
 
 
 async def test_the_role_may_fill_in_the_chain_but_never_change_an_entry(database_url: str) -> None:
+    # A database of its own: the probe's stand-in for intake's audit log must never meet the
+    # schema that intake's migrations create in the shared test database.
     schema = "intake"
+    probe_db = f"roles_probe_{uuid.uuid4().hex[:8]}"
+    database_url = await create_database(database_url, probe_db)
     owner = await asyncpg.connect(asyncpg_dsn(database_url))
     role = f"probe_{uuid.uuid4().hex[:8]}"
     try:
@@ -42,5 +47,10 @@ async def test_the_role_may_fill_in_the_chain_but_never_change_an_entry(database
         assert outcomes == ["ok", "42501", "42501"]
     finally:
         await owner.execute(f'DROP OWNED BY "{role}"')
-        await owner.execute(f'DROP ROLE IF EXISTS "{role}"')
         await owner.close()
+        await drop_database(database_url, probe_db)
+        admin = await asyncpg.connect(asyncpg_dsn(with_database(database_url, "postgres")))
+        try:
+            await admin.execute(f'DROP ROLE IF EXISTS "{role}"')
+        finally:
+            await admin.close()
