@@ -161,7 +161,9 @@ def a_shared_case(day: Day) -> str:
     raise AssertionError("no shared case to withdraw consent from")
 
 
-def run_fault(day: Day, name: str, fault: Callable[[], dict[str, Any]], *, poison: int = 0) -> None:
+def run_fault(
+    day: Day, name: str, fault: Callable[[], dict[str, Any]], *, poison: bytes | None = None
+) -> None:
     """A burst, then ``fault`` while more cases, a consent withdrawal and the burst's handouts
     go on; then drain and check everything."""
     stack = day.stack
