@@ -29,7 +29,7 @@ def member_of(runtime: NotifyRuntime, programme: str) -> httpx.AsyncClient:
     principal = Principal(
         username=programme, roles=frozenset({"programme"}), programmes=frozenset({programme})
     )
-    token = issue_token(principal, runtime.settings.auth_secret.get_secret_value(), 3600)
+    token = issue_token(principal, runtime.settings.signing_key(), 3600)
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=build_app(runtime.settings, runtime)),
         base_url="http://notify.test",

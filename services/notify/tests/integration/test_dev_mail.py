@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 
 from tsunagu.notify.bootstrap import build_app
 from tsunagu.notify.domain.quiet_hours import TOKYO
@@ -79,7 +80,9 @@ async def test_dev_mode_sends_sms_over_http_to_the_local_sink_and_shows_it(
 
 
 async def test_there_is_no_dev_mail_in_prod(test_settings, settings):
-    prod = test_settings("notify", env="prod")
+    # Production gives notify its own contact key (it seals imported invitations and opens
+    # values sealed before residents had keys of their own); there is no development default.
+    prod = test_settings("notify", env="prod", contact_key=Fernet.generate_key().decode())
     app = build_app(prod)
     headers = {"Authorization": f"Bearer {staff_token(prod)}"}
     transport = httpx.ASGITransport(app=app)
