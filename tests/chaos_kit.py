@@ -46,9 +46,10 @@ def total_lag(stack) -> int:
         await consumer.start()
         try:
             total = 0
-            for group in ("intake", "routing", "notify", "food_distribution"):
+            # Every consumer group the registry names (intake's report facts have their own).
+            for group in dict.fromkeys(g for t in ALL_TOPICS for g in t.groups):
                 committed = await admin.list_consumer_group_offsets(group)
-                consumed = {t.name for t in ALL_TOPICS if group in t.consumers}
+                consumed = {t.name for t in ALL_TOPICS if group in t.groups}
                 tps = [TopicPartition(t.name, p) for t in ALL_TOPICS if t.name in consumed
                        for p in range(t.partitions)]  # fmt: skip
                 ends = await consumer.end_offsets(tps)

@@ -8,11 +8,14 @@ acls="/opt/kafka/bin/kafka-acls.sh --bootstrap-server kafka:9092 --command-confi
 $acls --add --allow-principal User:intake --operation Describe --operation Write --topic "intake.case.v1" >/dev/null
 $acls --add --allow-principal User:intake --operation Describe --operation Write --topic "intake.referral_response.v1" >/dev/null
 $acls --add --allow-principal User:intake --operation Describe --operation Write --topic "intake.staff.v1" >/dev/null
+$acls --add --allow-principal User:intake --operation Describe --operation Read --topic "intake.case.v1" >/dev/null
+$acls --add --allow-principal User:intake --operation Describe --operation Write --topic "intake.case.v1.dlq" >/dev/null
 $acls --add --allow-principal User:intake --operation Describe --operation Read --topic "routing.case.v1" >/dev/null
 $acls --add --allow-principal User:intake --operation Describe --operation Write --topic "routing.case.v1.dlq" >/dev/null
 $acls --add --allow-principal User:intake --operation Describe --operation Read --topic "food.v1" >/dev/null
 $acls --add --allow-principal User:intake --operation Describe --operation Write --topic "food.v1.dlq" >/dev/null
 $acls --add --allow-principal User:intake --operation Read --group "intake" >/dev/null
+$acls --add --allow-principal User:intake --operation Read --group "intake-reports" >/dev/null
 $acls --add --allow-principal User:routing --operation Describe --operation Write --topic "routing.case.v1" >/dev/null
 $acls --add --allow-principal User:routing --operation Describe --operation Write --topic "routing.programme.life_independence.v1" >/dev/null
 $acls --add --allow-principal User:routing --operation Describe --operation Write --topic "routing.programme.adult_guardianship.v1" >/dev/null

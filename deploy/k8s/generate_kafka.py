@@ -115,9 +115,9 @@ def service_acls(service: str) -> list[dict[str, Any]]:
     for t in consumed_by(service):
         acls.append(acl("topic", t.name, ["Describe", "Read"]))
         acls.append(acl("topic", t.dlq, ["Describe", "Write"]))
-    if consumed_by(service):
-        # Consumer group = service name (runtime.consume), and nothing else.
-        acls.append(acl("group", service, ["Read"]))
+    # Its consumer groups as the registry names them (the service name, intake's "-reports").
+    groups = dict.fromkeys(g for t in consumed_by(service) for g in t.groups_of(service))
+    acls += [acl("group", g, ["Read"]) for g in sorted(groups)]
     return acls
 
 

@@ -123,7 +123,7 @@ def _operation(
     if action == "receive":
         operation["bindings"] = {
             "kafka": {
-                "groupId": {"type": "string", "enum": [service]},
+                "groupId": {"type": "string", "enum": list(topic.groups_of(service))},
                 "bindingVersion": _KAFKA_BINDING,
             }
         }

@@ -15,6 +15,10 @@ ROUTING = "routing"
 NOTIFY = "notify"
 FOOD_DISTRIBUTION = "food_distribution"
 
+#: Intake's second consumer group: the anonymous report facts, read apart from its read model.
+REPORTS_GROUP_SUFFIX = "-reports"
+INTAKE_REPORTS = INTAKE + REPORTS_GROUP_SUFFIX
+
 DLQ_SUFFIX = ".dlq"
 DEFAULT_PARTITIONS = 6
 DLQ_PARTITIONS = 1
@@ -22,7 +26,12 @@ DLQ_PARTITIONS = 1
 
 @dataclass(frozen=True)
 class Topic:
-    """One topic: its name, the service that writes it, the services that read it."""
+    """One topic: its name, the service that writes it, the services that read it.
+
+    ``consumers`` are services (Kafka principals: ACLs, manifests, documents);
+    ``consumer_groups`` are the groups they read it with, when these are not simply one group
+    per service named after it. Every group reads, and dead-letters, every message on its own.
+    """
 
     name: str
     producer: str
@@ -33,6 +42,17 @@ class Topic:
     partitions: int = DEFAULT_PARTITIONS
     #: Readers outside the four services, e.g. a programme team's own systems.
     external_readers: tuple[str, ...] = field(default=())
+    #: The consumer groups of the services in ``consumers``; empty: one group per consumer.
+    consumer_groups: tuple[str, ...] = field(default=())
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """Every consumer group of the four services that reads this topic."""
+        return self.consumer_groups or self.consumers
+
+    def groups_of(self, service: str) -> tuple[str, ...]:
+        """The consumer groups ``service`` reads this topic with (its own name, or prefixed)."""
+        return tuple(g for g in self.groups if g == service or g.startswith(service + "-"))
 
     @property
     def dlq(self) -> str:
@@ -42,7 +62,8 @@ class Topic:
 INTAKE_CASE = Topic(
     name="intake.case.v1",
     producer=INTAKE,
-    consumers=(ROUTING, NOTIFY, FOOD_DISTRIBUTION),
+    consumers=(ROUTING, NOTIFY, FOOD_DISTRIBUTION, INTAKE),
+    consumer_groups=(ROUTING, NOTIFY, FOOD_DISTRIBUTION, INTAKE_REPORTS),
     event_types=("case_created", "case_updated", "consent_changed", "resident_erased"),
     key="case_id",
     description=(
@@ -73,6 +94,7 @@ ROUTING_CASE = Topic(
     name="routing.case.v1",
     producer=ROUTING,
     consumers=(INTAKE, NOTIFY, FOOD_DISTRIBUTION),
+    consumer_groups=(INTAKE, INTAKE_REPORTS, NOTIFY, FOOD_DISTRIBUTION),
     event_types=(
         "case_routed",
         "case_rerouted",
@@ -122,6 +144,7 @@ FOOD = Topic(
     name="food.v1",
     producer=FOOD_DISTRIBUTION,
     consumers=(INTAKE, NOTIFY),
+    consumer_groups=(INTAKE, INTAKE_REPORTS, NOTIFY),
     event_types=("eligibility_granted", "parcel_handed_out", "stock_low"),
     key="case_id",
     description="Food parcel eligibility, handouts and low-stock alerts.",

@@ -5,7 +5,12 @@ from __future__ import annotations
 from tsunagu.intake.service_layer import report_facts
 from tsunagu.intake.service_layer.read_model import FOOD_HANDLERS, ROUTING_HANDLERS
 from tsunagu.shared.contracts import routing
-from tsunagu.shared.contracts.topics import FOOD, INTAKE_CASE, ROUTING_CASE
+from tsunagu.shared.contracts.topics import (
+    FOOD,
+    INTAKE_CASE,
+    REPORTS_GROUP_SUFFIX,
+    ROUTING_CASE,
+)
 from tsunagu.shared.runtime import ServiceRuntime
 
 
@@ -24,7 +29,7 @@ def register(runtime: ServiceRuntime, *, consumer: str | None = None) -> None:
         max_schema_version=routing_version,
     )
     runtime.consume([FOOD.name], FOOD_HANDLERS, consumer=consumer)
-    reports = f"{consumer or runtime.settings.service}-reports"
+    reports = (consumer or runtime.settings.service) + REPORTS_GROUP_SUFFIX
     runtime.consume([INTAKE_CASE.name], report_facts.CASE_HANDLERS, consumer=reports)
     runtime.consume(
         [ROUTING_CASE.name],

@@ -61,6 +61,7 @@ def router(app: Intake) -> APIRouter:
         response_model=ErasureResult,
         tags=["residents"],
         responses={
+            400: {"description": "The body cannot be parsed"},
             401: {"description": "Not signed in"},
             403: {"description": "Admins and privacy officers only"},
             404: {"description": "No such resident"},
