@@ -98,7 +98,8 @@ async def test_marking_a_case_sensitive_later_tells_notify(intake_app: App) -> N
     contact = await open_as(intake_app, "notify", change.contact_sealed or "")
     assert set(contact) == {"name", "name_kana", "email"}
 
-    page = await intake_app.client.get(f"/cases/{case_id}", headers=headers)
+    # In Japanese whatever language an earlier test left in the shared client's cookies.
+    page = await intake_app.client.get(f"/cases/{case_id}?lang=ja", headers=headers)
     assert "【要注意】" in page.text
 
     # Adding dv_abuse to a case not yet at risk tells notify too (no safe contact yet).
