@@ -50,6 +50,13 @@ def born_78_years_ago() -> date:
     return birth
 
 
+async def log_out(page: Page) -> None:
+    """Log out and wait until the login page is back: the page first wipes what the device
+    keeps for offline intake, then submits, so a navigation started earlier would race it."""
+    await page.get_by_role("button", name="ログアウト").click()
+    await page.wait_for_url("**/login")
+
+
 async def log_in(page: Page, base: str, username: str) -> None:
     await page.goto(base + "/login")
     await page.get_by_label("ユーザー名").fill(username)
@@ -124,7 +131,7 @@ async def test_take_in_the_articles_example(
             await page.screenshot(path=str(artefacts_dir / "case-page.png"), full_page=True)
 
             # The CSW participation team sees the referral in its inbox and accepts it.
-            await page.get_by_role("button", name="ログアウト").click()
+            await log_out(page)
             await log_in(page, base, "csw_participation")
             await expect(
                 page.get_by_role("heading", name="窓口の受信箱 — CSW 参加支援事業")
@@ -138,7 +145,7 @@ async def test_take_in_the_articles_example(
             await page.screenshot(path=str(artefacts_dir / "inbox.png"), full_page=True)
 
             # Another programme does not even learn that the case exists.
-            await page.get_by_role("button", name="ログアウト").click()
+            await log_out(page)
             await log_in(page, base, "welfare_fund")
             response = await page.goto(f"{base}/cases/{case_id}")
             assert response is not None and response.status == 404
