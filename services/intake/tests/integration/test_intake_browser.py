@@ -127,7 +127,7 @@ async def test_take_in_the_articles_example(
             await expect(
                 referrals.locator("tr", has_text="生活自立サポートセンター")
             ).to_contain_text("主担当")
-            await expect(page.locator("#food-status")).to_contain_text("対象です")
+            await expect(page.locator("#food-status")).to_contain_text("対象です", timeout=30_000)
             await page.screenshot(path=str(artefacts_dir / "case-page.png"), full_page=True)
 
             # The CSW participation team sees the referral in its inbox and accepts it.
