@@ -160,3 +160,36 @@ class RevocationCache:
             self._ended = {row.session_id for row in ended}
             self._versions = {row.username: row.version for row in versions}
         self._loaded_at = time.monotonic()
+
+
+def create_revocation_tables(schema: str) -> None:
+    """The migration step that creates the two tables above in ``schema`` (each consuming
+    service's own copy of the ended sign-ins)."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    op.create_table(
+        "revoked_session",
+        sa.Column("session_id", sa.String(64), nullable=False),
+        sa.Column("username", sa.String(64), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("session_id", name="pk_revoked_session"),
+        schema=schema,
+    )
+    op.create_table(
+        "staff_token_version",
+        sa.Column("username", sa.String(64), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.PrimaryKeyConstraint("username", name="pk_staff_token_version"),
+        schema=schema,
+    )
+
+
+def drop_revocation_tables(schema: str) -> None:
+    from alembic import op
+
+    op.drop_table("staff_token_version", schema=schema)
+    op.drop_table("revoked_session", schema=schema)

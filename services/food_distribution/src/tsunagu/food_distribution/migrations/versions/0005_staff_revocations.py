@@ -7,8 +7,7 @@ Create Date: 2026-12-06
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from alembic import op
+from tsunagu.shared.revocation import create_revocation_tables, drop_revocation_tables
 
 revision = "0005"
 down_revision = "0004"
@@ -23,26 +22,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_table("staff_token_version", schema=SCHEMA)
-    op.drop_table("revoked_session", schema=SCHEMA)
+    drop_revocation_tables(SCHEMA)
 
-
-def create_revocation_tables(schema: str) -> None:
-    op.create_table(
-        "revoked_session",
-        sa.Column("session_id", sa.String(64), nullable=False),
-        sa.Column("username", sa.String(64), nullable=False),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("session_id", name="pk_revoked_session"),
-        schema=schema,
-    )
-    op.create_table(
-        "staff_token_version",
-        sa.Column("username", sa.String(64), nullable=False),
-        sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column(
-            "updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
-        ),
-        sa.PrimaryKeyConstraint("username", name="pk_staff_token_version"),
-        schema=schema,
-    )
