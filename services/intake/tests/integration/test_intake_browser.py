@@ -62,6 +62,8 @@ async def log_in(page: Page, base: str, username: str) -> None:
     await page.get_by_label("ユーザー名").fill(username)
     await page.get_by_label("パスワード").fill(PASSWORD)
     await page.get_by_role("button", name="ログイン").click()
+    # Wait for the answer to the login: a navigation started before it lands would cancel it.
+    await page.wait_for_url(lambda url: "/login" not in url)
 
 
 async def test_take_in_the_articles_example(
