@@ -90,6 +90,31 @@ def inbox_table(metadata: MetaData) -> Table:
     )
 
 
+def create_inbox_table(schema: str) -> None:
+    """The migration step that creates the table above in ``schema`` (every service's first
+    revision calls it; written out so that an old revision keeps creating what it did)."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    op.create_table(
+        "inbox",
+        sa.Column("consumer", sa.String(64), nullable=False),
+        sa.Column("event_id", sa.String(64), nullable=False),
+        sa.Column("event_type", sa.String(64), nullable=False),
+        sa.Column(
+            "applied_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.PrimaryKeyConstraint("consumer", "event_id", name="pk_inbox"),
+        schema=schema,
+    )
+
+
+def drop_inbox_table(schema: str) -> None:
+    from alembic import op
+
+    op.drop_table("inbox", schema=schema)
+
+
 @dataclass(frozen=True)
 class Origin:
     topic: str

@@ -62,6 +62,49 @@ def outbox_table(metadata: MetaData) -> Table:
     )
 
 
+def create_outbox_table(schema: str) -> None:
+    """The migration step that creates the table above in ``schema`` (every service's first
+    revision calls it). Written out, not derived from ``outbox_table``: a revision must create
+    what it created when it was written, whatever the table becomes later."""
+    import sqlalchemy as sa
+    from alembic import op
+    from sqlalchemy.dialects import postgresql
+
+    op.create_table(
+        "outbox",
+        sa.Column("seq", sa.BigInteger(), sa.Identity(always=True), nullable=False),
+        sa.Column("id", sa.String(36), nullable=False),
+        sa.Column("aggregatetype", sa.String(64), nullable=False),
+        sa.Column("aggregateid", sa.String(64), nullable=False),
+        sa.Column("type", sa.String(64), nullable=False),
+        sa.Column("topic", sa.String(255), nullable=False),
+        sa.Column("payload", postgresql.JSONB(), nullable=False),
+        sa.Column(
+            "headers", postgresql.JSONB(), server_default=sa.text("'{}'::jsonb"), nullable=False
+        ),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.Column("sent_at", sa.DateTime(timezone=True)),
+        sa.PrimaryKeyConstraint("seq", name="pk_outbox"),
+        sa.UniqueConstraint("id", name="uq_outbox_id"),
+        schema=schema,
+    )
+    op.create_index(
+        "ix_outbox_unsent",
+        "outbox",
+        ["seq"],
+        schema=schema,
+        postgresql_where=sa.text("sent_at IS NULL"),
+    )
+
+
+def drop_outbox_table(schema: str) -> None:
+    from alembic import op
+
+    op.drop_table("outbox", schema=schema)
+
+
 def notify_channel(schema: str) -> str:
     return f"tsunagu_outbox_{schema}"
 

@@ -74,6 +74,29 @@ async def is_erased(session: AsyncSession, tables: ServiceTables, case_id: str) 
     return await session.scalar(select(t.c.case_id).where(t.c.case_id == case_id)) is not None
 
 
+def create_erased_case_table(schema: str) -> None:
+    """The migration step that creates the tombstones above (``ServiceTables.erased_case``) in
+    ``schema``: every service's erasure revision calls it (ADR 12)."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    op.create_table(
+        "erased_case",
+        sa.Column("case_id", sa.String(64), nullable=False),
+        sa.Column("resident_id", sa.String(64), nullable=False),
+        sa.Column("erased_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("case_id", name="pk_erased_case"),
+        schema=schema,
+    )
+    op.create_index("ix_erased_case_resident_id", "erased_case", ["resident_id"], schema=schema)
+
+
+def drop_erased_case_table(schema: str) -> None:
+    from alembic import op
+
+    op.drop_table("erased_case", schema=schema)
+
+
 class OutboxPruner:
     """Deletes outbox rows sent more than ``keep_hours`` ago, every ``period_seconds``: once
     published, a row is Kafka's to keep (for the topic's retention), not the database's."""

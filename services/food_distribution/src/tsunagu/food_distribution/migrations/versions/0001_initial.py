@@ -14,6 +14,9 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from tsunagu.shared.messaging import create_inbox_table
+from tsunagu.shared.outbox import create_outbox_table
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -35,40 +38,8 @@ def _at(name: str, **kw: Any) -> sa.Column[Any]:
 
 def upgrade() -> None:
     # The outbox and inbox every service has (tsunagu.shared.outbox / messaging).
-    op.create_table(
-        "outbox",
-        sa.Column("seq", sa.BigInteger, sa.Identity(always=True), nullable=False),
-        sa.Column("id", sa.String(36), nullable=False),
-        sa.Column("aggregatetype", sa.String(64), nullable=False),
-        sa.Column("aggregateid", sa.String(64), nullable=False),
-        sa.Column("type", sa.String(64), nullable=False),
-        sa.Column("topic", sa.String(255), nullable=False),
-        sa.Column("payload", postgresql.JSONB, nullable=False),
-        sa.Column(
-            "headers", postgresql.JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")
-        ),
-        _at("created_at", nullable=False, server_default=NOW),
-        _at("sent_at", nullable=True),
-        sa.PrimaryKeyConstraint("seq", name="pk_outbox"),
-        sa.UniqueConstraint("id", name="uq_outbox_id"),
-        schema=SCHEMA,
-    )
-    op.create_index(
-        "ix_outbox_unsent",
-        "outbox",
-        ["seq"],
-        schema=SCHEMA,
-        postgresql_where=sa.text("sent_at IS NULL"),
-    )
-    op.create_table(
-        "inbox",
-        sa.Column("consumer", sa.String(64), nullable=False),
-        sa.Column("event_id", sa.String(64), nullable=False),
-        sa.Column("event_type", sa.String(64), nullable=False),
-        _at("applied_at", nullable=False, server_default=NOW),
-        sa.PrimaryKeyConstraint("consumer", "event_id", name="pk_inbox"),
-        schema=SCHEMA,
-    )
+    create_outbox_table(SCHEMA)
+    create_inbox_table(SCHEMA)
 
     op.create_table(
         "event",

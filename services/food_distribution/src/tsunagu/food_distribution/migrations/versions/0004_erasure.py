@@ -13,6 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from tsunagu.shared.runtime import create_erased_case_table, drop_erased_case_table
+
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
@@ -21,22 +23,9 @@ depends_on = None
 SCHEMA = "food_distribution"
 
 
-def _erased_case() -> None:
-    op.create_table(
-        "erased_case",
-        sa.Column("case_id", sa.String(64), nullable=False),
-        sa.Column("resident_id", sa.String(64), nullable=False),
-        sa.Column("erased_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("case_id", name="pk_erased_case"),
-        schema=SCHEMA,
-    )
-    op.create_index(
-        "ix_erased_case_resident_id", "erased_case", ["resident_id"], schema=SCHEMA
-    )
-
 
 def upgrade() -> None:
-    _erased_case()
+    create_erased_case_table(SCHEMA)
     op.add_column("case_index", sa.Column("kana_sealed", sa.Text()), schema=SCHEMA)
     op.drop_index("ix_case_index_event_id_name_kana_key", "case_index", schema=SCHEMA)
     op.drop_column("case_index", "name_kana_key", schema=SCHEMA)
@@ -53,4 +42,4 @@ def downgrade() -> None:
         schema=SCHEMA,
     )
     op.drop_column("case_index", "kana_sealed", schema=SCHEMA)
-    op.drop_table("erased_case", schema=SCHEMA)
+    drop_erased_case_table(SCHEMA)

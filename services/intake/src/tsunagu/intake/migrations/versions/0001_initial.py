@@ -11,6 +11,9 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
+from tsunagu.shared.messaging import create_inbox_table
+from tsunagu.shared.outbox import create_outbox_table
+
 revision: str = "0001"
 down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -25,38 +28,8 @@ def _now() -> sa.TextClause:
 
 def upgrade() -> None:
     # --- outbox and inbox (tsunagu.shared.outbox / messaging) ------------------------------
-    op.create_table(
-        "outbox",
-        sa.Column("seq", sa.BigInteger(), sa.Identity(always=True), nullable=False),
-        sa.Column("id", sa.String(36), nullable=False),
-        sa.Column("aggregatetype", sa.String(64), nullable=False),
-        sa.Column("aggregateid", sa.String(64), nullable=False),
-        sa.Column("type", sa.String(64), nullable=False),
-        sa.Column("topic", sa.String(255), nullable=False),
-        sa.Column("payload", JSONB(), nullable=False),
-        sa.Column("headers", JSONB(), server_default=sa.text("'{}'::jsonb"), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now(), nullable=False),
-        sa.Column("sent_at", sa.DateTime(timezone=True)),
-        sa.PrimaryKeyConstraint("seq", name="pk_outbox"),
-        sa.UniqueConstraint("id", name="uq_outbox_id"),
-        schema=SCHEMA,
-    )
-    op.create_index(
-        "ix_outbox_unsent",
-        "outbox",
-        ["seq"],
-        postgresql_where=sa.text("sent_at IS NULL"),
-        schema=SCHEMA,
-    )
-    op.create_table(
-        "inbox",
-        sa.Column("consumer", sa.String(64), nullable=False),
-        sa.Column("event_id", sa.String(64), nullable=False),
-        sa.Column("event_type", sa.String(64), nullable=False),
-        sa.Column("applied_at", sa.DateTime(timezone=True), server_default=_now(), nullable=False),
-        sa.PrimaryKeyConstraint("consumer", "event_id", name="pk_inbox"),
-        schema=SCHEMA,
-    )
+    create_outbox_table(SCHEMA)
+    create_inbox_table(SCHEMA)
 
     # --- what intake owns -----------------------------------------------------------------
     op.create_table(

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from tsunagu.shared.runtime import create_erased_case_table, drop_erased_case_table
+
 revision = "0007"
 down_revision = "0006"
 branch_labels = None
@@ -18,22 +20,9 @@ depends_on = None
 SCHEMA = "intake"
 
 
-def _erased_case() -> None:
-    op.create_table(
-        "erased_case",
-        sa.Column("case_id", sa.String(64), nullable=False),
-        sa.Column("resident_id", sa.String(64), nullable=False),
-        sa.Column("erased_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("case_id", name="pk_erased_case"),
-        schema=SCHEMA,
-    )
-    op.create_index(
-        "ix_erased_case_resident_id", "erased_case", ["resident_id"], schema=SCHEMA
-    )
-
 
 def upgrade() -> None:
-    _erased_case()
+    create_erased_case_table(SCHEMA)
     op.create_table(
         "resident_key",
         sa.Column("resident_id", sa.String(36), nullable=False),
@@ -67,4 +56,4 @@ def downgrade() -> None:
     op.drop_column("resident", "erased_at", schema=SCHEMA)
     op.drop_table("erasure", schema=SCHEMA)
     op.drop_table("resident_key", schema=SCHEMA)
-    op.drop_table("erased_case", schema=SCHEMA)
+    drop_erased_case_table(SCHEMA)

@@ -12,6 +12,9 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from tsunagu.shared.messaging import create_inbox_table
+from tsunagu.shared.outbox import create_outbox_table
+
 revision: str = "0001"
 down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -24,38 +27,8 @@ JSONB = postgresql.JSONB()
 
 def upgrade() -> None:
     # The outbox and inbox every service has (tsunagu.shared.runtime.ServiceTables).
-    op.create_table(
-        "outbox",
-        sa.Column("seq", sa.BigInteger(), sa.Identity(always=True), nullable=False),
-        sa.Column("id", sa.String(36), nullable=False),
-        sa.Column("aggregatetype", sa.String(64), nullable=False),
-        sa.Column("aggregateid", sa.String(64), nullable=False),
-        sa.Column("type", sa.String(64), nullable=False),
-        sa.Column("topic", sa.String(255), nullable=False),
-        sa.Column("payload", JSONB, nullable=False),
-        sa.Column("headers", JSONB, server_default=sa.text("'{}'::jsonb"), nullable=False),
-        sa.Column("created_at", TZ, server_default=sa.func.now(), nullable=False),
-        sa.Column("sent_at", TZ),
-        sa.PrimaryKeyConstraint("seq", name="pk_outbox"),
-        sa.UniqueConstraint("id", name="uq_outbox_id"),
-        schema=SCHEMA,
-    )
-    op.create_index(
-        "ix_outbox_unsent",
-        "outbox",
-        ["seq"],
-        schema=SCHEMA,
-        postgresql_where=sa.text("sent_at IS NULL"),
-    )
-    op.create_table(
-        "inbox",
-        sa.Column("consumer", sa.String(64), nullable=False),
-        sa.Column("event_id", sa.String(64), nullable=False),
-        sa.Column("event_type", sa.String(64), nullable=False),
-        sa.Column("applied_at", TZ, server_default=sa.func.now(), nullable=False),
-        sa.PrimaryKeyConstraint("consumer", "event_id", name="pk_inbox"),
-        schema=SCHEMA,
-    )
+    create_outbox_table(SCHEMA)
+    create_inbox_table(SCHEMA)
 
     op.create_table(
         "case_contact",

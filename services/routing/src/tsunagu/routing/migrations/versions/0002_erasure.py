@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from tsunagu.shared.runtime import create_erased_case_table, drop_erased_case_table
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -18,23 +20,10 @@ depends_on = None
 SCHEMA = "routing"
 
 
-def _erased_case() -> None:
-    op.create_table(
-        "erased_case",
-        sa.Column("case_id", sa.String(64), nullable=False),
-        sa.Column("resident_id", sa.String(64), nullable=False),
-        sa.Column("erased_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("case_id", name="pk_erased_case"),
-        schema=SCHEMA,
-    )
-    op.create_index(
-        "ix_erased_case_resident_id", "erased_case", ["resident_id"], schema=SCHEMA
-    )
-
 
 def upgrade() -> None:
-    _erased_case()
+    create_erased_case_table(SCHEMA)
 
 
 def downgrade() -> None:
-    op.drop_table("erased_case", schema=SCHEMA)
+    drop_erased_case_table(SCHEMA)
