@@ -3,6 +3,7 @@ an erasure leaves, the retention job, and the outbox pruner."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -23,8 +24,10 @@ def officer(app: App) -> dict[str, str]:
     return {"Authorization": f"Bearer {raw}"}
 
 
-async def take_in(app: App) -> tuple[str, str]:
+async def take_in(app: App, key: str | None = None) -> tuple[str, str]:
     headers = await token(app.client, "uketsuke")
+    if key is not None:
+        headers = headers | {"Idempotency-Key": key}
     created = await app.client.post("/api/v1/cases", json=case_body(), headers=headers)
     assert created.status_code == 201, created.text
     case_id = created.json()["case_id"]
@@ -38,7 +41,7 @@ async def take_in(app: App) -> tuple[str, str]:
 async def test_only_admins_and_privacy_officers_erase_and_a_reason_is_required(
     intake_app: App,
 ) -> None:
-    case_id, resident_id = await take_in(intake_app)
+    case_id, resident_id = await take_in(intake_app, key=f"erase-me-{uuid.uuid4()}")
     url = f"/api/v1/residents/{resident_id}/erasure"
     uketsuke = await token(intake_app.client, "uketsuke")
     assert (
@@ -73,6 +76,14 @@ async def test_only_admins_and_privacy_officers_erase_and_a_reason_is_required(
         assert case.concerns  # what the counts need stays
         key = tables.resident_key
         assert await session.scalar(select(key).where(key.c.resident_id == resident_id)) is None
+        # The Idempotency-Key that created the case no longer leads to it.
+        k = tables.idempotency_key
+        assert (
+            await session.scalar(
+                select(func.count()).select_from(k).where(k.c.outcome["case_id"].astext == case_id)
+            )
+            == 0
+        )
         erasure = (await session.execute(select(tables.erasure))).all()
         assert [(e.resident_id, e.basis, e.erased_by) for e in erasure if e.resident_id == resident_id] == [
             (resident_id, "request", "kojin")

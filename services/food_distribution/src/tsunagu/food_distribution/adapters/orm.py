@@ -24,10 +24,10 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 
 from tsunagu.shared.audit import audit_table
 from tsunagu.shared.contracts.codes import ParcelType
+from tsunagu.shared.idempotency import idempotency_key_table
 from tsunagu.shared.parking import parked_event_table
 from tsunagu.shared.runtime import ServiceTables
 
@@ -151,18 +151,9 @@ class FoodTables(ServiceTables):
         # and replayed later): applied when the case arrives (0003).
         self.parked_event = parked_event_table(m)
 
-        # Outcome of a POST /handouts per (staff, Idempotency-Key): a retry gets the same answer.
-        self.idempotency_key = Table(
-            "idempotency_key",
-            m,
-            Column("staff", String(ID), primary_key=True),
-            Column("key", String(200), primary_key=True),
-            Column("request_hash", String(64), nullable=False),
-            Column("outcome", JSONB),
-            Column(
-                "created_at", DateTime(timezone=True), nullable=False, server_default=func.now()
-            ),
-        )
+        # Outcome of a POST /handouts or a desk form per (staff, Idempotency-Key): a retry
+        # gets the same answer (tsunagu.shared.idempotency).
+        self.idempotency_key = idempotency_key_table(m)
 
         # Who saw which cases at the desk (hash-chained, tsunagu.shared.audit; ADR 13).
         self.audit_log = audit_table(m)

@@ -9,13 +9,11 @@ here; the unique (household_id, event_id, seq) constraint backs it up in the sch
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tsunagu.food_distribution.adapters.orm import tables
@@ -26,6 +24,7 @@ from tsunagu.food_distribution.service_layer.cases import case_row
 from tsunagu.food_distribution.service_layer.deps import Deps
 from tsunagu.food_distribution.service_layer.errors import Conflict, Invalid, case_not_found
 from tsunagu.food_distribution.service_layer.stock import lock_rows, move, remaining
+from tsunagu.shared import idempotency
 from tsunagu.shared.contracts import food, topics
 from tsunagu.shared.contracts.codes import ParcelType
 from tsunagu.shared.contracts.envelope import new_id, utcnow
@@ -57,8 +56,8 @@ async def hand_out(
     """Hand one parcel out, or say why not. Refusals are returned, not raised, so the
     transaction still commits the idempotency key with its outcome."""
     if idempotency_key:
-        request_hash = _hash({"case_id": case_id, "parcel_type": str(parcel_type)})
-        stored = await _claim(session, staff, idempotency_key, request_hash)
+        request = idempotency.request_hash({"case_id": case_id, "parcel_type": str(parcel_type)})
+        stored = await _claim(session, staff, idempotency_key, request)
         if stored is not None:
             return _replay(stored)
     outcome = await _hand_out(session, deps, case_id, parcel_type, staff, now or utcnow())
@@ -68,10 +67,8 @@ async def hand_out(
             if outcome.refusal is None
             else {"refusal": outcome.refusal.body()}
         )
-        await session.execute(
-            t.idempotency_key.update()
-            .where(t.idempotency_key.c.staff == staff, t.idempotency_key.c.key == idempotency_key)
-            .values(outcome=recorded)
+        await idempotency.record(
+            session, t.idempotency_key, staff=staff, key=idempotency_key, outcome=recorded
         )
     return outcome
 
@@ -200,42 +197,24 @@ async def previous_handouts(
 
 
 async def _claim(
-    session: AsyncSession, staff: str, key: str, request_hash: str
+    session: AsyncSession, staff: str, key: str, request: str
 ) -> dict[str, Any] | None:
-    """Claim the key, or return the outcome stored under it.
-
-    A concurrent request with the same key waits here, on the unique index, until the first
-    one commits, and then reads its outcome.
-    """
-    k = t.idempotency_key
-    claimed = await session.execute(
-        insert(k)
-        .values(staff=staff, key=key, request_hash=request_hash)
-        .on_conflict_do_nothing()
-        .returning(k.c.key)
-    )
-    if claimed.first() is not None:
-        return None
-    row = (
-        await session.execute(
-            select(k.c.request_hash, k.c.outcome).where(k.c.staff == staff, k.c.key == key)
+    """Claim the key, or return the outcome stored under it (a concurrent request with the
+    same key waits until the first one commits, then reads its outcome)."""
+    try:
+        return await idempotency.claim(
+            session, t.idempotency_key, staff=staff, key=key, request=request
         )
-    ).one()
-    if row.request_hash != request_hash:
+    except idempotency.KeyReused:
         raise Invalid(
             "Idempotency-Key",
             "この Idempotency-Key は別の内容の受け渡しに使われています",
             "Idempotency-Key was already used with a different request body",
             location="header",
-        )
-    return dict(row.outcome)
+        ) from None
 
 
 def _replay(stored: dict[str, Any]) -> Outcome:
     if "refusal" in stored:
         return Outcome(refusal=Conflict.from_body(stored["refusal"]), replayed=True)
     return Outcome(handout=stored["handout"], replayed=True)
-
-
-def _hash(request: dict[str, str]) -> str:
-    return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()

@@ -22,6 +22,7 @@ from tsunagu.food_distribution.domain.labels import PARCEL_TYPE_LABELS_JA
 from tsunagu.food_distribution.domain.stock import Movement, OutOfStock
 from tsunagu.food_distribution.service_layer.deps import Deps
 from tsunagu.food_distribution.service_layer.errors import Conflict, Invalid, event_not_found
+from tsunagu.shared import idempotency
 from tsunagu.shared.contracts import food, topics
 from tsunagu.shared.contracts.codes import ParcelType
 from tsunagu.shared.contracts.envelope import utcnow
@@ -296,24 +297,20 @@ async def first_time(session: AsyncSession, staff: str, key: str, request: str) 
     """Claim a desk form's one-time key: False when this very form was already applied (a
     double tap or a resubmitted page), so it is applied once. The key shares the handouts'
     table under its own prefix; a key reused for another request is refused."""
-    k = t.idempotency_key
-    scoped = "stock:" + key[:190]
-    digest = hashlib.sha256(request.encode()).hexdigest()
-    claimed = await session.execute(
-        insert(k)
-        .values(staff=staff, key=scoped, request_hash=digest, outcome={"applied": True})
-        .on_conflict_do_nothing()
-        .returning(k.c.key)
-    )
-    if claimed.first() is not None:
-        return True
-    stored = (
-        await session.execute(select(k.c.request_hash).where(k.c.staff == staff, k.c.key == scoped))
-    ).scalar_one()
-    if stored != digest:
+    scoped = "stock:" + key[: idempotency.KEY_LENGTH - len("stock:")]
+    try:
+        earlier = await idempotency.claim(
+            session,
+            t.idempotency_key,
+            staff=staff,
+            key=scoped,
+            request=hashlib.sha256(request.encode()).hexdigest(),
+            outcome={"applied": True},
+        )
+    except idempotency.KeyReused:
         raise Invalid(
             "idempotency_key",
             "この画面の送信は別の内容で使われています。画面を開き直してください",
             "This form's key was already used for a different request",
-        )
-    return False
+        ) from None
+    return earlier is None

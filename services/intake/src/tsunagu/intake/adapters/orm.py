@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from tsunagu.shared.audit import audit_table
+from tsunagu.shared.idempotency import idempotency_key_table
 from tsunagu.shared.runtime import ServiceTables
 
 # JSONB on PostgreSQL; plain JSON elsewhere keeps the metadata importable without a dialect.
@@ -195,15 +196,8 @@ class IntakeTables(ServiceTables):
             ),
             Index("ix_case_event_id_board_status", "event_id", "board_status"),
         )
-        self.idempotency_key = Table(
-            "idempotency_key",
-            m,
-            Column("key", String(255), primary_key=True),
-            #: sha256 of the staff member and the validated body: a retry must match it.
-            Column("body_hash", String(64), nullable=False),
-            Column("case_id", String(36)),
-            _created_at(),
-        )
+        #: A new case per (staff, Idempotency-Key); the outcome is {"case_id": ...}.
+        self.idempotency_key = idempotency_key_table(m)
         # --- read model, fed by routing.case.v1 and food.v1 -------------------------------
         self.case_routing = Table(
             "case_routing",

@@ -6,8 +6,6 @@ and its audit entry are committed together or not at all.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -27,6 +25,7 @@ from tsunagu.intake.service_layer import audit, staff
 from tsunagu.intake.service_layer.errors import Conflict, Forbidden, Invalid, NotFound
 from tsunagu.intake.service_layer.keys import KeyStore
 from tsunagu.intake.service_layer.views import referral_statuses
+from tsunagu.shared import idempotency
 from tsunagu.shared.contracts import intake as contract
 from tsunagu.shared.contracts.codes import (
     Concern,
@@ -123,12 +122,9 @@ class Created:
 
 def body_hash(body: CaseInput, taken_by: str, resident_id: str | None) -> str:
     """What an Idempotency-Key is bound to: who sent which (validated) case."""
-    canonical = json.dumps(
-        {"by": taken_by, "resident_id": resident_id, "body": body.model_dump(mode="json")},
-        sort_keys=True,
-        ensure_ascii=False,
+    return idempotency.request_hash(
+        {"by": taken_by, "resident_id": resident_id, "body": body.model_dump(mode="json")}
     )
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 async def create_case(
@@ -147,7 +143,9 @@ async def create_case(
     ``ON CONFLICT`` blocks until the first transaction ends), so exactly one case is created.
     """
     if idempotency_key is not None:
-        replay = await _claim_key(session, idempotency_key, body_hash(body, taken_by, resident_id))
+        replay = await _claim_key(
+            session, taken_by, idempotency_key, body_hash(body, taken_by, resident_id)
+        )
         if replay is not None:
             return replay
 
@@ -212,10 +210,12 @@ async def create_case(
     )
     await _publish(session, ports, contract.CASE_CREATED, case_id, data)
     if idempotency_key is not None:
-        await session.execute(
-            tables.idempotency_key.update()
-            .where(tables.idempotency_key.c.key == idempotency_key)
-            .values(case_id=case_id)
+        await idempotency.record(
+            session,
+            tables.idempotency_key,
+            staff=taken_by,
+            key=idempotency_key,
+            outcome={"case_id": case_id},
         )
     await audit.record(
         session,
@@ -261,27 +261,26 @@ def facts_and_consent(
     return facts, consent
 
 
-async def case_for_key(session: AsyncSession, key: str) -> str | None:
-    """The case an idempotency key already created, if any (a form submitted twice)."""
-    t = tables.idempotency_key
-    found: str | None = await session.scalar(select(t.c.case_id).where(t.c.key == key))
-    return found
+async def case_for_key(session: AsyncSession, staff: str, key: str) -> str | None:
+    """The case ``staff``'s idempotency key already created, if any (a form submitted twice)."""
+    outcome = await idempotency.stored(session, tables.idempotency_key, staff=staff, key=key)
+    return None if outcome is None else outcome.get("case_id")
 
 
-async def _claim_key(session: AsyncSession, key: str, digest: str) -> Created | None:
-    t = tables.idempotency_key
-    claimed = await session.execute(
-        insert(t).values(key=key, body_hash=digest).on_conflict_do_nothing().returning(t.c.key)
-    )
-    if claimed.first() is not None:
+async def _claim_key(session: AsyncSession, staff: str, key: str, digest: str) -> Created | None:
+    try:
+        outcome = await idempotency.claim(
+            session, tables.idempotency_key, staff=staff, key=key, request=digest
+        )
+    except idempotency.KeyReused:
+        raise Conflict("この Idempotency-Key は別の内容で使われています") from None
+    if outcome is None:
         return None  # ours: create the case; the row stays locked until we commit
-    row = (await session.execute(select(t).where(t.c.key == key))).one()
-    if row.body_hash != digest:
-        raise Conflict("この Idempotency-Key は別の内容で使われています")
+    case_id = str(outcome["case_id"])
     number = await session.scalar(
-        select(tables.case.c.case_number).where(tables.case.c.case_id == row.case_id)
+        select(tables.case.c.case_number).where(tables.case.c.case_id == case_id)
     )
-    return Created(row.case_id, str(number), replayed=True)
+    return Created(case_id, str(number), replayed=True)
 
 
 async def _event(session: AsyncSession, event_id: str) -> dict[str, Any]:

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tsunagu.intake.adapters.orm import tables
 from tsunagu.intake.service_layer import audit, report_facts
 from tsunagu.intake.service_layer.cases import Ports
 from tsunagu.intake.service_layer.errors import Invalid, NotFound
+from tsunagu.shared import idempotency
 from tsunagu.shared.contracts import intake as contract
 from tsunagu.shared.contracts.envelope import utcnow
 from tsunagu.shared.contracts.topics import INTAKE_CASE
@@ -94,7 +95,7 @@ async def erase_resident(
             update(f).where(f.c.case_id.in_(case_ids)).values(last_reason=None, last_outcome=None)
         )
         k = tables.idempotency_key
-        await session.execute(delete(k).where(k.c.case_id.in_(case_ids)))
+        await idempotency.forget(session, k, k.c.outcome["case_id"].astext.in_(case_ids))
     await report_facts.forget_resident(session, resident_id)  # counts stay, unlinked (ADR 9)
     for case_id in case_ids:
         await record_erasure(session, tables, case_id, resident_id, now)

@@ -155,7 +155,7 @@ async def new_case_submit(request: Request, principal: Principal = Depends(staff
     async with app.transaction() as session:
         if action == "save":
             # Submitted twice (a double tap, a reload): show the case the first one created.
-            earlier = await cases.case_for_key(session, f"form:{key}")
+            earlier = await cases.case_for_key(session, principal.username, f"form:{key}")
             if earlier is not None:
                 return RedirectResponse(f"/cases/{earlier}", status_code=303)
         events = await _new_case_events(app, session)
