@@ -125,6 +125,16 @@ def referral_response(referral: Any, action: str, **extra: Any) -> Envelope:
     )
 
 
+def referral_requested(case_id: str, programme: str, after: str | None = None) -> Envelope:
+    """Staff ask for one more referral (on intake's referral-response topic)."""
+    data = intake.ReferralRequested(
+        case_id=case_id, programme=programme, requested_by="uketsuke", after_referral_id=after
+    )
+    return Envelope(
+        event_type=intake.REFERRAL_REQUESTED, producer="intake", data=data.model_dump(mode="json")
+    )
+
+
 async def publish(
     producer: AIOKafkaProducer,
     envelope: Envelope,
@@ -136,7 +146,8 @@ async def publish(
     if topic is None:
         topic = (
             RESPONSE_TOPIC
-            if envelope.event_type == intake.REFERRAL_RESPONSE_SUBMITTED
+            if envelope.event_type
+            in (intake.REFERRAL_RESPONSE_SUBMITTED, intake.REFERRAL_REQUESTED)
             else CASE_TOPIC
         )
     await producer.send_and_wait(

@@ -226,9 +226,10 @@ async def test_replaying_intakes_events_changes_nothing(
     # Then all of intake's topics again, from the beginning, to a restarted routing. (Other
     # test sessions may publish meanwhile: compare the cases routed before the replay.) Other
     # tests publish made-up intake streams out of causal order (an update before its case);
-    # routing dead-lettered such an event, and a replay rightly applies it once its case is
-    # routed: replaying dead letters is what the DLQ is for. Those cases are left out; every
-    # other case, this test's own among them, must come through the replay unchanged.
+    # routing parks such an event until its case is routed (older builds dead-lettered it,
+    # and a replay rightly applies it once its case is routed). Cases with a dead letter are
+    # left out; every other case, this test's own among them, must come through the replay
+    # unchanged.
     dead_lettered = {
         r.key for r in tap.find(await routed_cases(runtime)) if r.topic.endswith(".dlq")
     }

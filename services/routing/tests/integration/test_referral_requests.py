@@ -7,25 +7,15 @@ from routing_testkit import (
     Tap,
     case_created,
     publish,
+    referral_requested,
     referral_response,
     referrals_of,
     settle,
 )
 
-from tsunagu.shared.contracts import intake
-from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.contracts.topics import ROUTING_CASE, programme_topic_name
 
 pytestmark = pytest.mark.integration
-
-
-def referral_requested(case_id: str, programme: str, after: str | None = None) -> Envelope:
-    data = intake.ReferralRequested(
-        case_id=case_id, programme=programme, requested_by="uketsuke", after_referral_id=after
-    )
-    return Envelope(
-        event_type=intake.REFERRAL_REQUESTED, producer="intake", data=data.model_dump(mode="json")
-    )
 
 
 async def test_the_suggested_programme_gets_a_referral_when_staff_ask(

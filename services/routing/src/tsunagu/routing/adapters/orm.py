@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from tsunagu.shared.parking import parked_event_table
 from tsunagu.shared.runtime import ServiceTables
 
 SCHEMA = "routing"
@@ -48,6 +49,10 @@ class RoutingTables(ServiceTables):
             Column("facts", JSONB, nullable=False),
             Column("decision", JSONB, nullable=False),
             Column("consent_withdrawn_at", DateTime(timezone=True)),
+            # When intake made the facts and the consent routing holds (the events' time): an
+            # older event arriving later (a replay of dead letters) never overwrites them.
+            Column("facts_changed_at", DateTime(timezone=True)),
+            Column("consent_changed_at", DateTime(timezone=True)),
             Column("created_at", DateTime(timezone=True), nullable=False),
             Column("updated_at", DateTime(timezone=True), nullable=False),
         )
@@ -111,6 +116,9 @@ class RoutingTables(ServiceTables):
             Column("cause_event_id", String(64)),
             Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         )
+        # Events about a case not routed yet (intake's topics are not ordered with each other,
+        # a case_created may be dead-lettered and replayed later): applied when it is routed.
+        self.parked_event = parked_event_table(self.metadata)
 
 
 tables = RoutingTables()

@@ -4,6 +4,13 @@ Each message handler runs inside the consumer's inbox transaction (``runtime.con
 rows and its outbox events commit together with the inbox record, or not at all. Events go to
 ``routing.case.v1`` (the case's closed loop, read by intake) and to the programme's own topic
 ``routing.programme.<programme>.v1`` (read by the programme's team); all are keyed by case id.
+
+An event about a case routing has not routed yet (``case_updated``, ``consent_changed``,
+``referral_requested``) is parked, not dead-lettered, and applied when the case's
+``case_created`` arrives: intake's two topics are not ordered with each other, and a
+``case_created`` dead-lettered and replayed later comes after the events that follow it. The
+decision keeps when intake made the facts and the consent it holds; an older event arriving
+later (a replay) changes nothing (ADR 10).
 """
 
 from __future__ import annotations
@@ -52,6 +59,7 @@ from tsunagu.shared.contracts.topics import ROUTING_CASE, programme_topic_name
 from tsunagu.shared.logs import get_logger
 from tsunagu.shared.messaging import PermanentError
 from tsunagu.shared.outbox import OutboxWriter
+from tsunagu.shared.parking import park, take_parked
 
 log = get_logger(__name__)
 
@@ -120,6 +128,8 @@ async def on_case_created(routing: Routing, session: AsyncSession, envelope: Env
             sharing_basis=facts.sharing_basis.value,
             facts=facts_record(facts),
             decision=decision.to_dict(),
+            facts_changed_at=envelope.occurred_at,
+            consent_changed_at=envelope.occurred_at,
             created_at=now,
             updated_at=now,
         )
@@ -179,6 +189,37 @@ async def on_case_created(routing: Routing, session: AsyncSession, envelope: Env
         awaiting_consent=[p.value for p in decision.awaiting_consent],
         urgent=decision.urgent,
     )
+    await _apply_parked(routing, session, case.case_id)
+
+
+#: What may be parked until its case is routed, and the handler that applies it then.
+def _parked_handlers() -> dict[str, Any]:
+    return {
+        intake.CASE_UPDATED: on_case_updated,
+        intake.CONSENT_CHANGED: on_consent_changed,
+        intake.REFERRAL_REQUESTED: on_referral_requested,
+    }
+
+
+async def _park(routing: Routing, session: AsyncSession, envelope: Envelope, case_id: str) -> None:
+    """Keep ``envelope`` until its case is routed (recorded as handled: never dead-lettered)."""
+    await park(session, routing.tables.parked_event, envelope, case_id, routing.now())
+
+
+async def _apply_parked(routing: Routing, session: AsyncSession, case_id: str) -> None:
+    """Apply what was parked for the case just routed, oldest event first, in this transaction
+    (a rollback parks it again)."""
+    parked = await take_parked(session, routing.tables.parked_event, case_id)
+    handlers = _parked_handlers()
+    for envelope in parked:
+        await handlers[envelope.event_type](routing, session, envelope)
+    if parked:
+        log.info("parked_events_applied", case_id=case_id, count=len(parked))
+
+
+def _older(made: datetime, held: datetime | None) -> bool:
+    """An event made before the state routing holds (a replay arriving late): ignored."""
+    return held is not None and made < held
 
 
 def _new_referrals(
@@ -239,9 +280,11 @@ async def on_case_updated(routing: Routing, session: AsyncSession, envelope: Env
         )
     ).first()
     if case is None:
-        # Same partition as case_created, so that event was dead-lettered: dead-letter this
-        # one too, to be replayed after it.
-        raise PermanentError(f"case_updated for case {update_.case_id}, which is not routed")
+        await _park(routing, session, envelope, update_.case_id)
+        return
+    if _older(envelope.occurred_at, case.facts_changed_at):
+        log.info("older_event_ignored", case_id=case.case_id, event_type=envelope.event_type)
+        return
     facts, decision = decision_of_event(
         update_.facts, SharingBasis(case.sharing_basis), routing.rules
     )
@@ -274,6 +317,7 @@ async def on_case_updated(routing: Routing, session: AsyncSession, envelope: Env
             urgent=decision.urgent,
             facts=facts_record(facts),
             decision=decision.to_dict(),
+            facts_changed_at=envelope.occurred_at,
             updated_at=now,
         )
     )
@@ -480,15 +524,21 @@ async def on_consent_changed(routing: Routing, session: AsyncSession, envelope: 
         )
     ).first()
     if case is None:
-        # Same partition as case_created, so that event was dead-lettered: dead-letter this
-        # one too, to be replayed after it.
-        raise PermanentError(f"consent_changed for case {change.case_id}, which is not routed")
+        await _park(routing, session, envelope, change.case_id)
+        return
+    if _older(envelope.occurred_at, case.consent_changed_at):
+        log.info("older_event_ignored", case_id=case.case_id, event_type=envelope.event_type)
+        return
     basis = change.consent.basis
     withdrawn = basis is SharingBasis.NONE and (
         change.withdrawn or case.sharing_basis != SharingBasis.NONE
     )
     now = routing.now()
-    values: dict[str, Any] = {"sharing_basis": basis.value, "updated_at": now}
+    values: dict[str, Any] = {
+        "sharing_basis": basis.value,
+        "consent_changed_at": envelope.occurred_at,
+        "updated_at": now,
+    }
     if withdrawn:
         values["consent_withdrawn_at"] = now
     await session.execute(
@@ -894,7 +944,8 @@ async def on_referral_requested(
     """Staff asked for one more referral: make it, as a member of the case, and tell everyone
     as for a re-routing (``case_rerouted`` with the referral in ``added``; the programme hears
     ``referral_created`` if the case is shared now). A programme the case already has a
-    referral with gets no second one: nothing changes, and the request is only logged."""
+    referral with gets no second one: nothing changes, and the request is only logged. A
+    request for a case not routed yet is parked and made when the case is routed."""
     request = parse(envelope, intake.ReferralRequested)
     t = routing.tables
     await lock_case(session, routing, request.case_id)
@@ -902,7 +953,8 @@ async def on_referral_requested(
         await session.execute(select(t.decision).where(t.decision.c.case_id == request.case_id))
     ).first()
     if case is None:
-        raise PermanentError(f"referral_requested for case {request.case_id}, which is not routed")
+        await _park(routing, session, envelope, request.case_id)
+        return
     rows = [
         dict(r)
         for r in (

@@ -2,15 +2,15 @@
 
 Routing holds no name or contact detail; what a resident told staff in free text reaches it
 only as a decline reason or an outcome. On ``resident_erased`` those are emptied, pending
-deadlines stop (no escalation of a case that no longer exists), and the case's tombstone is
-kept. Decisions and referrals stay, with their codes: the counts per programme and concern.
+deadlines stop (no escalation of a case that no longer exists), events parked for the case are
+dropped, never applied, and the case's tombstone is kept. Decisions and referrals stay, with their codes: the counts per programme and concern.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tsunagu.routing.adapters.orm import tables
@@ -27,6 +27,9 @@ async def on_resident_erased(session: AsyncSession, envelope: Envelope) -> None:
     ):
         return
     r, s = tables.referral, tables.referral_status_change
+    await session.execute(
+        delete(tables.parked_event).where(tables.parked_event.c.case_id == erased.case_id)
+    )
     await session.execute(
         update(r)
         .where(r.c.case_id == erased.case_id)
