@@ -8,12 +8,16 @@ JSON). `verify` recomputes the chain: an entry changed, deleted or slipped in af
 it from that point on.
 
 Entries are chained after they commit, by `chain`, not while they are written: chaining inside
-every request would serialise every audited read of the service behind one lock. The service
-chains before answering an auditor (search or verify). ADR 13 explains the choice.
+every request would serialise every audited read of the service behind one lock. Each service
+runs an `AuditChainer` (a background job), so an entry is chained within a bounded time
+(``TSUNAGU_AUDIT_CHAIN_SECONDS``) even if nobody reads the log; it also chains before answering
+an auditor (search or verify). ADRs 13 and 18 explain the choice.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 from collections.abc import Sequence
@@ -39,13 +43,19 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tsunagu.shared.logs import get_logger
+
+log = get_logger(__name__)
 
 __all__ = [
     "GENESIS",
+    "AuditChainer",
     "Broken",
     "audit_table",
     "chain",
+    "chain_all",
     "check",
     "create_audit_log",
     "entry_hash",
@@ -159,6 +169,58 @@ async def chain(session: AsyncSession, table: Table, *, batch: int = 1000) -> in
         )
         prev = digest
     return len(rows)
+
+
+async def chain_all(
+    sessions: async_sessionmaker[AsyncSession], table: Table, *, batch: int = 1000
+) -> int:
+    """Chain everything committed and not chained yet, ``batch`` entries per short
+    transaction (a lock is never held for the whole backlog); returns how many."""
+    total = 0
+    while True:
+        async with sessions() as session, session.begin():
+            count = await chain(session, table, batch=batch)
+        total += count
+        if count < batch:
+            return total
+
+
+class AuditChainer:
+    """A background job (``start``/``stop``): chains the service's audit log every
+    ``period`` seconds, so that no entry stays unchained longer than about one period,
+    whether or not an auditor searches. A failed round (the database away) is logged and
+    tried again next period; the entries wait, unchained but kept."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], table: Table, period: float
+    ) -> None:
+        self.sessions = sessions
+        self.table = table
+        self.period = period
+        self._task: asyncio.Task[None] | None = None
+
+    async def run_once(self) -> int:
+        return await chain_all(self.sessions, self.table)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                chained = await self.run_once()
+                if chained:
+                    log.debug("audit_chained", entries=chained)
+            except Exception as exc:
+                log.warning("audit_chain_failed", error=type(exc).__name__)
+            await asyncio.sleep(self.period)
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="audit-chainer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
 
 
 @dataclass(frozen=True)

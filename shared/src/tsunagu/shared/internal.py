@@ -135,10 +135,7 @@ def audit_router(
         limit: Annotated[int, Query(ge=1, le=5000)] = 500,
         caller: str = Depends(intake_only),  # a local: string annotations cannot see it
     ) -> Any:
-        while True:
-            async with sessions() as session, session.begin():
-                if await audit.chain(session, table) < 1000:
-                    break
+        await audit.chain_all(sessions, table)
         async with sessions() as session:
             rows = await audit.search(
                 session, table, case_ids=list(case_id or [])[:1000], username=username,

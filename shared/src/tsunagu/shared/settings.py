@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     #: Sent outbox rows older than this are deleted (every service, checked every prune period).
     outbox_keep_hours: float = 24.0
     outbox_prune_seconds: float = 600.0
+    #: Every service hash-chains its audit log this often (``tsunagu.shared.audit``): an
+    #: entry is sealed into the chain within about this long even if nobody searches.
+    audit_chain_seconds: float = 30.0
     #: Intake: residents are erased this many days after their last contact (about 5 years).
     retention_days: int = 5 * 365 + 1
     retention_scan_seconds: float = 6 * 3600.0

@@ -17,6 +17,7 @@ from tsunagu.food_distribution.config import FoodConfig
 from tsunagu.food_distribution.entrypoints import consumers, desk, http
 from tsunagu.food_distribution.service_layer import privacy
 from tsunagu.food_distribution.service_layer.deps import Deps
+from tsunagu.shared.audit import AuditChainer
 from tsunagu.shared.crypto import ContactSealer, KeySource, Sealer
 from tsunagu.shared.http import create_app
 from tsunagu.shared.internal import IntakeKeys, audit_router, disclosure_router
@@ -48,6 +49,10 @@ def build_runtime(
     """The service's runtime with its consumers registered; ``start()`` runs them."""
     runtime = ServiceRuntime(settings, tables)
     consumers.register(runtime, build_deps(runtime, config, keys))
+    # The desk's views are hash-chained within a period even if nobody searches the audit.
+    runtime.background.append(
+        AuditChainer(runtime.sessions, tables.audit_log, settings.audit_chain_seconds)
+    )
     return runtime
 
 

@@ -15,6 +15,7 @@ from tsunagu.intake.entrypoints.web import Intake
 from tsunagu.intake.service_layer.cases import CaseNumbers, Ports
 from tsunagu.intake.service_layer.keys import KeyStore, master_keys
 from tsunagu.intake.service_layer.retention import RetentionJob
+from tsunagu.shared.audit import AuditChainer
 from tsunagu.shared.auth import TokenSigner
 from tsunagu.shared.db import create_engine, ping
 from tsunagu.shared.http import ReadinessCheck, create_app
@@ -43,6 +44,11 @@ class IntakeRuntime(ServiceRuntime):
         # What the live pages wait on (LISTEN on the schema's change channel).
         self.changes = ChangeFeed(settings.database_url, channel_for(settings.db_schema))
         self.background.append(self.changes)
+        # The audit's hash chain is sealed within a period even if nobody searches it.
+        self.audit_chainer = AuditChainer(
+            self.sessions, tables.audit_log, settings.audit_chain_seconds
+        )
+        self.background.append(self.audit_chainer)
 
     def readiness(self) -> list[ReadinessCheck]:
         """The shared checks, and the reception numbers' own pool."""

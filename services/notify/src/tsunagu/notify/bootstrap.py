@@ -31,6 +31,7 @@ from tsunagu.notify.service_layer import privacy
 from tsunagu.notify.service_layer.recipients import AddressBook
 from tsunagu.notify.service_layer.scheduling import Notify, due_channel
 from tsunagu.notify.service_layer.sender import ChannelSet, Sender
+from tsunagu.shared.audit import AuditChainer
 from tsunagu.shared.crypto import ContactSealer, Sealer
 from tsunagu.shared.http import create_app
 from tsunagu.shared.internal import IntakeKeys, audit_router, disclosure_router
@@ -54,6 +55,11 @@ class NotifyRuntime(ServiceRuntime):
         self.invitation_sealer = ContactSealer(settings.sealing_key())
         self.keys = IntakeKeys(settings)
         self.background.append(self.keys)
+        # Letter and call-list views are hash-chained within a period even if nobody searches.
+        self.audit_chainer = AuditChainer(
+            self.sessions, tables.audit_log, settings.audit_chain_seconds
+        )
+        self.background.append(self.audit_chainer)
         self.sealer = Sealer(self.keys, legacy=self.invitation_sealer)
         self.notify = Notify(
             tables=tables,

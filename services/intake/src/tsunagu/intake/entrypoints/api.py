@@ -728,18 +728,22 @@ async def audit_search(
         raise HTTPException(403, "監査担当者のみ (auditors only)")
     app = intake(request)
     await audit.chain(app.runtime.sessions)
+    asked = await audit.prepare(
+        app.runtime.sessions,
+        case_id=case_id,
+        resident_id=resident_id,
+        username=username,
+        since=from_,
+        until=to,
+        action=action,
+        limit=limit,
+    )
+    # Notify and food are asked before intake's transaction opens: it is never held open
+    # across a remote call, and the search's record commits with what it showed.
+    await audit.ask_services(app.settings, asked)
+    unreachable = asked.unreachable
     async with app.transaction() as session:
-        rows, unreachable = await audit.search(
-            session,
-            case_id=case_id,
-            resident_id=resident_id,
-            username=username,
-            since=from_,
-            until=to,
-            action=action,
-            limit=limit,
-            settings=app.settings,
-        )
+        rows = await audit.search(session, asked)
         given = {
             k: v
             for k, v in (

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -57,14 +58,8 @@ async def trail(session: AsyncSession, case_id: str, limit: int = 100) -> list[d
 
 
 async def chain(sessions: async_sessionmaker[AsyncSession]) -> int:
-    """Chain every committed entry not chained yet (a short transaction of its own)."""
-    total = 0
-    while True:
-        async with sessions() as session, session.begin():
-            count = await chain_log.chain(session, tables.audit_log)
-        total += count
-        if count < 1000:
-            return total
+    """Chain every committed entry not chained yet (short transactions of their own)."""
+    return await chain_log.chain_all(sessions, tables.audit_log)
 
 
 async def verify(session: AsyncSession) -> list[chain_log.Broken]:
@@ -76,8 +71,27 @@ async def verify(session: AsyncSession) -> list[chain_log.Broken]:
 SERVICES = ("notify", "food_distribution")
 
 
-async def search(
-    session: AsyncSession,
+@dataclass
+class Search:
+    """One auditor's search: what was asked, and what the other services answered.
+
+    A search runs in three steps so that no database transaction is open while another
+    service is asked over HTTP: `prepare` (intake's own short read: a resident's case ids),
+    `ask_services` (no transaction: notify's and food's audits, each up to 10 s), then
+    `search` inside the transaction that also records the search (the auditor's view and its
+    record commit together, after every remote answer is in)."""
+
+    case_ids: list[str] = field(default_factory=list)
+    #: A resident with no cases: nothing can match.
+    empty: bool = False
+    filters: dict[str, Any] = field(default_factory=dict)
+    limit: int = 500
+    theirs: list[dict[str, Any]] = field(default_factory=list)
+    unreachable: list[str] = field(default_factory=list)
+
+
+async def prepare(
+    sessions: async_sessionmaker[AsyncSession],
     *,
     case_id: str | None = None,
     resident_id: str | None = None,
@@ -86,35 +100,45 @@ async def search(
     until: datetime | None = None,
     action: str | None = None,
     limit: int = 500,
-    settings: Settings | None = None,
-) -> tuple[list[dict[str, Any]], list[str]]:
-    """Entries of intake's audit and, given ``settings``, of every service's, newest first,
-    each with its ``service``; and the services that could not be asked. A case matches
-    entries about it and views that showed it; a resident matches every one of their cases."""
-    case_ids: list[str] = []
-    if case_id is not None:
-        case_ids.append(case_id)
+) -> Search:
+    """What the search is about: a case, or a resident's every case (a short read)."""
+    case_ids: list[str] = [case_id] if case_id is not None else []
     if resident_id is not None:
         c = tables.case
-        found = await session.execute(select(c.c.case_id).where(c.c.resident_id == resident_id))
-        case_ids += [x for (x,) in found]
-        if not case_ids:
-            return [], []
+        async with sessions() as session:
+            found = await session.execute(select(c.c.case_id).where(c.c.resident_id == resident_id))
+            case_ids += [x for (x,) in found]
     filters = {"username": username, "since": since, "until": until, "action": action}
-    rows = await chain_log.search(
-        session, tables.audit_log, case_ids=case_ids, limit=limit, **filters
-    )
-    rows = [{**r, "service": "intake"} for r in rows]
-    unreachable: list[str] = []
-    for service in SERVICES if settings is not None else ():
-        assert settings is not None
-        theirs = await _ask(settings, service, case_ids, limit, **filters)
+    return Search(case_ids=case_ids, empty=not case_ids and resident_id is not None,
+                  filters=filters, limit=limit)  # fmt: skip
+
+
+async def ask_services(settings: Settings, asked: Search) -> None:
+    """Notify's and food's entries for the search, outside any transaction of intake's."""
+    if asked.empty:
+        return
+    for service in SERVICES:
+        theirs = await _ask(settings, service, asked.case_ids, asked.limit, **asked.filters)
         if theirs is None:
-            unreachable.append(service)
+            asked.unreachable.append(service)
             continue
-        rows += [{**r, "at": datetime.fromisoformat(r["at"]), "service": service} for r in theirs]
+        asked.theirs += [
+            {**r, "at": datetime.fromisoformat(r["at"]), "service": service} for r in theirs
+        ]
+
+
+async def search(session: AsyncSession, asked: Search) -> list[dict[str, Any]]:
+    """Intake's own entries merged with the services' answers, newest first, each with its
+    ``service``. A case matches entries about it and views that showed it; a resident
+    matches every one of their cases."""
+    if asked.empty:
+        return []
+    rows = await chain_log.search(
+        session, tables.audit_log, case_ids=asked.case_ids, limit=asked.limit, **asked.filters
+    )
+    rows = [{**r, "service": "intake"} for r in rows] + asked.theirs
     rows.sort(key=lambda r: r["at"], reverse=True)
-    return rows[:limit], unreachable
+    return rows[: asked.limit]
 
 
 async def _ask(

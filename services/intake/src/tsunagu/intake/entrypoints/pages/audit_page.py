@@ -39,18 +39,21 @@ async def audit_page(request: Request, principal: Principal = Depends(staff)) ->
     }
     app = intake(request)
     await audit.chain(app.runtime.sessions)
+    asked = await audit.prepare(
+        app.runtime.sessions,
+        case_id=filters["case_id"],
+        resident_id=filters["resident_id"],
+        username=filters["username"],
+        since=_when(filters["from"]),
+        until=_when(filters["to"]),
+        action=filters["action"],
+        limit=500,
+    )
+    # The other services are asked with no transaction of intake's open (ADR 18).
+    await audit.ask_services(app.settings, asked)
+    unreachable = asked.unreachable
     async with app.transaction() as session:
-        rows, unreachable = await audit.search(
-            session,
-            case_id=filters["case_id"],
-            resident_id=filters["resident_id"],
-            username=filters["username"],
-            since=_when(filters["from"]),
-            until=_when(filters["to"]),
-            action=filters["action"],
-            limit=500,
-            settings=app.settings,
-        )
+        rows = await audit.search(session, asked)
         intact = not await audit.verify(session)
         given = {k: v for k, v in filters.items() if v and k != "case_id"}
         await audit.record(
