@@ -4,21 +4,26 @@ neither applied nor dead-lettered (real Kafka, real PostgreSQL)."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import uuid
 
 import pytest
+import structlog
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from probe import Consumer, ProbeB, create_schema, eventually
+from probe import Consumer, ProbeA, ProbeB, create_schema, eventually, write_greeting
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from test_messaging import _eq, read_all
 
 from tsunagu.devstack.proxy import TcpProxy
-from tsunagu.shared.broker import PRODUCER_OPTIONS
+from tsunagu.shared.broker import PRODUCER_OPTIONS, create_producer
 from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.db import create_engine
 from tsunagu.shared.messaging import TRANSIENT, WAITING, PermanentError
+from tsunagu.shared.outbox import RELAY_FAILING, RELAY_FAILURES, OutboxRelay
 
 pytestmark = pytest.mark.integration
 
@@ -158,3 +163,78 @@ async def _positive(value_coro) -> bool:
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_the_relay_says_once_that_the_database_is_away_backs_off_and_once_that_it_is_back(
+    test_settings, database_url, kafka_bootstrap, topic, caplog
+):
+    """The relay reaches the database through a proxy that is cut: events written meanwhile wait
+    in the outbox, the relay logs one line (no traceback, no message text), backs off, logs one
+    line when it publishes again, and nothing is lost or sent twice."""
+    a = ProbeA()
+    direct = create_engine(database_url, "probe_a", 2)
+    await create_schema(direct, a.tables)
+    url = make_url(database_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    await proxy.start()
+    through = proxy.url(database_url)
+    engine = create_engine(through, "probe_a", 2)
+    producer = create_producer(test_settings("probe_a"))
+    await producer.start()
+    relay = OutboxRelay(
+        engine=engine, table=a.tables.outbox, producer=producer, service="probe_a",
+        database_url=through, poll_seconds=0.1, max_backoff_seconds=1.0,
+    )  # fmt: skip
+    caplog.set_level(logging.WARNING)
+    try:
+        with structlog.testing.capture_logs() as logs:
+            await relay.start()
+            await write_greeting(direct, a, topic, "before")
+            await eventually(lambda: _eq(relay.unsent_count(), 0))
+
+            await proxy.cut()
+            ids = [f"during-{i}" for i in range(5)]
+            for greeting_id in ids:
+                await write_greeting(direct, a, topic, greeting_id)
+            await eventually(lambda: _true(relay.failing), timeout=20)
+            failures = RELAY_FAILURES.labels("probe_a", "transient")._value.get()
+            await asyncio.sleep(4)  # about 0.1+0.2+0.4+0.8+1+1 s of pauses: a few tries, not 40
+            tries = RELAY_FAILURES.labels("probe_a", "transient")._value.get() - failures
+            assert 1 <= tries <= 8, tries
+            assert RELAY_FAILING.labels("probe_a")._value.get() == 1
+
+            await proxy.restore()
+            await eventually(lambda: _false(relay.failing), timeout=20)
+            await eventually(lambda: _eq(_unsent(direct, a), 0), timeout=20)
+        events = [e["event"] for e in logs if e["event"].startswith("outbox_relay")]
+        assert events == ["outbox_relay_waiting", "outbox_relay_recovered"], events
+        waiting = next(e for e in logs if e["event"] == "outbox_relay_waiting")
+        assert waiting["kind"] == "transient" and "exc_info" not in waiting
+        # Class names (and a SQLSTATE) only: never an exception's message.
+        assert re.fullmatch(r"\w+( < \w+)*( sqlstate=\w+)?", waiting["error"]), waiting["error"]
+        listener = [e["event"] for e in logs if e["event"].startswith("listener_")]
+        assert listener.count("listener_unavailable") <= 1
+        assert not [r for r in caplog.records if r.exc_info], "no traceback from any library"
+        assert RELAY_FAILING.labels("probe_a")._value.get() == 0
+
+        published = [
+            Envelope.from_bytes(r.value).data["id"] for r in await read_all(kafka_bootstrap, topic)
+        ]
+        assert sorted(set(published)) == sorted(["before", *ids])
+    finally:
+        await relay.stop()
+        await producer.stop()
+        await engine.dispose()
+        await direct.dispose()
+        await proxy.cut()
+
+
+async def _unsent(engine, probe: ProbeA) -> int:
+    t = probe.tables.outbox
+    async with engine.connect() as conn:
+        query = select(func.count()).select_from(t).where(t.c.sent_at.is_(None))
+        return int((await conn.execute(query)).scalar_one())
+
+
+async def _false(value: bool) -> bool:
+    return not value

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
+import time
 import zlib
 from collections.abc import Sequence
 from datetime import datetime
@@ -33,7 +35,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tsunagu.shared.contracts.envelope import Envelope, utcnow
-from tsunagu.shared.logs import get_logger
+from tsunagu.shared.faults import is_transient
+from tsunagu.shared.logs import describe_error, get_logger
 from tsunagu.shared.wakeup import Listener, notify_at_commit
 
 log = get_logger(__name__)
@@ -42,6 +45,16 @@ RELAY_PUBLISHED = Counter(
     "tsunagu_outbox_published_total", "Outbox rows published to Kafka", ["service"]
 )
 RELAY_BACKLOG = Gauge("tsunagu_outbox_backlog", "Unsent outbox rows seen by the relay", ["service"])
+RELAY_FAILING = Gauge(
+    "tsunagu_outbox_relay_failing",
+    "1 while the relay cannot publish (database or broker unreachable); rows wait in the outbox",
+    ["service"],
+)
+RELAY_FAILURES = Counter(
+    "tsunagu_outbox_relay_failures_total",
+    "Relay tries that failed, by kind: transient (database, broker) or permanent",
+    ["service", "kind"],
+)
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -172,6 +185,12 @@ class OutboxRelay:
     Rows are claimed with ``FOR UPDATE SKIP LOCKED`` under a per-service advisory lock, so with
     several replicas one batch is in flight at a time and per-case order is kept. A crash after
     publishing but before marking sent republishes the batch: consumers de-duplicate by event id.
+
+    While it cannot publish (the database or the broker is away) the rows wait in the outbox;
+    the relay tries again with a backoff doubling from ``poll_seconds`` up to
+    ``max_backoff_seconds``, says so in one line when the trouble starts (the error's class and
+    SQLSTATE, never its message), again at most once every ``log_every_seconds``, and once when
+    it publishes again.
     """
 
     def __init__(
@@ -185,6 +204,8 @@ class OutboxRelay:
         batch_size: int = 200,
         poll_seconds: float = 1.0,
         listen: bool = True,
+        max_backoff_seconds: float = 5.0,
+        log_every_seconds: float = 60.0,
     ) -> None:
         self.engine = engine
         self.table = table
@@ -194,6 +215,11 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.listen = listen
+        self.max_backoff_seconds = max_backoff_seconds
+        self.log_every_seconds = log_every_seconds
+        self._failing_since: float | None = None
+        self._failures = 0
+        self._last_logged = -math.inf
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         schema = table.schema or "public"
@@ -212,21 +238,66 @@ class OutboxRelay:
             await self._task
         await self._listener.stop()
 
+    @property
+    def failing(self) -> bool:
+        """True while the relay's tries fail (the rows wait in the outbox)."""
+        return self._failing_since is not None
+
     async def _run(self) -> None:
         while not self._stopping.is_set():
             try:
                 sent = await self.publish_batch()
-            except Exception:
-                log.exception("outbox_relay_failed")
-                sent = 0
-                await asyncio.sleep(self.poll_seconds)
+            except Exception as exc:
+                await self._pause(self._failed(exc))
+                continue
+            self._recovered()
             if sent == self.batch_size:
                 continue  # more is waiting
             if self.listen:
                 await self._listener.wait(self.poll_seconds)
             else:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), timeout=self.poll_seconds)
+                await self._pause(self.poll_seconds)
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+    def _failed(self, exc: BaseException) -> float:
+        """Count and (rarely) log a failed try; returns the pause before the next one."""
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+            self._failures = 0
+            RELAY_FAILING.labels(self.service).set(1)
+        self._failures += 1
+        kind = "transient" if is_transient(exc) else "permanent"
+        RELAY_FAILURES.labels(self.service, kind).inc()
+        if now - self._last_logged >= self.log_every_seconds:
+            self._last_logged = now
+            (log.warning if kind == "transient" else log.error)(
+                "outbox_relay_waiting" if self._failures == 1 else "outbox_relay_still_waiting",
+                service=self.service,
+                kind=kind,
+                error=describe_error(exc),
+                waited_seconds=round(now - self._failing_since, 1),
+                tries=self._failures,
+            )
+        exponent = min(self._failures - 1, 16)
+        return float(min(self.max_backoff_seconds, max(self.poll_seconds, 0.1) * 2**exponent))
+
+    def _recovered(self) -> None:
+        if self._failing_since is None:
+            return
+        log.info(
+            "outbox_relay_recovered",
+            service=self.service,
+            waited_seconds=round(time.monotonic() - self._failing_since, 1),
+            tries=self._failures,
+        )
+        self._failing_since = None
+        self._failures = 0
+        self._last_logged = -math.inf
+        RELAY_FAILING.labels(self.service).set(0)
 
     async def publish_batch(self) -> int:
         """Claim, publish and mark one batch; returns how many rows were sent."""

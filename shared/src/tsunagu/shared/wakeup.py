@@ -42,7 +42,8 @@ class Listener:
     """Listens on one channel on a connection of its own; ``wait`` returns when notified.
 
     If the connection cannot be made or is lost (a database restart), the waiter just polls,
-    and the connection is tried again at the next wait.
+    and the connection is tried again at the next wait. That is logged once when it starts and
+    once when listening again, not at every try.
     """
 
     def __init__(self, database_url: str, channel: str) -> None:
@@ -50,6 +51,7 @@ class Listener:
         self.channel = channel
         self._woken = asyncio.Event()
         self._connection: asyncpg.Connection | None = None
+        self._unavailable = False
 
     async def start(self) -> None:
         await self._connect()
@@ -77,9 +79,14 @@ class Listener:
             connection = await asyncpg.connect(asyncpg_dsn(self.database_url), timeout=5)
             await connection.add_listener(self.channel, self._on_notify)
         except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
-            log.warning("listener_unavailable", channel=self.channel, error=type(exc).__name__)
+            if not self._unavailable:
+                log.warning("listener_unavailable", channel=self.channel, error=type(exc).__name__)
+            self._unavailable = True
             self._connection = None
             return
+        if self._unavailable:
+            log.info("listener_listening_again", channel=self.channel)
+            self._unavailable = False
         self._connection = connection
         self._woken.set()  # anything notified while we were not listening: look once
 
