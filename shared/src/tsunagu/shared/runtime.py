@@ -30,6 +30,7 @@ from tsunagu.shared.http import ReadinessCheck
 from tsunagu.shared.logs import get_logger
 from tsunagu.shared.messaging import Handler, IdempotentConsumer, inbox_table, subscribe
 from tsunagu.shared.outbox import OutboxRelay, OutboxWriter, outbox_table
+from tsunagu.shared.periodic import PeriodicJob
 from tsunagu.shared.settings import Settings
 
 log = get_logger(__name__)
@@ -97,16 +98,15 @@ def drop_erased_case_table(schema: str) -> None:
     op.drop_table("erased_case", schema=schema)
 
 
-class OutboxPruner:
+class OutboxPruner(PeriodicJob):
     """Deletes outbox rows sent more than ``keep_hours`` ago, every ``period_seconds``: once
     published, a row is Kafka's to keep (for the topic's retention), not the database's."""
 
     def __init__(self, engine: AsyncEngine, table: Table, keep_hours: float, period: float):
+        super().__init__("outbox-pruner", period=period)
         self.engine = engine
         self.table = table
         self.keep_hours = keep_hours
-        self.period = period
-        self._task: asyncio.Task[None] | None = None
 
     async def prune(self) -> int:
         cutoff = utcnow() - timedelta(hours=self.keep_hours)
@@ -117,25 +117,11 @@ class OutboxPruner:
             )
         return int(done.rowcount or 0)
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                pruned = await self.prune()
-                if pruned:
-                    log.info("outbox_pruned", rows=pruned)
-            except Exception as exc:
-                log.warning("outbox_prune_failed", error=type(exc).__name__)
-            await asyncio.sleep(self.period)
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="outbox-pruner")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    async def run_once(self) -> int:
+        pruned = await self.prune()
+        if pruned:
+            log.info("outbox_pruned", rows=pruned)
+        return pruned
 
 
 class ServiceRuntime:

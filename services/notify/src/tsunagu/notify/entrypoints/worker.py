@@ -3,7 +3,7 @@
 It runs a batch as soon as a delivery that is due now is scheduled (a wake-up sent at the
 scheduling transaction's commit, ``scheduling.DUE_CHANNEL``), and otherwise every
 ``poll_seconds``: for deliveries that fall due later (quiet hours, retries) and in case a
-wake-up is lost.
+wake-up is lost. A full batch runs the next one at once (``tsunagu.shared.periodic``).
 
 Every replica runs one; the claim (``FOR UPDATE SKIP LOCKED`` plus a lease) keeps them from
 sending the same delivery at once, so no leader election is needed.
@@ -11,45 +11,26 @@ sending the same delivery at once, so no leader election is needed.
 
 from __future__ import annotations
 
-import asyncio
-
 from tsunagu.notify.service_layer.sender import Sender
-from tsunagu.shared.logs import get_logger
+from tsunagu.shared.periodic import PeriodicJob
 from tsunagu.shared.wakeup import Listener
 
-log = get_logger(__name__)
 
-
-class SenderWorker:
+class SenderWorker(PeriodicJob):
     def __init__(self, sender: Sender, *, listener: Listener, poll_seconds: float) -> None:
+        super().__init__(
+            "notify-sender", period=poll_seconds, batch_size=sender.batch_size, listener=listener
+        )
         self.sender = sender
-        self.listener = listener
-        self.poll_seconds = poll_seconds
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        self._stopping.clear()
-        await self.listener.start()
-        self._task = asyncio.create_task(self._run(), name="notify-sender")
+    @property
+    def poll_seconds(self) -> float:
+        return self.period
+
+    async def run_once(self) -> int:
+        return await self.sender.run_once()
 
     async def stop(self) -> None:
         """Finishes the batch in hand (its sends and marks), then returns."""
-        self._stopping.set()
-        self.listener.wake()
-        if self._task is not None:
-            await self._task
-            self._task = None
-        await self.listener.stop()
+        await super().stop()
         await self.sender.close()
-
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                claimed = await self.sender.run_once()
-            except Exception:
-                log.exception("sender_batch_failed")
-                claimed = 0
-            if claimed >= self.sender.batch_size:
-                continue  # more is due
-            await self.listener.wait(self.poll_seconds)
