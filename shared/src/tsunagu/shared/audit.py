@@ -16,8 +16,6 @@ an auditor (search or verify). ADRs 13 and 18 explain the choice.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import json
 from collections.abc import Sequence
@@ -46,6 +44,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tsunagu.shared.logs import get_logger
+from tsunagu.shared.periodic import PeriodicJob
 
 log = get_logger(__name__)
 
@@ -185,8 +184,8 @@ async def chain_all(
             return total
 
 
-class AuditChainer:
-    """A background job (``start``/``stop``): chains the service's audit log every
+class AuditChainer(PeriodicJob):
+    """A background job (``tsunagu.shared.periodic``): chains the service's audit log every
     ``period`` seconds, so that no entry stays unchained longer than about one period,
     whether or not an auditor searches. A failed round (the database away) is logged and
     tried again next period; the entries wait, unchained but kept."""
@@ -194,33 +193,15 @@ class AuditChainer:
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], table: Table, period: float
     ) -> None:
+        super().__init__("audit-chainer", period=period)
         self.sessions = sessions
         self.table = table
-        self.period = period
-        self._task: asyncio.Task[None] | None = None
 
     async def run_once(self) -> int:
-        return await chain_all(self.sessions, self.table)
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                chained = await self.run_once()
-                if chained:
-                    log.debug("audit_chained", entries=chained)
-            except Exception as exc:
-                log.warning("audit_chain_failed", error=type(exc).__name__)
-            await asyncio.sleep(self.period)
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="audit-chainer")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        chained = await chain_all(self.sessions, self.table)
+        if chained:
+            log.debug("audit_chained", entries=chained)
+        return chained
 
 
 @dataclass(frozen=True)
