@@ -16,7 +16,6 @@ from tsunagu.intake.domain.case_input import CaseInput, japanese_error_messages
 from tsunagu.intake.entrypoints.i18n import WORDS
 from tsunagu.intake.entrypoints.pages.intake_form import case_body
 from tsunagu.intake.entrypoints.pages.rendering import form_values, format_phone, safe_next
-from tsunagu.intake.entrypoints.web import find_unstorable
 from tsunagu.shared.contracts.codes import Concern, ReferralStatus
 
 TEMPLATES = Path(__file__).parents[2] / "src" / "tsunagu" / "intake" / "templates"
@@ -119,12 +118,6 @@ def test_preview_reads_a_decision_or_a_list_of_referrals() -> None:
         {"referrals": [{"programme": "welfare_fund", "role": "lead", "reasons": ["r"]}]}
     )
     assert listed.lines[0].programme == "welfare_fund"
-
-
-def test_text_postgresql_cannot_store_is_found_with_its_path() -> None:
-    assert find_unstorable({"a": ["ok", "bad\x00"]}) == ("a", 1)
-    assert find_unstorable({"b": {"c": "\ud800"}}) == ("b", "c")
-    assert find_unstorable({"fine": ["川口", 1, None]}) is None
 
 
 def test_passwords_are_salted_and_checked() -> None:

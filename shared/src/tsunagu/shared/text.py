@@ -1,13 +1,54 @@
-"""Furigana folding shared by every service that looks residents up by their reading.
+"""Text every service handles alike: what PostgreSQL can store, and furigana folding.
 
-Intake matches likely duplicates by it; the food desk finds a household by it. One spelling
-for hiragana/katakana, full/half width, spaces and separators, so a search finds the same
-people in every service.
+Storable text: NUL and lone surrogates are valid in JSON, URLs and forms, but a PostgreSQL
+``text`` column cannot hold them, so every service refuses them at its edge with a clear error
+(never a 500, never half-stored): `storable` / `find_unstorable` for values and nested bodies,
+`NO_NUL` / `NO_CONTROL` as patterns for FastAPI parameters and pydantic fields.
+
+Furigana folding: intake matches likely duplicates by it; the food desk finds a household by
+it. One spelling for hiragana/katakana, full/half width, spaces and separators, so a search
+finds the same people in every service.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+#: A pattern for a parameter or field that must be storable: no NUL (a pattern also makes a
+#: lone surrogate invalid).
+NO_NUL = r"^[^\x00]*$"
+#: Stricter, for names and ids typed at a desk: no control characters but tab and line breaks.
+#: U+001C-U+001F are blank to Python's ``strip`` but not to pydantic's whitespace stripping, so
+#: "\x1f" would pass as a value there and fail as a blank one in plain code.
+NO_CONTROL = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
+
+def storable(value: str) -> bool:
+    """False for NUL or a lone surrogate: PostgreSQL text cannot hold them."""
+    return "\x00" not in value and not any("\ud800" <= ch <= "\udfff" for ch in value)
+
+
+def find_unstorable(value: Any, path: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
+    """The path of the first string (or key, shown as ``?``) in ``value`` that cannot be
+    stored, if any: ``value`` may be a string or nested dicts, lists and tuples."""
+    if isinstance(value, str):
+        return None if storable(value) else path
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if isinstance(key, str) and not storable(key):
+                return (*path, "?")
+            found = find_unstorable(item, (*path, key))
+            if found is not None:
+                return found
+    if isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found = find_unstorable(item, (*path, index))
+            if found is not None:
+                return found
+    return None
+
 
 # Katakana ァ..ヶ sit exactly 0x60 above hiragana ぁ..ゖ; ヽヾ are the katakana iteration marks.
 _KATAKANA_TO_HIRAGANA: dict[int, int | str | None] = {

@@ -28,6 +28,7 @@ from tsunagu.food_distribution.service_layer.deps import Deps
 from tsunagu.food_distribution.service_layer.errors import FoodError, Invalid
 from tsunagu.shared.auth import CSRF_FIELD, Authenticator, Principal, check_csrf
 from tsunagu.shared.contracts.codes import ParcelType, StaffRole
+from tsunagu.shared.text import storable
 
 templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
 
@@ -256,8 +257,8 @@ def _choose_event(
 
 
 def _storable(value: str | None) -> str | None:
-    """``None`` for a value PostgreSQL text cannot hold (NUL): it names no event or case."""
-    return None if value is None or "\x00" in value else value
+    """``None`` for a value PostgreSQL text cannot hold: it names no event or case."""
+    return None if value is None or not storable(value) else value
 
 
 def _text(form: Any, name: str) -> str:

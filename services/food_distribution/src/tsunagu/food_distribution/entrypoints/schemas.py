@@ -8,12 +8,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from tsunagu.shared.contracts.codes import ParcelType
+from tsunagu.shared.text import NO_CONTROL
 
-#: No control characters but tab and line breaks. PostgreSQL text cannot hold NUL (and any
-#: pattern makes lone surrogates invalid too); U+001C-U+001F are blank to Python's ``strip``
-#: (which the domain uses) but not to the whitespace stripping of these models, so "\x1f" would
-#: pass as a value here and fail as a blank one there.
-NO_CONTROL = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=NO_CONTROL)]
 Count = Annotated[int, Field(strict=True, gt=0, le=100_000)]
 

@@ -31,6 +31,7 @@ from tsunagu.shared.auth import COOKIE_NAME, SERVICES, Principal, check_csrf
 from tsunagu.shared.contracts.codes import Programme, StaffRole
 from tsunagu.shared.contracts.intake import SupportMeeting
 from tsunagu.shared.logs import get_logger
+from tsunagu.shared.text import NO_NUL
 
 log = get_logger(__name__)
 
@@ -712,7 +713,7 @@ async def audit_search(
     principal: Staff,
     case_id: Annotated[str | None, Query(pattern=schemas.ID_PATTERN)] = None,
     resident_id: Annotated[str | None, Query(pattern=schemas.ID_PATTERN)] = None,
-    username: Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00]*$")] = None,
+    username: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
     from_: Annotated[datetime | None, Query(alias="from")] = None,
     to: datetime | None = None,
     action: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z_.]+$")] = None,

@@ -8,7 +8,7 @@ tokens issued into the cookie slide: an API token sent as a cookie is never re-i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -37,6 +37,7 @@ from tsunagu.shared.auth import (
 from tsunagu.shared.contracts.codes import Programme, StaffRole
 from tsunagu.shared.runtime import ServiceRuntime
 from tsunagu.shared.settings import Settings
+from tsunagu.shared.text import find_unstorable, storable
 
 LANG_COOKIE = "tsunagu_lang"
 LANGUAGES = ("ja", "en")
@@ -217,26 +218,7 @@ def _cookie_lang(scope: Scope) -> str | None:
 
 def unstorable(value: str) -> bool:
     """NUL and lone surrogates: valid in JSON and URLs, but PostgreSQL text cannot hold them."""
-    return "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value)
-
-
-def find_unstorable(value: Any, path: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
-    """The path of the first string (or key) in ``value`` that cannot be stored, if any."""
-    if isinstance(value, str):
-        return path if unstorable(value) else None
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if isinstance(key, str) and unstorable(key):
-                return (*path, "?")
-            found = find_unstorable(item, (*path, key))
-            if found is not None:
-                return found
-    if isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            found = find_unstorable(item, (*path, index))
-            if found is not None:
-                return found
-    return None
+    return not storable(value)
 
 
 def refuse_unstorable(value: Any, where: str) -> None:

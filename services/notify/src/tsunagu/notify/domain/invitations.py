@@ -19,6 +19,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from tsunagu.shared.contracts.codes import ContactChannel, Language
+from tsunagu.shared.text import find_unstorable
 
 COLUMNS: tuple[str, ...] = (
     "borrower_ref",
@@ -97,8 +98,8 @@ def parse_invitation_csv(raw: bytes) -> ImportResult:
         if len(record) != len(header):
             errors.append(RowError(record_line, "", "列の数が見出し行と合いません。"))
             continue
-        if any("\x00" in cell for cell in record):
-            # PostgreSQL text cannot hold NUL: the row is reported, never half-stored.
+        if find_unstorable(record) is not None:
+            # PostgreSQL text cannot hold it: the row is reported, never half-stored.
             errors.append(RowError(record_line, "", "使用できない文字（NUL）が含まれています。"))
             continue
         values = {h: _normalise(h, v) for h, v in zip(header, record, strict=True)}

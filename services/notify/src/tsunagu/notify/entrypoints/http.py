@@ -35,6 +35,7 @@ from tsunagu.notify.service_layer.scheduling import Notify
 from tsunagu.shared.auth import Authenticator, Principal, check_csrf
 from tsunagu.shared.contracts.codes import StaffRole
 from tsunagu.shared.crypto import ContactSealer
+from tsunagu.shared.text import NO_NUL
 
 STATUSES = (SCHEDULED, SENDING, SENT, TRANSIENT_FAILURE, PERMANENT_FAILURE, SUPPRESSED)
 #: Roles that handle residents' own details across every case: letters, call lists, invitation
@@ -47,8 +48,6 @@ DELIVERY_READERS = (StaffRole.INTAKE, StaffRole.PROGRAMME, StaffRole.COORDINATOR
 #: Roles that may send a failed delivery again.
 DELIVERY_RETRIERS = (StaffRole.INTAKE, StaffRole.PROGRAMME, StaffRole.COORDINATOR)
 _TIME = r"^([01]\d|2[0-3]):[0-5]\d$"
-#: PostgreSQL text cannot hold NUL: a value with one can name nothing, so it is refused.
-NO_NUL = r"^[^\x00]*$"
 
 Responses = dict[int | str, dict[str, Any]]
 UNAUTHORISED: Responses = {401: {"description": "Not signed in"}}

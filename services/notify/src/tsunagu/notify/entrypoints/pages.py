@@ -32,6 +32,7 @@ from tsunagu.notify.service_layer.invitations import EventDetails
 from tsunagu.notify.service_layer.scheduling import Notify
 from tsunagu.shared.auth import CSRF_FIELD, Authenticator, Principal, check_csrf
 from tsunagu.shared.contracts.codes import ContactTime, Language
+from tsunagu.shared.text import find_unstorable, storable
 
 templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates" / "pages")
 NO_STORE = {"Cache-Control": "no-store"}
@@ -243,8 +244,8 @@ def create_pages(runtime: Any, authenticator: Authenticator) -> APIRouter:
 
 
 def _row_id(value: str) -> str:
-    """An id from the path; one PostgreSQL text cannot hold (NUL) names nothing: 404."""
-    if "\x00" in value:
+    """An id from the path; one PostgreSQL text cannot hold names nothing: 404."""
+    if not storable(value):
         raise HTTPException(404, "見つかりません")
     return value
 
@@ -256,7 +257,7 @@ _TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 def _event_details(v: dict[str, str]) -> tuple[EventDetails | None, str | None]:
     if not all(v.values()):
         return None, "相談会の情報をすべて入力してください。"
-    if any("\x00" in value for value in v.values()):
+    if find_unstorable(list(v.values())) is not None:
         return None, "使用できない文字が含まれています。"
     try:
         event_date = date.fromisoformat(v["event_date"])

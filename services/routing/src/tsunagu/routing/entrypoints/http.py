@@ -29,6 +29,7 @@ from tsunagu.shared.contracts.codes import (
     StaffRole,
 )
 from tsunagu.shared.contracts.reasons import Reason, upgrade_reasons
+from tsunagu.shared.text import NO_NUL
 
 #: Roles that see every referral; programme members see their programmes' only.
 SEE_ALL = (StaffRole.ADMIN, StaffRole.INTAKE, StaffRole.COORDINATOR, StaffRole.AUDITOR)
@@ -40,8 +41,6 @@ REFERRAL_READERS: Responses = {
     **UNAUTHORISED,
     403: {"description": "Not a role that sees referrals, or not the caller's programme"},
 }
-#: PostgreSQL text cannot hold NUL: such an id can name nothing, so it is refused as invalid.
-NO_NUL = r"^[^\x00]*$"
 
 
 # --- the explain body: the facts of the event contract ---------------------------------------
