@@ -74,6 +74,9 @@ async def test_the_articles_example(start_runtime, producer, tap: Tap, group: st
     assert {"code": "lead_most_pressing", "params": {"concern": "income_shortfall"}} in lead[
         "reasons"
     ]
+    assert lead["concerns_scope"] == "case"
+    member = by_topic[programme_topic_name("csw_participation")]
+    assert (member["concerns"], member["concerns_scope"]) == (["isolation"], "programme")
     assert routed.envelope.schema_version == 2  # reasons are objects
     assert all(r.key == case_id for r in created)
 
@@ -260,3 +263,29 @@ async def test_every_programme_topic_receives_only_its_own_referrals(
     created = await tap.wait_for(case_id, 7, event_type="referral_created")
     assert sorted(r.topic for r in created) == sorted(t.name for t in PROGRAMME_TOPICS.values())
     assert all(r.topic == programme_topic_name(r.data["programme"]) for r in created)
+
+
+async def test_a_member_programmes_topic_carries_none_of_the_cases_other_concerns(
+    start_runtime, producer, tap: Tap
+) -> None:
+    """Debts, DV and isolation are not disability_support's business: its topic (read by the
+    team's own systems, kept beyond any withdrawal) never names them. Three programmes make
+    the case compound: the coordinator, who follows the whole case, is told every concern."""
+    await start_runtime(FakeClock())
+    concerns = ["debt_arrears", "dv_abuse", "isolation", "disability"]
+    case = case_created(concerns, most_pressing="debt_arrears")
+    case_id = case.data["case_id"]
+    await publish(producer, case)
+    created = await tap.wait_for(case_id, 4, event_type="referral_created")
+    by_topic = {r.topic: r for r in created}
+    member = by_topic[programme_topic_name("disability_support")]
+    assert (member.data["concerns"], member.data["concerns_scope"]) == (["disability"], "programme")
+    on_the_wire = member.value.decode() + str(member.headers)  # the bytes on the topic
+    for other in ("debt_arrears", "dv_abuse", "isolation"):
+        assert other not in on_the_wire
+    coordinator = by_topic[programme_topic_name("csw_outreach")].data
+    assert (coordinator["role"], coordinator["concerns"]) == ("coordinator", concerns)
+    assert coordinator["concerns_scope"] == "case"
+    money = by_topic[programme_topic_name("life_independence")].data
+    assert (money["role"], money["concerns"]) == ("member", ["debt_arrears"])
+    assert by_topic[programme_topic_name("csw_participation")].data["concerns"] == ["isolation"]

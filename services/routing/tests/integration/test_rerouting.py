@@ -71,8 +71,14 @@ async def test_new_needs_bring_new_referrals_and_the_teams_hear_of_them(
         programme_topic_name(p)
         for p in ("csw_outreach", "disability_support", "adult_guardianship")
     }
+    # The coordinator follows the whole case; each member's topic names only its own concern.
+    needs = {
+        programme_topic_name("csw_outreach"): ["income_shortfall", "disability", "dementia_money"],
+        programme_topic_name("disability_support"): ["disability"],
+        programme_topic_name("adult_guardianship"): ["dementia_money"],
+    }
     for record in created[1:]:
-        assert record.data["concerns"] == ["income_shortfall", "disability", "dementia_money"]
+        assert record.data["concerns"] == needs[record.topic]
         assert record.data["deadline_at"] is not None
         assert record.envelope.causation_id == rerouted.envelope.causation_id
 

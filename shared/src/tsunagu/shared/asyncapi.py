@@ -20,6 +20,7 @@ from pydantic.json_schema import models_json_schema
 
 from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.contracts.examples import EXAMPLES
+from tsunagu.shared.contracts.personal_data import PERSONAL_DATA
 from tsunagu.shared.contracts.registry import EVENT_MODELS, schema_version_of
 from tsunagu.shared.contracts.topics import INTAKE_STAFF, Topic, consumed_by, produced_by
 
@@ -33,20 +34,48 @@ Every message is a JSON envelope (`event_id`, `event_type`, `schema_version`, `o
 The Kafka key is the case id (an event's id for `stock_low`), so the events of one case arrive in
 order. Delivery is at least once: a subscriber de-duplicates by `event_id` (also in the `id`
 header). Fields may be added within a topic version; a change an older reader cannot read
-raises the producer's `schema_version`."""
+raises the producer's `schema_version`. Every message says, in `x-personal-data`, what
+personal data it carries (each field: `pseudonymous`, `plain` — `special_care` marks
+要配慮個人情報 — or `sealed` with the resident's key for one purpose) and why."""
 
 
 def _channel_id(topic: Topic) -> str:
     return topic.name.replace(".", "_")
 
 
+def _personal_data(event_type: str) -> dict[str, Any]:
+    """What personal data the message carries, and why (``contracts.personal_data``)."""
+    declared = PERSONAL_DATA[event_type]
+    fields = []
+    for c in declared.fields:
+        field: dict[str, Any] = {"field": c.path, "what": c.what, "form": c.form}
+        if c.special_care:
+            field["special_care"] = True
+        if c.purpose_key:
+            field["opened_with"] = f"the resident's {c.purpose_key} key"
+        fields.append(field)
+    return {"purpose": declared.purpose, "fields": fields}
+
+
+def _describe(personal: dict[str, Any]) -> str:
+    lines = [f"Personal data: {personal['purpose']}"]
+    for f in personal["fields"]:
+        note = f["form"] + (", special care" if f.get("special_care") else "")
+        note += f", {f['opened_with']}" if "opened_with" in f else ""
+        lines.append(f"- `{f['field']}` ({note}): {f['what']}")
+    return "\n".join(lines)
+
+
 def _message(event_type: str, producer: str) -> dict[str, Any]:
     model = EVENT_MODELS[event_type]
     summary = (model.__doc__ or "").strip().splitlines()
+    personal = _personal_data(event_type)
     return {
         "name": event_type,
         "title": model.__name__,
         **({"summary": summary[0]} if summary else {}),
+        "description": _describe(personal),
+        "x-personal-data": personal,
         "contentType": "application/json",
         "headers": {
             "type": "object",

@@ -135,6 +135,7 @@ _RAW: dict[str, dict[str, Any]] = {
         "concerns": ["income_shortfall", "isolation"],
         "reasons": _REASONS,
         "allowed_actions": ["accept", "decline"],
+        "concerns_scope": "case",
     },
     routing.REFERRAL_STATUS_CHANGED: {
         "case_id": _CASE,

@@ -94,9 +94,15 @@ class ReferralCreated(_WithReasons):
     role: ReferralRole
     urgent: bool
     deadline_at: datetime
+    #: The concerns this programme needs (see ``concerns_scope``), never necessarily all the
+    #: case's: the programme's topic outlives consent and is read by the team's own systems.
     concerns: list[Concern]
     reasons: list[Reason] = Field(default_factory=list)
     allowed_actions: list[StaffAction] | None = None
+    #: ``case``: every concern of the case (the lead or coordinator, who follow the whole
+    #: case); ``programme``: only those that brought the case to this programme (a member).
+    #: Added later: absent in events written before, whose ``concerns`` were the whole case's.
+    concerns_scope: Literal["case", "programme"] | None = None
 
 
 class ReferralStatusChanged(_Data):

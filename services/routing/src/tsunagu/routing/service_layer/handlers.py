@@ -42,6 +42,7 @@ from tsunagu.routing.domain import (
     withdraw_for_consent,
 )
 from tsunagu.routing.domain.lifecycle import HOLDING_STATUSES, WITHDRAWN_CONSENT
+from tsunagu.routing.domain.need_to_know import programme_concerns
 from tsunagu.routing.service_layer.mapping import (
     allowed_actions,
     check_event_concerns,
@@ -486,7 +487,9 @@ async def _referral_created(
     concerns: list[str],
     cause: Envelope,
 ) -> None:
-    """The programme receives the case: referral_created on its own topic."""
+    """The programme receives the case: referral_created on its own topic, with the concerns
+    that programme needs (``domain.need_to_know``), never more."""
+    shown, scope = programme_concerns(referral["role"], referral["reasons"], concerns)
     created = routing_events.ReferralCreated(
         case_id=referral["case_id"],
         case_number=case_number,
@@ -496,7 +499,8 @@ async def _referral_created(
         role=referral["role"],
         urgent=urgent,
         deadline_at=referral["deadline_at"],
-        concerns=concerns,
+        concerns=shown,
+        concerns_scope=scope,
         reasons=referral["reasons"],
         allowed_actions=allowed_actions(referral["status"]),
     )

@@ -1,0 +1,273 @@
+"""What personal data each event carries on the bus, in what form, and why (its purpose).
+
+One entry per event type, beside the models, so the AsyncAPI documents (``x-personal-data``
+on every message) say it and a contract test keeps it true: every field named here exists,
+every sealed field (``*_sealed``) is declared with the key purpose that opens it
+(``tsunagu.shared.crypto.Purpose``), and no event type is left undeclared.
+
+Forms:
+- ``pseudonymous``: an id that means nothing without intake's records (case, resident,
+  household ids; case numbers);
+- ``plain``: readable by every reader of the topic; ``special_care`` marks 要配慮個人情報
+  (concerns, disability, DV risk, and what routing derives from them);
+- ``sealed``: encrypted with the resident's own key for one purpose (ADR 12); only the
+  service given that purpose's key can open it, and the resident's erasure destroys it.
+Staff usernames are staff's data, not residents'; they are listed where they travel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from tsunagu.shared.contracts import food, intake, notify, routing
+
+Form = Literal["pseudonymous", "plain", "sealed"]
+
+
+@dataclass(frozen=True)
+class Carried:
+    """One field of the event's ``data`` (a dotted path) that is personal data."""
+
+    path: str
+    what: str
+    form: Form
+    special_care: bool = False
+    #: For ``sealed``: the key purpose that opens it (``contact``, ``kana``, ``record``).
+    purpose_key: str | None = None
+
+
+@dataclass(frozen=True)
+class PersonalData:
+    """Why the event carries personal data at all, and each field that is."""
+
+    purpose: str
+    fields: tuple[Carried, ...] = ()
+
+
+_CASE = Carried("case_id", "the case", "pseudonymous")
+_NUMBER = Carried("case_number", "the reception number on the resident's slip", "pseudonymous")
+_STAFF = Carried("staff", "the staff member who acted (staff data)", "plain")
+_FACTS = Carried(
+    "facts",
+    "concern codes, the most pressing one, age (never the birth date), living alone, "
+    "disability certificate, special-loan borrower, urgent flags",
+    "plain",
+    special_care=True,
+)
+_CONSENT = Carried(
+    "consent",
+    "sharing basis; contact channels, time and language; at risk at home and the one safe "
+    "channel (codes only)",
+    "plain",
+    special_care=True,
+)
+_CONTACT = Carried(
+    "contact_sealed",
+    "name, furigana, email, phone, address",
+    "sealed",
+    purpose_key="contact",
+)
+_REASONS = Carried(
+    "reasons",
+    "why routing chose the programme: codes naming concerns, flags and the age",
+    "plain",
+    special_care=True,
+)
+
+PERSONAL_DATA: dict[str, PersonalData] = {
+    intake.CASE_CREATED: PersonalData(
+        "Routing decides where the case goes from the facts (rules 1-9); intake counts them for "
+        "its anonymous reports. Notify reaches the resident as they consented (contact sealed "
+        "for notify alone); the food desk finds the household by its furigana (sealed for food "
+        "alone). Notify and food read this topic but use neither the facts nor each other's "
+        "sealed field.",
+        (
+            _CASE,
+            _NUMBER,
+            Carried("resident_id", "the resident", "pseudonymous"),
+            Carried("household_id", "the household", "pseudonymous"),
+            Carried("taken_by", "the intake staff member (staff data)", "plain"),
+            _FACTS,
+            _CONSENT,
+            _CONTACT,
+            Carried("kana_sealed", "the furigana alone", "sealed", purpose_key="kana"),
+        ),
+    ),
+    intake.CASE_UPDATED: PersonalData(
+        "Staff corrected the facts: routing decides again (a correction may add or withdraw "
+        "referrals); intake's reports count the corrected facts.",
+        (_CASE, _FACTS, Carried("updated_by", "the staff member (staff data)", "plain")),
+    ),
+    intake.CONSENT_CHANGED: PersonalData(
+        "Sharing follows its legal basis (domain rule 7): routing releases or withdraws "
+        "referrals, notify stops or resumes contact, food keeps only what a handout recorded. "
+        "Who gave consent and how, or the support meeting, record the basis.",
+        (
+            _CASE,
+            _CONSENT,
+            _CONTACT,
+            Carried("given_by", "the resident or their legal representative (a code)", "plain"),
+            Carried("given_how", "signed form or verbal (a code)", "plain"),
+            Carried("meeting", "the support meeting's date and reference", "plain"),
+            Carried("changed_by", "the staff member (staff data)", "plain"),
+        ),
+    ),
+    intake.REFERRAL_RESPONSE_SUBMITTED: PersonalData(
+        "Programme staff's response; routing owns the referral's state. Staff's own words are "
+        "sealed with the resident's record key (intake alone opens them); codes stay readable "
+        "for reports.",
+        (
+            _CASE,
+            _STAFF,
+            Carried(
+                "reason", "at most the decline code's label (older events: staff's words)", "plain"
+            ),
+            Carried(
+                "outcome", "at most the outcome code's label (older events: staff's words)", "plain"
+            ),
+            Carried("reason_sealed", "staff's words on a decline", "sealed", purpose_key="record"),
+            Carried("outcome_sealed", "staff's words on a close", "sealed", purpose_key="record"),
+        ),
+    ),
+    intake.REFERRAL_REQUESTED: PersonalData(
+        "Staff ask routing for one more referral; routing decides and tells everyone.",
+        (_CASE, Carried("requested_by", "the staff member (staff data)", "plain")),
+    ),
+    intake.RESIDENT_ERASED: PersonalData(
+        "Every service forgets the case and ignores its events from now on (ADR 12).",
+        (_CASE, Carried("resident_id", "the erased resident", "pseudonymous")),
+    ),
+    intake.STAFF_SESSIONS_REVOKED: PersonalData(
+        "Every service refuses the staff member's ended sign-ins; no resident data.",
+        (Carried("username", "the staff member (staff data)", "plain"),),
+    ),
+    routing.CASE_ROUTED: PersonalData(
+        "The decision, for intake's case page and inbox (who holds the case: the access rule), "
+        "notify (the resident's acknowledgement, who to tell of declines) and food "
+        "(eligibility). Reasons and external agencies are derived from the concerns.",
+        (
+            _CASE,
+            _NUMBER,
+            Carried(
+                "referrals",
+                "programmes, roles, statuses and their reasons",
+                "plain",
+                special_care=True,
+            ),
+            Carried(
+                "external",
+                "external agencies (e.g. the DV centre) and why",
+                "plain",
+                special_care=True,
+            ),
+            Carried("urgent", "urgent (DV, no food today, eviction)", "plain", special_care=True),
+            Carried(
+                "food_parcel_eligible",
+                "eligible for a food parcel (rule 9)",
+                "plain",
+                special_care=True,
+            ),
+        ),
+    ),
+    routing.CASE_REROUTED: PersonalData(
+        "A corrected case decided again: intake shows what changed; notify and food follow who "
+        "holds the case and its eligibility.",
+        (
+            _CASE,
+            _NUMBER,
+            Carried(
+                "referrals",
+                "programmes, roles, statuses and their reasons",
+                "plain",
+                special_care=True,
+            ),
+            Carried("external", "external agencies and why", "plain", special_care=True),
+            Carried("urgent", "urgent (DV, no food today, eviction)", "plain", special_care=True),
+            Carried(
+                "food_parcel_eligible",
+                "eligible for a food parcel (rule 9)",
+                "plain",
+                special_care=True,
+            ),
+        ),
+    ),
+    routing.REFERRAL_CREATED: PersonalData(
+        "The programme's team picks the case up (its own systems read its topic). Only the "
+        "concerns that programme needs travel: all of them to the lead or coordinator, who "
+        "follow the whole case; to a member, only those that brought the case to it "
+        "(`concerns_scope`). The rest is on the case page, where access is checked and audited.",
+        (
+            _CASE,
+            _NUMBER,
+            Carried(
+                "concerns",
+                "the concerns this programme needs (see concerns_scope)",
+                "plain",
+                special_care=True,
+            ),
+            Carried(
+                "reasons",
+                "why this programme: codes naming its concerns, flags, the age",
+                "plain",
+                special_care=True,
+            ),
+            Carried("urgent", "urgent (DV, no food today, eviction)", "plain", special_care=True),
+        ),
+    ),
+    routing.REFERRAL_STATUS_CHANGED: PersonalData(
+        "Every status change, for intake's case page, the team and notify (declines and "
+        "closures told to intake staff and the coordinator; an acceptance to the resident). "
+        "Staff's words travel sealed for intake; routing forwards them unopened.",
+        (
+            _CASE,
+            _NUMBER,
+            Carried("by", "who changed it (staff data, or routing)", "plain"),
+            Carried("taken_by", "the staff member taking over (staff data)", "plain"),
+            Carried("reason", "the withdrawal's or decline's code or label", "plain"),
+            Carried("outcome", "the outcome code's label", "plain"),
+            Carried("reason_sealed", "staff's words on a decline", "sealed", purpose_key="record"),
+            Carried("outcome_sealed", "staff's words on a close", "sealed", purpose_key="record"),
+        ),
+    ),
+    routing.REFERRAL_ESCALATED: PersonalData(
+        "The programme's supervisor is told a referral is overdue.",
+        (_CASE, _NUMBER, Carried("urgent", "urgent", "plain", special_care=True)),
+    ),
+    routing.CONSENT_WITHDRAWN: PersonalData(
+        "The programme is told the resident withdrew consent: it loses the case.",
+        (_CASE, _NUMBER),
+    ),
+    food.ELIGIBILITY_GRANTED: PersonalData(
+        "Intake shows the household's eligibility; its reports count it. Never a concern.",
+        (
+            _CASE,
+            Carried("household_id", "the household", "pseudonymous"),
+            Carried(
+                "reason", "the rule's code, or the desk's short reason for a manual grant", "plain"
+            ),
+            Carried("granted_by", "the desk staff member (staff data)", "plain"),
+        ),
+    ),
+    food.PARCEL_HANDED_OUT: PersonalData(
+        "Intake shows the handout on the case; its reports count parcels.",
+        (
+            _CASE,
+            Carried("household_id", "the household", "pseudonymous"),
+            Carried("handed_out_by", "the desk staff member (staff data)", "plain"),
+        ),
+    ),
+    food.STOCK_LOW: PersonalData("The event's food desk lead is told; no resident data."),
+    notify.DELIVERY_ATTEMPTED: PersonalData(
+        "Delivery attempts for monitoring: channel, status, error code; never the message, "
+        "the address or the number.",
+        (_CASE,),
+    ),
+}
+
+
+def special_care_fields(event_type: str) -> tuple[str, ...]:
+    """The fields of ``event_type`` readable by every reader of its topic that are
+    special-care personal information."""
+    declared = PERSONAL_DATA[event_type]
+    return tuple(c.path for c in declared.fields if c.special_care and c.form == "plain")
