@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from stack import Stack, wait_for
 
 from tsunagu.intake.domain.case_input import EXAMPLE_BODY
@@ -31,6 +31,7 @@ from tsunagu.shared.contracts.topics import (
 )
 from tsunagu.shared.internal import caller_headers
 from tsunagu.shared.settings import Settings
+from tsunagu.shared.testing import read_records
 
 pytestmark = pytest.mark.integration
 
@@ -92,27 +93,10 @@ def scan_tables(stack: Stack) -> dict[str, list[str]]:
 
 
 async def _read_all(bootstrap: str) -> dict[str, list[Any]]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        await consumer._client.force_metadata_update()
-        tps = [
-            TopicPartition(topic, p)
-            for topic in all_topic_names()
-            for p in consumer.partitions_for_topic(topic) or ()
-        ]
-        assert {tp.topic for tp in tps} == set(all_topic_names())
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        end = await consumer.end_offsets(tps)
-        out: dict[str, list[Any]] = {}
-        for tp in tps:
-            while await consumer.position(tp) < end[tp]:
-                for msgs in (await consumer.getmany(tp, timeout_ms=1000)).values():
-                    out.setdefault(tp.topic, []).extend(msgs)
-        return out
-    finally:
-        await consumer.stop()
+    out: dict[str, list[Any]] = {topic: [] for topic in all_topic_names()}
+    for record in await read_records(bootstrap, *all_topic_names(), must_exist=True):
+        out[record.topic].append(record)
+    return out
 
 
 def read_all_topics(stack: Stack) -> dict[str, list[Any]]:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from faststream.kafka import KafkaBroker
@@ -17,6 +16,7 @@ from tsunagu.shared.messaging import IdempotentConsumer, subscribe
 from tsunagu.shared.outbox import OutboxWriter
 from tsunagu.shared.runtime import ServiceTables
 from tsunagu.shared.settings import Settings
+from tsunagu.shared.testing import eventually as eventually  # the tests import it from here
 
 
 class ProbeA:
@@ -118,13 +118,3 @@ async def write_greeting(
         if fail:
             raise RuntimeError("business rule failed after writing")
     return envelope
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], timeout: float = 30.0, interval: float = 0.1
-) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(interval)

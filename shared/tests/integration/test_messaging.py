@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from probe import Consumer, ProbeA, ProbeB, create_schema, eventually, write_greeting
 from sqlalchemy import func, select
 
@@ -25,6 +25,7 @@ from tsunagu.shared.db import create_engine
 from tsunagu.shared.kafka_admin import create_topics
 from tsunagu.shared.messaging import PermanentError
 from tsunagu.shared.outbox import OutboxRelay
+from tsunagu.shared.testing import read_records
 
 pytestmark = pytest.mark.integration
 HERE = Path(__file__).parent
@@ -69,28 +70,6 @@ def relay_for(engine, probe: ProbeA, producer, database_url: str) -> OutboxRelay
     )  # fmt: skip
 
 
-async def read_all(bootstrap: str, topic: str) -> list:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in partitions]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        end = await consumer.end_offsets(tps)
-        out = []
-        for tp in tps:
-            while await consumer.position(tp) < end[tp]:
-                for msgs in (await consumer.getmany(tp, timeout_ms=1000)).values():
-                    out.extend(msgs)
-        return out
-    finally:
-        await consumer.stop()
-
-
 async def test_outbox_event_is_published_and_applied_once(
     test_settings, database_url, kafka_bootstrap, topic, probes
 ):
@@ -108,7 +87,7 @@ async def test_outbox_event_is_published_and_applied_once(
         assert await relay.unsent_count() == 0
         await asyncio.sleep(1.0)  # nothing more arrives
         assert await consumer.applied() == 1
-        published = await read_all(kafka_bootstrap, topic)
+        published = await read_records(kafka_bootstrap, topic)
         assert len(published) == 1
         assert published[0].key == greeting_id.encode()
         assert (
@@ -162,7 +141,7 @@ async def test_relay_killed_after_publish_before_marking_loses_nothing(
         proc.wait(10)
 
     # The event is on Kafka, but the outbox still holds it as unsent.
-    assert len(await read_all(kafka_bootstrap, topic)) == 1
+    assert len(await read_records(kafka_bootstrap, topic)) == 1
     producer = create_producer(test_settings("probe_a"))
     await producer.start()
     relay = relay_for(engine_a, a, producer, database_url)
@@ -173,7 +152,7 @@ async def test_relay_killed_after_publish_before_marking_loses_nothing(
     await relay.start()
     try:
         await eventually(lambda: _eq(relay.unsent_count(), 0))
-        assert len(await read_all(kafka_bootstrap, topic)) == 2  # published again after restart
+        assert len(await read_records(kafka_bootstrap, topic)) == 2  # published again after restart
         await eventually(lambda: _eq(consumer.applied(greeting_id), 1))
         await asyncio.sleep(1.0)
         assert await consumer.applied(greeting_id) == 1  # ...and applied once
@@ -221,7 +200,7 @@ async def test_poison_messages_go_to_the_dlq_and_the_partition_keeps_flowing(
         await producer.send_and_wait(topic, good.to_bytes(), key=key)
 
         await eventually(lambda: _eq(consumer.applied("good"), 1))
-        dead = await read_all(kafka_bootstrap, topic + ".dlq")
+        dead = await read_records(kafka_bootstrap, topic + ".dlq")
         assert [d.value for d in dead] == poison
         headers = [{k: v.decode() for k, v in d.headers} for d in dead]
         assert all(h["dlq-origin-topic"] == topic for h in headers)
@@ -257,7 +236,7 @@ async def test_a_rolled_back_transaction_publishes_nothing(
         assert await relay.unsent_count() == 0
     finally:
         await producer.stop()
-    assert await read_all(kafka_bootstrap, topic) == []
+    assert await read_records(kafka_bootstrap, topic) == []
 
 
 async def _eq(value_coro, expected) -> bool:
@@ -291,7 +270,7 @@ async def test_a_failure_inside_a_batch_rolls_the_batch_back_and_applies_the_res
         await eventually(lambda: _eq(consumer.applied("after"), 1))
         assert await consumer.applied("before") == 1, "rolled back with the batch, applied once"
         assert await consumer.applied() == 2
-        dead = await read_all(kafka_bootstrap, topic + ".dlq")
+        dead = await read_records(kafka_bootstrap, topic + ".dlq")
         assert [d.value for d in dead] == [values[1]]
     finally:
         await consumer.stop()

@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import FastAPI
 from sqlalchemy import text
 
 from tsunagu.food_distribution.bootstrap import build_app
 from tsunagu.food_distribution.config import FoodConfig
 from tsunagu.food_distribution.service_layer import cases
+from tsunagu.shared import testing
 from tsunagu.shared.auth import Principal, issue_token
 from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.crypto import LocalKeys, Purpose
 from tsunagu.shared.runtime import ServiceRuntime
 from tsunagu.shared.settings import Settings
+from tsunagu.shared.testing import eventually as eventually  # the tests import it from here
 
 
 def uid(prefix: str) -> str:
@@ -188,36 +188,9 @@ class Food:
             return list((await conn.execute(text(sql), params)).all())
 
 
-async def eventually(
-    check: Callable[[], Awaitable[bool]], timeout: float = 30.0, interval: float = 0.2
-) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        if await check():
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(interval)
-
-
 async def read_topic(bootstrap: str, topic: str) -> list[tuple[str, Envelope]]:
     """Every (key, envelope) on ``topic`` now (topics are shared: callers filter by their ids)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in partitions]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        end = await consumer.end_offsets(tps)
-        out: list[tuple[str, Envelope]] = []
-        for tp in tps:
-            while await consumer.position(tp) < end[tp]:
-                for msgs in (await consumer.getmany(tp, timeout_ms=1000)).values():
-                    out.extend((m.key.decode(), Envelope.from_bytes(m.value)) for m in msgs)
-        return out
-    finally:
-        await consumer.stop()
+    return [
+        (r.key.decode(), Envelope.from_bytes(r.value))
+        for r in await testing.read_records(bootstrap, topic)
+    ]

@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from fastapi import FastAPI
 
 from tsunagu.intake.adapters import totp
 from tsunagu.intake.domain.case_input import EXAMPLE_BODY
 from tsunagu.intake.service_layer.staff import event_id_for
-from tsunagu.shared.broker import PRODUCER_OPTIONS
+from tsunagu.shared import testing
 from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.runtime import ServiceRuntime
 from tsunagu.shared.settings import Settings
+from tsunagu.shared.testing import eventually as eventually  # the tests import it from here
+from tsunagu.shared.testing import read_topic as read_topic
 
 #: Nothing listens here: the routing preview must degrade gracefully.
 DEAD_ROUTING_URL = "http://127.0.0.1:9"
@@ -80,36 +79,8 @@ async def token(client: httpx.AsyncClient, username: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-async def read_topic(bootstrap: str, topic: str, key: str | None = None) -> list[Envelope]:
-    """Every message on ``topic`` so far (optionally only those keyed ``key``)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in partitions]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        end = await consumer.end_offsets(tps)
-        out = []
-        for tp in tps:
-            while await consumer.position(tp) < end[tp]:
-                for msgs in (await consumer.getmany(tp, timeout_ms=1000)).values():
-                    out.extend(m for m in msgs if key is None or (m.key and m.key.decode() == key))
-        return [Envelope.from_bytes(m.value) for m in out]
-    finally:
-        await consumer.stop()
-
-
 async def publish(bootstrap: str, topic: str, key: str, envelope: Envelope) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_OPTIONS)  # type: ignore[arg-type]
-    await producer.start()
-    try:
-        await producer.send_and_wait(topic, envelope.to_bytes(), key=key.encode())
-    finally:
-        await producer.stop()
+    await testing.publish(bootstrap, topic, envelope, key=key)
 
 
 def case_routed(case_id: str, case_number: str, event_id: str, **overrides: Any) -> Envelope:
@@ -163,16 +134,6 @@ def eligibility_granted(case_id: str, event_id: str) -> Envelope:
         "reason": "routing_decision",
     }
     return Envelope(event_type="eligibility_granted", producer="food_distribution", data=data)
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], timeout: float = 30.0, interval: float = 0.2
-) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(interval)
 
 
 async def open_as(app: App, service: str, sealed: str) -> Any:

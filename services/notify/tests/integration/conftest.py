@@ -24,18 +24,18 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from tsunagu.notify.adapters.channels import delivery_token
 from tsunagu.notify.bootstrap import NotifyRuntime, build_app, build_runtime
 from tsunagu.notify.config import NotifyConfig
-from tsunagu.shared import phones
+from tsunagu.shared import phones, testing
 from tsunagu.shared.auth import Principal, issue_token
-from tsunagu.shared.broker import PRODUCER_OPTIONS
 from tsunagu.shared.contracts.envelope import Envelope as BusEnvelope
 from tsunagu.shared.settings import Settings
+from tsunagu.shared.testing import eventually as eventually  # the tests import it from here
 
 TEAM_DOMAIN = "team.tsunagu.example"
 
@@ -44,20 +44,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-async def eventually(
-    check: Callable[[], Awaitable[Any]], timeout: float = 30.0, interval: float = 0.1
-) -> Any:
-    """Wait until ``check()`` returns something truthy; return it."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"not true after {timeout}s: last value {value!r}")
-        await asyncio.sleep(interval)
 
 
 # --- the clock -----------------------------------------------------------------------------
@@ -310,40 +296,19 @@ def api(runtime: NotifyRuntime, *roles: str, token: bool = True) -> httpx.AsyncC
 
 @pytest.fixture
 async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, **PRODUCER_OPTIONS)
-    await producer.start()
-    yield producer
-    await producer.stop()
+    async with testing.producer(kafka_bootstrap) as made:
+        yield made
 
 
 async def publish(
     producer: AIOKafkaProducer, topic: str, envelope: BusEnvelope | bytes, key: str
 ) -> None:
-    value = envelope if isinstance(envelope, bytes) else envelope.to_bytes()
-    await producer.send_and_wait(topic, value, key=key.encode())
+    await testing.publish(producer, topic, envelope, key=key)
 
 
 async def read_topic(bootstrap: str, topic: str) -> list[Any]:
     """Every record on ``topic`` so far."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in partitions]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        end = await consumer.end_offsets(tps)
-        out: list[Any] = []
-        for tp in tps:
-            while await consumer.position(tp) < end[tp]:
-                for records in (await consumer.getmany(tp, timeout_ms=1000)).values():
-                    out.extend(records)
-        return out
-    finally:
-        await consumer.stop()
+    return await testing.read_records(bootstrap, topic)
 
 
 def later(moment: datetime, **delta: float) -> datetime:

@@ -16,8 +16,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import select
 
 from tsunagu.routing.bootstrap import RoutingRuntime
+from tsunagu.shared import testing
 from tsunagu.shared.contracts import intake
 from tsunagu.shared.contracts.envelope import Envelope, utcnow
+from tsunagu.shared.testing import partitions_of
 
 CASE_TOPIC = "intake.case.v1"
 RESPONSE_TOPIC = "intake.referral_response.v1"
@@ -150,11 +152,8 @@ async def publish(
             in (intake.REFERRAL_RESPONSE_SUBMITTED, intake.REFERRAL_REQUESTED)
             else CASE_TOPIC
         )
-    await producer.send_and_wait(
-        topic,
-        envelope.to_bytes(),
-        key=(key or envelope.data["case_id"]).encode(),
-        partition=partition,
+    await testing.publish(
+        producer, topic, envelope, key=key or envelope.data["case_id"], partition=partition
     )
 
 
@@ -164,15 +163,8 @@ async def publish(
 async def eventually(
     check: Callable[[], Awaitable[Any]], timeout: float = 60.0, interval: float = 0.1
 ) -> Any:
-    """Wait until ``check`` returns something truthy, and return it."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met in {timeout}s (last value: {value!r})")
-        await asyncio.sleep(interval)
+    """``tsunagu.shared.testing.eventually`` with routing's longer default wait."""
+    return await testing.eventually(check, timeout, interval)
 
 
 # --- what routing publishes -----------------------------------------------------------------
@@ -321,17 +313,6 @@ async def rewind(bootstrap: str, group: str, topics: tuple[str, ...] = INPUT_TOP
             assert await consumer.committed(tp) == 0
     finally:
         await consumer.stop()
-
-
-async def partitions_of(consumer: AIOKafkaConsumer, topics: list[str]) -> list[TopicPartition]:
-    found = []
-    for topic in topics:
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic) or set()
-        found += [TopicPartition(topic, p) for p in sorted(partitions)]
-    return found
 
 
 # --- routing's database ---------------------------------------------------------------------

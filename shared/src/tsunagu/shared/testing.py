@@ -1,0 +1,123 @@
+"""The Kafka test kit every service's tests use against the real broker of the launcher.
+
+- `read_records` / `read_topic`: everything on a topic so far (from the beginning to the end
+  offsets at the time of asking), without a consumer group, so a test never disturbs the
+  services' own groups; topics are shared between tests, so callers filter by their own ids.
+- `publish`: one event, keyed, with the producer settings the services use (acks="all",
+  idempotent), from a producer the test holds or a short-lived one.
+- `eventually`: wait for a condition that the system reaches asynchronously.
+
+Not for production code (nothing here is imported by a service's ``src``); it lives in
+``tsunagu.shared`` so that every service's tests, the cross-service tests and the benchmarks
+share one copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from tsunagu.shared.broker import PRODUCER_OPTIONS
+from tsunagu.shared.contracts.envelope import Envelope
+
+T = TypeVar("T")
+
+
+async def partitions_of(consumer: AIOKafkaConsumer, topics: Iterable[str]) -> list[TopicPartition]:
+    """Every partition of ``topics``, asking the broker again if the consumer's metadata does
+    not know a topic yet."""
+    found: list[TopicPartition] = []
+    for topic in topics:
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic) or set()
+        found += [TopicPartition(topic, p) for p in sorted(partitions)]
+    return found
+
+
+async def read_records(bootstrap: str, *topics: str, must_exist: bool = False) -> list[Any]:
+    """Every record (aiokafka's ``ConsumerRecord``) on ``topics`` so far, partition by
+    partition, each partition in offset order. A topic that does not exist has none, unless
+    ``must_exist``: then the test fails naming it."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = await partitions_of(consumer, topics)
+        missing = set(topics) - {tp.topic for tp in tps}
+        if must_exist and missing:
+            raise AssertionError(f"no such topic: {', '.join(sorted(missing))}")
+        if not tps:
+            return []
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        out: list[Any] = []
+        for tp in tps:
+            while await consumer.position(tp) < end[tp]:
+                for records in (await consumer.getmany(tp, timeout_ms=1000)).values():
+                    out.extend(records)
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def read_topic(bootstrap: str, topic: str, key: str | None = None) -> list[Envelope]:
+    """Every event on ``topic`` so far (only those keyed ``key``, if given)."""
+    records = await read_records(bootstrap, topic)
+    return [
+        Envelope.from_bytes(r.value)
+        for r in records
+        if key is None or (r.key is not None and r.key.decode() == key)
+    ]
+
+
+@asynccontextmanager
+async def producer(bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    """A producer with the services' settings (acks="all", idempotent)."""
+    made = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_OPTIONS)
+    await made.start()
+    try:
+        yield made
+    finally:
+        await made.stop()
+
+
+async def publish(
+    target: AIOKafkaProducer | str,
+    topic: str,
+    envelope: Envelope | bytes,
+    *,
+    key: str,
+    partition: int | None = None,
+) -> None:
+    """Send one event (or raw bytes, e.g. poison) keyed ``key``; ``target`` is a started
+    producer or a bootstrap address (then a producer is made for this one send)."""
+    value = envelope if isinstance(envelope, bytes) else envelope.to_bytes()
+    if isinstance(target, str):
+        async with producer(target) as made:
+            await made.send_and_wait(topic, value, key=key.encode(), partition=partition)
+        return
+    await target.send_and_wait(topic, value, key=key.encode(), partition=partition)
+
+
+async def eventually(
+    check: Callable[[], Awaitable[T]],
+    timeout: float = 30.0,  # noqa: ASYNC109 (how long to wait is what a test says)
+    interval: float = 0.1,
+) -> T:
+    """Wait until ``check()`` returns something truthy, and return it; fail after
+    ``timeout`` seconds, showing the last value."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met in {timeout}s (last value: {value!r})")
+        await asyncio.sleep(interval)
