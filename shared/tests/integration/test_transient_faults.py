@@ -16,7 +16,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from probe import Consumer, ProbeA, ProbeB, create_schema, eventually, write_greeting
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
-from test_messaging import _eq, read_all
+from test_messaging import _eq
 
 from tsunagu.devstack.proxy import TcpProxy
 from tsunagu.shared.broker import PRODUCER_OPTIONS, create_producer
@@ -24,6 +24,7 @@ from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.db import create_engine
 from tsunagu.shared.messaging import TRANSIENT, WAITING, PermanentError
 from tsunagu.shared.outbox import RELAY_FAILING, RELAY_FAILURES, OutboxRelay
+from tsunagu.shared.testing import read_records
 
 pytestmark = pytest.mark.integration
 
@@ -88,7 +89,7 @@ async def test_database_lost_mid_backlog_is_waited_out_and_every_event_applied_o
         assert consumer.idempotent.waiting, "still waiting: nothing was skipped or dead-lettered"
         assert WAITING.labels("probe_b")._value.get() == 1
         assert await consumer.applied() == held
-        assert await read_all(kafka_bootstrap, topic + ".dlq") == []
+        assert await read_records(kafka_bootstrap, topic + ".dlq") == []
 
         await proxy.restore()
         await eventually(lambda: _eq(consumer.applied(), len(names)), timeout=60)
@@ -98,7 +99,7 @@ async def test_database_lost_mid_backlog_is_waited_out_and_every_event_applied_o
             assert await consumer.applied(name) == 1
         assert not consumer.idempotent.waiting
         assert WAITING.labels("probe_b")._value.get() == 0
-        assert await read_all(kafka_bootstrap, topic + ".dlq") == [], "no dead letter"
+        assert await read_records(kafka_bootstrap, topic + ".dlq") == [], "no dead letter"
         tried = TRANSIENT.labels("probe_b", "ConnectionRefusedError")._value.get()
         assert tried > faults_before
     finally:
@@ -133,7 +134,7 @@ async def test_a_failed_dead_letter_publish_holds_the_partition_and_skips_nothin
         await eventually(lambda: _true(consumer.idempotent.waiting), timeout=20)
         await asyncio.sleep(3)
         assert await consumer.applied("after") == 0, "the partition is held at the poison"
-        assert await read_all(kafka_bootstrap, topic + ".dlq") == []
+        assert await read_records(kafka_bootstrap, topic + ".dlq") == []
         await consumer.stop()
         tp = TopicPartition(topic, poison.partition)
         committed = (await admin.list_consumer_group_offsets("probe_b")).get(tp)
@@ -147,7 +148,7 @@ async def test_a_failed_dead_letter_publish_holds_the_partition_and_skips_nothin
         await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic + ".dlq",
                                                   configs={"max.message.bytes": "1048588"})])  # fmt: skip
         await eventually(lambda: _eq(consumer.applied("after"), 1), timeout=60)
-        dead = await read_all(kafka_bootstrap, topic + ".dlq")
+        dead = await read_records(kafka_bootstrap, topic + ".dlq")
         assert [Envelope.from_bytes(d.value).data["id"] for d in dead] == ["poison"]
         assert await consumer.applied() == 2
         assert not consumer.idempotent.waiting
@@ -218,7 +219,8 @@ async def test_the_relay_says_once_that_the_database_is_away_backs_off_and_once_
         assert RELAY_FAILING.labels("probe_a")._value.get() == 0
 
         published = [
-            Envelope.from_bytes(r.value).data["id"] for r in await read_all(kafka_bootstrap, topic)
+            Envelope.from_bytes(r.value).data["id"]
+            for r in await read_records(kafka_bootstrap, topic)
         ]
         assert sorted(set(published)) == sorted(["before", *ids])
     finally:
