@@ -7,7 +7,7 @@ TOOLS := deploy/tools
 UV_RUN := $(TOOLS)/uv.sh
 PYTEST_ARGS ?=
 
-.PHONY: up down test test-fast lint fmt bench bench-full env kafka test-tools
+.PHONY: up down test test-fast lint fmt asyncapi bench bench-full env kafka test-tools
 
 env: ## uv (installed if missing) and the virtual environment from uv.lock
 	@[ -d .venv ] || echo "[tsunagu] creating the Python environment from uv.lock (the first run downloads for a minute or two) ..."
@@ -35,11 +35,15 @@ test: env kafka test-tools ## the whole suite on real Kafka and PostgreSQL (star
 test-fast: env ## unit tests only (no infrastructure)
 	@$(UV_RUN) run --frozen pytest -m "not integration and not browser" $(PYTEST_ARGS)
 
-lint: env ## ruff (lint and format check), mypy (strict for shared/), import contracts
+lint: env ## ruff (lint and format check), mypy (strict for shared/), import contracts, AsyncAPI files current
 	@$(UV_RUN) run --frozen ruff check .
 	@$(UV_RUN) run --frozen ruff format --check .
 	@$(UV_RUN) run --frozen mypy shared/src
 	@$(UV_RUN) run --frozen lint-imports
+	@$(UV_RUN) run --frozen tsunagu asyncapi --check
+
+asyncapi: env ## regenerate services/*/asyncapi.yaml from the contracts and the topic registry
+	@$(UV_RUN) run --frozen tsunagu asyncapi
 
 fmt: env ## format and autofix
 	@$(UV_RUN) run --frozen ruff check --fix .

@@ -15,6 +15,7 @@ import yaml
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
+from tsunagu.shared.cli import asyncapi_files, main
 from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.contracts.registry import EVENT_MODELS, parse
 from tsunagu.shared.contracts.topics import ALL_TOPICS
@@ -41,11 +42,28 @@ def test_all_four_services_are_documented() -> None:
 @pytest.mark.parametrize("service", SERVICES)
 def test_committed_document_is_what_the_code_generates(service: str) -> None:
     committed = REPO / "services" / service / "asyncapi.yaml"
-    regenerate = f"uv run python -m tsunagu.{service}.asyncapi > services/{service}/asyncapi.yaml"
     assert yaml.safe_load(committed.read_text(encoding="utf-8")) == DOCS[service], (
-        f"{committed} is out of date; regenerate it from the repository root with:\n"
-        f"    {regenerate}"
+        f"{committed} is out of date; regenerate the documents with: make asyncapi"
     )
+
+
+def test_make_asyncapi_writes_what_make_lint_checks(tmp_path: Path) -> None:
+    # `tsunagu asyncapi` (make asyncapi) and `tsunagu asyncapi --check` (make lint) on a copy.
+    for service in SERVICES:
+        (tmp_path / "services" / service).mkdir(parents=True)
+    assert sorted(asyncapi_files(str(tmp_path), check=True)) == sorted(
+        str(tmp_path / "services" / s / "asyncapi.yaml") for s in SERVICES
+    )  # missing
+    asyncapi_files(str(tmp_path), check=False)
+    assert asyncapi_files(str(tmp_path), check=True) == []
+    written = tmp_path / "services" / "routing" / "asyncapi.yaml"
+    assert written.read_text(encoding="utf-8") == (
+        REPO / "services/routing/asyncapi.yaml"
+    ).read_text(encoding="utf-8")
+    written.write_text(written.read_text(encoding="utf-8").replace("referral_created", "x", 1))
+    assert asyncapi_files(str(tmp_path), check=True) == [str(written)]
+    with pytest.raises(SystemExit, match="make asyncapi"):
+        main(["asyncapi", "--check", "--root", str(tmp_path)])
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -11,7 +11,7 @@ from tsunagu.shared.contracts.registry import EVENT_MODELS
 from tsunagu.shared.contracts.topics import PROGRAMME_TOPICS, ROUTING_CASE
 
 COMMITTED = Path(__file__).parents[2] / "asyncapi.yaml"
-REGENERATE = "uv run python -m tsunagu.routing.asyncapi > services/routing/asyncapi.yaml"
+REGENERATE = "make asyncapi"
 
 
 def test_committed_document_is_what_the_code_generates() -> None:

@@ -1,5 +1,5 @@
 """The ``tsunagu`` command: serve a service, migrate, create topics, list and replay the DLQ,
-make the staff token key pair."""
+make the staff token key pair, write or check the committed AsyncAPI documents."""
 
 from __future__ import annotations
 
@@ -258,6 +258,28 @@ def write_compose_secrets(directory: str) -> None:
     target.chmod(0o700)
 
 
+def asyncapi_files(root: str, *, check: bool) -> list[str]:
+    """Write each installed service's AsyncAPI document (built from the contracts and the topic
+    registry) to ``<root>/services/<service>/asyncapi.yaml``; with ``check``, write nothing and
+    return the files that are missing or differ from what the code generates."""
+    from pathlib import Path
+
+    from tsunagu.shared.asyncapi import to_yaml
+
+    stale: list[str] = []
+    for name in names():
+        module = importlib.import_module(f"{registered_service(name).package}.asyncapi")
+        path = Path(root) / "services" / name / "asyncapi.yaml"
+        text = to_yaml(module.document())
+        if check:
+            if not path.is_file() or path.read_text(encoding="utf-8") != text:
+                stale.append(str(path))
+        else:
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote {path}")
+    return stale
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="tsunagu", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -281,6 +303,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     p = sub.add_parser("keys", help="write a new Ed25519 key pair for staff tokens")
     p.add_argument("directory", help="writes auth_ed25519.pem (intake's) and .pub.pem (all)")
+    p = sub.add_parser(
+        "asyncapi", help="write each service's committed AsyncAPI document (or --check it)"
+    )
+    p.add_argument("--check", action="store_true", help="fail if one is stale; write nothing")
+    p.add_argument("--root", default=".", help="the repository's root (default: here)")
     dlq = sub.add_parser("dlq", help="dead-lettered messages")
     dsub = dlq.add_subparsers(dest="action", required=True)
     p = dsub.add_parser("list", help="list dead-lettered messages with their errors")
@@ -303,6 +330,13 @@ def main(argv: list[str] | None = None) -> None:
         write_keys(args.directory)
     elif args.command == "compose-secrets":
         write_compose_secrets(args.directory)
+    elif args.command == "asyncapi":
+        stale = asyncapi_files(args.root, check=args.check)
+        if stale:
+            raise SystemExit(
+                "AsyncAPI documents out of date with the contracts or the topic registry: "
+                f"{', '.join(stale)}\nregenerate them with: make asyncapi"
+            )
     elif args.command == "dlq" and args.action == "list":
         rows = dlq_list(args.topic)
         if args.json:

@@ -1,9 +1,7 @@
 """The AsyncAPI 3.0 document of food distribution's topics: eligibility, handouts, low stock.
 
 Built by ``tsunagu.shared.asyncapi``; a copy is committed at
-services/food_distribution/asyncapi.yaml (a test checks it); regenerate it with:
-
-    uv run python -m tsunagu.food_distribution.asyncapi > services/food_distribution/asyncapi.yaml
+services/food_distribution/asyncapi.yaml (a test checks it); regenerate every service's with ``make asyncapi`` (``make lint`` checks them).
 """
 
 from __future__ import annotations

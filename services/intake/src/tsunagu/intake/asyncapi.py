@@ -1,9 +1,7 @@
 """The AsyncAPI 3.0 document of intake's topics: the cases it publishes, what it reads back.
 
 Built by ``tsunagu.shared.asyncapi``; a copy is committed at services/intake/asyncapi.yaml (a
-test checks it); regenerate it with:
-
-    uv run python -m tsunagu.intake.asyncapi > services/intake/asyncapi.yaml
+test checks it); regenerate every service's with ``make asyncapi`` (``make lint`` checks them).
 """
 
 from __future__ import annotations

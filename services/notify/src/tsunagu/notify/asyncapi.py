@@ -2,9 +2,7 @@
 delivery attempt it publishes.
 
 Built by ``tsunagu.shared.asyncapi``; a copy is committed at services/notify/asyncapi.yaml (a
-test checks it); regenerate it with:
-
-    uv run python -m tsunagu.notify.asyncapi > services/notify/asyncapi.yaml
+test checks it); regenerate every service's with ``make asyncapi`` (``make lint`` checks them).
 """
 
 from __future__ import annotations

@@ -3,9 +3,7 @@
 Built by ``tsunagu.shared.asyncapi`` from the topic registry, the event models and the handlers
 routing registers, so it cannot drift from the code. The programme teams subscribe to
 ``routing.programme.<programme>.v1``. A copy is committed at services/routing/asyncapi.yaml (a
-test checks it); regenerate it with:
-
-    uv run python -m tsunagu.routing.asyncapi > services/routing/asyncapi.yaml
+test checks it); regenerate every service's with ``make asyncapi`` (``make lint`` checks them).
 """
 
 from __future__ import annotations
