@@ -65,7 +65,9 @@ async def test_only_intake_and_coordinators_change_consent_and_each_basis_names_
             await client.post(url, json={"action": "withdraw"}, headers=headers)
         ).status_code == 403
     intake = await token(client, "uketsuke")
-    withdrawn = await client.post(url, json={"action": "withdraw"}, headers=intake)
+    # The resident asks to be told the withdrawal was done (notify's one message after it).
+    withdrawal = {"action": "withdraw", "confirmation": True}
+    withdrawn = await client.post(url, json=withdrawal, headers=intake)
     assert withdrawn.status_code == 200 and withdrawn.json()["changed"]
 
     # A support meeting without its date and reference, consent without who and how: 422.
@@ -120,6 +122,7 @@ async def test_only_intake_and_coordinators_change_consent_and_each_basis_names_
     assert changes[1].meeting is None
     assert changes[2].meeting is not None and changes[2].meeting.reference == "支援会議 第3回"
     assert changes[2].changed_by == "csw_outreach"
+    assert [c.confirmation_requested for c in changes] == [True, False, False]
     a = tables.audit_log
     async with intake_app.runtime.sessions() as session:
         entries = (
@@ -134,9 +137,14 @@ async def test_only_intake_and_coordinators_change_consent_and_each_basis_names_
         ("uketsuke", "consent.give"),
         ("csw_outreach", "consent.give"),
     ]
+    assert entries[0].detail["confirmation_requested"] is True
+    assert "confirmation_requested" not in entries[1].detail
     assert entries[1].detail["given_by"] == "legal_representative"
     assert entries[1].detail["given_how"] == "signed_form"
     assert entries[2].detail["meeting"] == {"held_on": "2026-01-10", "reference": "支援会議 第3回"}
+    # The case page's withdrawal form asks whether the resident wants the confirmation.
+    page = await client.get(f"/cases/{case_id}", headers=intake)
+    assert 'name="confirmation"' in page.text and "撤回の確認を本人に連絡する" in page.text
 
 
 def _status_changed(case_id: str, referral_id: str, programme: str, status: str, was: str):

@@ -44,7 +44,7 @@ async def deliveries_of(runtime: NotifyRuntime, case_id: str) -> list[dict[str, 
     return [dict(r._mapping) for r in rows]
 
 
-def consent_withdrawn(case_id: str) -> Envelope:
+def consent_withdrawn(case_id: str, *, confirmation: bool = False) -> Envelope:
     data = intake.ConsentChanged(
         case_id=case_id,
         consent=intake.Consent(
@@ -52,6 +52,7 @@ def consent_withdrawn(case_id: str) -> Envelope:
         ),
         previous_basis="consent",
         changed_by="uketsuke",
+        confirmation_requested=confirmation,
     )
     return Envelope(
         event_type=intake.CONSENT_CHANGED, producer="intake", data=data.model_dump(mode="json")
@@ -138,3 +139,40 @@ async def test_after_a_withdrawal_the_resident_is_contacted_no_further(
         ("programme_accepted", "suppressed", "consent_withdrawn")
     }
     assert smtp.mails(to=email) == []
+
+
+async def test_a_resident_who_asked_for_it_gets_the_confirmation_of_the_withdrawal_and_nothing_more(
+    start_notify, settings, smtp, producer
+):
+    """Issue 15: the resident is contacted no further, apart from the confirmation they asked
+    for: one mail confirming the withdrawal; the acceptance afterwards is suppressed."""
+    runtime = await start_notify(TestClock(DAY), smtp_port=smtp.port)
+    case_id, number = new_case()
+    email = f"{case_id}@resident.example.jp"
+    created = case_created(settings, case_id, number, channels=["email"], email=email)
+    await publish(producer, INTAKE_CASE.name, created, case_id)
+    withdrawn = consent_withdrawn(case_id, confirmation=True)
+    await publish(producer, INTAKE_CASE.name, withdrawn, case_id)
+
+    async def confirmed() -> list[Any] | None:
+        return smtp.mails(to=email) or None
+
+    [mail] = await eventually(confirmed)
+    assert "同意の撤回を承りました" in mail.subject
+    assert number in mail.text and "山田 花子" in mail.text
+
+    accepted = referral_status_changed(case_id, number, "accepted")
+    await publish(producer, ROUTING_CASE.name, accepted, case_id)
+
+    async def decided() -> list[dict[str, Any]] | None:
+        rows = [
+            r for r in await deliveries_of(runtime, case_id) if r["recipient_kind"] == "resident"
+        ]
+        return rows if len(rows) == 2 else None
+
+    rows = await eventually(decided)
+    assert {(r["template"], r["status"], r["reason"]) for r in rows} == {
+        ("withdrawal_confirmed", "sent", None),
+        ("programme_accepted", "suppressed", "consent_withdrawn"),
+    }
+    assert len(smtp.mails(to=email)) == 1

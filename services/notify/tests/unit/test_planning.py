@@ -14,8 +14,10 @@ from tsunagu.notify.domain.planning import (
     RecipientKind,
     ResidentContact,
     SuppressionReason,
+    channels_for,
     dedup_key,
     plan,
+    plan_withdrawal_confirmation,
     resident_channels,
 )
 from tsunagu.notify.domain.quiet_hours import TOKYO
@@ -399,3 +401,42 @@ def test_resident_channel_order() -> None:
         ContactChannel.PHONE,
     )
     assert resident_channels(frozenset({ContactChannel.NONE, ContactChannel.SMS})) == ()
+
+
+def test_after_a_withdrawal_only_the_confirmation_the_resident_asked_for_goes_out() -> None:
+    resident = ResidentContact(
+        CASE, ALL_CHANNELS, ContactTime.MORNING, Language.EN, consent_withdrawn=True
+    )
+    ctx = context(resident=resident, now=NIGHT)
+    [intent] = plan_withdrawal_confirmation(CASE, "2025-0142", ctx).intents
+    assert intent.template == "withdrawal_confirmed"
+    assert intent.recipient == f"resident:{CASE}"
+    assert intent.channels[0] is ContactChannel.EMAIL and intent.language is Language.EN
+    assert intent.not_before > NIGHT  # quiet hours still apply
+    assert intent.variables["case_number"] == "2025-0142" and "case_url" not in intent.variables
+    # Everything else for this resident is suppressed as withdrawn.
+    result = plan("case_routed", case_routed(), ctx)
+    assert result.intents == []
+    assert result.suppressed[0].reason is SuppressionReason.CONSENT_WITHDRAWN
+    assert channels_for(resident) == () and channels_for(resident, "programme_accepted") == ()
+
+
+def test_the_confirmation_still_respects_do_not_contact_and_a_missing_safe_channel() -> None:
+    for resident, reason in (
+        (
+            ResidentContact(CASE, frozenset({ContactChannel.NONE}), consent_withdrawn=True),
+            SuppressionReason.DO_NOT_CONTACT,
+        ),
+        (
+            ResidentContact(CASE, ALL_CHANNELS, at_risk=True, consent_withdrawn=True),
+            SuppressionReason.NO_SAFE_CONTACT,
+        ),
+    ):
+        result = plan_withdrawal_confirmation(CASE, "2025-0142", context(resident=resident))
+        assert result.intents == []
+        assert [s.reason for s in result.suppressed] == [reason]
+    at_risk = ResidentContact(
+        CASE, ALL_CHANNELS, at_risk=True, safe_channel=ContactChannel.SMS, consent_withdrawn=True
+    )
+    [intent] = plan_withdrawal_confirmation(CASE, "2025-0142", context(resident=at_risk)).intents
+    assert intent.channels == (ContactChannel.SMS,)  # the safe channel alone

@@ -31,6 +31,7 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         "case_number": "2025-0142",
         "programme": "csw_participation",
     },
+    "withdrawal_confirmed": {**COUNCIL, "resident_name": "山田 花子", "case_number": "2025-0142"},
     "event_invitation": {
         **COUNCIL,
         "resident_name": "山田 花子",

@@ -116,6 +116,10 @@ class ConsentChanged(_Data):
     given_by: ConsentGivenBy | None = None
     given_how: ConsentMethod | None = None
     meeting: SupportMeeting | None = None
+    #: On a withdrawal: the resident asked to be told it was done. Notify sends that one
+    #: confirmation (on the channels they consented to, quiet hours kept) and nothing else.
+    #: Added later (optional): absent means no confirmation.
+    confirmation_requested: bool = False
 
     @property
     def withdrawn(self) -> bool:

@@ -509,6 +509,7 @@ async def change_consent(
                 meeting=None
                 if body.meeting is None
                 else SupportMeeting(**body.meeting.model_dump()),
+                confirmation=body.confirmation,
             )
     return schemas.ConsentOut(**result)
 

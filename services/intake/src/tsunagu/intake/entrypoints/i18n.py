@@ -291,6 +291,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "consent.by.resident": ("本人", "The resident"),
     "consent.by.legal_representative": ("法定代理人", "Legal representative"),
     "consent.given_how": ("同意の方法", "How"),
+    "consent.confirmation": (
+        "撤回の確認を本人に連絡する（本人が希望した場合）",
+        "Confirm the withdrawal to the resident (if they asked)",
+    ),
     "consent.how.signed_form": ("署名した同意書", "Signed form"),
     "consent.how.verbal": ("口頭", "Verbally"),
     "consent.meeting_held_on": ("支援会議の開催日", "Support meeting held on"),

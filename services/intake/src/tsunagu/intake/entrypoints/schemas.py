@@ -233,6 +233,8 @@ class ConsentIn(_In):
 
     Basis ``consent`` names who gave it (``given_by``) and how (``given_how``); basis
     ``support_meeting`` names the meeting (``meeting``). Without them the answer is 422.
+    On a withdrawal, ``confirmation``: the resident asked to be told it was done (the one
+    message they still get; without it, nothing more is sent to them).
     """
 
     action: Literal["give", "withdraw"]
@@ -240,6 +242,7 @@ class ConsentIn(_In):
     given_by: ConsentGivenBy | None = None
     given_how: ConsentMethod | None = None
     meeting: MeetingIn | None = None
+    confirmation: bool = False
 
 
 class ReferralRequestIn(_In):

@@ -420,11 +420,13 @@ async def change_consent(
     given_by: ConsentGivenBy | None = None,
     given_how: ConsentMethod | None = None,
     meeting: contract.SupportMeeting | None = None,
+    confirmation: bool = False,
 ) -> dict[str, Any]:
     """Record that consent was given (on ``basis``) or withdrawn; tell everyone via the bus.
 
     Only intake staff and coordinators change it (403 for everyone else who may see the case).
-    Consent names who gave it and how; a support meeting names its date and reference.
+    Consent names who gave it and how; a support meeting names its date and reference. A
+    withdrawal records whether the resident asked for a confirmation (``confirmation``).
     """
     statuses = await referral_statuses(session, case_id)
     c, r = tables.case, tables.resident
@@ -454,6 +456,7 @@ async def change_consent(
         meeting = None
     if not give:
         given_by = given_how = meeting = None
+    confirmation = confirmation and not give
     share, new_basis = (True, basis) if give else (False, SharingBasis.NONE)
     previous = SharingBasis(row.consent_basis)
     result = {
@@ -484,6 +487,7 @@ async def change_consent(
         given_by=given_by,
         given_how=given_how,
         meeting=meeting,
+        confirmation_requested=confirmation,
     )
     await _publish(session, ports, contract.CONSENT_CHANGED, case_id, data)
     how: dict[str, Any] = {}
@@ -494,6 +498,8 @@ async def change_consent(
         }
     if meeting is not None:
         how["meeting"] = meeting.model_dump(mode="json")
+    if not give:
+        how["confirmation_requested"] = confirmation
     await audit.record(
         session,
         who.username,

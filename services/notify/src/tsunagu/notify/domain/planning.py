@@ -17,6 +17,13 @@ message can never apply and belongs in the dead-letter topic.
 |                         | accepted: resident (case id)        | programme_accepted | quiet hours |
 | case_routed             | resident (case id)                  | acknowledgement    | quiet hours |
 | stock_low               | food desk lead (consultation event) | stock_low          | at once     |
+| consent_changed         | resident (case id), on a withdrawal | withdrawal_        | quiet hours |
+|   (intake)              |   they asked to have confirmed      |   confirmed        |             |
+
+After a withdrawal of consent the resident is contacted no further (``consent_withdrawn``),
+apart from the confirmation of that withdrawal when they asked for it: the one template in
+``AFTER_WITHDRAWAL``. "Do not contact", being at risk without a safe channel, and quiet hours
+still apply to it.
 
 Every message is an ``Intent``; every message that must not go out is a ``Suppressed``
 decision, kept so that nothing is dropped silently. Any other event type plans nothing.
@@ -190,9 +197,19 @@ def resident_channels(
     return tuple(c for c in RESIDENT_CHANNEL_ORDER if c in consented)
 
 
-def why_unreachable(resident: ResidentContact) -> SuppressionReason:
-    """Why ``resident_channels`` gave nothing for this resident."""
-    if resident.consent_withdrawn:
+#: The resident's confirmation of their own withdrawal, sent only when they asked for it.
+WITHDRAWAL_CONFIRMED = "withdrawal_confirmed"
+#: The only messages a resident still gets after withdrawing consent.
+AFTER_WITHDRAWAL = frozenset({WITHDRAWAL_CONFIRMED})
+
+
+def _withdrawn_for(resident: ResidentContact, template: str | None) -> bool:
+    return resident.consent_withdrawn and template not in AFTER_WITHDRAWAL
+
+
+def why_unreachable(resident: ResidentContact, template: str | None = None) -> SuppressionReason:
+    """Why ``channels_for`` gave nothing for this resident (and this message)."""
+    if _withdrawn_for(resident, template):
         return SuppressionReason.CONSENT_WITHDRAWN
     if ContactChannel.NONE in resident.channels:
         return SuppressionReason.DO_NOT_CONTACT
@@ -201,9 +218,12 @@ def why_unreachable(resident: ResidentContact) -> SuppressionReason:
     return SuppressionReason.NO_CONSENTED_CHANNEL
 
 
-def channels_for(resident: ResidentContact) -> tuple[ContactChannel, ...]:
-    """The channels this resident may be reached on now: none after a consent withdrawal."""
-    if resident.consent_withdrawn:
+def channels_for(
+    resident: ResidentContact, template: str | None = None
+) -> tuple[ContactChannel, ...]:
+    """The channels this resident may be reached on now with ``template``: none after a
+    consent withdrawal, unless it is the confirmation they asked for (``AFTER_WITHDRAWAL``)."""
+    if _withdrawn_for(resident, template):
         return ()
     return resident_channels(
         resident.channels, at_risk=resident.at_risk, safe_channel=resident.safe_channel
@@ -311,6 +331,13 @@ def _on_stock_low(data: Mapping[str, Any], ctx: PlanningContext) -> Plan:
     return Plan([_staff_intent(kind, e.event_id, "stock_low", variables, ctx, case_id=None)])
 
 
+def plan_withdrawal_confirmation(case_id: str, case_number: str, ctx: PlanningContext) -> Plan:
+    """The resident withdrew consent and asked to be told it was done: one message to them
+    (``ctx.resident`` already holds the withdrawal). Nothing else is planned for them."""
+    variables = _case_variables(case_id, case_number, ctx)
+    return _resident_plan(WITHDRAWAL_CONFIRMED, variables, ctx, case_id)
+
+
 _PLANNERS: dict[str, Callable[[Mapping[str, Any], PlanningContext], Plan]] = {
     "referral_created": _on_referral_created,
     "consent_withdrawn": _on_consent_withdrawn,
@@ -371,8 +398,8 @@ def _resident_plan(
     resident = ctx.resident
     if resident is None:
         reason = SuppressionReason.CONTACT_UNKNOWN
-    elif not channels_for(resident):
-        reason = why_unreachable(resident)
+    elif not channels_for(resident, template):
+        reason = why_unreachable(resident, template)
     else:
         # Residents get no staff link; they get the council's number to call instead.
         variables = {k: v for k, v in case_variables.items() if k != "case_url"}
@@ -381,7 +408,7 @@ def _resident_plan(
             recipient_kind=kind,
             recipient_ref=case_id,
             template=template,
-            channels=channels_for(resident),
+            channels=channels_for(resident, template),
             language=resident.language,
             not_before=send_time(ctx.now, resident.preferred_time),
             dedup_key=dedup_key(ctx.event_id, recipient_id(kind, case_id), template),

@@ -33,6 +33,7 @@ from tsunagu.notify.domain.planning import (
     RecipientKind,
     SuppressionReason,
     plan,
+    plan_withdrawal_confirmation,
 )
 from tsunagu.notify.service_layer import journal
 from tsunagu.notify.service_layer.recipients import resident_contact
@@ -146,13 +147,22 @@ async def on_consent_changed(notify: Notify, session: AsyncSession, envelope: En
         state["consent_withdrawn_at"] = None
     if change.contact_sealed:
         state["contact_sealed"] = change.contact_sealed
-    await _hold_consent(notify, session, change.case_id, state, envelope.occurred_at)
+    held = await _hold_consent(notify, session, change.case_id, state, envelope.occurred_at)
+    if held and change.withdrawn and change.confirmation_requested:
+        # The one message the resident still gets: the confirmation they asked for.
+        case = await load_case(session, notify.tables, change.case_id)
+        assert case is not None
+        planned = plan_withdrawal_confirmation(
+            change.case_id, case["case_number"], notify.context(envelope.event_id, case)
+        )
+        await schedule(notify, session, planned, source_event_id=envelope.event_id)
 
 
 async def _hold_consent(
     notify: Notify, session: AsyncSession, case_id: str, state: dict[str, Any], made: datetime
-) -> None:
-    """Keep ``state`` unless the consent held was made after ``made`` (newer state wins)."""
+) -> bool:
+    """Keep ``state`` unless the consent held was made after ``made`` (newer state wins);
+    whether it was kept."""
     t = notify.tables.case_contact
     result = await session.execute(
         update(t)
@@ -164,6 +174,8 @@ async def _hold_consent(
     )
     if result.rowcount == 0:  # type: ignore[attr-defined]
         log.info("older_consent_ignored", case_id=case_id)
+        return False
+    return True
 
 
 def _consent_values(consent: intake.Consent) -> dict[str, Any]:

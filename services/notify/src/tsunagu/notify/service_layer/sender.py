@@ -322,12 +322,12 @@ class Sender:
                 # before the case was marked loses every other channel here, and no failure
                 # falls back to a letter.
                 resident = resident_contact(case)
-                consented = channels_for(resident)
+                consented = channels_for(resident, row["template"])
                 indexed = [(i, c) for i, c in indexed if c in consented]
                 if resident.at_risk:
                     unreachable = SuppressionReason.NO_SAFE_CONTACT
                 if not consented:
-                    await self._suppress(claimed, why_unreachable(resident))
+                    await self._suppress(claimed, why_unreachable(resident, row["template"]))
                     return None
                 preferred = ContactTime(case["contact_time"])
                 sealed = case["contact_sealed"]

@@ -35,8 +35,14 @@ from tsunagu.shared.contracts.reasons import render_reason
 #: council_name, council_phone, and per template:
 #: acknowledgement: case_number, programme, contact_by (date);
 #: programme_accepted: case_number, programme;
-#: event_invitation: event_date, opens_at, closes_at, venue_name, venue_address.
-RESIDENT_TEMPLATES: tuple[str, ...] = ("acknowledgement", "programme_accepted", "event_invitation")
+#: event_invitation: event_date, opens_at, closes_at, venue_name, venue_address;
+#: withdrawal_confirmed: case_number (the one message after a withdrawal, when asked for).
+RESIDENT_TEMPLATES: tuple[str, ...] = (
+    "acknowledgement",
+    "programme_accepted",
+    "event_invitation",
+    "withdrawal_confirmed",
+)
 #: Staff templates carry a case number and a staff UI link, never a resident's name or contact.
 STAFF_TEMPLATES: tuple[str, ...] = (
     "new_referral",  # case_number, case_url, programme, urgent, role, respond_by

@@ -284,6 +284,7 @@ async def consent_submit(
     given_how = form_text(form, "given_how")
     held_on = form_text(form, "meeting_held_on")
     reference = form_text(form, "meeting_reference")[:100]
+    confirmation = form_text(form, "confirmation") == "on"
     if (
         action not in ("give", "withdraw")
         or basis_code not in (SharingBasis.CONSENT.value, SharingBasis.SUPPORT_MEETING.value)
@@ -315,6 +316,7 @@ async def consent_submit(
                 given_by=ConsentGivenBy(given_by) if given_by else None,
                 given_how=ConsentMethod(given_how) if given_how else None,
                 meeting=meeting,
+                confirmation=confirmation,
             )
     except NotFound:
         raise not_found() from None
