@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from routing_testkit import (
     FakeClock,
@@ -191,3 +193,49 @@ async def test_a_correction_undone_reinstates_the_withdrawn_referral(
     stored = {r["programme"]: r for r in await referrals_of(runtime, case_id)}
     assert stored["csw_participation"]["deadline_at"] == deadline_for(clock.now, False, RULES)
     assert stored["csw_participation"]["reason"] is None
+
+
+async def test_a_correction_to_urgent_brings_the_waiting_referrals_deadlines_forward(
+    start_runtime, producer, tap: Tap
+) -> None:
+    """No food today, learnt at a correction: the referrals still waiting to be accepted must
+    be taken up within the urgent hours from now, not by the ordinary deadline; an accepted
+    one has no deadline to move; and the scanner escalates by the new deadline."""
+    clock = FakeClock()
+    runtime = await start_runtime(clock)
+    case = case_created(["income_shortfall", "isolation"], most_pressing="income_shortfall")
+    case_id = case.data["case_id"]
+    await publish(producer, case)
+    (routed,) = await tap.wait_for(case_id, 1, event_type="case_routed")
+    assert routed.data["urgent"] is False
+    shared_at = clock.now
+    by_programme = {r["programme"]: r for r in routed.data["referrals"]}
+    await publish(
+        producer,
+        referral_response({**by_programme["csw_participation"], "case_id": case_id}, "accept"),
+    )
+    await tap.wait_for(case_id, 1, topic=CASE_TOPIC, event_type="referral_status_changed")
+
+    clock.advance(minutes=30)
+    await publish(
+        producer,
+        case_updated(
+            case_id, ["income_shortfall", "isolation"], most_pressing="income_shortfall",
+            no_food_today=True,
+        ),
+    )  # fmt: skip
+    (rerouted,) = await tap.wait_for(case_id, 1, event_type="case_rerouted")
+    urgent_deadline = deadline_for(clock.now, True, RULES)
+    assert urgent_deadline < deadline_for(shared_at, False, RULES)
+    assert rerouted.data["urgent"] is True
+    shown = {r["programme"]: r for r in rerouted.data["referrals"]}
+    assert shown["life_independence"]["status"] == "pending"
+    assert datetime.fromisoformat(shown["life_independence"]["deadline_at"]) == urgent_deadline
+    stored = {r["programme"]: r for r in await referrals_of(runtime, case_id)}
+    assert stored["life_independence"]["deadline_at"] == urgent_deadline
+    assert stored["csw_participation"]["status"] == "accepted"
+
+    # Past the urgent hours (long before the ordinary deadline): escalated.
+    clock.advance(hours=RULES.urgent_hours, minutes=1)
+    (escalated,) = await tap.wait_for(case_id, 1, topic=CASE_TOPIC, event_type="referral_escalated")
+    assert escalated.data["programme"] == "life_independence"

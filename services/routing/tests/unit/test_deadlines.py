@@ -11,6 +11,7 @@ import yaml
 
 from tsunagu.routing.domain import (
     RuleSet,
+    deadline_after_correction,
     deadline_for,
     is_business_day,
     is_overdue,
@@ -132,3 +133,19 @@ def test_the_calendar_is_loaded_for_this_year_and_the_next_at_start_up() -> None
     assert 2041 not in _japan_holidays().years
     load_calendar(date(2040, 11, 29))
     assert {2040, 2041} <= _japan_holidays().years
+
+
+def test_a_correction_to_urgent_shortens_a_deadline_and_never_lengthens_one() -> None:
+    rules = load_rules()
+    shared = jst(2026, 7, 13, 10, 0)
+    ordinary = deadline_for(shared, False, rules)  # Wednesday 10:00
+    corrected = jst(2026, 7, 13, 10, 30)
+    urgent = deadline_after_correction(ordinary, corrected, True, rules)
+    assert urgent == corrected + timedelta(hours=rules.urgent_hours)
+    # Already sooner than the urgent hours from now: kept.
+    soon = corrected + timedelta(minutes=5)
+    assert deadline_after_correction(soon, corrected, True, rules) == soon
+    # No longer urgent: no more time than it had.
+    assert deadline_after_correction(urgent, corrected, False, rules) == urgent
+    # A referral not yet shared has no deadline to change.
+    assert deadline_after_correction(None, corrected, True, rules) is None

@@ -3,7 +3,13 @@
 Pure functions over plain data; no I/O. The public API is re-exported here.
 """
 
-from .deadlines import deadline_for, is_business_day, is_overdue, next_business_day
+from .deadlines import (
+    deadline_after_correction,
+    deadline_for,
+    is_business_day,
+    is_overdue,
+    next_business_day,
+)
 from .engine import Decision, ExternalReferral, decide
 from .errors import (
     InvalidCaseFacts,
@@ -44,6 +50,7 @@ __all__ = [
     "RuleSetError",
     "UnknownConcernError",
     "allowed_actions",
+    "deadline_after_correction",
     "deadline_for",
     "decide",
     "is_business_day",

@@ -38,6 +38,20 @@ def deadline_for(created_at: datetime, urgent: bool, rules: RuleSet) -> datetime
     return datetime.combine(day, local.timetz())
 
 
+def deadline_after_correction(
+    current: datetime | None, now: datetime, urgent: bool, rules: RuleSet
+) -> datetime | None:
+    """A pending referral's deadline once a correction has routed its case again.
+
+    A case corrected to urgent must be taken up within the urgent hours from now (when the
+    team learns of it), or by the deadline it already had if that is sooner. A correction that
+    makes a case no longer urgent gives no more time: the deadline stays.
+    """
+    if current is None or not urgent:
+        return current
+    return min(current, deadline_for(now, True, rules))
+
+
 def is_overdue(deadline: datetime, now: datetime) -> bool:
     """True once `now` is strictly past `deadline` (accepting at the deadline is in time)."""
     _require_aware(deadline, "deadline")

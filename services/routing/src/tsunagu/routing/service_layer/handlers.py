@@ -34,6 +34,7 @@ from tsunagu.routing.domain import (
     HeldReferral,
     InvalidTransition,
     RuleSet,
+    deadline_after_correction,
     deadline_for,
     next_after_decline,
     reroute,
@@ -361,6 +362,26 @@ async def on_case_updated(routing: Routing, session: AsyncSession, envelope: Env
             update(t.referral).where(t.referral.c.referral_id == referral_id).values(**values)
         )
         reinstated.append(r)
+
+    # A correction that makes the case urgent shortens the deadline of every referral still
+    # waiting to be accepted (the deadline scanner goes by the stored one).
+    added_ids = {r["referral_id"] for r in added}
+    for r in current.values():
+        if (
+            r["status"] != ReferralStatus.PENDING
+            or r["referral_id"] in added_ids
+            or r["referral_id"] in plan.reinstate
+            or r["referral_id"] in plan.withdraw
+        ):
+            continue
+        sooner = deadline_after_correction(r["deadline_at"], now, decision.urgent, routing.rules)
+        if sooner != r["deadline_at"]:
+            r.update(deadline_at=sooner, updated_at=now)
+            await session.execute(
+                update(t.referral)
+                .where(t.referral.c.referral_id == r["referral_id"])
+                .values(deadline_at=sooner, updated_at=now)
+            )
 
     # Kept referrals the decision still reaches carry its reasons for them now.
     for r in current.values():
