@@ -217,7 +217,7 @@ def unreadable(response: Any) -> bool:
         return True
     if response.status_code != 422:
         return False
-    detail = response.json().get("detail")
+    detail = response.json().get("fields")
     return isinstance(detail, list) and all(d.get("type") == "json_invalid" for d in detail)
 
 

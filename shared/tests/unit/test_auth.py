@@ -132,7 +132,7 @@ def test_roles_are_checked_and_admins_pass():
     assert client.get("/food-only", headers=bearer(admin)).status_code == 200
     refused = client.get("/food-only", headers=bearer(intake))
     assert refused.status_code == 403
-    assert "権限" in refused.json()["detail"]
+    assert "権限" in refused.json()["message"]
 
 
 def test_a_revoked_sign_in_is_401():

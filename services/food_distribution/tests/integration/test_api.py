@@ -165,7 +165,7 @@ async def test_not_eligible_is_409_with_the_reason(food: Food) -> None:
     case = await food.case(event_id=ev, concerns=["isolation", "health"])
     r = await hand_out(food.client(), case["case_id"])
     assert r.status_code == 409
-    detail = r.json()["detail"]
+    detail = r.json()
     assert detail["code"] == "not_eligible"
     assert detail["reason"] == "not_eligible_by_routing"
     assert "振り分けの判断で対象とされておらず" in detail["message"]
@@ -182,7 +182,7 @@ async def test_already_served_is_409_naming_when_and_by_whom(food: Food) -> None
     # Another desk, another parcel type: still the same household at the same event.
     r = await hand_out(food.client("sato"), case["case_id"], "infant")
     assert r.status_code == 409
-    detail = r.json()["detail"]
+    detail = r.json()
     assert detail["code"] == "already_served"
     assert detail["handed_out_by"] == "tanaka"
     served_at = datetime.fromisoformat(detail["handed_out_at"])
@@ -200,7 +200,7 @@ async def test_out_of_stock_is_409_with_what_remains(food: Food) -> None:
     case = await food.case(event_id=ev)
     r = await hand_out(food.client(), case["case_id"], "allergy_friendly")
     assert r.status_code == 409
-    detail = r.json()["detail"]
+    detail = r.json()
     assert detail["code"] == "out_of_stock"
     assert detail["parcel_type"] == "allergy_friendly"
     assert detail["remaining"] == {
@@ -214,7 +214,7 @@ async def test_out_of_stock_is_409_with_what_remains(food: Food) -> None:
 async def test_unknown_case_is_404(food: Food) -> None:
     r = await hand_out(food.client(), "case-that-never-was")
     assert r.status_code == 404
-    assert r.json()["detail"]["code"] == "case_not_found"
+    assert r.json()["code"] == "case_not_found"
     assert (await food.client().get("/api/v1/eligibility/nope")).status_code == 404
     assert (
         await food.client().get("/api/v1/stock", params={"event_id": "nope"})
@@ -229,7 +229,7 @@ async def test_manual_grant_with_reason_then_handout(food: Food) -> None:
 
     r = await lead.post("/api/v1/eligibility", json={"case_id": case["case_id"], "reason": "  "})
     assert r.status_code == 422
-    assert r.json()["detail"][0]["loc"] == ["body", "reason"]
+    assert r.json()["fields"][0]["loc"] == ["body", "reason"]
 
     reason = "所持金がなく本日の食事がない"
     r = await lead.post("/api/v1/eligibility", json={"case_id": case["case_id"], "reason": reason})
@@ -284,7 +284,7 @@ async def test_idempotency_key_same_body_same_answer_one_handout(food: Food) -> 
 
     reused = await hand_out(c, case["case_id"], "infant", key=key)
     assert reused.status_code == 422
-    assert reused.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]
+    assert reused.json()["fields"][0]["loc"] == ["header", "Idempotency-Key"]
 
     # A new key is a new request: the household has been served.
     assert (await hand_out(c, case["case_id"], key=uid("key"))).status_code == 409
@@ -350,7 +350,7 @@ async def test_invalid_input_is_422_naming_the_field(
 ) -> None:
     r = await food.client().post(path, json=body)
     assert r.status_code == 422, r.text
-    assert any(e["loc"][-1] == field for e in r.json()["detail"]), r.json()
+    assert any(e["loc"][-1] == field for e in r.json()["fields"]), r.json()
 
 
 async def test_401_without_a_token_and_403_for_other_roles(food: Food) -> None:
@@ -423,8 +423,8 @@ async def test_transfers_and_adjustments_keep_a_ledger_and_never_go_negative(foo
               "quantity": 5},
     )  # fmt: skip
     assert r.status_code == 409
-    assert r.json()["detail"]["code"] == "out_of_stock"
-    assert r.json()["detail"]["remaining"]["standard"] == 4
+    assert r.json()["code"] == "out_of_stock"
+    assert r.json()["remaining"]["standard"] == 4
 
     r = await c.post(
         "/api/v1/stock/adjustments",
@@ -444,7 +444,7 @@ async def test_transfers_and_adjustments_keep_a_ledger_and_never_go_negative(foo
               "quantity": 1, "source": "d"},
     )  # fmt: skip
     assert wrong_venue.status_code == 409
-    assert wrong_venue.json()["detail"]["code"] == "venue_mismatch"
+    assert wrong_venue.json()["code"] == "venue_mismatch"
 
     ledger = await food.rows(
         "SELECT event_id, venue_id, kind, quantity, counterpart, reason, staff, balance_after"
@@ -517,7 +517,7 @@ async def test_per_event_limit_is_configurable(make_food) -> None:
         assert (await hand_out(food.client(), case["case_id"])).status_code == 201
     r = await hand_out(food.client(), case["case_id"])
     assert r.status_code == 409
-    assert r.json()["detail"]["per_event"] == 2
+    assert r.json()["per_event"] == 2
 
 
 async def test_once_per_30_days_across_events(make_food) -> None:
@@ -531,7 +531,7 @@ async def test_once_per_30_days_across_events(make_food) -> None:
     assert (await hand_out(food.client("tanaka"), a["case_id"])).status_code == 201
     r = await hand_out(food.client(), b["case_id"])
     assert r.status_code == 409
-    detail = r.json()["detail"]
+    detail = r.json()
     assert detail["rule"] == "min_days_between"
     assert detail["handed_out_by"] == "tanaka"
     assert "30日に1回まで" in detail["message"]

@@ -248,8 +248,8 @@ async def test_case_routed_fills_the_referrals(intake_app: App) -> None:
     for action, text in (("decline", {"reason": "x"}), ("close", {"outcome": "x"})):
         refused = await intake_app.client.post(url, json={"action": action, **text}, headers=csw)
         assert refused.status_code == 409, refused.text
-        assert "受付済み" in refused.json()["detail"]
-        assert "支援を始める" in refused.json()["detail"]
+        assert "受付済み" in refused.json()["message"]
+        assert "支援を始める" in refused.json()["message"]
     await wait_sent(intake_app)
     sent = await read_topic(
         intake_app.settings.kafka_bootstrap, INTAKE_REFERRAL_RESPONSE.name, key=case_id
@@ -413,7 +413,7 @@ async def test_a_programme_responds_to_its_own_referrals_only(intake_app: App) -
     csw = await token(intake_app.client, "csw_participation")
     no_reason = await intake_app.client.post(url, json={"action": "decline"}, headers=csw)
     assert no_reason.status_code == 422
-    assert no_reason.json()["detail"][0]["loc"][-1] == "reason"
+    assert no_reason.json()["fields"][0]["loc"][-1] == "reason"
     not_yet = await intake_app.client.post(url, json={"action": "start"}, headers=csw)
     assert not_yet.status_code == 409
 
@@ -492,7 +492,7 @@ async def test_bad_input_is_refused_naming_the_field(intake_app: App, change, fi
     headers = await token(intake_app.client, "uketsuke")
     response = await create(intake_app, headers, case_body(**change))
     assert response.status_code == 422, response.text
-    assert response.json()["detail"][0]["loc"] == field
+    assert response.json()["fields"][0]["loc"] == field
 
 
 async def test_oversized_and_unauthenticated_requests_are_refused(intake_app: App) -> None:
@@ -543,7 +543,7 @@ async def test_correcting_the_concerns_publishes_case_updated(intake_app: App) -
         url, json=facts | {"most_pressing": "debt_arrears"}, headers=headers
     )
     assert wrong.status_code == 422
-    assert wrong.json()["detail"][0]["loc"] == ["body", "most_pressing"]
+    assert wrong.json()["fields"][0]["loc"] == ["body", "most_pressing"]
     life = await token(intake_app.client, "life_independence")
     assert (await intake_app.client.patch(url, json=facts, headers=life)).status_code == 404
 

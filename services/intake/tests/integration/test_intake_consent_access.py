@@ -75,7 +75,7 @@ async def test_only_intake_and_coordinators_change_consent_and_each_basis_names_
         url, json={"action": "give", "basis": "support_meeting"}, headers=intake
     )
     assert bare.status_code == 422
-    assert bare.json()["detail"][0]["loc"][-1] == "meeting"
+    assert bare.json()["fields"][0]["loc"][-1] == "meeting"
     no_ref = await client.post(
         url,
         json={"action": "give", "basis": "support_meeting", "meeting": {"held_on": "2026-01-10"}},
@@ -84,7 +84,7 @@ async def test_only_intake_and_coordinators_change_consent_and_each_basis_names_
     assert no_ref.status_code == 422
     anonymous = await client.post(url, json={"action": "give", "basis": "consent"}, headers=intake)
     assert anonymous.status_code == 422
-    assert anonymous.json()["detail"][0]["loc"][-1] == "given_by"
+    assert anonymous.json()["fields"][0]["loc"][-1] == "given_by"
 
     given = await client.post(
         url,

@@ -49,7 +49,7 @@ async def test_database_outage_answers_503_then_the_first_request_after_it_201(
                 )
                 assert down.status_code == 503, down.text
                 assert int(down.headers["Retry-After"]) > 0
-                assert "しばらくしてから" in down.json()["detail"]
+                assert "しばらくしてから" in down.json()["message"]
             page = await client.get("/cases/new", headers=headers | {"Accept": "text/html"})
             assert page.status_code in (200, 503)  # the form may not need the database
             ready = await client.get("/readyz")

@@ -65,7 +65,7 @@ async def test_input_that_grows_under_nfkc_gets_422_and_leaks_nothing(
     response = await intake_app.client.post("/api/v1/cases", json=body, headers=headers)
 
     assert response.status_code == 422, response.text
-    errors = response.json()["detail"]
+    errors = response.json()["fields"]
     assert [e["loc"] for e in errors] == [field]
     assert _leaks(response.text, body) == []
     out, err = capfd.readouterr()

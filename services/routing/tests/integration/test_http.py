@@ -127,7 +127,7 @@ async def test_explain_names_the_invalid_field(
         "/api/v1/routing/explain", json=body, headers=bearer(runtime, "intake")
     )
     assert response.status_code == 422
-    locations = [e["loc"][: len(field)] for e in response.json()["detail"]]
+    locations = [e["loc"][: len(field)] for e in response.json()["fields"]]
     assert field in locations
     if "gambling" in str(change):
         assert "unknown concern code(s): 'gambling'" in response.text

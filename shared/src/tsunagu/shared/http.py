@@ -1,5 +1,6 @@
 """The HTTP side every service shares: health, readiness, metrics, body limits, auth errors,
-the security headers of every page, and unexpected errors answered without personal data."""
+the security headers of every page, and unexpected errors answered without personal data
+(all refusals in the one shape of :mod:`tsunagu.shared.errors`)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ from urllib.parse import quote
 import asyncpg
 from aiokafka import errors as kafka_errors
 from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import (
     HTMLResponse,
     JSONResponse,
@@ -25,7 +24,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import exc as sa_exc
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from tsunagu.shared import errors
 from tsunagu.shared.auth import AuthError
+from tsunagu.shared.errors import RETRY_AFTER_SECONDS, error_response
 from tsunagu.shared.faults import is_transient
 from tsunagu.shared.logs import describe_error, get_logger
 
@@ -33,8 +34,6 @@ log = get_logger(__name__)
 
 ReadinessCheck = tuple[str, Callable[[], Awaitable[Any]]]
 
-#: Seconds a client is asked to wait when the database or the broker is unreachable.
-RETRY_AFTER_SECONDS = 5
 UNAVAILABLE = (
     "データベースに一時的に接続できません。しばらくしてからもう一度お試しください。"
     "入力した内容は失われていません。"
@@ -86,7 +85,7 @@ class _BodyTooLarge(Exception):
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
-    response = JSONResponse({"detail": "リクエストが大きすぎます (request body too large)"}, 413)
+    response = error_response(413)
     await response(scope, receive, send)
 
 
@@ -179,9 +178,7 @@ class QuietErrors:
                 error=describe_error(exc),
             )
             if not started:
-                response = JSONResponse(
-                    {"detail": "内部エラーが発生しました (internal error)"}, status_code=500
-                )
+                response = error_response(500)
                 await response(scope, receive, send)
 
 
@@ -189,14 +186,6 @@ def _route_of(scope: Scope) -> str:
     """The route's pattern (``/api/v1/cases/{case_id}``), never the path with its values."""
     route = scope.get("route")
     return str(getattr(route, "path", "")) or "?"
-
-
-def _safe_ctx(ctx: Any) -> dict[str, Any]:
-    """A validation error's context keeps its limits (``max_length``, ``ge`` …) only: a nested
-    exception's text may quote the value."""
-    if not isinstance(ctx, dict):
-        return {}
-    return {k: v for k, v in ctx.items() if isinstance(v, int | float | bool) or k == "pattern"}
 
 
 def create_app(
@@ -216,6 +205,7 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(QuietErrors)
     app.add_middleware(SecurityHeaders)
+    errors.install(app)
     if asyncapi is not None:
         from tsunagu.shared.asyncapi import routes
 
@@ -226,23 +216,7 @@ def create_app(
         if "text/html" in request.headers.get("accept", "") and request.method == "GET":
             target = quote(str(request.url), safe="")
             return RedirectResponse(f"{login_url}?next={target}", status_code=303)
-        return JSONResponse(
-            {"detail": "ログインが必要です (authentication required)"},
-            status_code=401,
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        """422 naming each field, without FastAPI's echo of what was sent (``input``): that is
-        often a resident's name, phone or address, and answers travel through proxies and
-        browser histories."""
-        detail = [
-            {key: value for key, value in error.items() if key not in ("input", "ctx", "url")}
-            | ({"ctx": _safe_ctx(error["ctx"])} if "ctx" in error else {})
-            for error in exc.errors()
-        ]
-        return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)
+        return error_response(401, headers={"WWW-Authenticate": "Bearer"})
 
     async def _unavailable(request: Request, exc: Exception) -> Response:
         """The database (or the broker) is unreachable: 503 with ``Retry-After``, so a client
@@ -257,10 +231,8 @@ def create_app(
                 f"<title>一時的に利用できません</title><p>{UNAVAILABLE}</p></html>"
             )
             return HTMLResponse(page, status_code=503, headers=headers)
-        return JSONResponse(
-            {"detail": f"{UNAVAILABLE} (service temporarily unavailable)"},
-            status_code=503,
-            headers=headers,
+        return error_response(
+            503, message=UNAVAILABLE, message_en="Service temporarily unavailable", headers=headers
         )
 
     for fault in FAULT_TYPES:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -13,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from tsunagu.intake.entrypoints import api, pages, privacy, public, reports_api
 from tsunagu.intake.entrypoints.i18n import translator
 from tsunagu.intake.entrypoints.web import Intake, WebMiddleware, lang_of
+from tsunagu.shared import errors
 
 PACKAGE = Path(__file__).resolve().parent.parent
 
@@ -51,7 +51,7 @@ def install(app: FastAPI, intake: Intake) -> None:
         """JSON for the API; a page in the staff's language for a person."""
         wants_html = "text/html" in request.headers.get("accept", "")
         if request.url.path.startswith("/api/") or not wants_html:
-            return await http_exception_handler(request, exc)
+            return await errors.http_error(request, exc)
         t = translator(lang_of(request))
         titles = {404: t("error.404"), 403: t("error.403")}
         principal = getattr(request.state, "principal", None)
