@@ -176,6 +176,28 @@ def unprocessable(response: httpx.Response, w: World, role: str) -> str | None:
     return None if response.status_code == 422 else f"expected 422, got {response.status_code}"
 
 
+def safe_contact_as_is(w: World) -> dict[str, Any]:
+    """A is not at risk: marking it not sensitive changes nothing."""
+    return {"json": {"sensitive": False, "safe_contact": None}}
+
+
+def safe_contact_form(w: World) -> dict[str, Any]:
+    return {"data": {"safe_contact": ""}}
+
+
+def refer_again(w: World) -> dict[str, Any]:
+    """A programme A already has: the allowed get 409 (nothing new is asked of routing)."""
+    return {"json": {"programme": "life_independence"}}
+
+
+def refer_again_form(w: World) -> dict[str, Any]:
+    return {"data": {"programme": "life_independence"}}
+
+
+def late_intake(w: World) -> dict[str, Any]:
+    return {"json": {"reason": "アクセス表の確認"}}
+
+
 def board_waiting(w: World) -> dict[str, Any]:
     return {"json": {"status": "waiting"}}
 
@@ -500,6 +522,81 @@ MATRIX: list[Cell] = [
     ),
     *row(["food_desk"], "intake", "POST", "/api/v1/cases/{A}/board-status", refused, board_waiting),
     *row(ANON, "intake", "POST", "/api/v1/cases/{A}/board-status", unauthenticated, board_waiting),
+    # safe contact and asking routing for one more referral: intake staff and coordinators
+    *row(
+        ["intake", "coordinator"],
+        "intake",
+        "POST",
+        "/api/v1/cases/{A}/safe-contact",
+        allowed,
+        safe_contact_as_is,
+    ),
+    *row(
+        ["admin", "auditor", "programme"],
+        "intake",
+        "POST",
+        "/api/v1/cases/{A}/safe-contact",
+        forbidden,
+        safe_contact_as_is,
+    ),
+    *row(
+        ["food_desk"],
+        "intake",
+        "POST",
+        "/api/v1/cases/{A}/safe-contact",
+        refused,
+        safe_contact_as_is,
+    ),
+    *row(
+        ["other_programme"],
+        "intake",
+        "POST",
+        "/api/v1/cases/{A}/safe-contact",
+        hidden,
+        safe_contact_as_is,
+    ),
+    *row(
+        ANON,
+        "intake",
+        "POST",
+        "/api/v1/cases/{A}/safe-contact",
+        unauthenticated,
+        safe_contact_as_is,
+    ),
+    *row(
+        ["intake", "coordinator"],
+        "intake",
+        "POST",
+        "/api/v1/cases/{A}/referrals",
+        allowed,
+        refer_again,
+    ),
+    *row(
+        ["admin", "auditor", "programme"],
+        "intake",
+        "POST",
+        "/api/v1/cases/{A}/referrals",
+        forbidden,
+        refer_again,
+    ),
+    *row(["food_desk"], "intake", "POST", "/api/v1/cases/{A}/referrals", refused, refer_again),
+    *row(["other_programme"], "intake", "POST", "/api/v1/cases/{A}/referrals", hidden, refer_again),
+    *row(ANON, "intake", "POST", "/api/v1/cases/{A}/referrals", unauthenticated, refer_again),
+    # intake API: taking residents in on another day than the event's is an admin's leave
+    *row(["admin"], "intake", "PUT", "/api/v1/events/{event}/late-intake", allowed, late_intake),
+    *row(
+        everyone_but("admin"),
+        "intake",
+        "PUT",
+        "/api/v1/events/{event}/late-intake",
+        forbidden,
+        late_intake,
+    ),
+    *row(ANON, "intake", "PUT", "/api/v1/events/{event}/late-intake", unauthenticated, late_intake),
+    *row(
+        everyone_but("admin"), "intake", "DELETE", "/api/v1/events/{event}/late-intake", forbidden
+    ),
+    *row(ANON, "intake", "DELETE", "/api/v1/events/{event}/late-intake", unauthenticated),
     # intake API: a referral is answered by its programme's members only
     *row(["programme"], "intake", "POST", "/api/v1/referrals/{A_csw}/respond", allowed, accept),
     *row(
@@ -690,6 +787,66 @@ MATRIX: list[Cell] = [
     *row(["programme"], "intake", "GET", "/cases/{A}", allowed, page=True),
     *row(["other_programme"], "intake", "GET", "/cases/{A}", hidden, page=True),
     *row(["food_desk", "programme"], "intake", "GET", "/board", forbidden, page=True),
+    *row(
+        ["intake"],
+        "intake",
+        "POST",
+        "/cases/{A}/safe-contact",
+        allowed,
+        safe_contact_form,
+        page=True,
+    ),
+    *row(
+        ["programme", "auditor"],
+        "intake",
+        "POST",
+        "/cases/{A}/safe-contact",
+        forbidden,
+        safe_contact_form,
+        page=True,
+    ),
+    *row(
+        ["other_programme", "food_desk"],
+        "intake",
+        "POST",
+        "/cases/{A}/safe-contact",
+        refused,
+        safe_contact_form,
+        page=True,
+    ),
+    *row(
+        ANON,
+        "intake",
+        "POST",
+        "/cases/{A}/safe-contact",
+        unauthenticated,
+        safe_contact_form,
+        page=True,
+    ),
+    *row(
+        ["intake"], "intake", "POST", "/cases/{A}/referrals", allowed, refer_again_form, page=True
+    ),
+    *row(
+        ["programme", "auditor"],
+        "intake",
+        "POST",
+        "/cases/{A}/referrals",
+        forbidden,
+        refer_again_form,
+        page=True,
+    ),
+    *row(
+        ["other_programme", "food_desk"],
+        "intake",
+        "POST",
+        "/cases/{A}/referrals",
+        refused,
+        refer_again_form,
+        page=True,
+    ),
+    *row(
+        ANON, "intake", "POST", "/cases/{A}/referrals", unauthenticated, refer_again_form, page=True
+    ),
     *row(
         ["intake", "admin"],
         "intake",

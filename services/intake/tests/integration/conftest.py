@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from tsunagu.shared.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from intake_helpers import ADMIN_TOTP_SECRET, DEAD_ROUTING_URL, App
+from intake_helpers import ADMIN_TOTP_SECRET, DEAD_ROUTING_URL, PASSWORD, App, otp_fields
 
 pytestmark = pytest.mark.integration
 
@@ -58,6 +59,33 @@ async def intake_app(intake_settings: Settings) -> AsyncIterator[App]:
     await runtime.engine.dispose()
 
 
+@pytest.fixture
+async def admin(intake_app: App) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser-like client of its own, signed in as the admin."""
+    transport = httpx.ASGITransport(app=intake_app.app, client=("127.0.0.2", 40000))
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://intake.test", headers={"Accept": "text/html"}
+    ) as client:
+        page = await client.get("/login")
+        await client.post(
+            "/login",
+            data={
+                "username": "admin",
+                "password": PASSWORD,
+                "csrf_token": _csrf_of(page),
+                "next": "/",
+                **otp_fields("admin"),  # admins have a second factor
+            },
+        )
+        yield client
+
+
+def _csrf_of(page: httpx.Response) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found is not None, page.text[:300]
+    return found[1]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -88,7 +116,7 @@ def served_intake(intake_settings: Settings, artefacts_root: Path) -> Iterator[s
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a loaded machine imports slowly
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"intake exited with {proc.returncode}; see {log.name}")

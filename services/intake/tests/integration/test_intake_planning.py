@@ -5,38 +5,16 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator
 from datetime import date, time, timedelta
 
 import httpx
 import pytest
-from intake_helpers import PASSWORD, App, case_body, otp_fields, today, token
+from intake_helpers import App, case_body, today, token
 
 from tsunagu.intake.service_layer import planning
 from tsunagu.intake.service_layer import staff as staff_service
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def admin(intake_app: App) -> AsyncIterator[httpx.AsyncClient]:
-    """A browser-like client of its own, signed in as the admin."""
-    transport = httpx.ASGITransport(app=intake_app.app, client=("127.0.0.2", 40000))
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://intake.test", headers={"Accept": "text/html"}
-    ) as client:
-        page = await client.get("/login")
-        await client.post(
-            "/login",
-            data={
-                "username": "admin",
-                "password": PASSWORD,
-                "csrf_token": csrf_of(page),
-                "next": "/",
-                **otp_fields("admin"),  # admins have a second factor
-            },
-        )
-        yield client
 
 
 def csrf_of(page: httpx.Response) -> str:

@@ -66,6 +66,11 @@ class IntakeTables(ServiceTables):
             #: Event planning: how many residents the venue can take, notes of the meeting.
             Column("capacity", Integer),
             Column("planning_notes", Text),
+            #: An admin's leave to take residents in on another day than the event's own (paper
+            #: sheets typed in afterwards): why, who, when. Empty: the event's day only.
+            Column("late_intake_reason", Text),
+            Column("late_intake_by", String(64)),
+            Column("late_intake_at", DateTime(timezone=True)),
             _created_at(),
             Index("ix_consultation_event_event_date_venue_id", "event_date", "venue_id"),
         )

@@ -331,18 +331,67 @@ async def events(
         rows = await staff_service.list_events(
             session, from_date=from_date, to_date=to_date, venue_id=venue_id
         )
-    return [
-        schemas.EventOut(
-            event_id=row["event_id"],
-            venue_id=row["venue_id"],
-            venue_name=row["venue_name"],
-            date=row["event_date"],
-            opens_at=row["opens_at"],
-            closes_at=row["closes_at"],
-            programmes=row["programmes"],
-        )
-        for row in rows
-    ]
+    return [_event_out(row) for row in rows]
+
+
+def _event_out(row: dict[str, Any]) -> schemas.EventOut:
+    return schemas.EventOut(
+        event_id=row["event_id"],
+        venue_id=row["venue_id"],
+        venue_name=row["venue_name"],
+        date=row["event_date"],
+        opens_at=row["opens_at"],
+        closes_at=row["closes_at"],
+        programmes=row["programmes"],
+        late_intake_reason=row.get("late_intake_reason"),
+    )
+
+
+EventId = Annotated[str, Path(pattern=schemas.ID_PATTERN, description="The event's id")]
+_LATE_INTAKE_ERRORS: Responses = {
+    **_UNAUTHORISED,
+    403: {"description": "Admins only"},
+    404: {"description": "No such event"},
+}
+
+
+@router.put(
+    "/events/{event_id}/late-intake",
+    response_model=schemas.EventOut,
+    tags=["events"],
+    responses={**_LATE_INTAKE_ERRORS, **_MALFORMED},
+)
+async def allow_late_intake(
+    request: Request, principal: Staff, event_id: EventId, body: schemas.LateIntakeIn
+) -> schemas.EventOut:
+    """An admin lets intake staff take residents in at this event on other days than its own
+    (cases are otherwise taken in only at today's events), saying why; audited."""
+    await check_csrf(request, principal)
+    _admin_only(principal)
+    with http_errors("body"):
+        async with intake(request).transaction() as session:
+            row = await staff_service.set_late_intake(
+                session, principal.username, event_id, body.reason
+            )
+    return _event_out(row)
+
+
+@router.delete(
+    "/events/{event_id}/late-intake",
+    response_model=schemas.EventOut,
+    tags=["events"],
+    responses=_LATE_INTAKE_ERRORS,
+)
+async def end_late_intake(
+    request: Request, principal: Staff, event_id: EventId
+) -> schemas.EventOut:
+    """Take the leave back: the event takes residents in on its own day only again."""
+    await check_csrf(request, principal)
+    _admin_only(principal)
+    with http_errors("body"):
+        async with intake(request).transaction() as session:
+            row = await staff_service.set_late_intake(session, principal.username, event_id, None)
+    return _event_out(row)
 
 
 @router.post(
@@ -393,6 +442,7 @@ async def create_case(
                 app.ports,
                 body,
                 taken_by=principal.username,
+                today=app.today(),
                 idempotency_key=idempotency_key,
                 resident_id=resident_id,
             )

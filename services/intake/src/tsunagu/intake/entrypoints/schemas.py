@@ -113,6 +113,15 @@ class EventOut(BaseModel):
     opens_at: LocalTime
     closes_at: LocalTime
     programmes: list[str]
+    #: Set when an admin allowed intake on other days than the event's own, and why.
+    late_intake_reason: str | None = None
+
+
+class LateIntakeIn(BaseModel):
+    """Why residents may be taken in at this event on another day (paper sheets, …)."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=200)
 
 
 class CaseCreatedOut(BaseModel):

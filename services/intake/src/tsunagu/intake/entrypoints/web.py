@@ -254,5 +254,5 @@ def http_errors(where: str = "body") -> Iterator[None]:
     except Invalid as exc:
         loc = (where, *exc.field.split("."))
         raise RequestValidationError(
-            [{"type": "value_error", "loc": loc, "msg": exc.message, "input": None}]
+            [{"type": exc.code, "loc": loc, "msg": exc.message_en, "message": exc.message}]
         ) from None

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tsunagu.intake.adapters.orm import tables
-from tsunagu.intake.domain import access
+from tsunagu.intake.domain import access, intake_day
 from tsunagu.intake.domain.case_input import CaseInput
 from tsunagu.intake.domain.matching import kana_search_key
 from tsunagu.intake.domain.normalize import age_on, phone_digits
@@ -133,10 +133,14 @@ async def create_case(
     body: CaseInput,
     *,
     taken_by: str,
+    today: date,
     idempotency_key: str | None = None,
     resident_id: str | None = None,
 ) -> Created:
     """Record the case, its resident and household, and ``case_created`` in the outbox.
+
+    Only at an event held ``today`` (in the council's time zone), unless an admin gave the event
+    leave for late intake; a retry of a case made on the day still gets that case.
 
     With an idempotency key the first request creates the case and every retry with the same key
     and body gets the same case back. Concurrent retries wait on the key's row (PostgreSQL's
@@ -150,6 +154,15 @@ async def create_case(
             return replay
 
     event = await _event(session, body.event_id)
+    if not intake_day.takes_residents_in(
+        event["event_date"], today, event.get("late_intake_reason")
+    ):
+        raise Invalid(
+            "event_id",
+            intake_day.not_today_message(event["event_date"]),
+            code=intake_day.NOT_TODAY,
+            message_en="The event is not today's; an admin may allow intake on other days",
+        )
     facts, consent = facts_and_consent(body, event["event_date"])
     resident = body.resident
     household_id, resident_id = await _resident(session, body, resident_id)
@@ -224,6 +237,8 @@ async def create_case(
         case_id=case_id,
         target=resident_id,
         fields=_given_fields(body),
+        # Taken in on another day under an admin's leave: the log says so, case by case.
+        **({"late_intake": True} if event["event_date"] != today else {}),
     )
     return Created(case_id, case_number)
 

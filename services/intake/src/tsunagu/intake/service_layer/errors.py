@@ -19,12 +19,17 @@ class Conflict(Exception):
 
 
 class Invalid(Exception):
-    """A field whose value cannot be used (422); ``field`` is the dotted path, as in the form."""
+    """A field whose value cannot be used (422); ``field`` is the dotted path, as in the form,
+    ``code`` what is wrong with it for a program to tell apart."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(
+        self, field: str, message: str, code: str = "value_error", message_en: str | None = None
+    ) -> None:
         super().__init__(message)
         self.field = field
         self.message = message
+        self.code = code
+        self.message_en = message_en or f"{field}: value not accepted"
 
 
 class LoginLocked(Exception):

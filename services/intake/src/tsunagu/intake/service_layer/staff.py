@@ -396,6 +396,46 @@ async def create_event(
     return event_id
 
 
+async def set_late_intake(
+    session: AsyncSession, actor: str, event_id: str, reason: str | None
+) -> dict[str, Any]:
+    """An admin gives the event leave to take residents in on other days (``reason``), or takes
+    it back (``None``). The reason stays on the event; the log records who and when (not the
+    words, which are free text)."""
+    t = tables.consultation_event
+    text = (reason or "").strip()
+    if reason is not None and not text:
+        raise Invalid("reason", "日付外の受付を許可する理由を入力してください")
+    values = (
+        {"late_intake_reason": text, "late_intake_by": actor, "late_intake_at": utcnow()}
+        if text
+        else {"late_intake_reason": None, "late_intake_by": None, "late_intake_at": None}
+    )
+    changed = await session.execute(
+        update(t).where(t.c.event_id == event_id).values(**values).returning(t.c.event_id)
+    )
+    if changed.first() is None:
+        raise NotFound(event_id)
+    action = "event.late_intake.allow" if text else "event.late_intake.end"
+    await audit.record(session, actor, action, target=event_id)
+    event = await get_event(session, event_id)
+    assert event is not None
+    return event
+
+
+async def events_taking_residents_in(session: AsyncSession, today: date) -> list[dict[str, Any]]:
+    """Today's events, and others an admin opened for late intake: what the form offers."""
+    e, v = tables.consultation_event, tables.venue
+    stmt = (
+        select(e, v.c.name.label("venue_name"))
+        .join(v, v.c.venue_id == e.c.venue_id)
+        .where((e.c.event_date == today) | e.c.late_intake_reason.is_not(None))
+        .order_by(e.c.event_date.desc(), e.c.venue_id)
+        .limit(200)
+    )
+    return [dict(row._mapping) for row in await session.execute(stmt)]
+
+
 async def list_events(
     session: AsyncSession,
     *,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -102,10 +102,9 @@ def case_body(values: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _new_case_events(app: Intake, session: Any) -> list[dict[str, Any]]:
-    today = app.today()
-    return await staff_service.list_events(
-        session, from_date=today - timedelta(days=7), to_date=today + timedelta(days=31)
-    )
+    """Only events that take residents in today (cases are never taken at another day's event
+    unless an admin allowed it)."""
+    return await staff_service.events_taking_residents_in(session, app.today())
 
 
 def _default_event(events: list[dict[str, Any]], principal: Principal, today: date) -> str:
@@ -198,6 +197,7 @@ async def new_case_submit(request: Request, principal: Principal = Depends(staff
                         app.ports,
                         body,
                         taken_by=principal.username,
+                        today=app.today(),
                         idempotency_key=f"form:{key}",
                         resident_id=None if choice in ("", "new") else choice,
                     )

@@ -155,3 +155,17 @@ async def plan_copy(
         return await planning.copy_event(session, principal.username, event_id, to_date)
 
     return await _command(request, principal, event_id, copy)
+
+
+@router.post("/admin/events/{event_id}/late-intake")
+async def plan_late_intake(
+    request: Request, event_id: EventId, principal: Principal = Depends(staff)
+) -> Response:
+    """「日付外の受付を許可」 (with a reason) and 「許可を取り消す」."""
+
+    async def late(session: Any, form: FormData) -> str:
+        reason = None if form_text(form, "action") == "end" else form_text(form, "reason")[:200]
+        await staff_service.set_late_intake(session, principal.username, event_id, reason)
+        return event_id
+
+    return await _command(request, principal, event_id, late)
