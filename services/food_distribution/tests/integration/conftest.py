@@ -1,10 +1,13 @@
 """Food distribution on real PostgreSQL (and real Kafka where a test starts the runtime)."""
 
+import asyncio
+import socket
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+import uvicorn
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -39,3 +42,22 @@ async def make_food(test_settings, food_schema) -> AsyncIterator[Callable[..., F
 @pytest.fixture
 async def food(make_food) -> Food:
     return make_food()
+
+
+@pytest.fixture
+async def served(food: Food) -> AsyncIterator[str]:
+    """The real app on a real port (lifespan off: Kafka is not what this test looks at)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(food.app, host="127.0.0.1", port=port, lifespan="off", log_config=None)
+    )
+    task = asyncio.create_task(server.serve())
+    for _ in range(200):  # uvicorn offers no event to await for "started"
+        if server.started:
+            break
+        await asyncio.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await task

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import shutil
-import socket
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from food_kit import Food, token, uid
 
 from tsunagu.shared.auth import COOKIE_NAME
@@ -21,25 +17,6 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
 LANDSCAPE = {"width": 1280, "height": 800}  # a 10-inch tablet held sideways
 PORTRAIT = {"width": 800, "height": 1280}
-
-
-@pytest.fixture
-async def served(food: Food) -> AsyncIterator[str]:
-    """The real app on a real port (lifespan off: Kafka is not what this test looks at)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(food.app, host="127.0.0.1", port=port, lifespan="off", log_config=None)
-    )
-    task = asyncio.create_task(server.serve())
-    for _ in range(200):  # uvicorn offers no event to await for "started"
-        if server.started:
-            break
-        await asyncio.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
 
 
 async def test_desk_on_a_tablet(food: Food, served: str, artefacts_dir: Path) -> None:
@@ -201,3 +178,63 @@ async def test_stock_numbers_from_before_a_drop_are_not_shown_as_current(
             await expect(tiles).not_to_have_class(re.compile(r"\bstale\b"))
         finally:
             await browser.close()
+
+
+async def test_linking_a_household_and_pushed_stock_on_a_tablet(
+    food: Food, served: str, artefacts_dir: Path
+) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    feed = food.runtime.stock_feed  # type: ignore[attr-defined]
+    await feed.start()  # the served app runs without its lifespan: start the push here
+    ev = uid("ev")
+    await food.stock(ev, standard=6)
+    mother = await food.case(event_id=ev, case_number=uid("K").upper(), name_kana="スズキ ハナ")
+    son = await food.case(event_id=ev, case_number=uid("K").upper(), name_kana="スズキ イチロウ")
+    session = token(food.settings, "tanaka", ["food_desk"], display_name="田中")
+    try:
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+            try:
+                context = await browser.new_context(viewport=LANDSCAPE, locale="ja-JP")
+                await context.add_cookies([{"name": COOKIE_NAME, "value": session, "url": served}])
+                page = await context.new_page()
+                await page.goto(f"{served}/desk?event_id={ev}&case_id={son['case_id']}")
+                await expect(page.locator(".asof")).to_contain_text("時点（自動更新）")
+                number = page.get_by_label("同じ世帯の人の相談番号")
+                await number.fill("K-0000")
+                await page.get_by_role("button", name="同じ世帯にする").click()
+                alert = page.locator("#link-error")
+                await expect(alert).to_contain_text(
+                    "この相談番号の相談は本日のこの開催にありません"
+                )
+                await expect(page.get_by_label("同じ世帯の人の相談番号")).to_have_value("K-0000")
+                await page.screenshot(path=artefacts_dir / "desk-link-refused.png", full_page=True)
+
+                await page.get_by_label("同じ世帯の人の相談番号").fill(mother["case_number"])
+                await page.get_by_role("button", name="同じ世帯にする").click()
+                await expect(page.get_by_role("status").first).to_contain_text("同じ世帯にしました")
+                await expect(page.locator("section[aria-label='受け渡し']")).to_contain_text(
+                    f"同じ世帯として扱っています: 相談番号 {mother['case_number']}"
+                )
+                await page.screenshot(path=artefacts_dir / "desk-linked.png", full_page=True)
+
+                # Another desk gives the mother her parcel: pushed to this page, no poll.
+                assert feed.listening
+                r = await food.client("sato").post(
+                    "/api/v1/handouts",
+                    json={"case_id": mother["case_id"], "parcel_type": "standard"},
+                )
+                assert r.status_code == 201
+                await expect(
+                    page.locator("[data-tile='standard'] [data-stock='standard']")
+                ).to_have_text("5", timeout=10_000)
+                # The son belongs to a household that has had its parcel today.
+                await page.reload()
+                await expect(page.locator(".status")).to_contain_text("受取済")
+                assert await page.get_by_role("button", name="標準を渡す").is_disabled()
+                await page.screenshot(path=artefacts_dir / "desk-linked-served.png", full_page=True)
+            finally:
+                await browser.close()
+    finally:
+        await feed.stop()

@@ -18,6 +18,7 @@ from tsunagu.food_distribution.entrypoints import consumers, desk, http
 from tsunagu.food_distribution.service_layer import privacy
 from tsunagu.food_distribution.service_layer.deps import Deps
 from tsunagu.shared.audit import AuditChainer
+from tsunagu.shared.change_feed import ChangeFeed
 from tsunagu.shared.crypto import ContactSealer, KeySource, Sealer
 from tsunagu.shared.http import create_app
 from tsunagu.shared.internal import IntakeKeys, audit_router, disclosure_router
@@ -53,7 +54,17 @@ def build_runtime(
     runtime.background.append(
         AuditChainer(runtime.sessions, tables.audit_log, settings.audit_chain_seconds)
     )
+    # The desk's pushed stock: one LISTEN per process, shared by every open desk.
+    runtime.stock_feed = ChangeFeed(  # type: ignore[attr-defined]
+        settings.database_url, stock_channel(settings.db_schema)
+    )
+    runtime.background.append(runtime.stock_feed)  # type: ignore[attr-defined]
     return runtime
+
+
+def stock_channel(schema: str | None) -> str:
+    """Where a change to an event's stock is notified (migration 0008)."""
+    return f"tsunagu_stock_{schema or 'public'}"
 
 
 def build_app(
@@ -82,7 +93,16 @@ def build_app(
     desk.install_error_pages(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(http.api_router(runtime.sessions, deps, auth))
-    app.include_router(desk.desk_router(runtime.sessions, deps, auth))
+    app.include_router(
+        desk.desk_router(
+            runtime.sessions,
+            deps,
+            auth,
+            stock_feed=getattr(runtime, "stock_feed", None),
+            revocations=runtime.revocations,
+            session_seconds=settings.session_idle_seconds,
+        )
+    )
     app.include_router(
         disclosure_router(settings, runtime.sessions, partial(privacy.disclose, deps.sealer))
     )

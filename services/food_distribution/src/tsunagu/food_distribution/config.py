@@ -20,8 +20,6 @@ class FoodConfig(BaseSettings):
     low_stock_threshold: int = Field(default=5, ge=0)
     #: Per-type overrides, e.g. ``TSUNAGU_FOOD_LOW_STOCK_THRESHOLDS='{"infant": 2}'``.
     low_stock_thresholds: dict[ParcelType, int] = Field(default_factory=dict)
-    #: How often the desk page refreshes its stock figures.
-    desk_poll_seconds: float = Field(default=3.0, gt=0)
 
     def policy(self) -> HandoutPolicy:
         return HandoutPolicy(per_event=self.per_event, min_days_between=self.min_days_between)

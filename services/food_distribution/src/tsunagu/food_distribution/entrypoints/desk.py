@@ -7,27 +7,34 @@ resubmitted form records one handout.
 """
 
 # No "from __future__ import annotations": FastAPI resolves the route-local Desk alias.
+import asyncio
+import json
 import unicodedata
 import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tsunagu.food_distribution.domain.handout import JST
 from tsunagu.food_distribution.domain.labels import PARCEL_TYPE_LABELS_JA
-from tsunagu.food_distribution.service_layer import cases, handouts, queries, stock
+from tsunagu.food_distribution.service_layer import cases, handouts, households, queries, stock
 from tsunagu.food_distribution.service_layer.deps import Deps
 from tsunagu.food_distribution.service_layer.errors import FoodError, Invalid
+from tsunagu.food_distribution.service_layer.kana import case_number_key
+from tsunagu.shared import errors
 from tsunagu.shared.auth import CSRF_FIELD, Authenticator, Principal, check_csrf
+from tsunagu.shared.change_feed import ChangeFeed
 from tsunagu.shared.contracts.codes import ParcelType, StaffRole
+from tsunagu.shared.revocation import RevocationCache
 from tsunagu.shared.text import storable
 
 templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
@@ -54,14 +61,28 @@ def install_error_pages(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _page(request: Request, exc: StarletteHTTPException) -> Response:
         if not request.url.path.startswith("/desk"):
-            return await http_exception_handler(request, exc)
+            return await errors.http_error(request, exc)
         return templates.TemplateResponse(
             request, "error.html", {"message": exc.detail}, status_code=exc.status_code
         )
 
 
+#: Pushed stock (``/desk/stock/stream``): a keep-alive comment this often when nothing changed
+#: (proxies close silent connections), a look on its own this often (a lost notification costs
+#: at most this long), and whether the sign-in was ended this often.
+KEEPALIVE_SECONDS = 15.0
+LOOK_ANYWAY_SECONDS = 120.0
+RECHECK_SECONDS = 3.0
+
+
 def desk_router(
-    sessions: async_sessionmaker[AsyncSession], deps: Deps, auth: Authenticator
+    sessions: async_sessionmaker[AsyncSession],
+    deps: Deps,
+    auth: Authenticator,
+    *,
+    stock_feed: ChangeFeed | None = None,
+    revocations: RevocationCache | None = None,
+    session_seconds: float = 30 * 60,
 ) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     Desk = Annotated[Principal, Depends(auth.require(StaffRole.FOOD_DESK))]
@@ -80,6 +101,8 @@ def desk_router(
         stocked: str | None = None,
         stock_form: dict[str, str] | None = None,
         stock_error: str | None = None,
+        link_number: str = "",
+        link_error: str | None = None,
     ) -> Response:
         stock = hits = household = None
         changes: list[dict[str, Any]] = []
@@ -130,7 +153,6 @@ def desk_router(
             "parcel_types": [str(p) for p in ParcelType],
             # One key per button: retrying a tap repeats it, another type is a new request.
             "keys": {str(p): str(uuid.uuid4()) for p in ParcelType},
-            "poll_ms": int(deps.config.desk_poll_seconds * 1000),
             "changes": changes,
             "other_events": [e for e in events if e["event_id"] != event_id],
             "stock_notice": stock_notice,
@@ -138,6 +160,8 @@ def desk_router(
             "stock_form": stock_form or {},
             "stock_key": (stock_form or {}).get("idempotency_key") or str(uuid.uuid4()),
             "source_kinds": SOURCE_KINDS,
+            "link_number": link_number,
+            "link_error": link_error,
         }
         return templates.TemplateResponse(request, "desk.html", context, status_code=status_code)
 
@@ -155,12 +179,81 @@ def desk_router(
         handed: str | None = None,
         granted: bool = False,
         stocked: str | None = None,
+        linked: str | None = None,
     ) -> Response:
+        notice = "配布対象にしました" if granted else None
+        if linked and _storable(linked):
+            notice = f"相談番号 {linked[:64]} の人と同じ世帯にしました（配布は世帯で1回です）"
         return await render(
             request, staff, event_id=_storable(event_id), q=_storable(q[:100]) or "",
             case_id=_storable(case_id), handed=_storable(handed),
-            notice="配布対象にしました" if granted else None, stocked=_storable(stocked),
+            notice=notice, stocked=_storable(stocked),
         )  # fmt: skip
+
+    @router.get("/desk/stock/stream")
+    async def stock_stream(request: Request, staff: Desk, event_id: str = "") -> Response:
+        """Server-sent events: the event's stock (``event: stock``, the JSON of
+        ``GET /api/v1/stock``), and again whenever it changed. Pushed, not polled: the stream
+        sleeps until PostgreSQL says this event's stock changed (migration 0008), so an idle
+        desk costs a keep-alive comment, not a query. It ends when the session would have (the
+        browser reconnects with its cookie, checked again) and at once when the sign-in is
+        ended (``gone``: the page reloads and meets the login)."""
+        event_id = _storable(event_id) or ""
+        async with sessions() as session:
+            await queries.event_row(session, event_id)  # unknown event: 404
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + session_seconds
+
+        async def signed_out() -> bool:
+            if revocations is None:
+                return False
+            try:
+                return bool(await revocations.revoked(staff))
+            except StarletteHTTPException:  # revocations unknown for too long: trust nothing
+                return True
+
+        async def events() -> AsyncIterator[str]:
+            version = stock_feed.version if stock_feed is not None else 0
+            last: Any = None
+            looked = said = checked = loop.time()
+            look = True
+            yield "retry: 3000\n\n"
+            while loop.time() < ends and not await request.is_disconnected():
+                if loop.time() - checked >= RECHECK_SECONDS:
+                    checked = loop.time()
+                    if await signed_out():
+                        yield "event: gone\ndata: \n\n"
+                        return
+                if look:
+                    looked = loop.time()
+                    async with sessions() as session:
+                        now = await queries.stock_of(session, deps.config, event_id)
+                    if now["items"] != last:
+                        last = now["items"]
+                        body = json.dumps(jsonable_encoder(now), ensure_ascii=False)
+                        yield f"event: stock\ndata: {body}\n\n"
+                        said = loop.time()
+                if stock_feed is None or not stock_feed.listening:
+                    # No notifications (their connection is down): look each second.
+                    await asyncio.sleep(1.0)
+                    look = True
+                    continue
+                version, changed = await stock_feed.wait(version, RECHECK_SECONDS)
+                if changed is None:
+                    look = True  # anything may have changed
+                elif changed:
+                    look = event_id in changed
+                else:
+                    if loop.time() - said >= KEEPALIVE_SECONDS:
+                        yield ": still here\n\n"
+                        said = loop.time()
+                    look = loop.time() - looked >= LOOK_ANYWAY_SECONDS
+
+        return StreamingResponse(
+            events(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
 
     @router.post("/desk/stock/{action}")
     async def desk_stock(action: str, request: Request, staff: Desk) -> Response:
@@ -222,6 +315,31 @@ def desk_router(
             )
         assert outcome.handout is not None
         return _back(again, handed=outcome.handout["handout_id"])
+
+    @router.post("/desk/households/link")
+    async def desk_link(request: Request, staff: Desk) -> Response:
+        """「同じ世帯にする」: the household in the panel joins the other member's household."""
+        await check_csrf(request, staff)
+        form = await request.form()
+        event_id, q, case_id = _text(form, "event_id"), _text(form, "q"), _text(form, "case_id")
+        again = {"event_id": event_id, "q": q, "case_id": case_id}
+        number = _text(form, "with_case_number")[:64]
+        if not number:
+            return await render(
+                request, staff, **again, link_number=number, status_code=422,
+                link_error="同じ世帯の人の相談番号（相談票の番号）を入力してください",
+            )  # fmt: skip
+        try:
+            async with sessions() as session, session.begin():
+                await households.link(
+                    session, case_id=case_id, with_case_number=number, staff=staff.username
+                )
+        except FoodError as exc:
+            return await render(
+                request, staff, **again, link_number=number, link_error=exc.message_ja,
+                status_code=exc.status,
+            )  # fmt: skip
+        return _back(again, linked=case_number_key(number))
 
     @router.post("/desk/eligibility")
     async def desk_grant(request: Request, staff: Desk) -> Response:

@@ -1,7 +1,8 @@
 """The HTTP API (``/api/v1``, port 8003): stock, eligibility, handouts and the event report.
 
-Every route needs the ``food_desk`` role (admins always pass). Refusals come back as
-``{"detail": {"code", "message", "message_en", ...}}`` with 404, 409 or 422.
+Every route needs the ``food_desk`` role (admins always pass). Refusals come back in the one
+error shape of every service, ``{"code", "message", "message_en", ...}`` with the specifics beside
+them (``remaining``, ``handed_out_by`` …), with 404, 409 or 422.
 """
 
 # No "from __future__ import annotations": FastAPI resolves the route-local Desk alias.
@@ -21,6 +22,8 @@ from tsunagu.food_distribution.entrypoints.schemas import (
     GrantIn,
     HandoutIn,
     HandoutOut,
+    HouseholdLinkIn,
+    HouseholdLinkOut,
     HouseholdStatus,
     Problem,
     ReceiptIn,
@@ -29,9 +32,10 @@ from tsunagu.food_distribution.entrypoints.schemas import (
     TransferIn,
     TransferOut,
 )
-from tsunagu.food_distribution.service_layer import cases, handouts, queries, stock
+from tsunagu.food_distribution.service_layer import cases, handouts, households, queries, stock
 from tsunagu.food_distribution.service_layer.deps import Deps
 from tsunagu.food_distribution.service_layer.errors import FoodError, Invalid
+from tsunagu.shared import errors
 from tsunagu.shared.auth import Authenticator, Principal, check_csrf
 from tsunagu.shared.contracts.codes import StaffRole
 
@@ -51,18 +55,18 @@ def install_error_handler(app: FastAPI) -> None:
     @app.exception_handler(FoodError)
     async def _refused(_: Request, exc: FoodError) -> JSONResponse:
         if isinstance(exc, Invalid):
-            # The same shape as FastAPI's own 422, so clients read one format.
-            detail: Any = [
-                {
-                    "loc": [exc.location, exc.field],
-                    "msg": exc.message_en,
-                    "message": exc.message_ja,
-                    "type": "value_error",
-                }
-            ]
-        else:
-            detail = exc.body()
-        return JSONResponse({"detail": detail}, status_code=exc.status)
+            # A field the rules refuse reads like one the schema refused.
+            return errors.invalid(
+                [
+                    {
+                        "loc": [exc.location, exc.field],
+                        "type": "value_error",
+                        "msg": exc.message_en,
+                        "message": exc.message_ja,
+                    }
+                ]
+            )
+        return JSONResponse(exc.body(), status_code=exc.status)
 
 
 def api_router(
@@ -123,6 +127,21 @@ def api_router(
             return status
 
     @router.post(
+        "/households/links",
+        response_model=HouseholdLinkOut,
+        responses={404: {"model": Problem}, 409: {"model": Problem}, **MALFORMED},
+    )
+    async def link_household(body: HouseholdLinkIn, request: Request, staff: Desk) -> Any:
+        """Two members of one household at today's event: the case joins the other's household,
+        so the household gets one parcel at the event (``per_event``), not one each. Audited."""
+        await check_csrf(request, staff)
+        async with transaction() as session:
+            return await households.link(
+                session, case_id=body.case_id, with_case_number=body.with_case_number,
+                staff=staff.username,
+            )  # fmt: skip
+
+    @router.post(
         "/eligibility",
         response_model=HouseholdStatus,
         status_code=201,
@@ -168,7 +187,7 @@ def api_router(
             response.headers["Idempotent-Replayed"] = "true"
         if outcome.refusal is not None:
             headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
-            return JSONResponse({"detail": outcome.refusal.body()}, 409, headers=headers)
+            return JSONResponse(outcome.refusal.body(), 409, headers=headers)
         return outcome.handout
 
     @router.get("/handouts", response_model=list[HandoutOut])

@@ -59,6 +59,20 @@ class GrantIn(_In):
     reason: str = Field(min_length=1, max_length=500, pattern=NO_CONTROL)
 
 
+class HouseholdLinkIn(_In):
+    """The case at the desk joins the household of another member, named by the full case
+    number on their slip (at the same, today's, event)."""
+
+    case_id: Id
+    with_case_number: str = Field(min_length=1, max_length=64, pattern=NO_CONTROL)
+
+
+class HouseholdLinkOut(BaseModel):
+    case_id: str
+    with_case_id: str
+    household_id: str
+
+
 class StockItem(BaseModel):
     parcel_type: ParcelType
     label: str
@@ -112,6 +126,8 @@ class HouseholdStatus(BaseModel):
     may_receive: bool
     refusal: dict[str, Any] | None
     received: list[HandoutOut]
+    #: Case numbers of the household's other cases at this event (linked at the desk).
+    members: list[str] = []
 
 
 class SearchHit(BaseModel):
@@ -130,6 +146,10 @@ class EventOut(BaseModel):
 
 
 class Problem(BaseModel):
-    """Error body: ``detail`` holds code, message (Japanese), message_en and specifics."""
+    """Error body (every service's one shape): code, message (Japanese), message_en, and the
+    refusal's specifics beside them."""
 
-    detail: dict[str, Any]
+    model_config = ConfigDict(extra="allow")
+    code: str
+    message: str
+    message_en: str

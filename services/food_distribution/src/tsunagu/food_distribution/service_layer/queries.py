@@ -135,6 +135,12 @@ async def household_status(
     received = await session.execute(
         _handout_query().where(t.handout.c.household_id == household_id).limit(50)
     )
+    c = t.case_index
+    members = await session.scalars(
+        select(c.c.case_number)
+        .where(c.c.household_id == household_id, c.c.event_id == event_id, c.c.case_id != case_id)
+        .order_by(c.c.case_number)
+    )
     return {
         "case_id": case_id,
         "case_number": case["case_number"],
@@ -151,6 +157,8 @@ async def household_status(
         "may_receive": refusal is None,
         "refusal": refusal,
         "received": [dict(r._mapping) for r in received],
+        # Other cases of the household at this event (linked at the desk, or by intake).
+        "members": list(members),
     }
 
 

@@ -1,0 +1,77 @@
+"""The desk links two members of one household: the case (and every case of its household so
+far) joins the other's household, so that one parcel per household per event holds for them.
+
+Food's own view of who shares a kitchen, for handouts only: intake's records are not changed.
+The parcels either household already received move with it (renumbered after the other's), so
+a parcel handed out before the link counts for the joined household too."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tsunagu.food_distribution.adapters.orm import tables
+from tsunagu.food_distribution.domain.household import LinkCase, check_link
+from tsunagu.food_distribution.service_layer import queries
+from tsunagu.food_distribution.service_layer.cases import case_row
+from tsunagu.food_distribution.service_layer.errors import Conflict, NotFound, case_not_found
+from tsunagu.food_distribution.service_layer.handouts import household_lock_key
+from tsunagu.food_distribution.service_layer.kana import case_number_key
+from tsunagu.shared.logs import get_logger
+
+log = get_logger(__name__)
+t = tables
+
+
+async def link(
+    session: AsyncSession, *, case_id: str, with_case_number: str, staff: str
+) -> dict[str, str]:
+    """``case_id`` joins the household of the case numbered ``with_case_number`` at the same
+    (today's) event. Returns both case ids and the household they now share."""
+    row = await case_row(session, case_id)
+    if row is None:
+        raise case_not_found(case_id)
+    await queries.todays_event(session, row["event_id"])
+    number = case_number_key(with_case_number)
+    c = t.case_index
+    found = (
+        await session.execute(
+            select(c).where(func.upper(c.c.case_number) == number, c.c.event_id == row["event_id"])
+        )
+    ).first()
+    if not number or found is None:
+        raise NotFound(
+            "case_not_found",
+            "この相談番号の相談は本日のこの開催にありません。相談票の番号を確かめてください",
+            "No case with that number at this event",
+            {"field": "with_case_number"},
+        )
+    case = LinkCase(row["case_id"], row["case_number"], row["household_id"], row["event_id"])
+    other = LinkCase(found.case_id, found.case_number, found.household_id, found.event_id)
+    refusal = check_link(case, other)
+    if refusal is not None:
+        raise Conflict(refusal.code, refusal.message_ja, refusal.message_en)
+    moving, joined = case.household_id, other.household_id
+    # The handout's own lock, in one order, so a handout racing the link waits for it.
+    for household in sorted((moving, joined)):
+        await session.execute(select(func.pg_advisory_xact_lock(household_lock_key(household))))
+    await session.execute(update(c).where(c.c.household_id == moving).values(household_id=joined))
+    e = t.eligibility
+    await session.execute(update(e).where(e.c.household_id == moving).values(household_id=joined))
+    h = t.handout
+    # Each moved parcel is numbered after the joined household's parcels at its event, so the
+    # unique (household, event, seq) holds and "how many at this event" counts both.
+    h2 = h.alias("joined")
+    before = (
+        select(func.coalesce(func.max(h2.c.seq), 0))
+        .where(h2.c.household_id == joined, h2.c.event_id == h.c.event_id)
+        .scalar_subquery()
+    )
+    await session.execute(
+        update(h)
+        .where(h.c.household_id == moving)
+        .values(household_id=joined, seq=h.c.seq + before)
+    )
+    await queries.audit_view(session, staff, "food.household_link", [case.case_id, other.case_id])
+    log.info("household_linked", case_id=case.case_id, with_case_id=other.case_id)
+    return {"case_id": case.case_id, "with_case_id": other.case_id, "household_id": joined}

@@ -1,0 +1,139 @@
+"""Two members of one household taken in separately: the desk links them, and the household
+gets one parcel at the event, not one each. Refusals in the one error shape; audited."""
+
+from __future__ import annotations
+
+import pytest
+from food_kit import Food, uid
+
+pytestmark = pytest.mark.integration
+
+
+async def _two_members(food: Food) -> tuple[str, dict, dict]:
+    ev = uid("ev")
+    await food.stock(ev, standard=5)
+    a = await food.case(event_id=ev, case_number=uid("K").upper(), name_kana="サトウ ハナコ")
+    b = await food.case(event_id=ev, case_number=uid("K").upper(), name_kana="サトウ タロウ")
+    assert a["household_id"] != b["household_id"]  # intake took them in as two households
+    return ev, a, b
+
+
+async def test_a_linked_member_gets_no_second_parcel(food: Food) -> None:
+    ev, a, b = await _two_members(food)
+    c = food.client("desk3")
+    given = await c.post(
+        "/api/v1/handouts", json={"case_id": a["case_id"], "parcel_type": "standard"}
+    )
+    assert given.status_code == 201, given.text
+    before = (await c.get(f"/api/v1/eligibility/{b['case_id']}")).json()
+    assert before["may_receive"] is True  # without the link, B would get a second parcel
+
+    linked = await c.post(
+        "/api/v1/households/links",
+        json={"case_id": b["case_id"], "with_case_number": a["case_number"].lower()},
+    )
+    assert linked.status_code == 200, linked.text
+    assert linked.json() == {
+        "case_id": b["case_id"],
+        "with_case_id": a["case_id"],
+        "household_id": a["household_id"],
+    }
+    after = (await c.get(f"/api/v1/eligibility/{b['case_id']}")).json()
+    assert after["may_receive"] is False
+    assert after["members"] == [a["case_number"]]
+    refused = await c.post(
+        "/api/v1/handouts", json={"case_id": b["case_id"], "parcel_type": "standard"}
+    )
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "already_served"
+    assert "desk3 さんが受け渡し済み" in refused.json()["message"]
+    assert (
+        await food.scalar(
+            "SELECT count(*) FROM food_distribution.handout WHERE event_id = :e", e=ev
+        )
+        == 1
+    )
+
+    audit = await food.rows(
+        "SELECT detail FROM food_distribution.audit_log"
+        " WHERE actor = 'desk3' AND action = 'food.household_link'"
+    )
+    assert [sorted(r.detail["case_ids"]) for r in audit] == [sorted([a["case_id"], b["case_id"]])]
+    assert "サトウ" not in str([r.detail for r in audit])
+
+
+async def test_a_parcel_given_before_the_link_counts_for_the_joined_household(
+    food: Food,
+) -> None:
+    _ev, a, b = await _two_members(food)
+    c = food.client()
+    first = await c.post(
+        "/api/v1/handouts", json={"case_id": b["case_id"], "parcel_type": "standard"}
+    )
+    assert first.status_code == 201
+    linked = await c.post(
+        "/api/v1/households/links",
+        json={"case_id": b["case_id"], "with_case_number": a["case_number"]},
+    )
+    assert linked.status_code == 200, linked.text
+    refused = await c.post(
+        "/api/v1/handouts", json={"case_id": a["case_id"], "parcel_type": "standard"}
+    )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "already_served"
+
+
+async def test_links_that_cannot_be_made_are_refused_in_japanese(food: Food) -> None:
+    _ev, a, b = await _two_members(food)
+    elsewhere = await food.case(event_id=uid("ev-other"), case_number=uid("K").upper())
+    c = food.client()
+
+    async def link(case_id: str, number: str):
+        return await c.post(
+            "/api/v1/households/links", json={"case_id": case_id, "with_case_number": number}
+        )
+
+    unknown = await link(b["case_id"], "K-9999-NOPE")
+    assert unknown.status_code == 404
+    assert unknown.json()["code"] == "case_not_found"
+    assert "相談票の番号を確かめてください" in unknown.json()["message"]
+    other_event = await link(b["case_id"], elsewhere["case_number"])
+    assert other_event.status_code == 404  # only the people at this event
+    same = await link(b["case_id"], b["case_number"])
+    assert (same.status_code, same.json()["code"]) == (409, "same_case")
+    assert (await link(b["case_id"], a["case_number"])).status_code == 200
+    again = await link(a["case_id"], b["case_number"])
+    assert (again.status_code, again.json()["code"]) == (409, "already_linked")
+    assert "すでに同じ世帯です" in again.json()["message"]
+    blank = await link(b["case_id"], "")
+    assert blank.status_code == 422
+    assert blank.json()["fields"][0]["loc"] == ["body", "with_case_number"]
+    other_role = food.client("uketsuke", roles=("intake",))
+    assert (
+        await other_role.post(
+            "/api/v1/households/links",
+            json={"case_id": a["case_id"], "with_case_number": b["case_number"]},
+        )
+    ).status_code == 403
+
+
+async def test_the_desk_page_links_and_says_so(food: Food) -> None:
+    ev, a, b = await _two_members(food)
+    c = food.client()
+    page = await c.get("/desk", params={"event_id": ev, "case_id": b["case_id"]})
+    assert "同じ世帯の人の相談番号" in page.text
+    form = {"event_id": ev, "q": "", "case_id": b["case_id"]}
+    empty = await c.post("/desk/households/link", data={**form, "with_case_number": " "})
+    assert empty.status_code == 422
+    assert "同じ世帯の人の相談番号（相談票の番号）を入力してください" in empty.text
+    wrong = await c.post("/desk/households/link", data={**form, "with_case_number": "K-0000"})
+    assert wrong.status_code == 404
+    assert "この相談番号の相談は本日のこの開催にありません" in wrong.text
+    assert 'value="K-0000"' in wrong.text  # what was typed stays
+    done = await c.post(
+        "/desk/households/link", data={**form, "with_case_number": a["case_number"]}
+    )
+    assert done.status_code == 303
+    shown = await c.get(done.headers["location"])
+    assert f"相談番号 {a['case_number']} の人と同じ世帯にしました" in shown.text
+    assert f"相談番号 <strong>{a['case_number']}</strong>" in shown.text
