@@ -80,3 +80,40 @@ def dlq_size(stack) -> int:
             await consumer.stop()
 
     return asyncio.run(run())
+
+
+def memory_line(stack) -> str:
+    """Memory as the chaos runs end: each service process's peak RSS (VmHWM: services are not
+    restarted by the infrastructure faults), each Kafka node's peak RSS since its last start,
+    and PostgreSQL's proportional set size (its processes share their buffers: PSS counts
+    shared pages once), in MB."""
+    from pathlib import Path
+
+    def status(pid: int, field: str) -> float:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def pss(pid: int) -> float:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    parts = []
+    for name, proc in stack.procs.items():
+        if proc.process is not None and proc.process.poll() is None:
+            parts.append(f"{name}={status(proc.process.pid, 'VmHWM'):.0f}")
+    for i, node in enumerate(getattr(stack.infra.kafka, "nodes", None) or [stack.infra.kafka]):
+        pid = node.running_pid() if node is not None else None
+        if pid is not None:
+            parts.append(f"kafka{i + 1}={status(pid, 'VmHWM'):.0f}")
+    postgres = stack.infra.postgres
+    pid = postgres.postmaster_pid() if postgres is not None else None
+    if pid is not None:
+        from tsunagu.devstack.postgres import _children
+
+        total = sum(pss(p) for p in [pid, *_children(pid)])
+        parts.append(f"postgres_pss={total:.0f}")
+    return "peak_rss_mb: " + " ".join(parts)

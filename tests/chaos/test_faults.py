@@ -1,9 +1,12 @@
-"""Four faults of the infrastructure, on a three-node Kafka cluster and PostgreSQL, with the four
+"""Faults of the infrastructure, on a three-node Kafka cluster and PostgreSQL, with the four
 services as processes: nothing lost, nothing done twice, no dead letter for a transient fault,
 and every service holding the consent change made during the fault.
 
 (a) PostgreSQL's postmaster SIGKILLed mid-backlog, restarted 20 s later;
-(b) PostgreSQL unreachable (stopped) for 60 s;
+(b) PostgreSQL hung for 60 s: every one of its processes SIGSTOPped, then SIGCONTed. Nothing is
+    refused or reset, connections and statements just hang; the services' connect and
+    statement timeouts make that a transient fault, waited out;
+(b2) PostgreSQL shut down (immediate) for 60 s, then started: connections refused;
 (c) the broker leading a partition SIGKILLed, then the KRaft controller (one at a time);
 (d) the dead-letter publish refused by the broker while a poison message arrives.
 
@@ -16,16 +19,18 @@ TSUNAGU_CHAOS_PG_KILL_SECONDS (20) and TSUNAGU_CHAOS_PG_DOWN_SECONDS (60).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
 import re
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
@@ -34,7 +39,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from cases import case_body, expected, new_key
-from chaos_kit import dlq_size, submit, total_lag
+from chaos_kit import dlq_size, memory_line, submit, total_lag
 from stack import Stack, build_stack, teardown_stack, wait_for
 
 from tsunagu.shared.contracts.topics import ALL_TOPICS, INTAKE_CASE
@@ -48,7 +53,9 @@ SEED = int(os.environ.get("TSUNAGU_CHAOS_SEED", str(int(time.time()))))
 WORKERS = 6
 CASE_NUMBER = re.compile(r"K-\d{8}-\d{4,}")
 POISON = b"{not json"
-CASE_CONSUMERS = len(next(t for t in ALL_TOPICS if t.name == INTAKE_CASE.name).consumers)
+#: Every consumer group reading intake.case.v1 (intake reads it twice: for its report facts
+#: under a group of its own), from the topic registry: each dead-letters the poison once.
+CASE_GROUPS = frozenset(next(t for t in ALL_TOPICS if t.name == INTAKE_CASE.name).groups)
 
 
 @dataclass
@@ -99,7 +106,14 @@ def day():
                   "parcel_type": "standard", "quantity": 100_000, "source": "フードバンク"},
         )  # fmt: skip
         assert receipt.status_code in (200, 201), receipt.text
-        yield Day(stack, random.Random(SEED), event, stack.token("uketsuke"), stack.token("food"))
+        day = Day(stack, random.Random(SEED), event, stack.token("uketsuke"), stack.token("food"))
+        started = time.monotonic()
+        yield day
+        print(
+            f"\nchaos-faults-total: seed={SEED} cases={len(day.cases)} "
+            f"wall={time.monotonic() - started:.0f}s dead_letters_total={dlq_size(stack)} "
+            f"{memory_line(stack)}"
+        )
     finally:
         teardown_stack(stack)
 
@@ -198,7 +212,7 @@ def run_fault(
         letters = asyncio.run(_read(stack.infra.kafka_bootstrap, INTAKE_CASE.name + ".dlq"))
         assert [value for value, _ in letters] == [poison] * dead, "the poison alone"
         consumers = [headers["dlq-consumer"] for _, headers in letters]
-        assert len(set(consumers)) == len(consumers) >= CASE_CONSUMERS, "once per consumer"
+        assert sorted(consumers) == sorted(CASE_GROUPS), "once per consumer group"
     print(
         f"\nchaos-fault: fault={name} seed={SEED} cases={len(burst) + len(during)} "
         f"({len(during)} offered during the fault) {_fmt(details)} "
@@ -314,6 +328,25 @@ def check(day: Day, ids: list[str], target: str, eligible: list[str]) -> dict[st
     }
 
 
+def _log_events(stack: Stack, service: str, since: str) -> list[dict[str, Any]]:
+    """The service's JSON log lines from ``since`` (an ISO time in UTC) on."""
+    events = []
+    for line in (stack.log_dir / f"{service}.log").read_text(errors="replace").splitlines():
+        if line.startswith("{"):
+            with contextlib.suppress(ValueError):
+                event = json.loads(line)
+                if str(event.get("timestamp", "")) >= since:
+                    events.append(event)
+    return events
+
+
+def _not_ready(stack: Stack, service: str) -> int:
+    """The service's /readyz answer while the database hangs: 503 (it says so in time)."""
+    r = httpx.get(stack.url(service) + "/readyz", timeout=30)
+    assert r.status_code == 503, f"/readyz said {r.status_code} while PostgreSQL hung"
+    return r.status_code
+
+
 def _case_number(message: Any) -> str | None:
     found = CASE_NUMBER.search(str(message["Subject"]))
     return found.group(0) if found else None
@@ -339,7 +372,39 @@ def test_a_postgres_killed_mid_backlog_and_restarted_20s_later(day: Day) -> None
     run_fault(day, "postgres_sigkill", fault)
 
 
-def test_b_postgres_unreachable_for_60s(day: Day) -> None:
+def test_b_postgres_hung_sigstopped_for_60s(day: Day) -> None:
+    postgres = day.stack.infra.postgres
+    assert postgres is not None
+
+    def fault() -> dict[str, Any]:
+        since = datetime.now(UTC).isoformat()
+        postgres.freeze()
+        try:
+            time.sleep(PG_DOWN_SECONDS / 2)
+            # Hung, not down: the port still takes connections (the kernel answers for the
+            # stopped server), and a service's readiness says it cannot reach its database.
+            with socket.create_connection(("127.0.0.1", postgres.port), timeout=2):
+                pass
+            hung = _not_ready(day.stack, "routing")
+            time.sleep(PG_DOWN_SECONDS / 2)
+        finally:
+            postgres.thaw()
+        # The services' timeouts made the hang a transient fault, said once and waited out:
+        # every relay gave up on its hung statement or connection (without them it would just
+        # hang until the thaw and say nothing).
+        timed_out = {}
+        for service in day.stack.procs:
+            events = _log_events(day.stack, service, since)
+            waiting = [e for e in events if e.get("event") == "outbox_relay_waiting"]
+            assert any("Timeout" in str(e.get("error")) for e in waiting), (service, waiting)
+            timed_out[service] = len(waiting)
+        return {"postgres": f"SIGSTOP+{PG_DOWN_SECONDS:.0f}s", "readyz_during": hung,
+                "relays_timed_out": len(timed_out)}  # fmt: skip
+
+    run_fault(day, "postgres_sigstop", fault)
+
+
+def test_b2_postgres_shut_down_for_60s(day: Day) -> None:
     postgres = day.stack.infra.postgres
     assert postgres is not None
 
@@ -349,7 +414,7 @@ def test_b_postgres_unreachable_for_60s(day: Day) -> None:
         postgres.start()
         return {"postgres": f"down {PG_DOWN_SECONDS:.0f}s"}
 
-    run_fault(day, "postgres_unreachable", fault)
+    run_fault(day, "postgres_shut_down", fault)
 
 
 def test_c_leader_broker_then_controller_killed(day: Day) -> None:

@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from probe import Consumer, ProbeA, ProbeB, create_schema, eventually, write_greeting
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from test_messaging import _eq
 
@@ -22,6 +22,7 @@ from tsunagu.devstack.proxy import TcpProxy
 from tsunagu.shared.broker import PRODUCER_OPTIONS, create_producer
 from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.db import create_engine
+from tsunagu.shared.faults import is_transient
 from tsunagu.shared.messaging import TRANSIENT, WAITING, PermanentError
 from tsunagu.shared.outbox import RELAY_FAILING, RELAY_FAILURES, OutboxRelay
 from tsunagu.shared.testing import read_records
@@ -240,3 +241,32 @@ async def _unsent(engine, probe: ProbeA) -> int:
 
 async def _false(value: bool) -> bool:
     return not value
+
+
+async def test_a_hung_database_fails_as_a_transient_timeout_and_works_again_after(database_url):
+    """A server that accepts but never answers (frozen): without a bound a statement waits for
+    ever. The engine's statement and connect timeouts turn it into a transient fault."""
+    url = make_url(database_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    await proxy.start()
+    engine = create_engine(
+        proxy.url(database_url), "public", 2, connect_timeout=1.0, command_timeout=1.0
+    )
+    try:
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
+        proxy.hang()
+        for _ in range(2):  # a pooled connection's statement, then (pool discarded) a connect
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(TimeoutError) as caught:
+                async with engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+            assert is_transient(caught.value), repr(caught.value)
+            assert asyncio.get_running_loop().time() - started < 8
+        proxy.flow()
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT 2"))).scalar_one() == 2
+    finally:
+        proxy.flow()
+        await engine.dispose()
+        await proxy.cut()

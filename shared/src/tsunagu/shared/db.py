@@ -39,7 +39,21 @@ def asyncpg_dsn(url: str) -> str:
     return async_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def create_engine(url: str, schema: str, pool_size: int = 20) -> AsyncEngine:
+#: A server that does not answer (hung, frozen, a network that drops packets) makes a
+#: connection attempt or a statement wait for ever: these turn that wait into a ``TimeoutError``,
+#: a transient fault (consumers wait it out, HTTP answers 503; ADR 10).
+CONNECT_TIMEOUT_SECONDS = 5.0
+COMMAND_TIMEOUT_SECONDS = 15.0
+
+
+def create_engine(
+    url: str,
+    schema: str,
+    pool_size: int = 20,
+    *,
+    connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
+    command_timeout: float | None = COMMAND_TIMEOUT_SECONDS,
+) -> AsyncEngine:
     """A pool of ``pool_size`` connections, kept open (no overflow connections that would be
     opened and closed again at every burst), with no ping on checkout: SQLAlchemy's asyncpg
     ping is three round trips (BEGIN, a query, ROLLBACK), more than many transactions here
@@ -48,7 +62,8 @@ def create_engine(url: str, schema: str, pool_size: int = 20) -> AsyncEngine:
     every pooled connection is gone, so none of them is handed out again and a fresh one is
     opened. A connection that dies unnoticed fails its first statement, SQLAlchemy then
     discards the whole pool, and the error is transient (consumers wait, HTTP answers 503;
-    ADR 8, ADR 10)."""
+    ADR 8, ADR 10). ``connect_timeout`` and ``command_timeout`` (each statement, measured by the
+    client) bound the wait on a server that accepts but does not answer."""
     engine = create_async_engine(
         async_url(url),
         pool_size=pool_size,
@@ -58,7 +73,9 @@ def create_engine(url: str, schema: str, pool_size: int = 20) -> AsyncEngine:
         hide_parameters=True,
         # application_name: pg_stat_activity shows which service a connection belongs to.
         connect_args={
-            "server_settings": {"search_path": f"{schema},public", "application_name": schema}
+            "server_settings": {"search_path": f"{schema},public", "application_name": schema},
+            "timeout": connect_timeout,
+            "command_timeout": command_timeout,
         },
     )
     event.listen(engine.sync_engine.pool, "checkout", refuse_closed)

@@ -129,7 +129,11 @@ class ServiceRuntime:
         self.settings = settings
         self.tables = tables
         self.engine = create_engine(
-            settings.database_url, settings.db_schema, settings.db_pool_size
+            settings.database_url,
+            settings.db_schema,
+            settings.db_pool_size,
+            connect_timeout=settings.db_connect_timeout_seconds,
+            command_timeout=settings.db_command_timeout_seconds,
         )
         self.sessions = session_factory(self.engine)
         self.broker = create_broker(settings)

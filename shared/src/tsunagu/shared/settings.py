@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     #: The password of ``database_url``'s role, when it is kept apart from the URL (a file).
     database_password: SecretStr | None = None
     db_pool_size: int = 20
+    #: How long a connection attempt, and each statement, may wait for a server that accepts
+    #: but does not answer (hung or frozen) before it fails as a transient fault (ADR 10).
+    db_connect_timeout_seconds: float = 5.0
+    db_command_timeout_seconds: float = 15.0
 
     http_host: str = "127.0.0.1"
     http_port: int | None = None

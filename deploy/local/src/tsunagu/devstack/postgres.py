@@ -7,6 +7,7 @@ since PostgreSQL refuses to run as root. See docs/adr/0003.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -15,7 +16,7 @@ import socket
 import subprocess
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 with warnings.catch_warnings():
@@ -58,6 +59,8 @@ class PostgresServer:
     port: int = 5432
     #: Test servers trade durability for speed; development data stays durable.
     durable: bool = True
+    #: What ``freeze`` stopped, for ``thaw``.
+    _frozen: list[int] = field(default_factory=list, init=False, repr=False)
 
     @property
     def url(self) -> str:
@@ -138,6 +141,25 @@ class PostgresServer:
                     raise
                 time.sleep(1.0)
 
+    def freeze(self) -> None:
+        """SIGSTOP the postmaster and every process it started, as a hung server or machine
+        (chaos tests): nothing is refused or reset, connections and statements just hang
+        until ``thaw``. The postmaster stops first, so it forks nothing new meanwhile."""
+        pid = self.postmaster_pid()
+        if pid is None:
+            return
+        os.kill(pid, signal.SIGSTOP)
+        self._frozen = [pid, *_children(pid)]
+        for child in self._frozen[1:]:
+            os.kill(child, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT what ``freeze`` stopped (the postmaster last)."""
+        for pid in reversed(self._frozen):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        self._frozen = []
+
     def stop(self, mode: str = "fast") -> None:
         pgdata = self.data_dir / "pgdata"
         if not (pgdata / "postmaster.pid").exists():
@@ -149,6 +171,22 @@ class PostgresServer:
             capture_output=True,
             user=user,
         )
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux: read from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # Field 4 is the parent's pid; the command name before it may hold spaces.
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
 
 
 def _port_open(port: int) -> bool:

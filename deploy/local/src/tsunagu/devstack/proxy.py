@@ -1,6 +1,8 @@
 """A TCP relay for fault tests: cut it and every connection through it drops, new ones are
-refused, as when a server goes away; restore it and they get through again. The fault is real
-for the one client that goes through it, while the server keeps serving everyone else."""
+refused, as when a server goes away; restore it and they get through again. Hang it and nothing
+is refused or dropped but nothing gets through either, as with a frozen server; ``flow`` lets
+it through again. The fault is real for the one client that goes through it, while the server
+keeps serving everyone else."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ class TcpProxy:
         self.port = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
@@ -32,7 +36,16 @@ class TcpProxy:
     async def restore(self) -> None:
         await self.start()
 
+    def hang(self) -> None:
+        """Keep every connection open and accept new ones, but pass no byte on."""
+        self._flowing.clear()
+
+    def flow(self) -> None:
+        """Pass bytes on again (what waited is delivered)."""
+        self._flowing.set()
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self._flowing.wait()
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
@@ -43,6 +56,7 @@ class TcpProxy:
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             try:
                 while data := await src.read(65536):
+                    await self._flowing.wait()
                     dst.write(data)
                     await dst.drain()
             except (OSError, asyncio.IncompleteReadError):

@@ -29,7 +29,13 @@ class IntakeRuntime(ServiceRuntime):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings, tables)
         self.numbers = CaseNumbers(
-            create_engine(settings.database_url, settings.db_schema, pool_size=2)
+            create_engine(
+                settings.database_url,
+                settings.db_schema,
+                pool_size=2,
+                connect_timeout=settings.db_connect_timeout_seconds,
+                command_timeout=settings.db_command_timeout_seconds,
+            )
         )
         self.background.append(self.numbers)  # its stop closes the pool
         self.keys = KeyStore(master_keys(settings))
