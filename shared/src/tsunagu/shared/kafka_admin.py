@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from tenacity import AsyncRetrying, stop_after_delay, wait_fixed
 
 from tsunagu.shared.contracts.topics import all_topic_names, partitions_of
 
@@ -28,15 +28,12 @@ async def create_topics(
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap, client_id="tsunagu-admin", **(client_options or {})
     )
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        try:
+    # The broker may still be starting: try every half second for up to ``timeout_s``.
+    async for attempt in AsyncRetrying(
+        stop=stop_after_delay(timeout_s), wait=wait_fixed(0.5), reraise=True
+    ):
+        with attempt:
             await admin.start()
-            break
-        except Exception:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            await asyncio.sleep(0.5)
     try:
         if replication is None:
             cluster = await admin.describe_cluster()

@@ -18,6 +18,7 @@ from faststream.kafka import KafkaBroker
 from sqlalchemy import Column, DateTime, MetaData, String, Table, delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from tenacity import AsyncRetrying, RetryCallState, wait_incrementing
 
 from tsunagu.shared import revocation
 from tsunagu.shared.auth import Authenticator, TokenVerifier
@@ -265,18 +266,24 @@ class ServiceRuntime:
     async def start_when_reachable(self) -> None:
         """Keep trying until Kafka answers; meanwhile the process serves /healthz, and /readyz
         says not ready, so an orchestrator waits instead of restarting it in a loop."""
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
+
+        async def failed(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            log.warning(
+                "service_start_failed",
+                attempt=state.attempt_number,
+                error=type(exc).__name__,
+            )
+            await self.stop()
+            self.broker = self._new_broker()
+
+        # Half a second more each time, at most 5 s between tries; never gives up.
+        async for attempt in AsyncRetrying(
+            wait=wait_incrementing(start=0.5, increment=0.5, max=5.0), before_sleep=failed
+        ):
+            with attempt:
                 await self.start()
-                log.info("service_started", attempts=attempt)
-                return
-            except Exception as exc:
-                log.warning("service_start_failed", attempt=attempt, error=type(exc).__name__)
-                await self.stop()
-                self.broker = self._new_broker()
-                await asyncio.sleep(min(5.0, 0.5 * attempt))
+        log.info("service_started", attempts=attempt.retry_state.attempt_number)
 
     @asynccontextmanager
     async def lifespan(self, _: FastAPI) -> AsyncIterator[None]:

@@ -16,6 +16,8 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
+import jaconv
+
 #: A pattern for a parameter or field that must be storable: no NUL (a pattern also makes a
 #: lone surrogate invalid).
 NO_NUL = r"^[^\x00]*$"
@@ -50,17 +52,12 @@ def find_unstorable(value: Any, path: tuple[str | int, ...] = ()) -> tuple[str |
     return None
 
 
-# Katakana ァ..ヶ sit exactly 0x60 above hiragana ぁ..ゖ; ヽヾ are the katakana iteration marks.
-_KATAKANA_TO_HIRAGANA: dict[int, int | str | None] = {
-    code: code - 0x60 for code in range(ord("ァ"), ord("ヶ") + 1)
-}
-_KATAKANA_TO_HIRAGANA |= {ord("ヽ"): "ゝ", ord("ヾ"): "ゞ"}
 # Dashes typed, pasted or OCR'd where a long-vowel mark was meant.
 _LONG_VOWEL_LOOKALIKES = "-‐‑‒–—―−"
 # Separators between family and given name, or within foreign names (ジャン＝ピエール・…).
 _NAME_SEPARATORS = "・="
 
-_KANA_FOLD = str.maketrans(_KATAKANA_TO_HIRAGANA | {ord(ch): "ー" for ch in _LONG_VOWEL_LOOKALIKES})
+_LONG_VOWEL = str.maketrans({ord(ch): "ー" for ch in _LONG_VOWEL_LOOKALIKES})
 _DROP_SEPARATORS = str.maketrans({ord(ch): None for ch in _NAME_SEPARATORS})
 # Small kana were often written full-size on older paper forms (きよう for きょう), and ぢ/づ
 # are commonly spelt じ/ず, so the search key folds them.
@@ -71,15 +68,16 @@ def normalize_kana(s: str) -> str:
     """Fold furigana to one spelling: hiragana, no width differences, no spaces.
 
     NFKC turns half-width katakana (including ｶﾞ with a separate dakuten) and full-width
-    letters into their standard forms; katakana then become hiragana. The long-vowel mark ー
-    is kept because it is part of the reading (ルーシー).
+    letters into their standard forms; katakana then become hiragana (``jaconv.kata2hira``,
+    iteration marks ヽヾ included). The long-vowel mark ー is kept because it is part of the
+    reading (ルーシー).
     """
     text = unicodedata.normalize("NFKC", s)
     text = "".join(text.split()).translate(_DROP_SEPARATORS)  # U+3000 is whitespace too
     # Dropping a space or separator can leave a combining mark next to a letter it now
     # composes with (NFKC turns ´ into space + U+0301): normalise again so the key is stable.
     text = unicodedata.normalize("NFKC", text)
-    return text.translate(_KANA_FOLD)
+    return jaconv.kata2hira(text.translate(_LONG_VOWEL))
 
 
 def kana_search_key(s: str) -> str:

@@ -40,7 +40,6 @@ timeouts), or a slow send could be claimed by a second sender while the first is
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +50,12 @@ import jinja2
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_before_delay,
+    wait_exponential,
+)
 
 from tsunagu.notify.adapters.channels import Channel, DeliveryResult, OutboundMessage
 from tsunagu.notify.adapters.orm import (
@@ -432,19 +437,26 @@ class Sender:
         """Mark one attempt in a transaction of its own. The message went out: while the
         database is unreachable (a transient fault, ADR 10) keep trying, for most of the lease,
         rather than leave it to be claimed and sent again when the lease expires."""
-        give_up = time.monotonic() + 0.8 * self.lease.total_seconds()
-        delay = 0.2
-        while True:
-            try:
-                async with self.sessions() as session, session.begin():
-                    return await self._mark(session, attempt)
-            except Exception as exc:
-                if not is_transient(exc) or time.monotonic() + delay > give_up:
-                    # Left as "sending": claimed again when the lease expires.
-                    log.exception("delivery_mark_failed", delivery_id=attempt.claimed.row["id"])
-                    return None
-                await asyncio.sleep(delay)
-                delay = min(2 * delay, 5.0)
+        try:
+            async for trying in AsyncRetrying(
+                retry=retry_if_exception(is_transient),
+                stop=stop_before_delay(0.8 * self.lease.total_seconds()),
+                wait=wait_exponential(multiplier=0.2, max=5.0),  # 0.2 s, doubling, at most 5 s
+                reraise=True,
+            ):
+                with trying:
+                    async with self.sessions() as session, session.begin():
+                        return await self._mark(session, attempt)
+        except Exception as exc:
+            # Left as "sending": claimed again when the lease expires. The error's type only:
+            # its message may quote a resident's data.
+            log.warning(
+                "delivery_mark_failed",
+                delivery_id=attempt.claimed.row["id"],
+                error=type(exc).__name__,
+                transient=is_transient(exc),
+            )
+        return None
 
     async def _mark(self, session: AsyncSession, attempt: Attempt) -> Outcome:
         claimed, index, channel, result = (
