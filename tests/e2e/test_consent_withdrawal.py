@@ -1,5 +1,6 @@
 """A consent withdrawal in the browser: intake records it on the case page, the member
-programme's open inbox empties within seconds, the lead keeps the case. Real stack, headless
+programme's open inbox empties within seconds, the lead keeps the case; the resident, who asked
+for it, gets the confirmation of the withdrawal and nothing more. Real stack, headless
 Chromium; screenshots in ``test-output/e2e/screenshots/``."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 from e2e_kit import VENUE, Shots, Staff, query, tokyo_today
 from playwright.sync_api import expect
-from stack import Stack
+from stack import Stack, wait_for
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "bad_input"))
 from badinput_support import case_body, take_in
@@ -41,6 +42,8 @@ def test_a_withdrawal_empties_the_member_inbox_and_the_lead_keeps_the_case(
 
         desk = staff.page("uketsuke")
         desk.goto(f"{intake_url}/cases/{case.case_id}")
+        desk.get_by_label("撤回の確認を本人に連絡する（本人が希望した場合）").check()
+        shots(desk, "withdrawal-with-the-residents-confirmation-ticked")
         desk.get_by_role("button", name="同意の撤回を記録する").click()
         expect(desk.locator("#consent")).to_contain_text("なし")
         shots(desk, "consent-withdrawn-on-the-case-page")
@@ -65,5 +68,18 @@ def test_a_withdrawal_empties_the_member_inbox_and_the_lead_keeps_the_case(
             )
         }
         assert statuses == {"life_independence": "pending", "csw_participation": "withdrawn"}
+
+        # The resident asked to be told: notify plans that one message for them, not suppressed.
+        [confirmation] = wait_for(
+            lambda: query(
+                stack,
+                "SELECT status, reason FROM notify.delivery"
+                " WHERE case_id = $1 AND template = 'withdrawal_confirmed'",
+                case.case_id,
+            ),
+            timeout=60,
+            what="the confirmation of the withdrawal",
+        )
+        assert confirmation["status"] != "suppressed", confirmation
     finally:
         staff.close()
