@@ -35,6 +35,33 @@ def parked_event_table(metadata: MetaData) -> Table:
     )
 
 
+def create_parked_event_table(schema: str) -> None:
+    """The migration step that creates the table above in ``schema`` (each service that parks
+    events calls it from its own revision)."""
+    import sqlalchemy as sa
+    from alembic import op
+    from sqlalchemy.dialects import postgresql
+
+    op.create_table(
+        "parked_event",
+        sa.Column("event_id", sa.String(64), nullable=False),
+        sa.Column("case_id", sa.String(64), nullable=False),
+        sa.Column("event_type", sa.String(64), nullable=False),
+        sa.Column("envelope", postgresql.JSONB(), nullable=False),
+        sa.Column("parked_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("event_id", name="pk_parked_event"),
+        schema=schema,
+    )
+    op.create_index("ix_parked_event_case_id", "parked_event", ["case_id"], schema=schema)
+
+
+def drop_parked_event_table(schema: str) -> None:
+    from alembic import op
+
+    op.drop_index("ix_parked_event_case_id", table_name="parked_event", schema=schema)
+    op.drop_table("parked_event", schema=schema)
+
+
 async def park(
     session: AsyncSession,
     table: Table,

@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql
 
 from tsunagu.shared.messaging import create_inbox_table
 from tsunagu.shared.outbox import create_outbox_table
+from tsunagu.shared.parking import create_parked_event_table
 
 revision: str = "0001"
 down_revision: str | Sequence[str] | None = None
@@ -45,17 +46,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("case_id", name="pk_case_contact"),
         schema=SCHEMA,
     )
-    op.create_table(
-        "parked_event",
-        sa.Column("event_id", sa.String(64), nullable=False),
-        sa.Column("case_id", sa.String(64), nullable=False),
-        sa.Column("event_type", sa.String(64), nullable=False),
-        sa.Column("envelope", JSONB, nullable=False),
-        sa.Column("parked_at", TZ, nullable=False),
-        sa.PrimaryKeyConstraint("event_id", name="pk_parked_event"),
-        schema=SCHEMA,
-    )
-    op.create_index("ix_parked_event_case_id", "parked_event", ["case_id"], schema=SCHEMA)
+    create_parked_event_table(SCHEMA)
 
     op.create_table(
         "delivery",

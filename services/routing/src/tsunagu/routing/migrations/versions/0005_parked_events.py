@@ -13,6 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
+from tsunagu.shared.parking import create_parked_event_table, drop_parked_event_table
+
 revision = "0005"
 down_revision = "0004"
 branch_labels = None
@@ -22,17 +24,7 @@ SCHEMA = "routing"
 
 
 def upgrade() -> None:
-    op.create_table(
-        "parked_event",
-        sa.Column("event_id", sa.String(64), nullable=False),
-        sa.Column("case_id", sa.String(64), nullable=False),
-        sa.Column("event_type", sa.String(64), nullable=False),
-        sa.Column("envelope", JSONB, nullable=False),
-        sa.Column("parked_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("event_id", name="pk_parked_event"),
-        schema=SCHEMA,
-    )
-    op.create_index("ix_parked_event_case_id", "parked_event", ["case_id"], schema=SCHEMA)
+    create_parked_event_table(SCHEMA)
     op.add_column("decision", sa.Column("facts_changed_at", sa.DateTime(timezone=True)), schema=SCHEMA)
     op.add_column(
         "decision", sa.Column("consent_changed_at", sa.DateTime(timezone=True)), schema=SCHEMA
@@ -42,5 +34,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_column("decision", "consent_changed_at", schema=SCHEMA)
     op.drop_column("decision", "facts_changed_at", schema=SCHEMA)
-    op.drop_index("ix_parked_event_case_id", table_name="parked_event", schema=SCHEMA)
-    op.drop_table("parked_event", schema=SCHEMA)
+    drop_parked_event_table(SCHEMA)
