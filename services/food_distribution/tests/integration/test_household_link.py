@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from food_kit import Food, uid
+from sqlalchemy import text
 
 pytestmark = pytest.mark.integration
 
@@ -137,3 +138,26 @@ async def test_the_desk_page_links_and_says_so(food: Food) -> None:
     shown = await c.get(done.headers["location"])
     assert f"相談番号 {a['case_number']} の人と同じ世帯にしました" in shown.text
     assert f"相談番号 <strong>{a['case_number']}</strong>" in shown.text
+
+
+async def test_only_at_todays_event(food: Food) -> None:
+    ev, a, b = await _two_members(food)
+    async with food.runtime.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE food_distribution.event SET held_on = held_on - 7 WHERE event_id = :e"),
+            {"e": ev},
+        )
+    r = await food.client().post(
+        "/api/v1/households/links",
+        json={"case_id": b["case_id"], "with_case_number": a["case_number"]},
+    )
+    assert r.status_code == 409
+    assert r.json()["code"] == "event_not_today"
+    assert r.json()["message"] == "本日の開催回ではないため、世帯を結びつけられません"
+    assert (
+        await food.scalar(
+            "SELECT household_id FROM food_distribution.case_index WHERE case_id = :c",
+            c=b["case_id"],
+        )
+        == b["household_id"]
+    )
