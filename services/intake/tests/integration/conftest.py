@@ -74,7 +74,7 @@ async def admin(intake_app: App) -> AsyncIterator[httpx.AsyncClient]:
                 "password": PASSWORD,
                 "csrf_token": _csrf_of(page),
                 "next": "/",
-                **otp_fields("admin"),  # admins have a second factor
+                **(await otp_fields("admin")),  # admins have a second factor
             },
         )
         yield client

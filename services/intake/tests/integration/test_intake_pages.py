@@ -56,7 +56,7 @@ async def log_in(client: httpx.AsyncClient, username: str, password: str = PASSW
             "password": password,
             "csrf_token": csrf[1],
             "next": "/",
-            **otp_fields(username),
+            **(await otp_fields(username)),
         },
     )
 

@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import insert
 from tsunagu.intake.adapters import totp
 from tsunagu.intake.adapters.orm import tables
 from tsunagu.intake.adapters.passwords import hash_password
+from tsunagu.intake.service_layer.keys import master_keys
 from tsunagu.intake.service_layer.staff import event_id_for
 from tsunagu.shared.contracts.codes import PROGRAMME_NAMES_JA, Programme, StaffRole
 from tsunagu.shared.db import create_engine, session_factory
@@ -101,6 +102,7 @@ async def seed(settings: Settings, *, totp_secret: str | None = None) -> dict[st
         raise RuntimeError("demo data is for development and tests only (TSUNAGU_ENV=prod)")
     today = datetime.now(ZoneInfo(settings.timezone)).date()
     password = settings.demo_password.get_secret_value()
+    master = master_keys(settings)
     engine = create_engine(settings.database_url, settings.db_schema, pool_size=2)
     counts = {"venue": 0, "consultation_event": 0, "staff_user": 0}
     try:
@@ -145,7 +147,12 @@ async def seed(settings: Settings, *, totp_secret: str | None = None) -> dict[st
                     "venue_id": person.venue_id,
                     "active": True,
                     "password_change_required": False,
-                    "totp_secret": totp_secret if StaffRole.ADMIN in person.roles else None,
+                    "totp_secret": (
+                        totp.seal(master, totp_secret)
+                        if totp_secret and StaffRole.ADMIN in person.roles
+                        else None
+                    ),
+                    "totp_last_step": None,
                 }
                 # Demo accounts are reset to their definition (and the current demo password).
                 await session.execute(

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -90,8 +91,10 @@ class IntakeTables(ServiceTables):
             Column(
                 "password_change_required", Boolean, nullable=False, server_default=text("false")
             ),
-            #: The TOTP secret (base32); None: no second factor.
+            #: The TOTP secret, sealed by the master key (adapters.totp); None: no second factor.
             Column("totp_secret", String(255)),
+            #: The time step of the last code accepted at sign-in: a code is taken once.
+            Column("totp_last_step", BigInteger),
             _created_at(),
             Column(
                 "updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()

@@ -96,6 +96,7 @@ async def token(
                     otp=otp,
                     address=client_address(request),
                     audit_as="auth.token",
+                    master=app.ports.keys.master,
                 )
         except LoginLocked as locked:
             log.info("token_refused_locked")

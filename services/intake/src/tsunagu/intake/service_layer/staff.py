@@ -24,6 +24,7 @@ from tsunagu.shared.contracts.codes import Programme, StaffRole
 from tsunagu.shared.contracts.envelope import utcnow
 from tsunagu.shared.contracts.intake import STAFF_SESSIONS_REVOKED, StaffSessionsRevoked
 from tsunagu.shared.contracts.topics import INTAKE_STAFF
+from tsunagu.shared.crypto import MasterKeys
 from tsunagu.shared.outbox import OutboxWriter
 
 #: A staff member's sign-in still owes this before it opens anything but the page settling it.
@@ -39,6 +40,7 @@ async def authenticate(
     *,
     address: str,
     audit_as: str,
+    master: MasterKeys,
     otp: str | None = None,
     now: datetime | None = None,
 ) -> Principal | None:
@@ -48,8 +50,9 @@ async def authenticate(
     Failed attempts are counted per client address, per address and username, and per username
     (``domain.login_throttle``); while one of those counts must wait, ``LoginLocked`` is raised
     before the password is looked at. A staff member with a second factor must also give the
-    current TOTP code (``otp``); without it (or with a wrong one) the attempt fails like a wrong
-    password, so the answer tells a guesser nothing about which part was wrong.
+    current TOTP code (``otp``), each code once; without it (or with a wrong or used one) the
+    attempt fails like a wrong password, so the answer tells a guesser nothing about which part
+    was wrong. The secret is unsealed with ``master``.
     """
     now = now or utcnow()
     counts = await _counts(session, username, address, now)
@@ -62,7 +65,7 @@ async def authenticate(
     # scrypt takes tens of milliseconds: keep the event loop free meanwhile.
     ok = await asyncio.to_thread(verify_password, password, stored)
     if ok and row is not None and row.totp_secret:
-        ok = otp is not None and totp.verify(row.totp_secret, otp, now)
+        ok = await _take_code(session, row, otp, master, now)
     if not ok or row is None:
         for rule, count in counts.items():
             counted = throttle.after_failure(count, now)
@@ -95,6 +98,33 @@ async def authenticate(
         version=row.token_version,
         pending=pending,
     )
+
+
+async def _take_code(
+    session: AsyncSession, row: Any, otp: str | None, master: MasterKeys, now: datetime
+) -> bool:
+    """Whether ``otp`` is this person's current code and unused; if so it is now used.
+
+    The step is moved on by one conditional update, so two sign-ins racing with one code
+    cannot both pass. A secret stored before sealing, or sealed by a master key since rotated,
+    is sealed by the current key on the way.
+    """
+    if otp is None:
+        return False
+    step = totp.matching_step(totp.unseal(master, row.totp_secret), otp, now)
+    if step is None:
+        return False
+    t = tables.staff_user
+    values: dict[str, Any] = {"totp_last_step": step}
+    if totp.needs_sealing(master, row.totp_secret):
+        values["totp_secret"] = totp.seal(master, totp.unseal(master, row.totp_secret))
+    taken = await session.execute(
+        update(t)
+        .where(t.c.username == row.username)
+        .where((t.c.totp_last_step.is_(None)) | (t.c.totp_last_step < step))
+        .values(**values)
+    )
+    return bool(taken.rowcount)
 
 
 async def _counts(
@@ -299,7 +329,7 @@ async def save_staff(
     return revoked
 
 
-_HIDDEN_COLUMNS = ("password_hash", "totp_secret")
+_HIDDEN_COLUMNS = ("password_hash", "totp_secret", "totp_last_step")
 
 
 async def list_staff(session: AsyncSession) -> list[dict[str, Any]]:
@@ -476,13 +506,22 @@ async def get_event(session: AsyncSession, event_id: str) -> dict[str, Any] | No
 
 
 async def set_totp(
-    session: AsyncSession, username: str, secret: str, code: str, now: datetime | None = None
+    session: AsyncSession,
+    username: str,
+    secret: str,
+    code: str,
+    master: MasterKeys,
+    now: datetime | None = None,
 ) -> None:
-    """Turn the second factor on, once the person has shown their app gives the right code."""
-    if not totp.verify(secret, code, now or utcnow()):
+    """Turn the second factor on, once the person has shown their app gives the right code.
+    The secret is stored sealed, and the code shown is taken (it cannot sign in again)."""
+    step = totp.matching_step(secret, code, now or utcnow())
+    if step is None:
         raise Invalid("otp", "確認コードが違います。アプリに表示されている6桁を入力してください")
     t = tables.staff_user
     await session.execute(
-        update(t).where(t.c.username == username).values(totp_secret=secret, updated_at=func.now())
+        update(t)
+        .where(t.c.username == username)
+        .values(totp_secret=totp.seal(master, secret), totp_last_step=step, updated_at=func.now())
     )
     await audit.record(session, username, "auth.totp_enabled", target=username)

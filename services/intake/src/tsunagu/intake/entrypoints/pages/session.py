@@ -89,6 +89,7 @@ async def login(request: Request) -> Response:
                     otp=otp,
                     address=client_address(request),
                     audit_as="auth.login",
+                    master=app.ports.keys.master,
                 )
         except LoginLocked as exc:
             locked = exc
@@ -229,7 +230,9 @@ async def totp_setup(request: Request, principal: Principal = Depends(staff_pend
         if not secret:
             raise Invalid("otp", "もう一度やり直してください")
         async with app.transaction() as session:
-            await staff_service.set_totp(session, principal.username, secret, code)
+            await staff_service.set_totp(
+                session, principal.username, secret, code, app.ports.keys.master
+            )
     except Invalid as exc:
         secret = secret or totp.new_secret()
         response = render(request, "account_totp.html", principal, secret=secret,
