@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import uuid
-import asyncio
 import weakref
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
