@@ -42,8 +42,10 @@ BENCH_DIR = REPO_ROOT / "var" / "bench"
 INFRA_DIR = BENCH_DIR / "infra"
 RESULTS_DIR = BENCH_DIR / "results"
 LOGS_DIR = BENCH_DIR / "logs"
-KAFKA_PORT = 29092
-POSTGRES_PORT = 25432
+# Ports of the benchmark's own servers; TSUNAGU_BENCH_KAFKA_PORT (Kafka also uses the next port)
+# and TSUNAGU_BENCH_POSTGRES_PORT move them, e.g. when two people benchmark on one machine.
+KAFKA_PORT = int(os.environ.get("TSUNAGU_BENCH_KAFKA_PORT", "29092"))
+POSTGRES_PORT = int(os.environ.get("TSUNAGU_BENCH_POSTGRES_PORT", "25432"))
 TIERS = ("floor", "framework", "system")
 KEEP_LOG_RUNS = 10
 

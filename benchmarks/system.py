@@ -46,9 +46,12 @@ from benchmarks.report import END_TO_END
 from tsunagu.devstack.keys import key_env
 from tsunagu.devstack.processes import SERVICES, ServiceProcess
 
-PORTS = {"intake": 28000, "routing": 28001, "notify": 28002, "food_distribution": 28003}
-EXTRA_ROUTING_PORT = 28011
-SMTP_PORT = 28025
+# The services' HTTP ports are TSUNAGU_BENCH_HTTP_PORT_BASE (default 28000) + 0..3, the second
+# routing + 11, the SMTP sink + 25.
+_BASE = int(os.environ.get("TSUNAGU_BENCH_HTTP_PORT_BASE", "28000"))
+PORTS = {"intake": _BASE, "routing": _BASE + 1, "notify": _BASE + 2, "food_distribution": _BASE + 3}
+EXTRA_ROUTING_PORT = _BASE + 11
+SMTP_PORT = _BASE + 25
 JST = timezone(timedelta(hours=9))
 STAFF_USER = "uketsuke"
 REPO_ROOT = Path(__file__).resolve().parents[1]
