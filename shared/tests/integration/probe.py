@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from tsunagu.shared.broker import create_broker
 from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.db import create_engine, session_factory
-from tsunagu.shared.messaging import IdempotentConsumer, subscribe
+from tsunagu.shared.messaging import Handler, IdempotentConsumer, Skip, subscribe
 from tsunagu.shared.outbox import OutboxWriter
 from tsunagu.shared.runtime import ServiceTables
 from tsunagu.shared.settings import Settings
@@ -60,6 +60,10 @@ class Consumer:
     #: Where the consumer reaches the database (e.g. through a ``TcpProxy``); the checks in
     #: ``applied`` always go straight to it.
     database_url: str | None = None
+    #: More handlers, and the consumer's ``skip`` (see ``IdempotentConsumer``).
+    more_handlers: dict[str, Handler] = field(default_factory=dict)
+    skip: Skip | None = None
+    skip_changed_by: frozenset[str] = frozenset()
     engine: AsyncEngine = field(init=False)
     broker: KafkaBroker = field(init=False)
 
@@ -80,9 +84,11 @@ class Consumer:
             sessions=sessions,
             inbox=self.probe.tables.inbox,
             consumer="probe_b",
-            handlers={"greeting_written": on_greeting},
+            handlers={"greeting_written": on_greeting, **self.more_handlers},
             max_attempts=3,
             backoff_seconds=0.05,
+            skip=self.skip,
+            skip_changed_by=self.skip_changed_by,
         )
         subscribe(self.idempotent, [self.topic])
 

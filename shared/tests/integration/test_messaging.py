@@ -17,14 +17,15 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 from probe import Consumer, ProbeA, ProbeB, create_schema, eventually, write_greeting
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tsunagu.shared.broker import PRODUCER_OPTIONS, create_producer
 from tsunagu.shared.contracts.envelope import Envelope
-from tsunagu.shared.db import create_engine
+from tsunagu.shared.db import create_engine, session_factory
 from tsunagu.shared.kafka_admin import create_topics
 from tsunagu.shared.messaging import PermanentError
-from tsunagu.shared.outbox import OutboxRelay
+from tsunagu.shared.outbox import OutboxRelay, OutboxWriter
 from tsunagu.shared.testing import read_records
 
 pytestmark = pytest.mark.integration
@@ -239,6 +240,44 @@ async def test_a_rolled_back_transaction_publishes_nothing(
     assert await read_records(kafka_bootstrap, topic) == []
 
 
+async def test_a_transactions_outbox_rows_are_one_insert_in_the_order_they_were_added(
+    database_url, topic, probes
+):
+    """Set-based outbox (ADR 22): the rows wait for the commit and go in with one statement,
+    keeping their order; a rolled-back transaction's rows are never written, and a later
+    transaction in the same session does not inherit them."""
+    a, _, engine_a = probes
+    writer = OutboxWriter(a.tables.outbox, producer="probe_a")
+    inserts: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO PROBE_A.OUTBOX"):
+            inserts.append(statement)
+
+    event.listen(engine_a.sync_engine, "before_cursor_execute", count)
+    names = [f"g{i}" for i in range(5)]
+    try:
+        async with session_factory(engine_a)() as session:
+            async with session.begin():
+                for name in ["lost-1", "lost-2"]:
+                    await writer.add(session, topic=topic, aggregatetype="greeting",
+                                     aggregateid=name, envelope=writer.envelope("x", {}))  # fmt: skip
+                await session.rollback()
+            async with session.begin():
+                for name in names:
+                    envelope = writer.envelope("greeting_written", {"id": name})
+                    await writer.add(session, topic=topic, aggregatetype="greeting",
+                                     aggregateid=name, envelope=envelope)  # fmt: skip
+                assert inserts == [], "nothing written before the commit"
+    finally:
+        event.remove(engine_a.sync_engine, "before_cursor_execute", count)
+    assert len(inserts) == 1
+    o = a.tables.outbox
+    async with engine_a.connect() as conn:
+        rows = (await conn.execute(select(o.c.aggregateid).order_by(o.c.seq))).scalars().all()
+    assert rows == names
+
+
 async def _eq(value_coro, expected) -> bool:
     return (await value_coro) == expected
 
@@ -306,5 +345,65 @@ async def test_a_batch_holding_an_event_twice_and_an_applied_one_applies_each_on
         assert await consumer.applied("twice") == 1
         assert await consumer.applied("earlier") == 1
         assert await consumer.applied() == 3
+    finally:
+        await consumer.stop()
+
+
+async def test_skip_is_asked_once_per_batch_and_again_after_an_event_that_changes_it(
+    test_settings, kafka_bootstrap, topic, probes
+):
+    """What a consumer skips (e.g. events of an erased case) is one query per batch, not one
+    per event; an event that changes the answer (the erasure) is seen by the events after it
+    in the same batch."""
+    _, b, _ = probes
+    asked: list[list[str]] = []
+
+    async def on_erase(session: AsyncSession, env: Envelope) -> None:
+        row = {"greeting_id": f"erased:{env.data['case']}"}
+        await session.execute(b.applied.insert().values(**row))
+
+    async def skip(session: AsyncSession, envelopes: list[Envelope]) -> set[str]:
+        asked.append([e.data["id"] for e in envelopes])
+        t = b.applied
+        erased = set(
+            (
+                await session.execute(
+                    select(t.c.greeting_id).where(t.c.greeting_id.like("erased:%"))
+                )
+            ).scalars()
+        )
+        return {e.event_id for e in envelopes if f"erased:{e.data.get('case')}" in erased}
+
+    def greeting(name: str, case: str) -> Envelope:
+        return Envelope(
+            event_type="greeting_written", producer="a", data={"id": name, "case": case}
+        )
+
+    events = [
+        greeting("x1", "x"),
+        greeting("y1", "y"),
+        Envelope(event_type="case_erased", producer="a", data={"id": "erase-x", "case": "x"}),
+        greeting("x2", "x"),
+        greeting("y2", "y"),
+    ]
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, **PRODUCER_OPTIONS)
+    await producer.start()
+    try:
+        # Written before the consumer starts, so its first fetch holds them all.
+        for env in events:
+            await producer.send_and_wait(topic, env.to_bytes(), key=b"one-partition")
+    finally:
+        await producer.stop()
+    consumer = Consumer(
+        test_settings("probe_b"), b, topic, more_handlers={"case_erased": on_erase},
+        skip=skip, skip_changed_by=frozenset({"case_erased"}),
+    )  # fmt: skip
+    await consumer.start()
+    try:
+        await eventually(lambda: _eq(consumer.applied("y2"), 1))
+        assert await consumer.applied("x1") == 1, "before the erasure: applied"
+        assert await consumer.applied("x2") == 0, "after the erasure, in the same batch: skipped"
+        assert await consumer.applied("y1") == 1
+        assert asked == [["x1", "y1", "erase-x", "x2", "y2"], ["x2", "y2"]]
     finally:
         await consumer.stop()

@@ -75,6 +75,7 @@ async def test_a_response_waits_for_the_case_and_its_events_follow_commit_order(
             envelope = runtime.outbox.envelope("probe_a_event", {"case_id": case_id})
             await runtime.outbox.add(session, topic="routing.case.v1", aggregatetype="case",
                                      aggregateid=case_id, envelope=envelope)  # fmt: skip
+            await runtime.outbox.flush(session)  # written now, not at commit, to read its seq
             return await _seq(session, o, envelope.event_id)
 
     async def transaction_b() -> int:

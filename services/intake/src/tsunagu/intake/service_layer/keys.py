@@ -51,6 +51,11 @@ class KeyStore:
     async def data_key(
         self, session: AsyncSession, resident_id: str, *, create: bool = False
     ) -> bytes | None:
+        """The resident's data key (created if ``create``). Kept for the rest of the
+        transaction, so a case that seals several fields reads it once."""
+        held = _held(session)
+        if resident_id in held:
+            return held[resident_id]
         t = tables.resident_key
         row = (
             await session.execute(
@@ -58,17 +63,22 @@ class KeyStore:
             )
         ).first()
         if row is not None:
-            return self.master.unwrap(row.key_id, row.wrapped_key)
+            held[resident_id] = self.master.unwrap(row.key_id, row.wrapped_key)
+            return held[resident_id]
         if not create:
             return None
         key = new_data_key()
         key_id, wrapped = self.master.wrap(key)
-        await session.execute(
+        made = await session.execute(
             insert(t)
             .values(resident_id=resident_id, key_id=key_id, wrapped_key=wrapped)
             .on_conflict_do_nothing()
+            .returning(t.c.resident_id)
         )
-        return await self.data_key(session, resident_id)
+        if made.first() is None:  # another transaction created it meanwhile
+            return await self.data_key(session, resident_id)
+        held[resident_id] = key
+        return key
 
     async def purpose_key(
         self, session: AsyncSession, resident_id: str, purpose: Purpose
@@ -93,8 +103,24 @@ class KeyStore:
         return open_with(key, token)
 
     async def destroy(self, session: AsyncSession, resident_id: str) -> bool:
+        _held(session).pop(resident_id, None)
         t = tables.resident_key
         done = await session.execute(
             delete(t).where(t.c.resident_id == resident_id).returning(t.c.resident_id)
         )
         return done.first() is not None
+
+
+_HELD = "tsunagu_resident_keys"  # session.info key: (the transaction, its residents' data keys)
+
+
+def _held(session: AsyncSession) -> dict[str, bytes]:
+    """Data keys read in the session's current transaction (forgotten with it)."""
+    transaction = session.sync_session.get_transaction()
+    if transaction is None:
+        return {}  # not in a transaction yet: nothing to keep it with
+    held: tuple[object, dict[str, bytes]] | None = session.info.get(_HELD)
+    if held is None or held[0] is not transaction:
+        held = (transaction, {})
+        session.info[_HELD] = held
+    return held[1]
