@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from sqlalchemy import MetaData, event, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
@@ -71,6 +72,10 @@ def create_engine(
         pool_recycle=1800,
         # Statement parameters are what residents typed: never in an exception or a log.
         hide_parameters=True,
+        # JSON and JSONB columns (outbox payloads, plans, reasons) through orjson: the same
+        # JSON, a fraction of the standard library's CPU (ADR 22).
+        json_serializer=json_dumps,
+        json_deserializer=orjson.loads,
         # application_name: pg_stat_activity shows which service a connection belongs to.
         connect_args={
             "server_settings": {"search_path": f"{schema},public", "application_name": schema},
@@ -80,6 +85,12 @@ def create_engine(
     )
     event.listen(engine.sync_engine.pool, "checkout", refuse_closed)
     return engine
+
+
+def json_dumps(value: Any) -> str:
+    """A JSON column's value as text; as ``json.dumps`` would write it for what the services
+    store (non-string keys become strings), without escaping non-ASCII."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def refuse_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:

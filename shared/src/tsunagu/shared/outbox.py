@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter, Gauge
 from sqlalchemy import (
@@ -378,7 +379,8 @@ class OutboxRelay:
                 futures.append(
                     await self.producer.send(
                         row.topic,
-                        value=Envelope.model_validate(row.payload).to_bytes(),
+                        # The payload is an envelope as written by ``add``: sent as it is.
+                        value=orjson.dumps(row.payload),
                         key=row.aggregateid.encode(),
                         headers=headers,
                     )
