@@ -69,6 +69,9 @@ class Day:
     food_token: str
     cases: dict[str, dict[str, Any]] = field(default_factory=dict)  # case id -> body
     handed: dict[str, int] = field(default_factory=dict)  # case id -> answers 200/201/409
+    #: Cases whose consent a fault withdrew: food drops their eligibility (it keeps only what
+    #: a handout recorded), so they are not expected to hold one.
+    withdrawn: set[str] = field(default_factory=set)
     index: int = 0
 
     @property
@@ -202,6 +205,7 @@ def run_fault(
         details = faulting.result()
         offered.result()
         changed.result()
+        day.withdrawn.add(target)
     ids = list(day.cases)
     drained = wait_drained(day, ids)
     report = check(day, ids, target, eligible)
@@ -227,12 +231,13 @@ def run_fault(
 def wait_drained(day: Day, ids: list[str]) -> float:
     stack, started = day.stack, time.monotonic()
     exp = {cid: expected(day.cases[cid], day.event_date) for cid in ids}
-    want_eligible = sum(e["food"] for e in exp.values())
+    shared = [cid for cid in ids if cid not in day.withdrawn]
+    want_eligible = sum(exp[cid]["food"] for cid in shared)
 
     def caught_up() -> bool:
         routed = stack.query("SELECT count(*) FROM routing.decision WHERE case_id = ANY($1)", ids)
         eligible = stack.query(
-            "SELECT count(*) FROM food_distribution.eligibility WHERE case_id = ANY($1)", ids
+            "SELECT count(*) FROM food_distribution.eligibility WHERE case_id = ANY($1)", shared
         )
         unsent = sum(
             stack.query(f"SELECT count(*) FROM {s}.outbox WHERE sent_at IS NULL")[0][0]
