@@ -33,6 +33,16 @@ async def take_in(page: Page, name: str, kana: str, phone: str) -> None:
     await page.get_by_role("button", name="受付を登録する").click()
 
 
+async def controlled_by_service_worker(page: Page) -> None:
+    """Wait until the service worker controls this page. A worker that activates while the
+    page is loading claims the page it was registered from, not this one; a reload (still
+    online) puts the page under it."""
+    await page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
+    if not await page.evaluate("() => navigator.serviceWorker.controller !== null"):
+        await page.reload()
+    await page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+
+
 async def cases_with_phone(base: str, phone: str) -> list[dict]:
     async with httpx.AsyncClient(base_url=base) as client:
         headers = await token(client, "uketsuke")
@@ -72,7 +82,7 @@ async def test_two_residents_offline_survive_a_reload_then_become_two_cases_in_o
         try:
             await log_in(page, base, "uketsuke")
             await page.goto(base + "/cases/new")
-            await page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+            await controlled_by_service_worker(page)
             queue = page.locator("#offline-queue")
             await expect(queue).to_contain_text("未送信 0件")
             manifest = await page.evaluate(
@@ -140,7 +150,7 @@ async def test_a_case_whose_key_already_reached_the_server_is_not_doubled(
         try:
             await log_in(page, base, "uketsuke")
             await page.goto(base + "/cases/new")
-            await page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+            await controlled_by_service_worker(page)
             await context.set_offline(True)
             await take_in(page, "与野 三郎", "よの さぶろう", phone)
             queue = page.locator("#offline-queue")
@@ -190,7 +200,7 @@ async def test_logging_out_with_cases_waiting_asks_first_and_wipes_the_device(
         try:
             await log_in(page, base, "uketsuke")
             await page.goto(base + "/cases/new")
-            await page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+            await controlled_by_service_worker(page)
             await context.set_offline(True)
             await take_in(page, "岩槻 四郎", "いわつき しろう", unique_phone())
             await expect(page.locator("#offline-queue")).to_contain_text("未送信 1件")
@@ -280,7 +290,7 @@ async def test_a_case_the_server_will_not_take_as_it_is_waits_for_review_and_los
         try:
             await log_in(page, base, "uketsuke")
             await page.goto(base + "/cases/new")
-            await page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+            await controlled_by_service_worker(page)
             await context.set_offline(True)
             # No concern ticked: the server will ask for one.
             await page.get_by_role("textbox", name="氏名 必須", exact=True).fill("蕨 五月")
