@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from tsunagu.shared.revocation import create_revocation_tables, drop_revocation_tables
+
 revision: str = "0011"
 down_revision: str | Sequence[str] | None = "0010"
 branch_labels: str | Sequence[str] | None = None
@@ -33,24 +35,7 @@ def upgrade() -> None:
         schema=SCHEMA,
     )
     op.add_column("staff_user", sa.Column("totp_secret", sa.String(255)), schema=SCHEMA)
-    op.create_table(
-        "revoked_session",
-        sa.Column("session_id", sa.String(64), nullable=False),
-        sa.Column("username", sa.String(64), nullable=False),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("session_id", name="pk_revoked_session"),
-        schema=SCHEMA,
-    )
-    op.create_table(
-        "staff_token_version",
-        sa.Column("username", sa.String(64), nullable=False),
-        sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column(
-            "updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
-        ),
-        sa.PrimaryKeyConstraint("username", name="pk_staff_token_version"),
-        schema=SCHEMA,
-    )
+    create_revocation_tables(SCHEMA)
     op.drop_table("login_failure", schema=SCHEMA)
     op.create_table(
         "login_delay",
@@ -73,7 +58,6 @@ def downgrade() -> None:
         sa.PrimaryKeyConstraint("username", name="pk_login_failure"),
         schema=SCHEMA,
     )
-    op.drop_table("staff_token_version", schema=SCHEMA)
-    op.drop_table("revoked_session", schema=SCHEMA)
+    drop_revocation_tables(SCHEMA)
     for column in ("totp_secret", "password_change_required", "token_version"):
         op.drop_column("staff_user", column, schema=SCHEMA)
