@@ -78,6 +78,37 @@ async def test_keys_are_cached_for_a_short_while() -> None:
     assert store.fetches == 1
 
 
+async def test_a_batch_of_values_fetches_its_keys_in_one_request_per_purpose() -> None:
+    store = Store()
+    store.keys = {"r1": new_data_key(), "r2": new_data_key(), "r3": new_data_key()}
+    asked: list[tuple[list[str], str]] = []
+
+    async def fetch_many(resident_ids: list[str], purpose: str) -> dict[str, bytes]:
+        asked.append((resident_ids, purpose))
+        return {r: purpose_key(store.keys[r], purpose) for r in resident_ids if r in store.keys}
+
+    keys = CachedKeys(store.fetch, ttl_seconds=60, fetch_many=fetch_many)
+    sealer = Sealer(keys)
+    contact = [
+        seal_with(purpose_key(store.keys[r], Purpose.CONTACT), r, Purpose.CONTACT, {"name": r})
+        for r in ("r1", "r2", "r3")
+    ]
+    kana = seal_with(purpose_key(store.keys["r1"], Purpose.KANA), "r1", Purpose.KANA, "やまだ")
+    assert await sealer.open(contact[0]) == {"name": "r1"}
+    assert store.fetches == 1  # r1's contact key, one by one
+    del store.keys["r3"]  # erased meanwhile
+    await sealer.prefetch([*contact, contact[1], kana, None, "not sealed"])
+    # r1's contact key was cached: only r2 and r3 asked for, in one request; the kana key too.
+    assert sorted(asked) == [(["r1"], "kana"), (["r2", "r3"], "contact")]
+    assert await sealer.open(contact[1]) == {"name": "r2"}
+    assert await sealer.open(kana) == "やまだ"
+    with pytest.raises(KeyDestroyed):  # the erased resident's key stays unknown, cached
+        await sealer.open(contact[2])
+    assert store.fetches == 1  # every open above was a cache hit
+    await sealer.prefetch(contact)
+    assert len(asked) == 2  # all cached: nothing asked
+
+
 async def test_the_shared_contact_key_still_opens_older_values() -> None:
     legacy = ContactSealer(new_key())
     sealer = Sealer(None, legacy=legacy)

@@ -144,3 +144,41 @@ async def test_sent_outbox_rows_are_pruned_after_the_keep_period(intake_app: App
 
 async def _zero(app: App) -> bool:
     return await app.runtime.relay.unsent_count() == 0
+
+
+async def test_a_service_gets_a_batch_of_keys_for_its_purpose_only(intake_app: App) -> None:
+    """Notify's sender asks for a claimed batch's residents at once (ADR 22): the same keys as
+    one by one, the erased left out, and only the purposes the service is allowed."""
+    import httpx
+
+    from tsunagu.shared.internal import IntakeKeys, caller_headers
+
+    (_, kept), (_, erased) = await take_in(intake_app), await take_in(intake_app)
+    done = await intake_app.client.post(
+        f"/api/v1/residents/{erased}/erasure",
+        json={"reason": "消去請求"},
+        headers=officer(intake_app),
+    )
+    assert done.status_code == 200, done.text
+    as_notify = intake_app.settings.model_copy(update={"service": "notify"})
+    keys = IntakeKeys(as_notify, transport=httpx.ASGITransport(app=intake_app.app))
+    try:
+        found = await keys._fetch_keys([kept, erased, str(uuid.uuid4())], "contact")
+        assert list(found) == [kept]
+        assert found[kept] == await keys._fetch_key(kept, "contact")
+        # Prefetched: the cache answers without asking intake again.
+        await keys.prefetch([kept, erased], "contact")
+        assert await keys.purpose_key(kept, "contact") == found[kept]
+        assert await keys.purpose_key(erased, "contact") is None
+    finally:
+        await keys.stop()
+    url = "/internal/v1/keys/kana"  # notify may not have the furigana key
+    body = {"resident_ids": [kept]}
+    refused = await intake_app.client.post(url, json=body, headers=caller_headers(as_notify))
+    assert refused.status_code == 403
+    assert (await intake_app.client.post(url, json=body)).status_code == 401
+    too_many = {"resident_ids": [kept] * 501}
+    url = "/internal/v1/keys/contact"
+    assert (
+        await intake_app.client.post(url, json=too_many, headers=caller_headers(as_notify))
+    ).status_code == 422

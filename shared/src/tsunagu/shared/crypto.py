@@ -21,7 +21,7 @@ import asyncio
 import base64
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -158,6 +158,22 @@ class Sealer:
     async def seal(self, resident_id: str, purpose: Purpose | str, value: Any) -> str:
         return seal_with(await self._key(resident_id, str(purpose)), resident_id, purpose, value)
 
+    async def prefetch(self, tokens: Iterable[str | None]) -> None:
+        """Fetch the keys of these sealed values ahead, in as few requests as the key source
+        allows (one per purpose for ``CachedKeys`` with a ``fetch_many``), so that opening
+        them afterwards is a cache hit. Best effort: a key not fetched here is fetched when
+        its value is opened, and any failure is met there."""
+        prefetch = getattr(self.keys, "prefetch", None)
+        if prefetch is None:
+            return
+        wanted: dict[str, set[str]] = {}
+        for token in tokens:
+            if token and is_resident_sealed(token):
+                resident_id, purpose, _ = parse_token(token)
+                wanted.setdefault(purpose, set()).add(resident_id)
+        for purpose, residents in sorted(wanted.items()):
+            await prefetch(sorted(residents), purpose)
+
     async def seal_like(self, token: str | None, value: Any) -> str:
         """Seal ``value`` for the same resident and purpose as ``token`` (e.g. a letter made
         from a resident's contact details); the shared contact key where ``token`` used it."""
@@ -169,6 +185,10 @@ class Sealer:
         return self.legacy.seal(value)
 
 
+#: Several residents' keys of one purpose in one request: {resident_id: key}, the erased left out.
+FetchMany = Callable[[list[str], str], Awaitable[dict[str, bytes]]]
+
+
 class CachedKeys:
     """A short-lived in-process cache in front of a key fetcher (ADR 12): a destroyed key is
     forgotten at once by ``forget``, and at the latest after ``ttl_seconds`` elsewhere."""
@@ -178,8 +198,12 @@ class CachedKeys:
         fetch: Callable[[str, str], Awaitable[bytes | None]],
         ttl_seconds: float = 60.0,
         max_entries: int = 10_000,
+        fetch_many: FetchMany | None = None,
     ) -> None:
+        """``fetch_many(resident_ids, purpose)`` answers several residents in one request
+        (``prefetch``); a resident it leaves out has no key (erased or unknown)."""
         self._fetch = fetch
+        self._fetch_many = fetch_many
         self.ttl_seconds = ttl_seconds
         self.max_entries = max_entries
         self._cache: dict[tuple[str, str], tuple[float, bytes | None]] = {}
@@ -192,12 +216,32 @@ class CachedKeys:
         if cached is not None and cached[0] > now:
             return cached[1]
         key = await self._fetch(resident_id, str(purpose))
-        if len(self._cache) >= self.max_entries:
-            self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
-            if len(self._cache) >= self.max_entries:
-                self._cache.clear()
-        self._cache[entry] = (now + self.ttl_seconds, key)
+        self._keep({entry: key}, now)
         return key
+
+    async def prefetch(self, resident_ids: Iterable[str], purpose: Purpose | str) -> None:
+        """Fetch the keys not in the cache in one request (nothing without a ``fetch_many``);
+        the next ``purpose_key`` of these residents is a cache hit."""
+        if self._fetch_many is None:
+            return
+        now = time.monotonic()
+        missing = []
+        for resident_id in dict.fromkeys(resident_ids):
+            cached = self._cache.get((resident_id, str(purpose)))
+            if cached is None or cached[0] <= now:
+                missing.append(resident_id)
+        if not missing:
+            return
+        found = await self._fetch_many(missing, str(purpose))
+        self._keep({(r, str(purpose)): found.get(r) for r in missing}, now)
+
+    def _keep(self, keys: dict[tuple[str, str], bytes | None], now: float) -> None:
+        if len(self._cache) + len(keys) > self.max_entries:
+            self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
+            if len(self._cache) + len(keys) > self.max_entries:
+                self._cache.clear()
+        for entry, key in keys.items():
+            self._cache[entry] = (now + self.ttl_seconds, key)
 
     def forget(self, resident_id: str) -> None:
         for entry in [e for e in self._cache if e[0] == resident_id]:

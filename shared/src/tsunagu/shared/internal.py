@@ -55,6 +55,10 @@ def require_service(settings: Settings, *allowed: str) -> Any:
     return dependency
 
 
+#: Residents asked for in one request of ``IntakeKeys.prefetch`` (intake takes up to 500).
+KEYS_PER_REQUEST = 200
+
+
 class KeyUnavailable(Exception):
     """Intake could not be asked for a key (down, or refused us): a transient fault."""
 
@@ -63,7 +67,9 @@ class IntakeKeys(CachedKeys):
     """Residents' purpose keys from intake, under this service's own credential, cached."""
 
     def __init__(self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None):
-        super().__init__(self._fetch_key, ttl_seconds=settings.key_cache_seconds)
+        super().__init__(
+            self._fetch_key, ttl_seconds=settings.key_cache_seconds, fetch_many=self._fetch_keys
+        )
         self.settings = settings
         self._client = httpx.AsyncClient(
             base_url=settings.intake_base, timeout=5.0, transport=transport
@@ -84,6 +90,26 @@ class IntakeKeys(CachedKeys):
         key = response.json()["key"]
         base64.urlsafe_b64decode(key)  # a malformed answer fails here, not in Fernet later
         return str(key).encode()
+
+    async def _fetch_keys(self, resident_ids: list[str], purpose: str) -> dict[str, bytes]:
+        """Several residents' keys of one purpose, ``KEYS_PER_REQUEST`` to a request; the
+        residents without a key (erased, unknown) are left out of the answer."""
+        found: dict[str, bytes] = {}
+        for start in range(0, len(resident_ids), KEYS_PER_REQUEST):
+            try:
+                response = await self._client.post(
+                    f"/internal/v1/keys/{Purpose(purpose).value}",
+                    json={"resident_ids": resident_ids[start : start + KEYS_PER_REQUEST]},
+                    headers=caller_headers(self.settings),
+                )
+            except httpx.HTTPError as exc:
+                raise KeyUnavailable(type(exc).__name__) from exc
+            if response.status_code != 200:
+                raise KeyUnavailable(f"intake answered {response.status_code}")
+            for resident_id, key in response.json()["keys"].items():
+                base64.urlsafe_b64decode(key)  # a malformed answer fails here
+                found[str(resident_id)] = str(key).encode()
+        return found
 
     async def start(self) -> None:
         """Nothing to start: the client connects on first use."""

@@ -4,7 +4,9 @@
 - ``GET /api/v1/residents/{resident_id}/disclosure`` (admin or privacy officer): what every
   service holds, as a printable Japanese page or, with ``?format=json``, a JSON file;
 - ``GET /internal/v1/keys/{resident_id}/{purpose}``: one purpose key of a resident, for a
-  service allowed that purpose, authenticated as that service (ADR 12).
+  service allowed that purpose, authenticated as that service (ADR 12);
+- ``POST /internal/v1/keys/{purpose}`` with ``{"resident_ids": [...]}``: several residents'
+  keys of that purpose at once (notify's sender asks for a claimed batch's residents together).
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ log = get_logger(__name__)
 UUID_PATTERN = r"^[0-9a-fA-F-]{36}$"
 ResidentId = Annotated[str, Path(pattern=UUID_PATTERN, description="The resident's uuid")]
 PRIVACY_ROLES = {StaffRole.ADMIN.value, StaffRole.PRIVACY_OFFICER.value}
+
+
+class KeysAsked(BaseModel):
+    """The residents whose keys a service asks for at once (at most 500)."""
+
+    resident_ids: list[Annotated[str, Field(max_length=64)]] = Field(max_length=500)
 
 
 def privacy_officer(principal: Annotated[Principal, Depends(staff)]) -> Principal:
@@ -140,5 +148,19 @@ def router(app: Intake) -> APIRouter:
         if found is None:
             raise HTTPException(410, "no key: the resident was erased or is unknown")
         return {"key": found.decode()}
+
+    @r.post("/internal/v1/keys/{purpose}", include_in_schema=False)
+    async def keys(
+        purpose: Purpose,
+        asked: KeysAsked,
+        caller: str = Depends(service),  # a local: string annotations cannot see it
+    ) -> dict[str, dict[str, str]]:
+        """Several residents' keys of one purpose (a sender's batch): ``{"keys": {id: key}}``,
+        the residents without a key (erased, unknown) left out."""
+        if purpose not in ALLOWED_PURPOSES.get(caller, frozenset()):
+            raise HTTPException(403, "purpose not allowed for this service")
+        async with app.transaction() as session:
+            found = await app.ports.keys.purpose_keys(session, asked.resident_ids, purpose)
+        return {"keys": {resident_id: key.decode() for resident_id, key in found.items()}}
 
     return r

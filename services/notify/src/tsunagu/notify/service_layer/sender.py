@@ -206,8 +206,23 @@ class Sender:
         """Claim one batch and deliver it; returns how many deliveries were claimed."""
         claimed = await self.claim()
         if claimed:
+            await self._prefetch_keys(claimed)
             await asyncio.gather(*(self._deliver_safely(c) for c in claimed))
         return len(claimed)
+
+    async def _prefetch_keys(self, claimed: Sequence[Claimed]) -> None:
+        """The residents' contact keys of the whole batch in one request to intake, rather
+        than one request per resident as each send opens its contact. Best effort: a key not
+        fetched here is fetched (and its failure met) when the contact is opened."""
+        sealed = [
+            c.case["contact_sealed"] if c.case is not None else c.row["contact_sealed"]
+            for c in claimed
+            if c.row["recipient_kind"] in PUBLIC_KINDS
+        ]
+        try:
+            await self.sealer.prefetch(sealed)
+        except Exception as exc:
+            log.info("contact_keys_not_prefetched", error=type(exc).__name__)
 
     # --- 1. claim ---------------------------------------------------------------------------
 
