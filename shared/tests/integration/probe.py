@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from tsunagu.shared.broker import create_broker
 from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.db import create_engine, session_factory
-from tsunagu.shared.messaging import Handler, IdempotentConsumer, Skip, subscribe
+from tsunagu.shared.messaging import Handler, IdempotentConsumer, Prepare, Skip, subscribe
 from tsunagu.shared.outbox import OutboxWriter
 from tsunagu.shared.runtime import ServiceTables
 from tsunagu.shared.settings import Settings
@@ -64,6 +64,7 @@ class Consumer:
     more_handlers: dict[str, Handler] = field(default_factory=dict)
     skip: Skip | None = None
     skip_changed_by: frozenset[str] = frozenset()
+    prepare: Prepare | None = None
     engine: AsyncEngine = field(init=False)
     broker: KafkaBroker = field(init=False)
 
@@ -89,6 +90,7 @@ class Consumer:
             backoff_seconds=0.05,
             skip=self.skip,
             skip_changed_by=self.skip_changed_by,
+            prepare=self.prepare,
         )
         subscribe(self.idempotent, [self.topic])
 

@@ -407,3 +407,42 @@ async def test_skip_is_asked_once_per_batch_and_again_after_an_event_that_change
         assert asked == [["x1", "y1", "erase-x", "x2", "y2"], ["x2", "y2"]]
     finally:
         await consumer.stop()
+
+
+async def test_prepare_is_called_once_per_batch_with_the_events_to_apply(
+    test_settings, kafka_bootstrap, topic, probes
+):
+    """A consumer's ``prepare`` reads once per batch what its handlers need (ADR 22): with the
+    events about to be applied only (no duplicate, no event it has no handler for, none it
+    skips), in the batch's transaction, before the first handler runs."""
+    _, b, _ = probes
+    prepared: list[list[str]] = []
+
+    async def prepare(session: AsyncSession, envelopes: list[Envelope]) -> None:
+        assert session.in_transaction()
+        prepared.append([e.data["id"] for e in envelopes])
+
+    async def skip(session: AsyncSession, envelopes: list[Envelope]) -> set[str]:
+        return {e.event_id for e in envelopes if e.data["id"] == "skipped"}
+
+    def greeting(name: str, event_type: str = "greeting_written") -> Envelope:
+        return Envelope(event_type=event_type, producer="a", data={"id": name})
+
+    twice = greeting("twice")
+    events = [greeting("g1"), twice, greeting("skipped"), greeting("other", "not_for_b"), twice]
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, **PRODUCER_OPTIONS)
+    await producer.start()
+    try:
+        # Written before the consumer starts, so its first fetch holds them all.
+        for env in [*events, greeting("g2")]:
+            await producer.send_and_wait(topic, env.to_bytes(), key=b"one-partition")
+    finally:
+        await producer.stop()
+    consumer = Consumer(test_settings("probe_b"), b, topic, skip=skip, prepare=prepare)
+    await consumer.start()
+    try:
+        await eventually(lambda: _eq(consumer.applied("g2"), 1))
+        assert await consumer.applied() == 3  # g1, twice, g2
+        assert prepared == [["g1", "twice", "g2"]]
+    finally:
+        await consumer.stop()

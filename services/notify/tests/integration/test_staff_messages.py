@@ -295,6 +295,48 @@ async def test_a_batch_whose_mark_fails_is_marked_one_by_one_and_the_rest_is_kep
         assert len(smtp.mails(containing=number)) == 1
 
 
+async def test_a_batch_is_marked_at_once_and_a_lease_taken_over_is_left_to_its_new_holder(
+    start_notify, smtp, producer
+):
+    # Three sends marked together (one update for all of them); one delivery's lease was
+    # taken over by another sender meanwhile: its row stays the new holder's, yet the attempt
+    # that happened is recorded and published like the others.
+    runtime = await start_notify(smtp_port=smtp.port)
+    await runtime.worker.stop()  # we drive the sender
+    runtime.background.remove(runtime.worker)
+    cases = [new_case(), new_case(), new_case()]
+    for case_id, number in cases:
+        await publish(
+            producer,
+            programme_topic_name("welfare_fund"),
+            referral_created(case_id, number, "welfare_fund"),
+            case_id,
+        )
+    for case_id, _ in cases:
+        await eventually(lambda case_id=case_id: deliveries_of(runtime, case_id))
+    claimed = await runtime.sender.claim()
+    assert len(claimed) == 3
+    attempts = [await runtime.sender.deliver(c) for c in claimed]
+    assert all(a is not None and a.result.ok for a in attempts)
+    taken, *kept = claimed
+    d = runtime.tables.delivery
+    async with runtime.sessions() as session, session.begin():
+        await session.execute(
+            d.update().where(d.c.id == taken.row["id"]).values(lease_token="another-sender")
+        )
+
+    await runtime.sender.record([a for a in attempts if a is not None])
+
+    for claim in kept:
+        [row] = await deliveries_of(runtime, claim.row["case_id"])
+        assert (row["status"], row["attempts"], row["lease_token"]) == ("sent", 1, None)
+        assert row["sent_at"] is not None and row["next_attempt_at"] is None
+        assert [a["status"] for a in await attempts_of(runtime, row["id"])] == ["sent"]
+    [row] = await deliveries_of(runtime, taken.row["case_id"])
+    assert (row["status"], row["attempts"], row["lease_token"]) == ("sending", 0, "another-sender")
+    assert [a["status"] for a in await attempts_of(runtime, row["id"])] == ["sent"]
+
+
 async def test_unprocessable_events_go_to_the_dlq_and_the_partition_keeps_flowing(
     start_notify, smtp, producer, kafka_bootstrap, consumer_name
 ):

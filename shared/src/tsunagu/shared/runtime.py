@@ -29,7 +29,13 @@ from tsunagu.shared.contracts.topics import INTAKE_STAFF
 from tsunagu.shared.db import create_engine, ping, service_metadata, session_factory
 from tsunagu.shared.http import ReadinessCheck
 from tsunagu.shared.logs import get_logger
-from tsunagu.shared.messaging import Handler, IdempotentConsumer, inbox_table, subscribe
+from tsunagu.shared.messaging import (
+    Handler,
+    IdempotentConsumer,
+    Prepare,
+    inbox_table,
+    subscribe,
+)
 from tsunagu.shared.outbox import OutboxRelay, OutboxWriter, outbox_table
 from tsunagu.shared.periodic import PeriodicJob
 from tsunagu.shared.settings import Settings
@@ -176,8 +182,10 @@ class ServiceRuntime:
         *,
         consumer: str | None = None,
         max_schema_version: int = 1,
+        prepare: Prepare | None = None,
     ) -> IdempotentConsumer:
-        """Register idempotent handlers for ``topics`` (consumer group = service name)."""
+        """Register idempotent handlers for ``topics`` (consumer group = service name);
+        ``prepare`` reads once per batch what its handlers need (``IdempotentConsumer``)."""
         idempotent = IdempotentConsumer(
             broker=self.broker,
             sessions=self.sessions,
@@ -187,6 +195,7 @@ class ServiceRuntime:
             skip=self._erased_events,
             skip_changed_by=frozenset({RESIDENT_ERASED}),
             max_schema_version=max_schema_version,
+            prepare=prepare,
             max_attempts=self.settings.consumer_max_attempts,
             backoff_seconds=self.settings.consumer_backoff_seconds,
         )

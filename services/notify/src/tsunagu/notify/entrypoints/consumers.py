@@ -15,6 +15,7 @@ from tsunagu.notify.service_layer.scheduling import (
     on_case_created,
     on_consent_changed,
     on_event,
+    prepare_cases,
 )
 from tsunagu.shared.contracts import food, intake, routing
 from tsunagu.shared.contracts.topics import FOOD, INTAKE_CASE, PROGRAMME_TOPICS, ROUTING_CASE
@@ -52,14 +53,21 @@ def register(
 ) -> list[IdempotentConsumer]:
     # Routing's events are version 2 (reasons as data); older versions still read.
     version = routing.SCHEMA_VERSION
+    # A batch's cases are read in one query, not once per event (ADR 22).
+    prepare = partial(prepare_cases, notify.tables)
     return [
         runtime.consume(
-            CASE_TOPICS, case_handlers(notify), consumer=consumer, max_schema_version=version
+            CASE_TOPICS,
+            case_handlers(notify),
+            consumer=consumer,
+            max_schema_version=version,
+            prepare=prepare,
         ),
         runtime.consume(
             PROGRAMME_TOPIC_NAMES,
             programme_handlers(notify),
             consumer=consumer,
             max_schema_version=version,
+            prepare=prepare,
         ),
     ]

@@ -7,7 +7,8 @@ a message: only codes, ids and the error code of a failure.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +21,19 @@ from tsunagu.shared.outbox import OutboxWriter
 
 #: The channel named in the record of a decision not to send.
 NO_CHANNEL = "none"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One attempt (or, with ``attempt`` 0, one decision) of a delivery, for ``record_many``."""
+
+    delivery: Mapping[str, Any]
+    status: str
+    attempt: int
+    channel: str
+    at: datetime
+    error: str | None = None
+    reference: str | None = None
 
 
 async def record(
@@ -36,18 +50,37 @@ async def record(
     reference: str | None = None,
 ) -> None:
     """Keep one attempt (or, with ``attempt`` 0, one decision) and publish it."""
-    if attempt > 0:
-        await session.execute(
-            tables.delivery_attempt.insert().values(
-                delivery_id=delivery["id"],
-                attempt=attempt,
-                channel=channel,
-                status=status,
-                error=error,
-                reference=reference,
-                at=at,
-            )
-        )
+    entry = Entry(delivery, status, attempt, channel, at, error, reference)
+    await record_many(session, tables, outbox, [entry])
+
+
+async def record_many(
+    session: AsyncSession, tables: NotifyTables, outbox: OutboxWriter, entries: Sequence[Entry]
+) -> None:
+    """Keep several attempts and decisions with one insert, and publish each (the outbox
+    writes a transaction's events with one statement at commit)."""
+    attempts = [
+        {
+            "delivery_id": e.delivery["id"],
+            "attempt": e.attempt,
+            "channel": e.channel,
+            "status": e.status,
+            "error": e.error,
+            "reference": e.reference,
+            "at": e.at,
+        }
+        for e in entries
+        if e.attempt > 0
+    ]
+    if attempts:
+        await session.execute(tables.delivery_attempt.insert(), attempts)
+    for entry in entries:
+        await _publish(outbox, session, entry)
+
+
+async def _publish(outbox: OutboxWriter, session: AsyncSession, entry: Entry) -> None:
+    delivery, status, attempt, channel = entry.delivery, entry.status, entry.attempt, entry.channel
+    error, at = entry.error, entry.at
     event = DeliveryAttempted(
         delivery_id=delivery["id"],
         case_id=delivery["case_id"],

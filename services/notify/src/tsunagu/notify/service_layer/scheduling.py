@@ -125,6 +125,7 @@ async def on_case_created(notify: Notify, session: AsyncSession, envelope: Envel
             .values(case_number=case.case_number, taken_by=case.taken_by, updated_at=now)
         )
         await _hold_consent(notify, session, case.case_id, state, made)
+    forget_case(session, case.case_id)
     await _plan_parked(notify, session, case.case_id)
 
 
@@ -164,6 +165,7 @@ async def _hold_consent(
     """Keep ``state`` unless the consent held was made after ``made`` (newer state wins);
     whether it was kept."""
     t = notify.tables.case_contact
+    forget_case(session, case_id)
     result = await session.execute(
         update(t)
         .where(
@@ -221,15 +223,21 @@ async def _remember_holders(notify: Notify, session: AsyncSession, envelope: Env
         return
     t = notify.tables.case_programme
     now = notify.now()
-    for programme, status in rows:
-        await session.execute(
-            insert(t)
-            .values(case_id=case_id, programme=programme, status=status, updated_at=now)
-            .on_conflict_do_update(
-                index_elements=[t.c.case_id, t.c.programme],
-                set_={"status": status, "updated_at": now},
-            )
+    # One statement for all of them, each programme once (the last wins, as one by one).
+    held = dict(rows)
+    statement = insert(t).values(
+        [
+            {"case_id": case_id, "programme": programme, "status": status, "updated_at": now}
+            for programme, status in held.items()
+        ]
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[t.c.case_id, t.c.programme],
+            set_={"status": statement.excluded.status, "updated_at": statement.excluded.updated_at},
         )
+    )
+    for programme, status in held.items():
         if status == ReferralStatus.WITHDRAWN.value:
             await _cancel_team_messages(notify, session, case_id, programme)
 
@@ -257,18 +265,22 @@ async def _cancel_team_messages(
             .returning(*d.c)
         )
     ).all()
-    for row in cancelled:
-        await journal.record(
-            session,
-            notify.tables,
-            notify.outbox,
-            dict(row._mapping),
-            status=SUPPRESSED,
-            attempt=0,
-            channel=journal.NO_CHANNEL,
-            error=REFERRAL_WITHDRAWN,
-            at=now,
-        )
+    await journal.record_many(
+        session,
+        notify.tables,
+        notify.outbox,
+        [
+            journal.Entry(
+                dict(row._mapping),
+                status=SUPPRESSED,
+                attempt=0,
+                channel=journal.NO_CHANNEL,
+                error=REFERRAL_WITHDRAWN,
+                at=now,
+            )
+            for row in cancelled
+        ],
+    )
     if cancelled:
         log.info(
             "team_messages_cancelled", case_id=case_id, programme=programme, count=len(cancelled)
@@ -282,30 +294,80 @@ async def _remember_coordinator(notify: Notify, session: AsyncSession, envelope:
         return False
     coordinator = envelope.data.get("coordinator")
     t = notify.tables.case_contact
-    await session.execute(
-        update(t)
-        .where(t.c.case_id == str(envelope.data.get("case_id")))
-        .values(coordinator=coordinator if isinstance(coordinator, str) else None)
-    )
+    case_id = str(envelope.data.get("case_id"))
+    # The case as it now stands comes back with the update (none: not known yet).
+    row = (
+        await session.execute(
+            update(t)
+            .where(t.c.case_id == case_id)
+            .values(coordinator=coordinator if isinstance(coordinator, str) else None)
+            .returning(*t.c)
+        )
+    ).first()
+    _held_cases(session)[case_id] = row._mapping if row is not None else None
     return True
 
 
 async def load_case(
     session: AsyncSession, tables: NotifyTables, case_id: str
 ) -> Mapping[str, Any] | None:
+    """The case's contact and consent as this transaction sees them: read once per
+    transaction (or once for a whole batch, ``prepare_cases``), forgotten when changed."""
+    held = _held_cases(session)
+    if case_id in held:
+        return held[case_id]
     t = tables.case_contact
     row = (await session.execute(select(t).where(t.c.case_id == case_id))).first()
-    return row._mapping if row is not None else None
+    held[case_id] = row._mapping if row is not None else None
+    return held[case_id]
+
+
+async def prepare_cases(tables: NotifyTables, session: AsyncSession, batch: list[Envelope]) -> None:
+    """Read the cases of a consumer's batch in one query, for ``load_case`` (ADR 22)."""
+    held = _held_cases(session)
+    wanted = {
+        case_id
+        for e in batch
+        if isinstance(case_id := e.data.get("case_id"), str) and case_id not in held
+    }
+    if not wanted:
+        return
+    t = tables.case_contact
+    for row in await session.execute(select(t).where(t.c.case_id.in_(sorted(wanted)))):
+        held[row.case_id] = row._mapping
+    for case_id in wanted:
+        held.setdefault(case_id, None)
+
+
+def forget_case(session: AsyncSession, case_id: str) -> None:
+    """The case's row is changing in this transaction: the next ``load_case`` reads it."""
+    _held_cases(session).pop(case_id, None)
+
+
+_HELD_CASES = "tsunagu_notify_cases"  # session.info key: (the transaction, the cases read in it)
+
+
+def _held_cases(session: AsyncSession) -> dict[str, Mapping[str, Any] | None]:
+    """Cases read in the session's current transaction (forgotten with it)."""
+    transaction = session.sync_session.get_transaction()
+    if transaction is None:
+        return {}  # not in a transaction: nothing to keep it with
+    held: tuple[object, dict[str, Mapping[str, Any] | None]] | None = session.info.get(_HELD_CASES)
+    if held is None or held[0] is not transaction:
+        held = (transaction, {})
+        session.info[_HELD_CASES] = held
+    return held[1]
 
 
 async def schedule(
     notify: Notify, session: AsyncSession, planned: Plan, *, source_event_id: str
 ) -> None:
+    """Write a plan: its deliveries in one insert, its decisions not to send in another."""
     now = notify.now()
-    for intent in planned.intents:
-        await add_delivery(
-            notify,
-            session,
+    await add_deliveries(
+        notify,
+        session,
+        [
             {
                 "dedup_key": intent.dedup_key,
                 "source_event_id": source_event_id,
@@ -318,24 +380,30 @@ async def schedule(
                 "urgent": intent.urgent,
                 "variables": dict(intent.variables),
                 "not_before": intent.not_before,
-            },
-            now,
-        )
-    for decision in planned.suppressed:
-        await add_suppressed(
-            notify,
-            session,
-            {
-                "dedup_key": decision.dedup_key,
-                "source_event_id": source_event_id,
-                "recipient_kind": decision.recipient_kind.value,
-                "recipient_ref": decision.recipient_ref,
-                "template": decision.template,
-                "case_id": decision.case_id,
-            },
-            decision.reason.value,
-            now,
-        )
+            }
+            for intent in planned.intents
+        ],
+        now,
+    )
+    await add_suppressions(
+        notify,
+        session,
+        [
+            (
+                {
+                    "dedup_key": decision.dedup_key,
+                    "source_event_id": source_event_id,
+                    "recipient_kind": decision.recipient_kind.value,
+                    "recipient_ref": decision.recipient_ref,
+                    "template": decision.template,
+                    "case_id": decision.case_id,
+                },
+                decision.reason.value,
+            )
+            for decision in planned.suppressed
+        ],
+        now,
+    )
 
 
 def due_channel(schema: str | None) -> str:
@@ -347,83 +415,128 @@ async def add_delivery(
     notify: Notify, session: AsyncSession, values: dict[str, Any], now: datetime
 ) -> str | None:
     """Schedule one delivery; None if its dedup key is already taken (nothing changes)."""
+    return (await add_deliveries(notify, session, [values], now))[0]
+
+
+async def add_deliveries(
+    notify: Notify, session: AsyncSession, many: list[dict[str, Any]], now: datetime
+) -> list[str | None]:
+    """Schedule deliveries with one insert; for each its id, or None if its dedup key is
+    already taken (nothing changes for it)."""
+    if not many:
+        return []
     d = notify.tables.delivery
-    row = {
-        "id": str(uuid.uuid4()),
-        "status": SCHEDULED,
-        "next_attempt_at": values["not_before"],
-        "created_at": now,
-        "updated_at": now,
-        **values,
-    }
-    inserted = await session.execute(
-        insert(d)
-        .values(**row)
-        .on_conflict_do_nothing(index_elements=[d.c.dedup_key])
-        .returning(d.c.id)
+    rows = [
+        {
+            "id": str(uuid.uuid4()),
+            "status": SCHEDULED,
+            "next_attempt_at": values["not_before"],
+            "created_at": now,
+            "updated_at": now,
+            "contact_sealed": None,
+            **values,
+        }
+        for values in many
+    ]
+    inserted = set(
+        await session.scalars(
+            insert(d)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=[d.c.dedup_key])
+            .returning(d.c.id)
+        )
     )
-    if inserted.first() is None:
-        return None
-    if row["next_attempt_at"] <= now:
-        await notify_at_commit(session, due_channel(d.schema))
-    log.info(
-        "delivery_scheduled",
-        delivery_id=row["id"],
-        template=row["template"],
-        recipient_kind=row["recipient_kind"],
-        case_id=row.get("case_id"),
-        not_before=row["not_before"].isoformat(),
-    )
-    return str(row["id"])
+    added: list[str | None] = []
+    for row in rows:
+        if row["id"] not in inserted:
+            added.append(None)
+            continue
+        added.append(str(row["id"]))
+        if row["next_attempt_at"] <= now:
+            await notify_at_commit(session, due_channel(d.schema))
+        log.info(
+            "delivery_scheduled",
+            delivery_id=row["id"],
+            template=row["template"],
+            recipient_kind=row["recipient_kind"],
+            case_id=row.get("case_id"),
+            not_before=row["not_before"].isoformat(),
+        )
+    return added
 
 
 async def add_suppressed(
     notify: Notify, session: AsyncSession, values: dict[str, Any], reason: str, now: datetime
 ) -> bool:
     """Record a decision not to send, once per dedup key, and publish it."""
+    return (await add_suppressions(notify, session, [(values, reason)], now))[0]
+
+
+async def add_suppressions(
+    notify: Notify,
+    session: AsyncSession,
+    many: list[tuple[dict[str, Any], str]],
+    now: datetime,
+) -> list[bool]:
+    """Record decisions not to send with one insert, each once per dedup key, and publish the
+    ones recorded now; for each whether it was."""
+    if not many:
+        return []
     d = notify.tables.delivery
-    row = {
-        "id": str(uuid.uuid4()),
-        "status": SUPPRESSED,
-        "reason": reason,
-        "channels": [],
-        "language": Language.JA.value,
-        "variables": {},
-        "not_before": now,
-        "next_attempt_at": None,
-        "created_at": now,
-        "updated_at": now,
-        "case_id": None,
-        **values,
-    }
-    inserted = await session.execute(
-        insert(d)
-        .values(**row)
-        .on_conflict_do_nothing(index_elements=[d.c.dedup_key])
-        .returning(d.c.id)
+    rows = [
+        {
+            "id": str(uuid.uuid4()),
+            "status": SUPPRESSED,
+            "reason": reason,
+            "channels": [],
+            "language": Language.JA.value,
+            "variables": {},
+            "not_before": now,
+            "next_attempt_at": None,
+            "created_at": now,
+            "updated_at": now,
+            "case_id": None,
+            "contact_sealed": None,
+            "urgent": False,
+            **values,
+        }
+        for values, reason in many
+    ]
+    inserted = set(
+        await session.scalars(
+            insert(d)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=[d.c.dedup_key])
+            .returning(d.c.id)
+        )
     )
-    if inserted.first() is None:
-        return False
-    await journal.record(
+    recorded = [row for row in rows if row["id"] in inserted]
+    await journal.record_many(
         session,
         notify.tables,
         notify.outbox,
-        row,
-        status=SUPPRESSED,
-        attempt=0,
-        channel=journal.NO_CHANNEL,
-        error=reason,
-        at=now,
+        [
+            journal.Entry(
+                row,
+                status=SUPPRESSED,
+                attempt=0,
+                channel=journal.NO_CHANNEL,
+                error=row["reason"],
+                at=now,
+            )
+            for row in recorded
+        ],
     )
-    log.info(
-        "delivery_suppressed",
-        delivery_id=row["id"],
-        template=row["template"],
-        recipient_kind=row["recipient_kind"],
-        case_id=row["case_id"],
-        reason=reason,
-    )
-    return True
+    for row in recorded:
+        log.info(
+            "delivery_suppressed",
+            delivery_id=row["id"],
+            template=row["template"],
+            recipient_kind=row["recipient_kind"],
+            case_id=row["case_id"],
+            reason=row["reason"],
+        )
+    return [row["id"] in inserted for row in rows]
 
 
 async def _park(notify: Notify, session: AsyncSession, envelope: Envelope, case_id: str) -> None:

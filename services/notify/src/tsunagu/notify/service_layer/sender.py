@@ -47,7 +47,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import jinja2
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import (
@@ -437,7 +437,7 @@ class Sender:
             return
         try:
             async with self.sessions() as session, session.begin():
-                outcomes = [await self._mark(session, a) for a in attempts]
+                outcomes = await self._mark_all(session, attempts)
         except Exception as exc:
             log.warning("marks_recorded_one_by_one", size=len(attempts), error=type(exc).__name__)
             for attempt in attempts:
@@ -474,61 +474,70 @@ class Sender:
         return None
 
     async def _mark(self, session: AsyncSession, attempt: Attempt) -> Outcome:
-        claimed, index, channel, result = (
-            attempt.claimed,
-            attempt.index,
-            attempt.channel,
-            attempt.result,
-        )
-        row = claimed.row
-        d = self.tables.delivery
-        now = attempt.at
-        number = row["attempts"] + 1
-        outcome = after_attempt(
-            result,
-            now=now,
-            channel_index=index,
-            channel_attempts=row["channel_attempts"] + 1,
-            next_channels=attempt.rest,
-            policy=self.policy,
-            preferred_time=attempt.preferred,
-        )
-        held = await session.execute(
-            update(d)
-            .where(d.c.id == row["id"], d.c.lease_token == claimed.token)
-            .values(
-                status=outcome.status,
-                next_attempt_at=outcome.next_attempt_at,
-                channel_index=outcome.channel_index,
-                channel_attempts=outcome.channel_attempts,
-                attempts=number,
-                last_channel=channel,
-                last_error=result.error,
-                sent_at=now if result.ok else None,
-                lease_token=None,
-                updated_at=now,
+        return (await self._mark_all(session, [attempt]))[0]
+
+    async def _mark_all(self, session: AsyncSession, attempts: Sequence[Attempt]) -> list[Outcome]:
+        """Mark attempts with a handful of statements whatever their number: one update of
+        their deliveries (each only while the lease token is still ours), one insert of their
+        attempt rows, their ``delivery_attempted`` events (written at commit in one insert)."""
+        outcomes = [
+            after_attempt(
+                a.result,
+                now=a.at,
+                channel_index=a.index,
+                channel_attempts=a.claimed.row["channel_attempts"] + 1,
+                next_channels=a.rest,
+                policy=self.policy,
+                preferred_time=a.preferred,
             )
-            .returning(d.c.id)
+            for a in attempts
+        ]
+        held = set(
+            (
+                await session.execute(
+                    text(_MARK.format(table=_qualified(session, self.tables.delivery))),
+                    {
+                        "ids": [a.claimed.row["id"] for a in attempts],
+                        "tokens": [a.claimed.token for a in attempts],
+                        "statuses": [o.status for o in outcomes],
+                        "next": [o.next_attempt_at for o in outcomes],
+                        "indexes": [o.channel_index for o in outcomes],
+                        "channel_attempts": [o.channel_attempts for o in outcomes],
+                        "attempts": [a.claimed.row["attempts"] + 1 for a in attempts],
+                        "channels": [a.channel for a in attempts],
+                        "errors": [a.result.error for a in attempts],
+                        "sent": [a.at if a.result.ok else None for a in attempts],
+                        "at": [a.at for a in attempts],
+                    },
+                )
+            ).scalars()
         )
-        if held.first() is None:
-            # Our lease ran out and another sender took the delivery over. The attempt
-            # still happened, so it is still recorded.
-            log.warning("delivery_lease_lost", delivery_id=row["id"])
-        await journal.record(
+        for a in attempts:
+            if a.claimed.row["id"] not in held:
+                # Our lease ran out and another sender took the delivery over. The attempt
+                # still happened, so it is still recorded.
+                log.warning("delivery_lease_lost", delivery_id=a.claimed.row["id"])
+        await journal.record_many(
             session,
             self.tables,
             self.outbox,
-            row,
-            status=result.status.value,
-            attempt=number,
-            channel=channel,
-            error=result.error,
-            reference=result.reference,
-            at=now,
+            [
+                journal.Entry(
+                    a.claimed.row,
+                    status=a.result.status.value,
+                    attempt=a.claimed.row["attempts"] + 1,
+                    channel=a.channel,
+                    error=a.result.error,
+                    reference=a.result.reference,
+                    at=a.at,
+                )
+                for a in attempts
+            ],
         )
-        if result.ok:
-            await self._queue_document(session, claimed, result, now)
-        return outcome
+        for a in attempts:
+            if a.result.ok:
+                await self._queue_document(session, a.claimed, a.result, a.at)
+        return outcomes
 
     async def _queue_document(
         self, session: AsyncSession, claimed: Claimed, result: DeliveryResult, now: datetime
@@ -630,6 +639,30 @@ class Sender:
                 )
             )
         log.info("delivery_rescheduled", delivery_id=claimed.row["id"], at=due.isoformat())
+
+
+#: A batch's marks in one statement: each delivery's new state, while the lease is ours.
+_MARK = """
+UPDATE {table} AS d SET
+    status = v.status, next_attempt_at = v.next_attempt_at, channel_index = v.channel_index,
+    channel_attempts = v.channel_attempts, attempts = v.attempts, last_channel = v.last_channel,
+    last_error = v.last_error, sent_at = v.sent_at, lease_token = NULL, updated_at = v.updated_at
+FROM unnest(
+    CAST(:ids AS varchar[]), CAST(:tokens AS varchar[]), CAST(:statuses AS varchar[]),
+    CAST(:next AS timestamptz[]), CAST(:indexes AS integer[]),
+    CAST(:channel_attempts AS integer[]), CAST(:attempts AS integer[]),
+    CAST(:channels AS varchar[]), CAST(:errors AS varchar[]), CAST(:sent AS timestamptz[]),
+    CAST(:at AS timestamptz[])
+) AS v(id, token, status, next_attempt_at, channel_index, channel_attempts, attempts,
+       last_channel, last_error, sent_at, updated_at)
+WHERE d.id = v.id AND d.lease_token = v.token
+RETURNING d.id
+"""
+
+
+def _qualified(session: AsyncSession, table: Any) -> str:
+    preparer = session.get_bind().dialect.identifier_preparer
+    return str(preparer.format_table(table))
 
 
 def _log_attempt(attempt: Attempt, outcome: Outcome) -> None:
