@@ -186,6 +186,8 @@ class Profile:
     #: A light-load run first: latency with no backlog anywhere (what a single case costs).
     light_rate: float = 3.0
     light_cases: int = 0
+    #: Before it, a window with no load at all: what each process spends doing nothing.
+    idle_seconds: float = 0.0
     #: The sustained-rate check of the target (1,000 cases/s); 0 skips it.
     target_rate: float = 0.0
     target_rate_cases: int = 0
@@ -233,6 +235,7 @@ PROFILES: dict[str, Profile] = {
         rate=200,
         rate_cases=200,
         light_cases=15,
+        idle_seconds=10,
         floor_saturation_cases=2000,
         system_saturation_cases=100,
         warmup_cases=20,
@@ -247,6 +250,7 @@ PROFILES: dict[str, Profile] = {
         rate_cases=2000,
         system_rate_cases=600,
         light_cases=60,
+        idle_seconds=20,
         floor_saturation_cases=10_000,
         system_saturation_cases=400,
         warmup_cases=50,

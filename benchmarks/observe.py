@@ -74,6 +74,10 @@ class Observer:
         self.referrals: dict[str, dict[str, float]] = defaultdict(dict)
         self.messages: dict[str, dict[str, float]] = defaultdict(dict)
         self.delivery_statuses: Counter[str] = Counter()
+        #: When the producer handed a stage's first record to Kafka (its timestamp, wall clock
+        #: seconds), and per case the first staff message: (delivery id, produced, arrived).
+        self.produced: dict[str, dict[str, float]] = {"bus": {}, "routed": {}}
+        self.first_message: dict[str, tuple[str, float, float]] = {}
         self.records = 0
         self.unreadable = 0
         self._consumer: AIOKafkaConsumer | None = None
@@ -133,10 +137,16 @@ class Observer:
                 role = self._role.get(tp.topic)
                 for r in records:
                     self.records += 1
-                    self._on(role, tp.topic, r.key, r.value, now)
+                    self._on(role, tp.topic, r.key, r.value, now, r.timestamp / 1000)
 
     def _on(
-        self, role: str | None, topic: str, key: bytes | None, value: bytes | None, now: float
+        self,
+        role: str | None,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        now: float,
+        produced: float = 0.0,
     ) -> None:
         try:
             env = json.loads(value or b"")
@@ -150,9 +160,11 @@ class Observer:
             return
         if role == "bus" and event_type == "case_created":
             self.first["bus"].setdefault(case_id, now)
+            self.produced["bus"].setdefault(case_id, produced)
         elif role == "routed" and event_type == "case_routed":
             if case_id not in self.first["routed"]:
                 self.first["routed"][case_id] = now
+                self.produced["routed"][case_id] = produced
                 refs = data.get("referrals") or []
                 self.expected[case_id] = sum(1 for x in refs if x.get("status") == "pending")
         elif role == "referral" and event_type == "referral_created":
@@ -166,6 +178,7 @@ class Observer:
             if status == "sent" and to_staff:
                 delivery = data.get("delivery_id") or data.get("dedup_key") or str(self.records)
                 self.messages[case_id].setdefault(delivery, now)
+                self.first_message.setdefault(case_id, (str(delivery), produced, now))
 
     # --- reading the clock -------------------------------------------------------------------
 

@@ -185,6 +185,9 @@ def render_tier(name: str, tier: dict[str, Any]) -> list[str]:
         return lines
     if tier.get("error"):
         lines.append(f"  FAILED: {tier['error']}")
+    if tier.get("idle"):
+        lines.append(f"  {tier['idle']['title']}")
+        lines += render_resources(tier["idle"]["resources"])
     for key in ("light", "rate", "saturation", "target_rate"):
         run = tier.get(key)
         if not run:
@@ -197,6 +200,11 @@ def render_tier(name: str, tier: dict[str, Any]) -> list[str]:
             lines += render_lag(run["consumer_lag"])
         if run.get("database"):
             lines += render_database(run["database"])
+        if run.get("timeline"):
+            from benchmarks.timeline import render as render_timeline
+
+            lines.append(f"    where a case's time goes ({run['timeline']['cases']} cases):")
+            lines += ["  " + line for line in render_timeline(run["timeline"])]
         for extra in run.get("notes", []):
             lines.append(f"    note: {extra}")
     for hop, st in (tier.get("hop_stats") or {}).items():

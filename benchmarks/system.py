@@ -38,7 +38,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from benchmarks import mix, profiling
+from benchmarks import mix, profiling, timeline
 from benchmarks.floor import PRODUCER, completion_seconds, scale_summary
 from benchmarks.load import Context, measure, rate_run, saturation_run
 from benchmarks.observe import Observer, Topics, wait_group_stable, wait_leaders
@@ -389,6 +389,14 @@ async def run_system(ctx: Context) -> dict[str, Any]:
             )
         result["warmup"] = {"cases": len(warm), "accepted": len(subs.keys), "delivered": got}
 
+        if p.idle_seconds:
+            t_idle = time.perf_counter()
+            await asyncio.sleep(p.idle_seconds)
+            result["idle"] = {
+                "title": f"idle: {p.idle_seconds:g} s with no load (after the warm-up)",
+                "seconds": p.idle_seconds,
+                "resources": ctx.sampler.window(t_idle, time.perf_counter()),
+            }
         if p.light_cases:
             specs = mix.generate(p.light_cases, seed=ctx.seed + 5)
             subs = await rate_run(client.submit, specs, p.light_rate)
@@ -396,6 +404,12 @@ async def run_system(ctx: Context) -> dict[str, Any]:
                 title=f"light load: {len(specs)} cases at {p.light_rate:g}/s (open loop, HTTP)",
                 kind="rate", subs=subs, observer=observer, sampler=ctx.sampler, drain_timeout=p.drain_timeout,
             )  # fmt: skip
+            try:
+                result["light"]["timeline"] = await timeline.collect(
+                    ctx.database_url, observer, subs, subs.keys
+                )
+            except Exception as exc:  # a diagnostic: never fails the run
+                result["light"]["timeline"] = {"cases": 0, "error": f"{type(exc).__name__}: {exc}"}
         specs = mix.generate(p.system_rate_cases or p.rate_cases, seed=ctx.seed)
         subs = await rate_run(client.submit, specs, p.rate)
         result["rate"] = await measure(

@@ -70,6 +70,39 @@ def test_the_observer_times_every_stage_of_a_case():
     assert obs.arrival("message", "case-1") == 2.0
     assert obs.arrival("message_all", "case-1") == 2.5
     assert obs.delivery_statuses == {"new_referral:sent": 2, "acknowledgement:scheduled": 1}
+    assert obs.first_message["case-1"] == ("d1", 0.0, 2.0), "(delivery, produced, arrived)"
+
+
+def test_the_observer_keeps_when_each_first_record_was_produced():
+    topics = Topics.registry("x.")
+    obs = Observer("unused:0", topics)
+    obs._on("bus", topics.intake, b"c", _record("case_created", "c"), 5.0, 100.25)
+    obs._on("bus", topics.intake, b"c", _record("case_created", "c"), 5.5, 100.75)  # again
+    obs._on("routed", topics.routing_case, b"c", _record("case_routed", "c"), 6.0, 101.0)
+    assert obs.produced == {"bus": {"c": 100.25}, "routed": {"c": 101.0}}
+
+
+def test_the_timeline_measures_each_segment_over_the_cases_that_have_both_ends():
+    from benchmarks import timeline
+
+    def path(due: float, **points: float | None) -> dict[str, float | None]:
+        return {"due": due, **points}
+
+    result = timeline.segments(
+        [
+            path(10.0, intake_tx=10.010, message_seen=10.200),
+            path(20.0, intake_tx=20.030, message_seen=20.100),
+            path(30.0, intake_tx=None, message_seen=30.300),  # intake's row not found
+        ]
+    )
+    by_name = {s["segment"]: s for s in result["segments"]}
+    first = by_name["intake: request -> case transaction starts"]
+    assert (first["cases"], first["p50_ms"]) == (2, 20.0)
+    end = by_name["end to end (due -> the observer sees the first staff message)"]
+    assert (end["cases"], end["p50_ms"], end["p90_ms"]) == (3, 200.0, 300.0)
+    assert by_name["intake relay: produce -> acked"]["p50_ms"] is None
+    assert result["cases"] == 3
+    assert any("200.0" in line for line in timeline.render(result))
 
 
 def test_stage_table_and_ratios():

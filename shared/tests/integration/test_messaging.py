@@ -278,6 +278,45 @@ async def test_a_transactions_outbox_rows_are_one_insert_in_the_order_they_were_
     assert rows == names
 
 
+async def test_two_relays_of_a_service_never_have_two_batches_in_flight(
+    test_settings, database_url, kafka_bootstrap, topic, probes
+):
+    """The service's advisory lock is taken in the statement that reads the rows: while one
+    relay holds a batch (published, not yet marked), another reads nothing, even though rows
+    wait that neither has claimed; once the first is done, the other takes them."""
+    a, _, engine_a = probes
+    first_ids = [str(uuid.uuid4()) for _ in range(2)]
+    for greeting_id in first_ids:
+        await write_greeting(engine_a, a, topic, greeting_id)
+    producer = create_producer(test_settings("probe_a"))
+    await producer.start()
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    class HoldingRelay(OutboxRelay):
+        async def after_publish(self, count: int) -> None:
+            holding.set()
+            await release.wait()
+
+    first = HoldingRelay(engine=engine_a, table=a.tables.outbox, producer=producer,
+                         service="probe_a", database_url=database_url, batch_size=2)  # fmt: skip
+    second = relay_for(engine_a, a, producer, database_url)
+    try:
+        in_flight = asyncio.create_task(first.publish_batch())
+        await asyncio.wait_for(holding.wait(), 10)
+        later = str(uuid.uuid4())
+        await write_greeting(engine_a, a, topic, later)  # unclaimed, and still not taken
+        assert await second.publish_batch() == 0
+        release.set()
+        assert await in_flight == 2
+        assert await second.publish_batch() == 1
+        assert await second.unsent_count() == 0
+    finally:
+        release.set()
+        await producer.stop()
+    keys = [r.key.decode() for r in await read_records(kafka_bootstrap, topic)]
+    assert sorted(keys) == sorted([*first_ids, later])
+
+
 async def _eq(value_coro, expected) -> bool:
     return (await value_coro) == expected
 

@@ -93,3 +93,46 @@ async def test_a_listener_whose_connection_was_dropped_listens_again(database_ur
     finally:
         await listener.stop()
         await engine.dispose()
+
+
+async def test_a_listener_in_the_same_process_is_woken_at_commit_without_a_notify(
+    database_url: str,
+) -> None:
+    channel = f"probe_{uuid.uuid4().hex[:8]}"
+    elsewhere: list[str] = []  # what another process listening on the channel would receive
+    other = await asyncpg.connect(asyncpg_dsn(database_url))
+    await other.add_listener(channel, lambda *args: elsewhere.append(args[2]))
+    listener = Listener(database_url, channel)
+    await listener.start()
+    await listener.wait(0.01)  # the look it takes after connecting
+    engine = create_engine(database_url, "public", 2)
+    sessions = session_factory(engine)
+    try:
+        async with sessions() as session:
+            async with session.begin():
+                await notify_at_commit(session, channel)
+                await notify_at_commit(session, channel)
+                started = time.monotonic()
+                await listener.wait(0.2)  # not before the commit
+                assert time.monotonic() - started >= 0.15
+            started = time.monotonic()
+            await listener.wait(10)  # woken by the commit
+            assert time.monotonic() - started < 0.1
+
+            async with session.begin():
+                await notify_at_commit(session, channel)
+                await session.rollback()
+            started = time.monotonic()
+            await listener.wait(0.2)  # rolled back: not woken
+            assert time.monotonic() - started >= 0.15
+            assert elsewhere == []  # woken in the process: no NOTIFY was sent
+
+            await listener.stop()  # nobody listens here now: PostgreSQL notifies
+            async with session.begin():
+                await notify_at_commit(session, channel)
+            await asyncio.sleep(0.3)
+            assert elsewhere == [channel]
+    finally:
+        await listener.stop()
+        await other.close()
+        await engine.dispose()

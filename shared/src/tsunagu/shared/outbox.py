@@ -353,17 +353,14 @@ class OutboxRelay:
         """Claim, publish and mark one batch; returns how many rows were sent."""
         t = self.table
         async with self.engine.begin() as conn:
-            got_lock = (
-                await conn.execute(
-                    text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": self._lock_key}
-                )
-            ).scalar_one()
-            if not got_lock:
-                return 0
+            # The service's advisory lock is taken in the same statement as the rows (one
+            # round trip): PostgreSQL tries it on the first unsent row it reads, so a relay
+            # whose lock another replica holds reads no rows. With no unsent row it is not
+            # taken, and nothing needs it.
             rows: Sequence[Any] = (
                 await conn.execute(
                     select(t.c.seq, t.c.id, t.c.aggregateid, t.c.topic, t.c.payload, t.c.headers)
-                    .where(t.c.sent_at.is_(None))
+                    .where(t.c.sent_at.is_(None), func.pg_try_advisory_xact_lock(self._lock_key))
                     .order_by(t.c.seq)
                     .limit(self.batch_size)
                     .with_for_update(skip_locked=True)

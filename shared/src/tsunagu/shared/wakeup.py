@@ -1,10 +1,15 @@
-"""Wake-ups through PostgreSQL LISTEN/NOTIFY: a hint, delivered at commit, that work is waiting.
+"""Wake-ups, delivered at commit: a hint that work is waiting.
 
 Whoever waits for rows (the outbox relay, notify's sender) still polls; a wake-up only makes it
-look now instead of at the next poll. So a lost notification costs latency, never data.
+look now instead of at the next poll. So a lost wake-up costs latency, never data.
 
-``notify_at_commit`` sends at most one notification per channel per transaction: a transaction
-that writes fifty outbox rows wakes the relay once, and costs one round trip for it, not fifty.
+``notify_at_commit`` wakes each channel at most once per transaction: a transaction that writes
+fifty outbox rows wakes the relay once. When a `Listener` of the channel runs in the same
+process (the relay and the sender run beside the code that writes their rows), it is woken in
+the process right after the commit, without a statement: no round trip, and no wait for
+PostgreSQL to deliver the notification (ADR 23). Otherwise (a command-line tool, a process
+without the waiter) it is a PostgreSQL ``NOTIFY`` sent at commit, which every process's
+listener of the channel receives.
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ import asyncio
 import contextlib
 
 import asyncpg
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from tsunagu.shared.db import asyncpg_dsn
 from tsunagu.shared.logs import get_logger
@@ -23,10 +29,15 @@ log = get_logger(__name__)
 
 _NOTIFY = text("SELECT pg_notify(:channel, '')")
 _SENT = "tsunagu_notified"  # session.info key: (the transaction, the channels notified in it)
+_LOCAL = "tsunagu_wake_locally"  # session.info key: the channels to wake in-process at commit
+
+#: The listeners started in this process, by channel.
+_listeners: dict[str, set[Listener]] = {}
 
 
 async def notify_at_commit(session: AsyncSession, channel: str) -> None:
-    """Ask PostgreSQL to notify ``channel`` when the session's transaction commits (once)."""
+    """Wake ``channel``'s listeners when the session's transaction commits (once): in the
+    process if one listens here, else through PostgreSQL. Nothing happens on a rollback."""
     transaction = session.get_transaction()
     sent: tuple[object, set[str]] | None = session.info.get(_SENT)
     if sent is None or sent[0] is not transaction:
@@ -34,8 +45,24 @@ async def notify_at_commit(session: AsyncSession, channel: str) -> None:
         session.info[_SENT] = sent
     if channel in sent[1]:
         return
-    await session.execute(_NOTIFY, {"channel": channel})
+    if _listeners.get(channel):
+        session.info.setdefault(_LOCAL, set()).add(channel)
+    else:
+        await session.execute(_NOTIFY, {"channel": channel})
     sent[1].add(channel)
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_after_commit(session: Session) -> None:
+    for channel in session.info.pop(_LOCAL, ()):
+        for listener in tuple(_listeners.get(channel, ())):
+            listener.wake()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_after_rollback(session: Session, previous: SessionTransaction) -> None:
+    if previous.parent is None:  # the whole transaction, not a savepoint
+        session.info.pop(_LOCAL, None)
 
 
 class Listener:
@@ -54,16 +81,18 @@ class Listener:
         self._unavailable = False
 
     async def start(self) -> None:
+        _listeners.setdefault(self.channel, set()).add(self)
         await self._connect()
 
     async def stop(self) -> None:
+        _listeners.get(self.channel, set()).discard(self)
         if self._connection is not None:
             with contextlib.suppress(Exception):
                 await self._connection.close()
             self._connection = None
 
     def wake(self) -> None:
-        """Wake the waiter from this process (e.g. when stopping)."""
+        """Wake the waiter from this process (a commit here, or stopping)."""
         self._woken.set()
 
     async def wait(self, seconds: float) -> None:
