@@ -17,6 +17,7 @@ $acls --add --allow-principal User:intake --operation Describe --operation Write
 $acls --add --allow-principal User:intake --operation Read --group "intake" >/dev/null
 $acls --add --allow-principal User:intake --operation Read --group "intake-reports" >/dev/null
 $acls --add --allow-principal User:routing --operation Describe --operation Write --topic "routing.case.v1" >/dev/null
+$acls --add --allow-principal User:routing --operation Describe --operation Write --topic "routing.food.v1" >/dev/null
 $acls --add --allow-principal User:routing --operation Describe --operation Write --topic "routing.programme.life_independence.v1" >/dev/null
 $acls --add --allow-principal User:routing --operation Describe --operation Write --topic "routing.programme.adult_guardianship.v1" >/dev/null
 $acls --add --allow-principal User:routing --operation Describe --operation Write --topic "routing.programme.welfare_fund.v1" >/dev/null
@@ -56,11 +57,9 @@ $acls --add --allow-principal User:notify --operation Describe --operation Read 
 $acls --add --allow-principal User:notify --operation Describe --operation Write --topic "food.v1.dlq" >/dev/null
 $acls --add --allow-principal User:notify --operation Read --group "notify" >/dev/null
 $acls --add --allow-principal User:food-distribution --operation Describe --operation Write --topic "food.v1" >/dev/null
-$acls --add --allow-principal User:food-distribution --operation Describe --operation Read --topic "intake.case.v1" >/dev/null
-$acls --add --allow-principal User:food-distribution --operation Describe --operation Write --topic "intake.case.v1.dlq" >/dev/null
 $acls --add --allow-principal User:food-distribution --operation Describe --operation Read --topic "intake.staff.v1" >/dev/null
 $acls --add --allow-principal User:food-distribution --operation Describe --operation Write --topic "intake.staff.v1.dlq" >/dev/null
-$acls --add --allow-principal User:food-distribution --operation Describe --operation Read --topic "routing.case.v1" >/dev/null
-$acls --add --allow-principal User:food-distribution --operation Describe --operation Write --topic "routing.case.v1.dlq" >/dev/null
+$acls --add --allow-principal User:food-distribution --operation Describe --operation Read --topic "routing.food.v1" >/dev/null
+$acls --add --allow-principal User:food-distribution --operation Describe --operation Write --topic "routing.food.v1.dlq" >/dev/null
 $acls --add --allow-principal User:food-distribution --operation Read --group "food_distribution" >/dev/null
 echo "ACLs applied"

@@ -7,6 +7,11 @@ from typing import Any
 from tsunagu.shared.contracts.codes import Programme
 from tsunagu.shared.contracts.topics import (
     ALL_TOPICS,
+    FOOD_DISTRIBUTION,
+    INTAKE_CASE,
+    INTAKE_STAFF,
+    ROUTING_CASE,
+    ROUTING_FOOD,
     all_topic_names,
     consumed_by,
     partitions_of,
@@ -111,6 +116,16 @@ def test_each_service_writes_its_own_topics_and_the_dlqs_of_what_it_consumes(ren
         assert (service in groups) == bool(consumed)
         assert not any(kind in ("cluster", "transactionalId") for kind, _, _ in grants)
         assert not any({"All", "Alter", "Delete", "Create"} & ops for ops in grants.values())
+
+
+def test_the_food_desk_is_granted_no_topic_that_carries_a_cases_concerns(rendered, generator):
+    """ADR 24: the food desk learns each case from routing's topic for it; the topics with the
+    case's facts, consent and routing's reasons are not granted to its Kafka user at all."""
+    grants = _grants(_users(rendered)[generator.service_user(FOOD_DISTRIBUTION)])
+    readable = {name for (kind, name, _), ops in grants.items() if kind == "topic" and ops}
+    assert _topics_with(grants, "Read") == {ROUTING_FOOD.name, INTAKE_STAFF.name}
+    assert not readable & {INTAKE_CASE.name, ROUTING_CASE.name}
+    assert not readable & {INTAKE_CASE.dlq, ROUTING_CASE.dlq}
 
 
 def test_each_programme_team_reads_only_its_own_programme_topic(rendered):

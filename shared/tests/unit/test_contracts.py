@@ -47,12 +47,16 @@ def test_each_service_reads_and_writes_what_the_architecture_says():
         "intake.referral_response.v1",
         "intake.staff.v1",
     ]
-    # Food learns the household from intake and eligibility from routing (rule 9's owner).
+    # Food learns each case, and rule 9's decision, from routing's topic for it (ADR 24): never
+    # a topic that carries the case's concerns, reasons, age or flags.
     assert [t.name for t in topics.consumed_by(topics.FOOD_DISTRIBUTION)] == [
-        "intake.case.v1",
         "intake.staff.v1",
-        "routing.case.v1",
+        "routing.food.v1",
     ]
+    for topic in (topics.INTAKE_CASE, topics.ROUTING_CASE):
+        assert topics.FOOD_DISTRIBUTION not in topic.consumers
+        assert not topic.groups_of(topics.FOOD_DISTRIBUTION)
+    assert topics.ROUTING_FOOD.consumers == (topics.FOOD_DISTRIBUTION,)
     # Ended sign-ins reach every service that checks staff tokens but does not issue them.
     assert set(topics.INTAKE_STAFF.consumers) == set(services.names()) - {topics.INTAKE}
     assert {t.producer for t in topics.ALL_TOPICS} == set(services.names())

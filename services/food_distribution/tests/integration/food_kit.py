@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from tsunagu.food_distribution.bootstrap import build_app
 from tsunagu.food_distribution.config import FoodConfig
-from tsunagu.food_distribution.service_layer import cases
+from tsunagu.food_distribution.service_layer import cases, privacy
 from tsunagu.shared import testing
 from tsunagu.shared.auth import Principal, issue_token
 from tsunagu.shared.contracts.envelope import Envelope
@@ -43,39 +43,29 @@ def bearer(settings: Settings, username: str = "food", roles: Iterable[str] = ("
 KEYS = LocalKeys()
 
 
-def case_created(
+def case_routed(
     settings: Settings,
     *,
+    eligible: bool = True,
     case_id: str | None = None,
     household_id: str | None = None,
     event_id: str = "ev-test",
     venue_id: str = "venue-aeon",
     venue_name: str | None = None,
     case_number: str | None = None,
-    concerns: Iterable[str] = ("income_shortfall",),
     name_kana: str | None = "ヤマダ ハナコ",
+    rule_version: str = "2026.1",
 ) -> Envelope:
-    """A case_created envelope as intake publishes it: contact details and, on its own, the
-    furigana, each sealed with the resident's key."""
+    """A ``food_case_routed`` as routing publishes it on ``routing.food.v1``: intake's household,
+    event and furigana (sealed with the resident's ``kana`` key, as intake sealed it) and rule
+    9's decision; no concern, reason, age or flag."""
     case_id = case_id or uid("case")
     resident_id = uid("res")
-    sealed = kana_sealed = None
-    if name_kana is not None:
-        sealed = KEYS.seal(
-            resident_id,
-            Purpose.CONTACT,
-            {
-                "name": "山田 花子",
-                "name_kana": name_kana,
-                "phone": "090-1234-5678",
-                "email": "hanako@example.jp",
-                "address": "埼玉県川口市本町1-1-1",
-            },
-        )
-        kana_sealed = KEYS.seal(resident_id, Purpose.KANA, name_kana)
+    kana_sealed = None if name_kana is None else KEYS.seal(resident_id, Purpose.KANA, name_kana)
     return Envelope(
-        event_type="case_created",
-        producer="intake",
+        event_type="food_case_routed",
+        producer="routing",
+        schema_version=2,
         data={
             "case_id": case_id,
             "case_number": case_number or "K-" + uuid.uuid4().hex[:6].upper(),
@@ -83,13 +73,10 @@ def case_created(
             "venue_id": venue_id,
             "venue_name": venue_name,
             "household_id": household_id or uid("hh"),
-            "resident_id": resident_id,
-            "taken_by": "intake1",
-            "facts": {"concerns": list(concerns), "age": 78, "lives_alone": True},
-            "consent": {"share_across_programmes": True, "basis": "consent"},
-            "contact_sealed": sealed,
-            "kana_sealed": kana_sealed,
             "created_at": datetime.now(UTC).isoformat(),
+            "kana_sealed": kana_sealed,
+            "food_parcel_eligible": eligible,
+            "rule_version": rule_version,
         },
     )
 
@@ -99,25 +86,23 @@ def case_created(
 ROUTING_FINDS_ELIGIBLE = frozenset({"income_shortfall", "debt_arrears", "food_insecurity"})
 
 
-def case_decided(
-    case_id: str, eligible: bool, *, rerouted: bool = False, rule_version: str = "2026.1"
-) -> Envelope:
-    """Routing's ``case_routed`` (or ``case_rerouted``) as far as food reads it."""
+def case_rerouted(case_id: str, eligible: bool = True, *, rule_version: str = "2026.1") -> Envelope:
+    """Routing's ``food_case_rerouted``: a corrected case found eligible."""
     return Envelope(
-        event_type="case_rerouted" if rerouted else "case_routed",
+        event_type="food_case_rerouted",
         producer="routing",
         schema_version=2,
-        data={
-            "case_id": case_id,
-            "case_number": "K-" + case_id[-6:],
-            "event_id": "ev",
-            "rule_version": rule_version,
-            "lead": "life_independence",
-            "compound": False,
-            "urgent": False,
-            "food_parcel_eligible": eligible,
-            "referrals": [],
-        },
+        data={"case_id": case_id, "food_parcel_eligible": eligible, "rule_version": rule_version},
+    )
+
+
+def consent_withdrawn(case_id: str) -> Envelope:
+    """Routing's ``food_consent_withdrawn``."""
+    return Envelope(
+        event_type="food_consent_withdrawn",
+        producer="routing",
+        schema_version=2,
+        data={"case_id": case_id, "withdrawn_at": datetime.now(UTC).isoformat()},
     )
 
 
@@ -150,22 +135,40 @@ class Food:
             await client.aclose()
         await self.runtime.engine.dispose()
 
-    async def case(self, *, routed: bool = True, **kw: Any) -> dict[str, Any]:
-        """Apply a case_created and then routing's decision on it, as the consumer would (same
-        handlers, without Kafka). Routing finds the case eligible as its default rules do."""
-        envelope = case_created(self.settings, **kw)
-        async with self.runtime.sessions() as session, session.begin():
-            await cases.on_case_created(session, self.app.state.deps, envelope)
-        if routed:
-            concerns = set(envelope.data["facts"]["concerns"])
-            await self.decide(envelope.data["case_id"], bool(concerns & ROUTING_FINDS_ELIGIBLE))
+    async def case(
+        self,
+        *,
+        concerns: Iterable[str] = ("income_shortfall",),
+        eligible: bool | None = None,
+        **kw: Any,
+    ) -> dict[str, Any]:
+        """Apply routing's ``food_case_routed`` as the consumer would (same handler, without
+        Kafka). The kit plays routing: ``eligible`` as given, else as routing's default rules
+        decide on ``concerns`` (which do not travel)."""
+        if eligible is None:
+            eligible = bool(set(concerns) & ROUTING_FINDS_ELIGIBLE)
+        envelope = case_routed(self.settings, eligible=eligible, **kw)
+        await self.apply(envelope)
         return envelope.data
 
-    async def decide(self, case_id: str, eligible: bool, *, rerouted: bool = False) -> None:
-        """Apply routing's decision on a case as the consumer would."""
-        envelope = case_decided(case_id, eligible, rerouted=rerouted)
+    async def decide(self, case_id: str, eligible: bool = True) -> None:
+        """Apply routing's ``food_case_rerouted`` on a case as the consumer would."""
+        await self.apply(case_rerouted(case_id, eligible))
+
+    async def withdraw(self, case_id: str) -> None:
+        """Apply routing's ``food_consent_withdrawn`` as the consumer would."""
+        await self.apply(consent_withdrawn(case_id))
+
+    async def apply(self, envelope: Envelope) -> None:
+        """One event of ``routing.food.v1`` through food's handler, in one transaction."""
+        handlers = {
+            "food_case_routed": lambda s, e: cases.on_case_routed(s, self.app.state.deps, e),
+            "food_case_rerouted": lambda s, e: cases.on_case_rerouted(s, self.app.state.deps, e),
+            "food_consent_withdrawn": privacy.on_consent_withdrawn,
+            "resident_erased": privacy.on_resident_erased,
+        }
         async with self.runtime.sessions() as session, session.begin():
-            await cases.on_case_decided(session, self.app.state.deps, envelope)
+            await handlers[envelope.event_type](session, envelope)
 
     async def stock(self, event_id: str, venue_id: str = "venue-aeon", **quantities: int) -> None:
         c = self.client("stocker")

@@ -49,7 +49,7 @@ async def test_receipts_build_stock_per_event_and_type(food: Food) -> None:
     assert all(r.created_at is not None for r in ledger)
 
 
-async def test_case_created_keeps_only_what_a_handout_needs(food: Food) -> None:
+async def test_a_routed_case_keeps_only_what_a_handout_needs(food: Food) -> None:
     ev = uid("ev")
     eligible = await food.case(event_id=ev, concerns=["income_shortfall", "isolation"])
     other = await food.case(event_id=ev, concerns=["isolation"], name_kana="ｻﾄｳ ｼﾞﾛｳ")
@@ -60,6 +60,7 @@ async def test_case_created_keeps_only_what_a_handout_needs(food: Food) -> None:
     )
     assert {c.column_name for c in columns} == {
         "case_id", "case_number", "household_id", "event_id", "kana_sealed", "created_at",
+        "withdrawn_at",
     }  # fmt: skip
     row = (
         await food.rows(
@@ -102,9 +103,9 @@ async def test_case_created_keeps_only_what_a_handout_needs(food: Food) -> None:
 async def test_a_corrected_case_routing_finds_eligible_is_granted_once(food: Food) -> None:
     ev = uid("ev")
     case = await food.case(event_id=ev, concerns=["isolation"])
-    await food.decide(case["case_id"], True, rerouted=True)
-    await food.decide(case["case_id"], True, rerouted=True)
-    await food.decide(case["case_id"], False, rerouted=True)  # a grant is never taken back
+    await food.decide(case["case_id"], True)
+    await food.decide(case["case_id"], True)
+    await food.decide(case["case_id"], False)  # a grant is never taken back
     published = await food.rows(
         "SELECT payload FROM food_distribution.outbox"
         " WHERE type = 'eligibility_granted' AND aggregateid = :c",

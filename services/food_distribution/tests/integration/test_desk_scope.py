@@ -4,10 +4,9 @@ every search and household view is in food's audit with the case ids shown (ADR 
 from __future__ import annotations
 
 import pytest
-from food_kit import Food, uid
+from food_kit import Food, case_routed, uid
 from sqlalchemy import text
 
-from tsunagu.food_distribution.service_layer import privacy
 from tsunagu.shared.contracts.envelope import Envelope
 
 pytestmark = pytest.mark.integration
@@ -81,19 +80,6 @@ async def test_search_refuses_an_event_not_held_today(food: Food) -> None:
     assert "サトウ" not in page.text and "本日の開催回ではない" in page.text
 
 
-def consent_changed(case_id: str, basis: str, previous: str) -> Envelope:
-    return Envelope(
-        event_type="consent_changed",
-        producer="intake",
-        data={
-            "case_id": case_id,
-            "consent": {"share_across_programmes": basis != "none", "basis": basis},
-            "previous_basis": previous,
-            "changed_by": "intake1",
-        },
-    )
-
-
 async def test_a_withdrawal_leaves_food_only_what_a_handout_recorded(food: Food) -> None:
     ev = uid("ev")
     await food.stock(ev, standard=3)
@@ -104,18 +90,8 @@ async def test_a_withdrawal_leaves_food_only_what_a_handout_recorded(food: Food)
         "/api/v1/handouts", json={"case_id": served["case_id"], "parcel_type": "standard"}
     )
     assert r.status_code == 201
-    # A change that is not a withdrawal changes nothing.
-    async with food.runtime.sessions() as session, session.begin():
-        await privacy.on_consent_changed(
-            session, consent_changed(waiting["case_id"], "support_meeting", "consent")
-        )
-    assert (await c.get(f"/api/v1/eligibility/{waiting['case_id']}")).json()["eligible"]
-
     for case in (served, waiting):
-        async with food.runtime.sessions() as session, session.begin():
-            await privacy.on_consent_changed(
-                session, consent_changed(case["case_id"], "none", "consent")
-            )
+        await food.withdraw(case["case_id"])
 
     # The household not yet served: no furigana, no eligibility; the desk cannot find it by
     # name and a handout is refused.
@@ -138,6 +114,29 @@ async def test_a_withdrawal_leaves_food_only_what_a_handout_recorded(food: Food)
         " WHERE case_id IN (:a, :b) AND kana_sealed IS NOT NULL",
         a=served["case_id"],
         b=waiting["case_id"],
+    ) == 0  # fmt: skip
+
+
+async def test_after_a_withdrawal_only_a_later_decision_grants_again(food: Food) -> None:
+    """Routing's decision made before the withdrawal, replayed late, grants nothing (the newer
+    state wins); a correction routing decides after it (consent given again, facts corrected)
+    grants as any decision does. The furigana does not come back."""
+    ev = uid("ev")
+    routed = case_routed(food.settings, event_id=ev, name_kana="スズキ サブロウ")
+    case_id = routed.data["case_id"]
+    await food.apply(routed)
+    await food.withdraw(case_id)
+    await food.apply(routed)  # the same event redelivered
+    await food.apply(Envelope(**{**routed.model_dump(), "event_id": "re-" + routed.event_id}))
+    c = food.client()
+    assert (await c.get(f"/api/v1/eligibility/{case_id}")).json()["eligible"] is False
+
+    await food.decide(case_id, True)  # made after the withdrawal
+    assert (await c.get(f"/api/v1/eligibility/{case_id}")).json()["eligible"] is True
+    assert await food.scalar(
+        "SELECT count(*) FROM food_distribution.case_index"
+        " WHERE case_id = :c AND kana_sealed IS NOT NULL",
+        c=case_id,
     ) == 0  # fmt: skip
 
 

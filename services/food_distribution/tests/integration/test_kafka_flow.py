@@ -1,4 +1,4 @@
-"""Food distribution on real Kafka: cases in from intake.case.v1, events out on food.v1.
+"""Food distribution on real Kafka: cases in from routing.food.v1, events out on food.v1.
 
 The runtime runs for real here (consumer group, inbox, outbox relay). The topics are shared by
 the whole test session, so every check filters by this test's own case and event ids.
@@ -11,13 +11,21 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from food_kit import Food, case_created, case_decided, eventually, read_topic, uid
+from food_kit import (
+    Food,
+    case_rerouted,
+    case_routed,
+    consent_withdrawn,
+    eventually,
+    read_topic,
+    uid,
+)
 
 from tsunagu.food_distribution.config import FoodConfig
 from tsunagu.shared.broker import PRODUCER_OPTIONS
 from tsunagu.shared.contracts import food as contract
 from tsunagu.shared.contracts import topics
-from tsunagu.shared.contracts.envelope import Envelope
+from tsunagu.shared.contracts.envelope import Envelope, utcnow
 
 pytestmark = pytest.mark.integration
 
@@ -53,13 +61,10 @@ async def test_a_case_routing_finds_eligible_is_granted_once_even_when_replayed(
     live: Food, producer: AIOKafkaProducer, kafka_bootstrap: str
 ) -> None:
     ev = uid("ev")
-    case = case_created(live.settings, event_id=ev, concerns=["isolation"])
-    case_id = case.data["case_id"]
+    routed = case_routed(live.settings, event_id=ev, eligible=True)
+    case_id = routed.data["case_id"]
     key = case_id.encode()
-    # Routing's decision first, on its own topic: food parks it until the case arrives.
-    routed = case_decided(case_id, True)
-    await producer.send_and_wait(topics.ROUTING_CASE.name, routed.to_bytes(), key=key)
-    await producer.send_and_wait(topics.INTAKE_CASE.name, case.to_bytes(), key=key)
+    await producer.send_and_wait(topics.ROUTING_FOOD.name, routed.to_bytes(), key=key)
 
     async def granted() -> list[tuple[str, Envelope]]:
         return await on_food_topic(kafka_bootstrap, contract.ELIGIBILITY_GRANTED, case_id=case_id)
@@ -72,27 +77,22 @@ async def test_a_case_routing_finds_eligible_is_granted_once_even_when_replayed(
     assert envelope.correlation_id == routed.correlation_id
     data = contract.EligibilityGranted.model_validate(envelope.data)
     assert (data.basis, data.event_id, data.household_id) == (
-        "economic_concern", ev, case.data["household_id"],
+        "economic_concern", ev, routed.data["household_id"],
     )  # fmt: skip
 
-    # Redelivery of the same envelopes, twice, the case published again, and the case routed
-    # again (a correction) still eligible.
-    republished = Envelope(**{**case.model_dump(), "event_id": "re-" + case.event_id})
-    for raw in (case.to_bytes(), case.to_bytes(), republished.to_bytes()):
-        await producer.send_and_wait(topics.INTAKE_CASE.name, raw, key=key)
-    again = case_decided(case_id, True, rerouted=True)
-    for raw in (routed.to_bytes(), again.to_bytes()):
-        await producer.send_and_wait(topics.ROUTING_CASE.name, raw, key=key)
-    # A case routing finds not eligible (though it names an economic concern: food follows
-    # routing, not concerns) and then a marker on the same key, so the same partitions: once
-    # the marker's eligibility is out, everything sent before it has been handled.
-    quiet = case_created(live.settings, event_id=ev, concerns=["income_shortfall"])
-    marker = case_created(live.settings, event_id=ev, concerns=["isolation"])
+    # Redelivery of the same envelope, twice, the case published again under a new event id,
+    # and the case routed again (a correction) still eligible.
+    republished = Envelope(**{**routed.model_dump(), "event_id": "re-" + routed.event_id})
+    again = case_rerouted(case_id, True)
+    for raw in (routed.to_bytes(), routed.to_bytes(), republished.to_bytes(), again.to_bytes()):
+        await producer.send_and_wait(topics.ROUTING_FOOD.name, raw, key=key)
+    # A case routing finds not eligible and then a marker on the same key, so the same
+    # partition: once the marker's eligibility is out, everything sent before it has been
+    # handled.
+    quiet = case_routed(live.settings, event_id=ev, eligible=False)
+    marker = case_routed(live.settings, event_id=ev, eligible=True)
     for envelope in (quiet, marker):
-        await producer.send_and_wait(topics.INTAKE_CASE.name, envelope.to_bytes(), key=key)
-    for envelope, eligible in ((quiet, False), (marker, True)):
-        decided = case_decided(envelope.data["case_id"], eligible)
-        await producer.send_and_wait(topics.ROUTING_CASE.name, decided.to_bytes(), key=key)
+        await producer.send_and_wait(topics.ROUTING_FOOD.name, envelope.to_bytes(), key=key)
     marker_id = marker.data["case_id"]
     await eventually(
         lambda: _has(
@@ -116,6 +116,54 @@ async def test_a_case_routing_finds_eligible_is_granted_once_even_when_replayed(
     assert (await desk.get(f"/api/v1/eligibility/{quiet_id}")).json()["eligible"] is False
     hits = (await desk.get("/api/v1/cases", params={"event_id": ev, "q": "やまだ"})).json()
     assert case_id in {h["case_id"] for h in hits}
+
+
+async def test_a_withdrawal_and_an_erasure_on_routings_topic_reach_the_desk(
+    live: Food, producer: AIOKafkaProducer
+) -> None:
+    """Routing tells the withdrawal and forwards the erasure on the desk's own topic: the
+    furigana goes, an unused eligibility goes, and after the erasure a replayed case brings
+    nothing back."""
+    ev = uid("ev")
+    withdrawn_case = case_routed(live.settings, event_id=ev, eligible=True)
+    erased_case = case_routed(live.settings, event_id=ev, eligible=True)
+    w_id, e_id = withdrawn_case.data["case_id"], erased_case.data["case_id"]
+    erased = Envelope(
+        event_type="resident_erased",
+        producer="routing",
+        data={"case_id": e_id, "resident_id": uid("res"), "erased_at": utcnow().isoformat(),
+              "basis": "request"},
+    )  # fmt: skip
+    sent = [
+        (withdrawn_case, w_id), (erased_case, e_id), (consent_withdrawn(w_id), w_id),
+        (erased, e_id),
+        (Envelope(**{**erased_case.model_dump(), "event_id": "re-" + erased_case.event_id}), e_id),
+    ]  # fmt: skip
+    for envelope, case_id in sent:
+        await producer.send_and_wait(
+            topics.ROUTING_FOOD.name, envelope.to_bytes(), key=case_id.encode()
+        )
+
+    async def settled() -> bool:
+        kana = await live.scalar(
+            "SELECT count(*) FROM food_distribution.case_index"
+            " WHERE case_id IN (:w, :e) AND kana_sealed IS NOT NULL",
+            w=w_id,
+            e=e_id,
+        )
+        tomb = await live.scalar(
+            "SELECT count(*) FROM food_distribution.erased_case WHERE case_id = :e", e=e_id
+        )
+        replayed = await live.scalar(
+            "SELECT count(*) FROM food_distribution.inbox WHERE event_id = :r",
+            r="re-" + erased_case.event_id,
+        )
+        return kana == 0 and tomb == 1 and replayed == 1
+
+    await eventually(settled)
+    assert await live.scalar(
+        "SELECT count(*) FROM food_distribution.eligibility WHERE case_id = :w", w=w_id
+    ) == 0  # fmt: skip
 
 
 async def test_handouts_and_low_stock_once_per_crossing_on_food_topic(

@@ -73,6 +73,8 @@ def case_created(
             share_across_programmes=basis != "none", basis=basis, contact_channels=["phone"]
         ),
         contact_sealed="sealed-contact-details",
+        kana_sealed=f"rk1:res-{case_id}:kana:sealed-furigana",
+        venue_name="イオンモール川口",
         created_at=utcnow(),
     )
     return Envelope(

@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from tsunagu.routing.bootstrap import RoutingRuntime
 from tsunagu.shared.contracts import intake
 from tsunagu.shared.contracts.envelope import Envelope, utcnow
+from tsunagu.shared.contracts.topics import ROUTING_FOOD
 
 pytestmark = pytest.mark.integration
 
@@ -194,4 +195,11 @@ async def test_an_erasure_drops_what_was_parked_for_the_case(
     await settle(runtime, tap, group)
     assert await parked(runtime, case_id) == []
     assert await decision_of(runtime, case_id) is None
-    assert not tap.find(case_id)
+    # Nothing is routed; the erasure alone goes on, to the food desk's topic (ADR 24).
+    [forwarded] = tap.find(case_id)
+    assert (forwarded.topic, forwarded.envelope.event_type) == (
+        ROUTING_FOOD.name,
+        intake.RESIDENT_ERASED,
+    )
+    assert forwarded.data == erased.model_dump(mode="json")
+    assert forwarded.envelope.schema_version == 1  # intake's contract, forwarded unchanged

@@ -14,8 +14,9 @@ from tsunagu.shared import asyncapi
 from tsunagu.shared.contracts.topics import FOOD_DISTRIBUTION
 
 DESCRIPTION = """\
-Food distribution learns households from intake and eligibility from routing's decision, hands
-out parcels at the desk and keeps the stock per event."""
+Food distribution learns each case from routing's topic for the desk (`routing.food.v1`): the
+household, event and sealed furigana with routing's rule 9 decision, and nothing of the case's
+concerns (ADR 24). It hands out parcels at the desk and keeps the stock per event."""
 
 
 def document() -> dict[str, Any]:

@@ -79,9 +79,9 @@ PERSONAL_DATA: dict[str, PersonalData] = {
     intake.CASE_CREATED: PersonalData(
         "Routing decides where the case goes from the facts (rules 1-9); intake counts them for "
         "its anonymous reports. Notify reaches the resident as they consented (contact sealed "
-        "for notify alone); the food desk finds the household by its furigana (sealed for food "
-        "alone). Notify and food read this topic but use neither the facts nor each other's "
-        "sealed field.",
+        "for notify alone). The furigana is sealed for the food desk alone; routing passes it "
+        "on unopened on the desk's own topic (food does not read this one, ADR 24). Notify "
+        "reads this topic but uses neither the facts nor the furigana.",
         (
             _CASE,
             _NUMBER,
@@ -101,7 +101,7 @@ PERSONAL_DATA: dict[str, PersonalData] = {
     ),
     intake.CONSENT_CHANGED: PersonalData(
         "Sharing follows its legal basis (domain rule 7): routing releases or withdraws "
-        "referrals, notify stops or resumes contact, food keeps only what a handout recorded. "
+        "referrals (and tells the food desk of a withdrawal), notify stops or resumes contact. "
         "Who gave consent and how, or the support meeting, record the basis.",
         (
             _CASE,
@@ -135,7 +135,8 @@ PERSONAL_DATA: dict[str, PersonalData] = {
         (_CASE, Carried("requested_by", "the staff member (staff data)", "plain")),
     ),
     intake.RESIDENT_ERASED: PersonalData(
-        "Every service forgets the case and ignores its events from now on (ADR 12).",
+        "Every service forgets the case and ignores its events from now on (ADR 12). Routing "
+        "forwards it unchanged to the food desk's topic.",
         (_CASE, Carried("resident_id", "the erased resident", "pseudonymous")),
     ),
     intake.STAFF_SESSIONS_REVOKED: PersonalData(
@@ -143,9 +144,10 @@ PERSONAL_DATA: dict[str, PersonalData] = {
         (Carried("username", "the staff member (staff data)", "plain"),),
     ),
     routing.CASE_ROUTED: PersonalData(
-        "The decision, for intake's case page and inbox (who holds the case: the access rule), "
-        "notify (the resident's acknowledgement, who to tell of declines) and food "
-        "(eligibility). Reasons and external agencies are derived from the concerns.",
+        "The decision, for intake's case page and inbox (who holds the case: the access rule) "
+        "and notify (the resident's acknowledgement, who to tell of declines). Reasons and "
+        "external agencies are derived from the concerns; the food desk gets its eligibility "
+        "on its own topic instead.",
         (
             _CASE,
             _NUMBER,
@@ -171,8 +173,8 @@ PERSONAL_DATA: dict[str, PersonalData] = {
         ),
     ),
     routing.CASE_REROUTED: PersonalData(
-        "A corrected case decided again: intake shows what changed; notify and food follow who "
-        "holds the case and its eligibility.",
+        "A corrected case decided again: intake shows what changed; notify follows who holds "
+        "the case.",
         (
             _CASE,
             _NUMBER,
@@ -191,6 +193,41 @@ PERSONAL_DATA: dict[str, PersonalData] = {
                 special_care=True,
             ),
         ),
+    ),
+    routing.FOOD_CASE_ROUTED: PersonalData(
+        "The food desk finds the household at the event and hands it a parcel if routing's "
+        "rule 9 says one is due; nothing else of the case travels here (ADR 24). Intake's "
+        "household, event and furigana are passed on unopened: the furigana sealed for food "
+        "alone (routing has no kana key). Eligibility says a parcel is due, never why: no "
+        "concern, reason, age or flag.",
+        (
+            _CASE,
+            _NUMBER,
+            Carried("household_id", "the household", "pseudonymous"),
+            Carried("kana_sealed", "the furigana alone", "sealed", purpose_key="kana"),
+            Carried(
+                "food_parcel_eligible",
+                "eligible for a food parcel (rule 9; economic hardship, without its concern)",
+                "plain",
+                special_care=True,
+            ),
+        ),
+    ),
+    routing.FOOD_CASE_REROUTED: PersonalData(
+        "A corrected case is eligible for a parcel: the food desk grants it (never why).",
+        (
+            _CASE,
+            Carried(
+                "food_parcel_eligible",
+                "eligible for a food parcel (rule 9)",
+                "plain",
+                special_care=True,
+            ),
+        ),
+    ),
+    routing.FOOD_CONSENT_WITHDRAWN: PersonalData(
+        "The resident withdrew consent: the food desk keeps only what a handout recorded.",
+        (_CASE,),
     ),
     routing.REFERRAL_CREATED: PersonalData(
         "The programme's team picks the case up (its own systems read its topic). Only the "

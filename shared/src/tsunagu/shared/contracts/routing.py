@@ -1,4 +1,5 @@
-"""Events routing publishes: on ``routing.case.v1`` and ``routing.programme.<programme>.v1``."""
+"""Events routing publishes: on ``routing.case.v1``, ``routing.programme.<programme>.v1`` and
+``routing.food.v1`` (the food desk's own topic, ADR 24)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,10 @@ REFERRAL_STATUS_CHANGED = "referral_status_changed"
 REFERRAL_ESCALATED = "referral_escalated"
 CONSENT_WITHDRAWN = "consent_withdrawn"
 CASE_REROUTED = "case_rerouted"
+#: On ``routing.food.v1`` (with ``resident_erased`` forwarded as intake published it).
+FOOD_CASE_ROUTED = "food_case_routed"
+FOOD_CASE_REROUTED = "food_case_rerouted"
+FOOD_CONSENT_WITHDRAWN = "food_consent_withdrawn"
 
 #: The envelope ``schema_version`` of routing's events. 2: every reason is an object
 #: ``{code, params}`` (``tsunagu.shared.contracts.reasons``), where 1 had English sentences.
@@ -169,3 +174,50 @@ class CaseRerouted(_Data):
     withdrawn: list[str] = Field(default_factory=list)
     awaiting_consent: list[Programme] = Field(default_factory=list)
     external: list[ExternalReferral] = Field(default_factory=list)
+
+
+class FoodCaseRouted(_Data):
+    """A new case, as far as the food desk needs it: the household and event, and rule 9.
+
+    Published on ``routing.food.v1`` with ``case_routed``. The household, event, venue and
+    furigana are intake's, passed on as intake sent them: the furigana stays sealed with the
+    resident's ``kana`` key, which routing is never given (it forwards it unopened). Eligibility
+    is routing's decision under rule 9 (``rule_version``). No concern, reason, age or flag:
+    food needs to know that a parcel is due, not why.
+    """
+
+    case_id: str
+    case_number: str
+    event_id: str
+    venue_id: str
+    #: The venue's display name, when intake named it.
+    venue_name: str | None = None
+    household_id: str
+    #: When intake took the case in (the event's day, for an event food has not heard of yet).
+    created_at: datetime
+    #: The furigana alone, sealed with the resident's ``kana`` key (intake's, unopened).
+    kana_sealed: str | None = None
+    food_parcel_eligible: bool
+    rule_version: str
+
+
+class FoodCaseRerouted(_Data):
+    """A corrected case routing finds eligible for a parcel (rule 9 on the new facts).
+
+    Published on ``routing.food.v1`` with ``case_rerouted`` only when the case is eligible: a
+    grant is never taken back by a correction, so a "no" gives food nothing to do."""
+
+    case_id: str
+    food_parcel_eligible: bool
+    rule_version: str
+
+
+class FoodConsentWithdrawn(_Data):
+    """The resident withdrew consent: the food desk keeps only what a handout recorded.
+
+    Published on ``routing.food.v1`` when routing applies intake's withdrawal (routing drops
+    one older than the consent it holds, so a replay never withdraws again what a later
+    consent gave)."""
+
+    case_id: str
+    withdrawn_at: datetime

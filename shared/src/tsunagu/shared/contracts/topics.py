@@ -62,12 +62,14 @@ class Topic:
 INTAKE_CASE = Topic(
     name="intake.case.v1",
     producer=INTAKE,
-    consumers=(ROUTING, NOTIFY, FOOD_DISTRIBUTION, INTAKE),
-    consumer_groups=(ROUTING, NOTIFY, FOOD_DISTRIBUTION, INTAKE_REPORTS),
+    consumers=(ROUTING, NOTIFY, INTAKE),
+    consumer_groups=(ROUTING, NOTIFY, INTAKE_REPORTS),
     event_types=("case_created", "case_updated", "consent_changed", "resident_erased"),
     key="case_id",
     description=(
         "Cases taken in at a consultation event, their updates, consent changes and erasure."
+        " The case's facts travel in the clear for routing, which decides on them: the food"
+        " desk does not read this topic (it has routing.food.v1)."
     ),
 )
 INTAKE_REFERRAL_RESPONSE = Topic(
@@ -93,8 +95,8 @@ INTAKE_STAFF = Topic(
 ROUTING_CASE = Topic(
     name="routing.case.v1",
     producer=ROUTING,
-    consumers=(INTAKE, NOTIFY, FOOD_DISTRIBUTION),
-    consumer_groups=(INTAKE, INTAKE_REPORTS, NOTIFY, FOOD_DISTRIBUTION),
+    consumers=(INTAKE, NOTIFY),
+    consumer_groups=(INTAKE, INTAKE_REPORTS, NOTIFY),
     event_types=(
         "case_routed",
         "case_rerouted",
@@ -103,6 +105,23 @@ ROUTING_CASE = Topic(
     ),
     key="case_id",
     description="Routing decisions and every referral status change, per case (closed loop).",
+)
+ROUTING_FOOD = Topic(
+    name="routing.food.v1",
+    producer=ROUTING,
+    consumers=(FOOD_DISTRIBUTION,),
+    event_types=(
+        "food_case_routed",
+        "food_case_rerouted",
+        "food_consent_withdrawn",
+        "resident_erased",
+    ),
+    key="case_id",
+    description=(
+        "The food desk's own topic: each case's household, event and sealed furigana with"
+        " routing's rule 9 decision, a later eligibility, a consent withdrawal and the"
+        " resident's erasure. Never a concern, reason, age or flag (ADR 24)."
+    ),
 )
 
 
@@ -155,6 +174,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     INTAKE_REFERRAL_RESPONSE,
     INTAKE_STAFF,
     ROUTING_CASE,
+    ROUTING_FOOD,
     *PROGRAMME_TOPICS.values(),
     NOTIFY_DELIVERY,
     FOOD,

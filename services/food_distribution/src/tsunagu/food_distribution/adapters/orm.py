@@ -68,6 +68,8 @@ class FoodTables(ServiceTables):
             Column("event_id", String(ID), ForeignKey("event.event_id"), nullable=False),
             Column("kana_sealed", Text),
             Column("created_at", DateTime(timezone=True), nullable=False),
+            #: When routing's word of a consent withdrawal was made: an older grant is ignored.
+            Column("withdrawn_at", DateTime(timezone=True)),
             Index(None, "case_number"),
             Index(None, "household_id"),
         )

@@ -1,4 +1,10 @@
-"""Kafka consumers: food distribution learns cases from intake and eligibility from routing."""
+"""Kafka consumers: food distribution reads its own topic, ``routing.food.v1`` (ADR 24).
+
+Routing tells the desk what a handout needs of each case and nothing more: the household,
+event and sealed furigana with rule 9's decision, a later eligibility, a consent withdrawal
+and the resident's erasure. Food reads no topic that carries a case's concerns, reasons, age
+or flags (``intake.case.v1``, ``routing.case.v1``): its Kafka user is not granted them.
+"""
 
 from __future__ import annotations
 
@@ -10,34 +16,37 @@ from tsunagu.shared.contracts import intake, routing, topics
 from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.runtime import ServiceRuntime
 
-#: The event types food distribution applies (others on its topics are ignored).
+#: The topics food reads (intake.staff.v1 is read by the shared runtime: ended sign-ins).
+TOPICS: tuple[str, ...] = tuple(
+    t.name for t in topics.consumed_by(topics.FOOD_DISTRIBUTION) if t is not topics.INTAKE_STAFF
+)
+
+#: The event types food distribution applies: every one on its topic.
 HANDLED: tuple[str, ...] = (
-    intake.CASE_CREATED,
-    intake.CONSENT_CHANGED,
-    routing.CASE_ROUTED,
-    routing.CASE_REROUTED,
+    routing.FOOD_CASE_ROUTED,
+    routing.FOOD_CASE_REROUTED,
+    routing.FOOD_CONSENT_WITHDRAWN,
+    intake.RESIDENT_ERASED,
 )
 
 
 def register(runtime: ServiceRuntime, deps: Deps) -> None:
-    """Idempotent handlers: ``case_created`` on ``intake.case.v1`` (the household, the event)
-    and routing's decisions on ``routing.case.v1`` (eligibility); other event types are
-    ignored. One consumer group and inbox for both topics."""
+    """Idempotent handlers for every event type on ``routing.food.v1``; one consumer group
+    and inbox."""
 
-    async def on_case_created(session: AsyncSession, envelope: Envelope) -> None:
-        await cases.on_case_created(session, deps, envelope)
+    async def on_case_routed(session: AsyncSession, envelope: Envelope) -> None:
+        await cases.on_case_routed(session, deps, envelope)
 
-    async def on_case_decided(session: AsyncSession, envelope: Envelope) -> None:
-        await cases.on_case_decided(session, deps, envelope)
+    async def on_case_rerouted(session: AsyncSession, envelope: Envelope) -> None:
+        await cases.on_case_rerouted(session, deps, envelope)
 
     runtime.consume(
-        [topics.INTAKE_CASE.name, topics.ROUTING_CASE.name],
+        TOPICS,
         {
-            intake.CASE_CREATED: on_case_created,
+            routing.FOOD_CASE_ROUTED: on_case_routed,
+            routing.FOOD_CASE_REROUTED: on_case_rerouted,
+            routing.FOOD_CONSENT_WITHDRAWN: privacy.on_consent_withdrawn,
             intake.RESIDENT_ERASED: privacy.on_resident_erased,
-            intake.CONSENT_CHANGED: privacy.on_consent_changed,
-            routing.CASE_ROUTED: on_case_decided,
-            routing.CASE_REROUTED: on_case_decided,
         },
         max_schema_version=routing.SCHEMA_VERSION,
     )

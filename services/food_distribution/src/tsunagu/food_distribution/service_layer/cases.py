@@ -1,12 +1,14 @@
-"""Cases and eligibility: what the desk learns from intake and routing, and staff grants.
+"""Cases and eligibility: what the desk learns from routing's topic for it, and staff grants.
 
-Of a case the service keeps only what a handout needs: ids, the case number, the event and the
-furigana to find the household, sealed with the resident's ``kana`` key as intake sent it
-(ADR 12): opened only to show it at the desk.
-Eligibility follows routing's decision (rule 9 has one owner, routing's rule set): a
-``case_routed`` or ``case_rerouted`` with ``food_parcel_eligible`` grants it; the case's
-concerns are never read here. It is granted at most once per case (primary key), so a replayed
-or re-published event never publishes a second ``eligibility_granted``, and never revoked.
+Everything arrives on ``routing.food.v1`` (ADR 24), never a concern: ``food_case_routed``
+brings the case (ids, the case number, the event, the furigana to find the household, sealed
+with the resident's ``kana`` key as intake sealed it, ADR 12: opened only to show it at the
+desk) with routing's rule 9 decision; ``food_case_rerouted`` a later yes; a consent withdrawal
+and the erasure are in ``privacy``. Rule 9 has one owner, routing's rule set: food follows
+its decision. Eligibility is granted at most once per case (primary key), so a replayed or
+re-published event never publishes a second ``eligibility_granted``; a correction never takes
+it back. A decision made before a consent withdrawal the desk has applied (a replay arriving
+late) grants nothing: the newer state wins.
 """
 
 from __future__ import annotations
@@ -25,14 +27,13 @@ from tsunagu.food_distribution.domain.eligibility import (
     manual_grant,
 )
 from tsunagu.food_distribution.domain.handout import JST
+from tsunagu.food_distribution.service_layer import privacy
 from tsunagu.food_distribution.service_layer.deps import Deps
 from tsunagu.food_distribution.service_layer.errors import Invalid, case_not_found
 from tsunagu.food_distribution.service_layer.stock import ensure_event
-from tsunagu.shared.contracts import food, intake, routing, topics
+from tsunagu.shared.contracts import food, routing, topics
 from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.contracts.registry import parse
-from tsunagu.shared.crypto import ContactSealError, Sealer
-from tsunagu.shared.internal import KeyUnavailable
 from tsunagu.shared.logs import get_logger
 from tsunagu.shared.outbox import OutboxWriter
 from tsunagu.shared.parking import park, take_parked
@@ -40,9 +41,15 @@ from tsunagu.shared.parking import park, take_parked
 log = get_logger(__name__)
 t = tables
 
+#: Routing's decisions on ``routing.case.v1``, which food read before ADR 24: one parked then
+#: is still applied when its case arrives.
+LEGACY_DECISIONS = (routing.CASE_ROUTED, routing.CASE_REROUTED)
 
-async def on_case_created(session: AsyncSession, deps: Deps, envelope: Envelope) -> None:
-    case = parse(envelope, intake.CaseCreated)
+
+async def on_case_routed(session: AsyncSession, deps: Deps, envelope: Envelope) -> None:
+    """A new case with routing's decision: keep what a handout needs, apply what was parked
+    for the case, and grant a parcel if rule 9 says so."""
+    case = parse(envelope, routing.FoodCaseRouted)
     venue = await ensure_event(
         session, case.event_id, case.venue_id, _jst_date(case.created_at), case.venue_name
     )
@@ -60,25 +67,61 @@ async def on_case_created(session: AsyncSession, deps: Deps, envelope: Envelope)
         )
         .on_conflict_do_nothing()
     )
-    for parked in await take_parked(session, t.parked_event, case.case_id):
-        if parked.event_type in (routing.CASE_ROUTED, routing.CASE_REROUTED):
-            await on_case_decided(session, deps, parked)
-
-
-async def on_case_decided(session: AsyncSession, deps: Deps, envelope: Envelope) -> None:
-    """Routing's decision on a case (``case_routed``, ``case_rerouted``): eligible under rule 9
-    grants a parcel. Routing's events and intake's travel on different topics, so a decision
-    may come before the case: it is parked and applied when the case arrives, never dropped."""
-    model = (
-        routing.CaseRerouted if envelope.event_type == routing.CASE_REROUTED else routing.CaseRouted
+    # What was parked first: a withdrawal parked for the case makes its own (older) decision
+    # grant nothing, rather than grant and take back.
+    await _apply_parked(session, deps, case.case_id)
+    await _follow_decision(
+        session, deps, envelope, case.case_id, case.food_parcel_eligible, case.rule_version
     )
-    decided = parse(envelope, model)
+
+
+async def on_case_rerouted(session: AsyncSession, deps: Deps, envelope: Envelope) -> None:
+    """A corrected case routing finds eligible. Routing's topic is ordered per case, but its
+    ``food_case_routed`` may have been dead-lettered and replayed later: an event for a case
+    the desk has not heard of is parked and applied when the case arrives, never dropped."""
+    decided = parse(envelope, routing.FoodCaseRerouted)
     if await case_row(session, decided.case_id) is None:
         await park(session, t.parked_event, envelope, decided.case_id)
         return
-    eligibility = eligibility_from_decision(decided.food_parcel_eligible, decided.rule_version)
+    await _follow_decision(
+        session, deps, envelope, decided.case_id, decided.food_parcel_eligible,
+        decided.rule_version,
+    )  # fmt: skip
+
+
+async def _apply_parked(session: AsyncSession, deps: Deps, case_id: str) -> None:
+    """What was parked for the case, oldest first (a withdrawal after a decision wins)."""
+    for parked in await take_parked(session, t.parked_event, case_id):
+        if parked.event_type == routing.FOOD_CASE_REROUTED:
+            await on_case_rerouted(session, deps, parked)
+        elif parked.event_type == routing.FOOD_CONSENT_WITHDRAWN:
+            await privacy.on_consent_withdrawn(session, parked)
+        elif parked.event_type in LEGACY_DECISIONS:
+            legacy = parse(parked, routing.CaseRouted)
+            await _follow_decision(
+                session, deps, parked, case_id, legacy.food_parcel_eligible, legacy.rule_version
+            )
+
+
+async def _follow_decision(
+    session: AsyncSession,
+    deps: Deps,
+    envelope: Envelope,
+    case_id: str,
+    eligible: bool,
+    rule_version: str,
+) -> None:
+    """Grant a parcel if routing's decision says so, unless a consent withdrawal the desk has
+    applied came after the decision was made (a late replay: the newer state wins)."""
+    case = await case_row(session, case_id)
+    assert case is not None
+    withdrawn_at = case["withdrawn_at"]
+    if withdrawn_at is not None and envelope.occurred_at <= withdrawn_at:
+        log.info("decision_before_withdrawal_ignored", case_id=case_id)
+        return
+    eligibility = eligibility_from_decision(eligible, rule_version)
     if eligibility is not None:
-        await _grant(session, deps.outbox, decided.case_id, eligibility, causation=envelope)
+        await _grant(session, deps.outbox, case_id, eligibility, causation=envelope)
 
 
 async def grant_manually(
@@ -155,23 +198,6 @@ async def _grant(
     )
     log.info("eligibility_granted", case_id=case_id, basis=str(eligibility.basis))
     return True
-
-
-async def open_kana(sealer: Sealer, sealed: str | None) -> str | None:
-    """The furigana, or None if there is none, the resident was erased, or the key cannot be
-    had just now (the household can still be found by its case number)."""
-    if not sealed:
-        return None
-    try:
-        value = await sealer.open(sealed)
-    except ContactSealError:
-        return None
-    except KeyUnavailable:
-        log.warning("kana_key_unavailable")
-        return None
-    if not isinstance(value, str) or not value.strip():
-        return None
-    return value.strip()[:200]
 
 
 def _jst_date(moment: datetime) -> date:

@@ -1,4 +1,6 @@
-"""A resident's erasure and disclosure, as far as the food desk is concerned (ADR 12).
+"""A resident's erasure, consent withdrawal and disclosure, as far as the food desk is
+concerned (ADR 12, 13); routing forwards the erasure and tells the withdrawal on
+``routing.food.v1`` (ADR 24).
 
 On ``resident_erased`` the case's parked events are dropped, its sealed furigana and a manual grant's free-text reason are
 emptied and the case's tombstone is kept. Eligibility and handouts stay, with their household
@@ -9,16 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tsunagu.food_distribution.adapters.orm import tables
-from tsunagu.food_distribution.service_layer.cases import open_kana
-from tsunagu.shared.contracts import intake
+from tsunagu.food_distribution.service_layer.kana import open_kana
+from tsunagu.shared.contracts import intake, routing
 from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.contracts.registry import parse
 from tsunagu.shared.crypto import Sealer
-from tsunagu.shared.parking import take_parked
+from tsunagu.shared.parking import park, take_parked
 from tsunagu.shared.runtime import record_erasure
 
 ERASED_REASON = "（消去済み）"
@@ -41,22 +43,36 @@ async def on_resident_erased(session: AsyncSession, envelope: Envelope) -> None:
     )
 
 
-async def on_consent_changed(session: AsyncSession, envelope: Envelope) -> None:
-    """A withdrawal (basis ``none``): food keeps only what a handout already recorded (ADR 13).
+async def on_consent_withdrawn(session: AsyncSession, envelope: Envelope) -> None:
+    """A withdrawal, as routing tells it (``food_consent_withdrawn``): food keeps only what a
+    handout already recorded (ADR 13).
 
     The sealed furigana goes (the desk can no longer find or name the household) and so does
     an eligibility no handout used; handouts, and the eligibility they were given on, stay for
-    the counts and the ledger. A later consent does not bring them back here: the furigana
-    came only with ``case_created``, and eligibility follows routing's next decision.
+    the counts and the ledger. When it was made is kept: a decision of routing's made before
+    it (a replay arriving late) grants nothing, a later one does. A later consent does not
+    bring the furigana back (it came only with the case). Routing's topic is ordered per case,
+    but a withdrawal may still come before its case (the case's event was dead-lettered and is
+    replayed later): it is parked and applied when the case arrives.
     """
-    changed = parse(envelope, intake.ConsentChanged)
-    if not changed.withdrawn:
-        return
+    withdrawn = parse(envelope, routing.FoodConsentWithdrawn)
     t = tables
-    case_id = changed.case_id
-    await session.execute(
-        update(t.case_index).where(t.case_index.c.case_id == case_id).values(kana_sealed=None)
+    case_id = withdrawn.case_id
+    changed = await session.execute(
+        update(t.case_index)
+        .where(t.case_index.c.case_id == case_id)
+        .values(
+            kana_sealed=None,
+            withdrawn_at=func.greatest(
+                func.coalesce(t.case_index.c.withdrawn_at, envelope.occurred_at),
+                envelope.occurred_at,
+            ),
+        )
+        .returning(t.case_index.c.case_id)
     )
+    if changed.first() is None:
+        await park(session, t.parked_event, envelope, case_id)
+        return
     handed = exists().where(t.handout.c.case_id == case_id)
     await session.execute(delete(t.eligibility).where(t.eligibility.c.case_id == case_id, ~handed))
 

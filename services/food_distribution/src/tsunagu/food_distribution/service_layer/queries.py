@@ -14,7 +14,7 @@ from tsunagu.food_distribution.domain.handout import JST, Handout, Refusal, chec
 from tsunagu.food_distribution.domain.labels import PARCEL_TYPE_LABELS_JA
 from tsunagu.food_distribution.domain.report import ConsultationEvent, event_report_csv
 from tsunagu.food_distribution.domain.stock import Movement
-from tsunagu.food_distribution.service_layer.cases import case_row, open_kana
+from tsunagu.food_distribution.service_layer.cases import case_row
 from tsunagu.food_distribution.service_layer.errors import (
     case_not_found,
     event_not_found,
@@ -24,7 +24,7 @@ from tsunagu.food_distribution.service_layer.handouts import (
     household_eligibility,
     previous_handouts,
 )
-from tsunagu.food_distribution.service_layer.kana import case_number_key, kana_key
+from tsunagu.food_distribution.service_layer.kana import case_number_key, kana_key, open_kana
 from tsunagu.food_distribution.service_layer.stock import remaining
 from tsunagu.shared import audit as chain_log
 from tsunagu.shared.contracts.codes import ParcelType

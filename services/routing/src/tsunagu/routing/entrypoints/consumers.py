@@ -31,7 +31,7 @@ def handlers(routing: Routing) -> dict[str, Handler]:
         intake.CONSENT_CHANGED: partial(on_consent_changed, routing),
         intake.REFERRAL_RESPONSE_SUBMITTED: partial(on_referral_response, routing),
         intake.REFERRAL_REQUESTED: partial(on_referral_requested, routing),
-        intake.RESIDENT_ERASED: on_resident_erased,
+        intake.RESIDENT_ERASED: partial(on_resident_erased, routing),
     }
 
 

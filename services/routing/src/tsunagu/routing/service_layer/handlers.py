@@ -2,8 +2,9 @@
 
 Each message handler runs inside the consumer's inbox transaction (``runtime.consume``): its
 rows and its outbox events commit together with the inbox record, or not at all. Events go to
-``routing.case.v1`` (the case's closed loop, read by intake) and to the programme's own topic
-``routing.programme.<programme>.v1`` (read by the programme's team); all are keyed by case id.
+``routing.case.v1`` (the case's closed loop, read by intake), to the programme's own topic
+``routing.programme.<programme>.v1`` (read by the programme's team) and to the food desk's
+``routing.food.v1`` (what a handout needs, never a concern: ADR 24); all are keyed by case id.
 
 An event about a case routing has not routed yet (``case_updated``, ``consent_changed``,
 ``referral_requested``) is parked, not dead-lettered, and applied when the case's
@@ -56,8 +57,8 @@ from tsunagu.shared.contracts import routing as routing_events
 from tsunagu.shared.contracts.codes import Programme, ReferralRole, ReferralStatus, SharingBasis
 from tsunagu.shared.contracts.envelope import Envelope, new_id
 from tsunagu.shared.contracts.reasons import Reason, ReasonCode
-from tsunagu.shared.contracts.registry import parse
-from tsunagu.shared.contracts.topics import ROUTING_CASE, programme_topic_name
+from tsunagu.shared.contracts.registry import parse, schema_version_of
+from tsunagu.shared.contracts.topics import ROUTING_CASE, ROUTING_FOOD, programme_topic_name
 from tsunagu.shared.logs import get_logger
 from tsunagu.shared.messaging import PermanentError
 from tsunagu.shared.outbox import OutboxWriter
@@ -68,6 +69,7 @@ log = get_logger(__name__)
 #: Who the history names when routing itself changes a referral.
 SYSTEM = "routing"
 CASE_TOPIC = ROUTING_CASE.name
+FOOD_TOPIC = ROUTING_FOOD.name
 
 
 @dataclass(frozen=True)
@@ -95,13 +97,14 @@ class Routing:
         case_id: str,
         cause: Envelope | None = None,
     ) -> None:
-        """Add the event to the outbox once per topic (each copy has its own event id)."""
+        """Add the event to the outbox once per topic (each copy has its own event id), under
+        the schema version of its contract (routing's own, or intake's for a forwarded one)."""
         for topic in topics:
             envelope = self.outbox.envelope(
                 event_type,
                 data.model_dump(mode="json"),
                 causation=cause,
-                schema_version=routing_events.SCHEMA_VERSION,
+                schema_version=schema_version_of(event_type),
             )
             await self.outbox.add(
                 session, topic=topic, aggregatetype="case", aggregateid=case_id, envelope=envelope
@@ -167,6 +170,28 @@ async def on_case_created(routing: Routing, session: AsyncSession, envelope: Env
         [CASE_TOPIC],
         routing_events.CASE_ROUTED,
         routed,
+        case_id=case.case_id,
+        cause=envelope,
+    )
+    # The food desk's copy: intake's household, event and sealed furigana (passed on unopened)
+    # with rule 9's decision, and nothing of the facts it was taken on.
+    for_food = routing_events.FoodCaseRouted(
+        case_id=case.case_id,
+        case_number=case.case_number,
+        event_id=case.event_id,
+        venue_id=case.venue_id,
+        venue_name=case.venue_name,
+        household_id=case.household_id,
+        created_at=case.created_at,
+        kana_sealed=case.kana_sealed,
+        food_parcel_eligible=decision.food_parcel_eligible,
+        rule_version=decision.rule_version,
+    )
+    await routing.emit(
+        session,
+        [FOOD_TOPIC],
+        routing_events.FOOD_CASE_ROUTED,
+        for_food,
         case_id=case.case_id,
         cause=envelope,
     )
@@ -451,6 +476,20 @@ async def on_case_updated(routing: Routing, session: AsyncSession, envelope: Env
         case_id=case.case_id,
         cause=envelope,
     )
+    if decision.food_parcel_eligible:
+        # The food desk acts only on a yes (a correction never takes a grant back).
+        await routing.emit(
+            session,
+            [FOOD_TOPIC],
+            routing_events.FOOD_CASE_REROUTED,
+            routing_events.FoodCaseRerouted(
+                case_id=case.case_id,
+                food_parcel_eligible=True,
+                rule_version=decision.rule_version,
+            ),
+            case_id=case.case_id,
+            cause=envelope,
+        )
     concerns = [c.value for c in facts.concerns]
     for r in added + reinstated:
         if r["status"] == ReferralStatus.PENDING:
@@ -575,6 +614,15 @@ async def on_consent_changed(routing: Routing, session: AsyncSession, envelope: 
     elif withdrawn:
         await _withdraw_referrals(routing, session, case, change.changed_by, envelope, now)
         await _tell_withdrawal(routing, session, case, envelope, now)
+        # The food desk keeps only what a handout recorded (it reads no consent of its own).
+        await routing.emit(
+            session,
+            [FOOD_TOPIC],
+            routing_events.FOOD_CONSENT_WITHDRAWN,
+            routing_events.FoodConsentWithdrawn(case_id=case.case_id, withdrawn_at=now),
+            case_id=case.case_id,
+            cause=envelope,
+        )
 
 
 async def _withdraw_referrals(
