@@ -10,8 +10,10 @@ from cases import new_key
 from tsunagu.shared.contracts.topics import ALL_TOPICS, dlq_topics
 
 
-def submit(stack, token: str, body: dict, deadline: float) -> str | None:
-    """POST with one Idempotency-Key, retried through restarts until intake accepts it."""
+def submit(stack, token: object, body: dict, deadline: float) -> str | None:
+    """POST with one Idempotency-Key, retried through restarts until intake accepts it.
+
+    ``token`` is a token or a ``stack.SignedIn`` (for runs longer than a token lasts)."""
     key = new_key()
     while time.monotonic() < deadline:
         try:

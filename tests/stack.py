@@ -188,16 +188,45 @@ class Stack:
     def token(self, username: str) -> str:
         if username == "admin" and self.admin_token is not None:
             return self.admin_token
+        token, _ = self._sign_in(username)
+        if username == "admin":
+            self.admin_token = token
+        return token
+
+    def _sign_in(self, username: str) -> tuple[str, float]:
+        """A fresh API token for ``username`` and the seconds it lasts."""
         data = {"username": username, "password": DEMO_PASSWORD}
         otp = otp_for(username)
         if otp is not None:
             data["otp"] = otp
         response = httpx.post(self.url("intake") + "/api/v1/auth/token", data=data, timeout=30)
         response.raise_for_status()
-        token = str(response.json()["access_token"])
-        if username == "admin":
-            self.admin_token = token
-        return token
+        body = response.json()
+        return str(body["access_token"]), float(body["expires_in"])
+
+    def signed_in(self, username: str) -> SignedIn:
+        """A sign-in for runs longer than a token lasts (see ``SignedIn``)."""
+        return SignedIn(self, username)
+
+
+class SignedIn:
+    """One staff member's API sign-in that signs in again before its token expires, as a
+    long-running API client must (intake's tokens last ``expires_in`` seconds, 30 minutes by
+    default). ``str()`` and f-strings give the current token, so it stands in for one."""
+
+    def __init__(self, stack: Stack, username: str) -> None:
+        self._stack = stack
+        self._username = username
+        self._lock = threading.Lock()
+        self._token = ""
+        self._renew_at = 0.0
+
+    def __str__(self) -> str:
+        with self._lock:
+            if time.monotonic() >= self._renew_at:
+                self._token, lasts = self._stack._sign_in(self._username)
+                self._renew_at = time.monotonic() + lasts * 0.8
+            return self._token
 
     def client(self, service: str, username: str) -> httpx.Client:
         return httpx.Client(

@@ -40,7 +40,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from cases import case_body, expected, new_key
 from chaos_kit import dlq_size, memory_line, submit, total_lag
-from stack import Stack, build_stack, teardown_stack, wait_for
+from stack import SignedIn, Stack, build_stack, teardown_stack, wait_for
 
 from tsunagu.shared.contracts.topics import ALL_TOPICS, INTAKE_CASE
 
@@ -65,8 +65,8 @@ class Day:
     stack: Stack
     rng: random.Random
     event: dict[str, Any]
-    token: str
-    food_token: str
+    token: SignedIn
+    food_token: SignedIn
     cases: dict[str, dict[str, Any]] = field(default_factory=dict)  # case id -> body
     handed: dict[str, int] = field(default_factory=dict)  # case id -> answers 200/201/409
     #: Cases whose consent a fault withdrew: food drops their eligibility (it keeps only what
@@ -109,7 +109,9 @@ def day():
                   "parcel_type": "standard", "quantity": 100_000, "source": "フードバンク"},
         )  # fmt: skip
         assert receipt.status_code in (200, 201), receipt.text
-        day = Day(stack, random.Random(SEED), event, stack.token("uketsuke"), stack.token("food"))
+        day = Day(
+            stack, random.Random(SEED), event, stack.signed_in("uketsuke"), stack.signed_in("food")
+        )
         started = time.monotonic()
         yield day
         print(

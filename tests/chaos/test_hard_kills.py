@@ -84,7 +84,7 @@ def test_no_case_lost_or_duplicated_through_hard_kills(stack):
     event = events[0]
     event_date = date.fromisoformat(event["date"])
     bodies = [case_body(rng, event["event_id"], index=i) for i in range(CASES)]
-    token = stack.token("uketsuke")
+    token = stack.signed_in("uketsuke")
 
     # Stock for the food desk: enough for every eligible household.
     food = stack.client("food_distribution", "food")
