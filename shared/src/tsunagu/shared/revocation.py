@@ -10,6 +10,7 @@ token is refused everywhere within seconds, without a call to intake on any requ
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,11 @@ log = get_logger(__name__)
 REFRESH_SECONDS = 2.0
 #: With no fresh view for this long (database unreachable), tokens are refused (503).
 STALE_SECONDS = 30.0
+#: After a failed read, requests use the view they have (or are refused) for this long before
+#: one of them tries the database again: an outage is not met with a connection per request.
+RETRY_SECONDS = 1.0
+#: While the database stays unreachable, one warning at most this often.
+LOG_EVERY_SECONDS = 60.0
 
 
 def revoked_session_table(metadata: MetaData) -> Table:
@@ -103,12 +109,21 @@ class RevocationCache:
         *,
         refresh_seconds: float = REFRESH_SECONDS,
         stale_seconds: float = STALE_SECONDS,
+        retry_seconds: float = RETRY_SECONDS,
+        log_every_seconds: float = LOG_EVERY_SECONDS,
     ) -> None:
         self._sessions = sessions
         self._revoked_session = revoked_session
         self._versions_table = versions
         self.refresh_seconds = refresh_seconds
         self.stale_seconds = stale_seconds
+        self.retry_seconds = retry_seconds
+        self.log_every_seconds = log_every_seconds
+        #: When the database was first found unreachable, the last try and the last warning.
+        self._failing_since: float | None = None
+        self._tried_at = -math.inf
+        self._logged_at = -math.inf
+        self._failures = 0
         self._ended: set[str] = set()
         self._versions: dict[str, int] = {}
         self._loaded_at: float | None = None
@@ -128,29 +143,56 @@ class RevocationCache:
             self._versions[data.username] = max(data.version, self._versions.get(data.username, 0))
 
     async def _fresh(self) -> None:
-        if (
-            self._loaded_at is not None
-            and time.monotonic() - self._loaded_at < self.refresh_seconds
-        ):
+        if self._current():
             return
         async with self._lock:
-            if (
-                self._loaded_at is not None
-                and time.monotonic() - self._loaded_at < self.refresh_seconds
-            ):
+            if self._current():
                 return
-            try:
-                await self._load()
-            except Exception as exc:
-                log.warning("revocations_not_read", error=type(exc).__name__)
-                if (
-                    self._loaded_at is None
-                    or time.monotonic() - self._loaded_at > self.stale_seconds
-                ):
-                    # Without knowing which sign-ins ended, no token can be trusted.
-                    raise HTTPException(
-                        503, "一時的に利用できません (sign-in check unavailable)"
-                    ) from None
+            now = time.monotonic()
+            if self._failing_since is None or now - self._tried_at >= self.retry_seconds:
+                self._tried_at = now
+                try:
+                    await self._load()
+                except Exception as exc:
+                    self._failed(exc, now)
+                else:
+                    self._recovered(now)
+                    return
+            if self._loaded_at is None or now - self._loaded_at > self.stale_seconds:
+                # Without knowing which sign-ins ended, no token can be trusted.
+                raise HTTPException(503, "一時的に利用できません (sign-in check unavailable)")
+
+    def _current(self) -> bool:
+        return (
+            self._loaded_at is not None
+            and time.monotonic() - self._loaded_at < self.refresh_seconds
+        )
+
+    def _failed(self, exc: Exception, now: float) -> None:
+        """Count a failed read; warn on the first and then at most once a minute."""
+        if self._failing_since is None:
+            self._failing_since = now
+            self._failures = 0
+        self._failures += 1
+        if now - self._logged_at >= self.log_every_seconds:
+            self._logged_at = now
+            log.warning(
+                "revocations_not_read",
+                error=type(exc).__name__,
+                failing_seconds=round(now - self._failing_since, 1),
+                tries=self._failures,
+            )
+
+    def _recovered(self, now: float) -> None:
+        if self._failing_since is None:
+            return
+        log.info(
+            "revocations_read_again",
+            failing_seconds=round(now - self._failing_since, 1),
+            tries=self._failures,
+        )
+        self._failing_since = None
+        self._logged_at = -math.inf
 
     async def _load(self) -> None:
         s, v = self._revoked_session, self._versions_table
