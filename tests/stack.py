@@ -208,6 +208,23 @@ class Stack:
         """A sign-in for runs longer than a token lasts (see ``SignedIn``)."""
         return SignedIn(self, username)
 
+    def client(self, service: str, username: str) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url(service),
+            headers={"Authorization": f"Bearer {self.token(username)}"},
+            timeout=30,
+        )
+
+    def query(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        async def run() -> list[asyncpg.Record]:
+            conn = await asyncpg.connect(asyncpg_dsn(self.database_url))
+            try:
+                return list(await conn.fetch(sql, *args))
+            finally:
+                await conn.close()
+
+        return asyncio.run(run())
+
 
 class SignedIn:
     """One staff member's API sign-in that signs in again before its token expires, as a
@@ -227,23 +244,6 @@ class SignedIn:
                 self._token, lasts = self._stack._sign_in(self._username)
                 self._renew_at = time.monotonic() + lasts * 0.8
             return self._token
-
-    def client(self, service: str, username: str) -> httpx.Client:
-        return httpx.Client(
-            base_url=self.url(service),
-            headers={"Authorization": f"Bearer {self.token(username)}"},
-            timeout=30,
-        )
-
-    def query(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        async def run() -> list[asyncpg.Record]:
-            conn = await asyncpg.connect(asyncpg_dsn(self.database_url))
-            try:
-                return list(await conn.fetch(sql, *args))
-            finally:
-                await conn.close()
-
-        return asyncio.run(run())
 
 
 def free_port_pair() -> int:
