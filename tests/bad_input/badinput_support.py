@@ -163,7 +163,7 @@ def take_in(intake: httpx.Client, body: dict[str, Any], programmes: set[str]) ->
 
 
 def known_to_food(food: httpx.Client, case_id: str) -> None:
-    """Food distribution learns of a case from ``case_created``: wait until it has."""
+    """Food distribution learns of a case from routing's ``food_case_routed``: wait until it has."""
     wait_for(
         lambda: food.get(f"/api/v1/eligibility/{case_id}").status_code == 200,
         timeout=90,
