@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
 from datetime import timedelta
@@ -375,3 +376,42 @@ async def _async(value: Any) -> Any:
 async def _at_least(fetch: Any, count: int) -> Any:
     values = await fetch()
     return values if len(values) >= count else None
+
+
+async def test_senders_claiming_at_once_take_each_due_delivery_once_most_urgent_first(
+    start_notify, smtp, producer
+):
+    # The claim is one statement (locked with SKIP LOCKED, leased, committed at once): two
+    # senders claiming at the same moment split the due deliveries, never share one, and a
+    # batch lists the urgent ones first.
+    runtime = await start_notify(smtp_port=smtp.port)
+    await runtime.worker.stop()  # we drive the senders
+    runtime.background.remove(runtime.worker)
+    cases = [(new_case(), i % 3 == 0) for i in range(12)]
+    for (case_id, number), urgent in cases:
+        await publish(
+            producer,
+            programme_topic_name("welfare_fund"),
+            referral_created(case_id, number, "welfare_fund", urgent=urgent),
+            case_id,
+        )
+    for (case_id, _), _ in cases:
+        await eventually(lambda case_id=case_id: deliveries_of(runtime, case_id))
+    first, second = runtime.sender, dataclasses.replace(runtime.sender, batch_size=5)
+    taken: list[list[Any]] = []
+    while True:
+        batches = await asyncio.gather(first.claim(), second.claim())
+        if not any(batches):
+            break
+        taken += [b for b in batches if b]
+    ours = {case_id for (case_id, _), _ in cases}
+    ids = [c.row["id"] for batch in taken for c in batch if c.row["case_id"] in ours]
+    assert len(ids) == len(set(ids)) == 12, "each due delivery claimed once"
+    d = runtime.tables.delivery
+    async with runtime.sessions() as session:
+        rows = (await session.execute(select(d.c.status).where(d.c.case_id.in_(ours)))).all()
+    assert [r.status for r in rows] == ["sending"] * 12
+    assert len({c.token for batch in taken for c in batch}) == len(taken), "a lease per claim"
+    for batch in taken:
+        urgency = [c.row["urgent"] for c in batch]
+        assert urgency == sorted(urgency, reverse=True), "urgent first"

@@ -49,7 +49,7 @@ from typing import Any
 import jinja2
 from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from tenacity import (
     AsyncRetrying,
     retry_if_exception,
@@ -227,54 +227,62 @@ class Sender:
     # --- 1. claim ---------------------------------------------------------------------------
 
     async def claim(self) -> list[Claimed]:
+        """Take the due deliveries of a batch (most urgent, then longest due, first) with one
+        statement in a transaction of its own: the rows are locked (``SKIP LOCKED``), leased to
+        this sender and committed at once, so a claim is one round trip, not four, on every
+        send's way (ADR 23). A lease that had expired is recorded as an attempt afterwards."""
         d = self.tables.delivery
         now = self.clock()
         token = str(uuid.uuid4())
-        async with self.sessions() as session, session.begin():
-            due = (
-                await session.execute(
-                    select(d.c.id, d.c.status)
-                    .where(d.c.status.in_(DUE_STATUSES), d.c.next_attempt_at <= now)
-                    .order_by(d.c.urgent.desc(), d.c.next_attempt_at)
-                    .limit(self.batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            if not due:
+        due = (
+            select(d.c.id, d.c.status, d.c.next_attempt_at)
+            .where(d.c.status.in_(DUE_STATUSES), d.c.next_attempt_at <= now)
+            .order_by(d.c.urgent.desc(), d.c.next_attempt_at)
+            .limit(self.batch_size)
+            .with_for_update(skip_locked=True)
+            .cte("due")
+        )
+        taken = (
+            update(d)
+            .where(d.c.id == due.c.id)
+            .values(
+                status=SENDING, lease_token=token, next_attempt_at=now + self.lease, updated_at=now
+            )
+            .returning(*d.c, due.c.status.label("was"), due.c.next_attempt_at.label("was_due"))
+        )
+        async with self.sessions() as session:
+            # Autocommit: the statement is its transaction (no BEGIN, no COMMIT round trip).
+            conn = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            rows = sorted(
+                (await conn.execute(taken)).all(), key=lambda r: (not r.urgent, r.was_due)
+            )
+            if not rows:
                 return []
-            expired = {r.id for r in due if r.status == SENDING}
-            rows = (
-                await session.execute(
-                    update(d)
-                    .where(d.c.id.in_([r.id for r in due]))
-                    .values(
-                        status=SENDING,
-                        lease_token=token,
-                        next_attempt_at=now + self.lease,
-                        updated_at=now,
+            cases = await self._cases_of_residents(conn, rows)
+        claimed = []
+        expired = [r.id for r in rows if r.was == SENDING]
+        columns = [c.name for c in d.c]
+        values = {r.id: {name: r._mapping[name] for name in columns} for r in rows}
+        if expired:
+            async with self.sessions() as session, session.begin():
+                for delivery_id in expired:
+                    values[delivery_id] = await self._record_expired_lease(
+                        session, values[delivery_id], now
                     )
-                    .returning(*d.c)
-                )
-            ).all()
-            cases = await self._cases_of_residents(session, rows)
-            claimed = []
-            for row in rows:
-                values = dict(row._mapping)
-                if row.id in expired:
-                    values = await self._record_expired_lease(session, values, now)
-                claimed.append(Claimed(values, token, cases.get(row.recipient_ref)))
+        for row in rows:
+            claimed.append(Claimed(values[row.id], token, cases.get(row.recipient_ref)))
         return claimed
 
     async def _cases_of_residents(
-        self, session: AsyncSession, rows: Sequence[Any]
+        self, conn: AsyncConnection, rows: Sequence[Any]
     ) -> dict[str, Mapping[str, Any]]:
         """The contact and consent of every case whose resident is in the batch, in one query
-        (read in the claim's transaction, moments before the send)."""
+        (read right after the claim, moments before the send)."""
         refs = {r.recipient_ref for r in rows if r.recipient_kind == RecipientKind.RESIDENT}
         if not refs:
             return {}
         t = self.tables.case_contact
-        found = await session.execute(select(t).where(t.c.case_id.in_(sorted(refs))))
+        found = await conn.execute(select(t).where(t.c.case_id.in_(sorted(refs))))
         return {row.case_id: row._mapping for row in found.all()}
 
     async def _record_expired_lease(
