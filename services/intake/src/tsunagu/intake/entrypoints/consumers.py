@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tsunagu.intake.service_layer import report_facts
+from tsunagu.intake.service_layer import read_model, report_facts
 from tsunagu.intake.service_layer.read_model import FOOD_HANDLERS, ROUTING_HANDLERS
 from tsunagu.shared.contracts import routing
 from tsunagu.shared.contracts.topics import (
@@ -27,8 +27,9 @@ def register(runtime: ServiceRuntime, *, consumer: str | None = None) -> None:
         ROUTING_HANDLERS,
         consumer=consumer,
         max_schema_version=routing_version,
+        prepare=read_model.prepare,
     )
-    runtime.consume([FOOD.name], FOOD_HANDLERS, consumer=consumer)
+    runtime.consume([FOOD.name], FOOD_HANDLERS, consumer=consumer, prepare=read_model.prepare)
     reports = (consumer or runtime.settings.service) + REPORTS_GROUP_SUFFIX
     runtime.consume([INTAKE_CASE.name], report_facts.CASE_HANDLERS, consumer=reports)
     runtime.consume(

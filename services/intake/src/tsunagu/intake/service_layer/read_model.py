@@ -24,12 +24,39 @@ log = get_logger(__name__)
 
 
 async def _known(session: AsyncSession, case_id: str, event_type: str) -> bool:
+    if case_id in _known_cases(session):
+        return True  # found for the whole batch (``prepare``); a case is never deleted
     found = await session.scalar(
         select(tables.case.c.case_id).where(tables.case.c.case_id == case_id)
     )
     if found is None:
         log.info("event_for_unknown_case_skipped", event_type=event_type, case_id=case_id)
     return found is not None
+
+
+async def prepare(session: AsyncSession, batch: list[Envelope]) -> None:
+    """Which of a batch's cases intake holds, in one query rather than one per event
+    (ADR 22); a case not found here is looked up again by its event's handler."""
+    wanted = {case_id for e in batch if isinstance(case_id := e.data.get("case_id"), str)}
+    if wanted:
+        c = tables.case.c
+        found = await session.scalars(select(c.case_id).where(c.case_id.in_(sorted(wanted))))
+        _known_cases(session).update(found)
+
+
+_KNOWN = "tsunagu_intake_known_cases"  # session.info key: (the transaction, cases found in it)
+
+
+def _known_cases(session: AsyncSession) -> set[str]:
+    """Cases found in the session's current transaction (forgotten with it)."""
+    transaction = session.sync_session.get_transaction()
+    if transaction is None:
+        return set()
+    held: tuple[object, set[str]] | None = session.info.get(_KNOWN)
+    if held is None or held[0] is not transaction:
+        held = (transaction, set())
+        session.info[_KNOWN] = held
+    return held[1]
 
 
 async def on_case_routed(session: AsyncSession, envelope: Envelope) -> None:
@@ -80,23 +107,37 @@ async def _apply_decision(
             set_=inserted if isinstance(data, routing.CaseRouted) else values,
         )
     )
+    if not data.referrals:
+        return
     f = tables.referral
-    for referral in data.referrals:
-        row = {
-            "case_id": data.case_id,
-            "programme": referral.programme.value,
-            "role": referral.role.value,
-            "status": referral.status.value,
-            "reasons": [r.model_dump(mode="json") for r in referral.reasons],
-            "deadline_at": referral.deadline_at,
-            "allowed_actions": referral.allowed_actions,
-            "updated_at": envelope.occurred_at,
-        }
-        await session.execute(
-            insert(f)
-            .values(referral_id=referral.referral_id, **row)
-            .on_conflict_do_update(index_elements=[f.c.referral_id], set_=row)
+    # The case's referrals in one statement, each once (the last wins, as it would one by one).
+    once = {referral.referral_id: referral for referral in data.referrals}
+    statement = insert(f).values(
+        [
+            {
+                "referral_id": referral.referral_id,
+                "case_id": data.case_id,
+                "programme": referral.programme.value,
+                "role": referral.role.value,
+                "status": referral.status.value,
+                "reasons": [r.model_dump(mode="json") for r in referral.reasons],
+                "deadline_at": referral.deadline_at,
+                "allowed_actions": referral.allowed_actions,
+                "updated_at": envelope.occurred_at,
+            }
+            for referral in once.values()
+        ]
+    )
+    columns = ("case_id", "programme", "role", "status", "reasons", "deadline_at")
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[f.c.referral_id],
+            set_={
+                name: statement.excluded[name]
+                for name in (*columns, "allowed_actions", "updated_at")
+            },
         )
+    )
 
 
 async def on_referral_status_changed(session: AsyncSession, envelope: Envelope) -> None:

@@ -43,17 +43,28 @@ def as_code(value: str | None) -> str | None:
 
 async def pseudonym(session: AsyncSession, kind: str, subject_id: str) -> str:
     """The subject's pseudonym, made on first use (concurrent first uses agree)."""
+    return (await pseudonyms(session, [(kind, subject_id)]))[(kind, subject_id)]
+
+
+async def pseudonyms(
+    session: AsyncSession, subjects: list[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """The pseudonyms of ``(kind, subject_id)`` pairs, made on first use (concurrent first
+    uses agree), in one statement: a pseudonym already made is kept and returned (the no-op
+    update returns it). Rows are locked in the order given."""
     p = tables.report_pseudonym
-    await session.execute(
-        insert(p)
-        .values(kind=kind, subject_id=subject_id, pseudonym=str(uuid.uuid4()))
-        .on_conflict_do_nothing(index_elements=[p.c.kind, p.c.subject_id])
+    statement = insert(p).values(
+        [
+            {"kind": kind, "subject_id": subject_id, "pseudonym": str(uuid.uuid4())}
+            for kind, subject_id in dict.fromkeys(subjects)
+        ]
     )
-    found = await session.scalar(
-        select(p.c.pseudonym).where(p.c.kind == kind, p.c.subject_id == subject_id)
+    found = await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[p.c.kind, p.c.subject_id], set_={"pseudonym": p.c.pseudonym}
+        ).returning(p.c.kind, p.c.subject_id, p.c.pseudonym)
     )
-    assert found is not None
-    return str(found)
+    return {(row.kind, row.subject_id): str(row.pseudonym) for row in found}
 
 
 async def _fact(session: AsyncSession, case_id: str, **values: Any) -> str:
@@ -73,18 +84,26 @@ async def _fact(session: AsyncSession, case_id: str, **values: Any) -> str:
     return str(fact_id)
 
 
+def _once(referrals: list[Any]) -> list[Any]:
+    """Each referral once (the last wins, as one statement per referral would have it): one
+    multi-row upsert may not touch a row twice."""
+    return list({referral.referral_id: referral for referral in referrals}.values())
+
+
 def _urgent(facts: intake.CaseFacts) -> bool:
     return facts.urgent.no_food_today or facts.urgent.eviction_within_7_days
 
 
 async def on_case_created(session: AsyncSession, envelope: Envelope) -> None:
     data = parse(envelope, intake.CaseCreated)
+    resident, household = ("resident", data.resident_id), ("household", data.household_id)
+    keys = await pseudonyms(session, [resident, household])
     await _fact(
         session,
         data.case_id,
         event_id=data.event_id,
-        resident_key=await pseudonym(session, "resident", data.resident_id),
-        household_key=await pseudonym(session, "household", data.household_id),
+        resident_key=keys[resident],
+        household_key=keys[household],
         concerns=[c.value for c in data.facts.concerns],
         urgent=_urgent(data.facts),
         taken_at=data.created_at,
@@ -103,58 +122,68 @@ async def on_case_updated(session: AsyncSession, envelope: Envelope) -> None:
 
 async def on_case_routed(session: AsyncSession, envelope: Envelope) -> None:
     data = parse(envelope, routing.CaseRouted)
-    fact_id = await _fact(session, data.case_id, compound=data.compound)
-    if data.urgent:
-        # Routing may find a case urgent that intake's flags did not say (never the reverse).
-        await session.execute(
-            update(tables.report_case)
-            .where(tables.report_case.c.fact_id == fact_id)
-            .values(urgent=True)
-        )
+    # Routing may find a case urgent that intake's flags did not say (never the reverse).
+    urgent = {"urgent": True} if data.urgent else {}
+    fact_id = await _fact(session, data.case_id, compound=data.compound, **urgent)
+    if not data.referrals:
+        return
     r = tables.report_referral
-    for referral in data.referrals:
-        values = {"fact_id": fact_id, "programme": referral.programme.value}
-        await session.execute(
-            insert(r)
-            .values(
-                referral_id=referral.referral_id,
-                status=referral.status.value,
-                routed_at=envelope.occurred_at,
-                **values,
-            )
-            # A status change read first has the newer status: keep it, add when it was routed.
-            .on_conflict_do_update(
-                index_elements=[r.c.referral_id],
-                set_={**values, "routed_at": envelope.occurred_at},
-            )
+    # All of the case's referrals in one statement (each referral once in an event).
+    statement = insert(r).values(
+        [
+            {
+                "referral_id": referral.referral_id,
+                "status": referral.status.value,
+                "routed_at": envelope.occurred_at,
+                "fact_id": fact_id,
+                "programme": referral.programme.value,
+            }
+            for referral in _once(data.referrals)
+        ]
+    )
+    await session.execute(
+        # A status change read first has the newer status: keep it, add when it was routed.
+        statement.on_conflict_do_update(
+            index_elements=[r.c.referral_id],
+            set_={
+                "fact_id": statement.excluded.fact_id,
+                "programme": statement.excluded.programme,
+                "routed_at": statement.excluded.routed_at,
+            },
         )
+    )
 
 
 async def on_case_rerouted(session: AsyncSession, envelope: Envelope) -> None:
     """A corrected case routed again: every referral as it now stands, some added or withdrawn."""
     data = parse(envelope, routing.CaseRerouted)
-    fact_id = await _fact(session, data.case_id, compound=data.compound)
-    if data.urgent:
-        await session.execute(
-            update(tables.report_case)
-            .where(tables.report_case.c.fact_id == fact_id)
-            .values(urgent=True)
-        )
+    urgent = {"urgent": True} if data.urgent else {}
+    fact_id = await _fact(session, data.case_id, compound=data.compound, **urgent)
+    if not data.referrals:
+        return
     r = tables.report_referral
-    for referral in data.referrals:
-        values = {"programme": referral.programme.value, "status": referral.status.value}
-        statement = insert(r).values(
-            referral_id=referral.referral_id,
-            fact_id=fact_id,
-            routed_at=envelope.occurred_at,
-            **values,
+    statement = insert(r).values(
+        [
+            {
+                "referral_id": referral.referral_id,
+                "fact_id": fact_id,
+                "routed_at": envelope.occurred_at,
+                "programme": referral.programme.value,
+                "status": referral.status.value,
+            }
+            for referral in _once(data.referrals)
+        ]
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[r.c.referral_id],
+            set_={
+                "programme": statement.excluded.programme,
+                "status": statement.excluded.status,
+                "routed_at": func.coalesce(r.c.routed_at, statement.excluded.routed_at),
+            },
         )
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[r.c.referral_id],
-                set_={**values, "routed_at": func.coalesce(r.c.routed_at, envelope.occurred_at)},
-            )
-        )
+    )
 
 
 async def on_referral_status_changed(session: AsyncSession, envelope: Envelope) -> None:

@@ -148,8 +148,7 @@ async def on_case_created(routing: Routing, session: AsyncSession, envelope: Env
 
     referrals = _new_referrals(routing, case.case_id, decision, decision.programmes, now)
     await session.execute(insert(t.referral), referrals)
-    for r in referrals:
-        await _record(session, t, r, "create", None, r["status"], by=SYSTEM, at=now, cause=envelope)
+    await _record_created(session, t, referrals, at=now, cause=envelope)
 
     routed = routing_events.CaseRouted(
         case_id=case.case_id,
@@ -355,7 +354,7 @@ async def on_case_updated(routing: Routing, session: AsyncSession, envelope: Env
         await session.execute(insert(t.referral), added)
     for r in added:
         current[r["referral_id"]] = r
-        await _record(session, t, r, "create", None, r["status"], by=SYSTEM, at=now, cause=envelope)
+    await _record_created(session, t, added, at=now, cause=envelope)
 
     for referral_id, role in plan.roles.items():
         current[referral_id].update(role=role.value, updated_at=now)
@@ -1233,18 +1232,45 @@ async def _record(
     **details: Any,
 ) -> None:
     """One row of the referral's history (``details``: reason, outcome, suggested_next, note)."""
-    await session.execute(
-        insert(t.referral_status_change).values(
-            referral_id=referral["referral_id"],
-            case_id=referral["case_id"],
-            programme=referral["programme"],
-            action=str(action),
-            from_status=None if from_status is None else str(from_status),
-            to_status=str(to_status),
-            applied=applied,
-            by=by,
-            cause_event_id=None if cause is None else cause.event_id,
-            at=at,
-            **details,
-        )
-    )
+    row = _history(referral, action, from_status, to_status, by, at, cause, applied)
+    await session.execute(insert(t.referral_status_change).values(**row, **details))
+
+
+async def _record_created(
+    session: AsyncSession,
+    t: RoutingTables,
+    referrals: list[dict[str, Any]],
+    *,
+    at: datetime,
+    cause: Envelope,
+) -> None:
+    """The history's first row of each new referral, all in one statement."""
+    if referrals:
+        rows = [
+            _history(r, "create", None, r["status"], SYSTEM, at, cause, True) for r in referrals
+        ]
+        await session.execute(insert(t.referral_status_change), rows)
+
+
+def _history(
+    referral: Mapping[Any, Any],
+    action: str,
+    from_status: str | None,
+    to_status: str,
+    by: str,
+    at: datetime,
+    cause: Envelope | None,
+    applied: bool,
+) -> dict[str, Any]:
+    return {
+        "referral_id": referral["referral_id"],
+        "case_id": referral["case_id"],
+        "programme": referral["programme"],
+        "action": str(action),
+        "from_status": None if from_status is None else str(from_status),
+        "to_status": str(to_status),
+        "applied": applied,
+        "by": by,
+        "cause_event_id": None if cause is None else cause.event_id,
+        "at": at,
+    }
