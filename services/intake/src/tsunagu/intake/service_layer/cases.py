@@ -165,7 +165,11 @@ async def create_case(
         )
     facts, consent = facts_and_consent(body, event["event_date"])
     resident = body.resident
+    new_resident = resident_id is None
     household_id, resident_id = await _resident(session, body, resident_id)
+    if new_resident:
+        # A resident just made has no data key: make it without looking for one first.
+        await ports.keys.create(session, resident_id)
     case_id = str(uuid.uuid4())
     case_number = await ports.numbers.take(event["event_date"])
     now = utcnow()

@@ -67,6 +67,12 @@ class KeyStore:
             return held[resident_id]
         if not create:
             return None
+        return await self.create(session, resident_id)
+
+    async def create(self, session: AsyncSession, resident_id: str) -> bytes:
+        """A data key for a resident who has none yet (e.g. just taken in, so no read is
+        needed first): one statement; the key already there if there is one after all."""
+        t = tables.resident_key
         key = new_data_key()
         key_id, wrapped = self.master.wrap(key)
         made = await session.execute(
@@ -76,8 +82,11 @@ class KeyStore:
             .returning(t.c.resident_id)
         )
         if made.first() is None:  # another transaction created it meanwhile
-            return await self.data_key(session, resident_id)
-        held[resident_id] = key
+            _held(session).pop(resident_id, None)
+            found = await self.data_key(session, resident_id)
+            assert found is not None
+            return found
+        _held(session)[resident_id] = key
         return key
 
     async def purpose_key(
