@@ -12,7 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from tsunagu.shared.broker import create_broker
 from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.db import create_engine, session_factory
-from tsunagu.shared.messaging import Handler, IdempotentConsumer, Prepare, Skip, subscribe
+from tsunagu.shared.messaging import (
+    Finish,
+    Handler,
+    IdempotentConsumer,
+    Prepare,
+    Skip,
+    subscribe,
+)
 from tsunagu.shared.outbox import OutboxWriter
 from tsunagu.shared.runtime import ServiceTables
 from tsunagu.shared.settings import Settings
@@ -65,6 +72,7 @@ class Consumer:
     skip: Skip | None = None
     skip_changed_by: frozenset[str] = frozenset()
     prepare: Prepare | None = None
+    finish: Finish | None = None
     engine: AsyncEngine = field(init=False)
     broker: KafkaBroker = field(init=False)
 
@@ -91,6 +99,7 @@ class Consumer:
             skip=self.skip,
             skip_changed_by=self.skip_changed_by,
             prepare=self.prepare,
+            finish=self.finish,
         )
         subscribe(self.idempotent, [self.topic])
 

@@ -448,7 +448,7 @@ async def test_skip_is_asked_once_per_batch_and_again_after_an_event_that_change
         await consumer.stop()
 
 
-async def test_prepare_is_called_once_per_batch_with_the_events_to_apply(
+async def test_prepare_and_finish_are_called_once_per_batch_around_its_handlers(
     test_settings, kafka_bootstrap, topic, probes
 ):
     """A consumer's ``prepare`` reads once per batch what its handlers need (ADR 22): with the
@@ -464,6 +464,13 @@ async def test_prepare_is_called_once_per_batch_with_the_events_to_apply(
     async def skip(session: AsyncSession, envelopes: list[Envelope]) -> set[str]:
         return {e.event_id for e in envelopes if e.data["id"] == "skipped"}
 
+    finished: list[int] = []
+
+    async def finish(session: AsyncSession) -> None:
+        # After the batch's handlers, in its transaction: their rows are there, uncommitted.
+        assert session.in_transaction()
+        finished.append(await session.scalar(select(func.count()).select_from(b.applied)))
+
     def greeting(name: str, event_type: str = "greeting_written") -> Envelope:
         return Envelope(event_type=event_type, producer="a", data={"id": name})
 
@@ -477,11 +484,14 @@ async def test_prepare_is_called_once_per_batch_with_the_events_to_apply(
             await producer.send_and_wait(topic, env.to_bytes(), key=b"one-partition")
     finally:
         await producer.stop()
-    consumer = Consumer(test_settings("probe_b"), b, topic, skip=skip, prepare=prepare)
+    consumer = Consumer(
+        test_settings("probe_b"), b, topic, skip=skip, prepare=prepare, finish=finish
+    )
     await consumer.start()
     try:
         await eventually(lambda: _eq(consumer.applied("g2"), 1))
         assert await consumer.applied() == 3  # g1, twice, g2
         assert prepared == [["g1", "twice", "g2"]]
+        assert finished == [3]
     finally:
         await consumer.stop()

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from tsunagu.notify.adapters.channels import delivery_token
 from tsunagu.notify.bootstrap import NotifyRuntime
-from tsunagu.notify.service_layer.scheduling import on_event
+from tsunagu.notify.service_layer.scheduling import finish_batch, on_event, prepare_batch
 from tsunagu.shared.contracts.topics import NOTIFY_DELIVERY, programme_topic_name
 
 from .conftest import (
@@ -25,7 +25,7 @@ from .conftest import (
     read_topic,
     stop_notify,
 )
-from .events import new_case, referral_created
+from .events import new_case, referral_created, referral_status_changed
 
 pytestmark = pytest.mark.integration
 
@@ -336,6 +336,35 @@ async def test_a_batch_is_marked_at_once_and_a_lease_taken_over_is_left_to_its_n
     [row] = await deliveries_of(runtime, taken.row["case_id"])
     assert (row["status"], row["attempts"], row["lease_token"]) == ("sending", 0, "another-sender")
     assert [a["status"] for a in await attempts_of(runtime, row["id"])] == ["sent"]
+
+
+async def test_a_batchs_plans_are_written_together_and_a_withdrawal_in_it_cancels_them(
+    start_notify, smtp
+):
+    # In a consumer's batch the plans are kept and written together at its end (ADR 22); a
+    # withdrawal later in the same batch writes them first, so it cancels what was planned.
+    runtime = await start_notify(smtp_port=smtp.port)
+    await runtime.worker.stop()  # nothing is sent meanwhile
+    runtime.background.remove(runtime.worker)
+    (case_id, number), (other_id, other_number) = new_case(), new_case()
+    created = referral_created(case_id, number, "welfare_fund")
+    other = referral_created(other_id, other_number, "welfare_fund")
+    withdrawn = referral_status_changed(case_id, number, "withdrawn", programme="welfare_fund")
+    d = runtime.tables.delivery
+    notify = runtime.notify
+    async with runtime.sessions() as session, session.begin():
+        await prepare_batch(notify, session, [created, other, withdrawn])
+        await on_event(notify, session, created)
+        await on_event(notify, session, other)
+        written = select(d.c.case_id).where(d.c.case_id.in_([case_id, other_id]))
+        assert (await session.scalars(written)).all() == []  # kept, not written yet
+        await on_event(notify, session, withdrawn)
+        assert sorted(await session.scalars(written)) == sorted([case_id, other_id])
+        await finish_batch(session)
+    [cancelled] = await deliveries_of(runtime, case_id)
+    assert (cancelled["status"], cancelled["reason"]) == ("suppressed", "referral_withdrawn")
+    [kept] = await deliveries_of(runtime, other_id)
+    assert (kept["status"], kept["recipient_ref"]) == ("scheduled", "welfare_fund")
 
 
 async def test_unprocessable_events_go_to_the_dlq_and_the_partition_keeps_flowing(

@@ -79,6 +79,8 @@ Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
 Skip = Callable[[AsyncSession, list[Envelope]], Awaitable[set[str]]]
 #: Reads what a batch's events will need, once, inside the batch's transaction.
 Prepare = Callable[[AsyncSession, list[Envelope]], Awaitable[None]]
+#: Writes what a batch's handlers left to be written together, before the batch commits.
+Finish = Callable[[AsyncSession], Awaitable[None]]
 
 
 class PermanentError(Exception):
@@ -182,6 +184,7 @@ class IdempotentConsumer:
         skip: Skip | None = None,
         skip_changed_by: frozenset[str] = frozenset(),
         prepare: Prepare | None = None,
+        finish: Finish | None = None,
     ) -> None:
         """``skip`` names the events of a batch that are recorded in the inbox but not applied
         (e.g. events of an erased case), asked once per batch; after applying an event whose
@@ -190,7 +193,8 @@ class IdempotentConsumer:
         ``prepare`` is called once per batch applied in one transaction, before its handlers,
         with the events about to be applied: to read what they need in one query instead of
         one per event (ADR 22). The handlers must be correct without it: a record applied on
-        its own is not prepared."""
+        its own is not prepared. ``finish`` is called after the handlers of such a batch, still
+        in its transaction: to write what they left for the whole batch (ADR 22)."""
         self.broker = broker
         self.sessions = sessions
         self.inbox = inbox
@@ -204,6 +208,7 @@ class IdempotentConsumer:
         self.skip = skip
         self.skip_changed_by = skip_changed_by
         self.prepare = prepare
+        self.finish = finish
         self._waiting_since: float | None = None
         self._waits = 0
         self._last_logged = -math.inf
@@ -339,6 +344,8 @@ class IdempotentConsumer:
                 if envelope.event_type in self.skip_changed_by:
                     rest = [e for _, e in batch[index + 1 :] if e.event_id in fresh]
                     skipped = await self._skipped(session, rest)
+            if self.finish is not None:
+                await self.finish(session)
         return outcomes
 
     async def _skipped(self, session: AsyncSession, envelopes: list[Envelope]) -> set[str]:

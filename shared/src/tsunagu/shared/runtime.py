@@ -30,6 +30,7 @@ from tsunagu.shared.db import create_engine, ping, service_metadata, session_fac
 from tsunagu.shared.http import ReadinessCheck
 from tsunagu.shared.logs import get_logger
 from tsunagu.shared.messaging import (
+    Finish,
     Handler,
     IdempotentConsumer,
     Prepare,
@@ -183,9 +184,11 @@ class ServiceRuntime:
         consumer: str | None = None,
         max_schema_version: int = 1,
         prepare: Prepare | None = None,
+        finish: Finish | None = None,
     ) -> IdempotentConsumer:
         """Register idempotent handlers for ``topics`` (consumer group = service name);
-        ``prepare`` reads once per batch what its handlers need (``IdempotentConsumer``)."""
+        ``prepare`` reads once per batch what its handlers need, ``finish`` writes what they
+        left for the whole batch (``IdempotentConsumer``)."""
         idempotent = IdempotentConsumer(
             broker=self.broker,
             sessions=self.sessions,
@@ -196,6 +199,7 @@ class ServiceRuntime:
             skip_changed_by=frozenset({RESIDENT_ERASED}),
             max_schema_version=max_schema_version,
             prepare=prepare,
+            finish=finish,
             max_attempts=self.settings.consumer_max_attempts,
             backoff_seconds=self.settings.consumer_backoff_seconds,
         )

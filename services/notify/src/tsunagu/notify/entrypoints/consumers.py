@@ -12,10 +12,11 @@ from functools import partial
 from tsunagu.notify.service_layer.privacy import on_resident_erased
 from tsunagu.notify.service_layer.scheduling import (
     Notify,
+    finish_batch,
     on_case_created,
     on_consent_changed,
     on_event,
-    prepare_cases,
+    prepare_batch,
 )
 from tsunagu.shared.contracts import food, intake, routing
 from tsunagu.shared.contracts.topics import FOOD, INTAKE_CASE, PROGRAMME_TOPICS, ROUTING_CASE
@@ -53,8 +54,8 @@ def register(
 ) -> list[IdempotentConsumer]:
     # Routing's events are version 2 (reasons as data); older versions still read.
     version = routing.SCHEMA_VERSION
-    # A batch's cases are read in one query, not once per event (ADR 22).
-    prepare = partial(prepare_cases, notify.tables)
+    # A batch's cases are read in one query, its plans written together (ADR 22).
+    prepare = partial(prepare_batch, notify)
     return [
         runtime.consume(
             CASE_TOPICS,
@@ -62,6 +63,7 @@ def register(
             consumer=consumer,
             max_schema_version=version,
             prepare=prepare,
+            finish=finish_batch,
         ),
         runtime.consume(
             PROGRAMME_TOPIC_NAMES,
@@ -69,5 +71,6 @@ def register(
             consumer=consumer,
             max_schema_version=version,
             prepare=prepare,
+            finish=finish_batch,
         ),
     ]

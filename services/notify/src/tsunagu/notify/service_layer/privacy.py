@@ -14,7 +14,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tsunagu.notify.adapters.orm import DUE_STATUSES, SUPPRESSED, tables
-from tsunagu.notify.service_layer.scheduling import forget_case
+from tsunagu.notify.service_layer.scheduling import flush_plans, forget_case
 from tsunagu.shared.contracts import intake
 from tsunagu.shared.contracts.envelope import Envelope, utcnow
 from tsunagu.shared.contracts.registry import parse
@@ -31,6 +31,7 @@ async def on_resident_erased(session: AsyncSession, envelope: Envelope) -> None:
         return
     t = tables
     now = utcnow()
+    await flush_plans(session)  # what this batch planned for the case is suppressed too
     forget_case(session, case_id)
     await session.execute(delete(t.case_contact).where(t.case_contact.c.case_id == case_id))
     await session.execute(delete(t.parked_event).where(t.parked_event.c.case_id == case_id))

@@ -245,6 +245,7 @@ async def _remember_holders(notify: Notify, session: AsyncSession, envelope: Env
 async def _cancel_team_messages(
     notify: Notify, session: AsyncSession, case_id: str, programme: str
 ) -> None:
+    await flush_plans(session)  # a message planned earlier in this batch is cancelled too
     d = notify.tables.delivery
     now = notify.now()
     cancelled = (
@@ -362,7 +363,21 @@ def _held_cases(session: AsyncSession) -> dict[str, Mapping[str, Any] | None]:
 async def schedule(
     notify: Notify, session: AsyncSession, planned: Plan, *, source_event_id: str
 ) -> None:
-    """Write a plan: its deliveries in one insert, its decisions not to send in another."""
+    """Write a plan: its deliveries in one insert, its decisions not to send in another.
+
+    Inside a consumer's batch (``prepare_batch``) the plans of the whole batch are written
+    together when its handlers are done (``finish_batch``), or earlier, when a handler is about
+    to change deliveries (``flush_plans``)."""
+    held = _collecting(session)
+    if held is not None:
+        held.append((planned, source_event_id))
+        return
+    await _write_plans(notify, session, [(planned, source_event_id)])
+
+
+async def _write_plans(
+    notify: Notify, session: AsyncSession, plans: list[tuple[Plan, str]]
+) -> None:
     now = notify.now()
     await add_deliveries(
         notify,
@@ -381,6 +396,7 @@ async def schedule(
                 "variables": dict(intent.variables),
                 "not_before": intent.not_before,
             }
+            for planned, source_event_id in plans
             for intent in planned.intents
         ],
         now,
@@ -400,10 +416,47 @@ async def schedule(
                 },
                 decision.reason.value,
             )
+            for planned, source_event_id in plans
             for decision in planned.suppressed
         ],
         now,
     )
+
+
+async def prepare_batch(notify: Notify, session: AsyncSession, batch: list[Envelope]) -> None:
+    """Before a consumer's batch: its cases in one query, and its plans kept to be written
+    together at the end (ADR 22)."""
+    await prepare_cases(notify.tables, session, batch)
+    transaction = session.sync_session.get_transaction()
+    if transaction is not None:
+        session.info[_PLANS] = (transaction, notify, [])
+
+
+async def finish_batch(session: AsyncSession) -> None:
+    """After a consumer's batch, before it commits: write the plans it made."""
+    await flush_plans(session)
+
+
+async def flush_plans(session: AsyncSession) -> None:
+    """Write the plans kept so far in this transaction (before deliveries are changed)."""
+    held = session.info.get(_PLANS)
+    if held is None or held[0] is not session.sync_session.get_transaction() or not held[2]:
+        return
+    plans = list(held[2])
+    held[2].clear()
+    await _write_plans(held[1], session, plans)
+
+
+_PLANS = "tsunagu_notify_plans"  # session.info key: (the transaction, notify, its unwritten plans)
+
+
+def _collecting(session: AsyncSession) -> list[tuple[Plan, str]] | None:
+    """The plans kept to be written at the end of the batch; None outside a batch."""
+    held = session.info.get(_PLANS)
+    if held is None or held[0] is not session.sync_session.get_transaction():
+        return None
+    plans: list[tuple[Plan, str]] = held[2]
+    return plans
 
 
 def due_channel(schema: str | None) -> str:
@@ -438,14 +491,7 @@ async def add_deliveries(
         }
         for values in many
     ]
-    inserted = set(
-        await session.scalars(
-            insert(d)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=[d.c.dedup_key])
-            .returning(d.c.id)
-        )
-    )
+    inserted = await _insert_new(session, d, rows)
     added: list[str | None] = []
     for row in rows:
         if row["id"] not in inserted:
@@ -463,6 +509,26 @@ async def add_deliveries(
             not_before=row["not_before"].isoformat(),
         )
     return added
+
+
+async def _insert_new(session: AsyncSession, d: Any, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert delivery rows, ``ROWS_PER_INSERT`` to a statement; the ids of those whose dedup
+    key was not taken yet (a key twice among the rows: the first is kept)."""
+    inserted: set[str] = set()
+    for start in range(0, len(rows), ROWS_PER_INSERT):
+        inserted.update(
+            await session.scalars(
+                insert(d)
+                .values(rows[start : start + ROWS_PER_INSERT])
+                .on_conflict_do_nothing(index_elements=[d.c.dedup_key])
+                .returning(d.c.id)
+            )
+        )
+    return inserted
+
+
+#: Delivery rows in one multi-row insert (well below PostgreSQL's limit on parameters).
+ROWS_PER_INSERT = 500
 
 
 async def add_suppressed(
@@ -502,14 +568,7 @@ async def add_suppressions(
         }
         for values, reason in many
     ]
-    inserted = set(
-        await session.scalars(
-            insert(d)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=[d.c.dedup_key])
-            .returning(d.c.id)
-        )
-    )
+    inserted = await _insert_new(session, d, rows)
     recorded = [row for row in rows if row["id"] in inserted]
     await journal.record_many(
         session,
