@@ -40,6 +40,7 @@ timeouts), or a slow send could be claimed by a second sender while the first is
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -88,12 +89,18 @@ from tsunagu.notify.templates import UnknownTemplate, render
 from tsunagu.shared.contracts.codes import ContactTime
 from tsunagu.shared.crypto import ContactSealError, Sealer
 from tsunagu.shared.faults import is_transient
+from tsunagu.shared.internal import KeyUnavailable
 from tsunagu.shared.logs import get_logger
 from tsunagu.shared.outbox import OutboxWriter
 
 log = get_logger(__name__)
 
 LEASE_EXPIRED = "lease_expired"
+#: A delivery whose resident's key intake could not give (intake down or refusing) is claimed
+#: again after this long; nothing was sent, so no attempt is recorded.
+KEY_RETRY = timedelta(seconds=5)
+#: While keys stay unavailable, one warning at most this often.
+KEY_LOG_EVERY_SECONDS = 60.0
 
 
 @dataclass
@@ -198,6 +205,9 @@ class Sender:
     batch_size: int = 20
     _unrecorded: list[Attempt] = field(default_factory=list, init=False, repr=False)
     _recording: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
+    #: Deliveries put back since the last warning that keys were unavailable, and when it was.
+    _key_waits: int = field(default=0, init=False, repr=False)
+    _key_logged_at: float = field(default=float("-inf"), init=False, repr=False)
 
     async def close(self) -> None:
         await self.channels.close()
@@ -321,9 +331,33 @@ class Sender:
             attempt = await self.deliver(claimed)
             if attempt is not None:
                 await self._record_soon(attempt)
+        except KeyUnavailable as exc:
+            # Intake could not give the resident's key: nothing was sent. The delivery is put
+            # back for a moment rather than left to its lease, which would record a
+            # "lease_expired" attempt (a message perhaps sent twice) for a send that never
+            # happened.
+            await self._wait_for_key(claimed, exc)
         except Exception:
             # Left as "sending": claimed again when the lease expires.
             log.exception("delivery_failed_unexpectedly", delivery_id=claimed.row["id"])
+
+    async def _wait_for_key(self, claimed: Claimed, exc: KeyUnavailable) -> None:
+        self._key_waits += 1
+        now = time.monotonic()
+        if now - self._key_logged_at >= KEY_LOG_EVERY_SECONDS:
+            self._key_logged_at = now
+            log.warning(
+                "deliveries_waiting_for_keys",
+                error=type(exc.__cause__ or exc).__name__,
+                deliveries=self._key_waits,
+                retry_seconds=KEY_RETRY.total_seconds(),
+            )
+            self._key_waits = 0
+        try:
+            await self._reschedule(claimed, self.clock() + KEY_RETRY, quiet=True)
+        except Exception as fault:
+            # Left as "sending": claimed again when the lease expires.
+            log.warning("delivery_not_put_back", error=type(fault).__name__)
 
     async def deliver(self, claimed: Claimed) -> Attempt | None:
         """Send one delivery; returns the attempt to record, or None if it was suppressed or
@@ -636,7 +670,7 @@ class Sender:
             reason=reason,
         )
 
-    async def _reschedule(self, claimed: Claimed, due: datetime) -> None:
+    async def _reschedule(self, claimed: Claimed, due: datetime, *, quiet: bool = False) -> None:
         d = self.tables.delivery
         async with self.sessions() as session, session.begin():
             await session.execute(
@@ -646,7 +680,8 @@ class Sender:
                     status=SCHEDULED, next_attempt_at=due, lease_token=None, updated_at=self.clock()
                 )
             )
-        log.info("delivery_rescheduled", delivery_id=claimed.row["id"], at=due.isoformat())
+        if not quiet:
+            log.info("delivery_rescheduled", delivery_id=claimed.row["id"], at=due.isoformat())
 
 
 #: A batch's marks in one statement: each delivery's new state, while the lease is ours.
