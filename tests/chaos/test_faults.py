@@ -225,7 +225,7 @@ def run_fault(
         f"referrals={report['referrals']} lost=0 duplicated_referrals=0 duplicated_emails=0 "
         f"duplicated_handouts=0 smtp_resends_deduplicated_by_message_id={report['resent']} "
         f"handouts={report['handouts']} dead_letters={dead} (poison {'yes' if poison else 'no'}) "
-        f"consent_held=intake,routing,notify time_to_drain={drained:.0f}s "
+        f"consent_held=intake,routing,notify,food_distribution time_to_drain={drained:.0f}s "
         f"total={time.monotonic() - t0:.0f}s lag=0"
     )
 
@@ -317,15 +317,19 @@ def check(day: Day, ids: list[str], target: str, eligible: list[str]) -> dict[st
     answers = Counter(day.handed.get(cid) for cid in unserved)
     assert not unserved, f"eligible households not served: {len(unserved)}, answers {answers}"
 
-    # The consent withdrawal made during the fault, held by every service that keeps consent
-    # (food keeps none).
+    # The consent withdrawal made during the fault, held by every service: intake, routing and
+    # notify keep the consent; food keeps when the withdrawal reached the desk (ADR 24).
     def consent_everywhere() -> bool:
         held = [
             stack.query('SELECT consent_basis FROM intake."case" WHERE case_id = $1', target),
             stack.query("SELECT sharing_basis FROM routing.decision WHERE case_id = $1", target),
             stack.query("SELECT sharing_basis FROM notify.case_contact WHERE case_id = $1", target),
         ]
-        return all(rows and rows[0][0] == "none" for rows in held)
+        food = stack.query(
+            "SELECT withdrawn_at FROM food_distribution.case_index WHERE case_id = $1", target
+        )
+        basis_none = all(rows and rows[0][0] == "none" for rows in held)
+        return basis_none and bool(food) and food[0][0] is not None
 
     wait_for(consent_everywhere, timeout=120, interval=1, what="the consent change everywhere")
     return {
