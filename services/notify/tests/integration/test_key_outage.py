@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -18,6 +17,7 @@ import structlog
 from sqlalchemy import select
 
 from tsunagu.notify.domain.quiet_hours import TOKYO
+from tsunagu.shared import testing
 from tsunagu.shared.contracts.topics import INTAKE_CASE, ROUTING_CASE
 from tsunagu.shared.crypto import new_key, seal_with
 
@@ -76,17 +76,8 @@ def key_server() -> Iterator[KeyServer]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with testing.http_server(Handler) as state.port:
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 async def test_a_message_due_while_intake_is_down_is_sent_once_when_it_is_back(

@@ -6,6 +6,8 @@
 - `publish`: one event, keyed, with the producer settings the services use (acks="all",
   idempotent), from a producer the test holds or a short-lived one.
 - `eventually`: wait for a condition that the system reaches asynchronously.
+- `http_server`: a real local HTTP server on a free port, for an outside system a test plays
+  (an SMS provider, a webhook, intake's key endpoint).
 
 Not for production code (nothing here is imported by a service's ``src``); it lives in
 ``tsunagu.shared`` so that every service's tests, the cross-service tests and the benchmarks
@@ -15,8 +17,10 @@ share one copy.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import asynccontextmanager
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -25,6 +29,21 @@ from tsunagu.shared.broker import PRODUCER_OPTIONS
 from tsunagu.shared.contracts.envelope import Envelope
 
 T = TypeVar("T")
+
+
+@contextmanager
+def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
+    """Serve ``handler`` on 127.0.0.1 on a free port (yielded) in a thread, until the block ends."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 async def partitions_of(consumer: AIOKafkaConsumer, topics: Iterable[str]) -> list[TopicPartition]:
