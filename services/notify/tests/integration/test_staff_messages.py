@@ -265,22 +265,7 @@ async def test_a_batch_whose_mark_fails_is_marked_one_by_one_and_the_rest_is_kep
     # A batch's sends are marked in one transaction. Here one delivery's row vanished while it
     # was being sent, so that transaction fails: the other is still marked, on its own.
     runtime = await start_notify(smtp_port=smtp.port)
-    await runtime.worker.stop()  # we drive the sender
-    runtime.background.remove(runtime.worker)
-    cases = [new_case(), new_case()]
-    for case_id, number in cases:
-        await publish(
-            producer,
-            programme_topic_name("welfare_fund"),
-            referral_created(case_id, number, "welfare_fund"),
-            case_id,
-        )
-    for case_id, _ in cases:
-        await eventually(lambda case_id=case_id: deliveries_of(runtime, case_id))
-    claimed = await runtime.sender.claim()
-    assert len(claimed) == 2
-    attempts = [await runtime.sender.deliver(c) for c in claimed]
-    assert all(a is not None and a.result.ok for a in attempts)
+    cases, claimed, attempts = await _sent_by_hand(runtime, producer, 2)
     gone, kept = claimed
     d = runtime.tables.delivery
     async with runtime.sessions() as session, session.begin():
@@ -303,22 +288,7 @@ async def test_a_batch_is_marked_at_once_and_a_lease_taken_over_is_left_to_its_n
     # taken over by another sender meanwhile: its row stays the new holder's, yet the attempt
     # that happened is recorded and published like the others.
     runtime = await start_notify(smtp_port=smtp.port)
-    await runtime.worker.stop()  # we drive the sender
-    runtime.background.remove(runtime.worker)
-    cases = [new_case(), new_case(), new_case()]
-    for case_id, number in cases:
-        await publish(
-            producer,
-            programme_topic_name("welfare_fund"),
-            referral_created(case_id, number, "welfare_fund"),
-            case_id,
-        )
-    for case_id, _ in cases:
-        await eventually(lambda case_id=case_id: deliveries_of(runtime, case_id))
-    claimed = await runtime.sender.claim()
-    assert len(claimed) == 3
-    attempts = [await runtime.sender.deliver(c) for c in claimed]
-    assert all(a is not None and a.result.ok for a in attempts)
+    _, claimed, attempts = await _sent_by_hand(runtime, producer, 3)
     taken, *kept = claimed
     d = runtime.tables.delivery
     async with runtime.sessions() as session, session.begin():
@@ -444,3 +414,25 @@ async def test_senders_claiming_at_once_take_each_due_delivery_once_most_urgent_
     for batch in taken:
         urgency = [c.row["urgent"] for c in batch]
         assert urgency == sorted(urgency, reverse=True), "urgent first"
+
+
+async def _sent_by_hand(runtime: Any, producer: Any, count: int) -> tuple[Any, Any, Any]:
+    """``count`` team messages planned, then claimed and sent by this test (the sender's own
+    loop stopped), not yet marked: the cases, the claims and the attempts."""
+    await runtime.worker.stop()  # we drive the sender
+    runtime.background.remove(runtime.worker)
+    cases = [new_case() for _ in range(count)]
+    for case_id, number in cases:
+        await publish(
+            producer,
+            programme_topic_name("welfare_fund"),
+            referral_created(case_id, number, "welfare_fund"),
+            case_id,
+        )
+    for case_id, _ in cases:
+        await eventually(lambda case_id=case_id: deliveries_of(runtime, case_id))
+    claimed = await runtime.sender.claim()
+    assert len(claimed) == count
+    attempts = [await runtime.sender.deliver(c) for c in claimed]
+    assert all(a is not None and a.result.ok for a in attempts)
+    return cases, claimed, attempts
