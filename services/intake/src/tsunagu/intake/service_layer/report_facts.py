@@ -129,18 +129,7 @@ async def on_case_routed(session: AsyncSession, envelope: Envelope) -> None:
         return
     r = tables.report_referral
     # All of the case's referrals in one statement (each referral once in an event).
-    statement = insert(r).values(
-        [
-            {
-                "referral_id": referral.referral_id,
-                "status": referral.status.value,
-                "routed_at": envelope.occurred_at,
-                "fact_id": fact_id,
-                "programme": referral.programme.value,
-            }
-            for referral in _once(data.referrals)
-        ]
-    )
+    statement = insert(r).values(_referral_rows(data.referrals, fact_id, envelope.occurred_at))
     await session.execute(
         # A status change read first has the newer status: keep it, add when it was routed.
         statement.on_conflict_do_update(
@@ -162,18 +151,7 @@ async def on_case_rerouted(session: AsyncSession, envelope: Envelope) -> None:
     if not data.referrals:
         return
     r = tables.report_referral
-    statement = insert(r).values(
-        [
-            {
-                "referral_id": referral.referral_id,
-                "fact_id": fact_id,
-                "routed_at": envelope.occurred_at,
-                "programme": referral.programme.value,
-                "status": referral.status.value,
-            }
-            for referral in _once(data.referrals)
-        ]
-    )
+    statement = insert(r).values(_referral_rows(data.referrals, fact_id, envelope.occurred_at))
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=[r.c.referral_id],
@@ -294,3 +272,17 @@ ROUTING_HANDLERS = {
     routing.REFERRAL_ESCALATED: on_referral_escalated,
 }
 FOOD_HANDLERS = {food.PARCEL_HANDED_OUT: on_parcel_handed_out}
+
+
+def _referral_rows(referrals: list[Any], fact_id: str, routed_at: Any) -> list[dict[str, Any]]:
+    """A routed or rerouted case's referrals as report rows (each referral once)."""
+    return [
+        {
+            "referral_id": referral.referral_id,
+            "fact_id": fact_id,
+            "routed_at": routed_at,
+            "programme": referral.programme.value,
+            "status": referral.status.value,
+        }
+        for referral in _once(referrals)
+    ]
