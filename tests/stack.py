@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,6 +30,7 @@ from tsunagu.devstack.keys import key_env
 from tsunagu.devstack.processes import SERVICES, ServiceProcess
 from tsunagu.devstack.roles import create_service_roles, grant_service_roles
 from tsunagu.intake.adapters.totp import Authenticator
+from tsunagu.shared.clock import JAPAN
 from tsunagu.shared.db import asyncpg_dsn
 from tsunagu.shared.kafka_admin import create_topics
 from tsunagu.shared.migrations import upgrade
@@ -53,6 +54,23 @@ def otp_for(username: str) -> str | None:
         given = _ADMIN_APP.code_or_wait(datetime.now(UTC))
     assert isinstance(given, str)
     return given
+
+
+def to_midday_in_tokyo(now: datetime | None = None) -> int:
+    """Seconds from ``now`` to the next 12:00 in Tokyo.
+
+    The stack's notify runs this far ahead of real time (``TSUNAGU_NOTIFY_CLOCK_OFFSET_SECONDS``,
+    a test-only setting), so that whatever the hour a run starts, resident messages are due at
+    once and the tests see them sent: between 21:00 and 08:00 Tokyo notify holds every resident
+    message until morning. A run of the suite lasts well under nine hours of notify's time,
+    so it never reaches 21:00. Quiet hours themselves are tested in notify's own tests, on
+    injected clocks.
+    """
+    now = (now or datetime.now(UTC)).astimezone(JAPAN)
+    midday = now.replace(hour=12, minute=0, second=0, microsecond=0)
+    if midday <= now:
+        midday += timedelta(days=1)
+    return int((midday - now).total_seconds())
 
 
 def free_port() -> int:
@@ -132,6 +150,9 @@ class Stack:
     extra_env: dict[str, dict[str, str]] = field(default_factory=dict)
     #: The admin's token, signed in once: a TOTP code signs in once, so tests share it.
     admin_token: str | None = None
+    #: How far ahead of real time notify runs (see ``to_midday_in_tokyo``); fixed for the
+    #: stack's life, so that a restarted notify does not step back in time.
+    notify_clock_offset: int = field(default_factory=to_midday_in_tokyo)
 
     def url(self, service: str) -> str:
         return self.procs[service].url
@@ -155,6 +176,7 @@ class Stack:
             "TSUNAGU_NOTIFY_SMS_ENDPOINT": f"http://127.0.0.1:{self.sms.port}/messages",
             "TSUNAGU_NOTIFY_SMS_API_KEY": "e2e-sms-key",
             "TSUNAGU_NOTIFY_POLL_SECONDS": "0.2",
+            "TSUNAGU_NOTIFY_CLOCK_OFFSET_SECONDS": str(self.notify_clock_offset),
             "TSUNAGU_ROUTING_SCAN_INTERVAL_SECONDS": "0.5",
         }
 

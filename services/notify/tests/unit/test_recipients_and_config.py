@@ -71,3 +71,20 @@ def test_settings_come_from_the_environment(monkeypatch):
     assert config.team_address_pattern == "{programme}@council.example.jp"
     assert config.webhooks == {"welfare_fund": "https://chat.example/h"}
     assert config.sender_lines() == ("川口市社会福祉協議会", "電話 048-000-0000")
+
+
+def test_a_clock_offset_moves_notify_time_and_is_refused_in_prod():
+    from datetime import UTC, datetime, timedelta
+
+    from tsunagu.notify.bootstrap import build_runtime
+    from tsunagu.shared.clock import system_clock
+    from tsunagu.shared.settings import Settings
+
+    test = Settings(service="notify", env="test")
+    assert build_runtime(test, config=NotifyConfig()).clock is system_clock
+    moved = build_runtime(test, config=NotifyConfig(clock_offset_seconds=11 * 3600))
+    ahead = moved.clock() - datetime.now(UTC)
+    assert timedelta(hours=11) - timedelta(seconds=5) < ahead <= timedelta(hours=11)
+    prod = Settings(service="notify", env="prod")
+    with pytest.raises(RuntimeError, match="TSUNAGU_NOTIFY_CLOCK_OFFSET_SECONDS"):
+        build_runtime(prod, config=NotifyConfig(clock_offset_seconds=3600))

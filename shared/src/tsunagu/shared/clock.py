@@ -11,6 +11,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from tsunagu.shared.logs import get_logger
+
 #: Where a service reads "now" from (timezone-aware, UTC).
 Clock = Callable[[], datetime]
 
@@ -30,3 +32,15 @@ def offset_clock(seconds: float) -> Clock:
         return system_clock() + offset
 
     return now
+
+
+def service_clock(offset_seconds: float, *, env: str, setting: str) -> Clock:
+    """The clock a service reads: real time, or real time moved by ``offset_seconds`` where a
+    whole-system test asks for it (``setting`` names the variable that did). An offset is for
+    tests: a service in prod refuses to start with one."""
+    if not offset_seconds:
+        return system_clock
+    if env == "prod":
+        raise RuntimeError(f"{setting} is for tests; not in prod")
+    get_logger(__name__).warning("clock_offset", setting=setting, seconds=offset_seconds)
+    return offset_clock(offset_seconds)

@@ -22,7 +22,7 @@ from tsunagu.notify.adapters.channels import (
 from tsunagu.notify.adapters.dev_mail import DevMailCatcher
 from tsunagu.notify.adapters.dev_sms import DevSmsSink
 from tsunagu.notify.adapters.orm import tables
-from tsunagu.notify.config import Clock, NotifyConfig, system_clock
+from tsunagu.notify.config import Clock, NotifyConfig
 from tsunagu.notify.entrypoints import consumers
 from tsunagu.notify.entrypoints.http import create_dev_router, create_router
 from tsunagu.notify.entrypoints.pages import create_pages, dev_pages
@@ -32,6 +32,7 @@ from tsunagu.notify.service_layer.recipients import AddressBook
 from tsunagu.notify.service_layer.scheduling import Notify, due_channel
 from tsunagu.notify.service_layer.sender import ChannelSet, Sender
 from tsunagu.shared.audit import AuditChainer
+from tsunagu.shared.clock import service_clock
 from tsunagu.shared.crypto import ContactSealer, Sealer
 from tsunagu.shared.http import create_app
 from tsunagu.shared.internal import IntakeKeys, audit_router, disclosure_router
@@ -154,8 +155,15 @@ def build_channels(
 def build_runtime(
     settings: Settings, clock: Clock | None = None, *, config: NotifyConfig | None = None
 ) -> NotifyRuntime:
-    """``config`` defaults to the ``TSUNAGU_NOTIFY_*`` environment; ``clock`` to real time."""
-    return NotifyRuntime(settings, config or NotifyConfig(), clock or system_clock)
+    """``config`` defaults to the ``TSUNAGU_NOTIFY_*`` environment; ``clock`` to real time,
+    moved by ``config.clock_offset_seconds`` (refused in prod)."""
+    config = config or NotifyConfig()
+    moved = service_clock(
+        config.clock_offset_seconds,
+        env=settings.env,
+        setting="TSUNAGU_NOTIFY_CLOCK_OFFSET_SECONDS",
+    )
+    return NotifyRuntime(settings, config, clock or moved)
 
 
 def build_app(settings: Settings, runtime: NotifyRuntime | None = None) -> FastAPI:

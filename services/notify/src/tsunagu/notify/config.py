@@ -85,6 +85,11 @@ class NotifyConfig(BaseSettings):
     #: Consumer group and inbox name; defaults to the service name. Only tests change it, so
     #: that concurrent test sessions on one broker do not split each other's partitions.
     consumer_name: str | None = None
+    #: Moves the service's clock by this many seconds (real time plus the offset), so that a
+    #: whole-system test run at night, when no resident message may go out, can still see them
+    #: sent. For tests only: the service refuses to start with an offset when
+    #: ``TSUNAGU_ENV=prod``.
+    clock_offset_seconds: float = 0.0
 
     @field_validator("webhooks")
     @classmethod

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from tsunagu.routing import asyncapi
 from tsunagu.routing.adapters.orm import tables
-from tsunagu.routing.config import Clock, RoutingConfig, offset_clock, system_clock
+from tsunagu.routing.config import Clock, RoutingConfig
 from tsunagu.routing.domain import load_rules
 from tsunagu.routing.domain.deadlines import load_calendar
 from tsunagu.routing.entrypoints import consumers
@@ -18,6 +18,7 @@ from tsunagu.routing.entrypoints.http import create_router
 from tsunagu.routing.entrypoints.scanner import DeadlineScanner
 from tsunagu.routing.service_layer import privacy
 from tsunagu.routing.service_layer.handlers import Routing
+from tsunagu.shared.clock import service_clock
 from tsunagu.shared.http import create_app
 from tsunagu.shared.internal import disclosure_router
 from tsunagu.shared.logs import get_logger
@@ -53,13 +54,12 @@ def build_runtime(
     """``config`` defaults to the ``TSUNAGU_ROUTING_*`` environment; ``clock`` to real time,
     moved by ``config.clock_offset_seconds`` (refused in prod)."""
     config = config or RoutingConfig()
-    if config.clock_offset_seconds:
-        if settings.env == "prod":
-            raise RuntimeError("TSUNAGU_ROUTING_CLOCK_OFFSET_SECONDS is for tests; not in prod")
-        log.warning("routing_clock_offset", seconds=config.clock_offset_seconds)
-    if clock is None:
-        offset = config.clock_offset_seconds
-        clock = offset_clock(offset) if offset else system_clock
+    moved = service_clock(
+        config.clock_offset_seconds,
+        env=settings.env,
+        setting="TSUNAGU_ROUTING_CLOCK_OFFSET_SECONDS",
+    )
+    clock = clock or moved
     return RoutingRuntime(settings, config, clock)
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tsunagu.shared.clock import Clock, offset_clock, system_clock
+from tsunagu.shared.clock import Clock, system_clock
 
-__all__ = ["Clock", "RoutingConfig", "offset_clock", "system_clock"]
+__all__ = ["Clock", "RoutingConfig", "system_clock"]
 
 
 class RoutingConfig(BaseSettings):

@@ -75,7 +75,14 @@
       if (staleTimer === null) staleTimer = setTimeout(markStale, 1500);
     });
   }
-  window.addEventListener("offline", function () { clearTimeout(staleTimer); staleTimer = 0; markStale(); });
+  // The browser says the network is gone: close the stream too, so that a message still on
+  // its way cannot show old numbers as current; coming back online opens a new one.
+  window.addEventListener("offline", function () {
+    clearTimeout(staleTimer);
+    staleTimer = 0;
+    if (source) { source.close(); source = null; }
+    markStale();
+  });
   window.addEventListener("online", connect);
   connect();
 })();
