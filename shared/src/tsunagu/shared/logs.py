@@ -93,8 +93,17 @@ class SafeFormatter(logging.Formatter):
         return ""
 
 
+class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to ``sys.stdout`` as it is when the record comes, not as it was when logging was
+    set up: a test runner swaps stdout for each test and closes the old one."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stdout  # under the handler's lock (Handler.handle holds it)
+        super().emit(record)
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stdout)
+    handler = _StdoutHandler()
     handler.setFormatter(SafeFormatter("%(message)s"))
     logging.basicConfig(handlers=[handler], level=level.upper(), force=True)
     for noisy in ("aiokafka", "kafka", "uvicorn.access"):
