@@ -139,6 +139,21 @@ def test_personal_data_never_reaches_a_log_line(capsys):
     assert line["phone"] == "[redacted]"
 
 
+def test_log_records_go_to_stdout_as_it_is_now(monkeypatch, capsys):
+    import io
+    import logging
+
+    swapped = io.StringIO()
+    monkeypatch.setattr("sys.stdout", swapped)
+    configure_logging("test")
+    swapped.close()  # a test runner closes the stdout it swapped in
+    monkeypatch.undo()
+    logging.getLogger("tsunagu.test").warning("after_the_swap")
+    captured = capsys.readouterr()
+    assert "after_the_swap" in captured.out
+    assert "Logging error" not in captured.err
+
+
 def test_sealed_contact_details_open_only_with_the_key():
     sealer = ContactSealer(new_key())
     token = sealer.seal({"name": "川口 花子", "phone": "09012345678"})
