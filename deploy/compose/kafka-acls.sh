@@ -6,6 +6,7 @@
 set -eu
 acls="/opt/kafka/bin/kafka-acls.sh --bootstrap-server kafka:9092 --command-config /run/secrets/kafka_admin.properties"
 $acls --add --allow-principal User:intake --operation Describe --operation Write --topic "intake.case.v1" >/dev/null
+$acls --add --allow-principal User:intake --operation Describe --operation Write --topic "intake.contact.v1" >/dev/null
 $acls --add --allow-principal User:intake --operation Describe --operation Write --topic "intake.referral_response.v1" >/dev/null
 $acls --add --allow-principal User:intake --operation Describe --operation Write --topic "intake.staff.v1" >/dev/null
 $acls --add --allow-principal User:intake --operation Describe --operation Read --topic "intake.case.v1" >/dev/null
@@ -17,6 +18,7 @@ $acls --add --allow-principal User:intake --operation Describe --operation Write
 $acls --add --allow-principal User:intake --operation Read --group "intake" >/dev/null
 $acls --add --allow-principal User:intake --operation Read --group "intake-reports" >/dev/null
 $acls --add --allow-principal User:routing --operation Describe --operation Write --topic "routing.case.v1" >/dev/null
+$acls --add --allow-principal User:routing --operation Describe --operation Write --topic "routing.notify.v1" >/dev/null
 $acls --add --allow-principal User:routing --operation Describe --operation Write --topic "routing.food.v1" >/dev/null
 $acls --add --allow-principal User:routing --operation Describe --operation Write --topic "routing.programme.life_independence.v1" >/dev/null
 $acls --add --allow-principal User:routing --operation Describe --operation Write --topic "routing.programme.adult_guardianship.v1" >/dev/null
@@ -33,12 +35,12 @@ $acls --add --allow-principal User:routing --operation Describe --operation Read
 $acls --add --allow-principal User:routing --operation Describe --operation Write --topic "intake.staff.v1.dlq" >/dev/null
 $acls --add --allow-principal User:routing --operation Read --group "routing" >/dev/null
 $acls --add --allow-principal User:notify --operation Describe --operation Write --topic "notify.delivery.v1" >/dev/null
-$acls --add --allow-principal User:notify --operation Describe --operation Read --topic "intake.case.v1" >/dev/null
-$acls --add --allow-principal User:notify --operation Describe --operation Write --topic "intake.case.v1.dlq" >/dev/null
+$acls --add --allow-principal User:notify --operation Describe --operation Read --topic "intake.contact.v1" >/dev/null
+$acls --add --allow-principal User:notify --operation Describe --operation Write --topic "intake.contact.v1.dlq" >/dev/null
 $acls --add --allow-principal User:notify --operation Describe --operation Read --topic "intake.staff.v1" >/dev/null
 $acls --add --allow-principal User:notify --operation Describe --operation Write --topic "intake.staff.v1.dlq" >/dev/null
-$acls --add --allow-principal User:notify --operation Describe --operation Read --topic "routing.case.v1" >/dev/null
-$acls --add --allow-principal User:notify --operation Describe --operation Write --topic "routing.case.v1.dlq" >/dev/null
+$acls --add --allow-principal User:notify --operation Describe --operation Read --topic "routing.notify.v1" >/dev/null
+$acls --add --allow-principal User:notify --operation Describe --operation Write --topic "routing.notify.v1.dlq" >/dev/null
 $acls --add --allow-principal User:notify --operation Describe --operation Read --topic "routing.programme.life_independence.v1" >/dev/null
 $acls --add --allow-principal User:notify --operation Describe --operation Write --topic "routing.programme.life_independence.v1.dlq" >/dev/null
 $acls --add --allow-principal User:notify --operation Describe --operation Read --topic "routing.programme.adult_guardianship.v1" >/dev/null

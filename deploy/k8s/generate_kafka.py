@@ -101,7 +101,8 @@ def user(name: str, acls: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "apiVersion": "kafka.strimzi.io/v1",
         "kind": "KafkaUser",
-        "metadata": {"name": name, "labels": _labels()},
+        # Named in a label too, so that an upgrade can apply the users apart (deploy/README.md).
+        "metadata": {"name": name, "labels": {**_labels(), "app.kubernetes.io/name": name}},
         "spec": {
             "authentication": {"type": "scram-sha-512"},
             "authorization": {"type": "simple", "acls": acls},

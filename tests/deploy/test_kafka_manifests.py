@@ -7,11 +7,16 @@ from typing import Any
 from tsunagu.shared.contracts.codes import Programme
 from tsunagu.shared.contracts.topics import (
     ALL_TOPICS,
+    FOOD,
     FOOD_DISTRIBUTION,
     INTAKE_CASE,
+    INTAKE_CONTACT,
     INTAKE_STAFF,
+    NOTIFY,
+    PROGRAMME_TOPICS,
     ROUTING_CASE,
     ROUTING_FOOD,
+    ROUTING_NOTIFY,
     all_topic_names,
     consumed_by,
     partitions_of,
@@ -126,6 +131,24 @@ def test_the_food_desk_is_granted_no_topic_that_carries_a_cases_concerns(rendere
     assert _topics_with(grants, "Read") == {ROUTING_FOOD.name, INTAKE_STAFF.name}
     assert not readable & {INTAKE_CASE.name, ROUTING_CASE.name}
     assert not readable & {INTAKE_CASE.dlq, ROUTING_CASE.dlq}
+
+
+def test_notify_is_granted_no_topic_that_carries_a_cases_facts_or_routings_reasons(
+    rendered, generator
+):
+    """ADR 25: notify reads intake's and routing's topics for it (sealed contact, consent,
+    decisions without reasons); the case topics are not granted to its Kafka user at all."""
+    user = _users(rendered)[generator.service_user(NOTIFY)]
+    grants = _grants(user)
+    readable = {name for (kind, name, _), ops in grants.items() if kind == "topic" and ops}
+    assert _topics_with(grants, "Read") == {
+        INTAKE_CONTACT.name, ROUTING_NOTIFY.name, INTAKE_STAFF.name, FOOD.name,
+        *(t.name for t in PROGRAMME_TOPICS.values()),
+    }  # fmt: skip
+    assert not readable & {INTAKE_CASE.name, ROUTING_CASE.name}
+    assert not readable & {INTAKE_CASE.dlq, ROUTING_CASE.dlq}
+    # Labelled with its name, so that an upgrade can apply it after the other users.
+    assert user["metadata"]["labels"]["app.kubernetes.io/name"] == "notify"
 
 
 def test_each_programme_team_reads_only_its_own_programme_topic(rendered):

@@ -2,13 +2,16 @@
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import MetaData
 
 from tsunagu.shared import services
-from tsunagu.shared.contracts import topics
+from tsunagu.shared.contracts import intake, routing, topics
 from tsunagu.shared.contracts.codes import Concern, Programme
 from tsunagu.shared.contracts.envelope import Envelope
+from tsunagu.shared.contracts.examples import EXAMPLES
 from tsunagu.shared.contracts.intake import CaseFacts
 from tsunagu.shared.contracts.registry import EVENT_MODELS
+from tsunagu.shared.outbox import OutboxWriter, outbox_table
 
 
 def test_envelope_round_trips_and_ignores_fields_it_does_not_know():
@@ -57,6 +60,19 @@ def test_each_service_reads_and_writes_what_the_architecture_says():
         assert topics.FOOD_DISTRIBUTION not in topic.consumers
         assert not topic.groups_of(topics.FOOD_DISTRIBUTION)
     assert topics.ROUTING_FOOD.consumers == (topics.FOOD_DISTRIBUTION,)
+    # Notify learns each case's contact and consent from intake's topic for it, and routing's
+    # decisions without reasons from routing's (ADR 25); no topic with the facts or reasons.
+    assert [t.name for t in topics.consumed_by(topics.NOTIFY)] == [
+        "intake.contact.v1",
+        "intake.staff.v1",
+        "routing.notify.v1",
+        *(t.name for t in topics.PROGRAMME_TOPICS.values()),
+        "food.v1",
+    ]
+    for topic in (topics.INTAKE_CASE, topics.ROUTING_CASE):
+        assert topics.NOTIFY not in topic.consumers
+        assert not topic.groups_of(topics.NOTIFY)
+    assert topics.INTAKE_CONTACT.consumers == topics.ROUTING_NOTIFY.consumers == (topics.NOTIFY,)
     # Ended sign-ins reach every service that checks staff tokens but does not issue them.
     assert set(topics.INTAKE_STAFF.consumers) == set(services.names()) - {topics.INTAKE}
     assert {t.producer for t in topics.ALL_TOPICS} == set(services.names())
@@ -79,3 +95,48 @@ def test_every_event_type_has_a_documented_example():
     from tsunagu.shared.contracts.examples import EXAMPLES
 
     assert set(EXAMPLES) == set(EVENT_MODELS)
+
+
+@pytest.mark.parametrize(
+    ("original", "twin_topic", "twins"),
+    [
+        (topics.INTAKE_CASE, topics.INTAKE_CONTACT, intake.CONTACT_TWINS),
+        (topics.ROUTING_CASE, topics.ROUTING_NOTIFY, routing.NOTIFY_TWINS),
+    ],
+)
+def test_each_twin_is_its_original_in_fewer_words(original, twin_topic, twins):
+    """ADR 25: every event type of notify's topics is the twin of one on a case topic; its
+    fields are the original's by the same names, so the original's data reads as the twin and
+    notify's handlers read both. No fact, concern or reason is among them."""
+    assert set(twins) <= set(original.event_types)
+    assert {told for told, _ in twins.values()} == set(twin_topic.event_types)
+    for event_type, (told, model) in twins.items():
+        assert EVENT_MODELS[told] is model
+        original_fields = EVENT_MODELS[event_type].model_fields
+        assert set(model.model_fields) <= set(original_fields), told
+        assert not {"facts", "reasons", "external", "concerns", "kana_sealed"} & set(
+            model.model_fields
+        )
+        example = EXAMPLES[event_type]
+        for name, value in model.model_validate(example).model_dump(mode="json").items():
+            if name == "referrals":  # each referral without its reasons
+                assert all(
+                    t.items() <= o.items() for t, o in zip(value, example[name], strict=True)
+                )
+            else:
+                assert value == example[name], (told, name)
+
+
+def test_a_twin_envelope_names_its_original_and_keeps_its_time():
+    writer = OutboxWriter(outbox_table(MetaData(schema="intake")), "intake")
+    original = writer.envelope(intake.CASE_CREATED, EXAMPLES[intake.CASE_CREATED])
+    twin = writer.twin(original, intake.CONTACT_CASE_CREATED, {"case_id": "c"})
+    assert twin.event_id != original.event_id
+    assert twin.causation_id == original.event_id
+    assert (twin.occurred_at, twin.correlation_id) == (
+        original.occurred_at,
+        original.correlation_id,
+    )
+    assert (twin.event_type, twin.producer, twin.data) == (
+        intake.CONTACT_CASE_CREATED, "intake", {"case_id": "c"},
+    )  # fmt: skip

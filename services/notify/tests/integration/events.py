@@ -1,4 +1,6 @@
-"""Envelopes as intake, routing and food distribution publish them, for fresh test cases."""
+"""Envelopes as intake, routing and food distribution publish them, for fresh test cases:
+intake's and routing's on notify's own topics (``intake.contact.v1``, ``routing.notify.v1``,
+ADR 25), food's on ``food.v1``."""
 
 from __future__ import annotations
 
@@ -37,7 +39,6 @@ def case_created(
     language: str = "ja",
     contact_time: str = "any",
     taken_by: str = "sato",
-    concerns: tuple[str, ...] = ("income_shortfall",),
     at_risk: bool = False,
     safe_channel: str | None = None,
 ) -> Envelope:
@@ -49,15 +50,10 @@ def case_created(
         "email": email,
         "address": address,
     }
-    data = intake.CaseCreated(
+    data = intake.ContactCaseCreated(
         case_id=case_id,
         case_number=case_number,
-        event_id="ev-2025-06-aeon",
-        venue_id="aeon-kawaguchi",
-        household_id=f"hh-{case_id}",
-        resident_id=f"r-{case_id}",
         taken_by=taken_by,
-        facts=intake.CaseFacts(concerns=list(concerns)),
         consent=intake.Consent(
             share_across_programmes=True,
             basis="consent",
@@ -70,7 +66,7 @@ def case_created(
         contact_sealed=sealer.seal(contact),
         created_at=datetime(2025, 6, 2, 5, 0, tzinfo=UTC),
     )
-    return _envelope(intake.CASE_CREATED, "intake", data)
+    return _envelope(intake.CONTACT_CASE_CREATED, "intake", data)
 
 
 def case_routed(
@@ -79,18 +75,13 @@ def case_routed(
     lead: str = "life_independence",
     coordinator: str | None = None,
 ) -> Envelope:
-    data = routing.CaseRouted(
+    data = routing.NotifyCaseRouted(
         case_id=case_id,
         case_number=case_number,
-        event_id="ev-2025-06-aeon",
-        rule_version="test",
         lead=lead,
         coordinator=coordinator,
-        compound=coordinator is not None,
-        urgent=False,
-        food_parcel_eligible=True,
         referrals=[
-            routing.Referral(
+            routing.NotifyReferral(
                 referral_id=str(uuid.uuid4()),
                 programme=lead,
                 role="lead",
@@ -99,7 +90,7 @@ def case_routed(
             )
         ],
     )
-    return _envelope(routing.CASE_ROUTED, "routing", data)
+    return _envelope(routing.NOTIFY_CASE_ROUTED, "routing", data)
 
 
 def referral_created(
@@ -122,16 +113,14 @@ def referral_created(
 def referral_status_changed(
     case_id: str, case_number: str, status: str, programme: str = "life_independence"
 ) -> Envelope:
-    data = routing.ReferralStatusChanged(
+    data = routing.NotifyReferralStatusChanged(
         case_id=case_id,
         case_number=case_number,
         referral_id=str(uuid.uuid4()),
         programme=programme,
         status=status,
-        previous_status="pending",
-        by="tanaka",
     )
-    return _envelope(routing.REFERRAL_STATUS_CHANGED, "routing", data)
+    return _envelope(routing.NOTIFY_REFERRAL_STATUS_CHANGED, "routing", data)
 
 
 def stock_low(event_id: str, venue_id: str) -> Envelope:

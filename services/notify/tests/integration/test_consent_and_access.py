@@ -15,7 +15,7 @@ from tsunagu.notify.domain.quiet_hours import TOKYO
 from tsunagu.shared.auth import Principal, issue_token
 from tsunagu.shared.contracts import intake
 from tsunagu.shared.contracts.envelope import Envelope
-from tsunagu.shared.contracts.topics import INTAKE_CASE, ROUTING_CASE
+from tsunagu.shared.contracts.topics import INTAKE_CONTACT, ROUTING_NOTIFY
 
 from .conftest import TestClock, eventually, publish
 from .events import case_created, case_routed, new_case, referral_status_changed
@@ -45,17 +45,18 @@ async def deliveries_of(runtime: NotifyRuntime, case_id: str) -> list[dict[str, 
 
 
 def consent_withdrawn(case_id: str, *, confirmation: bool = False) -> Envelope:
-    data = intake.ConsentChanged(
+    data = intake.ContactConsentChanged(
         case_id=case_id,
         consent=intake.Consent(
             share_across_programmes=False, basis="none", contact_channels=["email"]
         ),
         previous_basis="consent",
-        changed_by="uketsuke",
         confirmation_requested=confirmation,
     )
     return Envelope(
-        event_type=intake.CONSENT_CHANGED, producer="intake", data=data.model_dump(mode="json")
+        event_type=intake.CONTACT_CONSENT_CHANGED,
+        producer="intake",
+        data=data.model_dump(mode="json"),
     )
 
 
@@ -66,10 +67,10 @@ async def test_programme_members_see_only_deliveries_of_cases_their_programme_ho
     case_id, number = new_case()
     email = f"{case_id}@resident.example.jp"
     created = case_created(settings, case_id, number, channels=["email"], email=email)
-    await publish(producer, INTAKE_CASE.name, created, case_id)
-    await publish(producer, ROUTING_CASE.name, case_routed(case_id, number), case_id)
+    await publish(producer, INTAKE_CONTACT.name, created, case_id)
+    await publish(producer, ROUTING_NOTIFY.name, case_routed(case_id, number), case_id)
     member = referral_status_changed(case_id, number, "pending", programme="csw_participation")
-    await publish(producer, ROUTING_CASE.name, member, case_id)
+    await publish(producer, ROUTING_NOTIFY.name, member, case_id)
 
     async def acknowledged() -> list[dict[str, Any]] | None:
         rows = await deliveries_of(runtime, case_id)
@@ -93,7 +94,7 @@ async def test_programme_members_see_only_deliveries_of_cases_their_programme_ho
     # Consent withdrawn: routing withdraws csw_participation's referral; its members lose the
     # case's deliveries at once, the lead keeps them.
     withdrawn = referral_status_changed(case_id, number, "withdrawn", programme="csw_participation")
-    await publish(producer, ROUTING_CASE.name, withdrawn, case_id)
+    await publish(producer, ROUTING_NOTIFY.name, withdrawn, case_id)
 
     async def csw_lost() -> bool:
         return case_id not in await listed("csw_participation")
@@ -112,8 +113,8 @@ async def test_after_a_withdrawal_the_resident_is_contacted_no_further(
     case_id, number = new_case()
     email = f"{case_id}@resident.example.jp"
     created = case_created(settings, case_id, number, channels=["email"], email=email)
-    await publish(producer, INTAKE_CASE.name, created, case_id)
-    await publish(producer, INTAKE_CASE.name, consent_withdrawn(case_id), case_id)
+    await publish(producer, INTAKE_CONTACT.name, created, case_id)
+    await publish(producer, INTAKE_CONTACT.name, consent_withdrawn(case_id), case_id)
 
     async def withdrawn_held() -> bool:
         t = runtime.tables.case_contact
@@ -126,7 +127,7 @@ async def test_after_a_withdrawal_the_resident_is_contacted_no_further(
     await eventually(withdrawn_held)
     # The lead accepts afterwards: the resident would be told; after the withdrawal, not.
     accepted = referral_status_changed(case_id, number, "accepted")
-    await publish(producer, ROUTING_CASE.name, accepted, case_id)
+    await publish(producer, ROUTING_NOTIFY.name, accepted, case_id)
 
     async def decided() -> list[dict[str, Any]] | None:
         rows = [
@@ -150,9 +151,9 @@ async def test_a_resident_who_asked_for_it_gets_the_confirmation_of_the_withdraw
     case_id, number = new_case()
     email = f"{case_id}@resident.example.jp"
     created = case_created(settings, case_id, number, channels=["email"], email=email)
-    await publish(producer, INTAKE_CASE.name, created, case_id)
+    await publish(producer, INTAKE_CONTACT.name, created, case_id)
     withdrawn = consent_withdrawn(case_id, confirmation=True)
-    await publish(producer, INTAKE_CASE.name, withdrawn, case_id)
+    await publish(producer, INTAKE_CONTACT.name, withdrawn, case_id)
 
     async def confirmed() -> list[Any] | None:
         return smtp.mails(to=email) or None
@@ -162,7 +163,7 @@ async def test_a_resident_who_asked_for_it_gets_the_confirmation_of_the_withdraw
     assert number in mail.text and "山田 花子" in mail.text
 
     accepted = referral_status_changed(case_id, number, "accepted")
-    await publish(producer, ROUTING_CASE.name, accepted, case_id)
+    await publish(producer, ROUTING_NOTIFY.name, accepted, case_id)
 
     async def decided() -> list[dict[str, Any]] | None:
         rows = [

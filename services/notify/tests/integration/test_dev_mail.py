@@ -12,7 +12,7 @@ from cryptography.fernet import Fernet
 from tsunagu.notify.bootstrap import build_app
 from tsunagu.notify.domain.quiet_hours import TOKYO
 from tsunagu.shared import phones
-from tsunagu.shared.contracts.topics import INTAKE_CASE, ROUTING_CASE, programme_topic_name
+from tsunagu.shared.contracts.topics import INTAKE_CONTACT, ROUTING_NOTIFY, programme_topic_name
 
 from .conftest import TestClock, api, eventually, free_port, publish, staff_token
 from .events import case_created, new_case, referral_created, referral_status_changed
@@ -62,9 +62,9 @@ async def test_dev_mode_sends_sms_over_http_to_the_local_sink_and_shows_it(
     case_id, number = new_case()
     phone = f"090{10**7 + int(case_id[-8:], 16) % (9 * 10**7)}"
     created = case_created(dev, case_id, number, channels=["sms"], phone=phone)
-    await publish(producer, INTAKE_CASE.name, created, case_id)
+    await publish(producer, INTAKE_CONTACT.name, created, case_id)
     accepted = referral_status_changed(case_id, number, "accepted")
-    await publish(producer, ROUTING_CASE.name, accepted, case_id)
+    await publish(producer, ROUTING_NOTIFY.name, accepted, case_id)
 
     async with api(runtime) as client:
 

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from tsunagu.notify.domain.quiet_hours import TOKYO
 from tsunagu.shared import testing
-from tsunagu.shared.contracts.topics import INTAKE_CASE, ROUTING_CASE
+from tsunagu.shared.contracts.topics import INTAKE_CONTACT, ROUTING_NOTIFY
 from tsunagu.shared.crypto import new_key, seal_with
 
 from .conftest import TestClock, eventually, publish, resident_key
@@ -106,8 +106,8 @@ async def test_a_message_due_while_intake_is_down_is_sent_once_when_it_is_back(
         return dict(row._mapping) if row is not None else None
 
     with structlog.testing.capture_logs() as logs:
-        await publish(producer, INTAKE_CASE.name, created, case_id)
-        await publish(producer, ROUTING_CASE.name, routed, case_id)
+        await publish(producer, INTAKE_CONTACT.name, created, case_id)
+        await publish(producer, ROUTING_NOTIFY.name, routed, case_id)
         await eventually(acknowledgement)
         # The sender claims it, cannot get the key, and puts it back: about every 5 s. Seen
         # between two claims, it is scheduled again, with no attempt counted.

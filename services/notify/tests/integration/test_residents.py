@@ -18,7 +18,7 @@ from tsunagu.shared.contracts import intake
 from tsunagu.shared.contracts.codes import ContactChannel
 from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.contracts.routing import REFERRAL_ESCALATED, ReferralEscalated
-from tsunagu.shared.contracts.topics import FOOD, INTAKE_CASE, ROUTING_CASE
+from tsunagu.shared.contracts.topics import FOOD, INTAKE_CONTACT, ROUTING_NOTIFY
 from tsunagu.shared.internal import caller_headers
 from tsunagu.shared.settings import Settings
 
@@ -75,9 +75,9 @@ async def case_taken_at_night(settings: Any, producer: Any) -> NightCase:
     case_id, number = new_case()
     resident = f"{case_id}@resident.example.jp"
     created = case_created(settings, case_id, number, channels=["email"], email=resident)
-    await publish(producer, INTAKE_CASE.name, created, case_id)
+    await publish(producer, INTAKE_CONTACT.name, created, case_id)
     routed = case_routed(case_id, number)
-    await publish(producer, ROUTING_CASE.name, routed, case_id)
+    await publish(producer, ROUTING_NOTIFY.name, routed, case_id)
     key = resident_key(routed, case_id, "acknowledgement")
     return NightCase(case_id, number, resident, created, key)
 
@@ -128,16 +128,17 @@ async def test_a_resident_who_says_do_not_contact_overnight_gets_nothing_in_the_
     assert (await eventually(lambda: delivery(runtime, key)))["status"] == "scheduled"
 
     consent = intake.Consent.model_validate(night.created.data["consent"])
-    changed = intake.ConsentChanged(
+    changed = intake.ContactConsentChanged(
         case_id=case_id,
         consent=consent.model_copy(update={"contact_channels": [ContactChannel.NONE]}),
         previous_basis=consent.basis,
-        changed_by="sato",
     )
     envelope = Envelope(
-        event_type=intake.CONSENT_CHANGED, producer="intake", data=changed.model_dump(mode="json")
+        event_type=intake.CONTACT_CONSENT_CHANGED,
+        producer="intake",
+        data=changed.model_dump(mode="json"),
     )
-    await publish(producer, INTAKE_CASE.name, envelope, case_id)
+    await publish(producer, INTAKE_CONTACT.name, envelope, case_id)
     t = runtime.tables.case_contact
 
     async def consent_is_none() -> bool:
@@ -161,11 +162,11 @@ async def test_do_not_contact_sends_nothing_and_records_the_decision(
     resident = f"{case_id}@resident.example.jp"
     # The resident gave an email address, and chose "do not contact".
     created = case_created(settings, case_id, number, channels=["none"], email=resident)
-    await publish(producer, INTAKE_CASE.name, created, case_id)
+    await publish(producer, INTAKE_CONTACT.name, created, case_id)
     routed = case_routed(case_id, number)
-    await publish(producer, ROUTING_CASE.name, routed, case_id)
+    await publish(producer, ROUTING_NOTIFY.name, routed, case_id)
     accepted = referral_status_changed(case_id, number, "accepted")
-    await publish(producer, ROUTING_CASE.name, accepted, case_id)
+    await publish(producer, ROUTING_NOTIFY.name, accepted, case_id)
 
     keys = [
         resident_key(routed, case_id, "acknowledgement"),
@@ -195,7 +196,7 @@ async def test_a_routing_event_before_its_case_waits_for_the_case(
     case_id, number = new_case()
     resident = f"{case_id}@resident.example.jp"
     routed = case_routed(case_id, number)
-    await publish(producer, ROUTING_CASE.name, routed, case_id)
+    await publish(producer, ROUTING_NOTIFY.name, routed, case_id)
 
     p = runtime.tables.parked_event
 
@@ -208,7 +209,7 @@ async def test_a_routing_event_before_its_case_waits_for_the_case(
     assert await delivery(runtime, key) is None
 
     created = case_created(settings, case_id, number, channels=["email"], email=resident)
-    await publish(producer, INTAKE_CASE.name, created, case_id)
+    await publish(producer, INTAKE_CONTACT.name, created, case_id)
     [mail] = await eventually(_now(lambda: smtp.mails(to=resident, dedup_key=key)))
     assert mail.subject.startswith("ご相談を受け付けました")
     assert await parked() is None
@@ -227,9 +228,9 @@ async def test_sms_refused_falls_back_to_a_letter_for_staff_to_post(
     created = case_created(
         settings, case_id, number, channels=["letter", "sms"], phone=phone, address=address
     )
-    await publish(producer, INTAKE_CASE.name, created, case_id)
+    await publish(producer, INTAKE_CONTACT.name, created, case_id)
     accepted = referral_status_changed(case_id, number, "accepted", programme="elderly_support")
-    await publish(producer, ROUTING_CASE.name, accepted, case_id)
+    await publish(producer, ROUTING_NOTIFY.name, accepted, case_id)
 
     key = resident_key(accepted, case_id, "programme_accepted")
     sent = await eventually(status_is(runtime, key, "sent"))
@@ -306,9 +307,9 @@ async def test_phone_calls_go_on_the_call_list_with_a_script(
         language="vi",
         contact_time="morning",
     )
-    await publish(producer, INTAKE_CASE.name, created, case_id)
+    await publish(producer, INTAKE_CONTACT.name, created, case_id)
     routed = case_routed(case_id, number)
-    await publish(producer, ROUTING_CASE.name, routed, case_id)
+    await publish(producer, ROUTING_NOTIFY.name, routed, case_id)
     sent = await eventually(
         status_is(runtime, resident_key(routed, case_id, "acknowledgement"), "sent")
     )
@@ -357,9 +358,9 @@ async def test_staff_hear_declines_escalations_and_low_stock(
     case_id, number = new_case()
     intake_staff = f"suzuki-{case_id[-4:]}"
     created = case_created(settings, case_id, number, channels=["none"], taken_by=intake_staff)
-    await publish(producer, INTAKE_CASE.name, created, case_id)
+    await publish(producer, INTAKE_CONTACT.name, created, case_id)
     declined = referral_status_changed(case_id, number, "declined", programme="welfare_fund")
-    await publish(producer, ROUTING_CASE.name, declined, case_id)
+    await publish(producer, ROUTING_NOTIFY.name, declined, case_id)
     escalated = ReferralEscalated(
         case_id=case_id,
         case_number=number,
@@ -372,7 +373,7 @@ async def test_staff_hear_declines_escalations_and_low_stock(
     envelope = Envelope(
         event_type=REFERRAL_ESCALATED, producer="routing", data=escalated.model_dump(mode="json")
     )
-    await publish(producer, ROUTING_CASE.name, envelope, case_id)
+    await publish(producer, ROUTING_NOTIFY.name, envelope, case_id)
     food_event, venue = f"ev-{case_id}", f"venue-{case_id}"
     await publish(producer, FOOD.name, stock_low(food_event, venue), food_event)
 
@@ -402,17 +403,16 @@ async def test_a_consent_change_before_its_case_is_parked_and_an_older_case_crea
     created = case_created(settings, case_id, number, channels=["email"], email=resident)
     consent = intake.Consent.model_validate(created.data["consent"])
     changed = Envelope(
-        event_type=intake.CONSENT_CHANGED,
+        event_type=intake.CONTACT_CONSENT_CHANGED,
         producer="intake",
-        data=intake.ConsentChanged(
+        data=intake.ContactConsentChanged(
             case_id=case_id,
             consent=consent.model_copy(update={"contact_channels": [ContactChannel.NONE]}),
             previous_basis=consent.basis,
-            changed_by="sato",
         ).model_dump(mode="json"),
     )
     assert changed.occurred_at > created.occurred_at
-    await publish(producer, INTAKE_CASE.name, changed, case_id)
+    await publish(producer, INTAKE_CONTACT.name, changed, case_id)
     p, t = runtime.tables.parked_event, runtime.tables.case_contact
 
     async def parked() -> Any:
@@ -426,16 +426,16 @@ async def test_a_consent_change_before_its_case_is_parked_and_an_older_case_crea
             return await session.scalar(select(t.c.channels).where(t.c.case_id == case_id))
 
     await eventually(parked)
-    await publish(producer, INTAKE_CASE.name, created, case_id)
+    await publish(producer, INTAKE_CONTACT.name, created, case_id)
     await eventually(lambda: _is(channels(), ["none"]))
     assert await parked() is None
 
     # The same case_created published again under a new id (as a re-publish would): older
     # than the consent held, so the consent stays.
     again = created.model_copy(update={"event_id": f"again-{created.event_id}"})
-    await publish(producer, INTAKE_CASE.name, again, case_id)
+    await publish(producer, INTAKE_CONTACT.name, again, case_id)
     routed = case_routed(case_id, number)
-    await publish(producer, ROUTING_CASE.name, routed, case_id)
+    await publish(producer, ROUTING_NOTIFY.name, routed, case_id)
     decision = await eventually(
         status_is(runtime, resident_key(routed, case_id, "acknowledgement"), "suppressed")
     )
@@ -457,13 +457,13 @@ async def test_the_coordinator_of_a_compound_case_hears_of_declines_and_closures
     await start_notify(smtp_port=smtp.port)
     case_id, number = new_case()
     created = case_created(settings, case_id, number, channels=["none"], taken_by="ito")
-    await publish(producer, INTAKE_CASE.name, created, case_id)
+    await publish(producer, INTAKE_CONTACT.name, created, case_id)
     routed = case_routed(case_id, number, lead="csw_outreach", coordinator="csw_outreach")
-    await publish(producer, ROUTING_CASE.name, routed, case_id)
+    await publish(producer, ROUTING_NOTIFY.name, routed, case_id)
     declined = referral_status_changed(case_id, number, "declined", programme="welfare_fund")
     closed = referral_status_changed(case_id, number, "closed", programme="life_independence")
-    await publish(producer, ROUTING_CASE.name, declined, case_id)
-    await publish(producer, ROUTING_CASE.name, closed, case_id)
+    await publish(producer, ROUTING_NOTIFY.name, declined, case_id)
+    await publish(producer, ROUTING_NOTIFY.name, closed, case_id)
 
     team = "csw_outreach@team.tsunagu.example"
     for envelope, template, subject in (

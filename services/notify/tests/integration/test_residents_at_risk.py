@@ -17,7 +17,7 @@ from tsunagu.notify.bootstrap import NotifyRuntime
 from tsunagu.notify.domain.quiet_hours import TOKYO
 from tsunagu.shared.contracts import intake
 from tsunagu.shared.contracts.envelope import Envelope
-from tsunagu.shared.contracts.topics import INTAKE_CASE, ROUTING_CASE
+from tsunagu.shared.contracts.topics import INTAKE_CONTACT, ROUTING_NOTIFY
 
 from .conftest import TestClock, eventually, publish, resident_key
 from .events import case_created, case_routed, new_case, referral_status_changed
@@ -57,11 +57,11 @@ async def letters_and_calls(runtime: NotifyRuntime, case_id: str) -> int:
 
 
 async def _take_in_and_route(producer: Any, created: Envelope, case_id: str, number: str) -> list:
-    await publish(producer, INTAKE_CASE.name, created, case_id)
+    await publish(producer, INTAKE_CONTACT.name, created, case_id)
     routed = case_routed(case_id, number)
     accepted = referral_status_changed(case_id, number, "accepted")
-    await publish(producer, ROUTING_CASE.name, routed, case_id)
-    await publish(producer, ROUTING_CASE.name, accepted, case_id)
+    await publish(producer, ROUTING_NOTIFY.name, routed, case_id)
+    await publish(producer, ROUTING_NOTIFY.name, accepted, case_id)
     return [
         resident_key(routed, case_id, "acknowledgement"),
         resident_key(accepted, case_id, "programme_accepted"),
@@ -84,7 +84,6 @@ async def test_a_dv_case_with_a_home_address_and_no_safe_contact_gets_nothing(
         phone=phone,
         email=email,
         address=HOME,
-        concerns=("dv_abuse",),
         at_risk=True,
         safe_channel="none",
     )
@@ -120,7 +119,6 @@ async def test_a_failed_safe_sms_never_becomes_a_letter(
         channels=["sms", "letter"],
         phone=phone,
         address=HOME,
-        concerns=("dv_abuse", "income_shortfall"),
         at_risk=True,
         safe_channel="sms",
     )
@@ -153,7 +151,6 @@ async def test_a_safe_email_is_the_only_channel_used(start_notify, settings, smt
         phone=phone,
         email=email,
         address=HOME,
-        concerns=("income_shortfall",),
         at_risk=True,  # staff marked the case sensitive
         safe_channel="email",
     )
@@ -183,9 +180,9 @@ async def test_marked_at_risk_after_planning_the_old_channels_are_dropped(
     created = case_created(
         settings, case_id, number, channels=["letter", "sms"], phone=phone, address=HOME
     )
-    await publish(producer, INTAKE_CASE.name, created, case_id)
+    await publish(producer, INTAKE_CONTACT.name, created, case_id)
     routed = case_routed(case_id, number)
-    await publish(producer, ROUTING_CASE.name, routed, case_id)
+    await publish(producer, ROUTING_NOTIFY.name, routed, case_id)
     key = resident_key(routed, case_id, "acknowledgement")
 
     async def scheduled() -> bool:
@@ -194,16 +191,17 @@ async def test_marked_at_risk_after_planning_the_old_channels_are_dropped(
 
     await eventually(scheduled)
     consent = intake.Consent.model_validate(created.data["consent"])
-    changed = intake.ConsentChanged(
+    changed = intake.ContactConsentChanged(
         case_id=case_id,
         consent=consent.model_copy(update={"at_risk": True, "safe_channel": None}),
         previous_basis=consent.basis,
-        changed_by="sato",
     )
     envelope = Envelope(
-        event_type=intake.CONSENT_CHANGED, producer="intake", data=changed.model_dump(mode="json")
+        event_type=intake.CONTACT_CONSENT_CHANGED,
+        producer="intake",
+        data=changed.model_dump(mode="json"),
     )
-    await publish(producer, INTAKE_CASE.name, envelope, case_id)
+    await publish(producer, INTAKE_CONTACT.name, envelope, case_id)
     t = runtime.tables.case_contact
 
     async def marked() -> bool:

@@ -35,6 +35,9 @@ from tsunagu.shared.contracts.food import StockLow
 from tsunagu.shared.contracts.routing import (
     CaseRouted,
     ConsentWithdrawn,
+    NotifyCaseRouted,
+    NotifyReferral,
+    NotifyReferralStatusChanged,
     Referral,
     ReferralCreated,
     ReferralEscalated,
@@ -78,20 +81,44 @@ def referral_created(urgent: bool = False) -> dict[str, Any]:
 
 
 def status_changed(status: ReferralStatus) -> dict[str, Any]:
-    return ReferralStatusChanged(
+    """Routing's ``notify_referral_status_changed``: no reason, outcome or staff member."""
+    return NotifyReferralStatusChanged(
         case_id=CASE,
         case_number="2025-0142",
         referral_id="ref-1",
         programme=Programme.CSW_PARTICIPATION,
         status=status,
-        previous_status=ReferralStatus.PENDING,
-        by="suzuki",
-        reason="対象外",
         suggested_next=Programme.CSW_OUTREACH if status is ReferralStatus.DECLINED else None,
     ).model_dump(mode="json")
 
 
 def case_routed() -> dict[str, Any]:
+    """Routing's ``notify_case_routed``: no reason, agency, urgency or eligibility."""
+    return NotifyCaseRouted(
+        case_id=CASE,
+        case_number="2025-0142",
+        lead=Programme.LIFE_INDEPENDENCE,
+        referrals=[
+            NotifyReferral(
+                referral_id="ref-2",
+                programme=Programme.CSW_PARTICIPATION,
+                role=ReferralRole.MEMBER,
+                status=ReferralStatus.PENDING,
+                deadline_at=DEADLINE + timedelta(days=5),
+            ),
+            NotifyReferral(
+                referral_id="ref-1",
+                programme=Programme.LIFE_INDEPENDENCE,
+                role=ReferralRole.LEAD,
+                status=ReferralStatus.PENDING,
+                deadline_at=DEADLINE,
+            ),
+        ],
+    ).model_dump(mode="json")
+
+
+def original_case_routed() -> dict[str, Any]:
+    """The ``case_routed`` on routing.case.v1 that ``case_routed()`` is the twin of."""
     return CaseRouted(
         case_id=CASE,
         case_number="2025-0142",
@@ -99,23 +126,18 @@ def case_routed() -> dict[str, Any]:
         rule_version="2025.1",
         lead=Programme.LIFE_INDEPENDENCE,
         compound=False,
-        urgent=False,
+        urgent=True,
         food_parcel_eligible=True,
         referrals=[
             Referral(
-                referral_id="ref-2",
-                programme=Programme.CSW_PARTICIPATION,
-                role=ReferralRole.MEMBER,
-                status=ReferralStatus.PENDING,
-                deadline_at=DEADLINE + timedelta(days=5),
-            ),
-            Referral(
-                referral_id="ref-1",
-                programme=Programme.LIFE_INDEPENDENCE,
-                role=ReferralRole.LEAD,
-                status=ReferralStatus.PENDING,
-                deadline_at=DEADLINE,
-            ),
+                referral_id=r["referral_id"],
+                programme=r["programme"],
+                role=r["role"],
+                status=r["status"],
+                deadline_at=r["deadline_at"],
+                reasons=[{"code": "concern", "params": {"concern": "debt_arrears"}}],
+            )
+            for r in case_routed()["referrals"]
         ],
     ).model_dump(mode="json")
 
@@ -194,7 +216,7 @@ def test_escalation_goes_to_the_programme_supervisor() -> None:
 
 def test_a_decline_goes_back_to_the_intake_staff_who_took_the_case() -> None:
     intent = only_intent(
-        "referral_status_changed", status_changed(ReferralStatus.DECLINED), context()
+        "notify_referral_status_changed", status_changed(ReferralStatus.DECLINED), context()
     )
     assert intent.recipient == "intake_staff:sato"
     assert intent.template == "referral_declined"
@@ -205,7 +227,7 @@ def test_a_decline_goes_back_to_the_intake_staff_who_took_the_case() -> None:
 
 def test_a_decline_with_no_intake_staff_on_record_is_recorded_not_dropped() -> None:
     result = plan(
-        "referral_status_changed",
+        "notify_referral_status_changed",
         status_changed(ReferralStatus.DECLINED),
         context(intake_staff=None),
     )
@@ -217,7 +239,7 @@ def test_a_decline_with_no_intake_staff_on_record_is_recorded_not_dropped() -> N
 
 def test_acceptance_tells_the_resident_in_their_language_after_quiet_hours() -> None:
     intent = only_intent(
-        "referral_status_changed", status_changed(ReferralStatus.ACCEPTED), context()
+        "notify_referral_status_changed", status_changed(ReferralStatus.ACCEPTED), context()
     )
     assert intent.recipient == f"resident:{CASE}"
     assert intent.template == "programme_accepted"
@@ -238,7 +260,7 @@ def test_declines_and_closures_reach_the_coordinator_of_a_compound_case_too() ->
         (ReferralStatus.DECLINED, "referral_declined"),
         (ReferralStatus.CLOSED, "referral_closed"),
     ):
-        result = plan("referral_status_changed", status_changed(status), ctx)
+        result = plan("notify_referral_status_changed", status_changed(status), ctx)
         assert sorted((i.recipient, i.template) for i in result.intents) == [
             ("intake_staff:sato", template),
             ("team:csw_outreach", template),
@@ -255,19 +277,21 @@ def test_declines_and_closures_reach_the_coordinator_of_a_compound_case_too() ->
 
 def test_the_coordinator_is_not_told_of_its_own_decline() -> None:
     data = status_changed(ReferralStatus.DECLINED) | {"programme": "csw_outreach"}
-    result = plan("referral_status_changed", data, context(coordinator=Programme.CSW_OUTREACH))
+    result = plan(
+        "notify_referral_status_changed", data, context(coordinator=Programme.CSW_OUTREACH)
+    )
     assert [i.recipient for i in result.intents] == ["intake_staff:sato"]
 
 
 @pytest.mark.parametrize("status", [ReferralStatus.PENDING, ReferralStatus.IN_PROGRESS])
 def test_other_status_changes_plan_nothing(status: ReferralStatus) -> None:
-    result = plan("referral_status_changed", status_changed(status), context())
+    result = plan("notify_referral_status_changed", status_changed(status), context())
     assert result.intents == [] and result.suppressed == []
 
 
 def test_case_routed_acknowledges_with_the_lead_and_a_contact_date() -> None:
     resident = ResidentContact(CASE, ALL_CHANNELS, ContactTime.AFTERNOON, Language.JA_EASY)
-    intent = only_intent("case_routed", case_routed(), context(resident=resident, now=DAY))
+    intent = only_intent("notify_case_routed", case_routed(), context(resident=resident, now=DAY))
     assert intent.template == "acknowledgement"
     assert intent.channels == (
         ContactChannel.EMAIL,
@@ -284,7 +308,7 @@ def test_case_routed_acknowledges_with_the_lead_and_a_contact_date() -> None:
 
 def test_a_resident_who_chose_none_is_suppressed_as_do_not_contact() -> None:
     resident = ResidentContact(CASE, frozenset({ContactChannel.NONE}))
-    result = plan("case_routed", case_routed(), context(resident=resident))
+    result = plan("notify_case_routed", case_routed(), context(resident=resident))
     assert result.intents == []
     [suppressed] = result.suppressed
     assert suppressed.reason is SuppressionReason.DO_NOT_CONTACT
@@ -295,7 +319,7 @@ def test_a_resident_who_chose_none_is_suppressed_as_do_not_contact() -> None:
 
 def test_none_wins_over_any_other_channel() -> None:
     resident = ResidentContact(CASE, frozenset({ContactChannel.NONE, ContactChannel.EMAIL}))
-    result = plan("case_routed", case_routed(), context(resident=resident))
+    result = plan("notify_case_routed", case_routed(), context(resident=resident))
     assert [s.reason for s in result.suppressed] == [SuppressionReason.DO_NOT_CONTACT]
     assert result.intents == []
 
@@ -306,7 +330,7 @@ def test_a_resident_at_risk_without_a_safe_channel_hears_nothing(
 ) -> None:
     # Every channel consented, a home address on file: still nothing. A letter is never safe.
     resident = ResidentContact(CASE, ALL_CHANNELS, at_risk=True, safe_channel=safe)
-    result = plan("case_routed", case_routed(), context(resident=resident))
+    result = plan("notify_case_routed", case_routed(), context(resident=resident))
     assert result.intents == []
     assert [s.reason for s in result.suppressed] == [SuppressionReason.NO_SAFE_CONTACT]
 
@@ -314,7 +338,7 @@ def test_a_resident_at_risk_without_a_safe_channel_hears_nothing(
 @pytest.mark.parametrize("safe", [ContactChannel.SMS, ContactChannel.EMAIL, ContactChannel.PHONE])
 def test_a_resident_at_risk_is_reached_on_the_safe_channel_alone(safe: ContactChannel) -> None:
     resident = ResidentContact(CASE, ALL_CHANNELS, at_risk=True, safe_channel=safe)
-    intent = only_intent("case_routed", case_routed(), context(resident=resident))
+    intent = only_intent("notify_case_routed", case_routed(), context(resident=resident))
     assert intent.channels == (safe,)  # no fallback to any other channel
 
 
@@ -322,7 +346,7 @@ def test_do_not_contact_wins_over_a_safe_channel() -> None:
     resident = ResidentContact(
         CASE, frozenset({ContactChannel.NONE}), at_risk=True, safe_channel=ContactChannel.SMS
     )
-    result = plan("case_routed", case_routed(), context(resident=resident))
+    result = plan("notify_case_routed", case_routed(), context(resident=resident))
     assert [s.reason for s in result.suppressed] == [SuppressionReason.DO_NOT_CONTACT]
 
 
@@ -337,7 +361,7 @@ def test_residents_without_consented_channels_are_suppressed(
     resident: ResidentContact | None, reason: SuppressionReason
 ) -> None:
     result = plan(
-        "referral_status_changed",
+        "notify_referral_status_changed",
         status_changed(ReferralStatus.ACCEPTED),
         context(resident=resident),
     )
@@ -378,8 +402,8 @@ def test_stock_low_tells_the_food_desk_lead_of_the_event() -> None:
 
 
 def test_replaying_an_event_plans_the_same_keys() -> None:
-    first = plan("case_routed", case_routed(), context())
-    again = plan("case_routed", case_routed(), context(now=NIGHT + timedelta(hours=3)))
+    first = plan("notify_case_routed", case_routed(), context())
+    again = plan("notify_case_routed", case_routed(), context(now=NIGHT + timedelta(hours=3)))
     assert [i.dedup_key for i in first.intents] == [i.dedup_key for i in again.intents]
 
 
@@ -415,7 +439,7 @@ def test_after_a_withdrawal_only_the_confirmation_the_resident_asked_for_goes_ou
     assert intent.not_before > NIGHT  # quiet hours still apply
     assert intent.variables["case_number"] == "2025-0142" and "case_url" not in intent.variables
     # Everything else for this resident is suppressed as withdrawn.
-    result = plan("case_routed", case_routed(), ctx)
+    result = plan("notify_case_routed", case_routed(), ctx)
     assert result.intents == []
     assert result.suppressed[0].reason is SuppressionReason.CONSENT_WITHDRAWN
     assert channels_for(resident) == () and channels_for(resident, "programme_accepted") == ()
@@ -440,3 +464,28 @@ def test_the_confirmation_still_respects_do_not_contact_and_a_missing_safe_chann
     )
     [intent] = plan_withdrawal_confirmation(CASE, "2025-0142", context(resident=at_risk)).intents
     assert intent.channels == (ContactChannel.SMS,)  # the safe channel alone
+
+
+def test_originals_parked_before_notify_had_its_own_topic_plan_as_their_twins() -> None:
+    """ADR 25: a ``case_routed`` or ``referral_status_changed`` from routing.case.v1, parked
+    before the switch, is planned when its case arrives exactly as its twin would be."""
+    resident = ResidentContact(CASE, frozenset({ContactChannel.EMAIL}))
+    ctx = context(resident=resident, now=DAY)
+    assert plan("case_routed", original_case_routed(), ctx) == plan(
+        "notify_case_routed", case_routed(), ctx
+    )
+    original = ReferralStatusChanged(
+        case_id=CASE,
+        case_number="2025-0142",
+        referral_id="ref-1",
+        programme=Programme.CSW_PARTICIPATION,
+        status=ReferralStatus.DECLINED,
+        previous_status=ReferralStatus.PENDING,
+        by="suzuki",
+        reason="対象外",
+        suggested_next=Programme.CSW_OUTREACH,
+    ).model_dump(mode="json")
+    ctx = context(coordinator=Programme.LIFE_INDEPENDENCE)
+    twin = plan("notify_referral_status_changed", status_changed(ReferralStatus.DECLINED), ctx)
+    assert plan("referral_status_changed", original, ctx) == twin
+    assert len(twin.intents) == 2  # intake staff and the coordinator

@@ -226,25 +226,18 @@ def test_what_planning_produces_renders() -> None:
         council_phone=COUNCIL["council_phone"],
     )
     events: dict[str, dict[str, Any]] = {
-        "case_routed": {
+        "notify_case_routed": {
             "case_id": "case-1",
             "case_number": "2025-0001",
-            "event_id": "ev-1",
-            "rule_version": "1",
             "lead": Programme.ADULT_GUARDIANSHIP,
-            "compound": False,
-            "urgent": False,
-            "food_parcel_eligible": False,
             "referrals": [],
         },
-        "referral_status_changed": {
+        "notify_referral_status_changed": {
             "case_id": "case-1",
             "case_number": "2025-0001",
             "referral_id": "r-1",
             "programme": Programme.DISABILITY_SUPPORT,
             "status": "declined",
-            "previous_status": "pending",
-            "by": "suzuki",
         },
         "stock_low": {
             "event_id": "ev-1",

@@ -97,9 +97,11 @@ async def test_the_articles_example(start_runtime, producer, tap: Tap, group: st
     assert expected_deadline - clock.now >= timedelta(days=2)  # two business days
 
     await settle(runtime, tap, group)
-    # case_routed, two referral_created and the food desk's food_case_routed, nothing else.
+    # case_routed, two referral_created, the food desk's food_case_routed and notify's
+    # notify_case_routed, nothing else.
     assert sorted(r.envelope.event_type for r in tap.find(case_id)) == [
-        "case_routed", "food_case_routed", "referral_created", "referral_created",
+        "case_routed", "food_case_routed", "notify_case_routed", "referral_created",
+        "referral_created",
     ]  # fmt: skip
 
 

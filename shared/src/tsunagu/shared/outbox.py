@@ -155,6 +155,22 @@ class OutboxWriter:
             **extra,
         )
 
+    def twin(
+        self, of: Envelope, event_type: str, data: dict[str, Any], *, schema_version: int = 1
+    ) -> Envelope:
+        """The same event told to one reader in fewer words, on that reader's own topic (ADR
+        25): its own event id, made when ``of`` was (``occurred_at``, which newer-state checks
+        compare), caused by ``of`` (``causation_id``) in the same correlation."""
+        return Envelope(
+            event_type=event_type,
+            producer=self.producer,
+            schema_version=schema_version,
+            occurred_at=of.occurred_at,
+            correlation_id=of.correlation_id,
+            causation_id=of.event_id,
+            data=data,
+        )
+
     async def add(
         self,
         session: AsyncSession,

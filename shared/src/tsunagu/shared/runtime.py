@@ -34,6 +34,7 @@ from tsunagu.shared.messaging import (
     Handler,
     IdempotentConsumer,
     Prepare,
+    Skip,
     inbox_table,
     subscribe,
 )
@@ -185,17 +186,26 @@ class ServiceRuntime:
         max_schema_version: int = 1,
         prepare: Prepare | None = None,
         finish: Finish | None = None,
+        skip: Skip | None = None,
     ) -> IdempotentConsumer:
         """Register idempotent handlers for ``topics`` (consumer group = service name);
         ``prepare`` reads once per batch what its handlers need, ``finish`` writes what they
-        left for the whole batch (``IdempotentConsumer``)."""
+        left for the whole batch (``IdempotentConsumer``). The events of an erased case are
+        recorded but not applied, and so are those ``skip`` names."""
+
+        async def skipped(session: AsyncSession, envelopes: list[Envelope]) -> set[str]:
+            erased = await self._erased_events(session, envelopes)
+            if skip is None:
+                return erased
+            return erased | await skip(session, [e for e in envelopes if e.event_id not in erased])
+
         idempotent = IdempotentConsumer(
             broker=self.broker,
             sessions=self.sessions,
             inbox=self.tables.inbox,
             consumer=consumer or self.settings.service,
             handlers=handlers,
-            skip=self._erased_events,
+            skip=skipped,
             skip_changed_by=frozenset({RESIDENT_ERASED}),
             max_schema_version=max_schema_version,
             prepare=prepare,

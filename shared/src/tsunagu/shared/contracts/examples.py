@@ -88,6 +88,22 @@ _RAW: dict[str, dict[str, Any]] = {
         "erased_at": _AT,
         "basis": "request",
     },
+    intake.CONTACT_CASE_CREATED: {
+        "case_id": _CASE,
+        "case_number": "K-2026-0142",
+        "taken_by": "uketsuke",
+        "consent": _CONSENT,
+        "contact_sealed": "rk1:res-9d2e:contact:gAAAAAB...sealed",
+        "created_at": _AT,
+    },
+    # A withdrawal the resident asked to have confirmed.
+    intake.CONTACT_CONSENT_CHANGED: {
+        "case_id": _CASE,
+        "consent": {**_CONSENT, "share_across_programmes": False, "basis": "none"},
+        "previous_basis": "consent",
+        "contact_sealed": "rk1:res-9d2e:contact:gAAAAAB...sealed",
+        "confirmation_requested": True,
+    },
     intake.REFERRAL_RESPONSE_SUBMITTED: {
         "case_id": _CASE,
         "referral_id": _REF,
@@ -122,6 +138,38 @@ _RAW: dict[str, dict[str, Any]] = {
         ],
         "added": ["5b2d7e10-1f4a-4e0b-8c3d-6a9b0c1d2e3f"],
         "withdrawn": [],
+    },
+    routing.NOTIFY_CASE_ROUTED: {
+        "case_id": _CASE,
+        "case_number": "K-2026-0142",
+        "lead": "life_independence",
+        "coordinator": None,
+        "referrals": [
+            {k: v for k, v in _REFERRAL.items() if k not in ("reasons", "allowed_actions")}
+        ],
+    },
+    routing.NOTIFY_CASE_REROUTED: {
+        "case_id": _CASE,
+        "case_number": "K-2026-0142",
+        "lead": "life_independence",
+        "coordinator": None,
+        "referrals": [
+            {k: v for k, v in _REFERRAL.items() if k not in ("reasons", "allowed_actions")},
+            {
+                "referral_id": "5b2d7e10-1f4a-4e0b-8c3d-6a9b0c1d2e3f",
+                "programme": "disability_support",
+                "role": "member",
+                "status": "pending",
+                "deadline_at": "2026-06-03T10:30:00+09:00",
+            },
+        ],
+    },
+    routing.NOTIFY_REFERRAL_STATUS_CHANGED: {
+        "case_id": _CASE,
+        "case_number": "K-2026-0142",
+        "referral_id": _REF,
+        "programme": "life_independence",
+        "status": "accepted",
     },
     routing.REFERRAL_CREATED: {
         "case_id": _CASE,

@@ -1,4 +1,5 @@
-"""Events intake publishes: on ``intake.case.v1`` and ``intake.referral_response.v1``.
+"""Events intake publishes: on ``intake.case.v1``, ``intake.contact.v1`` (notify's own topic,
+ADR 25) and ``intake.referral_response.v1``.
 
 Only what consumers need travels: pseudonymous ids, concern codes, flags, an age (not a birth
 date), consent and contact preferences. Names and contact details travel sealed with the
@@ -33,6 +34,10 @@ REFERRAL_RESPONSE_SUBMITTED = "referral_response_submitted"
 REFERRAL_REQUESTED = "referral_requested"
 RESIDENT_ERASED = "resident_erased"
 STAFF_SESSIONS_REVOKED = "staff_sessions_revoked"
+#: On ``intake.contact.v1`` (with ``resident_erased`` as on ``intake.case.v1``): each the twin
+#: of a ``case_created`` / ``consent_changed``, told to notify in fewer words (ADR 25).
+CONTACT_CASE_CREATED = "contact_case_created"
+CONTACT_CONSENT_CHANGED = "contact_consent_changed"
 
 
 class _Data(BaseModel):
@@ -173,6 +178,53 @@ class ResidentErased(_Data):
     erased_at: datetime
     #: ``request`` (利用停止・消去請求) or ``retention`` (the retention period ended).
     basis: Literal["request", "retention"]
+
+
+class ContactCaseCreated(_Data):
+    """A new case, as far as notify needs it: whom to reach, how, and who took it in.
+
+    Published on ``intake.contact.v1`` with every ``case_created``, in the same transaction and
+    right after it (its ``causation_id`` is that event's id, ADR 25). The contact details stay
+    sealed with the resident's ``contact`` key; no concern, age, flag, household or furigana:
+    notify reaches the resident, it decides nothing on the facts. Its fields are those of
+    ``CaseCreated`` by the same names, so it reads a ``case_created`` too.
+    """
+
+    case_id: str
+    case_number: str
+    taken_by: str
+    consent: Consent
+    contact_sealed: str | None = None
+    created_at: datetime
+
+
+class ContactConsentChanged(_Data):
+    """Consent, contact preferences or the sealed contact changed: notify stops or resumes
+    contact, and confirms a withdrawal when the resident asked for it.
+
+    The twin of ``consent_changed`` on ``intake.contact.v1`` (ADR 25); who gave consent and
+    how, the meeting and the staff member stay on ``intake.case.v1``. Reads a
+    ``consent_changed`` too (its fields by the same names).
+    """
+
+    case_id: str
+    consent: Consent
+    previous_basis: SharingBasis
+    contact_sealed: str | None = None
+    confirmation_requested: bool = False
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.consent.basis == SharingBasis.NONE and self.previous_basis != SharingBasis.NONE
+
+
+#: The twin on ``intake.contact.v1`` of each event type on ``intake.case.v1`` notify needs: its
+#: event type and model (``resident_erased`` is told unchanged). ``case_updated`` has none.
+CONTACT_TWINS: dict[str, tuple[str, type[BaseModel]]] = {
+    CASE_CREATED: (CONTACT_CASE_CREATED, ContactCaseCreated),
+    CONSENT_CHANGED: (CONTACT_CONSENT_CHANGED, ContactConsentChanged),
+    RESIDENT_ERASED: (RESIDENT_ERASED, ResidentErased),
+}
 
 
 class StaffSessionsRevoked(_Data):

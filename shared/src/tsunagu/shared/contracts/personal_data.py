@@ -139,6 +139,27 @@ PERSONAL_DATA: dict[str, PersonalData] = {
         "forwards it unchanged to the food desk's topic.",
         (_CASE, Carried("resident_id", "the erased resident", "pseudonymous")),
     ),
+    intake.CONTACT_CASE_CREATED: PersonalData(
+        "Notify reaches the resident as they consented (the acknowledgement, an acceptance) and "
+        "tells the staff member who took the case in of declines. Only what that needs travels "
+        "on notify's own topic (ADR 25): the contact details sealed for notify alone, and the "
+        "consent's codes (at risk at home and the one safe channel decide whether and how the "
+        "resident may be reached). No concern, age, flag, household or furigana.",
+        (
+            _CASE,
+            _NUMBER,
+            Carried("taken_by", "the intake staff member (staff data)", "plain"),
+            _CONSENT,
+            _CONTACT,
+        ),
+    ),
+    intake.CONTACT_CONSENT_CHANGED: PersonalData(
+        "Notify stops contact on a withdrawal (apart from the confirmation the resident asked "
+        "for), resumes it when consent is given again, and keeps the contact details and "
+        "preferences as they now are (ADR 25). Who gave consent, how, the meeting and the "
+        "staff member stay on intake.case.v1.",
+        (_CASE, _CONSENT, _CONTACT),
+    ),
     intake.STAFF_SESSIONS_REVOKED: PersonalData(
         "Every service refuses the staff member's ended sign-ins; no resident data.",
         (Carried("username", "the staff member (staff data)", "plain"),),
@@ -229,6 +250,55 @@ PERSONAL_DATA: dict[str, PersonalData] = {
         "The resident withdrew consent: the food desk keeps only what a handout recorded.",
         (_CASE,),
     ),
+    routing.NOTIFY_CASE_ROUTED: PersonalData(
+        "Notify acknowledges the case to the resident (the lead programme and when it will be "
+        "in touch), keeps who holds the case (its lists show a programme member only their "
+        "cases) and the coordinator told of declines. Nothing derived from the concerns beyond "
+        "which programmes hold the case (ADR 25): no reason, agency, urgency or eligibility.",
+        (
+            _CASE,
+            _NUMBER,
+            Carried("lead", "the lead programme", "plain", special_care=True),
+            Carried("coordinator", "the coordinating programme", "plain", special_care=True),
+            Carried(
+                "referrals",
+                "programmes, roles, statuses and deadlines (no reason)",
+                "plain",
+                special_care=True,
+            ),
+        ),
+    ),
+    routing.NOTIFY_CASE_REROUTED: PersonalData(
+        "A corrected case decided again: notify follows who holds the case (ADR 25).",
+        (
+            _CASE,
+            _NUMBER,
+            Carried("lead", "the lead programme", "plain", special_care=True),
+            Carried("coordinator", "the coordinating programme", "plain", special_care=True),
+            Carried(
+                "referrals",
+                "programmes, roles, statuses and deadlines (no reason)",
+                "plain",
+                special_care=True,
+            ),
+        ),
+    ),
+    routing.NOTIFY_REFERRAL_STATUS_CHANGED: PersonalData(
+        "Notify tells intake staff and the coordinator of a decline or closure (the message "
+        "points to the case page), the resident of an acceptance, and cancels a withdrawn "
+        "programme's messages. Staff's reason and outcome and who acted are left out (ADR 25).",
+        (
+            _CASE,
+            _NUMBER,
+            Carried("programme", "the programme holding the referral", "plain", special_care=True),
+            Carried(
+                "suggested_next",
+                "the programme suggested after a decline",
+                "plain",
+                special_care=True,
+            ),
+        ),
+    ),
     routing.REFERRAL_CREATED: PersonalData(
         "The programme's team picks the case up (its own systems read its topic). Only the "
         "concerns that programme needs travel: all of them to the lead or coordinator, who "
@@ -268,7 +338,8 @@ PERSONAL_DATA: dict[str, PersonalData] = {
         ),
     ),
     routing.REFERRAL_ESCALATED: PersonalData(
-        "The programme's supervisor is told a referral is overdue.",
+        "The programme's supervisor is told a referral is overdue; told unchanged to notify on "
+        "its own topic (ADR 25).",
         (_CASE, _NUMBER, Carried("urgent", "urgent", "plain", special_care=True)),
     ),
     routing.CONSENT_WITHDRAWN: PersonalData(

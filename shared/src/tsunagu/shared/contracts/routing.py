@@ -1,5 +1,6 @@
-"""Events routing publishes: on ``routing.case.v1``, ``routing.programme.<programme>.v1`` and
-``routing.food.v1`` (the food desk's own topic, ADR 24)."""
+"""Events routing publishes: on ``routing.case.v1``, ``routing.programme.<programme>.v1``,
+``routing.food.v1`` (the food desk's own topic, ADR 24) and ``routing.notify.v1`` (notify's own
+topic, ADR 25)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,11 @@ CASE_REROUTED = "case_rerouted"
 FOOD_CASE_ROUTED = "food_case_routed"
 FOOD_CASE_REROUTED = "food_case_rerouted"
 FOOD_CONSENT_WITHDRAWN = "food_consent_withdrawn"
+#: On ``routing.notify.v1`` (with ``referral_escalated`` as on ``routing.case.v1``): each the
+#: twin of an event on ``routing.case.v1``, told to notify without reasons (ADR 25).
+NOTIFY_CASE_ROUTED = "notify_case_routed"
+NOTIFY_CASE_REROUTED = "notify_case_rerouted"
+NOTIFY_REFERRAL_STATUS_CHANGED = "notify_referral_status_changed"
 
 #: The envelope ``schema_version`` of routing's events. 2: every reason is an object
 #: ``{code, params}`` (``tsunagu.shared.contracts.reasons``), where 1 had English sentences.
@@ -221,3 +227,69 @@ class FoodConsentWithdrawn(_Data):
 
     case_id: str
     withdrawn_at: datetime
+
+
+class NotifyReferral(_Data):
+    """A referral as notify needs it: which programme holds the case, in what role and status,
+    and by when it answers. No reason."""
+
+    referral_id: str
+    programme: Programme
+    role: ReferralRole
+    status: ReferralStatus
+    deadline_at: datetime | None = None
+
+
+class NotifyCaseRouted(_Data):
+    """A case routed, as far as notify needs it (ADR 25): the lead programme and its deadline
+    for the resident's acknowledgement, the coordinator told of declines and closures, and who
+    holds the case (the access rule of notify's lists).
+
+    The twin of ``case_routed`` on ``routing.notify.v1``, in the same transaction and right
+    after it (its ``causation_id`` is that event's id). No reason, external agency, urgency,
+    eligibility or awaiting consent: they are derived from the concerns and notify needs none.
+    Its fields are those of ``CaseRouted`` by the same names, so it reads a ``case_routed`` too.
+    """
+
+    case_id: str
+    case_number: str
+    lead: Programme
+    coordinator: Programme | None = None
+    referrals: list[NotifyReferral]
+
+
+class NotifyCaseRerouted(_Data):
+    """A corrected case routed again: who holds it now and its coordinator (the twin of
+    ``case_rerouted``, without reasons). Notify plans nothing on it."""
+
+    case_id: str
+    case_number: str
+    lead: Programme
+    coordinator: Programme | None = None
+    referrals: list[NotifyReferral]
+
+
+class NotifyReferralStatusChanged(_Data):
+    """A referral's status changed: declines and closures told to intake staff and the
+    coordinator, an acceptance to the resident, a withdrawal cancels the team's messages.
+
+    The twin of ``referral_status_changed`` without staff's reason or outcome (codes, labels or
+    sealed words) and without who acted: the message only points to the case page."""
+
+    case_id: str
+    case_number: str
+    referral_id: str
+    programme: Programme
+    status: ReferralStatus
+    #: After a decline: the programme routing suggests next.
+    suggested_next: Programme | None = None
+
+
+#: The twin on ``routing.notify.v1`` of every event type on ``routing.case.v1``: its event type
+#: and model (``referral_escalated`` carries no reason and is told unchanged).
+NOTIFY_TWINS: dict[str, tuple[str, type[BaseModel]]] = {
+    CASE_ROUTED: (NOTIFY_CASE_ROUTED, NotifyCaseRouted),
+    CASE_REROUTED: (NOTIFY_CASE_REROUTED, NotifyCaseRerouted),
+    REFERRAL_STATUS_CHANGED: (NOTIFY_REFERRAL_STATUS_CHANGED, NotifyReferralStatusChanged),
+    REFERRAL_ESCALATED: (REFERRAL_ESCALATED, ReferralEscalated),
+}

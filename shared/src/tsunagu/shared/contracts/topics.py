@@ -62,14 +62,27 @@ class Topic:
 INTAKE_CASE = Topic(
     name="intake.case.v1",
     producer=INTAKE,
-    consumers=(ROUTING, NOTIFY, INTAKE),
-    consumer_groups=(ROUTING, NOTIFY, INTAKE_REPORTS),
+    consumers=(ROUTING, INTAKE),
+    consumer_groups=(ROUTING, INTAKE_REPORTS),
     event_types=("case_created", "case_updated", "consent_changed", "resident_erased"),
     key="case_id",
     description=(
         "Cases taken in at a consultation event, their updates, consent changes and erasure."
         " The case's facts travel in the clear for routing, which decides on them: the food"
-        " desk does not read this topic (it has routing.food.v1)."
+        " desk (routing.food.v1) and notify (intake.contact.v1) do not read this topic."
+    ),
+)
+INTAKE_CONTACT = Topic(
+    name="intake.contact.v1",
+    producer=INTAKE,
+    consumers=(NOTIFY,),
+    event_types=("contact_case_created", "contact_consent_changed", "resident_erased"),
+    key="case_id",
+    description=(
+        "Notify's own topic: each case's sealed contact details, consent and contact"
+        " preferences (channels, time, language, at risk and the safe channel), a withdrawal"
+        " and the confirmation asked for, and the resident's erasure; the twin of each such"
+        " event on intake.case.v1, written with it. Never a concern, age or flag (ADR 25)."
     ),
 )
 INTAKE_REFERRAL_RESPONSE = Topic(
@@ -95,8 +108,8 @@ INTAKE_STAFF = Topic(
 ROUTING_CASE = Topic(
     name="routing.case.v1",
     producer=ROUTING,
-    consumers=(INTAKE, NOTIFY),
-    consumer_groups=(INTAKE, INTAKE_REPORTS, NOTIFY),
+    consumers=(INTAKE,),
+    consumer_groups=(INTAKE, INTAKE_REPORTS),
     event_types=(
         "case_routed",
         "case_rerouted",
@@ -104,7 +117,28 @@ ROUTING_CASE = Topic(
         "referral_escalated",
     ),
     key="case_id",
-    description="Routing decisions and every referral status change, per case (closed loop).",
+    description=(
+        "Routing decisions with their reasons and every referral status change, per case"
+        " (closed loop), for intake's case page. Notify reads their twins without reasons on"
+        " routing.notify.v1 (ADR 25)."
+    ),
+)
+ROUTING_NOTIFY = Topic(
+    name="routing.notify.v1",
+    producer=ROUTING,
+    consumers=(NOTIFY,),
+    event_types=(
+        "notify_case_routed",
+        "notify_case_rerouted",
+        "notify_referral_status_changed",
+        "referral_escalated",
+    ),
+    key="case_id",
+    description=(
+        "Notify's own topic from routing: the twin of every event on routing.case.v1, written"
+        " with it, without reasons: the lead and its deadline, the coordinator, who holds the"
+        " case, status changes and escalations. Never a reason, concern or flag (ADR 25)."
+    ),
 )
 ROUTING_FOOD = Topic(
     name="routing.food.v1",
@@ -171,9 +205,11 @@ FOOD = Topic(
 
 ALL_TOPICS: tuple[Topic, ...] = (
     INTAKE_CASE,
+    INTAKE_CONTACT,
     INTAKE_REFERRAL_RESPONSE,
     INTAKE_STAFF,
     ROUTING_CASE,
+    ROUTING_NOTIFY,
     ROUTING_FOOD,
     *PROGRAMME_TOPICS.values(),
     NOTIFY_DELIVERY,

@@ -22,6 +22,7 @@ from tsunagu.intake.domain.matching import kana_search_key
 from tsunagu.intake.domain.normalize import age_on, phone_digits
 from tsunagu.intake.domain.safe_contact import at_risk, contact_for_notify, safe_channel
 from tsunagu.intake.service_layer import audit, staff
+from tsunagu.intake.service_layer.contact_topic import publish_case_event
 from tsunagu.intake.service_layer.errors import Conflict, Forbidden, Invalid, NotFound
 from tsunagu.intake.service_layer.keys import KeyStore
 from tsunagu.intake.service_layer.views import referral_statuses
@@ -36,7 +37,6 @@ from tsunagu.shared.contracts.codes import (
     StaffRole,
 )
 from tsunagu.shared.contracts.envelope import utcnow
-from tsunagu.shared.contracts.topics import INTAKE_CASE
 from tsunagu.shared.crypto import Purpose
 from tsunagu.shared.faults import is_transient
 from tsunagu.shared.outbox import OutboxWriter
@@ -409,13 +409,8 @@ async def _publish(
     session: AsyncSession, ports: Ports, event_type: str, case_id: str, data: Any
 ) -> None:
     envelope = ports.outbox.envelope(event_type, data.model_dump(mode="json"))
-    await ports.outbox.add(
-        session,
-        topic=INTAKE_CASE.name,
-        aggregatetype="case",
-        aggregateid=case_id,
-        envelope=envelope,
-    )
+    # With its twin for notify on intake.contact.v1 (ADR 25).
+    await publish_case_event(session, ports.outbox, case_id, envelope)
 
 
 def _given_fields(body: CaseInput) -> list[str]:

@@ -19,11 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tsunagu.intake.adapters.orm import tables
 from tsunagu.intake.service_layer import audit, report_facts
 from tsunagu.intake.service_layer.cases import Ports
+from tsunagu.intake.service_layer.contact_topic import publish_case_event
 from tsunagu.intake.service_layer.errors import Invalid, NotFound
 from tsunagu.shared import idempotency
 from tsunagu.shared.contracts import intake as contract
 from tsunagu.shared.contracts.envelope import utcnow
-from tsunagu.shared.contracts.topics import INTAKE_CASE
 from tsunagu.shared.runtime import record_erasure
 
 Basis = Literal["request", "retention"]
@@ -103,13 +103,8 @@ async def erase_resident(
             case_id=case_id, resident_id=resident_id, erased_at=now, basis=basis
         )
         envelope = ports.outbox.envelope(contract.RESIDENT_ERASED, data.model_dump(mode="json"))
-        await ports.outbox.add(
-            session,
-            topic=INTAKE_CASE.name,
-            aggregatetype="case",
-            aggregateid=case_id,
-            envelope=envelope,
-        )
+        # With its twin for notify on intake.contact.v1 (ADR 25).
+        await publish_case_event(session, ports.outbox, case_id, envelope)
     await session.execute(
         tables.erasure.insert().values(
             resident_id=resident_id,

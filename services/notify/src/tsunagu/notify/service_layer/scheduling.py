@@ -8,9 +8,12 @@ the sender (``service_layer.sender``) does the network I/O later, outside any co
 Two guards make one event one message: the inbox (the same event id is applied once) and the
 unique ``dedup_key`` (event, recipient, template), which also holds for a replayed plan.
 
-Topics are not ordered with each other, so a routing event may arrive before the case's
-``case_created``. When its plan needs the case (the resident's consent, who took the case
-in), the event is parked and planned again as soon as the case arrives.
+Notify reads its own topics (ADR 25): intake's ``intake.contact.v1`` and routing's
+``routing.notify.v1``. They are not ordered with each other, so a routing event may arrive
+before the case's ``contact_case_created``. When its plan needs the case (the resident's
+consent, who took the case in), the event is parked and planned again as soon as the case
+arrives. Events parked before notify had its own topics (``case_routed``, ``consent_changed``
+...) are read by the same handlers: each twin's fields are its original's by the same names.
 """
 
 from __future__ import annotations
@@ -50,6 +53,21 @@ log = get_logger(__name__)
 
 #: Why a team's message about a case was not sent: the programme's referral was withdrawn.
 REFERRAL_WITHDRAWN = "referral_withdrawn"
+
+#: Routing's decisions (who holds the case, its coordinator) and status changes, and intake's
+#: consent changes: on notify's own topics, or parked before it had them (ADR 25).
+_DECISIONS = frozenset(
+    {
+        routing.NOTIFY_CASE_ROUTED,
+        routing.NOTIFY_CASE_REROUTED,
+        routing.CASE_ROUTED,
+        routing.CASE_REROUTED,
+    }
+)
+_STATUS_CHANGES = frozenset(
+    {routing.NOTIFY_REFERRAL_STATUS_CHANGED, routing.REFERRAL_STATUS_CHANGED}
+)
+_CONSENT_CHANGES = frozenset({intake.CONTACT_CONSENT_CHANGED, intake.CONSENT_CHANGED})
 
 #: Suppressions that only mean "notify has not heard of this case yet".
 _CASE_NOT_YET_KNOWN = frozenset(
@@ -99,7 +117,7 @@ async def on_case_created(notify: Notify, session: AsyncSession, envelope: Envel
 
     A ``case_created`` met again (a replay, a re-publish) never overwrites a consent made after
     it: the consent held carries the time intake made it (``consent_updated_at``)."""
-    case = parse(envelope, intake.CaseCreated)
+    case = parse(envelope, intake.ContactCaseCreated)
     now = notify.now()
     made = envelope.occurred_at
     state: dict[str, Any] = {"contact_sealed": case.contact_sealed, **_consent_values(case.consent)}
@@ -135,7 +153,7 @@ async def on_consent_changed(notify: Notify, session: AsyncSession, envelope: En
     For a case not known yet (its ``case_created`` dead-lettered and replayed later, or a
     replay that starts in the middle) the change is parked and applied when the case arrives;
     a change older than the consent held is ignored."""
-    change = parse(envelope, intake.ConsentChanged)
+    change = parse(envelope, intake.ContactConsentChanged)
     if await load_case(session, notify.tables, change.case_id) is None:
         await park(session, notify.tables.parked_event, envelope, change.case_id, notify.now())
         return
@@ -215,9 +233,9 @@ async def _remember_holders(notify: Notify, session: AsyncSession, envelope: Env
     data = envelope.data
     case_id = str(data.get("case_id"))
     rows: list[tuple[str, str]] = []
-    if envelope.event_type in (routing.CASE_ROUTED, routing.CASE_REROUTED):
+    if envelope.event_type in _DECISIONS:
         rows = [(str(r["programme"]), str(r["status"])) for r in data.get("referrals", [])]
-    elif envelope.event_type == routing.REFERRAL_STATUS_CHANGED:
+    elif envelope.event_type in _STATUS_CHANGES:
         rows = [(str(data.get("programme")), str(data.get("status")))]
     if not rows:
         return
@@ -291,7 +309,7 @@ async def _cancel_team_messages(
 async def _remember_coordinator(notify: Notify, session: AsyncSession, envelope: Envelope) -> bool:
     """Keep the coordinator routing named for the case (who hears of declines and closures);
     whether the envelope named one."""
-    if envelope.event_type not in (routing.CASE_ROUTED, routing.CASE_REROUTED):
+    if envelope.event_type not in _DECISIONS:
         return False
     coordinator = envelope.data.get("coordinator")
     t = notify.tables.case_contact
@@ -608,11 +626,11 @@ async def _plan_parked(notify: Notify, session: AsyncSession, case_id: str) -> N
     if not parked:
         return
     for envelope in parked:
-        if envelope.event_type == intake.CONSENT_CHANGED:
+        if envelope.event_type in _CONSENT_CHANGES:
             await on_consent_changed(notify, session, envelope)
     case = await load_case(session, notify.tables, case_id)
     for envelope in parked:
-        if envelope.event_type == intake.CONSENT_CHANGED:
+        if envelope.event_type in _CONSENT_CHANGES:
             continue
         if await _remember_coordinator(notify, session, envelope):
             case = await load_case(session, notify.tables, case_id)

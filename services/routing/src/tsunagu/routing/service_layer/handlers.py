@@ -4,7 +4,9 @@ Each message handler runs inside the consumer's inbox transaction (``runtime.con
 rows and its outbox events commit together with the inbox record, or not at all. Events go to
 ``routing.case.v1`` (the case's closed loop, read by intake), to the programme's own topic
 ``routing.programme.<programme>.v1`` (read by the programme's team) and to the food desk's
-``routing.food.v1`` (what a handout needs, never a concern: ADR 24); all are keyed by case id.
+``routing.food.v1`` (what a handout needs, never a concern: ADR 24) and notify's
+``routing.notify.v1`` (the twin of each ``routing.case.v1`` event, without reasons: ADR 25);
+all are keyed by case id.
 
 An event about a case routing has not routed yet (``case_updated``, ``consent_changed``,
 ``referral_requested``) is parked, not dead-lettered, and applied when the case's
@@ -58,7 +60,12 @@ from tsunagu.shared.contracts.codes import Programme, ReferralRole, ReferralStat
 from tsunagu.shared.contracts.envelope import Envelope, new_id
 from tsunagu.shared.contracts.reasons import Reason, ReasonCode
 from tsunagu.shared.contracts.registry import parse, schema_version_of
-from tsunagu.shared.contracts.topics import ROUTING_CASE, ROUTING_FOOD, programme_topic_name
+from tsunagu.shared.contracts.topics import (
+    ROUTING_CASE,
+    ROUTING_FOOD,
+    ROUTING_NOTIFY,
+    programme_topic_name,
+)
 from tsunagu.shared.logs import get_logger
 from tsunagu.shared.messaging import PermanentError
 from tsunagu.shared.outbox import OutboxWriter
@@ -70,6 +77,7 @@ log = get_logger(__name__)
 SYSTEM = "routing"
 CASE_TOPIC = ROUTING_CASE.name
 FOOD_TOPIC = ROUTING_FOOD.name
+NOTIFY_TOPIC = ROUTING_NOTIFY.name
 
 
 @dataclass(frozen=True)
@@ -98,7 +106,11 @@ class Routing:
         cause: Envelope | None = None,
     ) -> None:
         """Add the event to the outbox once per topic (each copy has its own event id), under
-        the schema version of its contract (routing's own, or intake's for a forwarded one)."""
+        the schema version of its contract (routing's own, or intake's for a forwarded one).
+
+        An event on ``routing.case.v1`` is followed at once by its twin for notify on
+        ``routing.notify.v1``, without reasons (ADR 25): every event notify reads from routing
+        passes here, so notify's topic is told the same, in the same order."""
         for topic in topics:
             envelope = self.outbox.envelope(
                 event_type,
@@ -109,6 +121,20 @@ class Routing:
             await self.outbox.add(
                 session, topic=topic, aggregatetype="case", aggregateid=case_id, envelope=envelope
             )
+            if topic == CASE_TOPIC:
+                await self._tell_notify(session, envelope, case_id)
+
+    async def _tell_notify(self, session: AsyncSession, envelope: Envelope, case_id: str) -> None:
+        twin_type, model = routing_events.NOTIFY_TWINS[envelope.event_type]
+        twin = self.outbox.twin(
+            envelope,
+            twin_type,
+            model.model_validate(envelope.data).model_dump(mode="json"),
+            schema_version=schema_version_of(twin_type),
+        )
+        await self.outbox.add(
+            session, topic=NOTIFY_TOPIC, aggregatetype="case", aggregateid=case_id, envelope=twin
+        )
 
 
 # --- case_created ---------------------------------------------------------------------------
