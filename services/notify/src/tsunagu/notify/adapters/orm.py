@@ -65,7 +65,7 @@ class NotifyTables(ServiceTables):
             # Someone at home may be a danger: only safe_channel, never a letter (0002).
             Column("at_risk", Boolean, nullable=False, server_default=text("false")),
             Column("safe_channel", String(16)),
-            # The coordinator of a compound case (routing's case_routed): told of declines and
+            # The coordinator of a compound case (routing's notify_case_routed): told of declines and
             # closures (0005).
             Column("coordinator", String(32)),
             # When intake made the consent (and contact) held here: an older event never
@@ -89,8 +89,8 @@ class NotifyTables(ServiceTables):
             Index("ix_case_programme_programme", "programme"),
         )
         # An event about a case notify has not heard of yet (topics are not ordered with
-        # each other, a case_created may be dead-lettered and replayed later): planned or
-        # applied when the case's case_created arrives (tsunagu.shared.parking).
+        # each other, a contact_case_created may be dead-lettered and replayed later): planned
+        # or applied when the case's contact_case_created arrives (tsunagu.shared.parking).
         self.parked_event = parked_event_table(self.metadata)
         # One message owed to one recipient, or the recorded decision not to send it.
         self.delivery = Table(
