@@ -106,7 +106,9 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     handler = _StdoutHandler()
     handler.setFormatter(SafeFormatter("%(message)s"))
     logging.basicConfig(handlers=[handler], level=level.upper(), force=True)
-    for noisy in ("aiokafka", "kafka", "uvicorn.access"):
+    # aiosmtpd ("mail.log": the dev mail catcher, and tests' SMTP servers) logs every
+    # connection's open and close at INFO.
+    for noisy in ("aiokafka", "kafka", "uvicorn.access", "mail.log"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     structlog.configure(
         processors=[
