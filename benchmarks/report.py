@@ -171,6 +171,8 @@ def render_lag(lag: dict[str, Any]) -> list[str]:
 def render_database(db: dict[str, Any]) -> list[str]:
     states = ", ".join(f"{k} {v:g}" for k, v in db.get("mean_connections", {}).items() if v >= 0.05)
     lines = [f"    database connections (mean): {states or 'none'}"]
+    if db.get("deadlocks") is not None:
+        lines.append(f"      deadlocks counted by PostgreSQL: {db['deadlocks']}")
     for w in db.get("lock_waits", []):
         if w["mean_waiting"] < 0.05:
             continue

@@ -9,6 +9,7 @@ part once (every backend maps the same shared buffers).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 import time
@@ -134,6 +135,8 @@ class ResourceSampler:
         return out
 
 
+_DEADLOCKS = "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
+
 _ACTIVITY = """
 SELECT state, wait_event_type, wait_event, application_name,
        left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query
@@ -147,14 +150,18 @@ class DbWaitSampler:
     """What the run's database connections are doing, sampled from ``pg_stat_activity``.
 
     ``window(t0, t1)`` gives the mean number of connections per state (``active``,
-    ``idle in transaction``, ``waiting: Lock/transactionid`` ...) and the statements most often
-    waiting on a lock: where many connections queue behind one row, throughput is serialised.
+    ``idle in transaction``, ``waiting: Lock/transactionid`` ...), the statements most often
+    waiting on a lock (where many connections queue behind one row, throughput is serialised),
+    and the deadlocks PostgreSQL counted in the database meanwhile (``pg_stat_database``; a
+    backend reports them within a second or so of its transaction, so the last ones of a window
+    may be counted in the next).
     """
 
     def __init__(self, dsn: str, interval: float = 0.25) -> None:
         self.dsn = dsn
         self.interval = interval
         self._samples: list[tuple[float, list[tuple[str, str]]]] = []
+        self._deadlocks: list[tuple[float, int]] = []
         self._task: Any = None
         self._conn: Any = None
 
@@ -195,7 +202,10 @@ class DbWaitSampler:
                 if state != "idle" and r["application_name"]:
                     state += f" ({r['application_name']})"  # the service (db.create_engine)
                 sample.append((state, r["query"] or ""))
-            self._samples.append((time.perf_counter(), sample))
+            now = time.perf_counter()
+            self._samples.append((now, sample))
+            with contextlib.suppress(Exception):
+                self._deadlocks.append((now, int(await self._conn.fetchval(_DEADLOCKS) or 0)))
             await asyncio.sleep(self.interval)
 
     def window(self, t0: float, t1: float) -> dict[str, Any]:
@@ -211,7 +221,9 @@ class DbWaitSampler:
                 if state.startswith("waiting: Lock"):
                     lock_queries[query] = lock_queries.get(query, 0) + 1 / n
         top = sorted(lock_queries.items(), key=lambda kv: -kv[1])[:3]
+        counted = [d for t, d in self._deadlocks if t0 <= t <= t1]
         return {
+            "deadlocks": counted[-1] - counted[0] if counted else None,
             "samples": n,
             "mean_connections": {
                 k: round(v, 2) for k, v in sorted(states.items(), key=lambda kv: -kv[1])

@@ -11,6 +11,7 @@ from tsunagu.shared.contracts.topics import (
     REPORTS_GROUP_SUFFIX,
     ROUTING_CASE,
 )
+from tsunagu.shared.messaging import IdempotentConsumer
 from tsunagu.shared.runtime import ServiceRuntime
 
 
@@ -30,12 +31,19 @@ def register(runtime: ServiceRuntime, *, consumer: str | None = None) -> None:
         prepare=read_model.prepare,
     )
     runtime.consume([FOOD.name], FOOD_HANDLERS, consumer=consumer, prepare=read_model.prepare)
-    reports = (consumer or runtime.settings.service) + REPORTS_GROUP_SUFFIX
-    runtime.consume([INTAKE_CASE.name], report_facts.CASE_HANDLERS, consumer=reports)
-    runtime.consume(
-        [ROUTING_CASE.name],
-        report_facts.ROUTING_HANDLERS,
-        consumer=reports,
-        max_schema_version=routing_version,
+    register_reports(runtime, (consumer or runtime.settings.service) + REPORTS_GROUP_SUFFIX)
+
+
+def register_reports(runtime: ServiceRuntime, group: str) -> IdempotentConsumer:
+    """The report facts: one consumer of the three topics, whose batches write each table's
+    rows with one statement in key order (``report_facts``), so no two of its transactions
+    lock the same cases' rows in different orders. Topics of version 1 are read with routing's
+    version, as notify's consumer of several topics does."""
+    return runtime.consume(
+        [INTAKE_CASE.name, ROUTING_CASE.name, FOOD.name],
+        report_facts.HANDLERS,
+        consumer=group,
+        max_schema_version=routing.SCHEMA_VERSION,
+        prepare=report_facts.prepare,
+        finish=report_facts.finish,
     )
-    runtime.consume([FOOD.name], report_facts.FOOD_HANDLERS, consumer=reports)

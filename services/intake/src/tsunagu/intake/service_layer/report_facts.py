@@ -9,20 +9,29 @@ stays as it was.
 
 Events arrive in any order across topics (routing may be read before intake's own
 ``case_created``): each handler writes only its own columns, creating the case's fact row if it
-is not there yet.
+is not there yet. Within a topic a case's events come in order (they share a partition), and a
+batch writes what they did as if applied one after the other.
+
+One consumer reads the three topics, so that one transaction at a time writes a process's facts,
+and every transaction takes the rows' locks in one order (below): the three consumers it
+replaced locked the same cases' rows in different orders and deadlocked under load.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select, update
+import orjson
+from sqlalchemy import Table, TextClause, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tsunagu.intake.adapters.orm import tables
+from tsunagu.intake.domain.fact_changes import FIRST, SET, Change, fold
 from tsunagu.shared.contracts import food, intake, routing
 from tsunagu.shared.contracts.codes import ReferralStatus
 from tsunagu.shared.contracts.envelope import Envelope
@@ -41,22 +50,17 @@ def as_code(value: str | None) -> str | None:
     return value if _CODE.match(value) else OTHER
 
 
-async def pseudonym(session: AsyncSession, kind: str, subject_id: str) -> str:
-    """The subject's pseudonym, made on first use (concurrent first uses agree)."""
-    return (await pseudonyms(session, [(kind, subject_id)]))[(kind, subject_id)]
-
-
 async def pseudonyms(
     session: AsyncSession, subjects: list[tuple[str, str]]
 ) -> dict[tuple[str, str], str]:
     """The pseudonyms of ``(kind, subject_id)`` pairs, made on first use (concurrent first
     uses agree), in one statement: a pseudonym already made is kept and returned (the no-op
-    update returns it). Rows are locked in the order given."""
+    update returns it). Rows are locked in key order."""
     p = tables.report_pseudonym
     statement = insert(p).values(
         [
             {"kind": kind, "subject_id": subject_id, "pseudonym": str(uuid.uuid4())}
-            for kind, subject_id in dict.fromkeys(subjects)
+            for kind, subject_id in sorted(set(subjects))
         ]
     )
     found = await session.execute(
@@ -67,166 +71,391 @@ async def pseudonyms(
     return {(row.kind, row.subject_id): str(row.pseudonym) for row in found}
 
 
-async def _fact(session: AsyncSession, case_id: str, **values: Any) -> str:
-    """The case's fact row (created if missing) with ``values`` set; returns its fact id."""
-    c = tables.report_case
-    row = {"concerns": [], **values}
-    statement = insert(c).values(fact_id=str(uuid.uuid4()), case_id=case_id, **row)
-    statement = (
-        statement.on_conflict_do_update(index_elements=[c.c.case_id], set_=values)
-        if values
-        else statement.on_conflict_do_update(
-            index_elements=[c.c.case_id], set_={"case_id": statement.excluded.case_id}
-        )
-    )
-    fact_id = await session.scalar(statement.returning(c.c.fact_id))
-    assert fact_id is not None
-    return str(fact_id)
+# --- a batch's facts, written together ------------------------------------------------------
+#
+# The handlers do not write: each folds what its event does into the batch's ``_Facts`` (one
+# ``Change`` per row, ``domain.fact_changes``), and ``finish`` writes them once the batch's
+# handlers are done, with one statement per table, in one lock order: pseudonyms, then cases,
+# then referrals, then handouts, each sorted by its key. Two transactions writing facts of the
+# same cases (a second intake, an erasure) therefore wait for each other and never deadlock.
+# A record applied on its own (no ``prepare``) writes its facts at once, the same way.
 
 
-def _once(referrals: list[Any]) -> list[Any]:
-    """Each referral once (the last wins, as one statement per referral would have it): one
-    multi-row upsert may not touch a row twice."""
-    return list({referral.referral_id: referral for referral in referrals}.values())
+@dataclass
+class _Facts:
+    """What a batch's handlers left to write."""
+
+    subjects: set[tuple[str, str]] = field(default_factory=set)
+    cases: dict[str, Change] = field(default_factory=dict)
+    referrals: dict[str, Change] = field(default_factory=dict)
+    #: handout id → its row; the first one wins, as ``ON CONFLICT DO NOTHING`` would have it
+    parcels: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def _urgent(facts: intake.CaseFacts) -> bool:
-    return facts.urgent.no_food_today or facts.urgent.eviction_within_7_days
+@dataclass(frozen=True)
+class _Pseudonym:
+    """A pseudonym column's value before the batch's pseudonyms are made."""
+
+    kind: str
+    subject_id: str
+
+
+@dataclass(frozen=True)
+class _FactOf:
+    """A ``fact_id`` column's value: the fact row of this case, once written."""
+
+    case_id: str
+
+
+_CASE_DEFAULTS: dict[str, Any] = {
+    "event_id": None,
+    "resident_key": None,
+    "household_key": None,
+    "concerns": [],
+    "urgent": False,
+    "compound": False,
+    "taken_at": None,
+}
+_REFERRAL_DEFAULTS: dict[str, Any] = {
+    "routed_at": None,
+    "accepted_at": None,
+    "escalated": False,
+    "decline_reason": None,
+    "outcome": None,
+}
+
+_BATCH = "tsunagu_intake_report_facts"  # session.info key: (the transaction, its _Facts)
+
+
+async def prepare(session: AsyncSession, batch: list[Envelope]) -> None:
+    """Before a consumer's batch: keep its facts to be written together at ``finish``."""
+    transaction = session.sync_session.get_transaction()
+    if transaction is not None:
+        session.info[_BATCH] = (transaction, _Facts())
+
+
+async def finish(session: AsyncSession) -> None:
+    """After a consumer's batch, before it commits: write the facts it gathered."""
+    held = session.info.pop(_BATCH, None)
+    if held is not None and held[0] is session.sync_session.get_transaction():
+        await _write(session, held[1])
+
+
+async def _apply(session: AsyncSession, gather: Callable[[_Facts], None]) -> None:
+    """Fold an event's facts into the batch's, or write them at once outside a batch."""
+    held = session.info.get(_BATCH)
+    if held is not None and held[0] is session.sync_session.get_transaction():
+        gather(held[1])
+        return
+    facts = _Facts()
+    gather(facts)
+    await _write(session, facts)
+
+
+def _case(facts: _Facts, case_id: str, **values: Any) -> None:
+    """The case's fact row (made if missing) with ``values`` set."""
+    fold(facts.cases, case_id, Change.of(_CASE_DEFAULTS, set_=values))
+
+
+def _referral(facts: _Facts, case_id: str, referral_id: str, change: Change) -> None:
+    _case(facts, case_id)
+    fold(facts.referrals, referral_id, change)
+
+
+def _urgent(data: intake.CaseFacts) -> bool:
+    return data.urgent.no_food_today or data.urgent.eviction_within_7_days
 
 
 async def on_case_created(session: AsyncSession, envelope: Envelope) -> None:
     data = parse(envelope, intake.CaseCreated)
-    resident, household = ("resident", data.resident_id), ("household", data.household_id)
-    keys = await pseudonyms(session, [resident, household])
-    await _fact(
-        session,
-        data.case_id,
-        event_id=data.event_id,
-        resident_key=keys[resident],
-        household_key=keys[household],
-        concerns=[c.value for c in data.facts.concerns],
-        urgent=_urgent(data.facts),
-        taken_at=data.created_at,
-    )
+
+    def gather(facts: _Facts) -> None:
+        facts.subjects |= {("resident", data.resident_id), ("household", data.household_id)}
+        _case(
+            facts,
+            data.case_id,
+            event_id=data.event_id,
+            resident_key=_Pseudonym("resident", data.resident_id),
+            household_key=_Pseudonym("household", data.household_id),
+            concerns=[c.value for c in data.facts.concerns],
+            urgent=_urgent(data.facts),
+            taken_at=data.created_at,
+        )
+
+    await _apply(session, gather)
 
 
 async def on_case_updated(session: AsyncSession, envelope: Envelope) -> None:
     data = parse(envelope, intake.CaseUpdated)
-    await _fact(
+    concerns = [c.value for c in data.facts.concerns]
+    await _apply(
         session,
-        data.case_id,
-        concerns=[c.value for c in data.facts.concerns],
-        urgent=_urgent(data.facts),
+        lambda facts: _case(facts, data.case_id, concerns=concerns, urgent=_urgent(data.facts)),
     )
+
+
+def _routed(data: routing.CaseRouted | routing.CaseRerouted, facts: _Facts) -> None:
+    # Routing may find a case urgent that intake's flags did not say (never the reverse).
+    urgent = {"urgent": True} if data.urgent else {}
+    _case(facts, data.case_id, compound=data.compound, **urgent)
 
 
 async def on_case_routed(session: AsyncSession, envelope: Envelope) -> None:
     data = parse(envelope, routing.CaseRouted)
-    # Routing may find a case urgent that intake's flags did not say (never the reverse).
-    urgent = {"urgent": True} if data.urgent else {}
-    fact_id = await _fact(session, data.case_id, compound=data.compound, **urgent)
-    if not data.referrals:
-        return
-    r = tables.report_referral
-    # All of the case's referrals in one statement (each referral once in an event).
-    statement = insert(r).values(_referral_rows(data.referrals, fact_id, envelope.occurred_at))
-    await session.execute(
-        # A status change read first has the newer status: keep it, add when it was routed.
-        statement.on_conflict_do_update(
-            index_elements=[r.c.referral_id],
-            set_={
-                "fact_id": statement.excluded.fact_id,
-                "programme": statement.excluded.programme,
-                "routed_at": statement.excluded.routed_at,
-            },
-        )
-    )
+
+    def gather(facts: _Facts) -> None:
+        _routed(data, facts)
+        for referral in data.referrals:
+            # A status change read first has the newer status: keep it, add when it was routed.
+            change = Change.of(
+                _REFERRAL_DEFAULTS,
+                keep={"status": referral.status.value},
+                set_={
+                    "fact_id": _FactOf(data.case_id),
+                    "programme": referral.programme.value,
+                    "routed_at": envelope.occurred_at,
+                },
+            )
+            _referral(facts, data.case_id, referral.referral_id, change)
+
+    await _apply(session, gather)
 
 
 async def on_case_rerouted(session: AsyncSession, envelope: Envelope) -> None:
     """A corrected case routed again: every referral as it now stands, some added or withdrawn."""
     data = parse(envelope, routing.CaseRerouted)
-    urgent = {"urgent": True} if data.urgent else {}
-    fact_id = await _fact(session, data.case_id, compound=data.compound, **urgent)
-    if not data.referrals:
-        return
-    r = tables.report_referral
-    statement = insert(r).values(_referral_rows(data.referrals, fact_id, envelope.occurred_at))
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[r.c.referral_id],
-            set_={
-                "programme": statement.excluded.programme,
-                "status": statement.excluded.status,
-                "routed_at": func.coalesce(r.c.routed_at, statement.excluded.routed_at),
-            },
-        )
-    )
+
+    def gather(facts: _Facts) -> None:
+        _routed(data, facts)
+        for referral in data.referrals:
+            change = Change.of(
+                _REFERRAL_DEFAULTS,
+                keep={"fact_id": _FactOf(data.case_id)},
+                set_={"programme": referral.programme.value, "status": referral.status.value},
+                first={"routed_at": envelope.occurred_at},
+            )
+            _referral(facts, data.case_id, referral.referral_id, change)
+
+    await _apply(session, gather)
 
 
 async def on_referral_status_changed(session: AsyncSession, envelope: Envelope) -> None:
     data = parse(envelope, routing.ReferralStatusChanged)
-    fact_id = await _fact(session, data.case_id)
-    r = tables.report_referral
     changes: dict[str, Any] = {"status": data.status.value}
+    first: dict[str, Any] = {}
     if data.status is ReferralStatus.ACCEPTED:
-        changes["accepted_at"] = envelope.occurred_at
+        # The first acceptance counts for the time to acceptance.
+        first["accepted_at"] = envelope.occurred_at
     if data.status is ReferralStatus.DECLINED:
         changes["decline_reason"] = as_code(data.reason)
     if data.status is ReferralStatus.CLOSED:
         changes["outcome"] = as_code(data.outcome)
     if data.status is ReferralStatus.ESCALATED:
         changes["escalated"] = True
-    statement = insert(r).values(
-        referral_id=data.referral_id,
-        fact_id=fact_id,
-        programme=data.programme.value,
-        **changes,
+    change = Change.of(
+        _REFERRAL_DEFAULTS,
+        keep={"fact_id": _FactOf(data.case_id), "programme": data.programme.value},
+        set_=changes,
+        first=first,
     )
-    if "accepted_at" in changes:
-        # The first acceptance counts for the time to acceptance.
-        changes["accepted_at"] = func.coalesce(r.c.accepted_at, statement.excluded.accepted_at)
-    await session.execute(
-        statement.on_conflict_do_update(index_elements=[r.c.referral_id], set_=changes)
-    )
+    await _apply(session, lambda facts: _referral(facts, data.case_id, data.referral_id, change))
 
 
 async def on_referral_escalated(session: AsyncSession, envelope: Envelope) -> None:
     data = parse(envelope, routing.ReferralEscalated)
-    fact_id = await _fact(session, data.case_id)
-    r = tables.report_referral
-    await session.execute(
-        insert(r)
-        .values(
-            referral_id=data.referral_id,
-            fact_id=fact_id,
-            programme=data.programme.value,
-            status=ReferralStatus.PENDING.value,
-            escalated=True,
-        )
-        .on_conflict_do_update(index_elements=[r.c.referral_id], set_={"escalated": True})
+    change = Change.of(
+        _REFERRAL_DEFAULTS,
+        keep={
+            "fact_id": _FactOf(data.case_id),
+            "programme": data.programme.value,
+            "status": ReferralStatus.PENDING.value,
+        },
+        set_={"escalated": True},
     )
+    await _apply(session, lambda facts: _referral(facts, data.case_id, data.referral_id, change))
 
 
 async def on_parcel_handed_out(session: AsyncSession, envelope: Envelope) -> None:
     data = parse(envelope, food.ParcelHandedOut)
-    # Pseudonym first, then the fact row: the same order as case_created, so that the two
-    # consumers of the report group never wait on each other's locks in opposite orders.
-    household_key = await pseudonym(session, "household", data.household_id)
-    fact_id = await _fact(session, data.case_id)
-    p = tables.report_parcel
-    await session.execute(
-        insert(p)
-        .values(
-            handout_id=data.handout_id,
-            fact_id=fact_id,
-            event_id=data.event_id,
-            household_key=household_key,
-            parcel_type=data.parcel_type.value,
-            handed_out_at=data.handed_out_at,
+
+    def gather(facts: _Facts) -> None:
+        facts.subjects.add(("household", data.household_id))
+        _case(facts, data.case_id)
+        facts.parcels.setdefault(
+            data.handout_id,
+            {
+                "handout_id": data.handout_id,
+                "fact_id": _FactOf(data.case_id),
+                "event_id": data.event_id,
+                "household_key": _Pseudonym("household", data.household_id),
+                "parcel_type": data.parcel_type.value,
+                "handed_out_at": data.handed_out_at,
+            },
         )
-        .on_conflict_do_nothing(index_elements=[p.c.handout_id])
+
+    await _apply(session, gather)
+
+
+async def _write(session: AsyncSession, facts: _Facts) -> None:
+    """Write a batch's facts: one statement per table, each table's rows in key order."""
+    keys = await pseudonyms(session, list(facts.subjects)) if facts.subjects else {}
+    if not facts.cases:
+        return
+    fact_ids = await _upsert_cases(session, facts.cases, keys)
+
+    def resolved(value: Any) -> Any:
+        if isinstance(value, _Pseudonym):
+            return keys[(value.kind, value.subject_id)]
+        if isinstance(value, _FactOf):
+            return fact_ids[value.case_id]
+        return value
+
+    if facts.referrals:
+        await _upsert(
+            session,
+            _REFERRALS,
+            {
+                referral_id: {column: resolved(v) for column, v in change.insert.items()}
+                for referral_id, change in facts.referrals.items()
+            },
+            {referral_id: change.ops for referral_id, change in facts.referrals.items()},
+        )
+    if facts.parcels:
+        p = tables.report_parcel
+        await session.execute(
+            insert(p)
+            .values(
+                [
+                    {column: resolved(v) for column, v in facts.parcels[handout_id].items()}
+                    for handout_id in sorted(facts.parcels)
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=[p.c.handout_id])
+        )
+
+
+async def _upsert_cases(
+    session: AsyncSession, cases: dict[str, Change], keys: dict[tuple[str, str], str]
+) -> dict[str, str]:
+    """Upsert the batch's case fact rows; returns each case's fact id."""
+
+    def value(v: Any) -> Any:
+        return keys[(v.kind, v.subject_id)] if isinstance(v, _Pseudonym) else v
+
+    rows = {
+        case_id: {"fact_id": str(uuid.uuid4())}
+        | {column: value(v) for column, v in change.insert.items()}
+        for case_id, change in cases.items()
+    }
+    found = await _upsert(
+        session, _CASES, rows, {case_id: change.ops for case_id, change in cases.items()}
     )
+    return {row.case_id: str(row.fact_id) for row in found}
+
+
+@dataclass(frozen=True)
+class _Upsert:
+    """One multi-row upsert of a fact table whose rows each carry their own ops.
+
+    ``INSERT … SELECT … FROM unnest(…) ORDER BY key ON CONFLICT (key) DO UPDATE``: the rows are
+    inserted (or found) in key order, which is the lock order; on conflict each column follows
+    its row's op (``s`` set, ``f`` fill if empty, else keep), the character at the column's
+    position in the row's op string."""
+
+    statement: TextClause
+    key: str
+    columns: dict[str, str]
+    updatable: tuple[str, ...]
+
+
+def _upsert_statement(
+    table: Table, key: str, columns: dict[str, str], updatable: tuple[str, ...], returning: str
+) -> _Upsert:
+    """``columns``: name → PostgreSQL type of every column written, the key first. Built once
+    at import from the names below (the table's own columns), never from input."""
+    assert set(columns) <= set(table.c.keys()) and set(updatable) <= set(columns), table.name
+    names = ", ".join(columns)
+    arrays = ", ".join(
+        f"CAST(:{name} AS {'text' if kind == 'jsonb' else kind}[])"
+        for name, kind in columns.items()
+    )
+    chosen = ", ".join(
+        f"CAST({name} AS jsonb)" if kind == "jsonb" else name for name, kind in columns.items()
+    )
+    ops = f"(SELECT v._ops FROM v WHERE v.{key} = excluded.{key})"  # noqa: S608
+    sets = ", ".join(
+        f"{name} = CASE substr({ops}, {position}, 1) WHEN '{SET}' THEN excluded.{name} "
+        f"WHEN '{FIRST}' THEN coalesce(t.{name}, excluded.{name}) ELSE t.{name} END"
+        for position, name in enumerate(updatable, start=1)
+    )
+    sql = (
+        f"WITH v AS (SELECT * FROM unnest({arrays}, CAST(:_ops AS text[])) AS v({names}, _ops)) "  # noqa: S608
+        f"INSERT INTO {table.fullname} AS t ({names}) SELECT {chosen} FROM v ORDER BY {key} "
+        f"ON CONFLICT ({key}) DO UPDATE SET {sets} RETURNING {returning}"
+    )
+    return _Upsert(text(sql), key, columns, updatable)
+
+
+_CASES = _upsert_statement(
+    tables.report_case,
+    "case_id",
+    {
+        "case_id": "text",
+        "fact_id": "text",
+        "event_id": "text",
+        "resident_key": "text",
+        "household_key": "text",
+        "concerns": "jsonb",
+        "urgent": "boolean",
+        "compound": "boolean",
+        "taken_at": "timestamptz",
+    },
+    ("event_id", "resident_key", "household_key", "concerns", "urgent", "compound", "taken_at"),
+    "case_id, fact_id",
+)
+_REFERRALS = _upsert_statement(
+    tables.report_referral,
+    "referral_id",
+    {
+        "referral_id": "text",
+        "fact_id": "text",
+        "programme": "text",
+        "status": "text",
+        "routed_at": "timestamptz",
+        "accepted_at": "timestamptz",
+        "escalated": "boolean",
+        "decline_reason": "text",
+        "outcome": "text",
+    },
+    (
+        "fact_id",
+        "programme",
+        "status",
+        "routed_at",
+        "accepted_at",
+        "escalated",
+        "decline_reason",
+        "outcome",
+    ),
+    "referral_id",
+)
+
+
+async def _upsert(
+    session: AsyncSession,
+    upsert: _Upsert,
+    rows: dict[str, dict[str, Any]],
+    ops: dict[str, Mapping[str, str]],
+) -> list[Any]:
+    """Write ``rows`` (key → every column but the key) with their ``ops``, in key order."""
+    ordered = sorted(rows)
+    params: dict[str, list[Any]] = {upsert.key: ordered}
+    for name, kind in upsert.columns.items():
+        if name != upsert.key:
+            values = [rows[key][name] for key in ordered]
+            params[name] = [orjson.dumps(v).decode() for v in values] if kind == "jsonb" else values
+    params["_ops"] = ["".join(ops[key].get(c, "-") for c in upsert.updatable) for key in ordered]
+    return list(await session.execute(upsert.statement, params))
 
 
 async def forget_resident(session: AsyncSession, resident_id: str) -> int:
@@ -245,7 +474,16 @@ async def forget_resident(session: AsyncSession, resident_id: str) -> int:
         return 0
     await session.execute(p.delete().where(p.c.kind == "resident", p.c.subject_id == resident_id))
     c = tables.report_case
-    facts = list(await session.scalars(select(c.c.fact_id).where(c.c.resident_key == key)))
+    # Locked in the consumer's order (pseudonym, then cases by case id, then referrals and
+    # handouts by id), so an erasure and a batch of facts wait for each other, never deadlock.
+    facts = list(
+        await session.scalars(
+            select(c.c.fact_id)
+            .where(c.c.resident_key == key)
+            .order_by(c.c.case_id)
+            .with_for_update()
+        )
+    )
     if not facts:
         return 0
     await session.execute(update(c).where(c.c.fact_id.in_(facts)).values(case_id=None))
@@ -254,7 +492,7 @@ async def forget_resident(session: AsyncSession, resident_id: str) -> int:
         (tables.report_parcel, tables.report_parcel.c.handout_id),
     ):
         ids = list(await session.scalars(select(column).where(table.c.fact_id.in_(facts))))
-        for old in ids:
+        for old in sorted(ids):
             await session.execute(
                 update(table).where(column == old).values({column.name: str(uuid.uuid4())})
             )
@@ -272,17 +510,5 @@ ROUTING_HANDLERS = {
     routing.REFERRAL_ESCALATED: on_referral_escalated,
 }
 FOOD_HANDLERS = {food.PARCEL_HANDED_OUT: on_parcel_handed_out}
-
-
-def _referral_rows(referrals: list[Any], fact_id: str, routed_at: Any) -> list[dict[str, Any]]:
-    """A routed or rerouted case's referrals as report rows (each referral once)."""
-    return [
-        {
-            "referral_id": referral.referral_id,
-            "fact_id": fact_id,
-            "routed_at": routed_at,
-            "programme": referral.programme.value,
-            "status": referral.status.value,
-        }
-        for referral in _once(referrals)
-    ]
+#: The one consumer of the three topics (event types do not repeat across them).
+HANDLERS = CASE_HANDLERS | ROUTING_HANDLERS | FOOD_HANDLERS
