@@ -177,13 +177,20 @@ class KafkaServer:
         java = shutil.which("java") or "java"
         classpath = f"{libs}/*"
         if not (self.data_dir / "data" / "meta.properties").exists():
-            subprocess.run(
+            # One argument, "--cluster-id=…": a Kafka id is URL-safe base64 and one in 64
+            # begins with "-", which the tool would read as an option of its own.
+            formatted = subprocess.run(
                 [java, "-cp", classpath, "kafka.tools.StorageTool", "format",
-                 "-t", self.cluster_id or str(uuid.uuid4()), "-c", str(cfg),
+                 f"--cluster-id={self.cluster_id or _kafka_uuid()}", "-c", str(cfg),
                  "--ignore-formatted"],
-                check=True,
                 capture_output=True,
+                text=True,
             )  # fmt: skip
+            if formatted.returncode != 0:
+                raise RuntimeError(
+                    f"formatting Kafka's storage in {self.data_dir} failed:"
+                    f" {formatted.stderr.strip()[-2000:]}"
+                )
         out = open(self.data_dir / "logs" / "stdout.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
             [
