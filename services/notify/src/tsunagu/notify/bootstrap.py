@@ -28,6 +28,7 @@ from tsunagu.notify.entrypoints.http import create_dev_router, create_router
 from tsunagu.notify.entrypoints.pages import create_pages, dev_pages
 from tsunagu.notify.entrypoints.worker import SenderWorker
 from tsunagu.notify.service_layer import privacy
+from tsunagu.notify.service_layer.handoff import Handoff
 from tsunagu.notify.service_layer.recipients import AddressBook
 from tsunagu.notify.service_layer.scheduling import Notify, due_channel
 from tsunagu.notify.service_layer.sender import ChannelSet, Sender
@@ -62,12 +63,15 @@ class NotifyRuntime(ServiceRuntime):
         )
         self.background.append(self.audit_chainer)
         self.sealer = Sealer(self.keys, legacy=self.invitation_sealer)
+        # Deliveries due now go from the planning transaction to the sender below (ADR 27).
+        self.handoff = Handoff()
         self.notify = Notify(
             tables=tables,
             outbox=self.outbox,
             clock=clock,
             config=config,
             staff_url=config.staff_url or settings.intake_url,
+            handoff=self.handoff,
         )
         self.consumers = consumers.register(self, self.notify, consumer=config.consumer_name)
 
@@ -105,6 +109,7 @@ class NotifyRuntime(ServiceRuntime):
             self.sender,
             listener=Listener(settings.database_url, due_channel(tables.metadata.schema)),
             poll_seconds=config.poll_seconds,
+            handoff=self.handoff,
         )
         self.background.append(self.worker)
 

@@ -14,6 +14,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tsunagu.notify.adapters.orm import DUE_STATUSES, SUPPRESSED, tables
+from tsunagu.notify.service_layer import handoff
 from tsunagu.notify.service_layer.scheduling import flush_plans, forget_case
 from tsunagu.shared.contracts import intake
 from tsunagu.shared.contracts.envelope import Envelope, utcnow
@@ -36,13 +37,16 @@ async def on_resident_erased(session: AsyncSession, envelope: Envelope) -> None:
     await session.execute(delete(t.case_contact).where(t.case_contact.c.case_id == case_id))
     await session.execute(delete(t.parked_event).where(t.parked_event.c.case_id == case_id))
     d = t.delivery
-    await session.execute(
+    suppressed = await session.execute(
         update(d)
         .where(d.c.case_id == case_id, d.c.status.in_(DUE_STATUSES))
         .values(
             status=SUPPRESSED, reason=ERASED, next_attempt_at=None, lease_token=None, updated_at=now
         )
+        .returning(d.c.id)
     )
+    # Leased to the sender by this transaction (ADR 27): not handed over after all.
+    handoff.take_back(session, set(suppressed.scalars()))
     await session.execute(update(d).where(d.c.case_id == case_id).values(contact_sealed=None))
     await session.execute(
         update(t.letter).where(t.letter.c.case_id == case_id).values(document_sealed="")

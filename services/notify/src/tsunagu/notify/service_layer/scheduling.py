@@ -21,14 +21,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tsunagu.notify.adapters.orm import SCHEDULED, SUPPRESSED, TRANSIENT_FAILURE, NotifyTables
+from tsunagu.notify.adapters.orm import (
+    SCHEDULED,
+    SENDING,
+    SUPPRESSED,
+    TRANSIENT_FAILURE,
+    NotifyTables,
+)
 from tsunagu.notify.config import Clock, NotifyConfig
 from tsunagu.notify.domain.planning import (
     Plan,
@@ -38,7 +44,8 @@ from tsunagu.notify.domain.planning import (
     plan,
     plan_withdrawal_confirmation,
 )
-from tsunagu.notify.service_layer import journal
+from tsunagu.notify.service_layer import handoff, journal
+from tsunagu.notify.service_layer.handoff import Handoff
 from tsunagu.notify.service_layer.recipients import resident_contact
 from tsunagu.shared.contracts import intake, routing
 from tsunagu.shared.contracts.codes import Language, Programme, ReferralStatus, SharingBasis
@@ -84,6 +91,9 @@ class Notify:
     clock: Clock
     config: NotifyConfig
     staff_url: str
+    #: This process's sender, when it runs here: deliveries due now are handed to it at
+    #: commit, already leased (ADR 27).
+    handoff: Handoff | None = None
 
     def now(self) -> datetime:
         now = self.clock()
@@ -266,6 +276,10 @@ async def _cancel_team_messages(
     await flush_plans(session)  # a message planned earlier in this batch is cancelled too
     d = notify.tables.delivery
     now = notify.now()
+    # Not sent yet: scheduled, or leased to the sender by this very transaction (ADR 27).
+    unsent = d.c.status.in_([SCHEDULED, TRANSIENT_FAILURE])
+    if leased := handoff.tokens(session):
+        unsent = or_(unsent, and_(d.c.status == SENDING, d.c.lease_token.in_(leased)))
     cancelled = (
         await session.execute(
             update(d)
@@ -273,17 +287,19 @@ async def _cancel_team_messages(
                 d.c.case_id == case_id,
                 d.c.recipient_kind.in_([RecipientKind.TEAM.value, RecipientKind.SUPERVISOR.value]),
                 d.c.recipient_ref == programme,
-                d.c.status.in_([SCHEDULED, TRANSIENT_FAILURE]),
+                unsent,
             )
             .values(
                 status=SUPPRESSED,
                 reason=REFERRAL_WITHDRAWN,
                 next_attempt_at=None,
+                lease_token=None,
                 updated_at=now,
             )
             .returning(*d.c)
         )
     ).all()
+    handoff.take_back(session, {row.id for row in cancelled})
     await journal.record_many(
         session,
         notify.tables,
@@ -502,6 +518,7 @@ async def add_deliveries(
             "id": str(uuid.uuid4()),
             "status": SCHEDULED,
             "next_attempt_at": values["not_before"],
+            "lease_token": None,
             "created_at": now,
             "updated_at": now,
             "contact_sealed": None,
@@ -509,14 +526,33 @@ async def add_deliveries(
         }
         for values in many
     ]
-    inserted = await _insert_new(session, d, rows)
+    # Due now, and a sender runs here with room: inserted leased to it, as its claim would
+    # leave them, and handed to it at commit (ADR 27). The others are scheduled.
+    handoff = notify.handoff
+    room = handoff.room(session) if handoff is not None else 0
+    token = str(uuid.uuid4())
+    handing: set[str] = set()
+    for row in rows:
+        if len(handing) >= room:
+            break
+        if row["next_attempt_at"] <= now:
+            lease = timedelta(seconds=notify.config.lease_seconds)
+            row.update(status=SENDING, lease_token=token, next_attempt_at=now + lease)
+            handing.add(row["id"])
+    if handoff is not None and handing:
+        # Their room is taken while the insert runs, so that no other transaction takes it.
+        with handoff.reserved(len(handing)):
+            inserted = await _insert_new(session, d, rows, full=True)
+        handoff.hold(session, [inserted[i] for i in handing if i in inserted], token)
+    else:
+        inserted = await _insert_new(session, d, rows)
     added: list[str | None] = []
     for row in rows:
         if row["id"] not in inserted:
             added.append(None)
             continue
         added.append(str(row["id"]))
-        if row["next_attempt_at"] <= now:
+        if row["id"] not in handing and row["next_attempt_at"] <= now:
             await notify_at_commit(session, due_channel(d.schema))
         log.info(
             "delivery_scheduled",
@@ -525,23 +561,28 @@ async def add_deliveries(
             recipient_kind=row["recipient_kind"],
             case_id=row.get("case_id"),
             not_before=row["not_before"].isoformat(),
+            handed=row["id"] in handing,
         )
     return added
 
 
-async def _insert_new(session: AsyncSession, d: Any, rows: list[dict[str, Any]]) -> set[str]:
-    """Insert delivery rows, ``ROWS_PER_INSERT`` to a statement; the ids of those whose dedup
-    key was not taken yet (a key twice among the rows: the first is kept)."""
-    inserted: set[str] = set()
+async def _insert_new(
+    session: AsyncSession, d: Any, rows: list[dict[str, Any]], *, full: bool = False
+) -> dict[str, Mapping[str, Any]]:
+    """Insert delivery rows, ``ROWS_PER_INSERT`` to a statement; by id, those whose dedup key
+    was not taken yet (a key twice among the rows: the first is kept), as written when
+    ``full`` (else their ids only)."""
+    inserted: dict[str, Mapping[str, Any]] = {}
+    columns = tuple(d.c) if full else (d.c.id,)
     for start in range(0, len(rows), ROWS_PER_INSERT):
-        inserted.update(
-            await session.scalars(
-                insert(d)
-                .values(rows[start : start + ROWS_PER_INSERT])
-                .on_conflict_do_nothing(index_elements=[d.c.dedup_key])
-                .returning(d.c.id)
-            )
+        written = await session.execute(
+            insert(d)
+            .values(rows[start : start + ROWS_PER_INSERT])
+            .on_conflict_do_nothing(index_elements=[d.c.dedup_key])
+            .returning(*columns)
         )
+        for row in written:
+            inserted[row.id] = row._mapping
     return inserted
 
 

@@ -2,6 +2,10 @@
 
 Claim → send → mark
 -------------------
+(A delivery due at once comes already claimed: the planning transaction of this process
+inserted it leased to this sender and hands it over at commit, ``take``; ADR 27. It is then
+sent and marked as below, the residents' consent read just before.)
+
 1. **Claim** (one short transaction): due rows (``next_attempt_at <= now``, status
    scheduled / transient_failure / an expired ``sending``) are locked ``FOR UPDATE SKIP
    LOCKED`` and set to ``sending`` with a fresh ``lease_token`` and ``next_attempt_at = now +
@@ -208,17 +212,93 @@ class Sender:
     #: Deliveries put back since the last warning that keys were unavailable, and when it was.
     _key_waits: int = field(default=0, init=False, repr=False)
     _key_logged_at: float = field(default=float("-inf"), init=False, repr=False)
+    #: Sends claimed or handed over (ADR 27) and not yet done, with those reserved by
+    #: planning transactions still open: at most ``batch_size``, so a lease outlasts them.
+    _in_flight: int = field(default=0, init=False, repr=False)
+    _handed: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
 
     async def close(self) -> None:
         await self.channels.close()
 
     async def run_once(self) -> int:
         """Claim one batch and deliver it; returns how many deliveries were claimed."""
-        claimed = await self.claim()
-        if claimed:
-            await self._prefetch_keys(claimed)
-            await asyncio.gather(*(self._deliver_safely(c) for c in claimed))
+        room = self.room()
+        if room == 0:
+            return 0  # a batch's worth is in flight (handed over); the next poll looks again
+        self.reserve(room)
+        claimed: list[Claimed] = []
+        try:
+            claimed = await self.claim(limit=room)
+        finally:
+            self.release(room - len(claimed))
+        try:
+            if claimed:
+                await self._deliver_all(claimed)
+        finally:
+            self.release(len(claimed))
         return len(claimed)
+
+    async def _deliver_all(self, claimed: Sequence[Claimed]) -> None:
+        await self._prefetch_keys(claimed)
+        await asyncio.gather(*(self._deliver_safely(c) for c in claimed))
+
+    # --- 0. deliveries handed over by the planning transaction (ADR 27) -----------------------
+
+    def room(self) -> int:
+        """How many more sends may start now."""
+        return max(0, self.batch_size - self._in_flight)
+
+    def reserve(self, count: int) -> None:
+        self._in_flight += count
+
+    def release(self, count: int) -> None:
+        self._in_flight = max(0, self._in_flight - count)
+
+    def take(self, rows: list[Mapping[str, Any]], token: str) -> None:
+        """Deliveries a planning transaction of this process just committed, leased under
+        ``token`` (their room already reserved): sent now, without a claim. Called at commit."""
+        task = asyncio.get_running_loop().create_task(self._send_taken(rows, token))
+        self._handed.add(task)
+        task.add_done_callback(self._handed.discard)
+
+    async def wait_for_handed(self) -> None:
+        """Until the sends handed over so far are done and marked."""
+        while self._handed:
+            await asyncio.gather(*tuple(self._handed), return_exceptions=True)
+
+    async def _send_taken(self, rows: list[Mapping[str, Any]], token: str) -> None:
+        try:
+            try:
+                # Consent as it is now, read moments before the send (as with a claim).
+                cases = await self._read_cases(rows)
+            except Exception as exc:
+                # Left leased: any sender claims them when the lease runs out.
+                log.warning(
+                    "handed_deliveries_left_to_lease", size=len(rows), error=type(exc).__name__
+                )
+                return
+            claimed = [Claimed(dict(r), token, cases.get(r["recipient_ref"])) for r in rows]
+            await self._deliver_all(claimed)
+        finally:
+            self.release(len(rows))
+
+    async def _read_cases(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+        """The residents' cases of ``rows``, with database faults waited out for a while."""
+        if not any(r["recipient_kind"] == RecipientKind.RESIDENT for r in rows):
+            return {}
+        async for trying in AsyncRetrying(
+            retry=retry_if_exception(is_transient),
+            stop=stop_before_delay(0.5 * self.lease.total_seconds()),
+            wait=wait_exponential(multiplier=0.2, max=5.0),
+            reraise=True,
+        ):
+            with trying:
+                async with self.sessions() as session:
+                    conn = await session.connection(
+                        execution_options={"isolation_level": "AUTOCOMMIT"}
+                    )
+                    return await self._cases_of_residents(conn, rows)
+        return {}  # not reached: the last try returns or raises
 
     async def _prefetch_keys(self, claimed: Sequence[Claimed]) -> None:
         """The residents' contact keys of the whole batch in one request to intake, rather
@@ -236,7 +316,7 @@ class Sender:
 
     # --- 1. claim ---------------------------------------------------------------------------
 
-    async def claim(self) -> list[Claimed]:
+    async def claim(self, *, limit: int | None = None) -> list[Claimed]:
         """Take the due deliveries of a batch (most urgent, then longest due, first) with one
         statement in a transaction of its own: the rows are locked (``SKIP LOCKED``), leased to
         this sender and committed at once, so a claim is one round trip, not four, on every
@@ -248,7 +328,7 @@ class Sender:
             select(d.c.id, d.c.status, d.c.next_attempt_at)
             .where(d.c.status.in_(DUE_STATUSES), d.c.next_attempt_at <= now)
             .order_by(d.c.urgent.desc(), d.c.next_attempt_at)
-            .limit(self.batch_size)
+            .limit(limit or self.batch_size)
             .with_for_update(skip_locked=True)
             .cte("due")
         )
@@ -268,7 +348,7 @@ class Sender:
             )
             if not rows:
                 return []
-            cases = await self._cases_of_residents(conn, rows)
+            cases = await self._cases_of_residents(conn, [r._mapping for r in rows])
         claimed = []
         expired = [r.id for r in rows if r.was == SENDING]
         columns = [c.name for c in d.c]
@@ -284,11 +364,11 @@ class Sender:
         return claimed
 
     async def _cases_of_residents(
-        self, conn: AsyncConnection, rows: Sequence[Any]
+        self, conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]
     ) -> dict[str, Mapping[str, Any]]:
         """The contact and consent of every case whose resident is in the batch, in one query
-        (read right after the claim, moments before the send)."""
-        refs = {r.recipient_ref for r in rows if r.recipient_kind == RecipientKind.RESIDENT}
+        (read right after the claim or the hand-over, moments before the send)."""
+        refs = {r["recipient_ref"] for r in rows if r["recipient_kind"] == RecipientKind.RESIDENT}
         if not refs:
             return {}
         t = self.tables.case_contact

@@ -1,0 +1,200 @@
+"""Deliveries due now go from the planning transaction to the sender of the same process,
+already leased, without a claim (ADR 27): sent once, against consent as it is at send time,
+and left to their lease when the process dies after the planning commit."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from tsunagu.notify.service_layer.scheduling import on_event
+from tsunagu.shared.contracts.topics import INTAKE_CONTACT, ROUTING_NOTIFY, programme_topic_name
+
+from .conftest import TestClock, eventually, publish, resident_key, stop_notify
+from .events import (
+    case_created,
+    case_routed,
+    new_case,
+    referral_created,
+    referral_status_changed,
+)
+from .test_residents import DAY, delivery, status_is
+from .test_staff_messages import attempts_of, deliveries_of
+
+pytestmark = pytest.mark.integration
+
+#: The sender's own claim runs only when started or woken (while a claim is under way, its
+#: batch's room is taken and a plan falls back to scheduling, which these tests do not want).
+RARE_POLLS = 60
+
+#: A short lease (it must outlast every channel timeout and a batch's emails).
+SHORT_LEASE = {
+    "lease_seconds": 3,
+    "smtp_timeout_seconds": 1,
+    "sms_timeout_seconds": 1,
+    "webhook_timeout_seconds": 1,
+    "batch_size": 4,
+}
+
+
+def watch(runtime: Any) -> tuple[list[str], list[str]]:
+    """The delivery ids the sender was handed by planning, and those it claimed itself."""
+    handed: list[str] = []
+    claimed: list[str] = []
+    sender = runtime.sender
+    take, claim = sender.take, sender.claim
+
+    def taking(rows: list[Any], token: str) -> None:
+        handed.extend(r["id"] for r in rows)
+        take(rows, token)
+
+    async def claiming(**options: Any) -> Any:
+        batch = await claim(**options)
+        claimed.extend(c.row["id"] for c in batch)
+        return batch
+
+    sender.take, sender.claim = taking, claiming
+    return handed, claimed
+
+
+async def test_a_delivery_due_now_is_sent_without_a_claim(start_notify, smtp, producer):
+    runtime = await start_notify(smtp_port=smtp.port, poll_seconds=RARE_POLLS)
+    handed, claimed = watch(runtime)
+    case_id, number = new_case()
+    await publish(
+        producer,
+        programme_topic_name("welfare_fund"),
+        referral_created(case_id, number, "welfare_fund"),
+        case_id,
+    )
+
+    async def sent() -> Any:
+        rows = await deliveries_of(runtime, case_id)
+        return rows[0] if rows and rows[0]["status"] == "sent" else None
+
+    row = await eventually(sent)
+    assert row["id"] in handed, "handed to the sender by the planning transaction"
+    assert row["id"] not in claimed, "no claim of its own"
+    assert (row["attempts"], row["lease_token"]) == (1, None)
+    assert [a["status"] for a in await attempts_of(runtime, row["id"])] == ["sent"]
+    await asyncio.sleep(0.5)  # a few more sender polls: nothing else goes out
+    assert len(smtp.mails(containing=number)) == 1
+
+
+async def test_a_sender_killed_after_the_planning_commit_leaves_it_to_be_sent_once_after_the_lease(
+    start_notify, runtimes, smtp, producer
+):
+    first = await start_notify(smtp_port=smtp.port, poll_seconds=RARE_POLLS, **SHORT_LEASE)
+    # The process dies right after the planning commit: its sender never sends what it was
+    # handed (and it is stopped below, before the lease runs out).
+    first.sender.take = lambda rows, token: None
+    case_id, number = new_case()
+    await publish(
+        producer,
+        programme_topic_name("welfare_fund"),
+        referral_created(case_id, number, "welfare_fund"),
+        case_id,
+    )
+    [row] = await eventually(lambda: deliveries_of(first, case_id))
+    # Inserted already claimed: leased to the planning process for the lease's length.
+    assert row["status"] == "sending" and row["lease_token"] is not None
+    assert row["next_attempt_at"] - row["created_at"] == timedelta(seconds=3)
+    await stop_notify(first, runtimes)
+    assert smtp.mails(containing=number) == []
+
+    second = await start_notify(smtp_port=smtp.port, **SHORT_LEASE)
+
+    async def sent() -> Any:
+        [now] = await deliveries_of(second, case_id)
+        return now if now["status"] == "sent" else None
+
+    done = await eventually(sent, timeout=30)
+    attempts = await attempts_of(second, done["id"])
+    assert [(a["status"], a["error"]) for a in attempts] == [
+        ("transient_failure", "lease_expired"),
+        ("sent", None),
+    ]
+    assert attempts[-1]["at"] >= row["next_attempt_at"], "not before the lease ran out"
+    await asyncio.sleep(0.5)
+    assert len(smtp.mails(containing=number)) == 1
+
+
+async def test_consent_withdrawn_between_the_planning_commit_and_the_send_stops_the_message(
+    start_notify, settings, smtp, producer
+):
+    # The planning transaction leased the resident's acknowledgement to the sender; before
+    # the sender got to it, the resident chose "do not contact" (another consumer or replica
+    # applied the change). The sender reads consent as it is now, and sends nothing.
+    runtime = await start_notify(TestClock(DAY), smtp_port=smtp.port, poll_seconds=RARE_POLLS)
+    case_id, number = new_case()
+    resident = f"{case_id}@resident.example.jp"
+    created = case_created(settings, case_id, number, channels=["email"], email=resident)
+    routed = case_routed(case_id, number)
+    key = resident_key(routed, case_id, "acknowledgement")
+    sender, t = runtime.sender, runtime.tables.case_contact
+    take = sender.take
+    handed: list[str] = []
+
+    async def withdraw_then_send(rows: list[Any], token: str) -> None:
+        if any(r["dedup_key"] == key for r in rows):
+            handed.append(key)
+            async with runtime.sessions() as session, session.begin():
+                await session.execute(
+                    update(t).where(t.c.case_id == case_id).values(channels=["none"])
+                )
+        take(rows, token)
+
+    held: set[asyncio.Task[None]] = set()
+
+    def taking(rows: list[Any], token: str) -> None:
+        task = asyncio.get_running_loop().create_task(withdraw_then_send(rows, token))
+        held.add(task)
+
+    sender.take = taking
+    await publish(producer, INTAKE_CONTACT.name, created, case_id)
+    await publish(producer, ROUTING_NOTIFY.name, routed, case_id)
+
+    decision = await eventually(status_is(runtime, key, "suppressed"))
+    assert handed == [key], "it was handed over, leased, by the planning transaction"
+    assert decision["reason"] == "do_not_contact"
+    await asyncio.sleep(0.5)
+    assert smtp.mails(to=resident) == []
+    async with runtime.sessions() as session:
+        channels = await session.scalar(select(t.c.channels).where(t.c.case_id == case_id))
+    assert channels == ["none"]
+    assert (await delivery(runtime, key)) is not None
+
+
+async def test_a_withdrawal_later_in_the_planning_transaction_takes_back_what_it_leased(
+    start_notify, smtp
+):
+    # Planned outside a consumer's batch, each plan is written at once: the referral's team
+    # message is inserted leased to the sender; the withdrawal in the same transaction
+    # suppresses it, and it is not handed over. Nothing goes out.
+    runtime = await start_notify(smtp_port=smtp.port, poll_seconds=RARE_POLLS)
+    handed, _ = watch(runtime)
+    await asyncio.sleep(1.0)  # the sender's claims at start are done (a claim holds its room)
+    assert runtime.sender.room() == runtime.sender.batch_size
+    case_id, number = new_case()
+    created = referral_created(case_id, number, "welfare_fund")
+    withdrawn = referral_status_changed(case_id, number, "withdrawn", programme="welfare_fund")
+    d = runtime.tables.delivery
+    async with runtime.sessions() as session, session.begin():
+        await on_event(runtime.notify, session, created)
+        leased = await session.scalar(select(d.c.status).where(d.c.case_id == case_id))
+        assert leased == "sending"
+        await on_event(runtime.notify, session, withdrawn)
+    [row] = await deliveries_of(runtime, case_id)
+    assert (row["status"], row["reason"], row["lease_token"]) == (
+        "suppressed",
+        "referral_withdrawn",
+        None,
+    )
+    await asyncio.sleep(0.5)
+    assert row["id"] not in handed
+    assert smtp.mails(containing=number) == []
+    assert runtime.sender.room() == runtime.sender.batch_size, "its room given back"
