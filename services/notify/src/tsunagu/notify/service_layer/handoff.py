@@ -31,6 +31,9 @@ _PENDING = "tsunagu_notify_handoff"  # session.info key: (the transaction, the H
 class Receiver(Protocol):
     """The sender's side (``Sender``)."""
 
+    #: Whether it sends what it is handed (false once stopped: left to the lease).
+    accepting: bool
+
     def room(self) -> int: ...
 
     def reserve(self, count: int) -> None: ...
@@ -49,9 +52,12 @@ class Handoff:
         self._receiver: Receiver | None = None
 
     def attach(self, receiver: Receiver) -> None:
+        receiver.accepting = True
         self._receiver = receiver
 
     def detach(self) -> None:
+        if self._receiver is not None:
+            self._receiver.accepting = False
         self._receiver = None
 
     def room(self, session: AsyncSession) -> int:

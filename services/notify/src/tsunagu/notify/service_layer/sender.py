@@ -216,6 +216,8 @@ class Sender:
     #: planning transactions still open: at most ``batch_size``, so a lease outlasts them.
     _in_flight: int = field(default=0, init=False, repr=False)
     _handed: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
+    #: Set while the worker runs (``Handoff.attach``): deliveries handed over are sent.
+    accepting: bool = field(default=False, init=False, repr=False)
 
     async def close(self) -> None:
         await self.channels.close()
@@ -256,7 +258,14 @@ class Sender:
 
     def take(self, rows: list[Mapping[str, Any]], token: str) -> None:
         """Deliveries a planning transaction of this process just committed, leased under
-        ``token`` (their room already reserved): sent now, without a claim. Called at commit."""
+        ``token`` (their room already reserved): sent now, without a claim. Called at commit.
+
+        A planning transaction that began before the sender stopped and commits after it: its
+        deliveries are left to their lease (any sender takes them over), as after a crash."""
+        if not self.accepting:
+            self.release(len(rows))
+            log.warning("handed_deliveries_left_to_lease", size=len(rows), error="sender_stopped")
+            return
         task = asyncio.get_running_loop().create_task(self._send_taken(rows, token))
         self._handed.add(task)
         task.add_done_callback(self._handed.discard)
