@@ -30,6 +30,7 @@ from sqlalchemy import (
     DateTime,
     Identity,
     Index,
+    Insert,
     MetaData,
     String,
     Table,
@@ -106,10 +107,22 @@ async def record(
 
     ``detail`` holds codes, field names and ids only, e.g. ``case_ids=[...]``.
     """
-    await session.execute(
-        table.insert().values(
-            actor=actor, action=action, case_id=case_id, target=target, detail=detail
-        )
+    await session.execute(entry(table, actor, action, case_id=case_id, target=target, **detail))
+
+
+def entry(
+    table: Table,
+    actor: str,
+    action: str,
+    *,
+    case_id: str | None = None,
+    target: str | None = None,
+    **detail: Any,
+) -> Insert:
+    """The insert of one entry, for a caller that sends it together with its own statements
+    (e.g. as a CTE of one statement, ``record``'s effect without a round trip of its own)."""
+    return table.insert().values(
+        actor=actor, action=action, case_id=case_id, target=target, detail=detail
     )
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Update,
     delete,
     func,
     select,
@@ -100,9 +101,12 @@ async def record(
     session: AsyncSession, table: Table, *, staff: str, key: str, outcome: dict[str, Any]
 ) -> None:
     """Store the outcome of the request that claimed ``key`` (in the same transaction)."""
-    await session.execute(
-        table.update().where(table.c.staff == staff, table.c.key == key).values(outcome=outcome)
-    )
+    await session.execute(recording(table, staff=staff, key=key, outcome=outcome))
+
+
+def recording(table: Table, *, staff: str, key: str, outcome: dict[str, Any]) -> Update:
+    """``record``'s statement, for a caller that sends it with its own (one round trip)."""
+    return table.update().where(table.c.staff == staff, table.c.key == key).values(outcome=outcome)
 
 
 async def stored(

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import Insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tsunagu.intake.adapters.orm import tables
@@ -43,6 +43,15 @@ async def record(
     """
     await chain_log.record(
         session, tables.audit_log, actor, action, case_id=case_id, target=target, **detail
+    )
+
+
+def entry(
+    actor: str, action: str, *, case_id: str | None = None, target: str | None = None, **detail: Any
+) -> Insert:
+    """``record``'s insert, to be sent with the caller's other statements (one round trip)."""
+    return chain_log.entry(
+        tables.audit_log, actor, action, case_id=case_id, target=target, **detail
     )
 
 

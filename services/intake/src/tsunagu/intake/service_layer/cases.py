@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import Insert, Update, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -166,42 +166,65 @@ async def create_case(
     facts, consent = facts_and_consent(body, event["event_date"])
     resident = body.resident
     new_resident = resident_id is None
-    household_id, resident_id = await _resident(session, body, resident_id)
+    household_id, resident_id, made = await _resident(session, body, resident_id)
     if new_resident:
-        # A resident just made has no data key: make it without looking for one first.
-        await ports.keys.create(session, resident_id)
+        # A resident just made has no data key: its row goes in with the resident's.
+        made.append(tables.resident_key.insert().values(ports.keys.new_row(session, resident_id)))
     case_id = str(uuid.uuid4())
     case_number = await ports.numbers.take(event["event_date"])
     now = utcnow()
-    await session.execute(
-        tables.case.insert().values(
+    made.append(
+        audit.entry(
+            taken_by,
+            "case.create",
             case_id=case_id,
-            case_number=case_number,
-            event_id=body.event_id,
-            resident_id=resident_id,
-            household_id=household_id,
-            age=facts.age,
-            lives_alone=resident.lives_alone,
-            disability_certificate=resident.disability_certificate,
-            special_loan_borrower=resident.special_loan_borrower,
-            household_members=[m.model_dump(mode="json") for m in resident.household],
-            proxy=None if resident.proxy is None else resident.proxy.model_dump(mode="json"),
-            concerns=[str(c) for c in body.concerns],
-            most_pressing=body.most_pressing,
-            urgent_no_food_today=body.urgent.no_food_today,
-            urgent_eviction_within_7_days=body.urgent.eviction_within_7_days,
-            consent_share=body.consent.share_across_programmes,
-            consent_basis=body.consent.basis,
-            contact_channels=[str(c) for c in body.consent.contact_channels],
-            contact_time=body.consent.contact_time,
-            # At risk stays at risk: a dv_abuse concern marks the case sensitive for good.
-            sensitive=body.at_risk,
-            safe_contact=body.consent.safe_contact,
-            notes=body.notes,
-            taken_by=taken_by,
-            created_at=now,
-            updated_at=now,
+            target=resident_id,
+            fields=_given_fields(body),
+            # Taken in on another day under an admin's leave: the log says so, case by case.
+            **({"late_intake": True} if event["event_date"] != today else {}),
         )
+    )
+    if idempotency_key is not None:
+        made.append(
+            idempotency.recording(
+                tables.idempotency_key,
+                staff=taken_by,
+                key=idempotency_key,
+                outcome={"case_id": case_id},
+            )
+        )
+    # The household, resident, key, audit entry and the request's outcome go in with the case:
+    # one statement (each a CTE; foreign keys are checked at its end), not a round trip each.
+    case_row = tables.case.insert().values(
+        case_id=case_id,
+        case_number=case_number,
+        event_id=body.event_id,
+        resident_id=resident_id,
+        household_id=household_id,
+        age=facts.age,
+        lives_alone=resident.lives_alone,
+        disability_certificate=resident.disability_certificate,
+        special_loan_borrower=resident.special_loan_borrower,
+        household_members=[m.model_dump(mode="json") for m in resident.household],
+        proxy=None if resident.proxy is None else resident.proxy.model_dump(mode="json"),
+        concerns=[str(c) for c in body.concerns],
+        most_pressing=body.most_pressing,
+        urgent_no_food_today=body.urgent.no_food_today,
+        urgent_eviction_within_7_days=body.urgent.eviction_within_7_days,
+        consent_share=body.consent.share_across_programmes,
+        consent_basis=body.consent.basis,
+        contact_channels=[str(c) for c in body.consent.contact_channels],
+        contact_time=body.consent.contact_time,
+        # At risk stays at risk: a dv_abuse concern marks the case sensitive for good.
+        sensitive=body.at_risk,
+        safe_contact=body.consent.safe_contact,
+        notes=body.notes,
+        taken_by=taken_by,
+        created_at=now,
+        updated_at=now,
+    )
+    await session.execute(
+        case_row.add_cte(*(statement.cte(f"made_{i}") for i, statement in enumerate(made)))
     )
     data = contract.CaseCreated(
         case_id=case_id,
@@ -226,24 +249,6 @@ async def create_case(
         created_at=now,
     )
     await _publish(session, ports, contract.CASE_CREATED, case_id, data)
-    if idempotency_key is not None:
-        await idempotency.record(
-            session,
-            tables.idempotency_key,
-            staff=taken_by,
-            key=idempotency_key,
-            outcome={"case_id": case_id},
-        )
-    await audit.record(
-        session,
-        taken_by,
-        "case.create",
-        case_id=case_id,
-        target=resident_id,
-        fields=_given_fields(body),
-        # Taken in on another day under an admin's leave: the log says so, case by case.
-        **({"late_intake": True} if event["event_date"] != today else {}),
-    )
     return Created(case_id, case_number)
 
 
@@ -311,8 +316,11 @@ async def _event(session: AsyncSession, event_id: str) -> dict[str, Any]:
 
 async def _resident(
     session: AsyncSession, body: CaseInput, resident_id: str | None
-) -> tuple[str, str]:
-    """Create the resident, or update the existing one staff chose from the duplicate hint."""
+) -> tuple[str, str, list[Insert | Update]]:
+    """Create the resident, or update the existing one staff chose from the duplicate hint.
+
+    A new resident (and household) is not written here: the inserts are returned, for the
+    caller to send with the case."""
     r, h = tables.resident, tables.household
     household_id = body.household_id
     if household_id is not None:
@@ -338,15 +346,14 @@ async def _resident(
             .where(r.c.resident_id == resident_id)
             .values(household_id=household_id, updated_at=func.now(), **details)
         )
-        return household_id, resident_id
+        return household_id, resident_id, []
+    made: list[Insert | Update] = []
     if household_id is None:
         household_id = str(uuid.uuid4())
-        await session.execute(h.insert().values(household_id=household_id))
+        made.append(h.insert().values(household_id=household_id))
     resident_id = str(uuid.uuid4())
-    await session.execute(
-        r.insert().values(resident_id=resident_id, household_id=household_id, **details)
-    )
-    return household_id, resident_id
+    made.append(r.insert().values(resident_id=resident_id, household_id=household_id, **details))
+    return household_id, resident_id, made
 
 
 def _resident_columns(body: CaseInput) -> dict[str, Any]:

@@ -89,6 +89,15 @@ class KeyStore:
         _held(session)[resident_id] = key
         return key
 
+    def new_row(self, session: AsyncSession, resident_id: str) -> dict[str, Any]:
+        """A data key for a resident made in this very transaction (so none can exist yet):
+        the row for the caller to insert with its own statements, the key held for the
+        transaction like one read."""
+        key = new_data_key()
+        key_id, wrapped = self.master.wrap(key)
+        _held(session)[resident_id] = key
+        return {"resident_id": resident_id, "key_id": key_id, "wrapped_key": wrapped}
+
     async def purpose_key(
         self, session: AsyncSession, resident_id: str, purpose: Purpose
     ) -> bytes | None:
