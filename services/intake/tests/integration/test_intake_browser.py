@@ -8,6 +8,7 @@ a person to look at.
 
 from __future__ import annotations
 
+import re
 import shutil
 import uuid
 from datetime import date
@@ -111,7 +112,7 @@ async def test_take_in_the_articles_example(
             await page.get_by_role("button", name="受付を登録する").click()
             await expect(page.get_by_role("heading", name="相談記録")).to_be_visible()
             await expect(page.get_by_text("川口 ハナ（かわぐち はな）")).to_be_visible()
-            await expect(page.locator("dd", has_text="78")).to_be_visible()
+            await expect(page.locator("dd", has_text=re.compile(r"^78$"))).to_be_visible()
             await expect(page.locator("#referrals")).to_contain_text("振り分けの結果を待っています")
 
             case_id = page.url.rstrip("/").split("/")[-1]
