@@ -12,7 +12,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 from stack import Stack, wait_for
 
 from tsunagu.intake.domain.case_input import EXAMPLE_BODY
@@ -27,7 +26,7 @@ from tsunagu.shared.contracts.topics import (
     ROUTING_FOOD,
     consumed_by,
 )
-from tsunagu.shared.testing import read_records
+from tsunagu.shared.testing import committed_topics, read_records
 
 pytestmark = pytest.mark.integration
 
@@ -60,16 +59,6 @@ def on_the_wire(record: Any) -> bytes:
 def records_of(stack: Stack, topic: str, case_id: str) -> list[Any]:
     found = asyncio.run(read_records(stack.infra.kafka_bootstrap, topic, must_exist=True))
     return [r for r in found if r.key == case_id.encode()]
-
-
-async def _committed_topics(bootstrap: str, group: str) -> set[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    return {tp.topic for tp in offsets}
 
 
 def test_the_food_desks_topic_names_no_concern_reason_age_or_flag(stack: Stack) -> None:
@@ -138,6 +127,6 @@ def test_the_food_desks_topic_names_no_concern_reason_age_or_flag(stack: Stack) 
         "intake.staff.v1",
         ROUTING_FOOD.name,
     ]
-    committed = asyncio.run(_committed_topics(stack.infra.kafka_bootstrap, FOOD_DISTRIBUTION))
+    committed = asyncio.run(committed_topics(stack.infra.kafka_bootstrap, FOOD_DISTRIBUTION))
     assert ROUTING_FOOD.name in committed
     assert not committed & {INTAKE_CASE.name, ROUTING_CASE.name}

@@ -12,7 +12,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 from stack import Stack, wait_for
 
 from tsunagu.intake.domain.case_input import EXAMPLE_BODY
@@ -28,7 +27,7 @@ from tsunagu.shared.contracts.topics import (
     ROUTING_NOTIFY,
     consumed_by,
 )
-from tsunagu.shared.testing import read_records
+from tsunagu.shared.testing import committed_topics, read_records
 
 pytestmark = pytest.mark.integration
 
@@ -66,16 +65,6 @@ def envelopes(stack: Stack, topic: str, case_id: str) -> list[tuple[Envelope, by
     return [
         (Envelope.from_bytes(r.value), on_the_wire(r)) for r in found if r.key == case_id.encode()
     ]
-
-
-async def _committed_topics(bootstrap: str, group: str) -> set[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    return {tp.topic for tp in offsets}
 
 
 def test_notifys_topics_name_no_concern_reason_age_or_flag(stack: Stack) -> None:
@@ -158,6 +147,6 @@ def test_notifys_topics_name_no_concern_reason_age_or_flag(stack: Stack) -> None
 
     # Notify's consumer group reads (and has ever committed) none of the case topics.
     assert not {t.name for t in consumed_by(NOTIFY)} & {INTAKE_CASE.name, ROUTING_CASE.name}
-    committed = asyncio.run(_committed_topics(stack.infra.kafka_bootstrap, NOTIFY))
+    committed = asyncio.run(committed_topics(stack.infra.kafka_bootstrap, NOTIFY))
     assert {INTAKE_CONTACT.name, ROUTING_NOTIFY.name} <= committed
     assert not committed & {INTAKE_CASE.name, ROUTING_CASE.name}

@@ -3,6 +3,7 @@
 - `read_records` / `read_topic`: everything on a topic so far (from the beginning to the end
   offsets at the time of asking), without a consumer group, so a test never disturbs the
   services' own groups; topics are shared between tests, so callers filter by their own ids.
+- `committed_topics`: the topics a consumer group has committed offsets on (what it reads).
 - `publish`: one event, keyed, with the producer settings the services use (acks="all",
   idempotent), from a producer the test holds or a short-lived one.
 - `eventually`: wait for a condition that the system reaches asynchronously.
@@ -24,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from tsunagu.shared.broker import PRODUCER_OPTIONS
 from tsunagu.shared.contracts.envelope import Envelope
@@ -93,6 +95,17 @@ async def read_topic(bootstrap: str, topic: str, key: str | None = None) -> list
         for r in records
         if key is None or (r.key is not None and r.key.decode() == key)
     ]
+
+
+async def committed_topics(bootstrap: str, group: str) -> set[str]:
+    """The topics on which consumer group ``group`` has committed offsets."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return {tp.topic for tp in offsets}
 
 
 @asynccontextmanager

@@ -75,6 +75,20 @@ _REASONS = Carried(
     special_care=True,
 )
 
+#: What notify's topic tells of a routing decision (ADR 25): which programmes hold the case.
+_WHO_HOLDS_THE_CASE = (
+    _CASE,
+    _NUMBER,
+    Carried("lead", "the lead programme", "plain", special_care=True),
+    Carried("coordinator", "the coordinating programme", "plain", special_care=True),
+    Carried(
+        "referrals",
+        "programmes, roles, statuses and deadlines (no reason)",
+        "plain",
+        special_care=True,
+    ),
+)
+
 PERSONAL_DATA: dict[str, PersonalData] = {
     intake.CASE_CREATED: PersonalData(
         "Routing decides where the case goes from the facts (rules 1-9); intake counts them for "
@@ -255,33 +269,11 @@ PERSONAL_DATA: dict[str, PersonalData] = {
         "in touch), keeps who holds the case (its lists show a programme member only their "
         "cases) and the coordinator told of declines. Nothing derived from the concerns beyond "
         "which programmes hold the case (ADR 25): no reason, agency, urgency or eligibility.",
-        (
-            _CASE,
-            _NUMBER,
-            Carried("lead", "the lead programme", "plain", special_care=True),
-            Carried("coordinator", "the coordinating programme", "plain", special_care=True),
-            Carried(
-                "referrals",
-                "programmes, roles, statuses and deadlines (no reason)",
-                "plain",
-                special_care=True,
-            ),
-        ),
+        _WHO_HOLDS_THE_CASE,
     ),
     routing.NOTIFY_CASE_REROUTED: PersonalData(
         "A corrected case decided again: notify follows who holds the case (ADR 25).",
-        (
-            _CASE,
-            _NUMBER,
-            Carried("lead", "the lead programme", "plain", special_care=True),
-            Carried("coordinator", "the coordinating programme", "plain", special_care=True),
-            Carried(
-                "referrals",
-                "programmes, roles, statuses and deadlines (no reason)",
-                "plain",
-                special_care=True,
-            ),
-        ),
+        _WHO_HOLDS_THE_CASE,
     ),
     routing.NOTIFY_REFERRAL_STATUS_CHANGED: PersonalData(
         "Notify tells intake staff and the coordinator of a decline or closure (the message "
