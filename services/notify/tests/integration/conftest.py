@@ -33,8 +33,11 @@ from tsunagu.notify.config import NotifyConfig
 from tsunagu.shared import phones, testing
 from tsunagu.shared.auth import Principal, issue_token
 from tsunagu.shared.contracts.envelope import Envelope as BusEnvelope
+from tsunagu.shared.contracts.topics import programme_topic_name
 from tsunagu.shared.settings import Settings
 from tsunagu.shared.testing import eventually as eventually  # the tests import it from here
+
+from .events import new_case, referral_created
 
 TEAM_DOMAIN = "team.tsunagu.example"
 
@@ -294,6 +297,16 @@ async def publish(
     producer: AIOKafkaProducer, topic: str, envelope: BusEnvelope | bytes, key: str
 ) -> None:
     await testing.publish(producer, topic, envelope, key=key)
+
+
+async def publish_referral(
+    producer: AIOKafkaProducer, programme: str = "life_independence"
+) -> tuple[str, str]:
+    """A new case's ``referral_created`` on ``programme``'s topic; its case id and number."""
+    case_id, number = new_case()
+    created = referral_created(case_id, number, programme)
+    await publish(producer, programme_topic_name(programme), created, case_id)
+    return case_id, number
 
 
 async def read_topic(bootstrap: str, topic: str) -> list[Any]:

@@ -12,10 +12,18 @@ from cryptography.fernet import Fernet
 from tsunagu.notify.bootstrap import build_app
 from tsunagu.notify.domain.quiet_hours import TOKYO
 from tsunagu.shared import phones
-from tsunagu.shared.contracts.topics import INTAKE_CONTACT, ROUTING_NOTIFY, programme_topic_name
+from tsunagu.shared.contracts.topics import INTAKE_CONTACT, ROUTING_NOTIFY
 
-from .conftest import TestClock, api, eventually, free_port, publish, staff_token
-from .events import case_created, new_case, referral_created, referral_status_changed
+from .conftest import (
+    TestClock,
+    api,
+    eventually,
+    free_port,
+    publish,
+    publish_referral,
+    staff_token,
+)
+from .events import case_created, new_case, referral_status_changed
 
 pytestmark = pytest.mark.integration
 
@@ -24,13 +32,7 @@ async def test_dev_mode_catches_every_email_and_shows_it(start_notify, test_sett
     dev = test_settings("notify", env="dev")
     runtime = await start_notify(settings_=dev, smtp_host=None, smtp_port=free_port())
     assert runtime.mail_catcher is not None
-    case_id, number = new_case()
-    await publish(
-        producer,
-        programme_topic_name("life_independence"),
-        referral_created(case_id, number),
-        case_id,
-    )
+    _, number = await publish_referral(producer)
 
     async with api(runtime) as client:
 

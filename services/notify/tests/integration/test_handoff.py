@@ -12,9 +12,16 @@ import pytest
 from sqlalchemy import select, update
 
 from tsunagu.notify.service_layer.scheduling import on_event
-from tsunagu.shared.contracts.topics import INTAKE_CONTACT, ROUTING_NOTIFY, programme_topic_name
+from tsunagu.shared.contracts.topics import INTAKE_CONTACT, ROUTING_NOTIFY
 
-from .conftest import TestClock, eventually, publish, resident_key, stop_notify
+from .conftest import (
+    TestClock,
+    eventually,
+    publish,
+    publish_referral,
+    resident_key,
+    stop_notify,
+)
 from .events import (
     case_created,
     case_routed,
@@ -64,13 +71,7 @@ def watch(runtime: Any) -> tuple[list[str], list[str]]:
 async def test_a_delivery_due_now_is_sent_without_a_claim(start_notify, smtp, producer):
     runtime = await start_notify(smtp_port=smtp.port, poll_seconds=RARE_POLLS)
     handed, claimed = watch(runtime)
-    case_id, number = new_case()
-    await publish(
-        producer,
-        programme_topic_name("welfare_fund"),
-        referral_created(case_id, number, "welfare_fund"),
-        case_id,
-    )
+    case_id, number = await publish_referral(producer, "welfare_fund")
 
     async def sent() -> Any:
         rows = await deliveries_of(runtime, case_id)
@@ -92,13 +93,7 @@ async def test_a_sender_killed_after_the_planning_commit_leaves_it_to_be_sent_on
     # The process dies right after the planning commit: its sender never sends what it was
     # handed (and it is stopped below, before the lease runs out).
     first.sender.take = lambda rows, token: None
-    case_id, number = new_case()
-    await publish(
-        producer,
-        programme_topic_name("welfare_fund"),
-        referral_created(case_id, number, "welfare_fund"),
-        case_id,
-    )
+    case_id, number = await publish_referral(producer, "welfare_fund")
     [row] = await eventually(lambda: deliveries_of(first, case_id))
     # Inserted already claimed: leased to the planning process for the lease's length.
     assert row["status"] == "sending" and row["lease_token"] is not None

@@ -22,6 +22,7 @@ from .conftest import (
     api,
     eventually,
     publish,
+    publish_referral,
     read_topic,
     stop_notify,
 )
@@ -104,13 +105,7 @@ async def test_deliveries_api_shows_status_channel_and_attempts_without_addresse
     start_notify, smtp, producer
 ):
     runtime = await start_notify(smtp_port=smtp.port)
-    case_id, number = new_case()
-    await publish(
-        producer,
-        programme_topic_name("elderly_support"),
-        referral_created(case_id, number, "elderly_support"),
-        case_id,
-    )
+    case_id, number = await publish_referral(producer, "elderly_support")
     await eventually(lambda: _async(smtp.mails(containing=number)))
 
     async with api(runtime) as client:
@@ -182,13 +177,7 @@ async def test_smtp_down_is_retried_until_it_comes_back_even_across_a_restart(
 ):
     smtp.stop()  # the relay is down
     runtime = await start_notify(smtp_port=smtp.port)
-    case_id, number = new_case()
-    await publish(
-        producer,
-        programme_topic_name("csw_outreach"),
-        referral_created(case_id, number, "csw_outreach"),
-        case_id,
-    )
+    case_id, number = await publish_referral(producer, "csw_outreach")
 
     async def failing_twice() -> Any:
         rows = await deliveries_of(runtime, case_id)
@@ -225,13 +214,7 @@ async def test_a_delivery_left_sending_by_a_crashed_sender_is_sent_after_its_lea
     runtime = await start_notify(smtp_port=smtp.port)
     await runtime.worker.stop()  # hold the sender while the crash is staged
     runtime.background.remove(runtime.worker)
-    case_id, number = new_case()
-    await publish(
-        producer,
-        programme_topic_name("adult_guardianship"),
-        referral_created(case_id, number, "adult_guardianship"),
-        case_id,
-    )
+    case_id, number = await publish_referral(producer, "adult_guardianship")
     [delivery] = await eventually(lambda: deliveries_of(runtime, case_id))
     d = runtime.tables.delivery
     async with runtime.sessions() as session, session.begin():
