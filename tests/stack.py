@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -153,6 +153,10 @@ class Stack:
     #: How far ahead of real time notify runs (see ``to_midday_in_tokyo``); fixed for the
     #: stack's life, so that a restarted notify does not step back in time.
     notify_clock_offset: int = field(default_factory=to_midday_in_tokyo)
+    #: The day the stack lives on (``TSUNAGU_PINNED_DATE``, a test-only setting): the date in
+    #: Tokyo when it was built. Its services take residents in at this day's events, and
+    #: tests name this day's events, even when a run passes midnight in Tokyo.
+    today: date = field(default_factory=lambda: datetime.now(JAPAN).date())
 
     def url(self, service: str) -> str:
         return self.procs[service].url
@@ -177,6 +181,7 @@ class Stack:
             "TSUNAGU_NOTIFY_SMS_API_KEY": "e2e-sms-key",
             "TSUNAGU_NOTIFY_POLL_SECONDS": "0.2",
             "TSUNAGU_NOTIFY_CLOCK_OFFSET_SECONDS": str(self.notify_clock_offset),
+            "TSUNAGU_PINNED_DATE": self.today.isoformat(),
             "TSUNAGU_ROUTING_SCAN_INTERVAL_SECONDS": "0.5",
         }
 

@@ -7,9 +7,7 @@ from __future__ import annotations
 import copy
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 from stack import DEMO_PASSWORD, Stack, otp_for, wait_for
@@ -19,10 +17,6 @@ from tsunagu.shared.contracts.codes import Programme
 VENUE = "bad-input"
 AUDITOR = "bad_input_auditor"
 PROGRAMMES = [p.value for p in Programme]
-
-
-def today_in_japan() -> str:
-    return datetime.now(ZoneInfo("Asia/Tokyo")).date().isoformat()
 
 
 def token(stack: Stack, username: str) -> str:
@@ -42,7 +36,7 @@ def ensure_event(stack: Stack, admin: httpx.Client) -> str:
         data={"venue_id": VENUE, "name": "不正入力テスト会場", "address": "テスト用"},
     )
     assert response.status_code == 303, response.text[:300]
-    today = today_in_japan()
+    today = stack.today.isoformat()
     response = admin.post(
         "/admin/events",
         data={

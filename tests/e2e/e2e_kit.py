@@ -10,10 +10,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from stack import DEMO_PASSWORD, Stack
@@ -44,10 +43,6 @@ TEAM_DOMAIN = "@team.tsunagu.example"  # notify's default team and supervisor pa
 UI_TIMEOUT_MS = 30_000
 
 RULES = load_rules()
-
-
-def tokyo_today() -> date:
-    return datetime.now(ZoneInfo("Asia/Tokyo")).date()
 
 
 def born_aged(age: int, on: date) -> date:

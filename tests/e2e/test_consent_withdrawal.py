@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_kit import VENUE, Shots, Staff, query, tokyo_today
+from e2e_kit import VENUE, Shots, Staff, query
 from playwright.sync_api import expect
 from stack import Stack, wait_for
 
@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.timeout(
 def test_a_withdrawal_empties_the_member_inbox_and_the_lead_keeps_the_case(
     stack: Stack, browser: Any, shots: Shots
 ) -> None:
-    event_id = f"{tokyo_today():%Y%m%d}-{VENUE}"
+    event_id = f"{stack.today:%Y%m%d}-{VENUE}"
     intake_url = stack.url("intake")
     uketsuke = stack.client("intake", "uketsuke")
     # The article's example: life_independence leads, csw_participation is a member.

@@ -31,7 +31,6 @@ from e2e_kit import (
     query,
     residents,
     team_mail,
-    tokyo_today,
 )
 from playwright.sync_api import Page, expect
 from stack import Stack, wait_for
@@ -91,7 +90,7 @@ class Day:
 def day(stack: Stack, browser: Any, shots: Shots) -> Iterator[Day]:
     staff = Staff(browser, stack.url("intake"))
     try:
-        yield Day(stack=stack, staff=staff, shots=shots, event_date=tokyo_today())
+        yield Day(stack=stack, staff=staff, shots=shots, event_date=stack.today)
     finally:
         staff.close()
 

@@ -10,9 +10,7 @@ import copy
 import json
 import time
 import uuid
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -153,7 +151,7 @@ def test_a_resident_disclosed_then_erased_everywhere(stack: Stack) -> None:
     intake = stack.client("intake", "uketsuke")
     admin = stack.client("intake", "admin")
     food = stack.client("food_distribution", "food")
-    event_id = event_id_for(datetime.now(ZoneInfo("Asia/Tokyo")).date(), "aeon-mall")
+    event_id = event_id_for(stack.today, "aeon-mall")
 
     # --- taken in: referrals, team and resident messages, a letter, a handout ----------------
     body = copy.deepcopy(EXAMPLE_BODY)

@@ -7,9 +7,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from stack import Stack, wait_for
@@ -64,7 +62,7 @@ def records_of(stack: Stack, topic: str, case_id: str) -> list[Any]:
 def test_the_food_desks_topic_names_no_concern_reason_age_or_flag(stack: Stack) -> None:
     intake = stack.client("intake", "uketsuke")
     food = stack.client("food_distribution", "food")
-    event_id = event_id_for(datetime.now(ZoneInfo("Asia/Tokyo")).date(), "aeon-mall")
+    event_id = event_id_for(stack.today, "aeon-mall")
     body = copy.deepcopy(EXAMPLE_BODY)
     body["event_id"] = event_id
     body["resident"] |= {

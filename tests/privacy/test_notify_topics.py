@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from stack import Stack, wait_for
@@ -70,7 +68,7 @@ def envelopes(stack: Stack, topic: str, case_id: str) -> list[tuple[Envelope, by
 def test_notifys_topics_name_no_concern_reason_age_or_flag(stack: Stack) -> None:
     intake = stack.client("intake", "uketsuke")
     body = copy.deepcopy(EXAMPLE_BODY)
-    body["event_id"] = event_id_for(datetime.now(ZoneInfo("Asia/Tokyo")).date(), "aeon-mall")
+    body["event_id"] = event_id_for(stack.today, "aeon-mall")
     body["resident"] |= {
         "name": NAME, "name_kana": KANA, "email": EMAIL, "phone": PHONE, "address": ADDRESS,
         "birth_date": "1948-05-01", "lives_alone": True, "disability_certificate": True,

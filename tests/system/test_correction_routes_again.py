@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from stack import Stack, wait_for
@@ -19,7 +17,7 @@ VENUE = "correction-test"
 
 
 def todays_event(stack: Stack) -> str:
-    today = datetime.now(ZoneInfo("Asia/Tokyo")).date().isoformat()
+    today = stack.today.isoformat()
     with stack.client("intake", "admin") as admin:
         made = admin.post(
             "/admin/venues", data={"venue_id": VENUE, "name": "訂正テスト会場", "address": "-"}

@@ -18,6 +18,7 @@ from tsunagu.intake.adapters import totp
 from tsunagu.intake.domain.case_input import EXAMPLE_BODY
 from tsunagu.intake.service_layer.staff import event_id_for
 from tsunagu.shared import testing
+from tsunagu.shared.clock import japan_today
 from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.runtime import ServiceRuntime
 from tsunagu.shared.settings import Settings
@@ -56,7 +57,9 @@ class App:
 
 
 def today() -> date:
-    return datetime.now(ZoneInfo("Asia/Tokyo")).date()
+    """The session's day: the settings pin it (``pinned_date``), so a run past midnight in
+    Tokyo still finds the events it seeded."""
+    return japan_today()
 
 
 def todays_event(venue_id: str = "aeon-mall") -> str:

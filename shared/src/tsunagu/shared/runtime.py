@@ -23,6 +23,7 @@ from tenacity import AsyncRetrying, RetryCallState, wait_incrementing
 from tsunagu.shared import revocation
 from tsunagu.shared.auth import Authenticator, TokenVerifier
 from tsunagu.shared.broker import create_broker, create_producer
+from tsunagu.shared.clock import pin_japan_today
 from tsunagu.shared.contracts.envelope import Envelope, utcnow
 from tsunagu.shared.contracts.intake import RESIDENT_ERASED
 from tsunagu.shared.contracts.topics import INTAKE_STAFF
@@ -137,6 +138,8 @@ class ServiceRuntime:
     def __init__(self, settings: Settings, tables: ServiceTables) -> None:
         self.settings = settings
         self.tables = tables
+        if settings.pinned_date is not None:
+            pin_japan_today(settings.pinned_date)
         self.engine = create_engine(
             settings.database_url,
             settings.db_schema,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -137,6 +138,9 @@ class Settings(BaseSettings):
     graceful_timeout_seconds: float = 20.0
     max_body_bytes: int = 256 * 1024
     timezone: str = "Asia/Tokyo"
+    #: Tests only: the date a whole-system test stack lives on, whatever the hour (see
+    #: ``clock.pin_japan_today``). Refused in prod.
+    pinned_date: date | None = None
     extra: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="before")
@@ -153,6 +157,12 @@ class Settings(BaseSettings):
                 # A map (the callers' credentials) is a JSON object in its file.
                 data[name] = json.loads(text) if name == "service_credentials" else text
         return data
+
+    @model_validator(mode="after")
+    def _pinned_date_only_in_tests(self) -> Settings:
+        if self.pinned_date is not None and self.env == "prod":
+            raise ValueError("TSUNAGU_PINNED_DATE is for tests; not in prod")
+        return self
 
     @model_validator(mode="after")
     def _password_into_url(self) -> Settings:

@@ -137,8 +137,11 @@ def test_settings(
     key pair of this test session's own (every service in the process may sign, so tests can
     make any staff member's token)."""
     from tsunagu.shared.auth import generate_keypair
+    from tsunagu.shared.clock import japan_today
 
     private, public = generate_keypair()
+    # The session's services live on the day it began, even if it runs past midnight in Tokyo.
+    day = japan_today()
 
     def make(service: str, **overrides: Any) -> Settings:
         values: dict[str, Any] = {
@@ -151,6 +154,7 @@ def test_settings(
             "consumer_backoff_seconds": 0.05,
             "relay_poll_seconds": 0.2,
             "db_pool_size": 10,
+            "pinned_date": day,
             **overrides,
         }
         return Settings(**values)

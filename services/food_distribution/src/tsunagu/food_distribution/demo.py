@@ -13,15 +13,14 @@ from __future__ import annotations
 import asyncio
 import sys
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import select
 
 from tsunagu.food_distribution.adapters.orm import tables
 from tsunagu.food_distribution.bootstrap import build_deps
 from tsunagu.food_distribution.config import FoodConfig
-from tsunagu.food_distribution.domain.handout import JST
 from tsunagu.food_distribution.service_layer.stock import ensure_event, receive
+from tsunagu.shared.clock import japan_today
 from tsunagu.shared.contracts.codes import ParcelType
 from tsunagu.shared.migrations import upgrade
 from tsunagu.shared.runtime import ServiceRuntime
@@ -68,9 +67,8 @@ async def seed(
             async with runtime.sessions() as session, session.begin():
                 if event.venue_name is not None:
                     # The desk shows the venue's name (intake's cases carry it later, too).
-                    today = datetime.now(JST).date()
                     await ensure_event(
-                        session, event.event_id, event.venue_id, today, event.venue_name
+                        session, event.event_id, event.venue_id, japan_today(), event.venue_name
                     )
                 done = set(
                     (

@@ -15,8 +15,7 @@ import asyncio
 import os
 import sys
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, time, timedelta
 
 from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert
@@ -26,6 +25,7 @@ from tsunagu.intake.adapters.orm import tables
 from tsunagu.intake.adapters.passwords import hash_password
 from tsunagu.intake.service_layer.keys import master_keys
 from tsunagu.intake.service_layer.staff import event_id_for
+from tsunagu.shared.clock import japan_today, pin_japan_today
 from tsunagu.shared.contracts.codes import PROGRAMME_NAMES_JA, Programme, StaffRole
 from tsunagu.shared.db import create_engine, session_factory
 from tsunagu.shared.migrations import upgrade
@@ -100,7 +100,9 @@ async def seed(settings: Settings, *, totp_secret: str | None = None) -> dict[st
     """Create or refresh the demo data; returns what it wrote, by table."""
     if settings.env == "prod":
         raise RuntimeError("demo data is for development and tests only (TSUNAGU_ENV=prod)")
-    today = datetime.now(ZoneInfo(settings.timezone)).date()
+    if settings.pinned_date is not None:
+        pin_japan_today(settings.pinned_date)
+    today = japan_today()
     password = settings.demo_password.get_secret_value()
     master = master_keys(settings)
     engine = create_engine(settings.database_url, settings.db_schema, pool_size=2)
@@ -177,7 +179,7 @@ def main() -> None:
     settings = Settings(service="intake")
     if sys.argv[1:] == ["--todays-events"]:
         # For the launcher: which events the other services' demo data belongs to.
-        print("\n".join(todays_events(datetime.now(ZoneInfo(settings.timezone)).date())))
+        print("\n".join(todays_events(settings.pinned_date or japan_today())))
         return
     if settings.env == "prod":
         sys.exit("refusing to create demo data: TSUNAGU_ENV=prod")

@@ -11,14 +11,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tsunagu.food_distribution.adapters.orm import tables
-from tsunagu.food_distribution.domain.handout import JST
 from tsunagu.food_distribution.domain.household import LinkCase, check_link
 from tsunagu.food_distribution.service_layer import queries
 from tsunagu.food_distribution.service_layer.cases import case_row
 from tsunagu.food_distribution.service_layer.errors import Conflict, NotFound, case_not_found
 from tsunagu.food_distribution.service_layer.handouts import household_lock_key
 from tsunagu.food_distribution.service_layer.kana import case_number_key
-from tsunagu.shared.contracts.envelope import utcnow
+from tsunagu.shared.clock import japan_today
 from tsunagu.shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -34,7 +33,7 @@ async def link(
     if row is None:
         raise case_not_found(case_id)
     event = await queries.event_row(session, row["event_id"])
-    if event["held_on"] != utcnow().astimezone(JST).date():
+    if event["held_on"] != japan_today():
         raise Conflict(
             "event_not_today",
             "本日の開催回ではないため、世帯を結びつけられません",

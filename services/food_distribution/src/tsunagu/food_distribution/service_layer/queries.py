@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tsunagu.food_distribution.adapters.orm import tables
 from tsunagu.food_distribution.config import FoodConfig
-from tsunagu.food_distribution.domain.handout import JST, Handout, Refusal, check_handout
+from tsunagu.food_distribution.domain.handout import Handout, Refusal, check_handout
 from tsunagu.food_distribution.domain.labels import PARCEL_TYPE_LABELS_JA
 from tsunagu.food_distribution.domain.report import ConsultationEvent, event_report_csv
 from tsunagu.food_distribution.domain.stock import Movement
@@ -27,6 +27,7 @@ from tsunagu.food_distribution.service_layer.handouts import (
 from tsunagu.food_distribution.service_layer.kana import case_number_key, kana_key, open_kana
 from tsunagu.food_distribution.service_layer.stock import remaining
 from tsunagu.shared import audit as chain_log
+from tsunagu.shared.clock import japan_today
 from tsunagu.shared.contracts.codes import ParcelType
 from tsunagu.shared.contracts.envelope import utcnow
 from tsunagu.shared.crypto import Sealer
@@ -226,7 +227,7 @@ async def search(
 async def todays_event(session: AsyncSession, event_id: str) -> dict[str, Any]:
     """The event, if it is held today (JST): the desk searches only the event in front of it."""
     event = await event_row(session, event_id)
-    if event["held_on"] != utcnow().astimezone(JST).date():
+    if event["held_on"] != japan_today():
         raise not_today(event_id)
     return event
 

@@ -17,12 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tsunagu.food_distribution.adapters.orm import tables
 from tsunagu.food_distribution.domain import stock as ledger
-from tsunagu.food_distribution.domain.handout import JST
 from tsunagu.food_distribution.domain.labels import PARCEL_TYPE_LABELS_JA
 from tsunagu.food_distribution.domain.stock import Movement, OutOfStock
 from tsunagu.food_distribution.service_layer.deps import Deps
 from tsunagu.food_distribution.service_layer.errors import Conflict, Invalid, event_not_found
 from tsunagu.shared import idempotency
+from tsunagu.shared.clock import japan_today
 from tsunagu.shared.contracts import food, topics
 from tsunagu.shared.contracts.codes import ParcelType
 from tsunagu.shared.contracts.envelope import utcnow
@@ -207,7 +207,7 @@ async def receive(
 
 async def _event_at(session: AsyncSession, event_id: str, venue_id: str) -> None:
     """Register the event at ``venue_id`` if new; refuse if it is known at another venue."""
-    known = await ensure_event(session, event_id, venue_id, utcnow().astimezone(JST).date())
+    known = await ensure_event(session, event_id, venue_id, japan_today())
     if known != venue_id:
         raise Conflict(
             "venue_mismatch",

@@ -35,7 +35,7 @@ from tsunagu.intake.domain.normalize import (
     phone_digits,
 )
 from tsunagu.shared import phones
-from tsunagu.shared.clock import JAPAN
+from tsunagu.shared.clock import JAPAN, japan_today
 from tsunagu.shared.contracts.codes import (
     Concern,
     ContactChannel,
@@ -108,7 +108,7 @@ def _today(info: ValidationInfo) -> date:
     """Today in Japan; tests and replays pass ``context={"today": date(...)}``."""
     context = info.context if isinstance(info.context, Mapping) else {}
     today = context.get("today")
-    return today if isinstance(today, date) else datetime.now(JST).date()
+    return today if isinstance(today, date) else japan_today()
 
 
 # --- field types ----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from http.cookies import SimpleCookie
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -34,6 +34,7 @@ from tsunagu.shared.auth import (
     Principal,
     TokenSigner,
 )
+from tsunagu.shared.clock import japan_today
 from tsunagu.shared.contracts.codes import Programme, StaffRole
 from tsunagu.shared.runtime import ServiceRuntime
 from tsunagu.shared.settings import Settings
@@ -62,7 +63,7 @@ class Intake:
         return ZoneInfo(self.settings.timezone)
 
     def today(self) -> date:
-        return datetime.now(self.tz).date()
+        return japan_today()
 
     def issue(self, principal: Principal, *, cookie: bool) -> str:
         """A token for the browser's cookie (slides) or for an API client (does not)."""
