@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
@@ -55,6 +55,7 @@ def case_routed(
     case_number: str | None = None,
     name_kana: str | None = "ヤマダ ハナコ",
     rule_version: str = "2026.1",
+    event_date: date | None = None,
 ) -> Envelope:
     """A ``food_case_routed`` as routing publishes it on ``routing.food.v1``: intake's household,
     event and furigana (sealed with the resident's ``kana`` key, as intake sealed it) and rule
@@ -74,6 +75,7 @@ def case_routed(
             "venue_name": venue_name,
             "household_id": household_id or uid("hh"),
             "created_at": datetime.now(UTC).isoformat(),
+            "event_date": None if event_date is None else event_date.isoformat(),
             "kana_sealed": kana_sealed,
             "food_parcel_eligible": eligible,
             "rule_version": rule_version,

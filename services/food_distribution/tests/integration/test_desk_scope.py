@@ -3,10 +3,13 @@ every search and household view is in food's audit with the case ids shown (ADR 
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 from food_kit import Food, case_routed, uid
 from sqlalchemy import text
 
+from tsunagu.shared.clock import JAPAN, japan_today
 from tsunagu.shared.contracts.envelope import Envelope
 
 pytestmark = pytest.mark.integration
@@ -78,6 +81,25 @@ async def test_search_refuses_an_event_not_held_today(food: Food) -> None:
     assert "本日" in r.json()["message"]
     page = await food.client().get("/desk", params={"event_id": ev, "q": "さとう"})
     assert "サトウ" not in page.text and "本日の開催回ではない" in page.text
+
+
+async def test_a_case_typed_in_after_its_events_day_is_filed_under_that_day(food: Food) -> None:
+    """A paper sheet typed in a week later (an admin's leave): the event food first hears of
+    through it is held on the day intake names, not the day it was typed in. Routing's events
+    written before the day was carried still file the event under the case's own day."""
+    late, old = uid("ev"), uid("ev")
+    a_week_ago = japan_today() - timedelta(days=7)
+    await food.case(event_id=late, name_kana="タナカ ハナコ", event_date=a_week_ago)
+    written_before = await food.case(event_id=old, name_kana="タナカ ジロウ")
+    typed_in = datetime.fromisoformat(written_before["created_at"]).astimezone(JAPAN).date()
+    rows = await food.rows(
+        "SELECT event_id, held_on FROM food_distribution.event WHERE event_id = ANY(:e)",
+        e=[late, old],
+    )
+    held = {r.event_id: r.held_on for r in rows}
+    assert held == {late: a_week_ago, old: typed_in}
+    r = await food.client().get("/api/v1/cases", params={"event_id": late, "q": "たなか"})
+    assert r.json()["code"] == "event_not_today"
 
 
 async def test_a_withdrawal_leaves_food_only_what_a_handout_recorded(food: Food) -> None:

@@ -8,11 +8,12 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from intake_helpers import App, case_body, today, token
+from intake_helpers import App, case_body, eventually, read_topic, today, token
 from sqlalchemy import select
 from test_intake_planning import csrf_of, event_at_new_venue
 
 from tsunagu.intake.adapters.orm import tables
+from tsunagu.shared.contracts.topics import INTAKE_CASE
 
 pytestmark = pytest.mark.integration
 
@@ -62,7 +63,8 @@ async def test_the_form_offers_only_todays_events_and_says_why_another_is_refuse
 async def test_an_admin_allows_another_day_with_a_reason_audited(
     intake_app: App, admin: httpx.AsyncClient
 ) -> None:
-    _, event_id = await event_at_new_venue(intake_app, today() - timedelta(days=1))
+    yesterday = today() - timedelta(days=1)
+    _, event_id = await event_at_new_venue(intake_app, yesterday)
     desk = await token(intake_app.client, "uketsuke")
     admin_token = await token(intake_app.client, "admin")
     path = f"/api/v1/events/{event_id}/late-intake"
@@ -91,6 +93,16 @@ async def test_an_admin_allows_another_day_with_a_reason_audited(
     ]
     [(actor, _, detail)] = await _audit(intake_app, case_id=case_id, action="case.create")
     assert (actor, detail["late_intake"]) == ("uketsuke", True)
+
+    # The bus says the event's day, not the day it was typed in: the food desk files the case
+    # under the event it belongs to.
+    async def published() -> bool:
+        return await intake_app.runtime.relay.unsent_count() == 0
+
+    await eventually(published)
+    bootstrap = intake_app.settings.kafka_bootstrap
+    [created_event] = await read_topic(bootstrap, INTAKE_CASE.name, key=case_id)
+    assert created_event.data["event_date"] == yesterday.isoformat()
     assert reason["reason"] not in str(await _audit(intake_app, target=event_id))
 
     # Taken back through the admin's page: refused again.

@@ -8,7 +8,7 @@ import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -76,6 +76,7 @@ def case_created(
         kana_sealed=f"rk1:res-{case_id}:kana:sealed-furigana",
         venue_name="イオンモール川口",
         created_at=utcnow(),
+        event_date=date(2026, 1, 17),
     )
     return Envelope(
         event_type=intake.CASE_CREATED, producer="intake", data=case.model_dump(mode="json")

@@ -78,6 +78,7 @@ async def test_a_new_case_reaches_the_desk_with_its_household_furigana_and_rule_
         "venue_name": sent["venue_name"],
         "household_id": sent["household_id"],
         "created_at": sent["created_at"].replace("+00:00", "Z"),
+        "event_date": "2026-01-17",  # intake's, passed on
         "kana_sealed": sent["kana_sealed"],  # passed on unopened
         "food_parcel_eligible": True,
         "rule_version": "2026.1",

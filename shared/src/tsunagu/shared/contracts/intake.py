@@ -95,6 +95,9 @@ class CaseCreated(_Data):
     venue_name: str | None = None
     #: The furigana alone, sealed with the resident's ``kana`` key: what the food desk shows.
     kana_sealed: str | None = None
+    #: The event's day. Not always ``created_at``'s: a paper sheet may be typed in on a later
+    #: day under an admin's leave. Added later: optional, so events written before it still read.
+    event_date: date | None = None
 
 
 class CaseUpdated(_Data):

@@ -4,7 +4,7 @@ topic, ADR 25)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -199,8 +199,11 @@ class FoodCaseRouted(_Data):
     #: The venue's display name, when intake named it.
     venue_name: str | None = None
     household_id: str
-    #: When intake took the case in (the event's day, for an event food has not heard of yet).
+    #: When intake took the case in.
     created_at: datetime
+    #: The event's day, as intake sent it (for an event food has not heard of yet). Absent from
+    #: events written before it was added: food then takes ``created_at``'s day.
+    event_date: date | None = None
     #: The furigana alone, sealed with the resident's ``kana`` key (intake's, unopened).
     kana_sealed: str | None = None
     food_parcel_eligible: bool

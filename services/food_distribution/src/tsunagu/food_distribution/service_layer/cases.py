@@ -51,7 +51,11 @@ async def on_case_routed(session: AsyncSession, deps: Deps, envelope: Envelope) 
     for the case, and grant a parcel if rule 9 says so."""
     case = parse(envelope, routing.FoodCaseRouted)
     venue = await ensure_event(
-        session, case.event_id, case.venue_id, _jst_date(case.created_at), case.venue_name
+        session,
+        case.event_id,
+        case.venue_id,
+        case.event_date or _jst_date(case.created_at),
+        case.venue_name,
     )
     if venue != case.venue_id:
         log.warning("case_venue_differs_from_event", event_id=case.event_id)

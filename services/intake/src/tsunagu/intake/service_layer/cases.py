@@ -232,6 +232,7 @@ async def create_case(
         event_id=body.event_id,
         venue_id=event["venue_id"],
         venue_name=event["venue_name"],
+        event_date=event["event_date"],
         household_id=household_id,
         resident_id=resident_id,
         taken_by=taken_by,

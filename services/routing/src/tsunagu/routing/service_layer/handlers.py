@@ -208,6 +208,7 @@ async def on_case_created(routing: Routing, session: AsyncSession, envelope: Env
         venue_name=case.venue_name,
         household_id=case.household_id,
         created_at=case.created_at,
+        event_date=case.event_date,
         kana_sealed=case.kana_sealed,
         food_parcel_eligible=decision.food_parcel_eligible,
         rule_version=decision.rule_version,
