@@ -17,6 +17,7 @@ from tsunagu.food_distribution.config import FoodConfig
 from tsunagu.food_distribution.service_layer import cases, privacy
 from tsunagu.shared import testing
 from tsunagu.shared.auth import Principal, issue_token
+from tsunagu.shared.clock import japan_today
 from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.crypto import LocalKeys, Purpose
 from tsunagu.shared.runtime import ServiceRuntime
@@ -56,10 +57,13 @@ def case_routed(
     name_kana: str | None = "ヤマダ ハナコ",
     rule_version: str = "2026.1",
     event_date: date | None = None,
+    without_event_date: bool = False,
 ) -> Envelope:
     """A ``food_case_routed`` as routing publishes it on ``routing.food.v1``: intake's household,
     event and furigana (sealed with the resident's ``kana`` key, as intake sealed it) and rule
-    9's decision; no concern, reason, age or flag."""
+    9's decision; no concern, reason, age or flag. The event is held on ``event_date`` (the
+    session's day unless given); ``without_event_date``: as routing wrote it before it carried
+    the event's day."""
     case_id = case_id or uid("case")
     resident_id = uid("res")
     kana_sealed = None if name_kana is None else KEYS.seal(resident_id, Purpose.KANA, name_kana)
@@ -75,7 +79,11 @@ def case_routed(
             "venue_name": venue_name,
             "household_id": household_id or uid("hh"),
             "created_at": datetime.now(UTC).isoformat(),
-            "event_date": None if event_date is None else event_date.isoformat(),
+            **(
+                {}
+                if without_event_date
+                else {"event_date": (event_date or japan_today()).isoformat()}
+            ),
             "kana_sealed": kana_sealed,
             "food_parcel_eligible": eligible,
             "rule_version": rule_version,

@@ -106,6 +106,7 @@ def served_intake(intake_settings: Settings, artefacts_root: Path) -> Iterator[s
         "TSUNAGU_INTAKE_URL": base,
         "TSUNAGU_ROUTING_URL": DEAD_ROUTING_URL,
         "TSUNAGU_RELAY_POLL_SECONDS": "0.2",
+        "TSUNAGU_PINNED_DATE": str(intake_settings.pinned_date),
         "TSUNAGU_EXTRA": f'{{"consumer_group": "intake-served-{uuid.uuid4().hex[:8]}"}}',
     }
     log = (artefacts_root / "served-intake.log").open("wb")
