@@ -157,6 +157,8 @@ def test_settings(
             "pinned_date": day,
             **overrides,
         }
+        if values["env"] == "prod" and "pinned_date" not in overrides:
+            del values["pinned_date"]  # prod refuses a pinned date
         return Settings(**values)
 
     return make
