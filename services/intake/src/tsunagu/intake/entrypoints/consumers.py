@@ -16,7 +16,8 @@ from tsunagu.shared.runtime import ServiceRuntime
 
 
 def register(runtime: ServiceRuntime, *, consumer: str | None = None) -> None:
-    """Routing's decisions and status changes, and food's eligibility and handouts.
+    """Routing's decisions and status changes, and food's eligibility and handouts, each
+    batch decided in memory and written with one statement per table (``read_model``).
 
     The report facts have a consumer group of their own (``<group>-reports``): they also read
     intake's own case events, and their progress does not hold up the read model's.
@@ -29,8 +30,15 @@ def register(runtime: ServiceRuntime, *, consumer: str | None = None) -> None:
         consumer=consumer,
         max_schema_version=routing_version,
         prepare=read_model.prepare,
+        finish=read_model.finish,
     )
-    runtime.consume([FOOD.name], FOOD_HANDLERS, consumer=consumer, prepare=read_model.prepare)
+    runtime.consume(
+        [FOOD.name],
+        FOOD_HANDLERS,
+        consumer=consumer,
+        prepare=read_model.prepare,
+        finish=read_model.finish,
+    )
     register_reports(runtime, (consumer or runtime.settings.service) + REPORTS_GROUP_SUFFIX)
 
 

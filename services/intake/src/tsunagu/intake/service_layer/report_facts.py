@@ -21,17 +21,17 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-from sqlalchemy import Table, TextClause, select, text, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tsunagu.intake.adapters.orm import tables
-from tsunagu.intake.domain.fact_changes import FIRST, SET, Change, fold
+from tsunagu.intake.domain.fact_changes import Change, fold
+from tsunagu.intake.service_layer.batch_upserts import upsert_rows, upsert_statement
 from tsunagu.shared.contracts import food, intake, routing
 from tsunagu.shared.contracts.codes import ReferralStatus
 from tsunagu.shared.contracts.envelope import Envelope
@@ -311,7 +311,7 @@ async def _write(session: AsyncSession, facts: _Facts) -> None:
         return value
 
     if facts.referrals:
-        await _upsert(
+        await upsert_rows(
             session,
             _REFERRALS,
             {
@@ -347,56 +347,13 @@ async def _upsert_cases(
         | {column: value(v) for column, v in change.insert.items()}
         for case_id, change in cases.items()
     }
-    found = await _upsert(
+    found = await upsert_rows(
         session, _CASES, rows, {case_id: change.ops for case_id, change in cases.items()}
     )
     return {row.case_id: str(row.fact_id) for row in found}
 
 
-@dataclass(frozen=True)
-class _Upsert:
-    """One multi-row upsert of a fact table whose rows each carry their own ops.
-
-    ``INSERT … SELECT … FROM unnest(…) ORDER BY key ON CONFLICT (key) DO UPDATE``: the rows are
-    inserted (or found) in key order, which is the lock order; on conflict each column follows
-    its row's op (``s`` set, ``f`` fill if empty, else keep), the character at the column's
-    position in the row's op string."""
-
-    statement: TextClause
-    key: str
-    columns: dict[str, str]
-    updatable: tuple[str, ...]
-
-
-def _upsert_statement(
-    table: Table, key: str, columns: dict[str, str], updatable: tuple[str, ...], returning: str
-) -> _Upsert:
-    """``columns``: name → PostgreSQL type of every column written, the key first. Built once
-    at import from the names below (the table's own columns), never from input."""
-    assert set(columns) <= set(table.c.keys()) and set(updatable) <= set(columns), table.name
-    names = ", ".join(columns)
-    arrays = ", ".join(
-        f"CAST(:{name} AS {'text' if kind == 'jsonb' else kind}[])"
-        for name, kind in columns.items()
-    )
-    chosen = ", ".join(
-        f"CAST({name} AS jsonb)" if kind == "jsonb" else name for name, kind in columns.items()
-    )
-    ops = f"(SELECT v._ops FROM v WHERE v.{key} = excluded.{key})"  # noqa: S608
-    sets = ", ".join(
-        f"{name} = CASE substr({ops}, {position}, 1) WHEN '{SET}' THEN excluded.{name} "
-        f"WHEN '{FIRST}' THEN coalesce(t.{name}, excluded.{name}) ELSE t.{name} END"
-        for position, name in enumerate(updatable, start=1)
-    )
-    sql = (
-        f"WITH v AS (SELECT * FROM unnest({arrays}, CAST(:_ops AS text[])) AS v({names}, _ops)) "  # noqa: S608
-        f"INSERT INTO {table.fullname} AS t ({names}) SELECT {chosen} FROM v ORDER BY {key} "
-        f"ON CONFLICT ({key}) DO UPDATE SET {sets} RETURNING {returning}"
-    )
-    return _Upsert(text(sql), key, columns, updatable)
-
-
-_CASES = _upsert_statement(
+_CASES = upsert_statement(
     tables.report_case,
     "case_id",
     {
@@ -413,7 +370,7 @@ _CASES = _upsert_statement(
     ("event_id", "resident_key", "household_key", "concerns", "urgent", "compound", "taken_at"),
     "case_id, fact_id",
 )
-_REFERRALS = _upsert_statement(
+_REFERRALS = upsert_statement(
     tables.report_referral,
     "referral_id",
     {
@@ -439,23 +396,6 @@ _REFERRALS = _upsert_statement(
     ),
     "referral_id",
 )
-
-
-async def _upsert(
-    session: AsyncSession,
-    upsert: _Upsert,
-    rows: dict[str, dict[str, Any]],
-    ops: dict[str, Mapping[str, str]],
-) -> list[Any]:
-    """Write ``rows`` (key → every column but the key) with their ``ops``, in key order."""
-    ordered = sorted(rows)
-    params: dict[str, list[Any]] = {upsert.key: ordered}
-    for name, kind in upsert.columns.items():
-        if name != upsert.key:
-            values = [rows[key][name] for key in ordered]
-            params[name] = [orjson.dumps(v).decode() for v in values] if kind == "jsonb" else values
-    params["_ops"] = ["".join(ops[key].get(c, "-") for c in upsert.updatable) for key in ordered]
-    return list(await session.execute(upsert.statement, params))
 
 
 async def forget_resident(session: AsyncSession, resident_id: str) -> int:
