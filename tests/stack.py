@@ -30,7 +30,7 @@ from tsunagu.devstack.keys import key_env
 from tsunagu.devstack.processes import SERVICES, ServiceProcess
 from tsunagu.devstack.roles import create_service_roles, grant_service_roles
 from tsunagu.intake.adapters.totp import Authenticator
-from tsunagu.shared.clock import JAPAN
+from tsunagu.shared.clock import JAPAN, japan_today
 from tsunagu.shared.db import asyncpg_dsn
 from tsunagu.shared.kafka_admin import create_topics
 from tsunagu.shared.migrations import upgrade
@@ -156,7 +156,7 @@ class Stack:
     #: The day the stack lives on (``TSUNAGU_PINNED_DATE``, a test-only setting): the date in
     #: Tokyo when it was built. Its services take residents in at this day's events, and
     #: tests name this day's events, even when a run passes midnight in Tokyo.
-    today: date = field(default_factory=lambda: datetime.now(JAPAN).date())
+    today: date = field(default_factory=japan_today)
 
     def url(self, service: str) -> str:
         return self.procs[service].url

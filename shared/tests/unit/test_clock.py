@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
 
 from tsunagu.shared import clock
-from tsunagu.shared.clock import JAPAN, japan_today, pin_japan_today
+from tsunagu.shared.clock import JAPAN, japan_today
 from tsunagu.shared.runtime import ServiceRuntime, ServiceTables
 from tsunagu.shared.settings import Settings
 
 
 @pytest.fixture(autouse=True)
-def unpinned() -> Iterator[None]:
-    before = clock._pinned_today
-    pin_japan_today(None)
-    yield
-    pin_japan_today(before)
+def unpinned(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(clock, "_pinned_today", None)  # put back as it was after the test
 
 
 def test_today_is_the_date_in_tokyo() -> None:

@@ -50,7 +50,7 @@ _pinned_today: date | None = None
 
 
 def pin_japan_today(day: date | None) -> None:
-    """Make ``japan_today`` answer ``day`` in this process (None: the real date again).
+    """Make ``japan_today`` answer ``day`` in this process (None changes nothing).
 
     For test stacks (``TSUNAGU_PINNED_DATE``, refused in prod by the settings): a run that
     passes midnight in Tokyo would otherwise find the events it seeded are no longer today's.
@@ -58,7 +58,7 @@ def pin_japan_today(day: date | None) -> None:
     global _pinned_today
     if day is not None and day != _pinned_today:
         get_logger(__name__).warning("pinned_date", date=day.isoformat())
-    _pinned_today = day
+        _pinned_today = day
 
 
 def japan_today() -> date:

@@ -138,8 +138,7 @@ class ServiceRuntime:
     def __init__(self, settings: Settings, tables: ServiceTables) -> None:
         self.settings = settings
         self.tables = tables
-        if settings.pinned_date is not None:
-            pin_japan_today(settings.pinned_date)
+        pin_japan_today(settings.pinned_date)
         self.engine = create_engine(
             settings.database_url,
             settings.db_schema,

@@ -100,8 +100,7 @@ async def seed(settings: Settings, *, totp_secret: str | None = None) -> dict[st
     """Create or refresh the demo data; returns what it wrote, by table."""
     if settings.env == "prod":
         raise RuntimeError("demo data is for development and tests only (TSUNAGU_ENV=prod)")
-    if settings.pinned_date is not None:
-        pin_japan_today(settings.pinned_date)
+    pin_japan_today(settings.pinned_date)
     today = japan_today()
     password = settings.demo_password.get_secret_value()
     master = master_keys(settings)
@@ -179,7 +178,8 @@ def main() -> None:
     settings = Settings(service="intake")
     if sys.argv[1:] == ["--todays-events"]:
         # For the launcher: which events the other services' demo data belongs to.
-        print("\n".join(todays_events(settings.pinned_date or japan_today())))
+        pin_japan_today(settings.pinned_date)
+        print("\n".join(todays_events(japan_today())))
         return
     if settings.env == "prod":
         sys.exit("refusing to create demo data: TSUNAGU_ENV=prod")

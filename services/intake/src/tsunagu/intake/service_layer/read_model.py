@@ -23,6 +23,7 @@ from tsunagu.intake.adapters.orm import tables
 from tsunagu.intake.domain import read_model_changes as changes
 from tsunagu.intake.domain.read_model_changes import EventWrites
 from tsunagu.intake.service_layer.batch_upserts import Upsert, upsert_rows, upsert_statement
+from tsunagu.intake.service_layer.gathered import Gathered
 from tsunagu.shared.contracts import food, routing
 from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.contracts.registry import parse
@@ -30,61 +31,35 @@ from tsunagu.shared.logs import get_logger
 
 log = get_logger(__name__)
 
-_BATCH = "tsunagu_intake_read_model"  # session.info key: (the transaction, its events)
-
-
-async def prepare(session: AsyncSession, batch: list[Envelope]) -> None:
-    """Before a consumer's batch: keep its events' writes to be decided together at
-    ``finish``."""
-    transaction = session.sync_session.get_transaction()
-    if transaction is not None:
-        session.info[_BATCH] = (transaction, [])
-
-
-async def finish(session: AsyncSession) -> None:
-    """After a consumer's batch, before it commits: decide and write what its events do."""
-    held = session.info.pop(_BATCH, None)
-    if held is not None and held[0] is session.sync_session.get_transaction():
-        await _write(session, held[1])
-
-
-async def _apply(session: AsyncSession, event: EventWrites) -> None:
-    """Add an event's writes to the batch's, or write them at once outside a batch."""
-    held = session.info.get(_BATCH)
-    if held is not None and held[0] is session.sync_session.get_transaction():
-        held[1].append(event)
-        return
-    await _write(session, [event])
-
 
 async def on_case_routed(session: AsyncSession, envelope: Envelope) -> None:
     data = parse(envelope, routing.CaseRouted)
-    await _apply(session, changes.case_routed(data, envelope.occurred_at))
+    await _apply_event(session, changes.case_routed(data, envelope.occurred_at))
 
 
 async def on_case_rerouted(session: AsyncSession, envelope: Envelope) -> None:
     data = parse(envelope, routing.CaseRerouted)
-    await _apply(session, changes.case_rerouted(data, envelope.occurred_at))
+    await _apply_event(session, changes.case_rerouted(data, envelope.occurred_at))
 
 
 async def on_referral_status_changed(session: AsyncSession, envelope: Envelope) -> None:
     data = parse(envelope, routing.ReferralStatusChanged)
-    await _apply(session, changes.referral_status_changed(data, envelope.occurred_at))
+    await _apply_event(session, changes.referral_status_changed(data, envelope.occurred_at))
 
 
 async def on_referral_escalated(session: AsyncSession, envelope: Envelope) -> None:
     data = parse(envelope, routing.ReferralEscalated)
-    await _apply(session, changes.referral_escalated(data, envelope.occurred_at))
+    await _apply_event(session, changes.referral_escalated(data, envelope.occurred_at))
 
 
 async def on_eligibility_granted(session: AsyncSession, envelope: Envelope) -> None:
     data = parse(envelope, food.EligibilityGranted)
-    await _apply(session, changes.eligibility_granted(data, envelope.occurred_at))
+    await _apply_event(session, changes.eligibility_granted(data, envelope.occurred_at))
 
 
 async def on_parcel_handed_out(session: AsyncSession, envelope: Envelope) -> None:
     data = parse(envelope, food.ParcelHandedOut)
-    await _apply(session, changes.parcel_handed_out(data))
+    await _apply_event(session, changes.parcel_handed_out(data))
 
 
 async def _write(session: AsyncSession, events: list[EventWrites]) -> None:
@@ -180,6 +155,16 @@ _UPSERTS: dict[str, Upsert] = {
         },
     ),
 }
+
+# The batch's events, gathered in its transaction and written at its end (ADR 26).
+_GATHERED: Gathered[list[EventWrites]] = Gathered("read_model", list, _write)
+prepare = _GATHERED.prepare
+finish = _GATHERED.finish
+
+
+async def _apply_event(session: AsyncSession, event: EventWrites) -> None:
+    await _GATHERED.apply(session, lambda events: events.append(event))
+
 
 ROUTING_HANDLERS = {
     routing.CASE_ROUTED: on_case_routed,

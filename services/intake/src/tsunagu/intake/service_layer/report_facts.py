@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tsunagu.intake.adapters.orm import tables
 from tsunagu.intake.domain.fact_changes import Change, fold
 from tsunagu.intake.service_layer.batch_upserts import upsert_rows, upsert_statement
+from tsunagu.intake.service_layer.gathered import Gathered
 from tsunagu.shared.contracts import food, intake, routing
 from tsunagu.shared.contracts.codes import ReferralStatus
 from tsunagu.shared.contracts.envelope import Envelope
@@ -123,33 +123,6 @@ _REFERRAL_DEFAULTS: dict[str, Any] = {
     "decline_reason": None,
     "outcome": None,
 }
-
-_BATCH = "tsunagu_intake_report_facts"  # session.info key: (the transaction, its _Facts)
-
-
-async def prepare(session: AsyncSession, batch: list[Envelope]) -> None:
-    """Before a consumer's batch: keep its facts to be written together at ``finish``."""
-    transaction = session.sync_session.get_transaction()
-    if transaction is not None:
-        session.info[_BATCH] = (transaction, _Facts())
-
-
-async def finish(session: AsyncSession) -> None:
-    """After a consumer's batch, before it commits: write the facts it gathered."""
-    held = session.info.pop(_BATCH, None)
-    if held is not None and held[0] is session.sync_session.get_transaction():
-        await _write(session, held[1])
-
-
-async def _apply(session: AsyncSession, gather: Callable[[_Facts], None]) -> None:
-    """Fold an event's facts into the batch's, or write them at once outside a batch."""
-    held = session.info.get(_BATCH)
-    if held is not None and held[0] is session.sync_session.get_transaction():
-        gather(held[1])
-        return
-    facts = _Facts()
-    gather(facts)
-    await _write(session, facts)
 
 
 def _case(facts: _Facts, case_id: str, **values: Any) -> None:
@@ -452,3 +425,10 @@ ROUTING_HANDLERS = {
 FOOD_HANDLERS = {food.PARCEL_HANDED_OUT: on_parcel_handed_out}
 #: The one consumer of the three topics (event types do not repeat across them).
 HANDLERS = CASE_HANDLERS | ROUTING_HANDLERS | FOOD_HANDLERS
+
+
+# The batch's facts, gathered in its transaction and written at its end (ADR 26).
+_GATHERED: Gathered[_Facts] = Gathered("report_facts", _Facts, _write)
+prepare = _GATHERED.prepare
+finish = _GATHERED.finish
+_apply = _GATHERED.apply
