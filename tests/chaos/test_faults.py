@@ -276,11 +276,23 @@ def check(day: Day, ids: list[str], target: str, eligible: list[str]) -> dict[st
     # Every team message owed is sent (none left scheduled or being sent), and each sent team
     # delivery is one email (its Message-ID), however often a fault interrupted its sending.
     pending_sql = (
-        "SELECT count(*) FROM notify.delivery WHERE case_id = ANY($1)"
-        " AND recipient_kind = 'team' AND status IN ('scheduled', 'sending', 'transient_failure')"
+        "SELECT status, lease_token IS NOT NULL, attempts, last_error,"
+        " round(extract(epoch FROM next_attempt_at - now())) FROM notify.delivery"
+        " WHERE case_id = ANY($1) AND recipient_kind = 'team'"
+        " AND status IN ('scheduled', 'sending', 'transient_failure')"
     )
-    wait_for(lambda: stack.query(pending_sql, ids)[0][0] == 0,
-             timeout=180, interval=2, what="every team mail sent")  # fmt: skip
+    owed: list[Any] = []
+
+    def all_sent() -> bool:
+        owed[:] = stack.query(pending_sql, ids)
+        return not owed
+
+    try:
+        wait_for(all_sent, timeout=180, interval=2, what="every team mail sent")
+    except AssertionError:
+        # What is still owed says where it waits (status, leased, attempts, last error, due
+        # in seconds): a lease, a retry, or a sender that stopped looking.
+        raise AssertionError(f"team mail still owed after 180 s: {owed[:10]}") from None
     new_referrals = stack.query(
         "SELECT count(*) FROM notify.delivery WHERE case_id = ANY($1)"
         " AND recipient_kind = 'team' AND template = 'new_referral'",

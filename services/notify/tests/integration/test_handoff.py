@@ -1,6 +1,8 @@
 """Deliveries due now go from the planning transaction to the sender of the same process,
 already leased, without a claim (ADR 27): sent once, against consent as it is at send time,
-and left to their lease when the process dies after the planning commit."""
+and left to their lease when the process dies after the planning commit. A lease the sender
+knows it never saw through (a commit or a claim whose answer was lost) is given back and sent
+at once, not after the lease (ADR 29)."""
 
 from __future__ import annotations
 
@@ -10,9 +12,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from tsunagu.devstack.proxy import TcpProxy
 from tsunagu.notify.service_layer.scheduling import on_event
 from tsunagu.shared.contracts.topics import INTAKE_CONTACT, ROUTING_NOTIFY
+from tsunagu.shared.db import create_engine
 
 from .conftest import (
     TestClock,
@@ -193,3 +200,88 @@ async def test_a_withdrawal_later_in_the_planning_transaction_takes_back_what_it
     assert row["id"] not in handed
     assert smtp.mails(containing=number) == []
     assert runtime.sender.room() == runtime.sender.batch_size, "its room given back"
+
+
+#: Far longer than the tests wait: a delivery left to its lease is not sent while they look.
+LONG_LEASE = 300
+
+
+async def test_a_planning_commit_whose_answer_was_lost_is_sent_at_once_not_after_the_lease(
+    start_notify, settings, smtp
+):
+    # The planning transaction's COMMIT reaches PostgreSQL, which commits; its answer is lost
+    # (a hung database, a dropped connection), so the planner sees a failure and its after-
+    # commit hand-over never happens. The delivery is committed leased to the sender, which
+    # would otherwise not send it until the lease ran out.
+    runtime = await start_notify(smtp_port=smtp.port, lease_seconds=LONG_LEASE)
+    handed, _ = watch(runtime)
+    await asyncio.sleep(1.0)  # the sender's claims at start are done (a claim holds its room)
+    url = make_url(settings.database_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    await proxy.start()
+    engine = create_engine(proxy.url(settings.database_url), "notify", pool_size=1)
+    case_id, number = new_case()
+    try:
+        proxy.lose_answer_to(b"COMMIT")
+        with pytest.raises(DBAPIError):
+            async with async_sessionmaker(engine)() as session, session.begin():
+                await on_event(
+                    runtime.notify, session, referral_created(case_id, number, "welfare_fund")
+                )
+    finally:
+        await engine.dispose()
+        await proxy.cut()
+    assert proxy.answers_lost == 1
+    [row] = await deliveries_of(runtime, case_id)
+    assert row["status"] in ("sending", "sent"), "committed, although the planner saw a failure"
+
+    async def sent() -> Any:
+        [now] = await deliveries_of(runtime, case_id)
+        return now if now["status"] == "sent" else None
+
+    done = await eventually(sent, timeout=15)
+    assert done["id"] not in handed, "never handed over: its transaction did not say it committed"
+    assert [(a["status"], a["error"]) for a in await attempts_of(runtime, done["id"])] == [
+        ("sent", None)
+    ], "no lease_expired attempt: nothing had been sent under the lease given back"
+    assert done["sent_at"] - done["created_at"] < timedelta(seconds=LONG_LEASE / 10)
+    await asyncio.sleep(0.5)
+    assert len(smtp.mails(containing=number)) == 1
+
+
+async def test_a_claim_that_fails_after_taking_its_rows_gives_them_back(start_notify, smtp):
+    # The claim's statement took the rows (autocommit), then the claim failed before any send
+    # (here the connection drops on the claim's next statement). Nothing was sent under its
+    # lease, so the rows are given back and claimed again at once, not after the lease.
+    runtime = await start_notify(smtp_port=smtp.port, lease_seconds=LONG_LEASE, poll_seconds=0.2)
+    sender = runtime.sender
+    read_cases = sender._cases_of_residents
+    failed: list[int] = []
+
+    async def dropping(conn: Any, rows: Any) -> Any:
+        if not failed:
+            failed.append(len(rows))
+            raise ConnectionResetError("the connection dropped after the claim")
+        return await read_cases(conn, rows)
+
+    handoff = runtime.notify.handoff
+    assert handoff is not None
+    case_id, number = new_case()
+    handoff.detach()  # planned without a hand-over: scheduled, for the sender to claim
+    sender._cases_of_residents = dropping  # type: ignore[method-assign]
+    async with runtime.sessions() as session, session.begin():
+        await on_event(runtime.notify, session, referral_created(case_id, number, "welfare_fund"))
+    handoff.attach(sender)
+
+    async def sent() -> Any:
+        [now] = await deliveries_of(runtime, case_id)
+        return now if now["status"] == "sent" else None
+
+    done = await eventually(sent, timeout=15)
+    assert failed == [1], "the first claim took the delivery, then failed"
+    assert [(a["status"], a["error"]) for a in await attempts_of(runtime, done["id"])] == [
+        ("sent", None)
+    ]
+    assert done["sent_at"] - done["created_at"] < timedelta(seconds=LONG_LEASE / 10)
+    await asyncio.sleep(0.5)
+    assert len(smtp.mails(containing=number)) == 1

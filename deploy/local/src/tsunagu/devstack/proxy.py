@@ -1,8 +1,10 @@
 """A TCP relay for fault tests: cut it and every connection through it drops, new ones are
 refused, as when a server goes away; restore it and they get through again. Hang it and nothing
 is refused or dropped but nothing gets through either, as with a frozen server; ``flow`` lets
-it through again. The fault is real for the one client that goes through it, while the server
-keeps serving everyone else."""
+it through again. ``lose_answer_to`` loses one answer on its way back: the server did what it was
+asked, the client sees its connection drop and cannot know (a COMMIT whose outcome is unknown).
+The fault is real for the one client that goes through it, while the server keeps serving
+everyone else."""
 
 from __future__ import annotations
 
@@ -19,6 +21,9 @@ class TcpProxy:
         self._writers: set[asyncio.StreamWriter] = set()
         self._flowing = asyncio.Event()
         self._flowing.set()
+        self._marker: bytes | None = None
+        #: Answers lost so far (``lose_answer_to``).
+        self.answers_lost = 0
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
@@ -44,6 +49,12 @@ class TcpProxy:
         """Pass bytes on again (what waited is delivered)."""
         self._flowing.set()
 
+    def lose_answer_to(self, marker: bytes) -> None:
+        """The next bytes from a client that contain ``marker`` reach the server; its answer
+        is dropped and that connection cut both ways once the server has answered (so it has
+        done what it was asked). Once."""
+        self._marker = marker
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await self._flowing.wait()
         try:
@@ -52,11 +63,22 @@ class TcpProxy:
             writer.transport.abort()
             return
         self._writers |= {writer, up_writer}
+        losing = False
 
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        async def pipe(
+            src: asyncio.StreamReader, dst: asyncio.StreamWriter, *, upstream: bool
+        ) -> None:
+            nonlocal losing
             try:
                 while data := await src.read(65536):
                     await self._flowing.wait()
+                    if upstream and self._marker is not None and self._marker in data:
+                        self._marker, losing = None, True  # set before the server can answer
+                    elif not upstream and losing:
+                        self.answers_lost += 1
+                        writer.transport.abort()
+                        up_writer.transport.abort()
+                        return
                     dst.write(data)
                     await dst.drain()
             except (OSError, asyncio.IncompleteReadError):
@@ -65,7 +87,9 @@ class TcpProxy:
                 dst.transport.abort()
                 self._writers.discard(dst)
 
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        await asyncio.gather(
+            pipe(reader, up_writer, upstream=True), pipe(up_reader, writer, upstream=False)
+        )
 
     def url(self, database_url: str) -> str:
         from sqlalchemy.engine import make_url

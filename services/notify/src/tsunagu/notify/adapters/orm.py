@@ -118,6 +118,9 @@ class NotifyTables(ServiceTables):
             Column("not_before", _tz(), nullable=False),
             Column("next_attempt_at", _tz()),
             Column("lease_token", String(36)),
+            # The status a ``sending`` delivery was claimed or handed over from: what it goes
+            # back to if the sender never saw its lease through (ADR 29).
+            Column("claimed_from", String(32)),
             Column("last_channel", String(16)),
             Column("last_error", String(255)),
             Column("sent_at", _tz()),

@@ -1,5 +1,6 @@
 """Deliveries due now, leased in the transaction that plans them and handed to this process's
-sender when it commits (ADR 27): sent without a claim of their own.
+sender when it commits (ADR 27): sent without a claim of their own. A transaction that ends
+without a commit this process saw gives its leases back (ADR 29).
 
 The planning transaction inserts a delivery that is due at once already ``sending``, with a
 lease token and ``next_attempt_at = now + lease``, exactly as the sender's claim would leave it.
@@ -42,6 +43,9 @@ class Receiver(Protocol):
 
     def take(self, rows: list[Mapping[str, Any]], token: str) -> None:
         """Send ``rows`` (leased under ``token``); releases their room when done."""
+
+    def forgo(self, token: str) -> None:
+        """Nothing will be sent under ``token``: rows that hold it are given back (ADR 29)."""
 
 
 class Handoff:
@@ -130,8 +134,9 @@ def _hand_after_commit(session: Session) -> None:
             continue
         try:
             receiver.take(rows, token)  # the room reserved goes with them
-        except Exception:  # e.g. no running loop: left to their lease, as after a crash
+        except Exception:  # nothing sent under the token: given back at the sender's next run
             receiver.release(len(rows))
+            receiver.forgo(token)
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -140,5 +145,9 @@ def _release_unhanded(session: Session, transaction: SessionTransaction) -> None
     if held is None or held[0] is not transaction:
         return
     session.info.pop(_PENDING, None)
-    for receiver, rows, _ in held[1]:
+    for receiver, rows, token in held[1]:
         receiver.release(len(rows))
+        # Ended without a commit we saw: rolled back, or its COMMIT reached the server and the
+        # answer was lost (a hung database, a dropped connection). Then its rows are leased
+        # under the token and nobody sends them: the sender gives them back (ADR 29).
+        receiver.forgo(token)

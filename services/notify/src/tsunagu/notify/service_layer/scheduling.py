@@ -519,6 +519,7 @@ async def add_deliveries(
             "status": SCHEDULED,
             "next_attempt_at": values["not_before"],
             "lease_token": None,
+            "claimed_from": None,
             "created_at": now,
             "updated_at": now,
             "contact_sealed": None,
@@ -537,7 +538,12 @@ async def add_deliveries(
             break
         if row["next_attempt_at"] <= now:
             lease = timedelta(seconds=notify.config.lease_seconds)
-            row.update(status=SENDING, lease_token=token, next_attempt_at=now + lease)
+            row.update(
+                status=SENDING,
+                lease_token=token,
+                next_attempt_at=now + lease,
+                claimed_from=SCHEDULED,
+            )
             handing.add(row["id"])
     if handoff is not None and handing:
         # Their room is taken while the insert runs, so that no other transaction takes it.

@@ -52,7 +52,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import jinja2
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from tenacity import (
@@ -218,12 +218,18 @@ class Sender:
     _handed: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
     #: Set while the worker runs (``Handoff.attach``): deliveries handed over are sent.
     accepting: bool = field(default=False, init=False, repr=False)
+    #: Lease tokens this sender will send nothing under, although rows may hold them: a claim
+    #: or a planning commit whose answer never came (the database hung or the connection
+    #: dropped after the server had done it), or a hand-over it could not start. Given back
+    #: at the next run, so that they are sent at once rather than after the lease (ADR 29).
+    _forgone: set[str] = field(default_factory=set, init=False, repr=False)
 
     async def close(self) -> None:
         await self.channels.close()
 
     async def run_once(self) -> int:
         """Claim one batch and deliver it; returns how many deliveries were claimed."""
+        await self.give_back_forgone()
         room = self.room()
         if room == 0:
             return 0  # a batch's worth is in flight (handed over); the next poll looks again
@@ -266,7 +272,12 @@ class Sender:
             self.release(len(rows))
             log.warning("handed_deliveries_left_to_lease", size=len(rows), error="sender_stopped")
             return
-        task = asyncio.get_running_loop().create_task(self._send_taken(rows, token))
+        try:
+            task = asyncio.get_running_loop().create_task(self._send_taken(rows, token))
+        except RuntimeError:  # no running loop: nothing was sent under the token
+            self.release(len(rows))
+            self.forgo(token)
+            return
         self._handed.add(task)
         task.add_done_callback(self._handed.discard)
 
@@ -281,9 +292,11 @@ class Sender:
                 # Consent as it is now, read moments before the send (as with a claim).
                 cases = await self._read_cases(rows)
             except Exception as exc:
-                # Left leased: any sender claims them when the lease runs out.
+                # Nothing was sent under the token: given back at the next run, once the
+                # database answers again.
+                self.forgo(token)
                 log.warning(
-                    "handed_deliveries_left_to_lease", size=len(rows), error=type(exc).__name__
+                    "handed_deliveries_given_back", size=len(rows), error=type(exc).__name__
                 )
                 return
             claimed = [Claimed(dict(r), token, cases.get(r["recipient_ref"])) for r in rows]
@@ -323,6 +336,45 @@ class Sender:
         except Exception as exc:
             log.info("contact_keys_not_prefetched", error=type(exc).__name__)
 
+    def forgo(self, token: str) -> None:
+        """Nothing was or will be sent under ``token``, yet rows may be leased under it (their
+        transaction or claim may have committed unseen): give them back at the next run.
+
+        Only for a token under which nothing at all was sent: a claim that failed before its
+        rows were handed to a send, a planning transaction whose commit failed, a hand-over
+        whose sends never started. A send that may have gone out is left to its lease, which
+        records the ``lease_expired`` attempt."""
+        self._forgone.add(token)
+
+    async def give_back_forgone(self) -> int:
+        """Rows still leased under forgone tokens go back to the status they were claimed or
+        handed over from, due now (one statement); returns how many. A database fault is
+        raised and the tokens kept, to be given back at the next run."""
+        if not self._forgone:
+            return 0
+        tokens = sorted(self._forgone)
+        d = self.tables.delivery
+        now = self.clock()
+        async with self.sessions() as session:
+            conn = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            given = await conn.execute(
+                update(d)
+                .where(d.c.status == SENDING, d.c.lease_token.in_(tokens))
+                .values(
+                    status=func.coalesce(d.c.claimed_from, SCHEDULED),
+                    lease_token=None,
+                    claimed_from=None,
+                    next_attempt_at=now,
+                    updated_at=now,
+                )
+                .returning(d.c.id)
+            )
+            count = len(given.all())
+        self._forgone.difference_update(tokens)
+        if count:
+            log.info("leases_given_back", deliveries=count, leases=len(tokens))
+        return count
+
     # --- 1. claim ---------------------------------------------------------------------------
 
     async def claim(self, *, limit: int | None = None) -> list[Claimed]:
@@ -345,10 +397,24 @@ class Sender:
             update(d)
             .where(d.c.id == due.c.id)
             .values(
-                status=SENDING, lease_token=token, next_attempt_at=now + self.lease, updated_at=now
+                status=SENDING,
+                lease_token=token,
+                claimed_from=due.c.status,
+                next_attempt_at=now + self.lease,
+                updated_at=now,
             )
             .returning(*d.c, due.c.status.label("was"), due.c.next_attempt_at.label("was_due"))
         )
+        try:
+            return await self._claim(taken, token, now)
+        except BaseException:
+            # Whether the statement took the rows is unknown (its answer may be what was
+            # lost): nothing has been sent under the token, so whatever it holds is given back.
+            self.forgo(token)
+            raise
+
+    async def _claim(self, taken: Any, token: str, now: datetime) -> list[Claimed]:
+        d = self.tables.delivery
         async with self.sessions() as session:
             # Autocommit: the statement is its transaction (no BEGIN, no COMMIT round trip).
             conn = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
