@@ -85,12 +85,23 @@ async def erase_resident(
         )
     )
     if case_ids:
+        # The rows are locked in key order first, the order intake's read model writes them
+        # in (ADR 26), so that an erasure and a batch of routing's events about the same
+        # cases wait for each other instead of deadlocking.
+        f = tables.referral
+        await session.execute(
+            select(c.c.case_id).where(c.c.case_id.in_(case_ids)).order_by(c.c.case_id)
+            .with_for_update()
+        )  # fmt: skip
+        await session.execute(
+            select(f.c.referral_id).where(f.c.case_id.in_(case_ids)).order_by(f.c.referral_id)
+            .with_for_update()
+        )  # fmt: skip
         await session.execute(
             update(c)
             .where(c.c.case_id.in_(case_ids))
             .values(household_members=[], proxy=None, notes=None, updated_at=now)
         )
-        f = tables.referral
         await session.execute(
             update(f).where(f.c.case_id.in_(case_ids)).values(last_reason=None, last_outcome=None)
         )
