@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from importlib import resources
 from importlib.util import find_spec
 from pathlib import Path
@@ -45,6 +45,7 @@ from benchmarks.observe import Observer, Topics, wait_group_stable, wait_leaders
 from benchmarks.report import END_TO_END
 from tsunagu.devstack.keys import key_env
 from tsunagu.devstack.processes import SERVICES, ServiceProcess
+from tsunagu.shared.clock import japan_today
 
 # The services' HTTP ports are TSUNAGU_BENCH_HTTP_PORT_BASE (default 28000) + 0..3, the second
 # routing + 11, the SMTP sink + 25.
@@ -52,7 +53,6 @@ _BASE = int(os.environ.get("TSUNAGU_BENCH_HTTP_PORT_BASE", "28000"))
 PORTS = {"intake": _BASE, "routing": _BASE + 1, "notify": _BASE + 2, "food_distribution": _BASE + 3}
 EXTRA_ROUTING_PORT = _BASE + 11
 SMTP_PORT = _BASE + 25
-JST = timezone(timedelta(hours=9))
 STAFF_USER = "uketsuke"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -142,8 +142,14 @@ class Stack:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.password = os.environ.get("TSUNAGU_DEMO_PASSWORD", "tsunagu-demo")
+        service_env = os.environ.get("TSUNAGU_BENCH_SERVICE_ENV", "test")
+        # The run's day, pinned as the test stacks pin theirs (ADR 28): a run that passes
+        # midnight in Tokyo still takes cases in for the events it seeded. Prod refuses a pin.
+        self.today = japan_today()
+        pinned = {} if service_env == "prod" else {"TSUNAGU_PINNED_DATE": self.today.isoformat()}
         self.env = {
-            "TSUNAGU_ENV": os.environ.get("TSUNAGU_BENCH_SERVICE_ENV", "test"),
+            "TSUNAGU_ENV": service_env,
+            **pinned,
             "TSUNAGU_KAFKA_BOOTSTRAP": ctx.bootstrap,
             "TSUNAGU_DATABASE_URL": ctx.database_url,
             "TSUNAGU_INTAKE_URL": f"http://127.0.0.1:{PORTS['intake']}",
@@ -281,15 +287,14 @@ class Client:
             )
         self.http.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
 
-    async def pick_event(self) -> None:
+    async def pick_event(self, today: date) -> None:
         r = await self.http.get("/api/v1/events")
         r.raise_for_status()
         body = r.json()
         events = body if isinstance(body, list) else body.get("items") or body.get("events") or []
         if not events:
             raise RuntimeError("intake lists no consultation events: did the demo data load?")
-        today = datetime.now(JST).date().isoformat()
-        event = next((e for e in events if str(e.get("date")) == today), events[0])
+        event = next((e for e in events if str(e.get("date")) == today.isoformat()), events[0])
         self.event_id = event["event_id"]
         self.venue_id = event.get("venue_id") or ""
 
@@ -317,7 +322,7 @@ def synthetic_case_created(spec: mix.CaseSpec, event_id: str, venue_id: str) -> 
     body = spec.body
     case_id = str(uuid.uuid4())
     birth = date.fromisoformat(body["resident"]["birth_date"])
-    today = datetime.now(JST).date()
+    today = japan_today()
     age = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
     data = CaseCreated(
         case_id=case_id,
@@ -374,7 +379,7 @@ async def run_system(ctx: Context) -> dict[str, Any]:
         await stack.start()
         result["startup_seconds"] = round(time.monotonic() - t0, 1)
         await client.login(STAFF_USER, stack.password)
-        await client.pick_event()
+        await client.pick_event(stack.today)
         await observer.start()
 
         warm = mix.generate(p.warmup_cases, seed=ctx.seed, start=20_000_000)
