@@ -56,10 +56,10 @@ async def ensure_event(
     known = (
         await session.execute(select(t.event.c.venue_id).where(t.event.c.event_id == event_id))
     ).scalar_one()
+    # An executemany of one cached statement (``.values([...])`` is compiled at every call).
     await session.execute(
-        insert(t.stock)
-        .values([{"event_id": event_id, "parcel_type": p, "venue_id": known} for p in ParcelType])
-        .on_conflict_do_nothing()
+        insert(t.stock).on_conflict_do_nothing(),
+        [{"event_id": event_id, "parcel_type": p, "venue_id": known} for p in ParcelType],
     )
     return str(known)
 

@@ -57,16 +57,18 @@ async def pseudonyms(
     uses agree), in one statement: a pseudonym already made is kept and returned (the no-op
     update returns it). Rows are locked in key order."""
     p = tables.report_pseudonym
-    statement = insert(p).values(
+    # An executemany of one cached statement, written as one multi-row insert in the order
+    # given (``.values([...])`` would be compiled afresh at every call).
+    found = await session.execute(
+        insert(p)
+        .on_conflict_do_update(
+            index_elements=[p.c.kind, p.c.subject_id], set_={"pseudonym": p.c.pseudonym}
+        )
+        .returning(p.c.kind, p.c.subject_id, p.c.pseudonym),
         [
             {"kind": kind, "subject_id": subject_id, "pseudonym": str(uuid.uuid4())}
             for kind, subject_id in sorted(set(subjects))
-        ]
-    )
-    found = await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[p.c.kind, p.c.subject_id], set_={"pseudonym": p.c.pseudonym}
-        ).returning(p.c.kind, p.c.subject_id, p.c.pseudonym)
+        ],
     )
     return {(row.kind, row.subject_id): str(row.pseudonym) for row in found}
 
@@ -296,14 +298,11 @@ async def _write(session: AsyncSession, facts: _Facts) -> None:
     if facts.parcels:
         p = tables.report_parcel
         await session.execute(
-            insert(p)
-            .values(
-                [
-                    {column: resolved(v) for column, v in facts.parcels[handout_id].items()}
-                    for handout_id in sorted(facts.parcels)
-                ]
-            )
-            .on_conflict_do_nothing(index_elements=[p.c.handout_id])
+            insert(p).on_conflict_do_nothing(index_elements=[p.c.handout_id]),
+            [
+                {column: resolved(v) for column, v in facts.parcels[handout_id].items()}
+                for handout_id in sorted(facts.parcels)
+            ],
         )
 
 

@@ -251,19 +251,20 @@ async def _remember_holders(notify: Notify, session: AsyncSession, envelope: Env
         return
     t = notify.tables.case_programme
     now = notify.now()
-    # One statement for all of them, each programme once (the last wins, as one by one).
+    # One statement for all of them, each programme once (the last wins, as one by one); an
+    # executemany of one cached statement, written as one multi-row insert (``.values([...])``
+    # would be compiled afresh at every call).
     held = dict(rows)
-    statement = insert(t).values(
-        [
-            {"case_id": case_id, "programme": programme, "status": status, "updated_at": now}
-            for programme, status in held.items()
-        ]
-    )
+    statement = insert(t)
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=[t.c.case_id, t.c.programme],
             set_={"status": statement.excluded.status, "updated_at": statement.excluded.updated_at},
-        )
+        ),
+        [
+            {"case_id": case_id, "programme": programme, "status": status, "updated_at": now}
+            for programme, status in held.items()
+        ],
     )
     for programme, status in held.items():
         if status == ReferralStatus.WITHDRAWN.value:
@@ -580,13 +581,10 @@ async def _insert_new(
     ``full`` (else their ids only)."""
     inserted: dict[str, Mapping[str, Any]] = {}
     columns = tuple(d.c) if full else (d.c.id,)
+    statement = insert(d).on_conflict_do_nothing(index_elements=[d.c.dedup_key]).returning(*columns)
     for start in range(0, len(rows), ROWS_PER_INSERT):
-        written = await session.execute(
-            insert(d)
-            .values(rows[start : start + ROWS_PER_INSERT])
-            .on_conflict_do_nothing(index_elements=[d.c.dedup_key])
-            .returning(*columns)
-        )
+        # An executemany of one cached statement, written as one multi-row insert.
+        written = await session.execute(statement, rows[start : start + ROWS_PER_INSERT])
         for row in written:
             inserted[row.id] = row._mapping
     return inserted
