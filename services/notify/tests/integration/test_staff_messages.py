@@ -10,7 +10,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
+from sqlalchemy.engine.interfaces import CacheStats
 
 from tsunagu.notify.adapters.channels import delivery_token
 from tsunagu.notify.bootstrap import NotifyRuntime
@@ -305,15 +306,28 @@ async def test_a_batchs_plans_are_written_together_and_a_withdrawal_in_it_cancel
     withdrawn = referral_status_changed(case_id, number, "withdrawn", programme="welfare_fund")
     d = runtime.tables.delivery
     notify = runtime.notify
-    async with runtime.sessions() as session, session.begin():
-        await prepare_batch(notify, session, [created, other, withdrawn])
-        await on_event(notify, session, created)
-        await on_event(notify, session, other)
-        written = select(d.c.case_id).where(d.c.case_id.in_([case_id, other_id]))
-        assert (await session.scalars(written)).all() == []  # kept, not written yet
-        await on_event(notify, session, withdrawn)
-        assert sorted(await session.scalars(written)) == sorted([case_id, other_id])
-        await finish_batch(session)
+    # Every statement comes from SQLAlchemy's compiled cache: the multi-row inserts of the
+    # programmes and deliveries too (``insert().values([...])`` was compiled at every call).
+    uncached: list[str] = []
+
+    def watch(conn, cursor, statement, parameters, context, executemany) -> None:
+        if context.cache_hit is CacheStats.NO_CACHE_KEY:
+            uncached.append(statement)
+
+    event.listen(runtime.engine.sync_engine, "after_cursor_execute", watch)
+    try:
+        async with runtime.sessions() as session, session.begin():
+            await prepare_batch(notify, session, [created, other, withdrawn])
+            await on_event(notify, session, created)
+            await on_event(notify, session, other)
+            written = select(d.c.case_id).where(d.c.case_id.in_([case_id, other_id]))
+            assert (await session.scalars(written)).all() == []  # kept, not written yet
+            await on_event(notify, session, withdrawn)
+            assert sorted(await session.scalars(written)) == sorted([case_id, other_id])
+            await finish_batch(session)
+    finally:
+        event.remove(runtime.engine.sync_engine, "after_cursor_execute", watch)
+    assert uncached == []
     [cancelled] = await deliveries_of(runtime, case_id)
     assert (cancelled["status"], cancelled["reason"]) == ("suppressed", "referral_withdrawn")
     [kept] = await deliveries_of(runtime, other_id)
