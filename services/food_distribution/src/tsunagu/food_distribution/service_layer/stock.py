@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from datetime import date
 
-from sqlalchemy import select, update
+from sqlalchemy import Date, String, TextClause, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,6 +32,37 @@ log = get_logger(__name__)
 t = tables
 
 
+def _ensure_event_statement(update_name: bool) -> TextClause:
+    """One statement for ``ensure_event``: the event row (its venue's name set when given and
+    the venue matches), its zero stock rows, and the event's venue back.
+
+    The venue comes from the insert's ``RETURNING`` or, when the event was there before, from
+    the table; the stock rows reference the event inserted by the same statement (foreign keys
+    are checked at its end). Built once, from the table names only."""
+    e, s = t.event.fullname, t.stock.fullname
+    on_conflict = (
+        "DO UPDATE SET venue_name = excluded.venue_name WHERE t.venue_id = excluded.venue_id"
+        if update_name
+        else "DO NOTHING"
+    )
+    return text(
+        f"WITH made AS (INSERT INTO {e} AS t (event_id, venue_id, venue_name, held_on) "  # noqa: S608
+        f"VALUES (:event_id, :venue_id, :venue_name, :held_on) "
+        f"ON CONFLICT (event_id) {on_conflict} RETURNING t.venue_id), "
+        f"known AS (SELECT venue_id FROM made UNION ALL "
+        f"SELECT venue_id FROM {e} WHERE event_id = :event_id LIMIT 1), "
+        f"stock AS (INSERT INTO {s} (event_id, parcel_type, venue_id) "
+        f"SELECT :event_id, p.parcel_type, known.venue_id FROM known "
+        f"CROSS JOIN unnest(CAST(:parcel_types AS text[])) AS p(parcel_type) "
+        f"ON CONFLICT DO NOTHING) "
+        f"SELECT venue_id FROM known"
+    ).bindparams(bindparam("held_on", type_=Date()), bindparam("venue_name", type_=String()))
+
+
+_ENSURE_EVENT = {False: _ensure_event_statement(False), True: _ensure_event_statement(True)}
+_PARCEL_TYPE_CODES = [p.value for p in ParcelType]
+
+
 async def ensure_event(
     session: AsyncSession,
     event_id: str,
@@ -40,7 +71,27 @@ async def ensure_event(
     venue_name: str | None = None,
 ) -> str:
     """Register an event and its zero stock rows if new (and its venue's name, once one is
-    given); returns the event's venue."""
+    given); returns the event's venue.
+
+    One round trip (it was three: the event, a read of its venue, the stock rows). Should the
+    statement find no venue (another transaction registered the event after the statement
+    began: its snapshot does not show that row, and ``DO NOTHING`` returns none), the steps
+    are taken one by one, each seeing what was committed before it."""
+    values = {"event_id": event_id, "venue_id": venue_id, "venue_name": venue_name}
+    known = (
+        await session.execute(
+            _ENSURE_EVENT[venue_name is not None],
+            {**values, "held_on": held_on, "parcel_types": _PARCEL_TYPE_CODES},
+        )
+    ).scalar()
+    if known is not None:
+        return str(known)
+    return await _ensure_event_step_by_step(session, event_id, venue_id, held_on, venue_name)
+
+
+async def _ensure_event_step_by_step(
+    session: AsyncSession, event_id: str, venue_id: str, held_on: date, venue_name: str | None
+) -> str:
     stmt = insert(t.event).values(
         event_id=event_id, venue_id=venue_id, venue_name=venue_name, held_on=held_on
     )
