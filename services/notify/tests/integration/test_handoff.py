@@ -285,3 +285,42 @@ async def test_a_claim_that_fails_after_taking_its_rows_gives_them_back(start_no
     assert done["sent_at"] - done["created_at"] < timedelta(seconds=LONG_LEASE / 10)
     await asyncio.sleep(0.5)
     assert len(smtp.mails(containing=number)) == 1
+
+
+async def test_a_commit_that_lands_after_a_first_give_back_is_given_back_too(start_notify, smtp):
+    # A COMMIT held up on the network lands on the server after the sender's first give-back,
+    # which found nothing under its token. The token is kept until its lease would have run
+    # out, so the rows are given back when they appear, not left to the lease.
+    runtime = await start_notify(smtp_port=smtp.port, lease_seconds=LONG_LEASE, poll_seconds=0.2)
+    sender, d = runtime.sender, runtime.tables.delivery
+    token = "0b5e55ed-0000-4000-8000-000000000029"
+    sender.forgo(token)
+    await asyncio.sleep(1.0)  # a few runs: nothing holds the token yet
+    handoff = runtime.notify.handoff
+    assert handoff is not None
+    case_id, number = new_case()
+    handoff.detach()  # the late transaction's rows are written here as it left them: leased
+    async with runtime.sessions() as session, session.begin():
+        await on_event(runtime.notify, session, referral_created(case_id, number, "welfare_fund"))
+        await session.execute(
+            update(d)
+            .where(d.c.case_id == case_id)
+            .values(
+                status="sending",
+                lease_token=token,
+                claimed_from="scheduled",
+                next_attempt_at=runtime.notify.now() + timedelta(seconds=LONG_LEASE),
+            )
+        )
+    handoff.attach(sender)
+
+    async def sent() -> Any:
+        [now] = await deliveries_of(runtime, case_id)
+        return now if now["status"] == "sent" else None
+
+    done = await eventually(sent, timeout=15)
+    assert [(a["status"], a["error"]) for a in await attempts_of(runtime, done["id"])] == [
+        ("sent", None)
+    ]
+    await asyncio.sleep(0.5)
+    assert len(smtp.mails(containing=number)) == 1

@@ -221,8 +221,10 @@ class Sender:
     #: Lease tokens this sender will send nothing under, although rows may hold them: a claim
     #: or a planning commit whose answer never came (the database hung or the connection
     #: dropped after the server had done it), or a hand-over it could not start. Given back
-    #: at the next run, so that they are sent at once rather than after the lease (ADR 29).
-    _forgone: set[str] = field(default_factory=set, init=False, repr=False)
+    #: at every run until the lease would have run out (a ``time.monotonic`` deadline each),
+    #: so that they are sent at once rather than after the lease (ADR 29): a COMMIT held up on
+    #: the network may land after a first give-back found nothing.
+    _forgone: dict[str, float] = field(default_factory=dict, init=False, repr=False)
 
     async def close(self) -> None:
         await self.channels.close()
@@ -338,18 +340,20 @@ class Sender:
 
     def forgo(self, token: str) -> None:
         """Nothing was or will be sent under ``token``, yet rows may be leased under it (their
-        transaction or claim may have committed unseen): give them back at the next run.
+        transaction or claim may have committed unseen): give them back from the next run on.
 
         Only for a token under which nothing at all was sent: a claim that failed before its
         rows were handed to a send, a planning transaction whose commit failed, a hand-over
         whose sends never started. A send that may have gone out is left to its lease, which
         records the ``lease_expired`` attempt."""
-        self._forgone.add(token)
+        self._forgone[token] = time.monotonic() + self.lease.total_seconds()
 
     async def give_back_forgone(self) -> int:
         """Rows still leased under forgone tokens go back to the status they were claimed or
-        handed over from, due now (one statement); returns how many. A database fault is
-        raised and the tokens kept, to be given back at the next run."""
+        handed over from, due now (one statement); returns how many. A token is kept, and
+        looked for again at each run, until its lease would have run out (after that the lease
+        takes the rows over, as after a crash); a database fault is raised and the tokens
+        kept."""
         if not self._forgone:
             return 0
         tokens = sorted(self._forgone)
@@ -370,7 +374,10 @@ class Sender:
                 .returning(d.c.id)
             )
             count = len(given.all())
-        self._forgone.difference_update(tokens)
+        ended = time.monotonic()
+        for token in tokens:
+            if self._forgone.get(token, ended) <= ended:
+                self._forgone.pop(token, None)
         if count:
             log.info("leases_given_back", deliveries=count, leases=len(tokens))
         return count
