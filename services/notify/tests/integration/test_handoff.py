@@ -55,6 +55,16 @@ SHORT_LEASE = {
 }
 
 
+def sent_one(runtime: Any, case_id: str) -> Any:
+    """A check for ``eventually``: the case's one delivery, once it is sent."""
+
+    async def check() -> Any:
+        [row] = await deliveries_of(runtime, case_id)
+        return row if row["status"] == "sent" else None
+
+    return check
+
+
 def watch(runtime: Any) -> tuple[list[str], list[str]]:
     """The delivery ids the sender was handed by planning, and those it claimed itself."""
     handed: list[str] = []
@@ -110,11 +120,7 @@ async def test_a_sender_killed_after_the_planning_commit_leaves_it_to_be_sent_on
 
     second = await start_notify(smtp_port=smtp.port, **SHORT_LEASE)
 
-    async def sent() -> Any:
-        [now] = await deliveries_of(second, case_id)
-        return now if now["status"] == "sent" else None
-
-    done = await eventually(sent, timeout=30)
+    done = await eventually(sent_one(second, case_id), timeout=30)
     attempts = await attempts_of(second, done["id"])
     assert [(a["status"], a["error"]) for a in attempts] == [
         ("transient_failure", "lease_expired"),
@@ -235,11 +241,7 @@ async def test_a_planning_commit_whose_answer_was_lost_is_sent_at_once_not_after
     [row] = await deliveries_of(runtime, case_id)
     assert row["status"] in ("sending", "sent"), "committed, although the planner saw a failure"
 
-    async def sent() -> Any:
-        [now] = await deliveries_of(runtime, case_id)
-        return now if now["status"] == "sent" else None
-
-    done = await eventually(sent, timeout=15)
+    done = await eventually(sent_one(runtime, case_id), timeout=15)
     assert done["id"] not in handed, "never handed over: its transaction did not say it committed"
     assert [(a["status"], a["error"]) for a in await attempts_of(runtime, done["id"])] == [
         ("sent", None)
@@ -273,11 +275,7 @@ async def test_a_claim_that_fails_after_taking_its_rows_gives_them_back(start_no
         await on_event(runtime.notify, session, referral_created(case_id, number, "welfare_fund"))
     handoff.attach(sender)
 
-    async def sent() -> Any:
-        [now] = await deliveries_of(runtime, case_id)
-        return now if now["status"] == "sent" else None
-
-    done = await eventually(sent, timeout=15)
+    done = await eventually(sent_one(runtime, case_id), timeout=15)
     assert failed == [1], "the first claim took the delivery, then failed"
     assert [(a["status"], a["error"]) for a in await attempts_of(runtime, done["id"])] == [
         ("sent", None)
@@ -314,11 +312,7 @@ async def test_a_commit_that_lands_after_a_first_give_back_is_given_back_too(sta
         )
     handoff.attach(sender)
 
-    async def sent() -> Any:
-        [now] = await deliveries_of(runtime, case_id)
-        return now if now["status"] == "sent" else None
-
-    done = await eventually(sent, timeout=15)
+    done = await eventually(sent_one(runtime, case_id), timeout=15)
     assert [(a["status"], a["error"]) for a in await attempts_of(runtime, done["id"])] == [
         ("sent", None)
     ]

@@ -134,7 +134,7 @@ def _hand_after_commit(session: Session) -> None:
             continue
         try:
             receiver.take(rows, token)  # the room reserved goes with them
-        except Exception:  # nothing sent under the token: given back at the sender's next run
+        except Exception:  # e.g. no running loop: nothing sent, the token's rows given back
             receiver.release(len(rows))
             receiver.forgo(token)
 

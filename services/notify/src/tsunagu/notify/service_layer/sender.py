@@ -274,12 +274,9 @@ class Sender:
             self.release(len(rows))
             log.warning("handed_deliveries_left_to_lease", size=len(rows), error="sender_stopped")
             return
-        try:
-            task = asyncio.get_running_loop().create_task(self._send_taken(rows, token))
-        except RuntimeError:  # no running loop: nothing was sent under the token
-            self.release(len(rows))
-            self.forgo(token)
-            return
+        # Without a running loop this raises before anything is sent: the hand-over then
+        # releases the room and forgoes the token (``handoff._hand_after_commit``).
+        task = asyncio.get_running_loop().create_task(self._send_taken(rows, token))
         self._handed.add(task)
         task.add_done_callback(self._handed.discard)
 
@@ -294,8 +291,8 @@ class Sender:
                 # Consent as it is now, read moments before the send (as with a claim).
                 cases = await self._read_cases(rows)
             except Exception as exc:
-                # Nothing was sent under the token: given back at the next run, once the
-                # database answers again.
+                # Nothing was sent under the token: given back from the next run on, once
+                # the database answers again.
                 self.forgo(token)
                 log.warning(
                     "handed_deliveries_given_back", size=len(rows), error=type(exc).__name__
