@@ -189,11 +189,13 @@ class ServiceRuntime:
         prepare: Prepare | None = None,
         finish: Finish | None = None,
         skip: Skip | None = None,
+        linger_ms: int = 0,
     ) -> IdempotentConsumer:
         """Register idempotent handlers for ``topics`` (consumer group = service name);
         ``prepare`` reads once per batch what its handlers need, ``finish`` writes what they
         left for the whole batch (``IdempotentConsumer``). The events of an erased case are
-        recorded but not applied, and so are those ``skip`` names."""
+        recorded but not applied, and so are those ``skip`` names. A consumer off a case's way
+        to its programmes lingers (``linger_ms``, ADR 30)."""
 
         async def skipped(session: AsyncSession, envelopes: list[Envelope]) -> set[str]:
             erased = await self._erased_events(session, envelopes)
@@ -215,7 +217,7 @@ class ServiceRuntime:
             max_attempts=self.settings.consumer_max_attempts,
             backoff_seconds=self.settings.consumer_backoff_seconds,
         )
-        subscribe(idempotent, list(topics))
+        subscribe(idempotent, list(topics), linger_ms=linger_ms)
         self._subscriptions.append((idempotent, list(topics)))
         return idempotent
 

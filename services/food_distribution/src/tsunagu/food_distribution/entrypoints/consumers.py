@@ -4,6 +4,9 @@ Routing tells the desk what a handout needs of each case and nothing more: the h
 event and sealed furigana with rule 9's decision, a later eligibility, a consent withdrawal
 and the resident's erasure. Food reads no topic that carries a case's concerns, reasons, age
 or flags (``intake.case.v1``, ``routing.case.v1``): its Kafka user is not granted them.
+
+The desk's consumer is off a case's way to its programmes: it lingers for its batches to gather
+(ADR 30), a tenth of a second, long before anyone at the desk looks.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from tsunagu.food_distribution.service_layer import cases, privacy
 from tsunagu.food_distribution.service_layer.deps import Deps
 from tsunagu.shared.contracts import intake, routing, topics
 from tsunagu.shared.contracts.envelope import Envelope
+from tsunagu.shared.messaging import OFF_PATH_LINGER_MS
 from tsunagu.shared.runtime import ServiceRuntime
 
 #: The topics food reads (intake.staff.v1 is read by the shared runtime: ended sign-ins).
@@ -49,4 +53,5 @@ def register(runtime: ServiceRuntime, deps: Deps) -> None:
             intake.RESIDENT_ERASED: privacy.on_resident_erased,
         },
         max_schema_version=routing.SCHEMA_VERSION,
+        linger_ms=OFF_PATH_LINGER_MS,
     )

@@ -1,4 +1,7 @@
-"""Which events intake consumes: its read model, and the anonymous report facts."""
+"""Which events intake consumes: its read model, and the anonymous report facts.
+
+Neither is on a case's way to its programmes: both linger for their batches to gather, so at
+light load they run once routing and notify are done with the case (ADR 30)."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from tsunagu.shared.contracts.topics import (
     REPORTS_GROUP_SUFFIX,
     ROUTING_CASE,
 )
-from tsunagu.shared.messaging import IdempotentConsumer
+from tsunagu.shared.messaging import OFF_PATH_LINGER_MS, IdempotentConsumer
 from tsunagu.shared.runtime import ServiceRuntime
 
 
@@ -31,6 +34,7 @@ def register(runtime: ServiceRuntime, *, consumer: str | None = None) -> None:
         max_schema_version=routing_version,
         prepare=read_model.prepare,
         finish=read_model.finish,
+        linger_ms=OFF_PATH_LINGER_MS,
     )
     runtime.consume(
         [FOOD.name],
@@ -38,6 +42,7 @@ def register(runtime: ServiceRuntime, *, consumer: str | None = None) -> None:
         consumer=consumer,
         prepare=read_model.prepare,
         finish=read_model.finish,
+        linger_ms=OFF_PATH_LINGER_MS,
     )
     register_reports(runtime, (consumer or runtime.settings.service) + REPORTS_GROUP_SUFFIX)
 
@@ -54,4 +59,5 @@ def register_reports(runtime: ServiceRuntime, group: str) -> IdempotentConsumer:
         max_schema_version=routing.SCHEMA_VERSION,
         prepare=report_facts.prepare,
         finish=report_facts.finish,
+        linger_ms=OFF_PATH_LINGER_MS,
     )

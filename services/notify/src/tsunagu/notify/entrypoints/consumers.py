@@ -33,7 +33,7 @@ from tsunagu.shared.contracts.topics import (
     PROGRAMME_TOPICS,
     ROUTING_NOTIFY,
 )
-from tsunagu.shared.messaging import Handler, IdempotentConsumer
+from tsunagu.shared.messaging import OFF_PATH_LINGER_MS, Handler, IdempotentConsumer
 from tsunagu.shared.runtime import ServiceRuntime
 
 #: intake.contact.v1, routing.notify.v1 and food.v1.
@@ -107,6 +107,8 @@ def register(
             prepare=prepare,
             finish=finish_batch,
             skip=partial(told_before_the_switch, notify.tables.inbox, consumer or NOTIFY),
+            # Residents' own messages and contacts: off the referral's way (ADR 30).
+            linger_ms=OFF_PATH_LINGER_MS,
         ),
         runtime.consume(
             PROGRAMME_TOPIC_NAMES,
