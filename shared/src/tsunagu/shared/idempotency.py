@@ -19,16 +19,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
     Column,
     ColumnElement,
     DateTime,
+    Executable,
     MetaData,
     String,
     Table,
     Update,
+    bindparam,
     delete,
     func,
     select,
@@ -77,24 +80,27 @@ async def claim(
 
     ``outcome`` may be given at once when the request's outcome needs nothing more (a form
     applied once). Raises `KeyReused` if the key was claimed for another request."""
+    claiming, stored = _statements(table)
     claimed = await session.execute(
-        insert(table)
-        .values(staff=staff, key=key, request_hash=request, outcome=outcome)
-        .on_conflict_do_nothing()
-        .returning(table.c.key)
+        claiming, {"staff": staff, "key": key, "request_hash": request, "outcome": outcome}
     )
     if claimed.first() is not None:
         return None
-    row = (
-        await session.execute(
-            select(table.c.request_hash, table.c.outcome).where(
-                table.c.staff == staff, table.c.key == key
-            )
-        )
-    ).one()
+    row = (await session.execute(stored, {"staff": staff, "key": key})).one()
     if row.request_hash != request:
         raise KeyReused(key)
     return dict(row.outcome or {})
+
+
+@cache
+def _statements(table: Table) -> tuple[Executable, Executable]:
+    """``claim``'s two statements, built once per table and then taken from SQLAlchemy's
+    compiled cache (ADR 22)."""
+    claiming = insert(table).on_conflict_do_nothing().returning(table.c.key)
+    stored = select(table.c.request_hash, table.c.outcome).where(
+        table.c.staff == bindparam("staff"), table.c.key == bindparam("key")
+    )
+    return claiming, stored
 
 
 async def record(

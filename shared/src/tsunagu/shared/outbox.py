@@ -19,6 +19,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter, Gauge
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     Column,
     DateTime,
@@ -27,6 +28,8 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    any_,
+    bindparam,
     event,
     func,
     select,
@@ -291,6 +294,25 @@ class OutboxRelay:
         schema = table.schema or "public"
         self._lock_key = zlib.crc32(f"outbox:{schema}".encode())
         self._listener = Listener(database_url, notify_channel(schema))
+        # Both statements are built once, so each batch takes them from SQLAlchemy's compiled
+        # cache: no statement built and no IN list expanded per batch (ADR 22).
+        t = table
+        # The service's advisory lock is taken in the same statement as the rows (one round
+        # trip): PostgreSQL tries it on the first unsent row it reads, so a relay whose lock
+        # another replica holds reads no rows. With no unsent row it is not taken, and nothing
+        # needs it.
+        self._unsent = (
+            select(t.c.seq, t.c.id, t.c.aggregateid, t.c.topic, t.c.payload, t.c.headers)
+            .where(t.c.sent_at.is_(None), func.pg_try_advisory_xact_lock(self._lock_key))
+            .order_by(t.c.seq)
+            .limit(batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        self._mark_sent = (
+            update(t)
+            .where(t.c.seq == any_(bindparam("seqs", type_=ARRAY(BigInteger()))))
+            .values(sent_at=bindparam("sent_at"))
+        )
 
     async def start(self) -> None:
         if self.listen:
@@ -367,21 +389,8 @@ class OutboxRelay:
 
     async def publish_batch(self) -> int:
         """Claim, publish and mark one batch; returns how many rows were sent."""
-        t = self.table
         async with self.engine.begin() as conn:
-            # The service's advisory lock is taken in the same statement as the rows (one
-            # round trip): PostgreSQL tries it on the first unsent row it reads, so a relay
-            # whose lock another replica holds reads no rows. With no unsent row it is not
-            # taken, and nothing needs it.
-            rows: Sequence[Any] = (
-                await conn.execute(
-                    select(t.c.seq, t.c.id, t.c.aggregateid, t.c.topic, t.c.payload, t.c.headers)
-                    .where(t.c.sent_at.is_(None), func.pg_try_advisory_xact_lock(self._lock_key))
-                    .order_by(t.c.seq)
-                    .limit(self.batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            rows: Sequence[Any] = (await conn.execute(self._unsent)).all()
             RELAY_BACKLOG.labels(self.service).set(len(rows))
             if not rows:
                 return 0
@@ -401,9 +410,7 @@ class OutboxRelay:
             await asyncio.gather(*futures)
             await self.after_publish(len(rows))
             sent_at: datetime = utcnow()
-            await conn.execute(
-                update(t).where(t.c.seq.in_([r.seq for r in rows])).values(sent_at=sent_at)
-            )
+            await conn.execute(self._mark_sent, {"seqs": [r.seq for r in rows], "sent_at": sent_at})
         RELAY_PUBLISHED.labels(self.service).inc(len(rows))
         return len(rows)
 

@@ -12,8 +12,19 @@ Each service that parks has a ``parked_event`` table of this shape in its own sc
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, delete, select
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Executable,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    delete,
+    select,
+)
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -87,13 +98,7 @@ async def park(
 async def take_parked(session: AsyncSession, table: Table, case_id: str) -> list[Envelope]:
     """What was parked for ``case_id``, oldest event first, removed from the table (the caller
     applies it in the same transaction, so a rollback parks it again)."""
-    rows = (
-        await session.execute(
-            delete(table)
-            .where(table.c.case_id == case_id)
-            .returning(table.c.envelope, table.c.parked_at, table.c.event_id)
-        )
-    ).all()
+    rows = (await session.execute(_taking(table), {"case_id": case_id})).all()
     envelopes = [
         (Envelope.model_validate(row.envelope), row.parked_at, row.event_id) for row in rows
     ]
@@ -101,6 +106,17 @@ async def take_parked(session: AsyncSession, table: Table, case_id: str) -> list
     if envelopes:
         log.info("parked_events_taken", case_id=case_id, count=len(envelopes))
     return [envelope for envelope, _, _ in envelopes]
+
+
+@cache
+def _taking(table: Table) -> Executable:
+    """``take_parked``'s statement, built once per table: routing runs it for every case it
+    routes, so it comes from SQLAlchemy's compiled cache (ADR 22)."""
+    return (
+        delete(table)
+        .where(table.c.case_id == bindparam("case_id"))
+        .returning(table.c.envelope, table.c.parked_at, table.c.event_id)
+    )
 
 
 async def parked_count(session: AsyncSession, table: Table, case_id: str) -> int:

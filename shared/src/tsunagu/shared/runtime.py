@@ -27,7 +27,7 @@ from tsunagu.shared.clock import pin_japan_today
 from tsunagu.shared.contracts.envelope import Envelope, utcnow
 from tsunagu.shared.contracts.intake import RESIDENT_ERASED
 from tsunagu.shared.contracts.topics import INTAKE_STAFF
-from tsunagu.shared.db import create_engine, ping, service_metadata, session_factory
+from tsunagu.shared.db import any_of, create_engine, ping, service_metadata, session_factory
 from tsunagu.shared.http import ReadinessCheck
 from tsunagu.shared.logs import get_logger
 from tsunagu.shared.messaging import (
@@ -138,6 +138,9 @@ class ServiceRuntime:
     def __init__(self, settings: Settings, tables: ServiceTables) -> None:
         self.settings = settings
         self.tables = tables
+        # Which of a batch's cases are erased: one statement, built once (ADR 22).
+        erased = tables.erased_case
+        self._erased_of = select(erased.c.case_id).where(any_of(erased.c.case_id, "cases"))
         pin_japan_today(settings.pinned_date)
         self.engine = create_engine(
             settings.database_url,
@@ -231,13 +234,8 @@ class ServiceRuntime:
         }
         if not cases:
             return set()
-        t = self.tables.erased_case
         erased = set(
-            (
-                await session.execute(
-                    select(t.c.case_id).where(t.c.case_id.in_(set(cases.values())))
-                )
-            ).scalars()
+            (await session.execute(self._erased_of, {"cases": list(set(cases.values()))})).scalars()
         )
         ignored = {event_id for event_id, case_id in cases.items() if case_id in erased}
         for e in envelopes:

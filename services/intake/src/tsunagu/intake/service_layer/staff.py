@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import bindparam, case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -490,15 +490,16 @@ async def list_events(
     return [dict(row._mapping) for row in await session.execute(stmt)]
 
 
+#: An event with its venue's name; built once (it is read by every case taken in).
+_EVENT = (
+    select(tables.consultation_event, tables.venue.c.name.label("venue_name"))
+    .join(tables.venue, tables.venue.c.venue_id == tables.consultation_event.c.venue_id)
+    .where(tables.consultation_event.c.event_id == bindparam("event_id"))
+)
+
+
 async def get_event(session: AsyncSession, event_id: str) -> dict[str, Any] | None:
-    e, v = tables.consultation_event, tables.venue
-    row = (
-        await session.execute(
-            select(e, v.c.name.label("venue_name"))
-            .join(v, v.c.venue_id == e.c.venue_id)
-            .where(e.c.event_id == event_id)
-        )
-    ).first()
+    row = (await session.execute(_EVENT, {"event_id": event_id})).first()
     return None if row is None else dict(row._mapping)
 
 

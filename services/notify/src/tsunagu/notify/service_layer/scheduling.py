@@ -34,6 +34,7 @@ from tsunagu.notify.adapters.orm import (
     SUPPRESSED,
     TRANSIENT_FAILURE,
     NotifyTables,
+    cases_by_id,
 )
 from tsunagu.notify.config import Clock, NotifyConfig
 from tsunagu.notify.domain.planning import (
@@ -368,8 +369,7 @@ async def prepare_cases(tables: NotifyTables, session: AsyncSession, batch: list
     }
     if not wanted:
         return
-    t = tables.case_contact
-    for row in await session.execute(select(t).where(t.c.case_id.in_(sorted(wanted)))):
+    for row in await session.execute(cases_by_id(tables.case_contact), {"ids": sorted(wanted)}):
         held[row.case_id] = row._mapping
     for case_id in wanted:
         held.setdefault(case_id, None)

@@ -72,6 +72,7 @@ from tsunagu.notify.adapters.orm import (
     SUPPRESSED,
     TRANSIENT_FAILURE,
     NotifyTables,
+    cases_by_id,
 )
 from tsunagu.notify.config import Clock
 from tsunagu.notify.domain.planning import (
@@ -450,8 +451,7 @@ class Sender:
         refs = {r["recipient_ref"] for r in rows if r["recipient_kind"] == RecipientKind.RESIDENT}
         if not refs:
             return {}
-        t = self.tables.case_contact
-        found = await conn.execute(select(t).where(t.c.case_id.in_(sorted(refs))))
+        found = await conn.execute(cases_by_id(self.tables.case_contact), {"ids": sorted(refs)})
         return {row.case_id: row._mapping for row in found.all()}
 
     async def _record_expired_lease(
