@@ -70,3 +70,21 @@ def test_no_service_gives_a_statement_its_rows_in_values() -> None:
         for line in _rows_given_to_values(ast.parse(path.read_text(encoding="utf-8")))
     ]
     assert offenders == []
+
+
+def test_an_in_list_is_one_array_parameter() -> None:
+    """``any_of`` compiles to ``= ANY(...)`` with one bind parameter, however many values."""
+    from sqlalchemy import Column, MetaData, String, Table, select
+    from sqlalchemy.dialects import postgresql
+
+    from tsunagu.shared.db import any_of
+
+    t = Table("t", MetaData(), Column("case_id", String(36)))
+    statement = select(t.c.case_id).where(any_of(t.c.case_id, "ids"))
+    compiled = statement.compile(dialect=postgresql.asyncpg.dialect())
+    assert "= ANY (" in str(compiled)
+    assert list(compiled.params) == ["ids"]
+    # The same statement object serves every list: its cache key does not hold the values.
+    one = statement.params(ids=["a"])._generate_cache_key()
+    other = statement.params(ids=["a", "b", "c"])._generate_cache_key()
+    assert one is not None and other is not None and one.key == other.key
