@@ -19,7 +19,6 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter, Gauge
 from sqlalchemy import (
-    ARRAY,
     BigInteger,
     Column,
     DateTime,
@@ -28,7 +27,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    any_,
     bindparam,
     event,
     func,
@@ -41,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
 
 from tsunagu.shared.contracts.envelope import Envelope, utcnow
+from tsunagu.shared.db import any_of
 from tsunagu.shared.faults import is_transient
 from tsunagu.shared.logs import describe_error, get_logger
 from tsunagu.shared.wakeup import Listener, notify_at_commit
@@ -309,9 +308,7 @@ class OutboxRelay:
             .with_for_update(skip_locked=True)
         )
         self._mark_sent = (
-            update(t)
-            .where(t.c.seq == any_(bindparam("seqs", type_=ARRAY(BigInteger()))))
-            .values(sent_at=bindparam("sent_at"))
+            update(t).where(any_of(t.c.seq, "seqs")).values(sent_at=bindparam("sent_at"))
         )
 
     async def start(self) -> None:
