@@ -115,7 +115,7 @@ def any_of(column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
     """``column = ANY(:name)``, the values given as one array parameter when executed.
 
     The statement that uses it can be built once and taken from SQLAlchemy's compiled cache
-    at every call: ``column.in_(values)`` is built afresh with its values and expanded into a
-    parameter per value at each execution, which costs a hot statement twice its round trip
-    (ADR 22)."""
+    at every call. A statement with ``column.in_(values)`` is built afresh with its values and
+    its list expanded into a parameter per value at each execution: measured, about twice the
+    time of the same statement built once with ``any_of`` (ADR 22)."""
     return column == any_(bindparam(name, type_=ARRAY(column.type)))
