@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 import traceback
@@ -322,14 +323,15 @@ def _raise_interrupt(*_: object) -> None:
 
 
 def _git_commit() -> str | None:
-    head = REPO_ROOT / ".git" / "HEAD"
+    """The commit measured, from git itself: reading ``.git`` by hand missed packed refs (a
+    fresh clone) and worktrees, where ``.git`` is a file."""
     try:
-        ref = head.read_text().strip()
-        if ref.startswith("ref: "):
-            return (REPO_ROOT / ".git" / ref[5:]).read_text().strip()
-        return ref
-    except OSError:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
         return None
+    return (done.stdout.strip() or None) if done.returncode == 0 else None
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

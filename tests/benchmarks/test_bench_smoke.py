@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
@@ -44,6 +45,8 @@ def test_the_quick_benchmark_runs_and_produces_figures(tmp_path: Path, capsys):
         assert results["ratios"]["system/floor"]["rate"]["message_all.p99_ms"] > 0
 
     assert Path(results["results_file"]).exists()
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+    assert results["git_commit"] == head.stdout.strip(), "every figure is recorded with its commit"
     printed = capsys.readouterr().out
     assert printed.rstrip().splitlines()[-1].startswith("results:")
     assert "== ratios (printed last)" in printed
