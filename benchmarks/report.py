@@ -198,6 +198,10 @@ def render_tier(name: str, tier: dict[str, Any]) -> list[str]:
         if run.get("resources"):
             delivered = run.get("stages", {}).get("message_all", {}).get("completed", 0)
             lines += render_resources(run["resources"], delivered)
+        if run.get("events"):
+            from benchmarks.events import render as render_events
+
+            lines += render_events(run["events"])
         if run.get("consumer_lag"):
             lines += render_lag(run["consumer_lag"])
         if run.get("database"):

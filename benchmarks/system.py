@@ -39,7 +39,7 @@ from typing import Any
 import aiohttp
 from aiokafka import AIOKafkaProducer
 
-from benchmarks import mix, profiling, timeline
+from benchmarks import events, mix, profiling, timeline
 from benchmarks.floor import PRODUCER, completion_seconds, scale_summary
 from benchmarks.load import Context, measure, rate_run, saturation_run
 from benchmarks.observe import Observer, Topics, wait_group_stable, wait_leaders
@@ -447,11 +447,17 @@ async def run_system(ctx: Context) -> dict[str, Any]:
             kind="rate", subs=subs, observer=observer, sampler=ctx.sampler, drain_timeout=p.drain_timeout,
         )  # fmt: skip
         specs = mix.generate(p.system_saturation_cases, seed=ctx.seed + 1)
+        before = await events.settled(ctx.database_url)
         subs = await saturation_run(client.submit, specs, concurrency=p.concurrency)
         result["saturation"] = await measure(
             title=f"saturation run: {len(specs)} cases, {p.concurrency} HTTP submitters (closed loop)",
             kind="saturation", subs=subs, observer=observer, sampler=ctx.sampler, drain_timeout=p.drain_timeout,
         )  # fmt: skip
+        try:
+            after = await events.settled(ctx.database_url)
+            result["saturation"]["events"] = events.per_case(before, after, len(subs.keys))
+        except Exception as exc:  # a diagnostic: never fails the run
+            result["saturation"]["events"] = {"cases": 0, "error": f"{type(exc).__name__}: {exc}"}
         result["notify_api_check"] = await _notify_check(client, list(subs.keys)[:5])
         if client.samples:
             result["refusal_samples"] = client.samples

@@ -147,3 +147,23 @@ def test_cpu_per_case_divides_the_runs_cpu_seconds_by_cases_delivered():
     assert "27.0" in lines[1] and "6.0" in lines[2]
     assert lines[-1].split()[-1] == "33.0"
     assert len(report.render_resources(resources)) == 3  # no cases: no total line
+
+
+def test_events_per_case_are_the_difference_of_two_counts_over_the_cases():
+    from benchmarks import events
+
+    def counts(produced: int, consumed: int, deliveries: int) -> events.Counts:
+        out = {s: {"produced": produced, "consumed": consumed} for s in events.SERVICES}
+        out["notify"]["deliveries"] = deliveries
+        return out
+
+    before, after = counts(10, 20, 5), counts(30, 30, 11)
+    after["routing"]["produced"] = 60  # routing: 50 events for the two cases
+    got = events.per_case(before, after, cases=2)
+    assert got["by_service"]["routing"] == {"produced": 25.0, "consumed": 5.0}
+    assert got["by_service"]["intake"] == {"produced": 10.0, "consumed": 5.0}
+    assert (got["produced"], got["consumed"], got["deliveries"]) == (55.0, 20.0, 3.0)
+    (line,) = events.render(got)
+    assert "55 produced" in line and "routing 25" in line and "20 applied" in line
+    assert events.per_case(before, after, cases=0) == {"cases": 0}
+    assert events.render({"cases": 0}) == []
