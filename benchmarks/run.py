@@ -323,8 +323,8 @@ def _raise_interrupt(*_: object) -> None:
 
 
 def _git_commit() -> str | None:
-    """The commit measured, from git itself: reading ``.git`` by hand missed packed refs (a
-    fresh clone) and worktrees, where ``.git`` is a file."""
+    """The commit measured, from git itself: reading ``.git`` by hand missed refs once packed
+    (``git gc``) and worktrees, where ``.git`` is a file."""
     try:
         done = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10

@@ -271,10 +271,9 @@ class Stack:
 class Client:
     """intake's API as the load generator uses it.
 
-    aiohttp, not httpx: with 64 connections httpx spent ~4.3 ms of CPU on each request of the
-    driver (its pool is searched at every request), aiohttp ~0.2 ms. On a 2-core machine that
-    was a tenth of the machine at saturation, and a ceiling of ~230 submissions per second of
-    the driver's own."""
+    aiohttp, not httpx: with 64 connections httpx spent 4.2–4.5 ms of CPU on each request,
+    aiohttp ~0.2 ms (benchmarks/README.md, issue 21, 2026-12-07): a ceiling of ~230 submissions
+    a second of the driver's own, taken from the cores the system runs on."""
 
     def __init__(self, base_url: str, concurrency: int) -> None:
         self.base_url = base_url
@@ -447,17 +446,18 @@ async def run_system(ctx: Context) -> dict[str, Any]:
             kind="rate", subs=subs, observer=observer, sampler=ctx.sampler, drain_timeout=p.drain_timeout,
         )  # fmt: skip
         specs = mix.generate(p.system_saturation_cases, seed=ctx.seed + 1)
-        before = await events.settled(ctx.database_url)
+        counted = await _events_so_far(ctx)
         subs = await saturation_run(client.submit, specs, concurrency=p.concurrency)
         result["saturation"] = await measure(
             title=f"saturation run: {len(specs)} cases, {p.concurrency} HTTP submitters (closed loop)",
             kind="saturation", subs=subs, observer=observer, sampler=ctx.sampler, drain_timeout=p.drain_timeout,
         )  # fmt: skip
-        try:
-            after = await events.settled(ctx.database_url)
-            result["saturation"]["events"] = events.per_case(before, after, len(subs.keys))
-        except Exception as exc:  # a diagnostic: never fails the run
-            result["saturation"]["events"] = {"cases": 0, "error": f"{type(exc).__name__}: {exc}"}
+        after = await _events_so_far(ctx)
+        if isinstance(counted, str) or isinstance(after, str):
+            why = counted if isinstance(counted, str) else after
+            result["saturation"]["events"] = {"cases": 0, "error": why}
+        else:
+            result["saturation"]["events"] = events.per_case(counted, after, len(subs.keys))
         result["notify_api_check"] = await _notify_check(client, list(subs.keys)[:5])
         if client.samples:
             result["refusal_samples"] = client.samples
@@ -486,6 +486,15 @@ async def run_system(ctx: Context) -> dict[str, Any]:
     if stack.profiles:
         result["profiles"] = await asyncio.to_thread(stack.render_profiles)
     return result
+
+
+async def _events_so_far(ctx: Context) -> events.Counts | str:
+    """The services' event counts once they settle, or why they could not be counted (a
+    diagnostic: it never fails the run)."""
+    try:
+        return await events.settled(ctx.database_url)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
 
 
 async def _notify_check(client: Client, case_ids: list[str]) -> dict[str, Any]:
