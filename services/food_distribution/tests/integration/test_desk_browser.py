@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from food_kit import Food, token, uid
+from food_kit import LEAD, Food, token, uid
 
 from tsunagu.shared.auth import COOKIE_NAME
 
@@ -99,7 +99,7 @@ async def test_the_desk_receives_a_delivery_on_a_tablet(
 
     ev = uid("ev")
     await food.stock(ev, standard=24, infant=2)
-    session = token(food.settings, "tanaka", ["food_desk"], display_name="田中")
+    session = token(food.settings, "tanaka", LEAD, display_name="田中")  # the lead runs stock
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import pytest
-from food_kit import Food, token, uid
+from food_kit import DESK, Food, token, uid
 
 from tsunagu.shared.auth import COOKIE_NAME
 
 pytestmark = pytest.mark.integration
 
 
-def desk_client(food: Food, username: str = "tanaka", csrf: str = "csrf-desk"):
+def desk_client(
+    food: Food, username: str = "tanaka", csrf: str = "csrf-desk", roles: Iterable[str] = DESK
+):
+    """The desk page as a signed-in member sees it (a food desk member unless ``roles`` say)."""
     client = food.client(roles=())
-    client.cookies.set(COOKIE_NAME, token(food.settings, username, ["food_desk"], csrf=csrf))
+    client.cookies.set(COOKIE_NAME, token(food.settings, username, roles, csrf=csrf))
     return client
 
 

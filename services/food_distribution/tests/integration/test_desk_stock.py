@@ -7,7 +7,7 @@ import io
 import re
 
 import pytest
-from food_kit import Food, uid
+from food_kit import DESK, LEAD, Food, uid
 from sqlalchemy import text
 from test_desk_forms import desk_client
 
@@ -39,7 +39,7 @@ async def report(food: Food, ev: str) -> dict[str, dict[str, str]]:
 async def test_a_receipt_from_the_desk_is_in_the_ledger_and_the_report_once(food: Food) -> None:
     ev = uid("ev")
     await food.stock(ev, standard=10)
-    desk = desk_client(food)
+    desk = desk_client(food, roles=LEAD)
     page = await desk.get("/desk", params={"event_id": ev})
     form = {
         **stock_form(page.text, "receipts"),
@@ -82,7 +82,7 @@ async def test_bad_receipts_are_refused_in_japanese_and_keep_what_was_typed(
 ) -> None:
     ev = uid("ev")
     await food.stock(ev, standard=10)
-    desk = desk_client(food)
+    desk = desk_client(food, roles=LEAD)
     page = await desk.get("/desk", params={"event_id": ev})
     form = {
         **stock_form(page.text, "receipts"), "parcel_type": "standard", "quantity": "5",
@@ -112,7 +112,7 @@ async def test_move_to_another_event_and_refuse_more_than_there_is(food: Food) -
             text("UPDATE food_distribution.event SET held_on = held_on + 1 WHERE event_id = :e"),
             {"e": there},
         )
-    desk = desk_client(food)
+    desk = desk_client(food, roles=LEAD)
     page = await desk.get("/desk", params={"event_id": here})
     assert f'<option value="{there}"' in page.text.split('action="/desk/stock/transfers"')[1]
     base = {**stock_form(page.text, "transfers"), "parcel_type": "standard", "to_event_id": there}
@@ -143,7 +143,7 @@ async def test_a_count_correction_takes_the_difference_with_its_reason_and_alert
 ) -> None:
     ev = uid("ev")
     await food.stock(ev, standard=10)
-    desk = desk_client(food)
+    desk = desk_client(food, roles=LEAD)
     page = await desk.get("/desk", params={"event_id": ev})
     base = {**stock_form(page.text, "adjustments"), "parcel_type": "standard"}
 
@@ -184,8 +184,49 @@ async def test_a_count_correction_takes_the_difference_with_its_reason_and_alert
 async def test_stock_forms_need_the_csrf_token(food: Food) -> None:
     ev = uid("ev")
     await food.stock(ev, standard=10)
-    desk = desk_client(food)
+    desk = desk_client(food, roles=LEAD)
     form = {"event_id": ev, "parcel_type": "standard", "quantity": "5",
             "source_kind": "フードバンク", "source_name": "x"}  # fmt: skip
     assert (await desk.post("/desk/stock/receipts", data=form)).status_code == 403
     assert await balance(food, ev, "standard") == 10
+
+
+async def test_only_the_lead_changes_stock_and_a_member_is_told_so_in_japanese(food: Food) -> None:
+    """Receipts, transfers and corrections are the food desk lead's (or an admin's); a desk
+    member hands parcels out and sees the stock and its ledger, not the forms."""
+    ev, there = uid("ev"), uid("ev")
+    await food.stock(ev, standard=10)
+    await food.stock(there, standard=1)
+    member = desk_client(food, username="haifu", roles=DESK)
+    page = await member.get("/desk", params={"event_id": ev})
+    assert page.status_code == 200
+    assert 'action="/desk/stock/' not in page.text
+    assert "食料品配布リーダーが行います" in page.text
+    assert "在庫の記録" in page.text  # the ledger is still shown
+
+    lead_page = await desk_client(food, roles=LEAD).get("/desk", params={"event_id": ev})
+    form = {**stock_form(lead_page.text, "receipts"), "parcel_type": "standard",
+            "quantity": "5", "source_kind": "フードバンク", "source_name": "x"}  # fmt: skip
+    refused = await member.post("/desk/stock/receipts", data=form)
+    assert refused.status_code == 403
+    assert "この操作の権限がありません" in refused.text
+
+    api = food.client("haifu", roles=DESK)
+    bodies = {
+        "receipts": {"event_id": ev, "venue_id": "venue-aeon", "parcel_type": "standard",
+                     "quantity": 5, "source": "フードバンク埼玉"},
+        "transfers": {"from_event_id": ev, "to_event_id": there, "parcel_type": "standard",
+                      "quantity": 1},
+        "adjustments": {"event_id": ev, "parcel_type": "standard", "delta": -1,
+                        "reason": "棚卸し"},
+    }  # fmt: skip
+    for kind, body in bodies.items():
+        r = await api.post(f"/api/v1/stock/{kind}", json=body)
+        assert r.status_code == 403, (kind, r.text)
+        assert r.json()["code"] and r.json()["message"] == "この操作の権限がありません"
+    assert (await api.get("/api/v1/stock", params={"event_id": ev})).status_code == 200
+    assert await balance(food, ev, "standard") == 10  # nothing changed
+
+    admin = food.client("admin", roles=("admin",))
+    assert (await admin.post("/api/v1/stock/receipts", json=bodies["receipts"])).status_code == 201
+    assert await balance(food, ev, "standard") == 15

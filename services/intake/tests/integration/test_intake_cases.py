@@ -574,5 +574,6 @@ async def test_demo_data_can_be_created_twice(intake_app: App) -> None:
             .where(tables.consultation_event.c.venue_id.in_([v.venue_id for v in VENUES]))
         )
     assert venues >= len(VENUES)
-    assert staff == len(demo_names) == 12  # admin, uketsuke, food, manager, auditor, 7 programmes
+    # admin, uketsuke, food, haifu, manager, auditor, and one per programme (7)
+    assert staff == len(demo_names) == 13
     assert events >= len(VENUES) * (WEEKS_AHEAD + 1)

@@ -13,7 +13,8 @@ def test_one_login_per_role_and_per_programme() -> None:
     people = {p.username: p for p in demo_staff()}
     assert StaffRole.ADMIN in people["admin"].roles
     assert people["uketsuke"].roles == (StaffRole.INTAKE,)
-    assert people["food"].roles == (StaffRole.FOOD_DESK,)
+    assert people["food"].roles == (StaffRole.FOOD_DESK, StaffRole.FOOD_DESK_LEAD)
+    assert people["haifu"].roles == (StaffRole.FOOD_DESK,)  # hands out, does not run stock
     for programme in Programme:
         assert people[programme.value].programmes == (programme,)
         assert StaffRole.PROGRAMME in people[programme.value].roles

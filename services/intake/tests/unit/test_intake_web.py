@@ -139,6 +139,13 @@ def test_every_word_the_templates_use_has_both_languages() -> None:
     assert all(ja and en for ja, en in WORDS.values())
 
 
+def test_every_staff_role_has_a_name_on_the_staff_pages() -> None:
+    from tsunagu.shared.contracts.codes import StaffRole
+
+    # The staff form and list name each role through t("staffrole." ~ role).
+    assert sorted(r.value for r in StaffRole if f"staffrole.{r.value}" not in WORDS) == []
+
+
 @pytest.mark.parametrize(
     ("digits", "shown"),
     [

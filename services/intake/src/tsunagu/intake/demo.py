@@ -78,7 +78,8 @@ def demo_staff() -> list[DemoStaff]:
     people = [
         DemoStaff("admin", "管理者", (StaffRole.ADMIN,), venue_id=None),
         DemoStaff("uketsuke", "受付 担当", (StaffRole.INTAKE,)),
-        DemoStaff("food", "食料品配布 担当", (StaffRole.FOOD_DESK,)),
+        DemoStaff("food", "食料品配布 リーダー", (StaffRole.FOOD_DESK, StaffRole.FOOD_DESK_LEAD)),
+        DemoStaff("haifu", "食料品配布 ボランティア", (StaffRole.FOOD_DESK,)),
         DemoStaff("manager", "事務局長", (StaffRole.MANAGER,), venue_id=None),
         DemoStaff("auditor", "監査 担当", (StaffRole.AUDITOR,), venue_id=None),
     ]

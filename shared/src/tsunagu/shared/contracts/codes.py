@@ -152,6 +152,8 @@ class StaffRole(StrEnum):
     PROGRAMME = "programme"
     COORDINATOR = "coordinator"
     FOOD_DESK = "food_desk"
+    #: Runs the food desk's stock: receipts, transfers between events, corrected counts.
+    FOOD_DESK_LEAD = "food_desk_lead"
     ADMIN = "admin"
     AUDITOR = "auditor"
     #: Reads the council's anonymous reports and nothing about any case.

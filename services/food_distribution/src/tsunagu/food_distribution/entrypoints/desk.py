@@ -86,6 +86,7 @@ def desk_router(
 ) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     Desk = Annotated[Principal, Depends(auth.require(StaffRole.FOOD_DESK))]
+    Lead = Annotated[Principal, Depends(auth.require(StaffRole.FOOD_DESK_LEAD))]
 
     async def render(
         request: Request,
@@ -144,6 +145,7 @@ def desk_router(
             "events": events,
             "event_id": event_id,
             "stock": stock,
+            "runs_stock": staff.is_admin or staff.has(StaffRole.FOOD_DESK_LEAD),
             "q": q,
             "hits": hits,
             "household": household,
@@ -256,7 +258,7 @@ def desk_router(
         )
 
     @router.post("/desk/stock/{action}")
-    async def desk_stock(action: str, request: Request, staff: Desk) -> Response:
+    async def desk_stock(action: str, request: Request, staff: Lead) -> Response:
         """Receive parcels, move them to another event, or correct a count: one form each.
 
         The forms carry a one-time key, so a double tap or a resubmitted page applies once; a

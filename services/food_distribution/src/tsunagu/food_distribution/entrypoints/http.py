@@ -41,7 +41,7 @@ from tsunagu.shared.contracts.codes import StaffRole
 
 REFUSALS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not signed in"},
-    403: {"description": "Not food desk staff"},
+    403: {"description": "Not food desk staff; for a stock change, not the food desk lead"},
     404: {"model": Problem, "description": "Unknown case or event"},
     409: {"model": Problem, "description": "Not eligible, already served, out of stock"},
 }
@@ -74,6 +74,8 @@ def api_router(
 ) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["food"], responses=REFUSALS)
     Desk = Annotated[Principal, Depends(auth.require(StaffRole.FOOD_DESK))]
+    # Receipts, transfers and corrections change what every desk hands out: the lead's.
+    Lead = Annotated[Principal, Depends(auth.require(StaffRole.FOOD_DESK_LEAD))]
 
     @asynccontextmanager
     async def transaction() -> AsyncIterator[AsyncSession]:
@@ -91,7 +93,7 @@ def api_router(
             return await queries.stock_of(session, deps.config, event_id)
 
     @router.post("/stock/receipts", response_model=StockOut, status_code=201, responses=MALFORMED)
-    async def receive_stock(body: ReceiptIn, request: Request, staff: Desk) -> Any:
+    async def receive_stock(body: ReceiptIn, request: Request, staff: Lead) -> Any:
         await check_csrf(request, staff)
         async with transaction() as session:
             await stock.receive(session, deps, **body.model_dump(), staff=staff.username)
@@ -100,7 +102,7 @@ def api_router(
     @router.post(
         "/stock/transfers", response_model=TransferOut, status_code=201, responses=MALFORMED
     )
-    async def transfer_stock(body: TransferIn, request: Request, staff: Desk) -> Any:
+    async def transfer_stock(body: TransferIn, request: Request, staff: Lead) -> Any:
         await check_csrf(request, staff)
         async with transaction() as session:
             left, arrived = await stock.transfer(
@@ -111,7 +113,7 @@ def api_router(
     @router.post(
         "/stock/adjustments", response_model=StockOut, status_code=201, responses=MALFORMED
     )
-    async def adjust_stock(body: AdjustmentIn, request: Request, staff: Desk) -> Any:
+    async def adjust_stock(body: AdjustmentIn, request: Request, staff: Lead) -> Any:
         await check_csrf(request, staff)
         if body.delta == 0:
             raise Invalid("delta", "増減数は 0 以外にしてください", "delta must not be 0")
