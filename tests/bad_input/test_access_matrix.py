@@ -51,7 +51,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 USERS: dict[str, str | None] = {
     "admin": "admin",
     "intake": "uketsuke",
-    "food_desk": "food",
+    "food_desk": "haifu",  # hands parcels out
+    "food_desk_lead": "food",  # and runs the stock
     "programme": "csw_participation",  # A is referred to csw_participation; B and C are not
     "other_programme": "elderly_support",  # B is referred to elderly_support; A is not
     "coordinator": "csw_outreach",  # the CSW: coordinator, and member of csw_outreach
@@ -221,6 +222,17 @@ def grant(w: World) -> dict[str, Any]:
 def adjustment(w: World) -> dict[str, Any]:
     body = {"event_id": w.event_id, "parcel_type": "standard", "delta": -1, "reason": "破損"}
     return {"json": body}
+
+
+def receipt(w: World) -> dict[str, Any]:
+    body = {"event_id": w.event_id, "venue_id": "bad-input", "parcel_type": "standard",
+            "quantity": 1, "source": "フードバンク (access matrix)"}  # fmt: skip
+    return {"json": body}
+
+
+def desk_adjustment(w: World) -> dict[str, Any]:
+    form = {"event_id": w.event_id, "parcel_type": "standard", "counted": "20", "reason": "棚卸し"}
+    return {"data": form}
 
 
 def invitations(w: World) -> dict[str, Any]:
@@ -710,6 +722,11 @@ MATRIX: list[Cell] = [
     *row(
         ["programme", "intake"], "food", "POST", "/api/v1/stock/adjustments", forbidden, adjustment
     ),
+    # the stock is the food desk lead's: a desk member hands parcels out, does not change it
+    *row(["food_desk_lead", "admin"], "food", "POST", "/api/v1/stock/receipts", allowed, receipt),
+    *row(["food_desk"], "food", "POST", "/api/v1/stock/receipts", forbidden, receipt),
+    *row(["food_desk_lead"], "food", "POST", "/api/v1/stock/adjustments", allowed, adjustment),
+    *row(["food_desk"], "food", "POST", "/api/v1/stock/adjustments", forbidden, adjustment),
     *row(["admin"], "food", "GET", "/api/v1/reports/{event}.csv", allowed),
     *row(["programme", "intake"], "food", "GET", "/api/v1/reports/{event}.csv", forbidden),
     *row(ANON, "food", "GET", "/api/v1/reports/{event}.csv", unauthenticated),
@@ -866,7 +883,18 @@ MATRIX: list[Cell] = [
         page=True,
     ),
     # food desk pages
-    *row(["food_desk"], "food", "GET", "/desk?event_id={event}", allowed, page=True),
+    *row(
+        ["food_desk", "food_desk_lead"], "food", "GET", "/desk?event_id={event}", allowed, page=True
+    ),
+    *row(
+        ["food_desk", "intake"],
+        "food",
+        "POST",
+        "/desk/stock/adjustments",
+        forbidden,
+        desk_adjustment,
+        page=True,
+    ),
     *row(["intake", "programme", "coordinator"], "food", "GET", "/desk", forbidden, page=True),
     *row(
         ["intake", "programme"],
