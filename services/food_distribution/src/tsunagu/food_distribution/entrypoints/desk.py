@@ -145,7 +145,7 @@ def desk_router(
             "events": events,
             "event_id": event_id,
             "stock": stock,
-            "runs_stock": staff.is_admin or staff.has(StaffRole.FOOD_DESK_LEAD),
+            "runs_stock": staff.may(StaffRole.FOOD_DESK_LEAD),
             "q": q,
             "hits": hits,
             "household": household,

@@ -207,7 +207,7 @@ def _with_actions(row: Any) -> dict[str, Any]:
 
 def _visible_programmes(principal: Principal) -> frozenset[Programme] | None:
     """``None`` for roles that see every referral, else the programmes the member belongs to."""
-    if principal.is_admin or principal.has(*SEE_ALL):
+    if principal.may(*SEE_ALL):
         return None
     if principal.has(StaffRole.PROGRAMME):
         return frozenset(p for p in Programme if p.value in principal.programmes)
