@@ -3,8 +3,9 @@ kept sealed by the master key (a copy of the database does not give it away)."""
 
 from __future__ import annotations
 
+import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -79,14 +80,12 @@ async def test_setting_the_factor_up_stores_it_sealed_and_takes_the_code_shown(
               "password": "first-password-" + uuid.uuid4().hex[:6]},
     )  # fmt: skip
     assert created.status_code == 201, created.text
-    secret = totp.new_secret()
     now = datetime.now(UTC)
     async with intake_app.runtime.sessions() as session, session.begin():
+        secret = await staff_service.totp_setup_secret(session, username, master, now)
         with pytest.raises(staff_service.Invalid):
-            await staff_service.set_totp(session, username, secret, "123", master, now)
-        await staff_service.set_totp(
-            session, username, secret, totp.code_at(secret, now), master, now
-        )
+            await staff_service.set_totp(session, username, "123", master, now)
+        await staff_service.set_totp(session, username, totp.code_at(secret, now), master, now)
     stored = await stored_secret(intake_app, username)
     assert totp.is_sealed(stored) and secret not in stored
     assert totp.unseal(master, stored) == secret
@@ -95,3 +94,114 @@ async def test_setting_the_factor_up_stores_it_sealed_and_takes_the_code_shown(
     (person,) = [p for p in listed.json() if p["username"] == username]
     assert person["totp_enabled"] is True
     assert "totp_secret" not in person and "totp_last_step" not in person
+
+
+async def pending_of(app: App, username: str) -> tuple[str | None, datetime | None]:
+    t = tables.staff_user
+    async with app.runtime.sessions() as session:
+        row = (
+            await session.execute(
+                select(t.c.totp_pending, t.c.totp_pending_until).where(t.c.username == username)
+            )
+        ).one()
+    return row.totp_pending, row.totp_pending_until
+
+
+def shown_secret(page: httpx.Response) -> str:
+    found = re.search(r'id="totp-secret">([A-Z2-7]+)<', page.text)
+    assert found is not None, page.text[:500]
+    return found[1]
+
+
+async def test_the_set_up_page_keeps_the_new_secret_sealed_on_the_server_not_in_a_cookie(
+    intake_app: App,
+) -> None:
+    master = master_keys(intake_app.settings)
+    username = f"tfa_{uuid.uuid4().hex[:8]}"
+    password = "first-password-" + uuid.uuid4().hex[:6]
+    admin = await token(intake_app.client, "admin")
+    created = await intake_app.client.post(
+        "/api/v1/staff",
+        headers=admin,
+        json={"username": username, "display_name": "二要素 画面", "roles": ["intake"],
+              "password": password},
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    t = tables.staff_user
+    async with intake_app.runtime.sessions() as session, session.begin():
+        await session.execute(
+            update(t).where(t.c.username == username).values(password_change_required=False)
+        )
+    transport = httpx.ASGITransport(app=intake_app.app, client=("127.0.0.3", 40000))
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://intake.test", headers={"Accept": "text/html"}
+    ) as browser:
+        login = await browser.get("/login")
+        signed_in = await browser.post(
+            "/login",
+            data={"username": username, "password": password, "next": "/",
+                  "csrf_token": csrf_of(login)},
+        )  # fmt: skip
+        assert signed_in.status_code == 303, signed_in.text
+
+        page = await browser.get("/account/totp")
+        assert page.status_code == 200
+        secret = shown_secret(page)
+        assert re.search(
+            r'id="totp-qr"><svg [^>]*><title>認証アプリで読み取るQRコード</title>', page.text
+        )
+        # Nothing of it goes back to the browser but the page itself, which is not cached.
+        assert secret not in page.headers.get("set-cookie", "")
+        assert page.headers["cache-control"] == "no-store"
+        assert all(secret not in value for value in browser.cookies.values())
+        sealed, until = await pending_of(intake_app, username)
+        assert sealed is not None and totp.is_sealed(sealed) and secret not in sealed
+        assert totp.unseal(master, sealed) == secret
+        assert until is not None and until > datetime.now(UTC)
+
+        # A reload shows the same secret (an app may already have scanned it).
+        again = await browser.get("/account/totp")
+        assert shown_secret(again) == secret
+        # A wrong code keeps it, and says so in Japanese.
+        wrong = await browser.post(
+            "/account/totp",
+            data={
+                "csrf_token": csrf_of(again),
+                "otp": _not(totp.code_at(secret, datetime.now(UTC))),
+            },
+        )
+        assert wrong.status_code == 422
+        assert "確認コードが違います" in wrong.text and shown_secret(wrong) == secret
+
+        # Ten minutes passed: the secret waiting is no good, a new one is shown.
+        async with intake_app.runtime.sessions() as session, session.begin():
+            await session.execute(
+                update(t)
+                .where(t.c.username == username)
+                .values(totp_pending_until=datetime.now(UTC) - timedelta(seconds=1))
+            )
+        expired = await browser.post(
+            "/account/totp",
+            data={"csrf_token": csrf_of(wrong), "otp": totp.code_at(secret, datetime.now(UTC))},
+        )
+        assert expired.status_code == 422 and "有効期限が切れました" in expired.text
+        fresh = shown_secret(expired)
+        assert fresh != secret
+
+        done = await browser.post(
+            "/account/totp",
+            data={"csrf_token": csrf_of(expired), "otp": totp.code_at(fresh, datetime.now(UTC))},
+        )
+        assert done.status_code == 303, done.text
+    assert totp.unseal(master, await stored_secret(intake_app, username)) == fresh
+    assert await pending_of(intake_app, username) == (None, None)
+
+
+def csrf_of(page: httpx.Response) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found is not None, page.text[:500]
+    return found[1]
+
+
+def _not(code: str) -> str:
+    return f"{(int(code) + 1) % 1_000_000:06d}"

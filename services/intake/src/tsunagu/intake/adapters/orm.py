@@ -95,6 +95,10 @@ class IntakeTables(ServiceTables):
             Column("totp_secret", String(255)),
             #: The time step of the last code accepted at sign-in: a code is taken once.
             Column("totp_last_step", BigInteger),
+            #: A second factor being set up: its new secret, sealed like ``totp_secret``, until
+            #: the person confirms it with a code or ``totp_pending_until`` passes.
+            Column("totp_pending", String(255)),
+            Column("totp_pending_until", DateTime(timezone=True)),
             _created_at(),
             Column(
                 "updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()

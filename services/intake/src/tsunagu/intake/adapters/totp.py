@@ -12,6 +12,7 @@ import hmac
 from datetime import datetime, timedelta
 
 import pyotp
+import segno
 
 from tsunagu.shared.crypto import MasterKeys
 
@@ -27,6 +28,11 @@ def new_secret() -> str:
 def provisioning_uri(secret: str, username: str) -> str:
     """What an authenticator app reads (as a QR code or typed in)."""
     return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=ISSUER)
+
+
+def qr_svg(uri: str, title: str) -> str:
+    """The provisioning URI as an inline SVG QR code, for the set-up page to show."""
+    return str(segno.make(uri, error="m", micro=False).svg_inline(scale=4, border=4, title=title))
 
 
 def _well_formed(code: str) -> str | None:

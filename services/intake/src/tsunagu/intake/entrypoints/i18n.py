@@ -78,11 +78,13 @@ WORDS: dict[str, tuple[str, str]] = {
     "account.password.submit": ("変更する", "Change"),
     "account.totp.title": ("2段階認証の設定", "Set up a second factor"),
     "account.totp.explain": (
-        "管理者は2段階認証が必要です。認証アプリ（Google Authenticator など）に"
-        "次のキーを登録し、表示された6桁の確認コードを入力してください",
-        "Admins need a second factor. Add this key to an authenticator app and enter the "
-        "six-digit code it shows",
+        "管理者は2段階認証が必要です。認証アプリ（Google Authenticator など）で"
+        "QRコードを読み取るか次のキーを登録し、表示された6桁の確認コードを10分以内に"
+        "入力してください",
+        "Admins need a second factor. Scan the QR code with an authenticator app, or add "
+        "this key to it, and enter the six-digit code it shows within ten minutes",
     ),
+    "account.totp.qr": ("認証アプリで読み取るQRコード", "QR code for an authenticator app"),
     "account.totp.key": ("登録するキー", "Key"),
     "account.totp.code": ("確認コード（6桁）", "Code (six digits)"),
     "account.totp.submit": ("設定する", "Set up"),

@@ -24,7 +24,7 @@ from tsunagu.shared.contracts.codes import Programme, StaffRole
 from tsunagu.shared.contracts.envelope import utcnow
 from tsunagu.shared.contracts.intake import STAFF_SESSIONS_REVOKED, StaffSessionsRevoked
 from tsunagu.shared.contracts.topics import INTAKE_STAFF
-from tsunagu.shared.crypto import MasterKeys
+from tsunagu.shared.crypto import ContactSealError, MasterKeys
 from tsunagu.shared.outbox import OutboxWriter
 
 #: A staff member's sign-in still owes this before it opens anything but the page settling it.
@@ -329,7 +329,13 @@ async def save_staff(
     return revoked
 
 
-_HIDDEN_COLUMNS = ("password_hash", "totp_secret", "totp_last_step")
+_HIDDEN_COLUMNS = (
+    "password_hash",
+    "totp_secret",
+    "totp_last_step",
+    "totp_pending",
+    "totp_pending_until",
+)
 
 
 async def list_staff(session: AsyncSession) -> list[dict[str, Any]]:
@@ -506,23 +512,78 @@ async def get_event(session: AsyncSession, event_id: str) -> dict[str, Any] | No
 # --- second factor ------------------------------------------------------------------------------
 
 
+#: How long a second factor being set up waits, on the server, for its first code.
+TOTP_SETUP_TTL = timedelta(minutes=10)
+
+
+async def totp_setup_secret(
+    session: AsyncSession, username: str, master: MasterKeys, now: datetime | None = None
+) -> str:
+    """The secret the set-up page shows: the one already waiting for this person if it has not
+    expired (a reload shows the same QR code), else a new one. It is kept sealed by the master
+    key on the person's row, for ``TOTP_SETUP_TTL`` from now; it never leaves the server but on
+    that page."""
+    now = now or utcnow()
+    secret = await _pending_totp(session, username, master, now) or totp.new_secret()
+    t = tables.staff_user
+    await session.execute(
+        update(t)
+        .where(t.c.username == username)
+        .values(totp_pending=totp.seal(master, secret), totp_pending_until=now + TOTP_SETUP_TTL)
+    )
+    return secret
+
+
+async def _pending_totp(
+    session: AsyncSession, username: str, master: MasterKeys, now: datetime
+) -> str | None:
+    t = tables.staff_user
+    row = (
+        await session.execute(
+            select(t.c.totp_pending, t.c.totp_pending_until).where(t.c.username == username)
+        )
+    ).first()
+    if row is None or not row.totp_pending or row.totp_pending_until is None:
+        return None
+    if row.totp_pending_until <= now:
+        return None
+    try:
+        return totp.unseal(master, row.totp_pending)
+    except ContactSealError:  # sealed under a master key rotated out since: start again
+        return None
+
+
 async def set_totp(
     session: AsyncSession,
     username: str,
-    secret: str,
     code: str,
     master: MasterKeys,
     now: datetime | None = None,
 ) -> None:
-    """Turn the second factor on, once the person has shown their app gives the right code.
-    The secret is stored sealed, and the code shown is taken (it cannot sign in again)."""
-    step = totp.matching_step(secret, code, now or utcnow())
+    """Turn the second factor on, once the person has shown their app gives the right code for
+    the secret waiting for them (``totp_setup_secret``). The secret is stored sealed, the one
+    waiting is cleared, and the code shown is taken (it cannot sign in again)."""
+    now = now or utcnow()
+    secret = await _pending_totp(session, username, master, now)
+    if secret is None:
+        raise Invalid(
+            "otp",
+            "設定の有効期限が切れました。新しいQRコードを表示しましたので、読み取ってから"
+            "確認コードを入力してください",
+        )
+    step = totp.matching_step(secret, code, now)
     if step is None:
         raise Invalid("otp", "確認コードが違います。アプリに表示されている6桁を入力してください")
     t = tables.staff_user
     await session.execute(
         update(t)
         .where(t.c.username == username)
-        .values(totp_secret=totp.seal(master, secret), totp_last_step=step, updated_at=func.now())
+        .values(
+            totp_secret=totp.seal(master, secret),
+            totp_last_step=step,
+            totp_pending=None,
+            totp_pending_until=None,
+            updated_at=func.now(),
+        )
     )
     await audit.record(session, username, "auth.totp_enabled", target=username)

@@ -190,31 +190,27 @@ async def password_change(
     return response
 
 
-_TOTP_SETUP_COOKIE = "tsunagu_totp_setup"
-
-
 @router.get("/account/totp")
 async def totp_page(request: Request, principal: Principal = Depends(staff_pending)) -> Response:
     if principal.pending == staff_service.PENDING_PASSWORD:
         return RedirectResponse("/account/password", status_code=303)
-    secret = totp.new_secret()
-    response = render(request, "account_totp.html", principal, secret=secret, errors={},
-                      uri=totp.provisioning_uri(secret, principal.username))  # fmt: skip
-    _remember_totp_secret(request, response, secret)
-    return response
+    return await _totp_form(request, principal, errors={}, status_code=200)
 
 
-def _remember_totp_secret(request: Request, response: Response, secret: str) -> None:
-    # The secret stays on this page's form round trip only (HttpOnly, this path only).
-    response.set_cookie(
-        _TOTP_SETUP_COOKIE,
-        secret,
-        max_age=600,
-        httponly=True,
-        samesite="strict",
-        secure=intake(request).settings.cookie_secure,
-        path="/account/totp",
-    )
+async def _totp_form(
+    request: Request, principal: Principal, *, errors: dict[str, str], status_code: int
+) -> Response:
+    """The set-up page with the secret waiting on the server (sealed, ten minutes): the same
+    one on a reload or after a wrong code, a new one once it has expired."""
+    app = intake(request)
+    async with app.transaction() as session:
+        secret = await staff_service.totp_setup_secret(
+            session, principal.username, app.ports.keys.master
+        )
+    uri = totp.provisioning_uri(secret, principal.username)
+    qr = totp.qr_svg(uri, t_of(request)("account.totp.qr"))
+    return render(request, "account_totp.html", principal, secret=secret, errors=errors,
+                  status_code=status_code, uri=uri, qr=qr)  # fmt: skip
 
 
 @router.post("/account/totp")
@@ -224,26 +220,15 @@ async def totp_setup(request: Request, principal: Principal = Depends(staff_pend
         return RedirectResponse("/account/password", status_code=303)
     app = intake(request)
     form = await request.form()
-    secret = request.cookies.get(_TOTP_SETUP_COOKIE, "")
     code = form_text(form, "otp")[:16]
     try:
-        if not secret:
-            raise Invalid("otp", "もう一度やり直してください")
         async with app.transaction() as session:
-            await staff_service.set_totp(
-                session, principal.username, secret, code, app.ports.keys.master
-            )
+            await staff_service.set_totp(session, principal.username, code, app.ports.keys.master)
     except Invalid as exc:
-        secret = secret or totp.new_secret()
-        response = render(request, "account_totp.html", principal, secret=secret,
-                          errors={"otp": exc.message}, status_code=422,
-                          uri=totp.provisioning_uri(secret, principal.username))  # fmt: skip
-        _remember_totp_secret(request, response, secret)
-        return response
+        return await _totp_form(request, principal, errors={"otp": exc.message}, status_code=422)
     response = RedirectResponse("/", status_code=303)
     fresh = replace(principal, pending="")
     set_session_cookie(response, app.settings, app.issue(fresh, cookie=True))
-    response.delete_cookie(_TOTP_SETUP_COOKIE, path="/account/totp")
     return response
 
 
