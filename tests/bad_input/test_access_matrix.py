@@ -793,6 +793,18 @@ MATRIX: list[Cell] = [
         auditor_as_admin,
         page=True,
     ),
+    # taking a second factor off (a lost phone) is the admin's; the auditor has none to take
+    *row(["admin"], "intake", "DELETE", f"/api/v1/staff/{AUDITOR}/totp", allowed),
+    *row(everyone_but("admin"), "intake", "DELETE", "/api/v1/staff/admin/totp", forbidden),
+    *row(ANON, "intake", "DELETE", "/api/v1/staff/admin/totp", unauthenticated),
+    *row(
+        ["programme", "auditor", "food_desk"],
+        "intake",
+        "POST",
+        "/admin/staff/admin/totp/remove",
+        forbidden,
+        page=True,
+    ),
     *row(["intake", "coordinator"], "intake", "POST", "/admin/events", forbidden, event, page=True),
     *row(["food_desk"], "intake", "POST", "/admin/venues", forbidden, venue, page=True),
     # intake pages: casework

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -84,8 +86,8 @@ async def test_setting_the_factor_up_stores_it_sealed_and_takes_the_code_shown(
     async with intake_app.runtime.sessions() as session, session.begin():
         secret = await staff_service.totp_setup_secret(session, username, master, now)
         with pytest.raises(staff_service.Invalid):
-            await staff_service.set_totp(session, username, "123", master, now)
-        await staff_service.set_totp(session, username, totp.code_at(secret, now), master, now)
+            await staff_service.set_totp(session, username, "123", master, now=now)
+        await staff_service.set_totp(session, username, totp.code_at(secret, now), master, now=now)
     stored = await stored_secret(intake_app, username)
     assert totp.is_sealed(stored) and secret not in stored
     assert totp.unseal(master, stored) == secret
@@ -113,35 +115,54 @@ def shown_secret(page: httpx.Response) -> str:
     return found[1]
 
 
-async def test_the_set_up_page_keeps_the_new_secret_sealed_on_the_server_not_in_a_cookie(
-    intake_app: App,
-) -> None:
-    master = master_keys(intake_app.settings)
+async def new_member(app: App) -> tuple[str, str]:
+    """A staff member (intake) whose password needs no change: their username and password."""
     username = f"tfa_{uuid.uuid4().hex[:8]}"
     password = "first-password-" + uuid.uuid4().hex[:6]
-    admin = await token(intake_app.client, "admin")
-    created = await intake_app.client.post(
+    created = await app.client.post(
         "/api/v1/staff",
-        headers=admin,
+        headers=await token(app.client, "admin"),
         json={"username": username, "display_name": "二要素 画面", "roles": ["intake"],
               "password": password},
     )  # fmt: skip
     assert created.status_code == 201, created.text
     t = tables.staff_user
-    async with intake_app.runtime.sessions() as session, session.begin():
+    async with app.runtime.sessions() as session, session.begin():
         await session.execute(
             update(t).where(t.c.username == username).values(password_change_required=False)
         )
-    transport = httpx.ASGITransport(app=intake_app.app, client=("127.0.0.3", 40000))
+    return username, password
+
+
+@asynccontextmanager
+async def pages(app: App, address: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser of its own (its own cookies, and its own address for the login throttle)."""
+    transport = httpx.ASGITransport(app=app.app, client=(address, 40000))
     async with httpx.AsyncClient(
         transport=transport, base_url="http://intake.test", headers={"Accept": "text/html"}
     ) as browser:
-        login = await browser.get("/login")
-        signed_in = await browser.post(
-            "/login",
-            data={"username": username, "password": password, "next": "/",
-                  "csrf_token": csrf_of(login)},
-        )  # fmt: skip
+        yield browser
+
+
+async def page_login(
+    browser: httpx.AsyncClient, username: str, password: str, otp: str | None = None
+) -> httpx.Response:
+    login = await browser.get("/login")
+    return await browser.post(
+        "/login",
+        data={"username": username, "password": password, "next": "/",
+              "csrf_token": csrf_of(login), **({"otp": otp} if otp else {})},
+    )  # fmt: skip
+
+
+async def test_the_set_up_page_keeps_the_new_secret_sealed_on_the_server_not_in_a_cookie(
+    intake_app: App,
+) -> None:
+    master = master_keys(intake_app.settings)
+    username, password = await new_member(intake_app)
+    t = tables.staff_user
+    async with pages(intake_app, "127.0.0.3") as browser:
+        signed_in = await page_login(browser, username, password)
         assert signed_in.status_code == 303, signed_in.text
 
         page = await browser.get("/account/totp")
@@ -205,3 +226,131 @@ def csrf_of(page: httpx.Response) -> str:
 
 def _not(code: str) -> str:
     return f"{(int(code) + 1) % 1_000_000:06d}"
+
+
+async def audited(app: App, action: str, target: str) -> list[str]:
+    """Who did ``action`` to ``target``, per the audit log."""
+    a = tables.audit_log
+    async with app.runtime.sessions() as session:
+        rows = await session.execute(
+            select(a.c.actor).where(a.c.action == action, a.c.target == target)
+        )
+    return [r.actor for r in rows]
+
+
+async def test_a_factor_is_moved_to_another_app_only_with_a_code_from_the_current_one(
+    intake_app: App,
+) -> None:
+    # A session left open on a shared desk is not enough to move someone's second factor to
+    # the onlooker's phone: the page also wants a code from the app the person uses now.
+    master = master_keys(intake_app.settings)
+    username, password = await new_member(intake_app)
+    first = totp.new_secret()
+    now = datetime.now(UTC)
+    async with intake_app.runtime.sessions() as session, session.begin():
+        await staff_service.totp_setup_secret(session, username, master, now)
+        t = tables.staff_user
+        await session.execute(
+            update(t).where(t.c.username == username).values(totp_pending=totp.seal(master, first))
+        )
+        # Set up with the step before this one: the phone's next two codes are still to come.
+        code = totp.code_at(first, now - totp.STEP)
+        assert await staff_service.set_totp(session, username, code, master, now=now)
+    phone = totp.Authenticator(first)
+
+    async with pages(intake_app, "127.0.0.4") as browser:
+        code = phone.code_or_wait(datetime.now(UTC))
+        assert isinstance(code, str)
+        assert (await page_login(browser, username, password, code)).status_code == 303
+        page = await browser.get("/account/totp")
+        assert "すでに設定されています" in page.text and 'name="current_otp"' in page.text
+        second = shown_secret(page)
+
+        # Without the current app's code, or with a wrong one: refused, the factor unchanged,
+        # and the attempt counted as a failed sign-in.
+        for given in ({}, {"current_otp": "000000"}):
+            refused = await browser.post(
+                "/account/totp",
+                data={"csrf_token": csrf_of(page), "otp": totp.code_at(second, datetime.now(UTC)),
+                      **given},
+            )  # fmt: skip
+            assert refused.status_code == 422
+            assert "今お使いのアプリの確認コードが違う" in refused.text
+            assert totp.unseal(master, await stored_secret(intake_app, username)) == first
+        d = tables.login_delay
+        async with intake_app.runtime.sessions() as session:
+            failures = await session.scalar(
+                select(d.c.failures).where(
+                    d.c.key.contains(username), d.c.key.contains("127.0.0.4")
+                )
+            )
+        assert failures == 2
+
+        current = phone.code_or_wait(datetime.now(UTC))
+        assert isinstance(current, str)
+        moved = await browser.post(
+            "/account/totp",
+            data={"csrf_token": csrf_of(page), "otp": totp.code_at(second, datetime.now(UTC)),
+                  "current_otp": current},
+        )  # fmt: skip
+        assert moved.status_code == 303, moved.text
+    assert totp.unseal(master, await stored_secret(intake_app, username)) == second
+    assert await audited(intake_app, "auth.totp_replaced", username) == [username]
+
+
+async def test_an_admin_removes_a_lost_factor_and_the_persons_sign_ins_end(
+    intake_app: App,
+) -> None:
+    master = master_keys(intake_app.settings)
+    username, password = await new_member(intake_app)
+    secret = totp.new_secret()
+    now = datetime.now(UTC)
+    async with intake_app.runtime.sessions() as session, session.begin():
+        await staff_service.totp_setup_secret(session, username, master, now)
+        t = tables.staff_user
+        await session.execute(
+            update(t).where(t.c.username == username).values(totp_pending=totp.seal(master, secret))
+        )
+        assert await staff_service.set_totp(session, username, totp.code_at(secret, now), master)
+    client = intake_app.client
+    signed_in = await client.post(
+        "/api/v1/auth/token",
+        data={"username": username, "password": password,
+              "otp": totp.code_at(secret, now + totp.STEP)},
+    )  # fmt: skip
+    assert signed_in.status_code == 200, signed_in.text
+    theirs = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
+    assert (await client.get("/api/v1/events", headers=theirs)).status_code == 200
+    admin = await token(client, "admin")
+
+    # Only an admin may; an unknown account is a 404.
+    assert (
+        await client.delete(f"/api/v1/staff/{username}/totp", headers=theirs)
+    ).status_code == 403
+    assert (await client.delete("/api/v1/staff/nobody_here/totp", headers=admin)).status_code == 404
+
+    # The admin page offers it, and the form takes it off.
+    async with pages(intake_app, "127.0.0.5") as browser:
+        login = await page_login(browser, "admin", PASSWORD, (await otp_fields("admin"))["otp"])
+        assert login.status_code == 303
+        page = await browser.get(f"/admin/staff/{username}")
+        assert "2段階認証を解除する" in page.text
+        removed = await browser.post(
+            f"/admin/staff/{username}/totp/remove", data={"csrf_token": csrf_of(page)}
+        )
+        assert removed.status_code == 303
+        after = await browser.get(f"/admin/staff/{username}")
+        assert "2段階認証を解除する" not in after.text and "設定されていません" in after.text
+
+    assert (await client.get("/api/v1/events", headers=theirs)).status_code == 401
+    async with intake_app.runtime.sessions() as session:
+        row = (await session.execute(select(t).where(t.c.username == username))).one()
+    assert (row.totp_secret, row.totp_last_step, row.totp_pending) == (None, None, None)
+    assert await audited(intake_app, "staff.totp_removed", username) == ["admin"]
+    # The password alone signs them in now; removing again changes nothing.
+    again = await client.post(
+        "/api/v1/auth/token", data={"username": username, "password": password}
+    )
+    assert again.status_code == 200, again.text
+    assert (await client.delete(f"/api/v1/staff/{username}/totp", headers=admin)).status_code == 204
+    assert await audited(intake_app, "staff.totp_removed", username) == ["admin"]

@@ -317,6 +317,40 @@ async def update_staff(
     return schemas.StaffOut(**person)
 
 
+@router.delete(
+    "/staff/{username}/totp",
+    status_code=204,
+    tags=["staff"],
+    responses={
+        **_UNAUTHORISED,
+        403: {"description": "Admins only"},
+        404: {"description": "No such account"},
+    },
+)
+async def remove_totp(
+    request: Request,
+    principal: Staff,
+    username: Annotated[str, Path(pattern=schemas.USERNAME_PATTERN)],
+) -> None:
+    """Take an account's second factor off (a lost or replaced phone): every sign-in it has
+    ends in every service within seconds, and its next sign-in sets one up again (an admin
+    must). Audited as ``staff.totp_removed``; an account without one is left as it is."""
+    await check_csrf(request, principal)
+    _admin_only(principal)
+    app = intake(request)
+    with http_errors("body"):
+        async with app.transaction() as session:
+            revoked = await staff_service.remove_totp(
+                session,
+                principal.username,
+                username,
+                outbox=app.ports.outbox,
+                token_ttl_seconds=app.settings.token_ttl_seconds,
+            )
+    if revoked is not None:
+        app.runtime.revocations.remember(revoked)
+
+
 @router.get(
     "/events", response_model=list[schemas.EventOut], tags=["events"], responses=_UNAUTHORISED
 )

@@ -76,6 +76,19 @@ WORDS: dict[str, tuple[str, str]] = {
     "account.password.again": ("新しいパスワード（確認）", "New password again"),
     "account.password.mismatch": ("新しいパスワードが一致しません", "The new passwords differ"),
     "account.password.submit": ("変更する", "Change"),
+    "admin.totp": ("2段階認証", "Second factor"),
+    "admin.totp.on": ("設定されています。", "Set up."),
+    "admin.totp.off": (
+        "設定されていません（管理者は次のログインで設定します）。",
+        "Not set up (an admin sets one up at their next sign-in).",
+    ),
+    "admin.totp.remove": ("2段階認証を解除する", "Remove the second factor"),
+    "admin.totp.remove_hint": (
+        "スマートフォンをなくしたときなどに解除します。この人のログインはすべて終了し、"
+        "次のログインで設定し直します。",
+        "For a lost phone: every sign-in of this person ends, and they set a factor up again "
+        "at their next sign-in.",
+    ),
     "account.totp.title": ("2段階認証の設定", "Set up a second factor"),
     "account.totp.explain": (
         "管理者は2段階認証が必要です。認証アプリ（Google Authenticator など）で"
@@ -85,6 +98,23 @@ WORDS: dict[str, tuple[str, str]] = {
         "this key to it, and enter the six-digit code it shows within ten minutes",
     ),
     "account.totp.qr": ("認証アプリで読み取るQRコード", "QR code for an authenticator app"),
+    "account.totp.replacing": (
+        "2段階認証はすでに設定されています。別のアプリ（新しいスマートフォンなど）に移すには、"
+        "今お使いのアプリの確認コードも入力してください。今のアプリが使えないときは管理者に"
+        "解除を依頼してください",
+        "A second factor is already set up. To move it to another app (a new phone), also "
+        "enter a code from the app you use now. If you no longer have it, ask an admin to "
+        "remove the factor",
+    ),
+    "account.totp.current": (
+        "今お使いのアプリの確認コード（6桁）",
+        "Code from the app you use now (six digits)",
+    ),
+    "account.totp.current_wrong": (
+        "今お使いのアプリの確認コードが違うか、すでに使われています。次に表示される6桁を"
+        "入力してください",
+        "The code from your current app is wrong or was already used: enter the next one it shows",
+    ),
     "account.totp.key": ("登録するキー", "Key"),
     "account.totp.code": ("確認コード（6桁）", "Code (six digits)"),
     "account.totp.submit": ("設定する", "Set up"),

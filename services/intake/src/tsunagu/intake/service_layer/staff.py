@@ -67,10 +67,7 @@ async def authenticate(
     if ok and row is not None and row.totp_secret:
         ok = await _take_code(session, row, otp, master, now)
     if not ok or row is None:
-        for rule, count in counts.items():
-            counted = throttle.after_failure(count, now)
-            await _save_count(session, throttle.key(rule, address=address, username=username),
-                              counted)  # fmt: skip
+        await _count_failure(session, counts, username, address, now)
         return None
     d = tables.login_delay
     await session.execute(
@@ -139,6 +136,18 @@ async def _counts(
     rows = await session.execute(select(d).where(d.c.key.in_(list(keys))))
     found = {row.key: throttle.Count(row.failures, row.last_failed_at) for row in rows}
     return {rule: found.get(k) for k, rule in keys.items()}
+
+
+async def _count_failure(
+    session: AsyncSession,
+    counts: dict[throttle.Rule, throttle.Count | None],
+    username: str,
+    address: str,
+    now: datetime,
+) -> None:
+    for rule, count in counts.items():
+        counted = throttle.after_failure(count, now)
+        await _save_count(session, throttle.key(rule, address=address, username=username), counted)
 
 
 async def _save_count(session: AsyncSession, key: str, count: throttle.Count) -> None:
@@ -558,11 +567,20 @@ async def set_totp(
     username: str,
     code: str,
     master: MasterKeys,
+    *,
+    current_code: str | None = None,
+    address: str = "",
     now: datetime | None = None,
-) -> None:
+) -> bool:
     """Turn the second factor on, once the person has shown their app gives the right code for
     the secret waiting for them (``totp_setup_secret``). The secret is stored sealed, the one
-    waiting is cleared, and the code shown is taken (it cannot sign in again)."""
+    waiting is cleared, and the code shown is taken (it cannot sign in again).
+
+    Someone who already has a factor replaces it only with a code from their current app
+    (``current_code``), taken as at sign-in: a session left open is not enough to move the
+    factor to another phone. A wrong one counts as a failed sign-in from ``address``
+    (``domain.login_throttle``), so it cannot be guessed; while a wait runs, ``LoginLocked``.
+    Returns False when the current code was refused (the count is kept: the caller commits)."""
     now = now or utcnow()
     secret = await _pending_totp(session, username, master, now)
     if secret is None:
@@ -575,6 +593,15 @@ async def set_totp(
     if step is None:
         raise Invalid("otp", "確認コードが違います。アプリに表示されている6桁を入力してください")
     t = tables.staff_user
+    row = (await session.execute(select(t).where(t.c.username == username))).one()
+    if row.totp_secret:
+        counts = await _counts(session, username, address, now)
+        until = throttle.retry_at(counts, now)
+        if until is not None:
+            raise LoginLocked(until)
+        if not await _take_code(session, row, current_code, master, now):
+            await _count_failure(session, counts, username, address, now)
+            return False
     await session.execute(
         update(t)
         .where(t.c.username == username)
@@ -586,4 +613,42 @@ async def set_totp(
             updated_at=func.now(),
         )
     )
-    await audit.record(session, username, "auth.totp_enabled", target=username)
+    replaced = bool(row.totp_secret)
+    await audit.record(
+        session, username, "auth.totp_replaced" if replaced else "auth.totp_enabled",
+        target=username,
+    )  # fmt: skip
+    return True
+
+
+async def remove_totp(
+    session: AsyncSession,
+    actor: str,
+    username: str,
+    *,
+    outbox: OutboxWriter,
+    token_ttl_seconds: int,
+) -> StaffSessionsRevoked | None:
+    """An admin takes a staff member's second factor off (a lost or replaced phone): every
+    sign-in of theirs ends, and their next one sets a factor up again (an admin must; others
+    may). None when they had none (nothing changes)."""
+    t = tables.staff_user
+    removed = (
+        await session.execute(
+            update(t)
+            .where(t.c.username == username, t.c.totp_secret.is_not(None))
+            .values(
+                totp_secret=None,
+                totp_last_step=None,
+                totp_pending=None,
+                totp_pending_until=None,
+                updated_at=func.now(),
+            )
+            .returning(t.c.username)
+        )
+    ).first()
+    if removed is None:
+        await current_version(session, username)  # NotFound for an unknown account
+        return None
+    await audit.record(session, actor, "staff.totp_removed", target=username)
+    return await revoke(session, outbox, username, token_ttl_seconds=token_ttl_seconds)

@@ -208,6 +208,33 @@ async def admin_staff_page(
     return render(request, "admin_staff.html", principal, person=person, venues=venues, errors={})
 
 
+@router.post("/admin/staff/{username}/totp/remove")
+async def admin_staff_remove_totp(
+    request: Request, username: str, principal: Principal = Depends(staff)
+) -> Response:
+    """Take the person's second factor off (a lost phone): their sign-ins end, and they set
+    one up again at their next sign-in."""
+
+    async def remove(session: Any, form: FormData) -> None:
+        app = intake(request)
+        if not id_or_none(username):
+            raise not_found()
+        try:
+            revoked = await staff_service.remove_totp(
+                session,
+                principal.username,
+                username,
+                outbox=app.ports.outbox,
+                token_ttl_seconds=app.settings.token_ttl_seconds,
+            )
+        except NotFound:
+            raise not_found() from None
+        if revoked is not None:
+            app.runtime.revocations.remember(revoked)
+
+    return await _admin_command(request, principal, remove)
+
+
 @router.post("/admin/staff/{username}")
 async def admin_staff_update(
     request: Request, username: str, principal: Principal = Depends(staff)

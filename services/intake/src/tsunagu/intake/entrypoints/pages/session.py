@@ -198,7 +198,12 @@ async def totp_page(request: Request, principal: Principal = Depends(staff_pendi
 
 
 async def _totp_form(
-    request: Request, principal: Principal, *, errors: dict[str, str], status_code: int
+    request: Request,
+    principal: Principal,
+    *,
+    errors: dict[str, str],
+    status_code: int,
+    retry: int | None = None,
 ) -> Response:
     """The set-up page with the secret waiting on the server (sealed, ten minutes): the same
     one on a reload or after a wrong code, a new one once it has expired."""
@@ -207,10 +212,14 @@ async def _totp_form(
         secret = await staff_service.totp_setup_secret(
             session, principal.username, app.ports.keys.master
         )
+        replacing = (await staff_service.get_staff(session, principal.username))["totp_enabled"]
     uri = totp.provisioning_uri(secret, principal.username)
     qr = totp.qr_svg(uri, t_of(request)("account.totp.qr"))
-    return render(request, "account_totp.html", principal, secret=secret, errors=errors,
-                  status_code=status_code, uri=uri, qr=qr)  # fmt: skip
+    response = render(request, "account_totp.html", principal, secret=secret, errors=errors,
+                      status_code=status_code, uri=uri, qr=qr, replacing=replacing)  # fmt: skip
+    if retry is not None:
+        response.headers["Retry-After"] = str(retry)
+    return response
 
 
 @router.post("/account/totp")
@@ -221,11 +230,26 @@ async def totp_setup(request: Request, principal: Principal = Depends(staff_pend
     app = intake(request)
     form = await request.form()
     code = form_text(form, "otp")[:16]
+    current = form_text(form, "current_otp")[:16] or None
     try:
         async with app.transaction() as session:
-            await staff_service.set_totp(session, principal.username, code, app.ports.keys.master)
+            done = await staff_service.set_totp(
+                session,
+                principal.username,
+                code,
+                app.ports.keys.master,
+                current_code=current,
+                address=client_address(request),
+            )
     except Invalid as exc:
         return await _totp_form(request, principal, errors={"otp": exc.message}, status_code=422)
+    except LoginLocked as exc:
+        return await _totp_form(request, principal, status_code=429, retry=retry_after(exc),
+                                errors={"current_otp": t_of(request)("login.locked")})  # fmt: skip
+    if not done:
+        log.info("totp_replacement_refused")
+        return await _totp_form(request, principal, status_code=422,
+                                errors={"current_otp": t_of(request)("account.totp.current_wrong")})  # fmt: skip
     response = RedirectResponse("/", status_code=303)
     fresh = replace(principal, pending="")
     set_session_cookie(response, app.settings, app.issue(fresh, cookie=True))
