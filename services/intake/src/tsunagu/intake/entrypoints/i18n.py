@@ -106,6 +106,10 @@ WORDS: dict[str, tuple[str, str]] = {
         "enter a code from the app you use now. If you no longer have it, ask an admin to "
         "remove the factor",
     ),
+    "account.totp.code_new": (
+        "新しいアプリの確認コード（6桁）",
+        "Code from the new app (six digits)",
+    ),
     "account.totp.current": (
         "今お使いのアプリの確認コード（6桁）",
         "Code from the app you use now (six digits)",
