@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from sqlalchemy import Insert, Update, func, select
@@ -136,11 +136,14 @@ async def create_case(
     today: date,
     idempotency_key: str | None = None,
     resident_id: str | None = None,
+    taken_offline_at: datetime | None = None,
 ) -> Created:
     """Record the case, its resident and household, and ``case_created`` in the outbox.
 
-    Only at an event held ``today`` (in the council's time zone), unless an admin gave the event
-    leave for late intake; a retry of a case made on the day still gets that case.
+    Only at an event held ``today`` (in the council's time zone), or one whose day the case was
+    taken offline on (``taken_offline_at``, the device's word, within a window), unless an admin
+    gave the event leave for late intake (``intake_day.admission``); a retry of a case made on
+    the day still gets that case.
 
     With an idempotency key the first request creates the case and every retry with the same key
     and body gets the same case back. Concurrent retries wait on the key's row (PostgreSQL's
@@ -154,14 +157,17 @@ async def create_case(
             return replay
 
     event = await _event(session, body.event_id)
-    if not intake_day.takes_residents_in(
-        event["event_date"], today, event.get("late_intake_reason")
-    ):
+    now = utcnow()
+    ground = intake_day.admission(
+        event["event_date"],
+        today,
+        event.get("late_intake_reason"),
+        taken_offline_at=taken_offline_at,
+        now=now,
+    )
+    if isinstance(ground, intake_day.Refusal):
         raise Invalid(
-            "event_id",
-            intake_day.not_today_message(event["event_date"]),
-            code=intake_day.NOT_TODAY,
-            message_en="The event is not today's; an admin may allow intake on other days",
+            "event_id", ground.message, code=intake_day.NOT_TODAY, message_en=ground.message_en
         )
     facts, consent = facts_and_consent(body, event["event_date"])
     resident = body.resident
@@ -172,7 +178,6 @@ async def create_case(
         made.append(tables.resident_key.insert().values(ports.keys.new_row(session, resident_id)))
     case_id = str(uuid.uuid4())
     case_number = await ports.numbers.take(event["event_date"])
-    now = utcnow()
     made.append(
         audit.entry(
             taken_by,
@@ -180,8 +185,7 @@ async def create_case(
             case_id=case_id,
             target=resident_id,
             fields=_given_fields(body),
-            # Taken in on another day under an admin's leave: the log says so, case by case.
-            **({"late_intake": True} if event["event_date"] != today else {}),
+            **_intake_ground(ground, taken_offline_at),
         )
     )
     if idempotency_key is not None:
@@ -251,6 +255,20 @@ async def create_case(
     )
     await _publish(session, ports, contract.CASE_CREATED, case_id, data)
     return Created(case_id, case_number)
+
+
+def _intake_ground(ground: intake_day.Ground, taken_offline_at: datetime | None) -> dict[str, Any]:
+    """What the audit entry says of a case taken in on another day than its event's, case by
+    case: under an admin's leave (``late_intake``), or as taken offline on the event's day
+    (``taken_offline``); and, for any case a device kept offline, when it says it was taken."""
+    detail: dict[str, Any] = {}
+    if ground is intake_day.Ground.LATE_INTAKE:
+        detail["late_intake"] = True
+    elif ground is intake_day.Ground.TAKEN_OFFLINE:
+        detail["taken_offline"] = True
+    if taken_offline_at is not None:
+        detail["taken_offline_at"] = taken_offline_at.astimezone(UTC).isoformat()
+    return detail
 
 
 def facts_and_consent(
