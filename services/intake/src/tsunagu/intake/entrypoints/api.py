@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Form, Header, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import AwareDatetime
 
 from tsunagu.intake.domain import access
 from tsunagu.intake.domain.case_input import EXAMPLE_BODY, CaseInput
@@ -463,8 +464,16 @@ async def create_case(
             description="An existing resident (from /residents/matches) instead of a new one",
         ),
     ] = None,
+    taken_offline_at: Annotated[
+        AwareDatetime | None,
+        Header(alias=schemas.TAKEN_AT_HEADER, description=schemas.TAKEN_AT_DESCRIPTION),
+    ] = None,
 ) -> JSONResponse:
-    """Take a resident in: the case, the resident and ``case_created`` in one transaction."""
+    """Take a resident in: the case, the resident and ``case_created`` in one transaction.
+
+    Only at an event held today in Tokyo (else 422 ``event_not_today`` on ``event_id``), with
+    two exceptions: an admin gave the event leave for late intake, or the case was taken
+    offline on the event's day and is sent within the window (``X-Tsunagu-Taken-At``)."""
     await check_csrf(request, principal)
     if not access.can_take_in(who(principal)):
         raise HTTPException(403, "受付担当者のみ登録できます (intake staff only)")
@@ -480,6 +489,7 @@ async def create_case(
                 today=app.today(),
                 idempotency_key=idempotency_key,
                 resident_id=resident_id,
+                taken_offline_at=taken_offline_at,
             )
     headers = {"Location": f"/api/v1/cases/{created.case_id}"}
     if created.replayed:

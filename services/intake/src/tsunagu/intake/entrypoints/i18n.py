@@ -156,6 +156,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "new.event": ("相談会", "Consultation event"),
     "new.no_event": ("今日の相談会がありません", "There is no event today"),
     "new.late_intake": ("（日付外の受付・管理者が許可）", "(late intake, allowed by an admin)"),
+    "new.taken_offline": (
+        "（オフラインで受け付けた日の相談会）",
+        "(the day the case was taken offline)",
+    ),
     "new.resident": ("相談者", "Resident"),
     "new.name": ("氏名", "Name"),
     "new.name_kana": ("ふりがな", "Furigana"),

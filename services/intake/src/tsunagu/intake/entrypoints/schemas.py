@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, WithJsonSchema, field_validator
 from pydantic_core import PydanticCustomError
 
+from tsunagu.intake.domain import intake_day
 from tsunagu.shared.contracts.codes import (
     Concern,
     ConsentGivenBy,
@@ -27,6 +28,19 @@ BoardStatus = Literal["waiting", "in_consultation", "done"]
 #: Ids in paths and queries: letters, digits, "-" and "_" (uuids, event ids like 20250601-aeon).
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+#: When a case kept on a device while the network was down was taken (ADR 32).
+TAKEN_AT_HEADER = "X-Tsunagu-Taken-At"
+TAKEN_AT_DESCRIPTION = (
+    "For a case kept on the device while the network was down: when it was taken there, "
+    "RFC 3339 with an offset (e.g. 2026-12-05T16:02:00+09:00). A case for an event not held "
+    "today is taken in when this moment falls on the event's day in Tokyo, is not in the "
+    f"future ({intake_day.CLOCK_SKEW.seconds // 60} minutes of clock skew allowed) and is at "
+    f"most {intake_day.OFFLINE_WINDOW // timedelta(hours=1)} hours old; the audit entry "
+    "records it (`taken_offline_at`). Otherwise the event's day decides as without it "
+    "(422 `event_not_today`, its message says why). Not part of what an Idempotency-Key is "
+    "bound to: a retry with the same key gets the same case."
+)
 
 
 class _In(BaseModel):

@@ -468,13 +468,17 @@ async def set_late_intake(
     return event
 
 
-async def events_taking_residents_in(session: AsyncSession, today: date) -> list[dict[str, Any]]:
-    """Today's events, and others an admin opened for late intake: what the form offers."""
+async def events_taking_residents_in(
+    session: AsyncSession, today: date, *, also_on: date | None = None
+) -> list[dict[str, Any]]:
+    """Today's events, and others an admin opened for late intake: what the form offers; with
+    ``also_on``, that day's too (the day a case kept offline was taken on, ADR 32)."""
     e, v = tables.consultation_event, tables.venue
+    days = [today] if also_on is None else [today, also_on]
     stmt = (
         select(e, v.c.name.label("venue_name"))
         .join(v, v.c.venue_id == e.c.venue_id)
-        .where((e.c.event_date == today) | e.c.late_intake_reason.is_not(None))
+        .where(e.c.event_date.in_(days) | e.c.late_intake_reason.is_not(None))
         .order_by(e.c.event_date.desc(), e.c.venue_id)
         .limit(200)
     )

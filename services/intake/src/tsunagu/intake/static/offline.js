@@ -2,12 +2,16 @@
 // and sent by itself when the network returns, one at a time, in the order taken.
 //
 // - Where: IndexedDB "tsunagu-offline", store "queue" (one record per case: its
-//   Idempotency-Key and time in clear, the form's fields as AES-GCM ciphertext).
+//   Idempotency-Key and the time it was taken in clear, the form's fields as AES-GCM
+//   ciphertext).
 // - The key: a non-extractable AES-GCM key made in this browser for the signed-in staff member
 //   (store "keys"). Script can use it but never read it out; logging out deletes it, the queue
 //   and the cached form (see docs/adr, "offline intake").
 // - Never twice: each case keeps the form's Idempotency-Key; the server answers a repeat with
 //   the case the first one created.
+// - Its day: each case is sent with the time it was taken here (X-Tsunagu-Taken-At), so a case
+//   taken at an event and sent after midnight is still taken in as of the event's day, within
+//   the server's window (see docs/adr, "a case taken offline keeps its day").
 "use strict";
 
 (() => {
@@ -105,10 +109,10 @@
     }
     if (problem) line(problem, "alert warn");
     review.forEach((item) => {
-      const p = line(say(`確認が必要な相談（${time(item.queuedAt)} 受付）: ${item.message || ""}`,
-        `A case needs checking (taken ${time(item.queuedAt)}): ${item.message || ""}`), "alert warn");
+      const p = line(say(`確認が必要な相談（${time(takenAt(item))} 受付）: ${item.message || ""}`,
+        `A case needs checking (taken ${time(takenAt(item))}): ${item.message || ""}`), "alert warn");
       const a = document.createElement("a");
-      a.href = `/cases/new?restore=${item.seq}`;
+      a.href = `/cases/new?restore=${item.seq}&taken_at=${encodeURIComponent(takenAt(item))}`;
       a.textContent = say("フォームで開く", "Open in the form");
       p.append(" ", a);
     });
@@ -123,7 +127,15 @@
       panel.append(list);
     }
   };
-  const time = (iso) => new Date(iso).toLocaleTimeString(ja ? "ja-JP" : "en-GB", { hour: "2-digit", minute: "2-digit" });
+  // The time a case was taken; with its date when that was not today (sent after midnight).
+  const time = (iso) => {
+    const at = new Date(iso);
+    const options = { hour: "2-digit", minute: "2-digit" };
+    if (at.toDateString() !== new Date().toDateString()) Object.assign(options, { month: "numeric", day: "numeric" });
+    return at.toLocaleString(ja ? "ja-JP" : "en-GB", options);
+  };
+  // Cases kept before the time taken was stored apart from the time queued: the two are one.
+  const takenAt = (item) => item.takenAt || item.queuedAt;
 
   // ---- sending, one at a time, in order ----
   let sending = false;
@@ -142,7 +154,10 @@
         let response;
         try {
           response = await fetch("/cases/new", {
-            method: "POST", body, credentials: "same-origin", headers: { "Idempotency-Key": item.key },
+            method: "POST",
+            body,
+            credentials: "same-origin",
+            headers: { "Idempotency-Key": item.key, "X-Tsunagu-Taken-At": takenAt(item) },
           });
         } catch (_) {
           return;  // the network went again: the rest wait, in order
@@ -218,14 +233,19 @@
         return;
       }
       const fields = [...data.entries()].filter(([name, value]) =>
-        typeof value === "string" && !["action", "idempotency_key", token()].includes(name));
+        typeof value === "string" && !["action", "idempotency_key", "taken_at", token()].includes(name));
       const key = keyField.value;
+      const now = new Date().toISOString();
+      // A case opened back from the queue keeps the time it was first taken.
+      const takenAtField = form.querySelector('input[name="taken_at"]');
       const { iv, data: sealed } = await seal(fields);
       await run("queue", "readwrite", (s) => s.add({
-        staff, key, queuedAt: new Date().toISOString(), state: "waiting", iv, data: sealed,
+        staff, key, queuedAt: now, takenAt: (takenAtField && takenAtField.value) || now,
+        state: "waiting", iv, data: sealed,
       }));
       problem = "";
       form.reset();
+      if (takenAtField) takenAtField.remove();  // the next case is taken now
       keyField.value = crypto.randomUUID();
       await show();
       const saved = document.createElement("p");

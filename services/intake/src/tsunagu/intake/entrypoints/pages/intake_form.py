@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import ValidationError
+from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
 from tsunagu.intake.adapters.routing_preview import Preview
-from tsunagu.intake.domain import access
+from tsunagu.intake.domain import access, intake_day
 from tsunagu.intake.domain.case_input import FORM_ERROR_KEY, CaseInput, japanese_error_messages
 from tsunagu.intake.entrypoints.pages.rendering import (
     forbid_unless,
@@ -19,6 +19,7 @@ from tsunagu.intake.entrypoints.pages.rendering import (
     id_or_none,
     render,
 )
+from tsunagu.intake.entrypoints.schemas import TAKEN_AT_HEADER
 from tsunagu.intake.entrypoints.web import (
     Intake,
     find_unstorable,
@@ -35,10 +36,13 @@ from tsunagu.shared.contracts.codes import (
     Language,
     Sex,
 )
+from tsunagu.shared.contracts.envelope import utcnow
 
 router = APIRouter()
 
 HOUSEHOLD_ROWS = 3
+
+_AWARE: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
 
 
 def _yes_no(value: str | None) -> bool | None:
@@ -101,10 +105,25 @@ def case_body(values: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _new_case_events(app: Intake, session: Any) -> list[dict[str, Any]]:
+async def _new_case_events(
+    app: Intake, session: Any, taken_at: datetime | None = None
+) -> list[dict[str, Any]]:
     """Only events that take residents in today (cases are never taken at another day's event
-    unless an admin allowed it)."""
-    return await staff_service.events_taking_residents_in(session, app.today())
+    unless an admin allowed it), and, for a case a device kept offline, those of the day it
+    was taken on while the window still covers it (ADR 32)."""
+    day = None if taken_at is None else intake_day.offline_day(taken_at, utcnow())
+    return await staff_service.events_taking_residents_in(session, app.today(), also_on=day)
+
+
+def _taken_at(value: Any) -> datetime | None:
+    """When the device says a case kept offline was taken (the offline queue's header, or the
+    form opened back from the queue); None when not given or not a time with its offset."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return _AWARE.validate_python(value.strip())
+    except ValidationError:
+        return None
 
 
 def _default_event(events: list[dict[str, Any]], principal: Principal, today: date) -> str:
@@ -116,17 +135,31 @@ def _default_event(events: list[dict[str, Any]], principal: Principal, today: da
 
 @router.get("/cases/new")
 async def new_case_page(
-    request: Request, event_id: str | None = None, principal: Principal = Depends(staff)
+    request: Request,
+    event_id: str | None = None,
+    taken_at: str | None = None,
+    principal: Principal = Depends(staff),
 ) -> Response:
     forbid_unless(access.can_take_in(who(principal)))
     app = intake(request)
+    # Opened back from the offline queue (?restore=…&taken_at=…): the day it was taken on.
+    taken = _taken_at(taken_at)
     async with app.transaction() as session:
-        events = await _new_case_events(app, session)
+        events = await _new_case_events(app, session, taken)
     values = {
         "event_id": id_or_none(event_id) or _default_event(events, principal, app.today()),
         "idempotency_key": str(uuid.uuid4()),
+        "taken_at": "" if taken is None else taken.isoformat(),
     }
-    return render(request, "case_new.html", principal, events=events, values=values, errors={})
+    return render(
+        request,
+        "case_new.html",
+        principal,
+        events=events,
+        values=values,
+        errors={},
+        today=app.today(),
+    )
 
 
 @router.post("/cases/new")
@@ -140,6 +173,9 @@ async def new_case_submit(request: Request, principal: Principal = Depends(staff
     action = values.get("action", "save")
     key = _idempotency_key(values.get("idempotency_key"))
     values["idempotency_key"] = key
+    # Sent from the offline queue (its header), or from the form opened back from it (a field).
+    taken_at = _taken_at(request.headers.get(TAKEN_AT_HEADER) or values.get("taken_at"))
+    values["taken_at"] = "" if taken_at is None else taken_at.isoformat()
     errors: dict[str, str] = {}
     body: CaseInput | None = None
     bad = find_unstorable(values)
@@ -157,7 +193,7 @@ async def new_case_submit(request: Request, principal: Principal = Depends(staff
             earlier = await cases.case_for_key(session, principal.username, f"form:{key}")
             if earlier is not None:
                 return RedirectResponse(f"/cases/{earlier}", status_code=303)
-        events = await _new_case_events(app, session)
+        events = await _new_case_events(app, session, taken_at)
         matches: list[dict[str, Any]] = []
         preview: Preview | None = None
         if body is not None:
@@ -200,6 +236,7 @@ async def new_case_submit(request: Request, principal: Principal = Depends(staff
                         today=app.today(),
                         idempotency_key=f"form:{key}",
                         resident_id=None if choice in ("", "new") else choice,
+                        taken_offline_at=taken_at,
                     )
             except Invalid as exc:
                 errors[exc.field] = exc.message
@@ -218,6 +255,7 @@ async def new_case_submit(request: Request, principal: Principal = Depends(staff
         matches=matches,
         preview=preview,
         notice=notice,
+        today=app.today(),
     )
 
 
