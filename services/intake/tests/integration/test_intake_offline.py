@@ -1,27 +1,35 @@
 """Offline intake in headless Chromium with the network cut (Playwright's offline mode).
 
 Two residents taken in offline survive a reload, then appear as exactly two cases, in the order
-taken, once the network returns; a case whose Idempotency-Key already reached the server is not
-created again. What the device keeps is ciphertext, and logging out asks first and wipes it.
+taken, once the network returns, each sent with the time it was taken; a case whose
+Idempotency-Key already reached the server is not created again; cases taken at yesterday's
+event and sent after midnight are taken in as of that day (ADR 32). What the device keeps is
+ciphertext, and logging out asks first and wipes it.
 """
 
 from __future__ import annotations
 
 import re
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from intake_helpers import todays_event, token, unique_phone
-from playwright.async_api import Dialog, Page, Route, async_playwright, expect
+from intake_helpers import App, today, todays_event, token, unique_phone
+from playwright.async_api import Dialog, Page, Request, Route, async_playwright, expect
+from sqlalchemy import select
 from test_intake_browser import CHROMIUM, CHROMIUM_ARGS, log_in
+from test_intake_planning import event_at_new_venue
+
+from tsunagu.intake.adapters.orm import tables
+from tsunagu.shared.clock import JAPAN
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 
-async def take_in(page: Page, name: str, kana: str, phone: str) -> None:
-    await page.get_by_role("combobox", name="相談会").select_option(todays_event())
+async def take_in(page: Page, name: str, kana: str, phone: str, event: str = "") -> None:
+    await page.get_by_role("combobox", name="相談会").select_option(event or todays_event())
     await page.get_by_role("textbox", name="氏名 必須", exact=True).fill(name)
     await page.get_by_role("textbox", name="ふりがな 必須").fill(kana)
     await page.get_by_role("textbox", name="電話番号").fill(phone)
@@ -51,6 +59,18 @@ async def cases_with_phone(base: str, phone: str) -> list[dict]:
         return list(r.json()["items"])
 
 
+def taken_at_sent(page: Page) -> list[str]:
+    """The X-Tsunagu-Taken-At of every case the page posts from here on, in order."""
+    sent: list[str] = []
+
+    def note(request: Request) -> None:
+        if request.method == "POST" and request.url.endswith("/cases/new"):
+            sent.append(request.headers.get("x-tsunagu-taken-at", ""))
+
+    page.on("request", note)
+    return sent
+
+
 async def stored_queue(page: Page) -> list[dict]:
     """What IndexedDB holds, as a script on the page reads it (no key needed to read this)."""
     return await page.evaluate(
@@ -60,7 +80,7 @@ async def stored_queue(page: Page) -> list[dict]:
           open.onsuccess = () => {
             const all = open.result.transaction("queue").objectStore("queue").getAll();
             all.onsuccess = () => resolve(all.result.map((i) => ({
-              seq: i.seq, key: i.key, staff: i.staff, state: i.state,
+              seq: i.seq, key: i.key, staff: i.staff, state: i.state, takenAt: i.takenAt,
               text: new TextDecoder("latin1").decode(i.data),
               bytes: i.data.byteLength,
             })));
@@ -100,6 +120,7 @@ async def test_two_residents_offline_survive_a_reload_then_become_two_cases_in_o
                 "オフラインでは使えません"
             )
 
+            before = datetime.now(UTC) - timedelta(seconds=1)
             await take_in(page, "大宮 一郎", "おおみや いちろう", phones[0])
             await expect(queue).to_contain_text("未送信 1件")
             await take_in(page, "浦和 二葉", "うらわ ふたば", phones[1])
@@ -120,10 +141,15 @@ async def test_two_residents_offline_survive_a_reload_then_become_two_cases_in_o
                 assert "resident" not in item["text"]
             assert await cases_with_phone(base, phones[0]) == []
 
+            headers = taken_at_sent(page)
             await context.set_offline(False)
             await expect(queue).to_contain_text("未送信 0件", timeout=30_000)
             sent = queue.locator("ul.sent li")
             await expect(sent).to_have_count(2)
+            # Each case went with the time it was taken on the device, as kept in the queue.
+            assert headers == [k["takenAt"] for k in kept]
+            taken = [datetime.fromisoformat(h) for h in headers]
+            assert before <= taken[0] <= taken[1] <= datetime.now(UTC)
             await page.screenshot(path=str(artefacts_dir / "offline-sent.png"), full_page=True)
             assert await stored_queue(page) == []
 
@@ -324,3 +350,100 @@ async def test_a_case_the_server_will_not_take_as_it_is_waits_for_review_and_los
         finally:
             await context.close()
             await browser.close()
+
+
+async def test_cases_taken_offline_at_yesterdays_event_are_taken_in_after_midnight(
+    served_intake: str, intake_app: App, artefacts_dir: Path
+) -> None:
+    """The page was loaded at yesterday's event (its clock then says 16:00 that day, and its
+    form offered that day's event); the network came back after midnight."""
+    base = served_intake
+    yesterday = today() - timedelta(days=1)
+    _, event_id = await event_at_new_venue(intake_app, yesterday)
+    at_the_event = datetime(yesterday.year, yesterday.month, yesterday.day, 16, tzinfo=JAPAN)
+    phones = [unique_phone(), unique_phone()]
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = await browser.new_context(
+            viewport={"width": 1280, "height": 800}, locale="ja-JP", timezone_id="Asia/Tokyo"
+        )
+        page = await context.new_page()
+        try:
+            await log_in(page, base, "uketsuke")
+            await page.goto(base + "/cases/new")
+            await controlled_by_service_worker(page)
+            await context.set_offline(True)
+            await page.reload()  # served by the service worker
+            await page.clock.set_fixed_time(at_the_event)
+            # Loaded on the event's day, the form offered that day's event.
+            await page.evaluate(
+                """(id) => document.getElementById("event_id").add(new Option("会場", id))""",
+                event_id,
+            )
+            await take_in(page, "所沢 六郎", "ところざわ ろくろう", phones[0], event_id)
+            queue = page.locator("#offline-queue")
+            await expect(queue).to_contain_text("未送信 1件")
+            # The second one without a concern: the server will ask for one.
+            await page.get_by_role("combobox", name="相談会").select_option(event_id)
+            await page.get_by_role("textbox", name="氏名 必須", exact=True).fill("狭山 七海")
+            await page.get_by_role("textbox", name="ふりがな 必須").fill("さやま ななみ")
+            await page.get_by_role("textbox", name="電話番号").fill(phones[1])
+            await page.get_by_label("共有に同意する").check()
+            await page.get_by_label("本人同意").check()
+            await page.get_by_role("button", name="受付を登録する").click()
+            await expect(queue).to_contain_text("未送信 2件")
+
+            # After midnight: the device's clock is today's again, the network is back.
+            await page.clock.set_fixed_time(datetime.now(UTC))
+            headers = taken_at_sent(page)
+            await context.set_offline(False)
+            await expect(queue).to_contain_text("確認が必要な相談", timeout=30_000)
+            await expect(queue.locator("ul.sent li")).to_have_count(1)
+            assert [datetime.fromisoformat(h) for h in headers] == [at_the_event] * 2
+            review = queue.locator(".alert.warn", has_text="確認が必要な相談")
+            day = f"{yesterday.month}/{yesterday.day}"
+            await expect(review).to_contain_text(f"（{day} 16:00 受付）")
+            await page.screenshot(
+                path=str(artefacts_dir / "offline-after-midnight.png"), full_page=True
+            )
+            [first] = await cases_with_phone(base, phones[0])
+            assert first["event_id"] == event_id
+            assert first["case_number"].startswith(f"K-{yesterday:%Y%m%d}-")
+            assert await cases_with_phone(base, phones[1]) == []
+
+            # Opened back into the form: yesterday's event is offered and chosen, and the case
+            # keeps the time it was taken when it is saved.
+            await queue.get_by_role("link", name="フォームで開く").click()
+            await expect(page.get_by_role("textbox", name="氏名 必須", exact=True)).to_have_value(
+                "狭山 七海"
+            )
+            await expect(page.get_by_role("combobox", name="相談会")).to_have_value(event_id)
+            await page.screenshot(path=str(artefacts_dir / "offline-opened-back.png"))
+            await page.get_by_role("checkbox", name="生活費が足りない").check()
+            await page.get_by_role("radio", name="一番困っていること: 生活費が足りない").check()
+            await page.locator("#consent-contact_channels").get_by_label("電話", exact=True).check()
+            await page.get_by_role("button", name="受付を登録する").click()
+            await expect(page.get_by_role("heading", name="相談記録")).to_be_visible()
+            await expect(page.locator("#offline-queue")).to_contain_text(
+                "未送信 0件", timeout=30_000
+            )
+            [second] = await cases_with_phone(base, phones[1])
+            assert second["event_id"] == event_id
+        finally:
+            await context.close()
+            await browser.close()
+
+    a = tables.audit_log
+    async with intake_app.runtime.sessions() as session:
+        details = (
+            await session.scalars(
+                select(a.c.detail).where(
+                    a.c.case_id.in_([first["case_id"], second["case_id"]]),
+                    a.c.action == "case.create",
+                )
+            )
+        ).all()
+    assert len(details) == 2
+    for detail in details:
+        assert detail["taken_offline"] is True
+        assert datetime.fromisoformat(detail["taken_offline_at"]) == at_the_event
