@@ -164,6 +164,12 @@ async def test_the_time_taken_must_say_its_offset_and_is_documented(intake_app: 
     )
     assert naive.status_code == 422, naive.text
     assert naive.json()["fields"][0]["loc"] == ["header", TAKEN_AT]
+    # A time that cannot be told in UTC is refused too, not a server error.
+    beyond = await intake_app.client.post(
+        "/api/v1/cases", json=case_body(), headers={**desk, TAKEN_AT: "9999-12-31T23:00:00-14:00"}
+    )
+    assert beyond.status_code == 422, beyond.text
+    assert beyond.json()["fields"][0]["loc"] == ["header", TAKEN_AT]
 
     # Online, at today's event, nothing changes and the audit says nothing of offline.
     created = await intake_app.client.post("/api/v1/cases", json=case_body(), headers=desk)

@@ -1,7 +1,7 @@
 """Which events take residents in: the event's own day; a case taken offline on the event's day
 and sent within the window; or any day with an admin's reason."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -141,3 +141,16 @@ def test_a_case_taken_offline_on_another_day_than_its_events_is_refused():
 def test_the_time_must_say_its_zone():
     with pytest.raises(ValueError, match="time zone"):
         offline_day(datetime(2026, 12, 5, 16, 0), MORNING)
+
+
+def test_a_clock_at_the_ends_of_the_calendar_is_refused_not_a_crash():
+    """Times a date cannot name in Tokyo (year 9999 there is past the last date; year 1 at
+    +14:00 is before the first) are refused without their time."""
+    for wrong in (
+        datetime(9999, 12, 31, 23, 0, tzinfo=UTC),
+        datetime(1, 1, 1, 0, 0, tzinfo=timezone(timedelta(hours=14))),
+    ):
+        assert offline_day(wrong, MORNING) is None
+        refused = admission(YESTERDAY, DAY, None, taken_offline_at=wrong, now=MORNING)
+        assert isinstance(refused, Refusal)
+        assert "日時が" in refused.message and "（" not in refused.message

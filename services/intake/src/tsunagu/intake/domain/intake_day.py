@@ -88,19 +88,19 @@ def not_today_message(event_date: date) -> str:
 
 def _offline_refusal(event_date: date, taken_at: datetime, now: datetime) -> Refusal:
     event = f"{event_date.month}月{event_date.day}日の相談会"
-    local = taken_at.astimezone(JAPAN)
-    when = f"{local.month}月{local.day}日 {local:%H:%M}"
+    local = _in_tokyo(taken_at)
+    when = "" if local is None else f"（{local.month}月{local.day}日 {local:%H:%M}）"
     if taken_at > now + CLOCK_SKEW:
         return Refusal(
-            f"{event}は本日ではないため受付できません。オフラインで受け付けた日時（{when}）が"
+            f"{event}は本日ではないため受付できません。オフラインで受け付けた日時{when}が"
             "現在より後になっています。端末の日付と時刻を確かめるか、"
             "日付外の受付を管理者に許可してもらってください",
             "The event is not today's, and the time the case was taken offline is in the "
             "future; check the device's clock, or an admin may allow intake on other days",
         )
-    if local.date() != event_date:
+    if local is None or local.date() != event_date:
         return Refusal(
-            f"{event}は本日ではないため受付できません。オフラインで受け付けた日時（{when}）が"
+            f"{event}は本日ではないため受付できません。オフラインで受け付けた日時{when}が"
             "相談会の日ではありません。相談会の選択を確かめるか、"
             "日付外の受付を管理者に許可してもらってください",
             "The event is not today's, and the case was not taken offline on the event's day; "
@@ -108,8 +108,17 @@ def _offline_refusal(event_date: date, taken_at: datetime, now: datetime) -> Ref
         )
     hours = int(OFFLINE_WINDOW.total_seconds() // 3600)
     return Refusal(
-        f"{event}でオフライン受付した相談（{when}）は、受付から{hours}時間を過ぎたため"
+        f"{event}でオフライン受付した相談{when}は、受付から{hours}時間を過ぎたため"
         "自動では登録できません。日付外の受付を管理者に許可してもらってください",
         f"The case was taken offline more than {hours} hours ago; an admin may allow "
         "intake on other days",
     )
+
+
+def _in_tokyo(moment: datetime) -> datetime | None:
+    """The moment in Tokyo; None for one a date cannot name there (before the year 1 or after
+    9999: a clock that wrong is told so without its time)."""
+    try:
+        return moment.astimezone(JAPAN)
+    except OverflowError:
+        return None

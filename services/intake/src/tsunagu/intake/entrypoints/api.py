@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Form, Header, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import AwareDatetime
 
 from tsunagu.intake.domain import access
 from tsunagu.intake.domain.case_input import EXAMPLE_BODY, CaseInput
@@ -465,7 +464,7 @@ async def create_case(
         ),
     ] = None,
     taken_offline_at: Annotated[
-        AwareDatetime | None,
+        schemas.TakenAt | None,
         Header(alias=schemas.TAKEN_AT_HEADER, description=schemas.TAKEN_AT_DESCRIPTION),
     ] = None,
 ) -> JSONResponse:

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, WithJsonSchema, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from tsunagu.intake.domain import intake_day
@@ -41,6 +50,18 @@ TAKEN_AT_DESCRIPTION = (
     "(422 `event_not_today`, its message says why). Not part of what an Idempotency-Key is "
     "bound to: a retry with the same key gets the same case."
 )
+
+
+def _in_utc(value: datetime) -> datetime:
+    """A time taken, told in UTC; one that cannot be (beyond the years 1-9999) is refused."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("a time that cannot be told in UTC") from None
+
+
+#: ``X-Tsunagu-Taken-At`` as read: a time with its offset, told in UTC.
+TakenAt = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 
 class _In(BaseModel):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from sqlalchemy import Insert, Update, func, select
@@ -267,7 +267,7 @@ def _intake_ground(ground: intake_day.Ground, taken_offline_at: datetime | None)
     elif ground is intake_day.Ground.TAKEN_OFFLINE:
         detail["taken_offline"] = True
     if taken_offline_at is not None:
-        detail["taken_offline_at"] = taken_offline_at.astimezone(UTC).isoformat()
+        detail["taken_offline_at"] = taken_offline_at.isoformat()
     return detail
 
 

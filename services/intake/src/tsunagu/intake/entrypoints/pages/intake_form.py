@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import AwareDatetime, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from tsunagu.intake.adapters.routing_preview import Preview
 from tsunagu.intake.domain import access, intake_day
@@ -19,7 +19,7 @@ from tsunagu.intake.entrypoints.pages.rendering import (
     id_or_none,
     render,
 )
-from tsunagu.intake.entrypoints.schemas import TAKEN_AT_HEADER
+from tsunagu.intake.entrypoints.schemas import TAKEN_AT_HEADER, TakenAt
 from tsunagu.intake.entrypoints.web import (
     Intake,
     find_unstorable,
@@ -42,7 +42,7 @@ router = APIRouter()
 
 HOUSEHOLD_ROWS = 3
 
-_AWARE: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
+_TAKEN_AT: TypeAdapter[datetime] = TypeAdapter(TakenAt)
 
 
 def _yes_no(value: str | None) -> bool | None:
@@ -121,7 +121,7 @@ def _taken_at(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value.strip():
         return None
     try:
-        return _AWARE.validate_python(value.strip())
+        return _TAKEN_AT.validate_python(value.strip())
     except ValidationError:
         return None
 
