@@ -125,6 +125,51 @@ async def test_the_flyer_is_one_a4_page_whose_qr_code_reads_the_page_address(
     assert codes[0].format == zxingcpp.BarcodeFormat.QRCode
 
 
+@pytest.mark.parametrize(
+    ("lang", "pdf_lang", "phrases"),
+    [
+        (
+            "easy",
+            "ja",
+            [
+                "生活（せいかつ）の困（こま）りごと相談会（そうだんかい）",
+                "無料（むりょう）",
+                "{date}",
+            ],
+        ),
+        ("en", "en", ["Consultation days", "free food parcel", "Hours:10:00〜15:00"]),
+        ("zh", "zh-Hans", ["生活困难咨询会", "免费发放食品"]),
+        ("vi", "vi", ["Ngàytưvấn", "thựcphẩmmiễnphí"]),
+    ],
+)
+async def test_the_flyer_speaks_the_pages_languages_and_its_qr_code_keeps_the_language(
+    intake_app: App, artefacts_root, lang: str, pdf_lang: str, phrases: list[str]
+) -> None:
+    response = await intake_app.client.get(
+        f"/events/{todays_event()}/flyer.pdf", params={"lang": lang}
+    )
+    assert response.status_code == 200
+    assert f"-{lang}.pdf" in response.headers["content-disposition"]
+    (artefacts_root / f"flyer-{lang}.pdf").write_bytes(response.content)
+    reader = PdfReader(io.BytesIO(response.content))
+    assert len(reader.pages) == 1
+    assert reader.trailer["/Root"]["/Lang"] == pdf_lang
+    page = reader.pages[0]
+    text = re.sub(r"\s+", "", page.extract_text().replace("\x00", ""))
+    d = today()
+    for phrase in phrases:
+        # The date is printed plain in every language: readings would break it over lines.
+        phrase = phrase.replace("{date}", f"{d.year}年{d.month}月{d.day}日")
+        assert re.sub(r"\s+", "", phrase) in text, (phrase, text[:300])
+    assert "イオンモール" in text  # the venue's own name, as its sign says
+    [image] = page.images
+    [code] = zxingcpp.read_barcodes(Image.open(io.BytesIO(image.data)))
+    assert code.text == intake_app.settings.intake_url.rstrip("/") + f"/events?lang={lang}"
+    # The residents' page in that language links to this flyer.
+    html = (await intake_app.client.get("/events", params={"lang": lang})).text
+    assert f"/events/{todays_event()}/flyer.pdf?lang={lang}" in html
+
+
 async def test_a_flyer_for_no_event_is_not_found(intake_app: App) -> None:
     response = await intake_app.client.get("/events/19990101-nowhere/flyer.pdf")
     assert response.status_code == 404

@@ -40,8 +40,10 @@ def find_font(configured: str | None = None) -> Path:
 
 @dataclass(frozen=True)
 class FlyerText:
-    """Everything the flyer prints, already in Japanese; the page's address for the QR code."""
+    """Everything the flyer prints, already in its language (``lang``, as in HTML: ja, en,
+    zh-Hans, vi); the page's address for the QR code."""
 
+    lang: str
     council: str
     title: str
     date: str
@@ -90,14 +92,20 @@ def _render(text: FlyerText, font: Path) -> bytes:
     """One A4 page, portrait, large type; the QR code at the bottom right."""
     pdf = FPDF(format="A4", unit="mm")
     pdf.set_title(f"{text.title} {text.date}")
+    pdf.set_lang(text.lang)
     pdf.set_creator("Tsunagu")
     pdf.set_auto_page_break(auto=False)
     pdf.set_margins(18, 16, 18)
-    # Index 0 of the collection is the Japanese face (Noto Sans CJK JP).
-    kwargs = {"collection_font_number": 0} if font.suffix.lower() == ".ttc" else {}
+    # The collection's faces: 0 is Japanese (Noto Sans CJK JP), 2 simplified Chinese; each
+    # draws the shared ideographs as its readers write them. Both carry Latin and Vietnamese.
+    face = 2 if text.lang.startswith("zh") else 0
+    kwargs = {"collection_font_number": face} if font.suffix.lower() == ".ttc" else {}
     pdf.add_font("cjk", fname=str(font), **kwargs)
     pdf.add_page()
     width = pdf.w - pdf.l_margin - pdf.r_margin
+    # Labels and bullets as each script sets them.
+    cjk = text.lang.startswith(("ja", "zh"))
+    sep, bullet = ("　", "・") if cjk else (": ", "• ")
 
     pdf.set_fill_color(0, 82, 147)
     pdf.rect(0, 0, pdf.w, 42, style="F")
@@ -106,32 +114,41 @@ def _render(text: FlyerText, font: Path) -> bytes:
     pdf.set_font("cjk", size=13)
     pdf.cell(width, 7, text.council)
     pdf.set_xy(18, 17)
-    pdf.set_font("cjk", size=30)
+    # A long title (English, Vietnamese) is set smaller to stay on the band's one line.
+    size = 30
+    pdf.set_font("cjk", size=size)
+    while size > 16 and pdf.get_string_width(text.title) > width:
+        size -= 1
+        pdf.set_font("cjk", size=size)
     pdf.cell(width, 16, text.title)
     pdf.set_text_color(20, 20, 20)
 
     pdf.set_xy(18, 50)
     pdf.set_font("cjk", size=22)
-    pdf.multi_cell(width, 11, text.date, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(width, 11, text.date, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font("cjk", size=18)
     pdf.multi_cell(
-        width, 10, f"{text.labels['hours']}　{text.hours}", new_x=XPos.LMARGIN, new_y=YPos.NEXT
+        width, 10, f"{text.labels['hours']}{sep}{text.hours}", new_x=XPos.LMARGIN, new_y=YPos.NEXT
     )
     pdf.multi_cell(
-        width, 10, f"{text.labels['venue']}　{text.venue}", new_x=XPos.LMARGIN, new_y=YPos.NEXT
+        width, 10, f"{text.labels['venue']}{sep}{text.venue}", new_x=XPos.LMARGIN, new_y=YPos.NEXT
     )
     pdf.set_font("cjk", size=12)
     if text.address:
         pdf.multi_cell(
             width,
             7,
-            f"{text.labels['address']}　{text.address}",
+            f"{text.labels['address']}{sep}{text.address}",
             new_x=XPos.LMARGIN,
             new_y=YPos.NEXT,
         )
     if text.access:
         pdf.multi_cell(
-            width, 7, f"{text.labels['access']}　{text.access}", new_x=XPos.LMARGIN, new_y=YPos.NEXT
+            width,
+            7,
+            f"{text.labels['access']}{sep}{text.access}",
+            new_x=XPos.LMARGIN,
+            new_y=YPos.NEXT,
         )
 
     pdf.ln(5)
@@ -142,7 +159,7 @@ def _render(text: FlyerText, font: Path) -> bytes:
     pdf.multi_cell(width, 9, text.topics_heading, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font("cjk", size=13)
     for topic in text.topics:
-        pdf.multi_cell(width, 8, f"・{topic}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.multi_cell(width, 8, f"{bullet}{topic}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(3)
     pdf.set_font("cjk", size=13)
     pdf.multi_cell(width, 7.5, text.food, new_x=XPos.LMARGIN, new_y=YPos.NEXT)

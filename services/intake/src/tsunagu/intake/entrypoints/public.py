@@ -72,9 +72,12 @@ async def events_page(request: Request, lang: str | None = None) -> HTMLResponse
 async def flyer_pdf(
     request: Request,
     event_id: Annotated[str, Path(pattern=schemas.ID_PATTERN, max_length=64)],
+    lang: str | None = None,
 ) -> Response:
-    """The event's A4 flyer in Japanese, with a QR code to the residents' page."""
+    """The event's A4 flyer in the residents' page's languages (?lang=ja|easy|en|zh|vi), with a
+    QR code to that page in the same language. やさしい日本語 prints its readings in brackets."""
     app = intake(request)
+    code = words.language(lang)
     async with app.transaction() as session:
         event = await planning.public_event(session, event_id)
     if event is None:
@@ -84,25 +87,28 @@ async def flyer_pdf(
     except flyer.FontMissing:
         log.error("flyer_font_missing")
         raise HTTPException(503, "チラシ用のフォントがありません (flyer font missing)") from None
-    w = lambda key: words.word("ja", key)  # noqa: E731
+    paper = words.bracketed if code == "easy" else (lambda s: s)
+    w = lambda key: paper(words.word(code, key))  # noqa: E731
     text = flyer.FlyerText(
+        lang=words.LANGUAGES[code][0],
         council=w("council"),
         title=w("title"),
-        date=words.day("ja", event["event_date"]),
+        # A date's readings in brackets would break it over lines: it is printed plain.
+        date=words.plain(words.day(code, event["event_date"])),
         hours=words.hours(event["opens_at"], event["closes_at"]),
         venue=event["venue_name"],
         address=event["address"],
         access=event["access"],
         lead=w("lead"),
         topics_heading=w("topics"),
-        topics=words.topics("ja", _programmes(event)),
+        topics=[paper(t) for t in words.topics(code, _programmes(event))],
         food=w("food"),
         scan=w("scan"),
-        url=page_url(request),
+        url=page_url(request) + ("" if code == "ja" else f"?lang={code}"),
         labels={k: w(k) for k in ("hours", "venue", "address", "access")},
     )
     pdf = await run_in_threadpool(flyer.render, text, font)
-    name = f"flyer-{event['event_date']:%Y%m%d}.pdf"
+    name = f"flyer-{event['event_date']:%Y%m%d}{'' if code == 'ja' else '-' + code}.pdf"
     return Response(
         pdf,
         media_type="application/pdf",

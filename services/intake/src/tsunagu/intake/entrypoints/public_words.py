@@ -1,7 +1,7 @@
 """The residents' page and flyer in five languages: Japanese, やさしい日本語, English, Chinese, Vietnamese.
 
 やさしい日本語 marks readings as ``{漢字|かんじ}``; ``ruby`` turns them into ``<ruby>`` for the
-page and ``plain`` drops them (the flyer prints the plain Japanese).
+page, ``bracketed`` into ``漢字（かんじ）`` for the flyer, and ``plain`` drops them.
 """
 
 from __future__ import annotations
@@ -40,6 +40,11 @@ def ruby(text: str) -> Markup:
 
 def plain(text: str) -> str:
     return _RUBY.sub(lambda m: m.group(1), text)
+
+
+def bracketed(text: str) -> str:
+    """``{相談|そうだん}`` → ``相談（そうだん）``: readings on paper, where ruby cannot go."""
+    return _RUBY.sub(lambda m: f"{m.group(1)}（{m.group(2)}）", text)
 
 
 # key → ja, easy, en, zh, vi
