@@ -1,11 +1,17 @@
 """Two members of one household taken in separately: the desk links them, and the household
-gets one parcel at the event, not one each. Refusals in the one error shape; audited."""
+gets one parcel at the event, not one each. Refusals in the one error shape; audited; the link
+published with the two household ids alone (ADR 33)."""
 
 from __future__ import annotations
 
 import pytest
 from food_kit import Food, uid
 from sqlalchemy import text
+
+from tsunagu.shared.contracts import food as food_events
+from tsunagu.shared.contracts.envelope import Envelope
+from tsunagu.shared.contracts.registry import parse
+from tsunagu.shared.contracts.topics import FOOD
 
 pytestmark = pytest.mark.integration
 
@@ -161,3 +167,74 @@ async def test_only_at_todays_event(food: Food) -> None:
         )
         == b["household_id"]
     )
+
+
+async def _published_links(food: Food, *case_ids: str) -> list[tuple[str, str, dict]]:
+    rows = await food.rows(
+        "SELECT topic, aggregateid, payload FROM food_distribution.outbox"
+        " WHERE type = 'household_linked' AND aggregateid = ANY(:c)",
+        c=list(case_ids),
+    )
+    return [(r.topic, r.aggregateid, r.payload) for r in rows]
+
+
+async def test_a_link_is_published_with_the_two_households_and_no_one_named(food: Food) -> None:
+    ev, a, b = await _two_members(food)
+    c = food.client("desk7")
+    given = await c.post(
+        "/api/v1/handouts", json={"case_id": b["case_id"], "parcel_type": "standard"}
+    )
+    assert given.status_code == 201, given.text
+    assert await _published_links(food, a["case_id"], b["case_id"]) == []
+
+    linked = await c.post(
+        "/api/v1/households/links",
+        json={"case_id": b["case_id"], "with_case_number": a["case_number"]},
+    )
+    assert linked.status_code == 200, linked.text
+
+    published = await _published_links(food, a["case_id"], b["case_id"])
+    assert len(published) == 1
+    topic, key, payload = published[0]
+    # Keyed by the case at the desk, on food's own topic, in the link's transaction.
+    assert (topic, key) == (FOOD.name, b["case_id"])
+    envelope = Envelope.model_validate(payload)
+    assert (envelope.event_type, envelope.producer) == ("household_linked", "food_distribution")
+    data = parse(envelope, food_events.HouseholdLinked)
+    assert data.moved_household_id == b["household_id"]
+    assert data.joined_household_id == a["household_id"]
+    assert (data.case_id, data.event_id) == (b["case_id"], ev)
+    # Ids and a time only: no furigana, case number or staff member travels with it.
+    assert set(envelope.data) == {
+        "case_id", "event_id", "moved_household_id", "joined_household_id", "linked_at",
+    }  # fmt: skip
+    raw = str(payload)
+    for named in ("サトウ", "desk7", a["case_number"], b["case_number"], a["kana_sealed"]):
+        assert named not in raw, named
+
+
+async def test_only_a_link_made_is_published_by_the_api_or_the_desk_form(food: Food) -> None:
+    ev, a, b = await _two_members(food)
+    c = food.client()
+    assert (
+        await c.post(
+            "/api/v1/households/links",
+            json={"case_id": b["case_id"], "with_case_number": b["case_number"]},
+        )
+    ).status_code == 409
+    assert (
+        await c.post(
+            "/api/v1/households/links",
+            json={"case_id": b["case_id"], "with_case_number": "K-9999-NOPE"},
+        )
+    ).status_code == 404
+    assert await _published_links(food, a["case_id"], b["case_id"]) == []
+    # The desk's form publishes the link as the API does.
+    form = {"event_id": ev, "q": "", "case_id": b["case_id"]}
+    done = await c.post(
+        "/desk/households/link", data={**form, "with_case_number": a["case_number"]}
+    )
+    assert done.status_code == 303
+    assert [key for _, key, _ in await _published_links(food, a["case_id"], b["case_id"])] == [
+        b["case_id"]
+    ]

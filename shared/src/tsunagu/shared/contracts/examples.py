@@ -254,6 +254,13 @@ _RAW: dict[str, dict[str, Any]] = {
         "remaining": 4,
         "threshold": 5,
     },
+    food.HOUSEHOLD_LINKED: {
+        "case_id": _CASE,
+        "event_id": "2026-06-aeon-kawaguchi",
+        "moved_household_id": "hh-51c0",
+        "joined_household_id": "hh-7e42",
+        "linked_at": _AT,
+    },
     notify.DELIVERY_ATTEMPTED: {
         "delivery_id": "d-1",
         "case_id": _CASE,

@@ -12,6 +12,7 @@ from tsunagu.shared.contracts.codes import ParcelType
 ELIGIBILITY_GRANTED = "eligibility_granted"
 PARCEL_HANDED_OUT = "parcel_handed_out"
 STOCK_LOW = "stock_low"
+HOUSEHOLD_LINKED = "household_linked"
 
 
 class _Data(BaseModel):
@@ -47,3 +48,17 @@ class StockLow(_Data):
     threshold: int
     #: The venue's display name, when intake has named it (added later: optional).
     venue_name: str | None = None
+
+
+class HouseholdLinked(_Data):
+    """The desk found two households to be one: the moved one now belongs to the joined one.
+
+    Every case of the moved household, its eligibility and its parcels moved into the joined
+    household (ADR 20); intake's reports count the two as one household (ADR 33). Keyed by the
+    case at the desk, the one that moved. Ids only: never a name or the staff member."""
+
+    case_id: str
+    event_id: str
+    moved_household_id: str
+    joined_household_id: str
+    linked_at: datetime

@@ -358,6 +358,15 @@ PERSONAL_DATA: dict[str, PersonalData] = {
         ),
     ),
     food.STOCK_LOW: PersonalData("The event's food desk lead is told; no resident data."),
+    food.HOUSEHOLD_LINKED: PersonalData(
+        "The food desk said two households are one (who shares a kitchen): intake's reports "
+        "count their parcels as one household's. Ids only: no name, furigana or staff member.",
+        (
+            _CASE,
+            Carried("moved_household_id", "the household that joined the other", "pseudonymous"),
+            Carried("joined_household_id", "the household it joined", "pseudonymous"),
+        ),
+    ),
     notify.DELIVERY_ATTEMPTED: PersonalData(
         "Delivery attempts for monitoring: channel, status, error code; never the message, "
         "the address or the number.",

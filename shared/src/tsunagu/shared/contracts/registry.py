@@ -34,6 +34,7 @@ EVENT_MODELS: dict[str, type[BaseModel]] = {
     food.ELIGIBILITY_GRANTED: food.EligibilityGranted,
     food.PARCEL_HANDED_OUT: food.ParcelHandedOut,
     food.STOCK_LOW: food.StockLow,
+    food.HOUSEHOLD_LINKED: food.HouseholdLinked,
     notify.DELIVERY_ATTEMPTED: notify.DeliveryAttempted,
 }
 

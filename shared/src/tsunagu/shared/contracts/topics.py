@@ -198,9 +198,12 @@ FOOD = Topic(
     producer=FOOD_DISTRIBUTION,
     consumers=(INTAKE, NOTIFY),
     consumer_groups=(INTAKE, INTAKE_REPORTS, NOTIFY),
-    event_types=("eligibility_granted", "parcel_handed_out", "stock_low"),
+    event_types=("eligibility_granted", "parcel_handed_out", "stock_low", "household_linked"),
     key="case_id",
-    description="Food parcel eligibility, handouts and low-stock alerts.",
+    description=(
+        "Food parcel eligibility, handouts, low-stock alerts, and the desk's household links"
+        " (two households found to be one, for intake's reports; ADR 33)."
+    ),
 )
 
 ALL_TOPICS: tuple[Topic, ...] = (

@@ -334,8 +334,9 @@ def desk_router(
         try:
             async with sessions() as session, session.begin():
                 await households.link(
-                    session, case_id=case_id, with_case_number=number, staff=staff.username
-                )
+                    session, deps.outbox, case_id=case_id, with_case_number=number,
+                    staff=staff.username,
+                )  # fmt: skip
         except FoodError as exc:
             return await render(
                 request, staff, **again, link_number=number, link_error=exc.message_ja,

@@ -139,8 +139,8 @@ def api_router(
         await check_csrf(request, staff)
         async with transaction() as session:
             return await households.link(
-                session, case_id=body.case_id, with_case_number=body.with_case_number,
-                staff=staff.username,
+                session, deps.outbox, case_id=body.case_id,
+                with_case_number=body.with_case_number, staff=staff.username,
             )  # fmt: skip
 
     @router.post(

@@ -1,9 +1,11 @@
 """The desk links two members of one household: the case (and every case of its household so
 far) joins the other's household, so that one parcel per household per event holds for them.
 
-Food's own view of who shares a kitchen, for handouts only: intake's records are not changed.
+Food's own view of who shares a kitchen, for handouts: intake's records are not changed.
 The parcels either household already received move with it (renumbered after the other's), so
-a parcel handed out before the link counts for the joined household too."""
+a parcel handed out before the link counts for the joined household too. The link is published
+(``household_linked`` on ``food.v1``, in the same transaction) with the two household ids
+alone, so that intake's reports count the two as one household (ADR 33)."""
 
 from __future__ import annotations
 
@@ -18,17 +20,26 @@ from tsunagu.food_distribution.service_layer.errors import Conflict, NotFound, c
 from tsunagu.food_distribution.service_layer.handouts import household_lock_key
 from tsunagu.food_distribution.service_layer.kana import case_number_key
 from tsunagu.shared.clock import japan_today
+from tsunagu.shared.contracts import food, topics
+from tsunagu.shared.contracts.envelope import utcnow
 from tsunagu.shared.logs import get_logger
+from tsunagu.shared.outbox import OutboxWriter
 
 log = get_logger(__name__)
 t = tables
 
 
 async def link(
-    session: AsyncSession, *, case_id: str, with_case_number: str, staff: str
+    session: AsyncSession,
+    outbox: OutboxWriter,
+    *,
+    case_id: str,
+    with_case_number: str,
+    staff: str,
 ) -> dict[str, str]:
     """``case_id`` joins the household of the case numbered ``with_case_number`` at the same
-    (today's) event. Returns both case ids and the household they now share."""
+    (today's) event, and ``household_linked`` goes to the outbox with the move. Returns both
+    case ids and the household they now share."""
     row = await case_row(session, case_id)
     if row is None:
         raise case_not_found(case_id)
@@ -81,5 +92,20 @@ async def link(
         .values(household_id=joined, seq=h.c.seq + before)
     )
     await queries.audit_view(session, staff, "food.household_link", [case.case_id, other.case_id])
+    # Who linked them is in the audit log; the event names the two households and nobody.
+    linked = food.HouseholdLinked(
+        case_id=case.case_id,
+        event_id=case.event_id,
+        moved_household_id=moving,
+        joined_household_id=joined,
+        linked_at=utcnow(),
+    )
+    await outbox.add(
+        session,
+        topic=topics.FOOD.name,
+        aggregatetype="case",
+        aggregateid=case.case_id,
+        envelope=outbox.envelope(food.HOUSEHOLD_LINKED, linked.model_dump(mode="json")),
+    )
     log.info("household_linked", case_id=case.case_id, with_case_id=other.case_id)
     return {"case_id": case.case_id, "with_case_id": other.case_id, "household_id": joined}
