@@ -152,6 +152,29 @@ class Desk:
         )
         await publish(self.app.settings.kafka_bootstrap, FOOD.name, case["case_id"], envelope)
 
+    async def link(
+        self, case: dict[str, str], event_id: str, *, moved: str, joined: str
+    ) -> Envelope:
+        """Food's ``household_linked``: at the desk, ``case``'s household ``moved`` joined
+        ``joined``. Keyed by that case, as food publishes it."""
+        envelope = Envelope(
+            event_type="household_linked",
+            producer="food_distribution",
+            data={
+                "case_id": case["case_id"],
+                "event_id": event_id,
+                "moved_household_id": moved,
+                "joined_household_id": joined,
+                "linked_at": datetime.now(UTC).isoformat(),
+            },
+        )
+        await self.again(case, envelope)
+        return envelope
+
+    async def again(self, case: dict[str, str], envelope: Envelope) -> None:
+        """Publish ``envelope`` on food's topic (again), keyed by ``case``."""
+        await publish(self.app.settings.kafka_bootstrap, FOOD.name, case["case_id"], envelope)
+
 
 async def report(app: App, headers: dict[str, str], path: str, **params: Any) -> dict[str, Any]:
     response = await app.client.get(f"/api/v1/reports/{path}", headers=headers, params=params)
@@ -530,3 +553,179 @@ async def test_a_rerouted_case_counts_its_referrals_as_they_now_stand(intake_app
     assert referral_counts(r, "life_independence") == {"pending": 1}
     assert r["compound_cases"] == 1
     assert r["joint_handling_cases"] == 1  # life_independence and elderly_support
+
+
+# --- households the food desk linked (ADR 33) ------------------------------------------------
+
+
+def households_served(r: dict[str, Any]) -> tuple[int, int, int]:
+    """Households served in the report, at its one event and in its one fiscal year."""
+    return (
+        r["food"]["households_served"],
+        r["per_event"][0]["households_served"],
+        r["per_fiscal_year"][0]["households_served"],
+    )
+
+
+async def link_facts(app: App, moved: str, joined: str) -> int:
+    """How many link facts intake's reports hold between the two households."""
+    p, k = tables.report_pseudonym, tables.report_household_link
+    async with app.runtime.sessions() as session:
+        keys = dict(
+            (
+                await session.execute(
+                    select(p.c.subject_id, p.c.pseudonym).where(
+                        p.c.kind == "household", p.c.subject_id.in_([moved, joined])
+                    )
+                )
+            ).all()
+        )
+        if len(keys) < 2:
+            return 0
+        return int(
+            await session.scalar(
+                select(func.count())
+                .select_from(k)
+                .where(k.c.moved_key == keys[moved], k.c.joined_key == keys[joined])
+            )
+            or 0
+        )
+
+
+async def applied_by_the_reports(app: App, *event_ids: str) -> bool:
+    """Whether the report facts' consumer (group ``<group>-reports``) has recorded every one of
+    these events in its inbox."""
+    inbox = app.runtime.tables.inbox
+    async with app.runtime.sessions() as session:
+        seen = await session.scalar(
+            select(func.count())
+            .select_from(inbox)
+            .where(inbox.c.event_id.in_(event_ids), inbox.c.consumer.like("%-reports"))
+        )
+    return seen == len(set(event_ids))
+
+
+async def two_households(app: App, day: date) -> tuple[str, Desk, dict, dict, dict]:
+    """An event with two residents taken in as two households (as intake does for two members
+    of one household who came separately)."""
+    _, (event,) = await new_venue_with_events(app, day)
+    desk = Desk(app, await token(app.client, "uketsuke"))
+    a = await desk.take_in(event, ["income_shortfall"])
+    b = await desk.take_in(event, ["food_insecurity"])
+    assert a["household_id"] != b["household_id"]
+    return event, desk, await token(app.client, "admin"), a, b
+
+
+async def test_a_household_link_after_the_parcels_counts_the_two_as_one(intake_app: App) -> None:
+    app = intake_app
+    event, desk, admin, a, b = await two_households(app, date(2026, 12, 1))
+    await desk.parcel(a, event, "standard")
+    await desk.parcel(b, event, "infant")
+    before = await settled(
+        app, admin, f"events/{event}", lambda r: r["cases"] == 2 and r["food"]["parcels_total"] == 2
+    )
+    assert households_served(before) == (2, 2, 2)
+
+    # At the desk B's household joined A's: the parcel B received counts for A's household.
+    await desk.link(b, event, moved=b["household_id"], joined=a["household_id"])
+    after = await settled(
+        app, admin, f"events/{event}", lambda r: r["food"]["households_served"] == 1
+    )
+    assert households_served(after) == (1, 1, 1)
+    assert after["food"]["parcels_total"] == 2
+    assert after["food"]["parcels"]["infant"] == 1
+    with_households = ("food", "per_event", "per_fiscal_year")
+    assert {k: v for k, v in after.items() if k not in with_households} == {
+        k: v for k, v in before.items() if k not in with_households
+    }  # only the households changed
+
+
+async def test_a_household_link_before_the_parcels_counts_the_two_as_one(intake_app: App) -> None:
+    app = intake_app
+    event, desk, admin, a, b = await two_households(app, date(2026, 12, 2))
+    link = await desk.link(b, event, moved=b["household_id"], joined=a["household_id"])
+    await eventually(lambda: applied_by_the_reports(app, link.event_id))
+    assert await link_facts(app, b["household_id"], a["household_id"]) == 1
+
+    # Told after the link, on other partitions: one parcel handed out to the moved household
+    # before the link (it names B's household), one to the joined household.
+    await desk.parcel(b, event, "standard")
+    await desk.parcel(a, event, "no_pork")
+    r = await settled(app, admin, f"events/{event}", lambda r: r["food"]["parcels_total"] == 2)
+    assert households_served(r) == (1, 1, 1)
+
+
+async def test_a_household_link_told_twice_changes_nothing(intake_app: App) -> None:
+    app = intake_app
+    event, desk, admin, a, b = await two_households(app, date(2026, 12, 3))
+    await desk.parcel(a, event, "standard")
+    await desk.parcel(b, event, "standard")
+    link = await desk.link(b, event, moved=b["household_id"], joined=a["household_id"])
+    await eventually(lambda: applied_by_the_reports(app, link.event_id))
+    # Then, in later batches: the same event again (a redelivery: the inbox has it), and the
+    # same link as a new event (a replay from the dead-letter topic: the fact is there).
+    await desk.again(b, link)
+    replayed = link.model_copy(update={"event_id": str(uuid.uuid4())})
+    await desk.again(b, replayed)
+    await eventually(lambda: applied_by_the_reports(app, replayed.event_id))
+
+    r = await settled(app, admin, f"events/{event}", lambda r: r["food"]["parcels_total"] == 2)
+    assert households_served(r) == (1, 1, 1)
+    assert await link_facts(app, b["household_id"], a["household_id"]) == 1
+    assert await link_facts(app, a["household_id"], b["household_id"]) == 0
+
+
+async def test_households_linked_through_others_count_as_one(intake_app: App) -> None:
+    """X joined Z, Z joined W, W joined Y (over several events): X's and Y's parcels at this
+    event are one household's, though neither link that names them names the other."""
+    app = intake_app
+    event, desk, admin, x, y = await two_households(app, date(2026, 12, 4))
+    z, w = f"hh-z-{uuid.uuid4().hex[:8]}", f"hh-w-{uuid.uuid4().hex[:8]}"
+    await desk.parcel(x, event, "standard")
+    await desk.parcel(y, event, "standard")
+    await settled(app, admin, f"events/{event}", lambda r: r["food"]["parcels_total"] == 2)
+    await desk.link(x, "an-earlier-event", moved=x["household_id"], joined=z)
+    await desk.link(x, "an-earlier-event", moved=z, joined=w)
+    last = await desk.link(y, event, moved=w, joined=y["household_id"])
+    await eventually(lambda: applied_by_the_reports(app, last.event_id))
+    r = await settled(app, admin, f"events/{event}", lambda r: r["food"]["households_served"] == 1)
+    assert households_served(r) == (1, 1, 1)
+
+
+async def test_forgetting_linked_residents_keeps_their_household_counted_once(
+    intake_app: App,
+) -> None:
+    """Erasure leaves the link facts as they are: they hold two household pseudonyms, never a
+    case, resident or household id, and the counts stay."""
+    app = intake_app
+    event, desk, admin, a, b = await two_households(app, date(2026, 12, 5))
+    await desk.parcel(a, event, "standard")
+    await desk.parcel(b, event, "standard")
+    await desk.link(b, event, moved=b["household_id"], joined=a["household_id"])
+    before = await settled(
+        app,
+        admin,
+        f"events/{event}",
+        lambda r: (
+            r["cases"] == 2
+            and r["food"]["parcels_total"] == 2
+            and r["food"]["households_served"] == 1
+        ),
+    )
+
+    async with app.runtime.sessions() as session, session.begin():
+        assert await report_facts.forget_resident(session, b["resident_id"]) == 1
+        assert await report_facts.forget_resident(session, a["resident_id"]) == 1
+
+    after = await report(app, admin, f"events/{event}")
+    assert after == before
+    assert households_served(after) == (1, 1, 1)
+    ids = {
+        a["case_id"], b["case_id"], a["resident_id"], b["resident_id"],
+        a["household_id"], b["household_id"],
+    }  # fmt: skip
+    k = tables.report_household_link
+    async with app.runtime.sessions() as session:
+        for column in k.columns:
+            hits = await session.scalar(select(func.count()).select_from(k).where(column.in_(ids)))
+            assert hits == 0, f"{k.name}.{column.name} holds an id"

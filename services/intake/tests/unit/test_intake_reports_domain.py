@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from tsunagu.intake.domain import reports
-from tsunagu.intake.domain.reports import CaseFact, EventInfo, Facts, ParcelFact, ReferralFact
+from tsunagu.intake.domain.reports import (
+    CaseFact,
+    EventInfo,
+    Facts,
+    HouseholdLink,
+    ParcelFact,
+    ReferralFact,
+)
 from tsunagu.intake.service_layer.report_facts import as_code
 
 
@@ -132,3 +140,76 @@ def test_an_empty_report_is_all_zeros() -> None:
     assert r["cases"] == 0
     assert r["residents"] == {"unduplicated": 0, "new": 0, "returning": 0}
     assert r["referrals"]["hours_to_acceptance"] == {"accepted": 0, "median": None, "p90": None}
+
+
+# --- households the food desk linked (ADR 33) ------------------------------------------------
+
+
+def _groups(links: list[HouseholdLink]) -> set[frozenset[str]]:
+    """The households ``one_household`` makes of ``links``: the keys standing for each one."""
+    same = reports.one_household(links)
+    return {frozenset(k for k in same if same[k] == root) for root in set(same.values())}
+
+
+def test_linked_households_are_one_in_any_order_and_told_any_number_of_times() -> None:
+    links = [HouseholdLink("hB", "hA"), HouseholdLink("hC", "hB"), HouseholdLink("hE", "hD")]
+    expected = {frozenset({"hA", "hB", "hC"}), frozenset({"hD", "hE"})}
+    for order in itertools.permutations(links):
+        assert _groups(list(order)) == expected
+        assert _groups(list(order) + list(order)) == expected  # each told twice
+    same = reports.one_household(links)
+    assert same["hC"] == same["hA"] == "hA"  # the least key stands for the household
+    assert "hZ" not in same  # a household never linked stands for itself
+
+
+def test_a_link_back_or_through_others_is_still_one_household() -> None:
+    # B joined A, and later (a new case of A's resident at another event) A joined B.
+    assert _groups([HouseholdLink("hB", "hA"), HouseholdLink("hA", "hB")]) == {
+        frozenset({"hA", "hB"})
+    }
+    # X joined Z, Z joined W, W joined Y: X and Y are one though no link names both.
+    chain = [HouseholdLink("hX", "hZ"), HouseholdLink("hZ", "hW"), HouseholdLink("hW", "hY")]
+    same = reports.one_household(chain)
+    assert same["hX"] == same["hY"] == same["hW"] == same["hZ"]
+
+
+def _parcels_facts(links: list[HouseholdLink]) -> Facts:
+    spring = EventInfo("e1", date(2026, 4, 10), "v", "会場")
+    autumn = EventInfo("e2", date(2026, 10, 10), "v", "会場")
+    parcels = [
+        ParcelFact("e1", "hA", "standard"),
+        ParcelFact("e1", "hB", "standard"),  # B was served in spring, before the link
+        ParcelFact("e2", "hA", "standard"),
+        ParcelFact("e2", "hB", "infant"),
+        ParcelFact("e2", "hC", "no_pork"),
+        ParcelFact("other-event", "hA", "standard"),
+    ]
+    return Facts([spring, autumn], [], [], parcels, {}, links)
+
+
+def test_households_served_count_linked_households_once_at_every_event_and_year() -> None:
+    unlinked = reports.compute(_parcels_facts([]))
+    assert unlinked["food"]["households_served"] == 3
+    assert [e["households_served"] for e in unlinked["per_event"]] == [2, 3]
+    assert unlinked["per_fiscal_year"][0]["households_served"] == 3
+
+    # In autumn the desk linked B's household to A's: B's parcels count for A's household,
+    # the one handed out in spring too; C stays a household of its own.
+    linked = reports.compute(_parcels_facts([HouseholdLink("hB", "hA")]))
+    assert linked["food"]["households_served"] == 2
+    assert [e["households_served"] for e in linked["per_event"]] == [1, 2]
+    assert linked["per_fiscal_year"][0]["households_served"] == 2
+    # Parcels are counted as handed out: a link changes whose they are, not how many.
+    assert linked["food"]["parcels"] == unlinked["food"]["parcels"]
+    assert [e["parcels"] for e in linked["per_event"]] == [2, 3]
+    keyed = {(s, i, d): v for s, i, d, v in reports.rows(linked)}
+    assert keyed[("food", "households_served", "")] == 2
+    assert keyed[("per_event", "e2", "households_served")] == 2
+
+
+def test_a_link_to_a_household_without_parcels_joins_the_others_through_it() -> None:
+    # B joined Z (no parcel in this report), and Z joined C: A, then B with C.
+    facts = _parcels_facts([HouseholdLink("hB", "hZ"), HouseholdLink("hZ", "hC")])
+    r = reports.compute(facts)
+    assert [e["households_served"] for e in r["per_event"]] == [2, 2]
+    assert r["food"]["households_served"] == 2

@@ -3,7 +3,10 @@
 A report covers a set of consultation events (one event, a venue, a month, a fiscal year, a
 span of years). Residents are counted once per report however often they came; a resident is
 *new* if their first consultation ever falls within the report, *returning* if they had one
-before it. Every figure here is a count or a duration: nothing in a report names anyone.
+before it. Households served are counted by the parcels' households, where two households the
+food desk linked (food's ``household_linked``) are one, whenever their parcels were handed out
+and whichever order the events came in (ADR 33). Every figure here is a count or a duration:
+nothing in a report names anyone.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -70,14 +73,49 @@ class ParcelFact:
 
 
 @dataclass(frozen=True)
+class HouseholdLink:
+    """The food desk found the household ``moved_key`` to be one with ``joined_key``."""
+
+    moved_key: str
+    joined_key: str
+
+
+@dataclass(frozen=True)
 class Facts:
-    """The facts of the report's events, and when each resident first came (ever)."""
+    """The facts of the report's events, when each resident first came (ever), and the
+    household links among the households of the report's parcels (and those they reach)."""
 
     events: Sequence[EventInfo]
     cases: Sequence[CaseFact]
     referrals: Sequence[ReferralFact]
     parcels: Sequence[ParcelFact]
     first_seen: dict[str, date] = field(default_factory=dict)
+    household_links: Sequence[HouseholdLink] = ()
+
+
+def one_household(links: Iterable[HouseholdLink]) -> dict[str, str]:
+    """Every household key a link names, to the key that stands for all the households linked
+    with it, directly or through others (the least of them).
+
+    The food desk's links join households, and a joined household can be joined again (A into
+    B, then B into C: one household of three). Linking is a union, so neither the order the
+    links are told in nor a link told twice changes the answer; a link back (A into B, later B
+    into A) is still one household of two."""
+    parent: dict[str, str] = {}
+
+    def root(key: str) -> str:
+        parent.setdefault(key, key)
+        while parent[key] != key:
+            parent[key] = parent[parent[key]]  # halve the path as it is walked
+            key = parent[key]
+        return key
+
+    for link in links:
+        a, b = root(link.moved_key), root(link.joined_key)
+        if a != b:
+            # The smaller key stands for both, so a group's root is its least key.
+            parent[max(a, b)] = min(a, b)
+    return {key: root(key) for key in parent}
 
 
 def fiscal_year(day: date) -> int:
@@ -120,7 +158,13 @@ def compute(facts: Facts) -> dict[str, Any]:
     cases = [c for c in facts.cases if c.event_id in by_event]
     case_ids = {c.fact_id for c in cases}
     referrals = [r for r in facts.referrals if r.fact_id in case_ids]
-    parcels = [p for p in facts.parcels if p.event_id in by_event]
+    # Each parcel counted for the household it stands for now, if the desk linked its own.
+    household = one_household(facts.household_links)
+    parcels = [
+        replace(p, household_key=household.get(p.household_key, p.household_key))
+        for p in facts.parcels
+        if p.event_id in by_event
+    ]
     start = events[0].event_date if events else date.max
 
     concerns = Counter(code for c in cases for code in set(c.concerns))

@@ -2,15 +2,22 @@
 
 A consumer of its own (group ``<intake group>-reports``) reads ``intake.case.v1``,
 ``routing.case.v1`` and ``food.v1`` and keeps one row per case, referral and handout with codes,
-flags and times only. Residents and households appear as pseudonyms (random, per subject); when a
-resident is erased, ``forget_resident`` deletes the pseudonym's key and unlinks the rows from the
-case, referral and handout ids, so the facts can no longer be tied to anyone and every count
-stays as it was.
+flags and times only, and one per household link the food desk made. Residents and households
+appear as pseudonyms (random, per subject); when a resident is erased, ``forget_resident``
+deletes the pseudonym's key and unlinks the rows from the case, referral and handout ids, so
+the facts can no longer be tied to anyone and every count stays as it was. A household link
+holds two household pseudonyms and nothing else, so it is left as it is.
 
 Events arrive in any order across topics (routing may be read before intake's own
 ``case_created``): each handler writes only its own columns, creating the case's fact row if it
 is not there yet. Within a topic a case's events come in order (they share a partition), and a
 batch writes what they did as if applied one after the other.
+
+The food desk's household links (food's ``household_linked``) are kept as facts of their own,
+between two household pseudonyms, and applied when a report counts (``domain.reports``), never
+to the parcel rows: a link is keyed by the case at the desk and a parcel by its own case, so
+neither order nor partition puts one before the other, and a parcel of the moved household told
+after the link counts for the joined household as one told before it does (ADR 33).
 
 One consumer reads the three topics, so that one transaction at a time writes a process's facts,
 and every transaction takes the rows' locks in one order (below): the three consumers it
@@ -78,7 +85,7 @@ async def pseudonyms(
 # The handlers do not write: each folds what its event does into the batch's ``_Facts`` (one
 # ``Change`` per row, ``domain.fact_changes``), and ``finish`` writes them once the batch's
 # handlers are done, with one statement per table, in one lock order: pseudonyms, then cases,
-# then referrals, then handouts, each sorted by its key. Two transactions writing facts of the
+# then referrals, then handouts, then household links, each sorted by its key. Two transactions writing facts of the
 # same cases (a second intake, an erasure) therefore wait for each other and never deadlock.
 # A record applied on its own (no ``prepare``) writes its facts at once, the same way.
 
@@ -92,6 +99,8 @@ class _Facts:
     referrals: dict[str, Change] = field(default_factory=dict)
     #: handout id → its row; the first one wins, as ``ON CONFLICT DO NOTHING`` would have it
     parcels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: (moved, joined) household ids the desk linked; one row each, told once or twice
+    links: set[tuple[str, str]] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -271,11 +280,45 @@ async def on_parcel_handed_out(session: AsyncSession, envelope: Envelope) -> Non
     await _apply(session, gather)
 
 
+async def on_household_linked(session: AsyncSession, envelope: Envelope) -> None:
+    """The desk found two households to be one: a fact between their pseudonyms, which reports
+    apply when they count (the parcels keep the household they were handed out to)."""
+    data = parse(envelope, food.HouseholdLinked)
+
+    def gather(facts: _Facts) -> None:
+        facts.subjects |= {
+            ("household", data.moved_household_id),
+            ("household", data.joined_household_id),
+        }
+        facts.links.add((data.moved_household_id, data.joined_household_id))
+
+    await _apply(session, gather)
+
+
 async def _write(session: AsyncSession, facts: _Facts) -> None:
-    """Write a batch's facts: one statement per table, each table's rows in key order."""
+    """Write a batch's facts: one statement per table, each table's rows in key order
+    (pseudonyms, cases, referrals, handouts, household links)."""
     keys = await pseudonyms(session, list(facts.subjects)) if facts.subjects else {}
-    if not facts.cases:
-        return
+    if facts.cases:
+        await _write_case_facts(session, facts, keys)
+    if facts.links:
+        k = tables.report_household_link
+        rows = sorted(
+            {
+                (keys[("household", moved)], keys[("household", joined)])
+                for moved, joined in facts.links
+            }
+        )
+        await session.execute(
+            insert(k).on_conflict_do_nothing(index_elements=[k.c.moved_key, k.c.joined_key]),
+            [{"moved_key": moved, "joined_key": joined} for moved, joined in rows],
+        )
+
+
+async def _write_case_facts(
+    session: AsyncSession, facts: _Facts, keys: dict[tuple[str, str], str]
+) -> None:
+    """The batch's case, referral and handout rows."""
     fact_ids = await _upsert_cases(session, facts.cases, keys)
 
     def resolved(value: Any) -> Any:
@@ -421,7 +464,10 @@ ROUTING_HANDLERS = {
     routing.REFERRAL_STATUS_CHANGED: on_referral_status_changed,
     routing.REFERRAL_ESCALATED: on_referral_escalated,
 }
-FOOD_HANDLERS = {food.PARCEL_HANDED_OUT: on_parcel_handed_out}
+FOOD_HANDLERS = {
+    food.PARCEL_HANDED_OUT: on_parcel_handed_out,
+    food.HOUSEHOLD_LINKED: on_household_linked,
+}
 #: The one consumer of the three topics (event types do not repeat across them).
 HANDLERS = CASE_HANDLERS | ROUTING_HANDLERS | FOOD_HANDLERS
 

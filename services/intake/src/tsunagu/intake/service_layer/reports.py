@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tsunagu.intake.adapters.orm import tables
@@ -143,8 +143,39 @@ async def load_facts(session: AsyncSession, scope: Scope) -> reports.Facts:
         )
     }
     return reports.Facts(
-        events=events, cases=cases, referrals=referrals, parcels=parcels, first_seen=first_seen
+        events=events,
+        cases=cases,
+        referrals=referrals,
+        parcels=parcels,
+        first_seen=first_seen,
+        household_links=await _household_links(session, ids),
     )
+
+
+async def _household_links(
+    session: AsyncSession, event_ids: list[str]
+) -> list[reports.HouseholdLink]:
+    """The food desk's household links that reach the households of the events' parcels,
+    directly or through other households (A joined B, B joined C, C joined D: a report with
+    A's and D's parcels needs the link between B and C too, which names neither). One recursive
+    query; ``UNION`` stops the walk at a household already reached, so a link back ends it."""
+    if not event_ids:
+        return []
+    p, k = tables.report_parcel, tables.report_household_link
+    reach = (
+        select(p.c.household_key.label("key"))
+        .where(p.c.event_id.in_(event_ids))
+        .cte("reach", recursive=True)
+    )
+    reach = reach.union(
+        select(case((k.c.moved_key == reach.c.key, k.c.joined_key), else_=k.c.moved_key))
+        .select_from(k)
+        .join(reach, or_(k.c.moved_key == reach.c.key, k.c.joined_key == reach.c.key))
+    )
+    found = await session.execute(
+        select(k.c.moved_key, k.c.joined_key).where(k.c.moved_key.in_(select(reach.c.key)))
+    )
+    return [reports.HouseholdLink(moved_key=r.moved_key, joined_key=r.joined_key) for r in found]
 
 
 async def report(session: AsyncSession, actor: str, scope: Scope) -> dict[str, Any]:
