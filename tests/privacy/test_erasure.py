@@ -1,7 +1,8 @@
 """A resident's rights on the whole running system (ADR 12): taken through everything, disclosed,
 erased; afterwards no table of any service and no topic (dead-letter topics included) holds
 their name, furigana, phone or email, or staff's words on their decline and close, readably;
-the counts are unchanged, and replaying their old events brings nothing back."""
+the counts are unchanged (their household, which the food desk linked with another member's,
+still counted once), and replaying their old events brings nothing back."""
 
 from __future__ import annotations
 
@@ -128,6 +129,9 @@ def counts(stack: Stack, case_id: str, event_id: str) -> dict[str, int]:
     one = {
         "intake cases at the event": "SELECT count(*) FROM intake.case WHERE event_id = $1",
         "report case facts": "SELECT count(*) FROM intake.report_case WHERE $1 <> ''",
+        "report household links": (
+            "SELECT count(*) FROM intake.report_household_link WHERE $1 <> ''"
+        ),
         "food handouts at the event": (
             "SELECT count(*) FROM food_distribution.handout WHERE event_id = $1"
         ),
@@ -217,6 +221,29 @@ def test_a_resident_disclosed_then_erased_everywhere(stack: Stack) -> None:
     )
     handout = food.post("/api/v1/handouts", json={"case_id": case_id, "parcel_type": "standard"})
     assert handout.status_code == 201, handout.text
+
+    # --- a member of their household taken in separately: the desk links the two (ADR 33) ----
+    member_body = copy.deepcopy(EXAMPLE_BODY)
+    member_body["event_id"] = event_id
+    member = intake.post("/api/v1/cases", json=member_body)
+    assert member.status_code == 201, member.text
+    member_id = member.json()["case_id"]
+    wait_for(
+        lambda: food.get(f"/api/v1/eligibility/{member_id}").json().get("eligible"),
+        what="the member's food eligibility",
+    )
+    member_parcel = food.post(
+        "/api/v1/handouts", json={"case_id": member_id, "parcel_type": "standard"}
+    )
+    assert member_parcel.status_code == 201, member_parcel.text
+    served = wait_for(lambda: households_served(stack, admin, event_id), what="parcels reported")
+    linked = food.post(
+        "/api/v1/households/links",
+        json={"case_id": case_id, "with_case_number": member.json()["case_number"]},
+    )
+    assert linked.status_code == 200, linked.text
+    served -= 1  # the two households are one in intake's reports from now on
+    wait_for(lambda: households_served(stack, admin, event_id) == served, what="the link reported")
 
     wait_for(
         lambda: stack.query("SELECT 1 FROM notify.letter WHERE case_id = $1", case_id),
@@ -345,6 +372,7 @@ def test_a_resident_disclosed_then_erased_everywhere(stack: Stack) -> None:
     assert gone.status_code == 410
     assert food.get("/api/v1/cases", params={"event_id": event_id, "q": "こうのす"}).json() == []
     assert counts(stack, case_id, event_id) == before
+    assert households_served(stack, admin, event_id) == served
 
     # --- replaying every old event of the case recreates nothing ------------------------------
     replay = []
@@ -383,7 +411,20 @@ def test_a_resident_disclosed_then_erased_everywhere(stack: Stack) -> None:
     )
     assert scan_tables(stack) == {}
     assert counts(stack, case_id, event_id) == before
+    assert households_served(stack, admin, event_id) == served
     assert intake.get(f"/api/v1/cases/{case_id}").status_code == 404
+
+
+def households_served(stack: Stack, admin: httpx.Client, event_id: str) -> int | None:
+    """Households served at the event in intake's report, once the report has every parcel
+    food handed out there (None before)."""
+    handed_out = stack.query(
+        "SELECT count(*) FROM food_distribution.handout WHERE event_id = $1", event_id
+    )[0][0]
+    report = admin.get(f"/api/v1/reports/events/{event_id}")
+    assert report.status_code == 200, report.text
+    food = report.json()["food"]
+    return food["households_served"] if food["parcels_total"] == handed_out else None
 
 
 def uketsuke_refused(client: httpx.Client, resident_id: str) -> bool:
