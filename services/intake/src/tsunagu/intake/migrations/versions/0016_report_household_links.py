@@ -1,8 +1,8 @@
 """Report facts: the households the food desk found to be one (ADR 33).
 
-Revision ID: 0015
-Revises: 0014
-Create Date: 2026-12-06
+Revision ID: 0016
+Revises: 0015
+Create Date: 2026-12-07
 """
 
 from collections.abc import Sequence
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0015"
-down_revision: str | Sequence[str] | None = "0014"
+revision: str = "0016"
+down_revision: str | Sequence[str] | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
