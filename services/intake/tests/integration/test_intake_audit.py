@@ -69,6 +69,15 @@ async def test_the_auditor_finds_every_view_of_a_case_and_the_chain_shows_tamper
     table = list(csv.reader(io.StringIO(exported.text.lstrip("\ufeff"))))
     assert table[0][:4] == ["audit_id", "at", "actor", "action"]
     assert ("csw_participation", "case.view") in {(r[2], r[3]) for r in table[1:]}
+    # What the entry recorded besides who and what: here the fields the sheet filled in.
+    column = table[0].index("detail")
+    [created_row] = [r for r in table[1:] if r[3] == "case.create"]
+    assert "fields=" in created_row[column] and "resident.name" in created_row[column]
+    page = await client.get(
+        "/audit", headers={**auditor, "Accept": "text/html"}, params={"case_id": case_id}
+    )
+    assert page.status_code == 200
+    assert "<th>詳細</th>" in page.text and created_row[column] in page.text
 
     # The chain holds; an entry changed behind the services' back breaks it.
     assert (await client.get("/api/v1/audit/verify", headers=auditor)).json()["intact"] is True

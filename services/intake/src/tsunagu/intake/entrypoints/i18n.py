@@ -457,6 +457,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "audit.search": ("検索", "Search"),
     "audit.csv": ("CSVで保存", "Download CSV"),
     "audit.cases_seen": ("表示した相談", "Cases shown"),
+    "audit.target": ("対象", "Target"),
+    "audit.detail": ("詳細", "Detail"),
     "audit.none": ("該当する記録はありません", "No entries"),
     "audit.intact": ("改ざんは検出されていません", "Chain intact"),
     "audit.broken": ("記録の改ざんまたは欠落を検出しました", "The chain is broken"),

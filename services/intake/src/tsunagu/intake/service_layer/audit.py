@@ -184,13 +184,36 @@ async def _ask(
     return list(response.json())
 
 
+def detail_text(detail: Any) -> str:
+    """An entry's detail as the auditor reads it, one ``key=value`` per item and lists joined
+    by commas, e.g. ``fields=resident.phone; late_intake=true``. The cases a view showed are a
+    column of their own, so they are left out here. The detail holds codes, field names, ids
+    and times only (``record``), so nothing here names anyone."""
+    if not isinstance(detail, dict):
+        return ""
+
+    def shown(value: Any) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, list | tuple):
+            return ",".join(shown(v) for v in value)
+        if isinstance(value, dict):
+            return ",".join(f"{k}:{shown(v)}" for k, v in sorted(value.items()))
+        return str(value)
+
+    return "; ".join(f"{k}={shown(v)}" for k, v in sorted(detail.items()) if k != "case_ids")
+
+
 def to_csv(rows: Sequence[dict[str, Any]]) -> str:
     """The search as CSV (UTF-8 with BOM, so that Excel opens Japanese text correctly)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(
-        ["audit_id", "at", "actor", "action", "case_id", "case_ids", "target", "hash", "service"]
-    )
+        [
+            "audit_id", "at", "actor", "action", "case_id", "case_ids", "target", "detail",
+            "hash", "service",
+        ]
+    )  # fmt: skip
     for r in rows:
         shown = r["detail"].get("case_ids") if isinstance(r["detail"], dict) else None
         writer.writerow(
@@ -202,6 +225,7 @@ def to_csv(rows: Sequence[dict[str, Any]]) -> str:
                 r["case_id"] or "",
                 " ".join(shown or []),
                 r["target"] or "",
+                detail_text(r["detail"]),
                 r["hash"] or "",
                 r.get("service", "intake"),
             ]

@@ -69,4 +69,5 @@ async def audit_page(request: Request, principal: Principal = Depends(staff)) ->
         csv_query=csv_query,
         intact=intact,
         unreachable=unreachable,
+        detail_text=audit.detail_text,
     )
