@@ -4,10 +4,16 @@ published with the two household ids alone (ADR 33)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
 import pytest
-from food_kit import Food, uid
+from food_kit import Food, eventually, uid
 from sqlalchemy import text
 
+from tsunagu.food_distribution.service_layer import handouts, households
+from tsunagu.food_distribution.service_layer.handouts import household_lock_key
 from tsunagu.shared.contracts import food as food_events
 from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.contracts.registry import parse
@@ -238,3 +244,168 @@ async def test_only_a_link_made_is_published_by_the_api_or_the_desk_form(food: F
     assert [key for _, key, _ in await _published_links(food, a["case_id"], b["case_id"])] == [
         b["case_id"]
     ]
+
+
+# A handout or a link reads the case's household before it can take that household's lock.
+# Below, a link holds its locks with its rows moved and not yet committed; the other request
+# reads the household the case is leaving and waits on its lock; then the link commits.
+
+
+@contextlib.asynccontextmanager
+async def link_held_open(food: Food, case_id: str, with_case_number: str) -> AsyncIterator[None]:
+    """A link made by the desk's own command, its transaction left open (its household locks
+    held) until the block ends; it commits then."""
+    async with food.runtime.sessions() as session, session.begin():
+        await households.link(
+            session, food.app.state.deps.outbox, case_id=case_id,
+            with_case_number=with_case_number, staff="desk1",
+        )  # fmt: skip
+        yield
+
+
+async def waits_on_household_lock(food: Food, *household_ids: str) -> None:
+    """Until some transaction waits for the advisory lock of one of these households."""
+    # pg_locks shows a 64-bit advisory key as its two halves, unsigned.
+    keys = [household_lock_key(h) for h in household_ids]
+    wanted = {((k >> 32) & 0xFFFFFFFF, k & 0xFFFFFFFF) for k in keys}
+
+    async def waiting() -> bool:
+        rows = await food.rows(
+            "SELECT l.classid::bigint AS high, l.objid::bigint AS low"
+            " FROM pg_locks l JOIN pg_database d ON d.oid = l.database"
+            " WHERE d.datname = current_database() AND l.locktype = 'advisory' AND NOT l.granted"
+        )
+        return any((r.high, r.low) in wanted for r in rows)
+
+    await eventually(waiting, timeout=10, interval=0.02)
+
+
+async def _household_of(food: Food, case_id: str) -> str:
+    return await food.scalar(
+        "SELECT household_id FROM food_distribution.case_index WHERE case_id = :c", c=case_id
+    )
+
+
+async def test_a_handout_waiting_on_a_link_counts_the_household_the_case_joined(
+    food: Food,
+) -> None:
+    """A was served; B's handout waits while B joins A's household. Counted under B's old
+    household (empty since), it would be decided for a household that no longer exists."""
+    ev, a, b = await _two_members(food)
+    c = food.client("desk3")
+    given = await c.post(
+        "/api/v1/handouts", json={"case_id": a["case_id"], "parcel_type": "standard"}
+    )
+    assert given.status_code == 201, given.text
+
+    async with link_held_open(food, b["case_id"], a["case_number"]):
+        handout = asyncio.create_task(
+            food.client("desk4").post(
+                "/api/v1/handouts",
+                json={"case_id": b["case_id"], "parcel_type": "standard"},
+                headers={"Idempotency-Key": uid("key")},
+            )
+        )
+        # It read B's own household and waits for its lock, which the link holds.
+        await waits_on_household_lock(food, b["household_id"])
+    refused = await handout
+
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "already_served"
+    assert "desk3 さんが受け渡し済み" in refused.json()["message"]
+    parcels = await food.rows(
+        "SELECT household_id FROM food_distribution.handout WHERE event_id = :e", e=ev
+    )
+    assert [p.household_id for p in parcels] == [a["household_id"]]
+
+
+async def test_a_handout_that_finds_the_case_moved_too_often_records_nothing(
+    food: Food, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bounded loop's end: a transient fault (503, try again), the key not used up."""
+    monkeypatch.setattr(handouts, "LOCK_ATTEMPTS", 1)
+    ev, a, b = await _two_members(food)
+    desk, key = food.client("desk4"), uid("key")
+
+    def hand_to_b():
+        return desk.post(
+            "/api/v1/handouts",
+            json={"case_id": b["case_id"], "parcel_type": "standard"},
+            headers={"Idempotency-Key": key},
+        )
+
+    async with link_held_open(food, b["case_id"], a["case_number"]):
+        handout = asyncio.create_task(hand_to_b())
+        await waits_on_household_lock(food, b["household_id"])
+    busy = await handout
+
+    assert busy.status_code == 503, busy.text
+    assert "Retry-After" in busy.headers
+    assert await food.scalar(
+        "SELECT count(*) FROM food_distribution.handout WHERE event_id = :e", e=ev
+    ) == 0  # fmt: skip
+    again = await hand_to_b()
+    assert again.status_code == 201, again.text
+    assert again.headers.get("Idempotent-Replayed") is None
+    assert again.json()["household_id"] == a["household_id"]
+
+
+async def test_a_link_waiting_on_another_link_joins_the_household_the_case_joined(
+    food: Food,
+) -> None:
+    """A was served; a third member joins B while B joins A. Moved into B's old household
+    (empty since), the third member would be a household of their own and get a parcel."""
+    ev, a, b = await _two_members(food)
+    third = await food.case(event_id=ev, case_number=uid("K").upper(), name_kana="サトウ ジロウ")
+    c = food.client("desk3")
+    given = await c.post(
+        "/api/v1/handouts", json={"case_id": a["case_id"], "parcel_type": "standard"}
+    )
+    assert given.status_code == 201, given.text
+
+    async with link_held_open(food, b["case_id"], a["case_number"]):
+        # The third member joins B's household from another desk, at the same moment.
+        second = asyncio.create_task(
+            food.client("desk4").post(
+                "/api/v1/households/links",
+                json={"case_id": third["case_id"], "with_case_number": b["case_number"]},
+            )
+        )
+        await waits_on_household_lock(food, b["household_id"])
+    linked = await second
+
+    assert linked.status_code == 200, linked.text
+    assert linked.json()["household_id"] == a["household_id"]
+    for case in (a, b, third):
+        assert await _household_of(food, case["case_id"]) == a["household_id"]
+    published = await _published_links(food, third["case_id"])
+    assert [p["data"]["joined_household_id"] for _, _, p in published] == [a["household_id"]]
+    refused = await c.post(
+        "/api/v1/handouts", json={"case_id": third["case_id"], "parcel_type": "standard"}
+    )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "already_served"
+    assert await food.scalar(
+        "SELECT count(*) FROM food_distribution.handout WHERE event_id = :e", e=ev
+    ) == 1  # fmt: skip
+
+
+async def test_the_same_two_linked_from_two_desks_at_once_are_linked_once(food: Food) -> None:
+    _ev, a, b = await _two_members(food)
+    async with link_held_open(food, b["case_id"], a["case_number"]):
+        again = asyncio.create_task(
+            food.client("desk4").post(
+                "/api/v1/households/links",
+                json={"case_id": a["case_id"], "with_case_number": b["case_number"]},
+            )
+        )
+        # The link holds both households' locks: it waits on the first it takes.
+        await waits_on_household_lock(food, a["household_id"], b["household_id"])
+    refused = await again
+
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "already_linked"
+    assert "すでに同じ世帯です" in refused.json()["message"]
+    for case in (a, b):
+        assert await _household_of(food, case["case_id"]) == a["household_id"]
+    assert len(await _published_links(food, a["case_id"], b["case_id"])) == 1

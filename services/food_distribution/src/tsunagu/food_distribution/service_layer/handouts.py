@@ -3,12 +3,15 @@
 Order of locks, the same in every transaction so none can deadlock: the idempotency key row,
 the household (a transaction-scoped advisory lock), then the stock row of the parcel type.
 Under the household lock the previous handouts are exact, so the configurable limit is enforced
-here; the unique (household_id, event_id, seq) constraint backs it up in the schema.
+here; the unique (household_id, event_id, seq) constraint backs it up in the schema. The
+household is the one the case belongs to under that lock (``lock_households``): a link at the
+desk may move the case between reading its household and taking the lock.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -84,8 +87,8 @@ async def _hand_out(
     case = await case_row(session, case_id)
     if case is None:
         raise case_not_found(case_id)
-    household_id, event_id = case["household_id"], case["event_id"]
-    await session.execute(select(func.pg_advisory_xact_lock(household_lock_key(household_id))))
+    event_id = case["event_id"]
+    household_id = (await lock_households(session, [case_id]))[case_id]
 
     policy = deps.config.policy()
     eligibility = await household_eligibility(session, case_id, household_id, event_id)
@@ -144,6 +147,47 @@ def household_lock_key(household_id: str) -> int:
     """A signed 64-bit advisory lock key; a collision only makes two households take turns."""
     digest = hashlib.blake2b(f"food:household:{household_id}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
+
+
+#: Reads and locks a transaction makes before it gives up (503: try again). Each further try
+#: means another link of these cases committed in the meantime: a second one is already rare.
+LOCK_ATTEMPTS = 5
+
+
+async def lock_households(session: AsyncSession, case_ids: Sequence[str]) -> dict[str, str]:
+    """The household of each case, read under its advisory lock: until the transaction ends no
+    link moves these cases, so what is counted or moved under the household is exact. Handouts
+    and links lock households here.
+
+    A household's lock can be taken only once the household is known, and a link may move the
+    case in between: the link moves the rows while it holds the locks, so this transaction waits
+    on the household the case is leaving and, without a second look, would count and record
+    under it. So the households are read again once locked (read committed: the second read
+    sees the link that was waited for). The same: they are the cases' households, locked. Not
+    the same: the savepoint is rolled back, which releases the advisory locks taken since it,
+    and the loop reads and locks again. A transaction thus holds the household locks of one try
+    only, taken in the order of their keys as in every transaction, and never waits for a lock
+    while it holds one it no longer needs: no deadlock. Nothing but reads runs in the savepoint.
+    """
+    for _ in range(LOCK_ATTEMPTS):
+        households = await _households_of(session, case_ids)
+        savepoint = await session.begin_nested()
+        for key in sorted({household_lock_key(h) for h in households.values()}):
+            await session.execute(select(func.pg_advisory_xact_lock(key)))
+        if await _households_of(session, case_ids) == households:
+            await savepoint.commit()  # the locks stay with the transaction
+            return households
+        await savepoint.rollback()
+    # A transient fault to the caller (HTTP 503 with Retry-After): nothing was recorded.
+    raise TimeoutError(f"the households of {len(case_ids)} case(s) kept moving")
+
+
+async def _households_of(session: AsyncSession, case_ids: Sequence[str]) -> dict[str, str]:
+    c = t.case_index
+    rows = await session.execute(
+        select(c.c.case_id, c.c.household_id).where(c.c.case_id.in_(case_ids))
+    )
+    return {r.case_id: r.household_id for r in rows}
 
 
 async def household_eligibility(

@@ -17,7 +17,7 @@ from tsunagu.food_distribution.domain.household import LinkCase, check_link
 from tsunagu.food_distribution.service_layer import queries
 from tsunagu.food_distribution.service_layer.cases import case_row
 from tsunagu.food_distribution.service_layer.errors import Conflict, NotFound, case_not_found
-from tsunagu.food_distribution.service_layer.handouts import household_lock_key
+from tsunagu.food_distribution.service_layer.handouts import lock_households
 from tsunagu.food_distribution.service_layer.kana import case_number_key
 from tsunagu.shared.clock import japan_today
 from tsunagu.shared.contracts import food, topics
@@ -65,15 +65,16 @@ async def link(
             "No case with that number at this event",
             {"field": "with_case_number"},
         )
-    case = LinkCase(row["case_id"], row["case_number"], row["household_id"], row["event_id"])
-    other = LinkCase(found.case_id, found.case_number, found.household_id, found.event_id)
+    # The handout's own locks, so a handout racing the link waits for it, and the households
+    # as they are under them: another link may have moved either case since it was read
+    # (``lock_households``). The checks are made on those.
+    locked = await lock_households(session, [row["case_id"], found.case_id])
+    case = LinkCase(row["case_id"], row["case_number"], locked[row["case_id"]], row["event_id"])
+    other = LinkCase(found.case_id, found.case_number, locked[found.case_id], found.event_id)
     refusal = check_link(case, other)
     if refusal is not None:
         raise Conflict(refusal.code, refusal.message_ja, refusal.message_en)
     moving, joined = case.household_id, other.household_id
-    # The handout's own lock, in one order, so a handout racing the link waits for it.
-    for household in sorted((moving, joined)):
-        await session.execute(select(func.pg_advisory_xact_lock(household_lock_key(household))))
     await session.execute(update(c).where(c.c.household_id == moving).values(household_id=joined))
     e = t.eligibility
     await session.execute(update(e).where(e.c.household_id == moving).values(household_id=joined))
