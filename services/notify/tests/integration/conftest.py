@@ -202,6 +202,17 @@ def sms() -> Iterator[SmsProvider]:
         yield state
 
 
+# --- intake's key endpoint ----------------------------------------------------------------
+
+
+@pytest.fixture
+def key_server() -> Iterator[testing.IntakeKeyEndpoint]:
+    """Intake's key endpoints on a real local port (``settings.internal_urls["intake"]`` to
+    its ``url``); residents' values are sealed with ``key_server.keys``."""
+    with testing.intake_keys() as endpoint:
+        yield endpoint
+
+
 # --- notify itself -------------------------------------------------------------------------
 
 

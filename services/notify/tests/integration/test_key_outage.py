@@ -5,11 +5,7 @@ as its first and only attempt (a real HTTP key server stands in for intake's key
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -17,9 +13,7 @@ import structlog
 from sqlalchemy import select
 
 from tsunagu.notify.domain.quiet_hours import TOKYO
-from tsunagu.shared import testing
 from tsunagu.shared.contracts.topics import INTAKE_CONTACT, ROUTING_NOTIFY
-from tsunagu.shared.crypto import new_key, seal_with
 
 from .conftest import TestClock, eventually, publish, resident_key
 from .events import case_created, case_routed, new_case
@@ -29,60 +23,10 @@ pytestmark = pytest.mark.integration
 DAY = datetime(2025, 6, 3, 10, 0, tzinfo=TOKYO)
 
 
-@dataclass
-class KeyServer:
-    """Intake's key endpoints for one resident's contact key; ``up`` False answers 503."""
-
-    keys: dict[str, str] = field(default_factory=dict)  # resident id -> contact key
-    up: bool = False
-    requests: int = 0
-    port: int = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-
-@pytest.fixture
-def key_server() -> Iterator[KeyServer]:
-    state = KeyServer()
-
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self, status: int, body: dict[str, Any]) -> None:
-            reply = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def do_GET(self) -> None:  # /internal/v1/keys/{resident}/contact
-            state.requests += 1
-            if not state.up:
-                return self._answer(503, {"code": "unavailable"})
-            resident = self.path.rstrip("/").split("/")[-2]
-            if resident not in state.keys:
-                return self._answer(404, {"code": "not_found"})
-            return self._answer(200, {"key": state.keys[resident]})
-
-        def do_POST(self) -> None:  # /internal/v1/keys/contact {"resident_ids": [...]}
-            state.requests += 1
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
-            if not state.up:
-                return self._answer(503, {"code": "unavailable"})
-            wanted = [r for r in body["resident_ids"] if r in state.keys]
-            return self._answer(200, {"keys": {r: state.keys[r] for r in wanted}})
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    with testing.http_server(Handler) as state.port:
-        yield state
-
-
 async def test_a_message_due_while_intake_is_down_is_sent_once_when_it_is_back(
     start_notify, settings, smtp, producer, key_server
 ):
+    key_server.up = False
     runtime = await start_notify(
         TestClock(DAY),
         settings.model_copy(update={"internal_urls": {"intake": key_server.url}}),
@@ -91,11 +35,9 @@ async def test_a_message_due_while_intake_is_down_is_sent_once_when_it_is_back(
     case_id, number = new_case()
     resident_id = f"r-{case_id}"
     resident = f"{case_id}@resident.example.jp"
-    key = new_key()
-    key_server.keys[resident_id] = key
     created = case_created(settings, case_id, number, channels=["email"], email=resident)
     contact = {"name": "山田 花子", "name_kana": "ヤマダ ハナコ", "email": resident}
-    created.data["contact_sealed"] = seal_with(key.encode(), resident_id, "contact", contact)
+    created.data["contact_sealed"] = key_server.keys.seal(resident_id, "contact", contact)
     routed = case_routed(case_id, number)
     dedup_key = resident_key(routed, case_id, "acknowledgement")
     d = runtime.tables.delivery
