@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from tsunagu.shared.auth import generate_keypair
 from tsunagu.shared.crypto import ContactSealer, ContactSealError, new_key
 from tsunagu.shared.http import create_app
+from tsunagu.shared.internal import KeyUnavailable
 from tsunagu.shared.logs import configure_logging, get_logger
 from tsunagu.shared.settings import DEV_CONTACT_KEY, DEV_MASTER_KEY, Settings
 
@@ -241,6 +242,23 @@ def test_an_unexpected_error_is_a_plain_500_and_logs_no_personal_data(capsys):
     out = capsys.readouterr().out
     assert "sqlstate=23505" in out and "/boom" in out
     assert "0901234" not in out and "川口" not in out
+
+
+def test_a_key_intake_cannot_give_is_a_503_to_try_again_not_a_500():
+    app = create_app(title="t", service="t", login_url="/login", readiness=[])
+
+    @app.get("/letter")
+    def letter() -> None:
+        raise KeyUnavailable("ReadTimeout")
+
+    client = TestClient(app, raise_server_exceptions=False)
+    answer = client.get("/letter")
+    assert answer.status_code == 503 and answer.headers["retry-after"]
+    assert answer.json()["code"] == "key_unavailable"
+    assert "しばらくしてから" in answer.json()["message"]
+    page = client.get("/letter", headers={"Accept": "text/html"})
+    assert page.status_code == 503 and page.headers["retry-after"]
+    assert "しばらくしてから" in page.text
 
 
 def test_every_response_has_the_security_headers():

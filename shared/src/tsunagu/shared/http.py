@@ -28,6 +28,7 @@ from tsunagu.shared import errors
 from tsunagu.shared.auth import AuthError
 from tsunagu.shared.errors import RETRY_AFTER_SECONDS, error_response
 from tsunagu.shared.faults import is_transient
+from tsunagu.shared.internal import KeyUnavailable
 from tsunagu.shared.logs import describe_error, get_logger
 
 log = get_logger(__name__)
@@ -37,6 +38,9 @@ ReadinessCheck = tuple[str, Callable[[], Awaitable[Any]]]
 UNAVAILABLE = (
     "データベースに一時的に接続できません。しばらくしてからもう一度お試しください。"
     "入力した内容は失われていません。"
+)
+KEY_UNAVAILABLE = (
+    "相談者の情報を開く鍵を受付から今は取得できません。しばらくしてからもう一度お試しください。"
 )
 #: Where a transient fault can surface from; ``is_transient`` decides (else it stays a 500).
 FAULT_TYPES: tuple[type[Exception], ...] = (
@@ -237,6 +241,27 @@ def create_app(
 
     for fault in FAULT_TYPES:
         app.add_exception_handler(fault, _unavailable)
+
+    @app.exception_handler(KeyUnavailable)
+    async def _key_unavailable(request: Request, exc: KeyUnavailable) -> Response:
+        """Intake could not give a resident's key (down, slow past the timeout, or refusing):
+        what needs it cannot be shown now, and can in a moment (ADR 12). 503 with
+        ``Retry-After``, like a database away, never a 500."""
+        log.warning("request_key_unavailable", path=request.url.path, error=str(exc))
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        if "text/html" in request.headers.get("accept", ""):
+            page = (
+                '<!doctype html><html lang="ja"><meta charset="utf-8">'
+                f"<title>一時的に表示できません</title><p>{KEY_UNAVAILABLE}</p></html>"
+            )
+            return HTMLResponse(page, status_code=503, headers=headers)
+        return error_response(
+            503,
+            "key_unavailable",
+            KEY_UNAVAILABLE,
+            "A resident's key cannot be had from intake just now; try again shortly",
+            headers=headers,
+        )
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
