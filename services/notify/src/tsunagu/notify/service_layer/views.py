@@ -1,7 +1,8 @@
 """What staff see and do: deliveries and their attempts, failures, the letter queue, the call list.
 
 Delivery views carry codes, statuses and error codes only: no address and no message text.
-Letters and call sheets are opened from their sealed form only to be shown to staff.
+Letters and call sheets are opened from their sealed form only to be shown to staff, with no
+database transaction open while the resident's key is fetched from intake.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from email.policy import default
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tsunagu.notify.adapters.orm import PERMANENT_FAILURE, SCHEDULED, NotifyTables
 from tsunagu.shared import audit as chain_log
@@ -158,13 +159,26 @@ async def letters(
 
 
 async def letter_document(
-    session: AsyncSession, tables: NotifyTables, sealer: Sealer, letter_id: str, viewer: str
+    sessions: async_sessionmaker[AsyncSession],
+    tables: NotifyTables,
+    sealer: Sealer,
+    letter_id: str,
+    viewer: str,
 ) -> str | None:
-    """The letter's print-ready HTML (name and address opened); the view is audited."""
+    """The letter's print-ready HTML (name and address opened); the view is audited.
+
+    Three steps, so that no transaction is open while the resident's key is asked of intake
+    (up to its timeout when intake is slow or down): the sealed letter is read in a short
+    transaction, opened with none, and the view recorded in a transaction of its own. The
+    letter is returned only once that entry is written. ``KeyUnavailable`` (intake not
+    answering) is raised; an erased resident's letter is None, and is not audited."""
     t = tables.letter
-    row = (
-        await session.execute(select(t.c.document_sealed, t.c.case_id).where(t.c.id == letter_id))
-    ).first()
+    async with sessions() as session, session.begin():
+        row = (
+            await session.execute(
+                select(t.c.document_sealed, t.c.case_id).where(t.c.id == letter_id)
+            )
+        ).first()
     if row is None or not row.document_sealed:
         return None
     try:
@@ -172,7 +186,8 @@ async def letter_document(
     except ContactSealError:
         return None  # the resident was erased: the letter is gone with their key
     seen = [row.case_id] if row.case_id else []
-    await audit_view(session, tables, viewer, "notify.letter_view", seen, letter_id=letter_id)
+    async with sessions() as session, session.begin():
+        await audit_view(session, tables, viewer, "notify.letter_view", seen, letter_id=letter_id)
     return html
 
 
@@ -213,7 +228,7 @@ async def mark_letter_posted(
 
 
 async def calls(
-    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
     tables: NotifyTables,
     sealer: Sealer,
     viewer: str,
@@ -221,21 +236,28 @@ async def calls(
     include_done: bool = False,
 ) -> list[dict[str, Any]]:
     """Calls to make, with the number, name and script opened for the staff page; audited
-    with the case ids shown (an invitation's call has none; ``calls`` counts every entry)."""
+    with the case ids shown (an invitation's call has none; ``calls`` counts every entry).
+
+    As for a letter: the rows are read in a short transaction, their residents' keys fetched
+    in one request and the entries opened with no transaction open, and the view recorded in
+    a transaction of its own before the list is returned."""
     t = tables.phone_call
     query = select(t).order_by(t.c.created_at, t.c.id)
     if not include_done:
         query = query.where(t.c.done_at.is_(None))
+    async with sessions() as session, session.begin():
+        rows = [dict(row._mapping) for row in (await session.execute(query)).all()]
+    await sealer.prefetch(row["entry_sealed"] for row in rows)
     out = []
-    for row in (await session.execute(query)).all():
-        entry = dict(row._mapping)
+    for entry in rows:
         try:
             entry.update(await sealer.open(entry.pop("entry_sealed")))
         except ContactSealError:
             continue  # the resident was erased
         out.append(entry)
     seen = sorted({e["case_id"] for e in out if e.get("case_id")})
-    await audit_view(session, tables, viewer, "notify.calls_view", seen, calls=len(out))
+    async with sessions() as session, session.begin():
+        await audit_view(session, tables, viewer, "notify.calls_view", seen, calls=len(out))
     return out
 
 
