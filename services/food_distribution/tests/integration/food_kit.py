@@ -19,7 +19,7 @@ from tsunagu.shared import testing
 from tsunagu.shared.auth import Principal, issue_token
 from tsunagu.shared.clock import japan_today
 from tsunagu.shared.contracts.envelope import Envelope
-from tsunagu.shared.crypto import LocalKeys, Purpose
+from tsunagu.shared.crypto import KeySource, LocalKeys, Purpose
 from tsunagu.shared.runtime import ServiceRuntime
 from tsunagu.shared.settings import Settings
 from tsunagu.shared.testing import eventually as eventually  # the tests import it from here
@@ -132,8 +132,10 @@ class Food:
     clients: list[httpx.AsyncClient] = field(default_factory=list)
 
     @classmethod
-    def build(cls, settings: Settings, config: FoodConfig) -> Food:
-        app = build_app(settings, config=config, keys=KEYS)
+    def build(cls, settings: Settings, config: FoodConfig, keys: KeySource = KEYS) -> Food:
+        """``keys``: where the app gets residents' keys (``KEYS`` in this process unless
+        given, e.g. an ``IntakeKeys`` asking a test's stand-in for intake)."""
+        app = build_app(settings, config=config, keys=keys)
         return cls(settings, config, app, app.state.runtime)
 
     def client(self, username: str = "food", roles: Iterable[str] = LEAD):

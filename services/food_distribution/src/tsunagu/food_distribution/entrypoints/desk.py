@@ -105,7 +105,7 @@ def desk_router(
         link_number: str = "",
         link_error: str | None = None,
     ) -> Response:
-        stock = hits = household = None
+        stock = candidates = hits = household = None
         changes: list[dict[str, Any]] = []
         async with sessions() as session, session.begin():
             events = await queries.events(session)
@@ -114,23 +114,27 @@ def desk_router(
                 if event_id:
                     stock = await queries.stock_of(session, deps.config, event_id)
                     changes = await queries.ledger(session, event_id)
-                    hits = (
-                        await queries.search(session, event_id, q, deps.sealer)
-                        if q.strip()
-                        else None
-                    )
-                    if hits:
-                        seen = [h["case_id"] for h in hits]
-                        await queries.audit_view(session, staff.username, "food.search", seen)
+                    if q.strip():
+                        candidates = await queries.search_candidates(session, event_id, q)
                 if case_id:
-                    household = await queries.household_status(
-                        session, deps.config, case_id, deps.sealer
-                    )
-                    await queries.audit_view(
-                        session, staff.username, "food.household_view", [case_id]
-                    )
+                    household = await queries.household_status(session, deps.config, case_id)
             except FoodError as exc:
                 error = error or exc.message_ja
+        # The furigana's keys are asked of intake with no transaction open (ADR 12); what the
+        # desk sees is shown only once its audit entries are written.
+        if candidates is not None:
+            hits = await queries.search_hits(deps.sealer, candidates)
+        if household is not None:
+            household = await queries.with_kana(deps.sealer, household)
+        if hits or household:
+            async with sessions() as session, session.begin():
+                if hits:
+                    seen = [h["case_id"] for h in hits]
+                    await queries.audit_view(session, staff.username, "food.search", seen)
+                if household:
+                    await queries.audit_view(
+                        session, staff.username, "food.household_view", [household["case_id"]]
+                    )
         for received in household["received"] if household and handed else []:
             if received["handout_id"] == handed:
                 label = PARCEL_TYPE_LABELS_JA[ParcelType(received["parcel_type"])]

@@ -124,9 +124,9 @@ def api_router(
     @router.get("/eligibility/{case_id}", response_model=HouseholdStatus)
     async def get_eligibility(case_id: PathId, staff: Desk) -> Any:
         async with transaction() as session:
-            status = await queries.household_status(session, deps.config, case_id, deps.sealer)
+            status = await queries.household_status(session, deps.config, case_id)
             await queries.audit_view(session, staff.username, "food.household_view", [case_id])
-            return status
+            return _no_kana(status)
 
     @router.post(
         "/households/links",
@@ -161,7 +161,7 @@ def api_router(
             )  # fmt: skip
             if not created:
                 response.status_code = status.HTTP_200_OK
-            return await queries.household_status(session, deps.config, body.case_id, deps.sealer)
+            return _no_kana(await queries.household_status(session, deps.config, body.case_id))
 
     @router.post("/handouts", response_model=HandoutOut, status_code=201, responses=MALFORMED)
     async def hand_out(
@@ -209,10 +209,14 @@ def api_router(
         """Find a household at today's event by case number or furigana: only households
         eligible, served, or whose full case number was given (ADR 13). Audited."""
         async with transaction() as session:
-            hits = await queries.search(session, event_id, q, deps.sealer)
+            candidates = await queries.search_candidates(session, event_id, q)
+        # The furigana's keys are asked of intake with no transaction open (ADR 12); the
+        # search is shown only once its audit entry is written.
+        hits = await queries.search_hits(deps.sealer, candidates)
+        async with transaction() as session:
             seen = [h["case_id"] for h in hits]
             await queries.audit_view(session, staff.username, "food.search", seen)
-            return hits
+        return hits
 
     @router.get(
         "/reports/{event_id}.csv",
@@ -230,3 +234,8 @@ def api_router(
         )
 
     return router
+
+
+def _no_kana(status: dict[str, Any]) -> dict[str, Any]:
+    """A household's status as the API gives it: no furigana, so none is opened."""
+    return {k: v for k, v in status.items() if k != "kana_sealed"}

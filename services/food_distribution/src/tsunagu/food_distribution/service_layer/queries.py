@@ -1,8 +1,15 @@
-"""What the desk and the API read: stock, handouts, a household's status, search, the report."""
+"""What the desk and the API read: stock, handouts, a household's status, search, the report.
+
+The furigana is sealed with each resident's key, which is asked of intake over HTTP (ADR 12).
+So a search and a household's status are read with their furigana still sealed, in the
+caller's short transaction, and opened afterwards with no transaction open (``search_hits``,
+``with_kana``); the view is then audited in a transaction of its own (``audit_view``).
+"""
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import exists, func, or_, select
@@ -24,7 +31,7 @@ from tsunagu.food_distribution.service_layer.handouts import (
     household_eligibility,
     previous_handouts,
 )
-from tsunagu.food_distribution.service_layer.kana import case_number_key, kana_key, open_kana
+from tsunagu.food_distribution.service_layer.kana import case_number_key, kana_key, open_kanas
 from tsunagu.food_distribution.service_layer.stock import remaining
 from tsunagu.shared import audit as chain_log
 from tsunagu.shared.clock import japan_today
@@ -100,9 +107,11 @@ async def handouts_of(session: AsyncSession, event_id: str) -> list[dict[str, An
 
 
 async def household_status(
-    session: AsyncSession, config: FoodConfig, case_id: str, sealer: Sealer
+    session: AsyncSession, config: FoodConfig, case_id: str
 ) -> dict[str, Any]:
-    """Eligibility, what the household already received, and whether it may receive now."""
+    """Eligibility, what the household already received, and whether it may receive now; the
+    resident's furigana still sealed (``kana_sealed``): the desk opens it with ``with_kana``
+    once the transaction has ended, the API shows none."""
     case = await case_row(session, case_id)
     if case is None:
         raise case_not_found(case_id)
@@ -147,7 +156,7 @@ async def household_status(
         "case_number": case["case_number"],
         "household_id": household_id,
         "event_id": event_id,
-        "name_kana": await open_kana(sealer, case["kana_sealed"]),
+        "kana_sealed": case["kana_sealed"],
         "eligible": eligibility is not None,
         "basis": str(eligibility.basis) if eligibility else None,
         # A manual grant's reason is the desk's own note; the concerns behind an economic
@@ -163,10 +172,25 @@ async def household_status(
     }
 
 
-async def search(
-    session: AsyncSession, event_id: str, query: str, sealer: Sealer, limit: int = 20
-) -> list[dict[str, Any]]:
-    """Households at today's event by case number (exact or its tail) or furigana (prefix).
+async def with_kana(sealer: Sealer, status: dict[str, Any]) -> dict[str, Any]:
+    """A household's status with its furigana opened (None if erased, or if intake cannot give
+    the key now). Asks intake: call it with no transaction open."""
+    [name_kana] = await open_kanas(sealer, [status.get("kana_sealed")])
+    return {**{k: v for k, v in status.items() if k != "kana_sealed"}, "name_kana": name_kana}
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """What a search read: the households it may show, their furigana still sealed."""
+
+    rows: list[dict[str, Any]]  # case_id, case_number, kana_sealed, eligible, served
+    numbered: frozenset[str]  # the case ids whose number matches the query
+    kana: str  # the query folded as furigana are for search
+
+
+async def search_candidates(session: AsyncSession, event_id: str, query: str) -> Candidates:
+    """Households at today's event by case number (exact or its tail) or furigana (prefix):
+    the read of a search (``search_hits`` opens and matches the furigana afterwards).
 
     The desk sees only what it needs (ADR 13): the event must be held today (JST), and a
     household shows only if it is eligible, already received a parcel here, or is at the desk,
@@ -174,13 +198,13 @@ async def search(
     finds a household the desk has no business with.
 
     The furigana is kept sealed with each resident's key (ADR 12), so it cannot be searched in
-    SQL: the candidates' furigana are opened (keys are cached) and matched here. An event has a
-    few hundred cases at most.
+    SQL: the candidates' furigana are opened (keys are cached) and matched in memory. An event
+    has a few hundred cases at most.
     """
     await todays_event(session, event_id)
     number, kana = case_number_key(query), kana_key(query)
     if not number:
-        return []
+        return Candidates([], frozenset(), kana)
     c, e, h = t.case_index, t.eligibility, t.handout
     eligible = exists().where(e.c.household_id == c.c.household_id, e.c.event_id == c.c.event_id)
     served = (
@@ -209,16 +233,34 @@ async def search(
             .limit(2000)
         )
     ]
-    kanas = await asyncio.gather(*(open_kana(sealer, r["kana_sealed"]) for r in rows))
-    numbered = set(
+    numbered = frozenset(
         await session.scalars(select(c.c.case_id).where(c.c.event_id == event_id, by_number))
     )
+    return Candidates(rows, numbered, kana)
+
+
+async def search_hits(
+    sealer: Sealer, candidates: Candidates, limit: int = 20
+) -> list[dict[str, Any]]:
+    """The households a search finds, with their furigana: the candidates' keys fetched from
+    intake in one request and their furigana opened. Asks intake: call it with no
+    transaction open."""
+    kanas = await open_kanas(sealer, [r["kana_sealed"] for r in candidates.rows])
+    return matching(candidates, kanas, limit)
+
+
+def matching(
+    candidates: Candidates, kanas: Sequence[str | None], limit: int = 20
+) -> list[dict[str, Any]]:
+    """The candidates found by their number or whose opened furigana (``kanas``, in the same
+    order) starts with the query's, by furigana then number, at most ``limit``."""
     hits = []
-    for row, name_kana in zip(rows, kanas, strict=True):
-        row.pop("kana_sealed")
+    kana = candidates.kana
+    for candidate, name_kana in zip(candidates.rows, kanas, strict=True):
+        row = {k: v for k, v in candidate.items() if k != "kana_sealed"}
         row["name_kana"] = name_kana
         by_kana = bool(kana) and name_kana is not None and kana_key(name_kana).startswith(kana)
-        if row["case_id"] in numbered or by_kana:
+        if row["case_id"] in candidates.numbered or by_kana:
             hits.append(row)
     hits.sort(key=lambda r: (kana_key(r["name_kana"] or "") or "\uffff", r["case_number"]))
     return hits[:limit]
