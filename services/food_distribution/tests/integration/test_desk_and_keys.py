@@ -1,9 +1,9 @@
 """The desk opens furigana with the residents' ``kana`` keys, asked of intake with no database
-transaction open: a search and a household's status read their rows in a short transaction,
-fetch the keys (a search's in one request) and open the furigana with none, and a desk view
-is audited in a transaction of its own before it is shown. A slow intake holds no pooled
-connection; an intake that is down, or an erased resident, leaves the furigana out and the
-household still found by its number (a real HTTP server plays intake's key endpoint)."""
+transaction open: a search, a household's status and a disclosure read their rows in a short
+transaction, fetch the keys (a search's in one request) and open the furigana with none, and
+a desk view is audited in a transaction of its own before it is shown. A slow intake holds no
+pooled connection; an intake that is down, or an erased resident, leaves the furigana out and
+the household still found by its number (a real HTTP server plays intake's key endpoint)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from tsunagu.food_distribution.config import FoodConfig
 from tsunagu.shared import testing
 from tsunagu.shared.auth import COOKIE_NAME
 from tsunagu.shared.crypto import resident_of
-from tsunagu.shared.internal import IntakeKeys
+from tsunagu.shared.internal import IntakeKeys, caller_headers
+from tsunagu.shared.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -113,6 +114,28 @@ async def test_the_desk_page_holds_no_transaction_while_intake_answers(food: Foo
         sorted([hanako["case_id"], taro["case_id"]])
     ]
     assert await audited(food, "desk9", "food.household_view") == [[hanako["case_id"]]]
+
+
+async def test_a_disclosure_holds_no_transaction_while_intake_answers(food: Food, intake) -> None:
+    _, hanako, _ = await households(food)
+    resident_id = resident_of(hanako["kana_sealed"])
+    intake_caller = caller_headers(Settings(service="intake", env="test"))
+    client = food.client(roles=())
+
+    disclosed, checked_out, idle = await while_intake_is_slow(
+        food,
+        intake,
+        client.get(
+            "/internal/v1/disclosure",
+            params={"resident_id": resident_id, "case_id": [hanako["case_id"]]},
+            headers=intake_caller,
+        ),
+    )
+
+    assert idle == [] and checked_out == 0, (idle, checked_out)
+    assert disclosed.status_code == 200, disclosed.text
+    [row] = disclosed.json()["case_index"]
+    assert row["name_kana"] == "ヤマダ ハナコ" and "kana_sealed" not in row
 
 
 async def test_intake_down_or_a_resident_erased_leaves_the_furigana_out(food: Food, intake) -> None:

@@ -21,6 +21,8 @@ from tsunagu.notify.bootstrap import NotifyRuntime, build_app, build_runtime
 from tsunagu.shared import testing
 from tsunagu.shared.auth import Principal, issue_token
 from tsunagu.shared.crypto import LocalKeys
+from tsunagu.shared.internal import caller_headers
+from tsunagu.shared.settings import Settings
 
 from .conftest import notify_config
 from .events import new_case
@@ -109,13 +111,16 @@ async def audited(runtime: NotifyRuntime, action: str, case_id: str) -> list[dic
 
 
 async def while_intake_is_slow(
-    runtime: NotifyRuntime, key_server: testing.IntakeKeyEndpoint, path: str
+    runtime: NotifyRuntime,
+    key_server: testing.IntakeKeyEndpoint,
+    path: str,
+    **request: Any,
 ) -> tuple[httpx.Response, int, list[str]]:
     """Ask for ``path`` while intake holds its answer: the pool's checked-out connections and
     the service's transactions left idle while the key request is in flight, and the answer."""
     key_server.hold()
     async with staff(runtime) as client:
-        asked = asyncio.create_task(client.get(path))
+        asked = asyncio.create_task(client.get(path, **request))
         try:
             await key_server.in_flight()
             await asyncio.sleep(0.5)  # idle in a transaction this long: held for the fetch
@@ -157,6 +162,35 @@ async def test_the_call_list_is_opened_with_no_transaction_held_while_intake_ans
     assert call_id in page.text and "0482222222" in page.text
     [seen] = await audited(runtime, "notify.calls_view", case_id)
     assert seen["actor"] == "sato"
+
+
+async def test_a_disclosure_holds_no_transaction_while_intake_answers(runtime, key_server):
+    case_id, number = new_case()
+    resident_id = f"r-{case_id}"
+    contact = {"name": "山田 花子", "phone": "0482222222"}
+    now = datetime.now(UTC)
+    async with runtime.sessions() as session, session.begin():
+        await session.execute(
+            insert(runtime.tables.case_contact).values(
+                case_id=case_id, case_number=number, channels=["phone"], contact_time="any",
+                language="ja", sharing_basis="consent", created_at=now, updated_at=now,
+                contact_sealed=key_server.keys.seal(resident_id, "contact", contact),
+            )
+        )  # fmt: skip
+    intake_caller = caller_headers(Settings(service="intake", env="test"))
+
+    disclosed, checked_out, idle = await while_intake_is_slow(
+        runtime,
+        key_server,
+        "/internal/v1/disclosure",
+        params={"resident_id": resident_id, "case_id": [case_id]},
+        headers=intake_caller,
+    )
+
+    assert idle == [] and checked_out == 0, (idle, checked_out)
+    assert disclosed.status_code == 200, disclosed.text
+    [held] = disclosed.json()["contacts"]
+    assert held["contact"] == contact and "contact_sealed" not in held
 
 
 async def test_intake_down_the_letter_is_a_503_to_try_again_and_nothing_is_audited(

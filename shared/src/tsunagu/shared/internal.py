@@ -119,13 +119,21 @@ class IntakeKeys(CachedKeys):
 
 
 Gather = Callable[[AsyncSession, str, list[str]], Awaitable[dict[str, Any]]]
+#: What was gathered, with the resident's sealed values opened (``Sealer``, keys from intake).
+Reveal = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 def disclosure_router(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession], gather: Gather
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    gather: Gather,
+    reveal: Reveal | None = None,
 ) -> APIRouter:
     """``GET /internal/v1/disclosure?resident_id=&case_id=...``: what this service holds on a
-    resident's cases, for intake alone (it audits and answers the disclosure request)."""
+    resident's cases, for intake alone (it audits and answers the disclosure request).
+
+    ``gather`` reads the rows in a session that is closed before ``reveal`` opens what is
+    sealed in them: the resident's key is asked of intake with no transaction open."""
     router = APIRouter()
     intake_only = require_service(settings, "intake")
 
@@ -137,6 +145,8 @@ def disclosure_router(
     ) -> Any:
         async with sessions() as session:
             held = await gather(session, resident_id, list(case_id or [])[:1000])
+        if reveal is not None:
+            held = await reveal(held)
         return JSONResponse(json.loads(json.dumps(held, ensure_ascii=False, default=str)))
 
     return router

@@ -104,7 +104,9 @@ def build_app(
         )
     )
     app.include_router(
-        disclosure_router(settings, runtime.sessions, partial(privacy.disclose, deps.sealer))
+        disclosure_router(
+            settings, runtime.sessions, privacy.disclose, partial(privacy.reveal, deps.sealer)
+        )
     )
     app.include_router(audit_router(settings, runtime.sessions, tables.audit_log))
     return app

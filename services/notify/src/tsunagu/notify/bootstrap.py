@@ -187,7 +187,9 @@ def build_app(settings: Settings, runtime: NotifyRuntime | None = None) -> FastA
     app.include_router(create_router(runtime, authenticator))
     app.include_router(create_pages(runtime, authenticator))
     app.include_router(
-        disclosure_router(settings, runtime.sessions, partial(privacy.disclose, runtime.sealer))
+        disclosure_router(
+            settings, runtime.sessions, privacy.disclose, partial(privacy.reveal, runtime.sealer)
+        )
     )
     app.include_router(audit_router(settings, runtime.sessions, tables.audit_log))
     if settings.env in ("dev", "test"):  # absent in prod: 404

@@ -15,7 +15,7 @@ from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tsunagu.food_distribution.adapters.orm import tables
-from tsunagu.food_distribution.service_layer.kana import open_kana
+from tsunagu.food_distribution.service_layer.kana import open_kanas
 from tsunagu.shared.contracts import intake, routing
 from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.contracts.registry import parse
@@ -81,18 +81,14 @@ def _rows(result: Any) -> list[dict[str, Any]]:
     return [dict(x._mapping) for x in result]
 
 
-async def disclose(
-    sealer: Sealer, session: AsyncSession, resident_id: str, case_ids: list[str]
-) -> dict[str, Any]:
+async def disclose(session: AsyncSession, resident_id: str, case_ids: list[str]) -> dict[str, Any]:
+    """What the desk holds on the resident's cases, the furigana still sealed (``reveal``
+    opens it once the session is closed)."""
     t = tables
-    index = []
-    for row in _rows(
-        await session.execute(select(t.case_index).where(t.case_index.c.case_id.in_(case_ids)))
-    ):
-        row["name_kana"] = await open_kana(sealer, row.pop("kana_sealed"))
-        index.append(row)
     return {
-        "case_index": index,
+        "case_index": _rows(
+            await session.execute(select(t.case_index).where(t.case_index.c.case_id.in_(case_ids)))
+        ),
         "eligibility": _rows(
             await session.execute(
                 select(t.eligibility).where(t.eligibility.c.case_id.in_(case_ids))
@@ -106,3 +102,15 @@ async def disclose(
             )
         ),
     }
+
+
+async def reveal(sealer: Sealer, held: dict[str, Any]) -> dict[str, Any]:
+    """The disclosure with the furigana opened; asks intake for the key, with no transaction
+    open."""
+    index = held["case_index"]
+    kanas = await open_kanas(sealer, [row.get("kana_sealed") for row in index])
+    opened = [
+        {**{k: v for k, v in row.items() if k != "kana_sealed"}, "name_kana": name_kana}
+        for row, name_kana in zip(index, kanas, strict=True)
+    ]
+    return {**held, "case_index": opened}

@@ -69,20 +69,13 @@ def _rows(result: Any) -> list[dict[str, Any]]:
     return [dict(x._mapping) for x in result]
 
 
-async def disclose(
-    sealer: Sealer, session: AsyncSession, resident_id: str, case_ids: list[str]
-) -> dict[str, Any]:
+async def disclose(session: AsyncSession, resident_id: str, case_ids: list[str]) -> dict[str, Any]:
+    """What notify holds on the resident's cases, the contact details still sealed
+    (``reveal`` opens them once the session is closed)."""
     t = tables
-    contacts = []
-    for row in _rows(
+    contacts = _rows(
         await session.execute(select(t.case_contact).where(t.case_contact.c.case_id.in_(case_ids)))
-    ):
-        sealed = row.pop("contact_sealed")
-        try:
-            row["contact"] = await sealer.open(sealed) if sealed else None
-        except ContactSealError:
-            row["contact"] = None
-        contacts.append(row)
+    )
     d = t.delivery
     deliveries = _rows(
         await session.execute(
@@ -123,3 +116,19 @@ async def disclose(
         "letters": letters,
         "phone_calls": calls,
     }
+
+
+async def reveal(sealer: Sealer, held: dict[str, Any]) -> dict[str, Any]:
+    """The disclosure with the contact details opened (None once the resident's key is
+    destroyed); asks intake for the key, with no transaction open."""
+    sealed = [row.get("contact_sealed") for row in held["contacts"]]
+    await sealer.prefetch(sealed)
+    contacts = []
+    for row, token in zip(held["contacts"], sealed, strict=True):
+        opened = {k: v for k, v in row.items() if k != "contact_sealed"}
+        try:
+            opened["contact"] = await sealer.open(token) if token else None
+        except ContactSealError:
+            opened["contact"] = None
+        contacts.append(opened)
+    return {**held, "contacts": contacts}
