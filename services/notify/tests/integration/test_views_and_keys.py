@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import insert, text
+from sqlalchemy import delete, insert, text
 
 from tsunagu.notify.bootstrap import NotifyRuntime, build_app, build_runtime
 from tsunagu.shared import testing
@@ -37,14 +37,25 @@ async def runtime(
     settings, key_server: testing.IntakeKeyEndpoint, consumer_name: str
 ) -> AsyncIterator[NotifyRuntime]:
     """Notify asking ``key_server`` for keys; not started (no consumers, no sender): the
-    pages are what these tests look at."""
+    pages are what these tests look at. The rows a test wrote are deleted afterwards: their
+    keys go with ``key_server``, and the call list of a later test must not meet them."""
     built = build_runtime(
         settings.model_copy(update={"internal_urls": {"intake": key_server.url}}),
         config=notify_config(consumer_name),
     )
     yield built
+    t = built.tables
+    async with built.sessions() as session, session.begin():
+        for table in (t.phone_call, t.letter, t.delivery, t.case_contact):
+            await session.execute(delete(table).where(table.c.case_id.like("%-keys-test")))
     await built.keys.stop()
     await built.engine.dispose()
+
+
+def a_case() -> tuple[str, str]:
+    """A case id (marked as these tests', for the clean-up) and its number."""
+    case_id, number = new_case()
+    return f"{case_id}-keys-test", number
 
 
 def staff(runtime: NotifyRuntime, username: str = "sato") -> httpx.AsyncClient:
@@ -134,7 +145,7 @@ async def while_intake_is_slow(
 async def test_a_letter_is_opened_with_no_transaction_held_while_intake_answers(
     runtime, key_server
 ):
-    case_id, _ = new_case()
+    case_id, _ = a_case()
     letter_id, _ = await sent_by_letter_and_phone(runtime, key_server.keys, case_id, f"r-{case_id}")
 
     page, checked_out, idle = await while_intake_is_slow(
@@ -152,7 +163,7 @@ async def test_a_letter_is_opened_with_no_transaction_held_while_intake_answers(
 async def test_the_call_list_is_opened_with_no_transaction_held_while_intake_answers(
     runtime, key_server
 ):
-    case_id, _ = new_case()
+    case_id, _ = a_case()
     _, call_id = await sent_by_letter_and_phone(runtime, key_server.keys, case_id, f"r-{case_id}")
 
     page, checked_out, idle = await while_intake_is_slow(runtime, key_server, "/calls")
@@ -165,7 +176,7 @@ async def test_the_call_list_is_opened_with_no_transaction_held_while_intake_ans
 
 
 async def test_a_disclosure_holds_no_transaction_while_intake_answers(runtime, key_server):
-    case_id, number = new_case()
+    case_id, number = a_case()
     resident_id = f"r-{case_id}"
     contact = {"name": "山田 花子", "phone": "0482222222"}
     now = datetime.now(UTC)
@@ -196,7 +207,7 @@ async def test_a_disclosure_holds_no_transaction_while_intake_answers(runtime, k
 async def test_intake_down_the_letter_is_a_503_to_try_again_and_nothing_is_audited(
     runtime, key_server
 ):
-    case_id, _ = new_case()
+    case_id, _ = a_case()
     letter_id, _ = await sent_by_letter_and_phone(runtime, key_server.keys, case_id, f"r-{case_id}")
     key_server.up = False
     async with staff(runtime) as client:
@@ -213,7 +224,7 @@ async def test_intake_down_the_letter_is_a_503_to_try_again_and_nothing_is_audit
 
 
 async def test_an_erased_residents_letter_and_call_are_gone(runtime, key_server):
-    case_id, _ = new_case()
+    case_id, _ = a_case()
     resident_id = f"r-{case_id}"
     letter_id, call_id = await sent_by_letter_and_phone(
         runtime, key_server.keys, case_id, resident_id
@@ -229,7 +240,7 @@ async def test_an_erased_residents_letter_and_call_are_gone(runtime, key_server)
 
 
 async def test_a_letter_whose_view_cannot_be_audited_is_not_shown(runtime, key_server):
-    case_id, _ = new_case()
+    case_id, _ = a_case()
     letter_id, _ = await sent_by_letter_and_phone(runtime, key_server.keys, case_id, f"r-{case_id}")
     # PostgreSQL refuses this one staff member's audit entries (new rows only).
     refuse = "ALTER TABLE notify.audit_log ADD CONSTRAINT refuse_unaudited"
