@@ -1,4 +1,4 @@
-"""Furigana, phone and birth-date normalisation, including era boundaries."""
+"""Furigana, phone and birth-date normalisation, including era boundaries; venue readings."""
 
 from __future__ import annotations
 
@@ -10,13 +10,16 @@ from hypothesis import strategies as st
 
 from tsunagu.intake.domain.normalize import (
     ERAS,
+    VENUE_KANA_MAX_LENGTH,
     BirthDateError,
+    ReadingError,
     age_on,
     format_era,
     is_kana_name,
     normalize_kana,
     parse_birth_date,
     phone_digits,
+    venue_kana,
 )
 
 # --- furigana -------------------------------------------------------------------------------
@@ -79,6 +82,62 @@ def test_katakana_and_hiragana_fold_to_the_same_key(text: str) -> None:
 def test_normalize_kana_is_idempotent(text: str) -> None:
     once = normalize_kana(text)
     assert normalize_kana(once) == once
+
+
+# --- a venue name's reading -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "stored"),
+    [
+        ("ひがしかわぐちえきまえぎょうせいせんたー", "ひがしかわぐちえきまえぎょうせいせんたー"),
+        ("イオンモール", "いおんもーる"),  # katakana folded to hiragana
+        ("ｸﾘﾆｯｸ ｺﾐｭﾆﾃｨｽﾍﾟｰｽ", "くりにっく こみゅにてぃすぺーす"),  # half-width, dakuten apart
+        ("  くりにっく\u3000\u3000こみゅにてぃ  ", "くりにっく こみゅにてぃ"),  # one space kept
+        ("せんた-", "せんたー"),  # a dash typed for ー
+        ("ぐえん・ゔぁん", "ぐえん・ゔぁん"),  # the middle dot stays
+        ("ｸﾞｴﾝ･ｳﾞｧﾝ", "ぐえん・ゔぁん"),  # half-width middle dot
+        ("さゝき", "さゝき"),
+        ("", None),
+        ("   ", None),
+        (None, None),
+    ],
+)
+def test_a_venue_reading_is_stored_in_hiragana(written: str | None, stored: str | None) -> None:
+    assert venue_kana(written) == stored
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["東川口駅前", "ひがしかわぐち センター1", "higashikawaguchi", "ー", "・ ・", "ヷ", "かな！"],
+)
+def test_a_venue_reading_that_is_not_hiragana_is_refused_in_two_languages(written: str) -> None:
+    with pytest.raises(ReadingError) as refused:
+        venue_kana(written)
+    assert refused.value.code == "kana_only"
+    assert "ひらがな" in refused.value.message
+    assert "hiragana" in refused.value.message_en
+    if len(written) > 2:  # the words never repeat what was typed
+        assert written not in refused.value.message + refused.value.message_en
+
+
+def test_a_venue_reading_counts_its_length_once_folded() -> None:
+    assert venue_kana("あ" * VENUE_KANA_MAX_LENGTH) == "あ" * VENUE_KANA_MAX_LENGTH
+    with pytest.raises(ReadingError) as refused:
+        venue_kana("あ" * (VENUE_KANA_MAX_LENGTH + 1))
+    assert refused.value.code == "string_too_long"
+    # ㌀ is one character typed and four kana (あぱーと) stored.
+    with pytest.raises(ReadingError):
+        venue_kana("㌀" * 26)
+
+
+@given(st.text(alphabet="あいうえおかがアイウエオカガｱｲｶﾞー・ 　-"))
+def test_a_venue_reading_once_stored_is_stored_again_unchanged(text: str) -> None:
+    try:
+        stored = venue_kana(text)
+    except ReadingError:
+        return
+    assert venue_kana(stored) == stored
 
 
 # --- phone numbers --------------------------------------------------------------------------

@@ -7,7 +7,8 @@ Storable text: NUL and lone surrogates are valid in JSON, URLs and forms, but a 
 
 Furigana folding: intake matches likely duplicates by it; the food desk finds a household by
 it. One spelling for hiragana/katakana, full/half width, spaces and separators, so a search
-finds the same people in every service.
+finds the same people in every service. `to_hiragana` is the same folding with the spaces and
+separators kept, for a reading that is shown rather than compared.
 """
 
 from __future__ import annotations
@@ -64,20 +65,26 @@ _DROP_SEPARATORS = str.maketrans({ord(ch): None for ch in _NAME_SEPARATORS})
 _SEARCH_FOLD = str.maketrans("ぁぃぅぇぉっゃゅょゎゕゖぢづ", "あいうえおつやゆよわかけじず")
 
 
-def normalize_kana(s: str) -> str:
-    """Fold furigana to one spelling: hiragana, no width differences, no spaces.
+def to_hiragana(s: str) -> str:
+    """Kana as hiragana in one width, spaces and separators kept: a reading people read.
 
     NFKC turns half-width katakana (including ｶﾞ with a separate dakuten) and full-width
-    letters into their standard forms; katakana then become hiragana (``jaconv.kata2hira``,
-    iteration marks ヽヾ included). The long-vowel mark ー is kept because it is part of the
-    reading (ルーシー).
+    letters into their standard forms; dashes typed for the long-vowel mark become ー, which
+    is kept because it is part of the reading (ルーシー); katakana then become hiragana
+    (``jaconv.kata2hira``, iteration marks ヽヾ included; ヷ..ヺ have no hiragana and stay).
     """
+    return jaconv.kata2hira(unicodedata.normalize("NFKC", s).translate(_LONG_VOWEL))
+
+
+def normalize_kana(s: str) -> str:
+    """Fold furigana to one spelling: hiragana (`to_hiragana`), no width differences, no
+    spaces and no separators."""
     text = unicodedata.normalize("NFKC", s)
     text = "".join(text.split()).translate(_DROP_SEPARATORS)  # U+3000 is whitespace too
     # Dropping a space or separator can leave a combining mark next to a letter it now
-    # composes with (NFKC turns ´ into space + U+0301): normalise again so the key is stable.
-    text = unicodedata.normalize("NFKC", text)
-    return jaconv.kata2hira(text.translate(_LONG_VOWEL))
+    # composes with (NFKC turns ´ into space + U+0301): to_hiragana normalises again, so the
+    # key is stable.
+    return to_hiragana(text)
 
 
 def kana_search_key(s: str) -> str:

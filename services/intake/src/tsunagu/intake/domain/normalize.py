@@ -1,4 +1,5 @@
-"""Normalising what residents tell us: furigana, phone numbers and birth dates (incl. 和暦)."""
+"""Normalising what residents tell us: furigana, phone numbers and birth dates (incl. 和暦); and
+the reading of a venue's name that admins give for やさしい日本語."""
 
 from __future__ import annotations
 
@@ -7,18 +8,21 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
-from tsunagu.shared.text import normalize_kana
+from tsunagu.shared.text import normalize_kana, to_hiragana
 
 __all__ = [
     "ERAS",
+    "VENUE_KANA_MAX_LENGTH",
     "BirthDateError",
     "Era",
+    "ReadingError",
     "age_on",
     "format_era",
     "is_kana_name",
     "normalize_kana",
     "parse_birth_date",
     "phone_digits",
+    "venue_kana",
 ]
 
 # --- furigana -------------------------------------------------------------------------------
@@ -33,6 +37,56 @@ def is_kana_name(s: str) -> bool:
     """True if ``s`` is a furigana reading: only kana, long-vowel marks and separators."""
     folded = normalize_kana(s)
     return bool(folded) and all(_is_kana_char(ch) for ch in folded)
+
+
+# --- a venue name's reading -----------------------------------------------------------------
+
+VENUE_KANA_MAX_LENGTH = 100
+
+
+class ReadingError(ValueError):
+    """A venue's reading that cannot be used: ``message`` in Japanese, ``message_en`` in English.
+
+    Neither repeats the input, so both are safe to show and to log.
+    """
+
+    def __init__(self, code: str, message: str, message_en: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.message_en = message_en
+
+
+def _is_reading_char(ch: str) -> bool:
+    # Hiragana ぁ..ゖ, the iteration marks ゝゞ, the long-vowel mark, the middle dot and a space.
+    return "ぁ" <= ch <= "ゖ" or ch in "ゝゞー・ "
+
+
+def venue_kana(s: str | None) -> str | None:
+    """The reading of a venue's name in hiragana, as the residents' page sets it over the name
+    (ruby) in やさしい日本語; ``None`` when none is given (blank).
+
+    Katakana and half-width kana are folded to hiragana and dashes typed for ー become ー
+    (`tsunagu.shared.text.to_hiragana`); runs of spaces (full-width too) become one. Anything
+    else (kanji, letters, digits, ヷ..ヺ which have no hiragana) raises `ReadingError`, as does a
+    reading longer than ``VENUE_KANA_MAX_LENGTH`` once folded or one with no kana at all.
+    """
+    if s is None or not s.strip():
+        return None
+    text = " ".join(to_hiragana(s).split())
+    if not all(_is_reading_char(ch) for ch in text) or all(ch in "ー・ " for ch in text):
+        raise ReadingError(
+            "kana_only",
+            "会場名のよみがなは、ひらがなで入力してください（「ー」、スペース、「・」も使えます）",
+            "The venue name's reading must be in hiragana (ー, spaces and ・ may be used)",
+        )
+    if len(text) > VENUE_KANA_MAX_LENGTH:
+        raise ReadingError(
+            "string_too_long",
+            f"会場名のよみがなは{VENUE_KANA_MAX_LENGTH}文字以内で入力してください",
+            f"The venue name's reading must be at most {VENUE_KANA_MAX_LENGTH} characters",
+        )
+    return text
 
 
 # --- phone numbers --------------------------------------------------------------------------
