@@ -18,7 +18,7 @@ from intake_helpers import (
     todays_event,
     token,
 )
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from tsunagu.intake.adapters.orm import tables
 from tsunagu.shared.auth import COOKIE_NAME
@@ -559,7 +559,25 @@ async def test_correcting_the_concerns_publishes_case_updated(intake_app: App) -
 async def test_demo_data_can_be_created_twice(intake_app: App) -> None:
     from tsunagu.intake.demo import VENUES, WEEKS_AHEAD, demo_staff, seed
 
+    # A venue without a reading (a database seeded before venues had them) gets the demo's; a
+    # reading an admin changed stays.
+    v = tables.venue
+    aeon, clinic = VENUES[0], VENUES[2]
+    async with intake_app.runtime.sessions() as session, session.begin():
+        await session.execute(
+            update(v).where(v.c.venue_id == aeon.venue_id).values(name_kana="いおん もーる")
+        )
+        await session.execute(
+            update(v).where(v.c.venue_id == clinic.venue_id).values(name_kana=None)
+        )
     await seed(intake_app.settings, totp_secret=ADMIN_TOTP_SECRET)  # seeded once already
+    async with intake_app.runtime.sessions() as session, session.begin():
+        readings = dict((await session.execute(select(v.c.venue_id, v.c.name_kana))).all())
+        await session.execute(
+            update(v).where(v.c.venue_id == aeon.venue_id).values(name_kana=aeon.name_kana)
+        )
+    assert readings[aeon.venue_id] == "いおん もーる"
+    assert readings[clinic.venue_id] == clinic.name_kana
     async with intake_app.runtime.sessions() as session:
         venues = await session.scalar(select(func.count()).select_from(tables.venue))
         demo_names = [p.username for p in demo_staff()]

@@ -39,3 +39,11 @@ def test_todays_events_are_the_seeded_events_of_today_with_their_venues() -> Non
         f"{event_id_for(today, v.venue_id)}={v.venue_id}={v.name}" for v in VENUES
     ]
     assert todays_events(today)[0] == "20261206-aeon-mall=aeon-mall=イオンモール"
+
+
+def test_every_demo_venue_has_its_names_reading_as_an_admin_would_store_it() -> None:
+    from tsunagu.intake.demo import VENUES
+    from tsunagu.intake.domain.normalize import venue_kana
+
+    for venue in VENUES:
+        assert venue.name_kana and venue_kana(venue.name_kana) == venue.name_kana, venue

@@ -1,4 +1,5 @@
-"""Demo data for development and tests: three venues, their events, and one login per role.
+"""Demo data for development and tests: three venues (with their names' readings), their events,
+and one login per role.
 
 ``python -m tsunagu.intake.demo`` migrates intake's schema and then creates (or refreshes) the
 demo data; running it twice changes nothing new. It refuses to run when ``TSUNAGU_ENV=prod``.
@@ -17,7 +18,7 @@ import sys
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlalchemy.dialects.postgresql import insert
 
 from tsunagu.intake.adapters import totp
@@ -38,6 +39,8 @@ class DemoVenue:
     name: str
     address: str
     access: str
+    #: The name's reading, in hiragana as an admin's would be stored (normalize.venue_kana).
+    name_kana: str
 
 
 VENUES = (
@@ -46,18 +49,21 @@ VENUES = (
         "イオンモール",
         "埼玉県川口市（ショッピングモール内）",
         "駅から路線バス。駐車場あり（無料）",
+        "いおんもーる",
     ),
     DemoVenue(
         "higashikawaguchi",
         "東川口駅前行政センター",
         "埼玉県川口市東川口（駅前）",
         "東川口駅から徒歩1分",
+        "ひがしかわぐちえきまえぎょうせいせんたー",
     ),
     DemoVenue(
         "clinic-community",
         "クリニック コミュニティスペース",
         "埼玉県川口市（診療所併設）",
         "診療所の1階。車いすで入れます",
+        "くりにっく こみゅにてぃすぺーす",
     ),
 )
 #: Today and every week after, for this many weeks.
@@ -116,13 +122,19 @@ async def seed(settings: Settings, *, totp_secret: str | None = None) -> dict[st
                     .values(
                         venue_id=venue.venue_id,
                         name=venue.name,
+                        name_kana=venue.name_kana,
                         address=venue.address,
                         access=venue.access,
                     )
+                    # What an admin changed stays; only what is missing is filled in (a
+                    # database seeded before venues had access notes or readings).
                     .on_conflict_do_update(
                         index_elements=[v.c.venue_id],
-                        set_={"access": venue.access},
-                        where=v.c.access.is_(None),
+                        set_={
+                            "access": func.coalesce(v.c.access, venue.access),
+                            "name_kana": func.coalesce(v.c.name_kana, venue.name_kana),
+                        },
+                        where=or_(v.c.access.is_(None), v.c.name_kana.is_(None)),
                     )
                 )
                 counts["venue"] += 1

@@ -49,6 +49,9 @@ class IntakeTables(ServiceTables):
             m,
             Column("venue_id", String(64), primary_key=True),
             Column("name", String(100), nullable=False),
+            #: The name's reading in hiragana (domain.normalize.venue_kana), set over the name on
+            #: the residents' page and in brackets on the flyer in やさしい日本語; None: not given.
+            Column("name_kana", String(100)),
             Column("address", String(200)),
             #: How to get there (station, bus, parking), for the residents' page and the flyer.
             Column("access", Text),

@@ -16,6 +16,7 @@ from tsunagu.intake.adapters import totp
 from tsunagu.intake.adapters.orm import tables
 from tsunagu.intake.adapters.passwords import hash_password, verify_password
 from tsunagu.intake.domain import login_throttle as throttle
+from tsunagu.intake.domain.normalize import ReadingError, venue_kana
 from tsunagu.intake.service_layer import audit
 from tsunagu.intake.service_layer.errors import Conflict, Invalid, LoginLocked, NotFound
 from tsunagu.shared import revocation
@@ -374,10 +375,17 @@ async def save_venue(
     name: str,
     address: str | None,
     access: str | None = None,
+    name_kana: str | None = None,
 ) -> None:
-    """Create or change a venue; ``access`` (how to get there, shown to residents) too."""
+    """Create or change a venue; ``access`` (how to get there, shown to residents) and
+    ``name_kana`` (the name's reading, as typed: folded to hiragana here, blank for none) too.
+    Invalid on ``name_kana`` when the reading is not kana."""
+    try:
+        reading = venue_kana(name_kana)
+    except ReadingError as exc:
+        raise Invalid("name_kana", exc.message, exc.code, exc.message_en) from None
     t = tables.venue
-    values = {"name": name, "address": address, "access": access}
+    values = {"name": name, "name_kana": reading, "address": address, "access": access}
     await session.execute(
         insert(t)
         .values(venue_id=venue_id, **values)
