@@ -197,3 +197,112 @@ async def test_a_venues_access_note_reaches_the_residents_page(
         )
     residents = await intake_app.client.get("/events")
     assert "駅から徒歩5分。段差はありません" in residents.text
+
+
+async def _venue(app: App, venue_id: str) -> dict[str, object] | None:
+    async with app.runtime.sessions() as session:
+        venues = await staff_service.list_venues(session)
+    return next((v for v in venues if v["venue_id"] == venue_id), None)
+
+
+async def test_a_venues_reading_is_saved_in_hiragana_and_changed_from_its_edit_link(
+    intake_app: App, admin: httpx.AsyncClient
+) -> None:
+    venue_id = f"kana-{uuid.uuid4().hex[:8]}"
+    page = await admin.get("/admin")
+    saved = await admin.post(
+        "/admin/venues",
+        data={
+            "csrf_token": csrf_of(page),
+            "venue_id": venue_id,
+            "name": "川口市民会館",
+            "name_kana": "ｶﾜｸﾞﾁ シミン　かいかん",  # half-width, katakana, a full-width space
+            "address": "埼玉県川口市",
+            "access": "駅から徒歩5分",
+        },
+    )
+    assert saved.status_code == 303, saved.text[:500]
+    venue = await _venue(intake_app, venue_id)
+    assert venue is not None and venue["name_kana"] == "かわぐち しみん かいかん"
+
+    # The edit link fills the form with the venue as saved: the reading can be changed
+    # without typing the rest again.
+    listing = await admin.get("/admin")
+    assert f'href="/admin?venue={venue_id}#venue-form"' in listing.text
+    edit = await admin.get("/admin", params={"venue": venue_id})
+    assert edit.status_code == 200
+    form = edit.text[edit.text.index('id="venue-form"') :]
+    for value in (
+        venue_id,
+        "川口市民会館",
+        "かわぐち しみん かいかん",
+        "埼玉県川口市",
+        "駅から徒歩5分",
+    ):
+        assert f'value="{value}"' in form, value
+    changed = await admin.post(
+        "/admin/venues",
+        data={
+            "csrf_token": csrf_of(edit),
+            "venue_id": venue_id,
+            "name": "川口市民会館",
+            "name_kana": "かわぐちしみんかいかん",
+            "address": "埼玉県川口市",
+            "access": "駅から徒歩5分",
+        },
+    )
+    assert changed.status_code == 303
+    venue = await _venue(intake_app, venue_id)
+    assert venue is not None
+    assert (venue["name_kana"], venue["address"], venue["access"]) == (
+        "かわぐちしみんかいかん",
+        "埼玉県川口市",
+        "駅から徒歩5分",
+    )
+
+    # Left blank, the reading is taken off.
+    cleared = await admin.post(
+        "/admin/venues",
+        data={"csrf_token": csrf_of(edit), "venue_id": venue_id, "name": "川口市民会館"},
+    )
+    assert cleared.status_code == 303
+    venue = await _venue(intake_app, venue_id)
+    assert venue is not None and venue["name_kana"] is None
+
+
+async def test_a_reading_that_is_not_hiragana_is_refused_and_the_form_keeps_what_was_typed(
+    intake_app: App, admin: httpx.AsyncClient
+) -> None:
+    venue_id = f"kana-{uuid.uuid4().hex[:8]}"
+    page = await admin.get("/admin")
+    typed = {
+        "venue_id": venue_id,
+        "name": "東川口公民館",
+        "name_kana": "東川口こうみんかん",
+        "address": "埼玉県川口市東川口",
+        "access": "東川口駅から徒歩3分",
+    }
+    refused = await admin.post("/admin/venues", data={"csrf_token": csrf_of(page), **typed})
+    assert refused.status_code == 422
+    assert "会場名のよみがなは、ひらがなで入力してください" in refused.text
+    assert 'aria-invalid="true"' in refused.text
+    form = refused.text[refused.text.index('id="venue-form"') :]
+    for name, value in typed.items():
+        assert f'name="{name}"' in form and f'value="{value}"' in form, name
+    assert await _venue(intake_app, venue_id) is None  # nothing saved
+
+    # A reading refused for an existing venue changes nothing of it either.
+    await admin.post(
+        "/admin/venues",
+        data={"csrf_token": csrf_of(page), **typed, "name_kana": "ひがしかわぐちこうみんかん"},
+    )
+    too_long = await admin.post(
+        "/admin/venues",
+        data={"csrf_token": csrf_of(page), **typed, "name": "別の名前", "name_kana": "あ" * 101},
+    )
+    assert too_long.status_code == 422
+    assert "会場名のよみがなは100文字以内で入力してください" in too_long.text
+    assert 'value="別の名前"' in too_long.text
+    venue = await _venue(intake_app, venue_id)
+    assert venue is not None
+    assert (venue["name"], venue["name_kana"]) == ("東川口公民館", "ひがしかわぐちこうみんかん")

@@ -408,6 +408,13 @@ WORDS: dict[str, tuple[str, str]] = {
     "admin.staff": ("職員とロール", "Staff and roles"),
     "admin.venue_id": ("会場ID", "Venue id"),
     "admin.venue_name": ("会場名", "Venue name"),
+    "admin.venue_kana": ("会場名のよみがな", "Reading of the name"),
+    "admin.venue_kana_help": (
+        "ひらがなで（カタカナはひらがなにします）。やさしい日本語の住民向けページとチラシで、"
+        "会場名のふりがなになります。",
+        "In hiragana (katakana becomes hiragana): shown with the venue's name on the residents' "
+        "page and flyer in easy Japanese.",
+    ),
     "admin.date": ("日付", "Date"),
     "admin.opens": ("開始", "Opens"),
     "admin.closes": ("終了", "Closes"),

@@ -14,6 +14,7 @@ from tsunagu.intake.domain import access
 from tsunagu.intake.entrypoints.pages.rendering import (
     forbid_unless,
     form_text,
+    form_values,
     id_or_none,
     not_found,
     render,
@@ -47,7 +48,11 @@ async def _admin_page(
     errors: dict[str, str] | None = None,
     saved: bool = False,
     status_code: int = 200,
+    venue_form: dict[str, Any] | None = None,
+    edit_venue: str | None = None,
 ) -> Response:
+    """The admin page; the venue form holds ``venue_form`` (what was typed, after a refusal) or
+    the venue ``edit_venue`` as saved, else nothing."""
     app = intake(request)
     async with app.transaction() as session:
         venues = await staff_service.list_venues(session)
@@ -56,6 +61,8 @@ async def _admin_page(
         )
         people = await staff_service.list_staff(session)
         await audit.record(session, principal.username, "admin.view")
+    if venue_form is None and edit_venue is not None:
+        venue_form = next((v for v in venues if v["venue_id"] == edit_venue), None)
     return render(
         request,
         "admin.html",
@@ -67,26 +74,50 @@ async def _admin_page(
         errors=errors or {},
         saved=saved,
         today=app.today(),
+        venue_form=venue_form or {},
     )
 
 
 @router.get("/admin")
 async def admin_page(
-    request: Request, saved: bool = False, principal: Principal = Depends(staff)
+    request: Request,
+    saved: bool = False,
+    venue: str | None = None,
+    principal: Principal = Depends(staff),
 ) -> Response:
+    """``?venue=`` fills the venue form with that venue, to change it."""
     _admin(principal)
-    return await _admin_page(request, principal, saved=saved)
+    return await _admin_page(request, principal, saved=saved, edit_venue=venue)
 
 
 async def _admin_command(
-    request: Request, principal: Principal, command: Callable[[Any, FormData], Awaitable[None]]
+    request: Request,
+    principal: Principal,
+    command: Callable[[Any, FormData], Awaitable[None]],
+    *,
+    venue_form: bool = False,
 ) -> Response:
+    """Run an admin form's command; a refusal shows the page again with the error (and, for
+    the venue form, what was typed, so nothing is lost)."""
     await check_csrf(request, principal)
     _admin(principal)
     form = await request.form()
+    typed = (
+        {
+            k: v
+            for k, v in form_values(form).items()
+            if isinstance(v, str) and find_unstorable(v) is None
+        }
+        if venue_form
+        else None
+    )
     if find_unstorable([v for v in form.values() if isinstance(v, str)]) is not None:
         return await _admin_page(
-            request, principal, errors={"form": "使用できない文字が含まれています"}, status_code=422
+            request,
+            principal,
+            errors={"form": "使用できない文字が含まれています"},
+            status_code=422,
+            venue_form=typed,
         )
     try:
         async with intake(request).transaction() as session:
@@ -94,9 +125,13 @@ async def _admin_command(
     except (Invalid, ValueError) as exc:
         field = exc.field if isinstance(exc, Invalid) else "form"
         message = exc.message if isinstance(exc, Invalid) else "入力内容が正しくありません"
-        return await _admin_page(request, principal, errors={field: message}, status_code=422)
+        return await _admin_page(
+            request, principal, errors={field: message}, status_code=422, venue_form=typed
+        )
     except Conflict as exc:
-        return await _admin_page(request, principal, errors={"form": str(exc)}, status_code=409)
+        return await _admin_page(
+            request, principal, errors={"form": str(exc)}, status_code=409, venue_form=typed
+        )
     return RedirectResponse("/admin?saved=true", status_code=303)
 
 
@@ -119,9 +154,10 @@ async def admin_venue(request: Request, principal: Principal = Depends(staff)) -
             name,
             form_text(form, "address")[:200] or None,
             access or None,
+            name_kana=form_text(form, "name_kana"),
         )
 
-    return await _admin_command(request, principal, save)
+    return await _admin_command(request, principal, save, venue_form=True)
 
 
 @router.post("/admin/events")
