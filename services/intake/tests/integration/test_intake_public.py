@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
 import uuid
 from datetime import time, timedelta
 
@@ -11,7 +12,9 @@ import pytest
 import zxingcpp
 from intake_helpers import App, today, todays_event
 from PIL import Image
+from playwright.async_api import async_playwright, expect
 from pypdf import PdfReader
+from test_intake_browser import CHROMIUM, CHROMIUM_ARGS
 
 from tsunagu.intake.service_layer import staff as staff_service
 
@@ -116,6 +119,7 @@ async def test_the_flyer_is_one_a4_page_whose_qr_code_reads_the_page_address(
         "食料品を無料でお渡ししています",
     ):
         assert expected in text, expected
+    assert "（いおんもーる）" not in text  # the venue's reading is for やさしい日本語 only
 
     images = list(page.images)
     assert len(images) == 1
@@ -135,6 +139,7 @@ async def test_the_flyer_is_one_a4_page_whose_qr_code_reads_the_page_address(
                 "生活（せいかつ）の困（こま）りごと相談会（そうだんかい）",
                 "無料（むりょう）",
                 "{date}",
+                "場所（ばしょ）イオンモール（いおんもーる）",  # the venue with its reading
             ],
         ),
         ("en", "en", ["Consultation days", "free food parcel", "Hours:10:00〜15:00"]),
@@ -162,6 +167,8 @@ async def test_the_flyer_speaks_the_pages_languages_and_its_qr_code_keeps_the_la
         phrase = phrase.replace("{date}", f"{d.year}年{d.month}月{d.day}日")
         assert re.sub(r"\s+", "", phrase) in text, (phrase, text[:300])
     assert "イオンモール" in text  # the venue's own name, as its sign says
+    if lang != "easy":
+        assert "いおんもーる" not in text
     [image] = page.images
     [code] = zxingcpp.read_barcodes(Image.open(io.BytesIO(image.data)))
     assert code.text == intake_app.settings.intake_url.rstrip("/") + f"/events?lang={lang}"
@@ -173,3 +180,135 @@ async def test_the_flyer_speaks_the_pages_languages_and_its_qr_code_keeps_the_la
 async def test_a_flyer_for_no_event_is_not_found(intake_app: App) -> None:
     response = await intake_app.client.get("/events/19990101-nowhere/flyer.pdf")
     assert response.status_code == 404
+
+
+RUBY = "<ruby>{}<rp>(</rp><rt>{}</rt><rp>)</rp></ruby>"
+
+
+async def test_the_easy_page_sets_each_venues_reading_over_its_name(intake_app: App) -> None:
+    client = intake_app.client
+    easy = (await client.get("/events", params={"lang": "easy"})).text
+    for name, reading in (
+        ("東川口駅前行政センター", "ひがしかわぐちえきまえぎょうせいせんたー"),
+        ("イオンモール", "いおんもーる"),
+        ("クリニック コミュニティスペース", "くりにっく こみゅにてぃすぺーす"),
+    ):
+        assert f'<dd lang="ja">{RUBY.format(name, reading)}</dd>' in easy, name
+    # The other languages show the name as the council typed it, without the reading.
+    for lang in ("ja", "en", "zh", "vi"):
+        html = (await client.get("/events", params={"lang": lang})).text
+        assert '<dd lang="ja">東川口駅前行政センター</dd>' in html, lang
+        assert "ひがしかわぐち" not in html, lang
+
+
+async def test_a_venue_without_a_reading_shows_as_before_and_a_name_is_never_markup(
+    intake_app: App, artefacts_root
+) -> None:
+    plain_id, marked_id = (f"{k}-{uuid.uuid4().hex[:8]}" for k in ("plain", "marked"))
+    plain_name = f"よみなし会館 {plain_id}"
+    day = today() + timedelta(days=4)
+    async with intake_app.runtime.sessions() as session, session.begin():
+        await staff_service.save_venue(session, "test", plain_id, plain_name, None)
+        await staff_service.save_venue(
+            session, "test", marked_id, "<b>会館</b> & {広場|ひろば}", None, name_kana="かいかん"
+        )
+        for venue_id in (plain_id, marked_id):
+            await staff_service.create_event(
+                session,
+                "test",
+                venue_id=venue_id,
+                event_date=day,
+                opens_at=time(9),
+                closes_at=time(12),
+                programmes=["elderly_support"],
+            )
+    easy = (await intake_app.client.get("/events", params={"lang": "easy"})).text
+    assert f'<dd lang="ja">{plain_name}</dd>' in easy
+    # Both the name and the reading are escaped; braces in a name are not readings.
+    marked = RUBY.format("&lt;b&gt;会館&lt;/b&gt; &amp; {広場|ひろば}", "かいかん")
+    assert f'<dd lang="ja">{marked}</dd>' in easy
+    assert "<b>会館" not in easy and "<rt>ひろば</rt>" not in easy
+
+    response = await intake_app.client.get(
+        f"/events/{day:%Y%m%d}-{plain_id}/flyer.pdf", params={"lang": "easy"}
+    )
+    assert response.status_code == 200
+    (artefacts_root / "flyer-easy-no-reading.pdf").write_bytes(response.content)
+    page = PdfReader(io.BytesIO(response.content)).pages[0]
+    text = re.sub(r"\s+", "", page.extract_text().replace("\x00", ""))
+    assert f"場所（ばしょ）よみなし会館{plain_id}お金（かね）" in text, text[:300]
+
+
+async def test_the_easy_flyer_prints_the_longest_demo_reading_under_the_name_clear_of_the_qr_code(
+    intake_app: App, artefacts_root
+) -> None:
+    response = await intake_app.client.get(
+        f"/events/{todays_event('higashikawaguchi')}/flyer.pdf", params={"lang": "easy"}
+    )
+    assert response.status_code == 200
+    (artefacts_root / "flyer-easy-higashikawaguchi.pdf").write_bytes(response.content)
+    page = PdfReader(io.BytesIO(response.content)).pages[0]
+    lines: list[tuple[float, str]] = []  # (baseline in points from the bottom, text)
+
+    def line(text: str, cm: object, tm: list[float], font: object, size: float) -> None:
+        if text.replace("\x00", "").strip():
+            lines.append((tm[5], text.replace("\x00", "")))
+
+    text = re.sub(r"\s+", "", page.extract_text(visitor_text=line).replace("\x00", ""))
+    assert (
+        "場所（ばしょ）東川口駅前行政センター（ひがしかわぐちえきまえぎょうせいせんたー）" in text
+    )
+    # The name on its line at its size, the reading in brackets on the next.
+    [name_y] = [y for y, t in lines if t.endswith("東川口駅前行政センター")]
+    [reading_y] = [y for y, t in lines if t == "（ひがしかわぐちえきまえぎょうせいせんたー）"]
+    assert reading_y < name_y
+    # Beside the QR code there is only what is printed for it: the reading pushes nothing down
+    # into it.
+    found = re.search(
+        rb"([\d.]+) 0 0 ([\d.]+) ([\d.]+) ([\d.]+) cm\s*/I\w+ Do", page.get_contents().get_data()
+    )
+    assert found is not None
+    qr_bottom, qr_top = float(found[4]), float(found[4]) + float(found[2])
+    beside = [t.strip() for y, t in lines if qr_bottom <= y <= qr_top]
+    url = intake_app.settings.intake_url.rstrip("/") + "/events?lang=easy"
+    assert beside[0] == "くわしくは ここを 見（み）てください", beside
+    assert "".join(beside[1:]) == url, beside
+
+
+@pytest.mark.browser
+async def test_on_a_phone_the_easy_page_sets_the_venues_reading_over_its_name(
+    served_intake: str, artefacts_root
+) -> None:
+    assert shutil.which(CHROMIUM), f"needs {CHROMIUM}"
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = await browser.new_page(viewport={"width": 360, "height": 740}, locale="ja-JP")
+        try:
+            await page.goto(served_intake + "/events?lang=easy")
+            ruby = page.locator("dd ruby", has_text="東川口駅前行政センター").first
+            await expect(ruby.locator("rt")).to_have_text(
+                "ひがしかわぐちえきまえぎょうせいせんたー"
+            )
+            await ruby.scroll_into_view_if_needed()
+            await page.screenshot(path=artefacts_root / "events-easy-phone.png")
+            # The reading sits above the name, as furigana does, not beside it in brackets.
+            name, reading = await ruby.evaluate(
+                """(ruby) => {
+                    const box = (node) => {
+                        const range = document.createRange();
+                        range.selectNodeContents(node);
+                        const r = range.getBoundingClientRect();
+                        return [r.left, r.top, r.right, r.bottom];
+                    };
+                    return [box(ruby.firstChild), box(ruby.querySelector("rt").firstChild)];
+                }"""
+            )
+            # (Boxes of the glyphs' lines, which overlap: compare their middles.)
+            middle = lambda box: (box[1] + box[3]) / 2  # noqa: E731
+            assert middle(reading) < middle(name) - (name[3] - name[1]) / 4, (name, reading)
+            assert reading[0] < name[2] and name[0] < reading[2], (name, reading)
+            assert await ruby.locator("rp").first.is_hidden()
+            # The name with its reading fits the phone: nothing scrolls sideways.
+            assert await page.evaluate("document.documentElement.scrollWidth") <= 360
+        finally:
+            await browser.close()

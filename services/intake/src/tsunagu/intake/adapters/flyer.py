@@ -41,7 +41,8 @@ def find_font(configured: str | None = None) -> Path:
 @dataclass(frozen=True)
 class FlyerText:
     """Everything the flyer prints, already in its language (``lang``, as in HTML: ja, en,
-    zh-Hans, vi); the page's address for the QR code."""
+    zh-Hans, vi); the page's address for the QR code. ``venue_reading``: the venue name's
+    reading, printed in brackets under the name (やさしい日本語), or None."""
 
     lang: str
     council: str
@@ -58,6 +59,7 @@ class FlyerText:
     scan: str
     url: str
     labels: dict[str, str]
+    venue_reading: str | None = None
 
 
 def qr_png(url: str, scale: int = 12) -> bytes:
@@ -133,6 +135,15 @@ def _render(text: FlyerText, font: Path) -> bytes:
     pdf.multi_cell(
         width, 10, f"{text.labels['venue']}{sep}{text.venue}", new_x=XPos.LMARGIN, new_y=YPos.NEXT
     )
+    if text.venue_reading:
+        # Under the name, where it starts, and smaller: a long name and its reading on one line
+        # at the name's size would take three lines and push the rest into the QR code.
+        indent = pdf.get_string_width(f"{text.labels['venue']}{sep}")
+        pdf.set_font("cjk", size=13)
+        pdf.set_x(pdf.l_margin + indent)
+        pdf.multi_cell(
+            width - indent, 7, f"（{text.venue_reading}）", new_x=XPos.LMARGIN, new_y=YPos.NEXT
+        )
     pdf.set_font("cjk", size=12)
     if text.address:
         pdf.multi_cell(

@@ -49,6 +49,12 @@ async def events_page(request: Request, lang: str | None = None) -> HTMLResponse
         {
             **event,
             "day": text(words.day(code, event["event_date"])),
+            # The venue's name as the council typed it; in やさしい日本語 with its reading.
+            "venue": (
+                words.ruby_of(event["venue_name"], event["venue_name_kana"])
+                if code == "easy"
+                else event["venue_name"]
+            ),
             "hours": words.hours(event["opens_at"], event["closes_at"]),
             "topics": [text(t) for t in words.topics(code, _programmes(event))],
             "is_today": event["event_date"] == today,
@@ -97,6 +103,8 @@ async def flyer_pdf(
         date=words.plain(words.day(code, event["event_date"])),
         hours=words.hours(event["opens_at"], event["closes_at"]),
         venue=event["venue_name"],
+        # やさしい日本語 prints the venue name's reading in brackets, under the name.
+        venue_reading=event["venue_name_kana"] if code == "easy" else None,
         address=event["address"],
         access=event["access"],
         lead=w("lead"),

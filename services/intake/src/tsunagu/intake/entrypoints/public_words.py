@@ -1,7 +1,9 @@
 """The residents' page and flyer in five languages: Japanese, やさしい日本語, English, Chinese, Vietnamese.
 
 やさしい日本語 marks readings as ``{漢字|かんじ}``; ``ruby`` turns them into ``<ruby>`` for the
-page, ``bracketed`` into ``漢字（かんじ）`` for the flyer, and ``plain`` drops them.
+page, ``bracketed`` into ``漢字（かんじ）`` for the flyer, and ``plain`` drops them. A name from the
+database with its reading (a venue's) is never read as markup: ``ruby_of`` takes the two as
+they are.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ LANGUAGES: dict[str, tuple[str, str]] = {
 }
 
 _RUBY = re.compile(r"\{([^|{}]+)\|([^{}]+)\}")
+_RUBY_HTML = Markup("<ruby>{}<rp>(</rp><rt>{}</rt><rp>)</rp></ruby>")
 
 
 def ruby(text: str) -> Markup:
@@ -31,11 +34,14 @@ def ruby(text: str) -> Markup:
     last = 0
     for m in _RUBY.finditer(text):
         out += escape(text[last : m.start()])
-        out += Markup("<ruby>{}<rp>(</rp><rt>{}</rt><rp>)</rp></ruby>").format(
-            m.group(1), m.group(2)
-        )
+        out += _RUBY_HTML.format(m.group(1), m.group(2))
         last = m.end()
     return out + escape(text[last:])
+
+
+def ruby_of(name: str, reading: str | None) -> Markup:
+    """A name with its reading over it, both escaped; the name alone without one."""
+    return _RUBY_HTML.format(name, reading) if reading else escape(name)
 
 
 def plain(text: str) -> str:

@@ -24,6 +24,7 @@ def _public(row: Any) -> dict[str, Any]:
         "closes_at": row.closes_at,
         "programmes": list(row.programmes),
         "venue_name": row.venue_name,
+        "venue_name_kana": row.venue_name_kana,
         "address": row.address,
         "access": row.access,
     }
@@ -38,6 +39,7 @@ def _public_select() -> Any:
         e.c.closes_at,
         e.c.programmes,
         v.c.name.label("venue_name"),
+        v.c.name_kana.label("venue_name_kana"),
         v.c.address,
         v.c.access,
     ).join(v, v.c.venue_id == e.c.venue_id)
