@@ -1,4 +1,4 @@
-"""Storable text: what PostgreSQL's text cannot hold is found, with where it is."""
+"""Storable text: what PostgreSQL's text cannot hold is found, with where it is; kana folding."""
 
 from __future__ import annotations
 
@@ -6,7 +6,14 @@ import re
 
 import pytest
 
-from tsunagu.shared.text import NO_CONTROL, NO_NUL, find_unstorable, storable
+from tsunagu.shared.text import (
+    NO_CONTROL,
+    NO_NUL,
+    find_unstorable,
+    normalize_kana,
+    storable,
+    to_hiragana,
+)
 
 
 def test_text_postgresql_cannot_store_is_found_with_its_path() -> None:
@@ -29,3 +36,21 @@ def test_the_patterns_refuse_nul_and_the_stricter_one_control_characters() -> No
     assert re.match(NO_NUL, "行1\n行2\t") and not re.match(NO_NUL, "a\x00")
     assert re.match(NO_CONTROL, "行1\n行2\t")
     assert not re.match(NO_CONTROL, "a\x1fb") and not re.match(NO_CONTROL, "a\x7f")
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        (
+            "グエン・ヴァン　アン",
+            "ぐえん・ゔぁん あん",
+        ),  # separators and spaces kept (NFKC: U+3000)
+        ("ｾﾝﾀ-", "せんたー"),  # half-width, and a dash typed for ー
+        ("東川口センター", "東川口せんたー"),  # what is not kana is left for the caller to judge
+    ],
+)
+def test_to_hiragana_folds_as_normalize_kana_does_but_keeps_spaces_and_separators(
+    written: str, shown: str
+) -> None:
+    assert to_hiragana(written) == shown
+    assert normalize_kana(written) == normalize_kana(shown)
