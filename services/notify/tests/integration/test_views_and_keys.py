@@ -15,21 +15,25 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import delete, insert, text
+from sqlalchemy import delete, insert, select, text
 
 from tsunagu.notify.bootstrap import NotifyRuntime, build_app, build_runtime
+from tsunagu.notify.domain.quiet_hours import TOKYO
 from tsunagu.shared import testing
 from tsunagu.shared.auth import Principal, issue_token
+from tsunagu.shared.contracts.topics import INTAKE_CONTACT, ROUTING_NOTIFY
 from tsunagu.shared.crypto import LocalKeys
 from tsunagu.shared.internal import caller_headers
 from tsunagu.shared.settings import Settings
 
-from .conftest import notify_config
-from .events import new_case
+from .conftest import TestClock, eventually, notify_config, publish, resident_key
+from .events import case_created, new_case, referral_status_changed
 
 pytestmark = pytest.mark.integration
 
 LETTER = "<p>埼玉県川口市青木2-2-2</p><p>山田 花子 様</p>"
+#: A weekday morning in Tokyo: a resident's message is due at once.
+DAY = datetime(2025, 6, 3, 10, 0, tzinfo=TOKYO)
 
 
 @pytest.fixture
@@ -257,3 +261,63 @@ async def test_a_letter_whose_view_cannot_be_audited_is_not_shown(runtime, key_s
             )
     assert letter.status_code == 500 and "山田" not in letter.text
     assert calls.status_code == 500 and "0482222222" not in calls.text
+
+
+async def test_a_letter_is_sealed_as_it_is_made_so_recording_it_needs_no_key_from_intake(
+    start_notify, settings, smtp, producer, key_server: testing.IntakeKeyEndpoint
+) -> None:
+    # A letter is sealed with the resident's own key. It used to be sealed inside the
+    # transaction that marks the send: with the key gone from the cache and intake down at
+    # that moment, the mark failed and the delivery was left to its lease (and made again).
+    # It is sealed as the send finishes instead, with the key just used to open the contact.
+    runtime = await start_notify(
+        TestClock(DAY),
+        settings.model_copy(update={"internal_urls": {"intake": key_server.url}}),
+        smtp_port=smtp.port,
+    )
+    await runtime.worker.stop()  # this test drives the sender
+    runtime.background.remove(runtime.worker)
+    case_id, number = a_case()
+    resident_id = f"resident-{uuid.uuid4().hex[:8]}"
+    created = case_created(
+        settings, case_id, number, channels=["letter"], address="埼玉県川口市青木2-2-2"
+    )
+    contact = {"name": "山田 花子", "address": "埼玉県川口市青木2-2-2"}
+    created.data["contact_sealed"] = key_server.keys.seal(resident_id, "contact", contact)
+    await publish(producer, INTAKE_CONTACT.name, created, case_id)
+    accepted = referral_status_changed(case_id, number, "accepted", programme="elderly_support")
+    await publish(producer, ROUTING_NOTIFY.name, accepted, case_id)
+    key = resident_key(accepted, case_id, "programme_accepted")
+
+    async def planned() -> Any:
+        return await delivery_row(runtime, key)
+
+    await eventually(planned)
+
+    [claimed] = [c for c in await runtime.sender.claim() if c.row["case_id"] == case_id]
+    attempt = await runtime.sender.deliver(claimed)
+    assert attempt is not None and attempt.result.ok and attempt.channel == "letter"
+    # Intake goes down, and the resident's key is no longer cached.
+    key_server.up = False
+    runtime.keys.forget(resident_id)
+    asked = key_server.requests
+    await runtime.sender.record([attempt])
+    assert key_server.requests == asked, "the mark asked intake for a key"
+
+    sent = await delivery_row(runtime, key)
+    assert sent is not None and sent["status"] == "sent", sent
+    letters = runtime.tables.letter
+    async with runtime.sessions() as session:
+        sealed = await session.scalar(
+            select(letters.c.document_sealed).where(letters.c.delivery_id == sent["id"])
+        )
+    assert sealed is not None and "青木" not in sealed
+    key_server.up = True
+    assert "山田 花子" in (await runtime.sealer.open(sealed))["html"]
+
+
+async def delivery_row(runtime: NotifyRuntime, dedup_key: str) -> dict[str, Any] | None:
+    d = runtime.tables.delivery
+    async with runtime.sessions() as session:
+        row = (await session.execute(select(d).where(d.c.dedup_key == dedup_key))).first()
+    return None if row is None else dict(row._mapping)

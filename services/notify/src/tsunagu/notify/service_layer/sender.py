@@ -47,7 +47,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -164,6 +164,10 @@ class Attempt:
     rest: list[int]
     preferred: ContactTime | None
     at: datetime
+    #: A letter's document and a call sheet, sealed as the send finished (``Sender.deliver``),
+    #: so that recording them asks intake for no key inside the mark's transaction.
+    sealed_document: str | None = None
+    sealed_call: str | None = None
 
 
 def after_attempt(
@@ -605,7 +609,27 @@ class Sender:
                     preferred_time=preferred or ContactTime.ANY,
                 )
             )
-        return self._attempt(claimed, index, channel, result, rest, preferred)
+        attempt = self._attempt(claimed, index, channel, result, rest, preferred)
+        if result.ok and (result.document is not None or result.call is not None):
+            attempt = await self._seal_papers(attempt)
+        return attempt
+
+    async def _seal_papers(self, attempt: Attempt) -> Attempt:
+        """A letter to print or a call to make, sealed now like the contact details it was made
+        from (the resident's own key, ADR 12; opened a moment ago, so at hand): recording it
+        then asks nothing of intake with the mark's transaction open. A letter or a call is
+        only queued for staff, so if the key cannot be had after all (``KeyUnavailable``),
+        nothing reached the resident and the delivery waits for the key like any other."""
+        claimed, result = attempt.claimed, attempt.result
+        source = claimed.case["contact_sealed"] if claimed.case else claimed.row["contact_sealed"]
+        document = call = None
+        if result.document is not None:
+            document = await self.sealer.seal_like(source, {"html": result.document})
+        if result.call is not None:
+            c = result.call
+            entry = {"phone": c.phone, "name": c.recipient_name, "script": c.script}
+            call = await self.sealer.seal_like(source, entry)
+        return replace(attempt, sealed_document=document, sealed_call=call)
 
     def _attempt(
         self,
@@ -737,16 +761,13 @@ class Sender:
         )
         for a in attempts:
             if a.result.ok:
-                await self._queue_document(session, a.claimed, a.result, a.at)
+                await self._queue_document(session, a)
         return outcomes
 
-    async def _queue_document(
-        self, session: AsyncSession, claimed: Claimed, result: DeliveryResult, now: datetime
-    ) -> None:
-        """A letter to print or a call to make: written with the mark, so exactly once. Sealed
-        like the contact details it was made from (the resident's own key, ADR 12)."""
-        row = claimed.row
-        source = claimed.case["contact_sealed"] if claimed.case else row["contact_sealed"]
+    async def _queue_document(self, session: AsyncSession, attempt: Attempt) -> None:
+        """A letter to print or a call to make: written with the mark, so exactly once, as it
+        was sealed when the send finished (``_seal_papers``)."""
+        row, result, now = attempt.claimed.row, attempt.result, attempt.at
         common = {
             "id": str(uuid.uuid4()),
             "delivery_id": row["id"],
@@ -761,14 +782,13 @@ class Sender:
                 .values(
                     **common,
                     language=row["language"],
-                    document_sealed=await self.sealer.seal_like(source, {"html": result.document}),
+                    document_sealed=attempt.sealed_document,
                 )
                 .on_conflict_do_nothing(index_elements=[t.c.delivery_id])
             )
         if result.call is not None:
             call = result.call
             t = self.tables.phone_call
-            entry = {"phone": call.phone, "name": call.recipient_name, "script": call.script}
             await session.execute(
                 insert(t)
                 .values(
@@ -776,7 +796,7 @@ class Sender:
                     language=call.language.value,
                     preferred_time=call.preferred_time.value,
                     interpreter_needed=call.interpreter_needed,
-                    entry_sealed=await self.sealer.seal_like(source, entry),
+                    entry_sealed=attempt.sealed_call,
                 )
                 .on_conflict_do_nothing(index_elements=[t.c.delivery_id])
             )
