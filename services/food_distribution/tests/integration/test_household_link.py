@@ -409,3 +409,51 @@ async def test_the_same_two_linked_from_two_desks_at_once_are_linked_once(food: 
     for case in (a, b):
         assert await _household_of(food, case["case_id"]) == a["household_id"]
     assert len(await _published_links(food, a["case_id"], b["case_id"])) == 1
+
+
+async def waits_on_a_row_lock(food: Food) -> None:
+    """Until some transaction of this database waits for a row another holds."""
+
+    async def waiting() -> bool:
+        rows = await food.rows(
+            "SELECT 1 FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND wait_event IN ('transactionid', 'tuple')"
+        )
+        return bool(rows)
+
+    await eventually(waiting, timeout=10, interval=0.02)
+
+
+async def test_a_grant_waiting_on_a_link_is_made_for_the_household_the_case_joined(
+    food: Food,
+) -> None:
+    """B is granted a parcel by hand while B joins A's household. Made for B's old household,
+    the grant would be left behind by the link's move, and the parcel refused for want of it."""
+    ev = uid("ev")
+    await food.stock(ev, standard=5)
+    a = await food.case(event_id=ev, case_number=uid("K").upper(), eligible=False)
+    b = await food.case(event_id=ev, case_number=uid("K").upper(), eligible=False)
+
+    async with link_held_open(food, b["case_id"], a["case_number"]):
+        grant = asyncio.create_task(
+            food.client("desk4").post(
+                "/api/v1/eligibility",
+                json={"case_id": b["case_id"], "reason": "失業中で食料に困っている"},
+            )
+        )
+        # It reads B's row, which the link has moved and holds until it commits.
+        await waits_on_a_row_lock(food)
+        assert not grant.done()
+    granted = await grant
+    assert granted.status_code == 201, granted.text
+
+    household = await food.scalar(
+        "SELECT household_id FROM food_distribution.eligibility WHERE case_id = :c",
+        c=b["case_id"],
+    )
+    assert household == a["household_id"]
+    given = await food.client("desk4").post(
+        "/api/v1/handouts", json={"case_id": b["case_id"], "parcel_type": "standard"}
+    )
+    assert given.status_code == 201, given.text
+    assert given.json()["household_id"] == a["household_id"]

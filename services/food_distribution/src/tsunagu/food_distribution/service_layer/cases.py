@@ -166,8 +166,17 @@ async def _grant(
     *,
     causation: Envelope | None = None,
 ) -> bool:
-    case = await case_row(session, case_id)
-    assert case is not None
+    # The case's row is read FOR SHARE: a household link at the desk moving this case holds
+    # it (it updates the case's household) until it commits, so the grant waits and is made
+    # for the household the case joined. Read without the lock it could be made, uncommitted,
+    # for the household the case was leaving, which the link's move of eligibility does not
+    # see, and the case's parcels would then be refused for want of it.
+    c = t.case_index
+    found = (
+        await session.execute(select(c).where(c.c.case_id == case_id).with_for_update(read=True))
+    ).first()
+    assert found is not None
+    case = dict(found._mapping)
     granted = await session.execute(
         insert(t.eligibility)
         .values(
