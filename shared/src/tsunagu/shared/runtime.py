@@ -192,15 +192,25 @@ class ServiceRuntime:
         prepare: Prepare | None = None,
         finish: Finish | None = None,
         skip: Skip | None = None,
+        lock: Prepare | None = None,
         linger_ms: int = 0,
     ) -> IdempotentConsumer:
         """Register idempotent handlers for ``topics`` (consumer group = service name);
         ``prepare`` reads once per batch what its handlers need, ``finish`` writes what they
         left for the whole batch (``IdempotentConsumer``). The events of an erased case are
         recorded but not applied, and so are those ``skip`` names. A consumer off a case's way
-        to its programmes lingers (``linger_ms``, ADR 30)."""
+        to its programmes lingers (``linger_ms``, ADR 30).
+
+        ``lock(session, events)`` runs before the tombstones of the events' cases are read, in
+        the same transaction: for a consumer whose rows an erasure rewrites in the service's
+        own transaction (not through an event in order), it takes the locks that erasure also
+        takes first. An erasure that committed while the lock was awaited is then seen by the
+        lookup (a later statement), and one that comes later waits for the batch (intake's
+        report facts, ADR 26)."""
 
         async def skipped(session: AsyncSession, envelopes: list[Envelope]) -> set[str]:
+            if lock is not None:
+                await lock(session, envelopes)
             erased = await self._erased_events(session, envelopes)
             if skip is None:
                 return erased
