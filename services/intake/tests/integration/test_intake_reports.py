@@ -450,7 +450,10 @@ async def test_forgetting_a_resident_keeps_every_count(intake_app: App) -> None:
     # tombstone kept in one transaction, so an event of the case still on its way (a twin on
     # another topic) is recorded and not applied, and brings no id back.
     async with app.runtime.sessions() as session, session.begin():
-        assert await report_facts.forget_resident(session, case["resident_id"]) == 1
+        forgotten = await report_facts.forget_resident(
+            session, case["resident_id"], [case["case_id"]]
+        )
+        assert forgotten == 1
         await record_erasure(
             session, tables, case["case_id"], case["resident_id"], datetime.now(UTC)
         )
@@ -721,8 +724,8 @@ async def test_forgetting_linked_residents_keeps_their_household_counted_once(
     )
 
     async with app.runtime.sessions() as session, session.begin():
-        assert await report_facts.forget_resident(session, b["resident_id"]) == 1
-        assert await report_facts.forget_resident(session, a["resident_id"]) == 1
+        assert await report_facts.forget_resident(session, b["resident_id"], [b["case_id"]]) == 1
+        assert await report_facts.forget_resident(session, a["resident_id"], [a["case_id"]]) == 1
 
     after = await report(app, admin, f"events/{event}")
     assert after == before

@@ -50,8 +50,10 @@ def register(runtime: ServiceRuntime, *, consumer: str | None = None) -> None:
 def register_reports(runtime: ServiceRuntime, group: str) -> IdempotentConsumer:
     """The report facts: one consumer of the three topics, whose batches write each table's
     rows with one statement in key order (``report_facts``), so no two of its transactions
-    lock the same cases' rows in different orders. Topics of version 1 are read with routing's
-    version, as notify's consumer of several topics does."""
+    lock the same cases' rows in different orders; each batch takes its cases' report locks
+    before it looks for their tombstones, so an erasure and a batch take turns (ADR 26).
+    Topics of version 1 are read with routing's version, as notify's consumer of several
+    topics does."""
     return runtime.consume(
         [INTAKE_CASE.name, ROUTING_CASE.name, FOOD.name],
         report_facts.HANDLERS,
@@ -59,5 +61,6 @@ def register_reports(runtime: ServiceRuntime, group: str) -> IdempotentConsumer:
         max_schema_version=routing.SCHEMA_VERSION,
         prepare=report_facts.prepare,
         finish=report_facts.finish,
+        lock=report_facts.lock_events,
         linger_ms=OFF_PATH_LINGER_MS,
     )

@@ -107,7 +107,9 @@ async def erase_resident(
         )
         k = tables.idempotency_key
         await idempotency.forget(session, k, k.c.outcome["case_id"].astext.in_(case_ids))
-    await report_facts.forget_resident(session, resident_id)  # counts stay, unlinked (ADR 9)
+    # Counts stay, unlinked (ADR 9); before the tombstones below, in this transaction, under
+    # the cases' report locks, so no batch of facts brings an id back (ADR 26).
+    await report_facts.forget_resident(session, resident_id, case_ids)
     for case_id in case_ids:
         await record_erasure(session, tables, case_id, resident_id, now)
         data = contract.ResidentErased(

@@ -22,16 +22,23 @@ after the link counts for the joined household as one told before it does (ADR 3
 One consumer reads the three topics, so that one transaction at a time writes a process's facts,
 and every transaction takes the rows' locks in one order (below): the three consumers it
 replaced locked the same cases' rows in different orders and deadlocked under load.
+
+An erasure rewrites the facts in intake's own transaction, not through an event read in order,
+so a batch and an erasure of the same case take turns on the case's report lock (``lock_cases``)
+before anything else: the batch before it looks for tombstones, the erasure before it reads the
+facts (ADR 26).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -80,13 +87,61 @@ async def pseudonyms(
     return {(row.kind, row.subject_id): str(row.pseudonym) for row in found}
 
 
+# --- a case's report lock: a batch and an erasure take turns ---------------------------------
+#
+# The shared consumer looks a batch's tombstones up once (ADR 22). An erasure commits the
+# cases' tombstones with its changes to the facts, so a batch that looked before that commit
+# and then waited on the erasure's row locks wrote afterwards: its upserts, keyed by the ids
+# the erasure had just taken off the rows, found no row and inserted the ids again. So each
+# case has a report lock, which both take first: a batch shares it, before its tombstone
+# lookup (the consumer's ``lock``); an erasure takes it alone, before it reads any fact
+# (``forget_resident``). Whichever comes second waits for the other's commit and then, in read
+# committed, sees it: a batch sees the tombstones and applies none of those cases' events; an
+# erasure sees the batch's rows and unlinks them. Batches share the lock, so they wait for each
+# other no more than before. The locks are advisory, each transaction's taken in one
+# statement in key order before any fact row's lock, so the lock order stays one (ADR 26).
+
+
+def case_lock_key(case_id: str) -> int:
+    """The case's report lock, a signed 64-bit advisory lock key; a collision only makes a
+    batch and an erasure of two cases take turns."""
+    digest = hashlib.blake2b(f"intake:report-case:{case_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+# One statement for any number of cases, the locks taken in the order of the (sorted) array.
+_LOCK_CASES = {
+    True: text(
+        "SELECT pg_advisory_xact_lock_shared(k) FROM unnest(CAST(:keys AS bigint[])) AS u(k)"
+    ),
+    False: text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS u(k)"),
+}
+
+
+async def lock_cases(session: AsyncSession, case_ids: Iterable[str], *, shared: bool) -> None:
+    """Take the cases' report locks until the transaction ends, in key order: shared for a
+    batch of facts, alone for an erasure."""
+    keys = sorted({case_lock_key(case_id) for case_id in case_ids})
+    if keys:
+        await session.execute(_LOCK_CASES[shared], {"keys": keys})
+
+
+async def lock_events(session: AsyncSession, envelopes: list[Envelope]) -> None:
+    """The consumer's ``lock``: the report locks of the events' cases, shared, before their
+    tombstones are read. One statement per batch."""
+    case_ids = [c for e in envelopes if isinstance(c := e.data.get("case_id"), str)]
+    await lock_cases(session, case_ids, shared=True)
+
+
 # --- a batch's facts, written together ------------------------------------------------------
 #
 # The handlers do not write: each folds what its event does into the batch's ``_Facts`` (one
 # ``Change`` per row, ``domain.fact_changes``), and ``finish`` writes them once the batch's
 # handlers are done, with one statement per table, in one lock order: pseudonyms, then cases,
-# then referrals, then handouts, then household links, each sorted by its key. Two transactions writing facts of the
-# same cases (a second intake, an erasure) therefore wait for each other and never deadlock.
+# then referrals, then handouts, then household links, each sorted by its key (after the cases'
+# report locks, taken before the batch's tombstones were read). Two transactions writing facts
+# of the same cases (a second intake, an erasure) therefore wait for each other and never
+# deadlock.
 # A record applied on its own (no ``prepare``) writes its facts at once, the same way.
 
 
@@ -413,30 +468,35 @@ _REFERRALS = upsert_statement(
 )
 
 
-async def forget_resident(session: AsyncSession, resident_id: str) -> int:
+async def forget_resident(session: AsyncSession, resident_id: str, case_ids: list[str]) -> int:
     """Unlink a resident's facts from everything that could name them; returns the cases.
 
-    For erasure: the pseudonym's key goes, the fact rows lose their case id, and referral and
-    handout rows get fresh random ids. Every count in every report stays the same. Events about
-    the case that arrive afterwards make rows of their own without an event, which reports
-    leave out.
+    For erasure, with the resident's cases, in the transaction that keeps their tombstones:
+    the pseudonym's key goes, the fact rows lose their case id, and referral and handout rows
+    get fresh random ids. Every count in every report stays the same. Events about the cases
+    that arrive afterwards are recorded and not applied (the tombstones); a batch of them that
+    began earlier waits on the cases' report locks, taken here first (alone), and then sees
+    the tombstones; a batch that holds them has committed before the facts are read here.
+    The rows of a case that no pseudonym links yet (routing's or food's events read before
+    the case's own ``case_created``) are found by the case id.
     """
+    await lock_cases(session, case_ids, shared=False)
     p = tables.report_pseudonym
     key = await session.scalar(
-        select(p.c.pseudonym).where(p.c.kind == "resident", p.c.subject_id == resident_id)
+        delete(p)
+        .where(p.c.kind == "resident", p.c.subject_id == resident_id)
+        .returning(p.c.pseudonym)
     )
-    if key is None:
-        return 0
-    await session.execute(p.delete().where(p.c.kind == "resident", p.c.subject_id == resident_id))
     c = tables.report_case
-    # Locked in the consumer's order (pseudonym, then cases by case id, then referrals and
-    # handouts by id), so an erasure and a batch of facts wait for each other, never deadlock.
+    mine = c.c.case_id.in_(case_ids)
+    if key is not None:
+        mine = or_(c.c.resident_key == key, mine)
+    # Locked in the consumer's order (the cases' report locks, above; then the pseudonym, the
+    # cases by case id, the referrals and handouts by id), so an erasure and a batch of facts
+    # wait for each other, never deadlock.
     facts = list(
         await session.scalars(
-            select(c.c.fact_id)
-            .where(c.c.resident_key == key)
-            .order_by(c.c.case_id)
-            .with_for_update()
+            select(c.c.fact_id).where(mine).order_by(c.c.case_id).with_for_update()
         )
     )
     if not facts:
