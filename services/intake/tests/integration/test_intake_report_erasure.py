@@ -24,7 +24,7 @@ from sqlalchemy import func, select, text
 from test_intake_reports import T0, Desk, applied_by_the_reports, new_venue_with_events, report
 
 from tsunagu.intake.adapters.orm import tables
-from tsunagu.intake.entrypoints.consumers import register_reports
+from tsunagu.intake.entrypoints.consumers import register, register_reports
 from tsunagu.intake.service_layer import erasure
 from tsunagu.shared.contracts.envelope import Envelope
 from tsunagu.shared.contracts.topics import FOOD, INTAKE_CASE, REPORTS_GROUP_SUFFIX, ROUTING_CASE
@@ -150,16 +150,18 @@ async def backend_pid(session: Any) -> int:
     return int(await session.scalar(text("SELECT pg_backend_pid()")))
 
 
-async def waits_on(app: App, pid: int) -> bool:
+async def waits_on(app: App, pid: int, also: str = "^$") -> bool:
     """Whether a statement of the report facts (on a report table, or the cases' report locks)
-    waits for a lock that ``pid`` holds: not, say, intake's read model on the case's rows."""
+    waits for a lock that ``pid`` holds: not, say, intake's read model on the case's rows;
+    or a statement matching the regular expression ``also``."""
     async with app.runtime.sessions() as session:
         waiting = await session.scalar(
             text(
                 "SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"
-                " AND (query LIKE '%report\\_%' OR query LIKE '%pg\\_advisory\\_xact\\_lock%')"
+                " AND (query LIKE '%report\\_%' OR query LIKE '%pg\\_advisory\\_xact\\_lock%'"
+                " OR query ~ :also)"
             ),
-            {"pid": pid},
+            {"pid": pid, "also": also},
         )
     return bool(waiting)
 
@@ -309,3 +311,60 @@ async def test_an_erasure_that_waited_on_a_batch_unlinks_what_it_wrote(
 
 async def settled_or_waiting(task: asyncio.Task[None], app: App, pid: int) -> bool:
     return task.done() or await waits_on(app, pid)
+
+
+async def test_a_read_model_batch_that_waited_on_an_erasure_writes_no_words_back(
+    intake_app: App,
+) -> None:
+    """The erasure blanks staff's words on the case's referrals. A batch of routing's events
+    (here a decline whose reason came in plain words, as version 1 sent it) that began before
+    the erasure committed waits for it, then finds the case erased and writes nothing."""
+    app = intake_app
+    _, (event_id,) = await new_venue_with_events(app, date(2026, 10, 7))
+    desk = Desk(app, await token(app.client, "uketsuke"))
+    case = Case(await desk.take_in(event_id, ["debt_arrears"]), event_id)
+    routed = case.routing[0]
+    await publish(app.settings.kafka_bootstrap, ROUTING_CASE.name, case.case_id, routed)
+    f = tables.referral
+
+    async def routed_in_the_read_model() -> bool:
+        async with app.runtime.sessions() as session:
+            found = await session.scalar(
+                select(func.count()).select_from(f).where(f.c.case_id == case.case_id)
+            )
+        return found == 2
+
+    await eventually(routed_in_the_read_model)
+    # And in the report facts: nothing of intake's own consumers is left to wait on the erasure.
+    await eventually(lambda: applied_by_the_reports(app, routed.event_id))
+    declined = event(
+        "referral_status_changed",
+        "routing",
+        {**case.routing[1].data, "status": "declined", "reason": "家族に知られたくない事情"},
+        T0 + timedelta(hours=3),
+    )
+    replica = ServiceRuntime(app.settings, tables)
+    try:
+        register(replica, consumer=f"erasure-{uuid.uuid4().hex[:8]}")
+        [behind] = [c for c, topics in replica._subscriptions if topics == [ROUTING_CASE.name]]
+        async with app.runtime.sessions() as erasing, erasing.begin():
+            pid = await backend_pid(erasing)
+            await erase(erasing, app, case.resident_id)
+            applying = asyncio.create_task(
+                behind.handle_batch(origins([(ROUTING_CASE.name, declined)]))
+            )
+            # It waits on the erasure: for the cases' locks, or (without them) for the rows.
+            await eventually(lambda: waits_on(app, pid, also=r"intake\.referral\M"))
+            assert not applying.done()
+        done = await asyncio.wait_for(applying, timeout=30)
+    finally:
+        await replica.engine.dispose()
+
+    assert done.fault is None and done.outcomes == ["ignored"], done
+    async with app.runtime.sessions() as session:
+        words = (
+            await session.execute(
+                select(f.c.status, f.c.last_reason).where(f.c.referral_id == case.referrals[0])
+            )
+        ).one()
+    assert words.last_reason is None and words.status != "declined", words

@@ -34,6 +34,10 @@ def register(runtime: ServiceRuntime, *, consumer: str | None = None) -> None:
         max_schema_version=routing_version,
         prepare=read_model.prepare,
         finish=read_model.finish,
+        # The erasure blanks staff's words on the case's referrals: a batch that waited on it
+        # must see its tombstones, or it writes them again (the same turn-taking as the
+        # report facts', ADR 26).
+        lock=report_facts.lock_events,
         linger_ms=OFF_PATH_LINGER_MS,
     )
     runtime.consume(

@@ -66,6 +66,11 @@ async def erase_resident(
     )
     if row.erased_at is not None:
         return Erased(resident_id, len(case_ids), row.erased_at, already=True)
+    # The cases' locks (alone) before any of their rows: a batch of the read model or of the
+    # report facts takes them (shared) before it looks for tombstones, then its rows. Taken in
+    # that order on both sides, a batch that began before this commits waits here and then sees
+    # the tombstones; one already holding them is waited for (ADR 26).
+    await report_facts.lock_cases(session, case_ids, shared=False)
     now = utcnow()
     await ports.keys.destroy(session, resident_id)
     await session.execute(

@@ -120,7 +120,8 @@ _LOCK_CASES = {
 
 async def lock_cases(session: AsyncSession, case_ids: Iterable[str], *, shared: bool) -> None:
     """Take the cases' report locks until the transaction ends, in key order: shared for a
-    batch of facts, alone for an erasure."""
+    batch of facts (and of the read model's routing events), alone for an erasure, which takes
+    them before any row of the cases. Taking them again in one transaction is harmless."""
     keys = sorted({case_lock_key(case_id) for case_id in case_ids})
     if keys:
         await session.execute(_LOCK_CASES[shared], {"keys": keys})
