@@ -15,7 +15,12 @@ class Forbidden(Exception):
 
 
 class Conflict(Exception):
-    """The request contradicts the current state (409); the message is Japanese."""
+    """The request contradicts the current state (409); the message is Japanese. ``field``,
+    when one field is what clashes (a username taken), is its dotted path, as in the form."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class Invalid(Exception):

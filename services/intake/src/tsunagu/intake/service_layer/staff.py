@@ -244,12 +244,13 @@ async def change_password(
     return await revoke(session, outbox, username, token_ttl_seconds=token_ttl_seconds)
 
 
-def check_password_rules(password: str, username: str) -> None:
-    """Long enough, and not the username: the rules NIST SP 800-63B keeps (no composition)."""
+def check_password_rules(password: str, username: str, field: str = "new_password") -> None:
+    """Long enough, and not the username: the rules NIST SP 800-63B keeps (no composition).
+    A refusal is Invalid on ``field``, the password's field where it was typed."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise Invalid("new_password", f"パスワードは{MIN_PASSWORD_LENGTH}文字以上にしてください")
+        raise Invalid(field, f"パスワードは{MIN_PASSWORD_LENGTH}文字以上にしてください")
     if password.casefold() == username.casefold():
-        raise Invalid("new_password", "ユーザー名と同じパスワードは使えません")
+        raise Invalid(field, "ユーザー名と同じパスワードは使えません")
 
 
 async def current_version(session: AsyncSession, username: str) -> int:
@@ -289,7 +290,7 @@ async def save_staff(
     if staff.venue_id is not None:
         await _venue_exists(session, staff.venue_id)
     if staff.password:
-        check_password_rules(staff.password, staff.username)
+        check_password_rules(staff.password, staff.username, field="password")
     values: dict[str, Any] = {
         "display_name": staff.display_name,
         "roles": sorted(staff.roles),
@@ -312,7 +313,7 @@ async def save_staff(
             .returning(t.c.username)
         )
         if inserted.first() is None:
-            raise Conflict("このユーザー名は既に使われています")
+            raise Conflict("このユーザー名は既に使われています", field="username")
         changed = sorted(k for k in values if k not in ("updated_at", "password_hash"))
     else:
         before = (
@@ -444,7 +445,7 @@ async def create_event(
         .returning(t.c.event_id)
     )
     if inserted.first() is None:
-        raise Conflict("この会場のこの日の相談会は既にあります")
+        raise Conflict("この会場のこの日の相談会は既にあります", field="event_date")
     await audit.record(session, actor, "event.create", target=event_id)
     return event_id
 
