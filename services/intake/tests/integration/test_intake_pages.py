@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import AsyncIterator
+from html.parser import HTMLParser
 
 import httpx
 import pytest
@@ -356,6 +357,262 @@ async def test_admin_manages_venues_events_and_staff(browser) -> None:
     )
     assert refused.status_code == 401  # deactivated: the box was left unticked
     await tanaka.aclose()
+
+
+class _FormState(HTMLParser):
+    """What one form of a page holds, as a browser shows it: each field's value (a select's
+    selected option), the ticked boxes of each checkbox group, and each field's
+    aria-describedby."""
+
+    def __init__(self, form_id: str) -> None:
+        super().__init__()
+        self.form_id = form_id
+        self.inside = False
+        self.select: str | None = None
+        self.values: dict[str, str | None] = {}
+        self.ticked: dict[str, set[str]] = {}
+        self.described: dict[str, str | None] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "form":
+            self.inside = a.get("id") == self.form_id
+        elif not self.inside or a.get("type") == "hidden":
+            return
+        elif tag == "input" and a.get("type") == "checkbox":
+            group = self.ticked.setdefault(str(a["name"]), set())
+            if "checked" in a:
+                group.add(str(a["value"]))
+        elif tag in ("input", "select"):
+            name = str(a["name"])
+            self.values[name] = a.get("value")
+            self.described[name] = a.get("aria-describedby")
+            self.select = name if tag == "select" else None
+        elif tag == "option" and "selected" in a and self.select is not None:
+            self.values[self.select] = a.get("value")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self.inside = False
+
+
+def form_state(page: httpx.Response, form_id: str) -> _FormState:
+    assert f'id="{form_id}"' in page.text, page.text[:500]
+    state = _FormState(form_id)
+    state.feed(page.text)
+    return state
+
+
+async def _new_venue(browser: httpx.AsyncClient, csrf: str, name: str) -> str:
+    # "zz-": after the demo venues, so that a kept choice is never the first option.
+    venue_id = f"zz-{uuid.uuid4().hex[:8]}"
+    saved = await browser.post(
+        "/admin/venues", data={"csrf_token": csrf, "venue_id": venue_id, "name": name}
+    )
+    assert saved.status_code == 303
+    return venue_id
+
+
+async def test_a_refused_event_comes_back_with_what_was_typed(browser) -> None:
+    await log_in(browser, "admin")
+    csrf = csrf_of(await browser.get("/admin"))
+    venue_id = await _new_venue(browser, csrf, "保持確認会場")
+    typed = {
+        "csrf_token": csrf,
+        "venue_id": venue_id,
+        "event_date": "2031-03-04",
+        "opens_at": "13:30",
+        "closes_at": "12:00",
+        "programmes": ["welfare_fund", "csw_participation"],
+    }
+    refused = await browser.post("/admin/events", data=typed)
+    assert refused.status_code == 422
+    assert "終了時刻は開始時刻より後にしてください" in refused.text
+    form = form_state(refused, "event-form")
+    assert form.values == {
+        "venue_id": venue_id,
+        "event_date": "2031-03-04",
+        "opens_at": "13:30",
+        "closes_at": "12:00",
+    }
+    assert form.ticked["programmes"] == {"welfare_fund", "csw_participation"}
+    assert form.described["closes_at"] == "closes_at-error"
+    assert 'id="closes_at-error"' in refused.text
+    assert form.described["opens_at"] is None  # the error is at its own field only
+
+    # No programme: none ticked, not every one again.
+    none_ticked = await browser.post(
+        "/admin/events", data={**typed, "closes_at": "16:00", "programmes": []}
+    )
+    assert none_ticked.status_code == 422
+    assert "参加する窓口を1つ以上選んでください" in none_ticked.text
+    form = form_state(none_ticked, "event-form")
+    assert form.ticked["programmes"] == set()
+    assert form.values["opens_at"] == "13:30"
+    assert 'aria-describedby="programmes-error"' in none_ticked.text
+
+    # A date that is no date is refused at the date, the rest kept.
+    bad_date = await browser.post(
+        "/admin/events", data={**typed, "event_date": "2031-02-30", "closes_at": "16:00"}
+    )
+    assert bad_date.status_code == 422
+    assert "日付を正しく入力してください" in bad_date.text
+    form = form_state(bad_date, "event-form")
+    assert form.described["event_date"] == "event_date-error"
+    assert (form.values["venue_id"], form.values["closes_at"]) == (venue_id, "16:00")
+
+    # A date already taken at the venue: 409, said at the date, the form as typed.
+    made = await browser.post("/admin/events", data={**typed, "closes_at": "16:00"})
+    assert made.status_code == 303
+    taken = await browser.post(
+        "/admin/events", data={**typed, "opens_at": "09:00", "closes_at": "11:30"}
+    )
+    assert taken.status_code == 409
+    assert "この会場のこの日の相談会は既にあります" in taken.text
+    form = form_state(taken, "event-form")
+    assert form.values == {
+        "venue_id": venue_id,
+        "event_date": "2031-03-04",
+        "opens_at": "09:00",
+        "closes_at": "11:30",
+    }
+    assert form.described["event_date"] == "event_date-error"
+    # The other forms are not filled in or marked by the event form's refusal.
+    assert form_state(taken, "venue-form").values["venue_id"] == ""
+    assert 'aria-invalid="true"' not in taken.text.split('id="event-form"')[0]
+
+
+async def test_a_refused_new_account_keeps_what_was_typed_but_the_password(browser) -> None:
+    await log_in(browser, "admin")
+    csrf = csrf_of(await browser.get("/admin"))
+    venue_id = await _new_venue(browser, csrf, "職員保持会場")
+    username = f"keep_{uuid.uuid4().hex[:8]}"
+    password = f"secret-{uuid.uuid4().hex}"
+    typed = {
+        "csrf_token": csrf,
+        "username": username,
+        "display_name": "<b>保持 太郎</b>",
+        "password": password,
+        "roles": ["programme", "coordinator"],
+        "programmes": ["welfare_fund"],
+        "venue_id": venue_id,
+    }
+    made = await browser.post("/admin/staff", data=typed)
+    assert made.status_code == 303
+
+    def kept(page: httpx.Response) -> _FormState:
+        form = form_state(page, "staff-form")
+        assert form.values["username"] == username
+        assert form.values["display_name"] == "<b>保持 太郎</b>"
+        assert form.values["venue_id"] == venue_id
+        assert form.ticked["roles"] == {"programme", "coordinator"}
+        assert form.ticked["programmes"] == {"welfare_fund"}
+        assert form.values["password"] is None  # the field is empty
+        assert password not in page.text
+        # Typed markup is shown as text, never read as markup.
+        assert "&lt;b&gt;保持 太郎&lt;/b&gt;" in page.text and "<b>保持" not in page.text
+        return form
+
+    taken = await browser.post("/admin/staff", data=typed)
+    assert taken.status_code == 409
+    assert "このユーザー名は既に使われています" in taken.text
+    form = kept(taken)
+    assert form.described["username"] == "username-error"
+    # The password was fine but is not shown again: the field says to type it again.
+    assert form.described["password"] == "password-help"
+    assert "入力したパスワードは表示しません。もう一度入力してください" in taken.text
+
+    other = {**typed, "username": f"{username}_2"}
+    short = await browser.post("/admin/staff", data={**other, "password": "short"})
+    assert short.status_code == 422
+    assert (
+        "パスワードは12文字以上にしてください（パスワードは表示しないため、もう一度入力してください）"
+        in short.text
+    )
+    assert 'value="short"' not in short.text
+    assert form_state(short, "staff-form").described["password"] == "password-error"
+
+    no_programme = await browser.post("/admin/staff", data={**other, "programmes": []})
+    assert no_programme.status_code == 422
+    assert "窓口の担当者には担当窓口を1つ以上選んでください" in no_programme.text
+    form = form_state(no_programme, "staff-form")
+    assert form.ticked["programmes"] == set()
+    assert form.ticked["roles"] == {"programme", "coordinator"}
+    assert form.values["username"] == f"{username}_2"
+    assert 'aria-describedby="programmes-error"' in no_programme.text
+
+    # A value that cannot be stored is refused at its field, and the rest is kept.
+    unstorable = await browser.post("/admin/staff", data={**typed, "display_name": "田中\x00"})
+    assert unstorable.status_code == 422
+    assert "使用できない文字が含まれています" in unstorable.text
+    form = form_state(unstorable, "staff-form")
+    assert form.described["display_name"] == "display_name-error"
+    assert form.values["username"] == username and form.values["display_name"] == ""
+
+
+async def test_a_refused_edit_comes_back_to_the_staff_page_as_typed(
+    browser, intake_app: App
+) -> None:
+    await log_in(browser, "admin")
+    csrf = csrf_of(await browser.get("/admin"))
+    venue_id = await _new_venue(browser, csrf, "編集保持会場")
+    username = f"edit_{uuid.uuid4().hex[:8]}"
+    async with intake_app.runtime.sessions() as session, session.begin():
+        await staff_service.save_staff(
+            session,
+            "test",
+            StaffInput(
+                username=username,
+                display_name="元の名前",
+                roles=frozenset({StaffRole.INTAKE}),
+                programmes=frozenset(),
+                venue_id=None,
+                password="long-enough-password",
+            ),
+            new=True,
+            outbox=intake_app.runtime.outbox,
+            token_ttl_seconds=3600,
+        )
+    password = f"new-{uuid.uuid4().hex}"
+    typed = {
+        "csrf_token": csrf,
+        "display_name": "新しい 名前",
+        "password": password,
+        "roles": ["programme"],
+        "programmes": [],
+        "venue_id": venue_id,
+        "has_active": "1",  # and "active" unticked
+    }
+    refused = await browser.post(f"/admin/staff/{username}", data=typed)
+    assert refused.status_code == 422
+    assert "窓口の担当者には担当窓口を1つ以上選んでください" in refused.text
+    assert f'action="/admin/staff/{username}"' in refused.text  # the edit page, not /admin
+    form = form_state(refused, "staff-form")
+    assert form.values["display_name"] == "新しい 名前"
+    assert form.values["venue_id"] == venue_id
+    assert form.ticked == {"roles": {"programme"}, "programmes": set(), "active": set()}
+    assert 'aria-describedby="programmes-error"' in refused.text
+    assert form.values["password"] is None and password not in refused.text
+    assert form.described["password"] == "password-help"
+
+    short = await browser.post(
+        f"/admin/staff/{username}",
+        data={**typed, "programmes": ["welfare_fund"], "active": "on", "password": "short"},
+    )
+    assert short.status_code == 422
+    assert "パスワードは12文字以上にしてください（パスワードは表示しないため" in short.text
+    form = form_state(short, "staff-form")
+    assert form.described["password"] == "password-error"
+    assert form.ticked["programmes"] == {"welfare_fund"} and form.ticked["active"] == {"on"}
+    assert form.values["display_name"] == "新しい 名前"
+
+    async with intake_app.runtime.sessions() as session:
+        person = await staff_service.get_staff(session, username)
+    assert (person["display_name"], person["roles"], person["active"]) == (
+        "元の名前",
+        ["intake"],
+        True,
+    )  # nothing saved
 
 
 async def test_non_admins_cannot_reach_admin(browser) -> None:

@@ -431,6 +431,10 @@ WORDS: dict[str, tuple[str, str]] = {
         "新しいパスワード（変更するときだけ）",
         "New password (only to change it)",
     ),
+    "admin.password_again": (
+        "入力したパスワードは表示しません。もう一度入力してください",
+        "The password typed is not shown again: please type it again",
+    ),
     "admin.saved": ("保存しました", "Saved"),
     "audit.case.create": ("受付を登録", "Case registered"),
     "audit.case.view": ("記録を表示（API）", "Case viewed (API)"),

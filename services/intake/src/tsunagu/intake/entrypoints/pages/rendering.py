@@ -262,12 +262,15 @@ def form_text(form: FormData, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def form_values(form: FormData) -> dict[str, Any]:
-    """The submitted form as typed, to fill it in again; checkbox groups are lists."""
+def form_values(
+    form: FormData, lists: tuple[str, ...] = ("concerns", "consent.contact_channels")
+) -> dict[str, Any]:
+    """The submitted form as typed, to fill it in again; checkbox groups (``lists``, by
+    default the intake sheet's) are lists."""
     values: dict[str, Any] = {}
     for key in form:
         items = [v for v in form.getlist(key) if isinstance(v, str)]
-        values[key] = items if key in ("concerns", "consent.contact_channels") else items[-1]
+        values[key] = items if key in lists else items[-1]
     return values
 
 
