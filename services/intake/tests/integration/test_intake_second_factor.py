@@ -228,6 +228,18 @@ def _not(code: str) -> str:
     return f"{(int(code) + 1) % 1_000_000:06d}"
 
 
+async def with_factor(app: App, username: str) -> str:
+    """Set ``username``'s second factor up as the page does; its secret. Set up with the code of
+    the step before this one, so the app's next two codes are still to come."""
+    master = master_keys(app.settings)
+    now = datetime.now(UTC)
+    async with app.runtime.sessions() as session, session.begin():
+        secret = await staff_service.totp_setup_secret(session, username, master, now)
+        code = totp.code_at(secret, now - totp.STEP)
+        assert await staff_service.set_totp(session, username, code, master, now=now)
+    return secret
+
+
 async def audited(app: App, action: str, target: str) -> list[str]:
     """Who did ``action`` to ``target``, per the audit log."""
     a = tables.audit_log
@@ -245,17 +257,7 @@ async def test_a_factor_is_moved_to_another_app_only_with_a_code_from_the_curren
     # the onlooker's phone: the page also wants a code from the app the person uses now.
     master = master_keys(intake_app.settings)
     username, password = await new_member(intake_app)
-    first = totp.new_secret()
-    now = datetime.now(UTC)
-    async with intake_app.runtime.sessions() as session, session.begin():
-        await staff_service.totp_setup_secret(session, username, master, now)
-        t = tables.staff_user
-        await session.execute(
-            update(t).where(t.c.username == username).values(totp_pending=totp.seal(master, first))
-        )
-        # Set up with the step before this one: the phone's next two codes are still to come.
-        code = totp.code_at(first, now - totp.STEP)
-        assert await staff_service.set_totp(session, username, code, master, now=now)
+    first = await with_factor(intake_app, username)
     phone = totp.Authenticator(first)
 
     async with pages(intake_app, "127.0.0.4") as browser:
@@ -301,17 +303,10 @@ async def test_a_factor_is_moved_to_another_app_only_with_a_code_from_the_curren
 async def test_an_admin_removes_a_lost_factor_and_the_persons_sign_ins_end(
     intake_app: App,
 ) -> None:
-    master = master_keys(intake_app.settings)
     username, password = await new_member(intake_app)
-    secret = totp.new_secret()
+    secret = await with_factor(intake_app, username)
     now = datetime.now(UTC)
-    async with intake_app.runtime.sessions() as session, session.begin():
-        await staff_service.totp_setup_secret(session, username, master, now)
-        t = tables.staff_user
-        await session.execute(
-            update(t).where(t.c.username == username).values(totp_pending=totp.seal(master, secret))
-        )
-        assert await staff_service.set_totp(session, username, totp.code_at(secret, now), master)
+    t = tables.staff_user
     client = intake_app.client
     signed_in = await client.post(
         "/api/v1/auth/token",
