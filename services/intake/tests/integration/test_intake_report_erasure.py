@@ -346,7 +346,7 @@ async def test_a_read_model_batch_that_waited_on_an_erasure_writes_no_words_back
     replica = ServiceRuntime(app.settings, tables)
     try:
         register(replica, consumer=f"erasure-{uuid.uuid4().hex[:8]}")
-        [behind] = [c for c, topics in replica._subscriptions if topics == [ROUTING_CASE.name]]
+        [behind] = [c for c, topics in replica.consumers() if topics == [ROUTING_CASE.name]]
         async with app.runtime.sessions() as erasing, erasing.begin():
             pid = await backend_pid(erasing)
             await erase(erasing, app, case.resident_id)

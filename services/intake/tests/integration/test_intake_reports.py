@@ -23,7 +23,7 @@ from tsunagu.intake.domain.reports import rows
 from tsunagu.intake.service_layer import report_facts
 from tsunagu.intake.service_layer import staff as staff_service
 from tsunagu.shared.contracts.envelope import Envelope
-from tsunagu.shared.contracts.topics import FOOD, ROUTING_CASE
+from tsunagu.shared.contracts.topics import FOOD, REPORTS_GROUP_SUFFIX, ROUTING_CASE
 from tsunagu.shared.runtime import record_erasure
 
 pytestmark = pytest.mark.integration
@@ -603,14 +603,18 @@ async def link_facts(app: App, moved: str, joined: str) -> int:
 
 
 async def applied_by_the_reports(app: App, *event_ids: str) -> bool:
-    """Whether the report facts' consumer (group ``<group>-reports``) has recorded every one of
-    these events in its inbox."""
+    """Whether this app's report facts' consumer (group ``<group>-reports``) has recorded every
+    one of these events in its inbox. Its own group: another intake of the test session (the
+    served one of the browser tests) has report facts of its own, and records them too."""
+    [group] = [
+        c.consumer for c, _ in app.runtime.consumers() if c.consumer.endswith(REPORTS_GROUP_SUFFIX)
+    ]
     inbox = app.runtime.tables.inbox
     async with app.runtime.sessions() as session:
         seen = await session.scalar(
             select(func.count())
             .select_from(inbox)
-            .where(inbox.c.event_id.in_(event_ids), inbox.c.consumer.like("%-reports"))
+            .where(inbox.c.event_id.in_(event_ids), inbox.c.consumer == group)
         )
     return seen == len(set(event_ids))
 

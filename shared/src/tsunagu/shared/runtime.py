@@ -253,6 +253,10 @@ class ServiceRuntime:
                 log.info("erased_case_event_ignored", event_type=e.event_type)
         return ignored
 
+    def consumers(self) -> list[tuple[IdempotentConsumer, list[str]]]:
+        """The consumers registered here, with their topics (tests look at their groups)."""
+        return list(self._subscriptions)
+
     def _new_broker(self) -> KafkaBroker:
         """A fresh broker with the same subscriptions, after a failed start."""
         broker = create_broker(self.settings)
