@@ -144,10 +144,15 @@ async def grant_manually(
     return row, created
 
 
-async def case_row(session: AsyncSession, case_id: str) -> dict[str, Any] | None:
-    row = (
-        await session.execute(select(t.case_index).where(t.case_index.c.case_id == case_id))
-    ).first()
+async def case_row(
+    session: AsyncSession, case_id: str, *, for_share: bool = False
+) -> dict[str, Any] | None:
+    """The case as the desk knows it; ``for_share`` holds its row against a link moving it
+    until the transaction ends (or waits for one that is)."""
+    query = select(t.case_index).where(t.case_index.c.case_id == case_id)
+    if for_share:
+        query = query.with_for_update(read=True)
+    row = (await session.execute(query)).first()
     return dict(row._mapping) if row else None
 
 
@@ -171,12 +176,8 @@ async def _grant(
     # for the household the case joined. Read without the lock it could be made, uncommitted,
     # for the household the case was leaving, which the link's move of eligibility does not
     # see, and the case's parcels would then be refused for want of it.
-    c = t.case_index
-    found = (
-        await session.execute(select(c).where(c.c.case_id == case_id).with_for_update(read=True))
-    ).first()
-    assert found is not None
-    case = dict(found._mapping)
+    case = await case_row(session, case_id, for_share=True)
+    assert case is not None
     granted = await session.execute(
         insert(t.eligibility)
         .values(

@@ -5,7 +5,7 @@ light load they run once routing and notify are done with the case (ADR 30)."""
 
 from __future__ import annotations
 
-from tsunagu.intake.service_layer import read_model, report_facts
+from tsunagu.intake.service_layer import case_locks, read_model, report_facts
 from tsunagu.intake.service_layer.read_model import FOOD_HANDLERS, ROUTING_HANDLERS
 from tsunagu.shared.contracts import routing
 from tsunagu.shared.contracts.topics import (
@@ -37,7 +37,7 @@ def register(runtime: ServiceRuntime, *, consumer: str | None = None) -> None:
         # The erasure blanks staff's words on the case's referrals: a batch that waited on it
         # must see its tombstones, or it writes them again (the same turn-taking as the
         # report facts', ADR 26).
-        lock=report_facts.lock_events,
+        lock=case_locks.lock_events,
         linger_ms=OFF_PATH_LINGER_MS,
     )
     runtime.consume(
@@ -65,6 +65,6 @@ def register_reports(runtime: ServiceRuntime, group: str) -> IdempotentConsumer:
         max_schema_version=routing.SCHEMA_VERSION,
         prepare=report_facts.prepare,
         finish=report_facts.finish,
-        lock=report_facts.lock_events,
+        lock=case_locks.lock_events,
         linger_ms=OFF_PATH_LINGER_MS,
     )

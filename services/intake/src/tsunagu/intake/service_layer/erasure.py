@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tsunagu.intake.adapters.orm import tables
-from tsunagu.intake.service_layer import audit, report_facts
+from tsunagu.intake.service_layer import audit, case_locks, report_facts
 from tsunagu.intake.service_layer.cases import Ports
 from tsunagu.intake.service_layer.contact_topic import publish_case_event
 from tsunagu.intake.service_layer.errors import Invalid, NotFound
@@ -70,7 +70,7 @@ async def erase_resident(
     # report facts takes them (shared) before it looks for tombstones, then its rows. Taken in
     # that order on both sides, a batch that began before this commits waits here and then sees
     # the tombstones; one already holding them is waited for (ADR 26).
-    await report_facts.lock_cases(session, case_ids, shared=False)
+    await case_locks.lock_cases(session, case_ids, shared=False)
     now = utcnow()
     await ports.keys.destroy(session, resident_id)
     await session.execute(

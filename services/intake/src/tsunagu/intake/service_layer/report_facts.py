@@ -24,27 +24,26 @@ and every transaction takes the rows' locks in one order (below): the three cons
 replaced locked the same cases' rows in different orders and deadlocked under load.
 
 An erasure rewrites the facts in intake's own transaction, not through an event read in order,
-so a batch and an erasure of the same case take turns on the case's report lock (``lock_cases``)
+so a batch and an erasure of the same case take turns on the case's lock (``case_locks``)
 before anything else: the batch before it looks for tombstones, the erasure before it reads the
 facts (ADR 26).
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, or_, select, text, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tsunagu.intake.adapters.orm import tables
 from tsunagu.intake.domain.fact_changes import Change, fold
 from tsunagu.intake.service_layer.batch_upserts import upsert_rows, upsert_statement
+from tsunagu.intake.service_layer.case_locks import lock_cases
 from tsunagu.intake.service_layer.gathered import Gathered
 from tsunagu.shared.contracts import food, intake, routing
 from tsunagu.shared.contracts.codes import ReferralStatus
@@ -87,51 +86,19 @@ async def pseudonyms(
     return {(row.kind, row.subject_id): str(row.pseudonym) for row in found}
 
 
-# --- a case's report lock: a batch and an erasure take turns ---------------------------------
+# --- a case's lock (``case_locks``): a batch and an erasure take turns ---------------------------
 #
 # The shared consumer looks a batch's tombstones up once (ADR 22). An erasure commits the
 # cases' tombstones with its changes to the facts, so a batch that looked before that commit
 # and then waited on the erasure's row locks wrote afterwards: its upserts, keyed by the ids
 # the erasure had just taken off the rows, found no row and inserted the ids again. So each
-# case has a report lock, which both take first: a batch shares it, before its tombstone
+# case has a lock, which both take first: a batch shares it, before its tombstone
 # lookup (the consumer's ``lock``); an erasure takes it alone, before it reads any fact
 # (``forget_resident``). Whichever comes second waits for the other's commit and then, in read
 # committed, sees it: a batch sees the tombstones and applies none of those cases' events; an
 # erasure sees the batch's rows and unlinks them. Batches share the lock, so they wait for each
 # other no more than before. The locks are advisory, each transaction's taken in one
 # statement in key order before any fact row's lock, so the lock order stays one (ADR 26).
-
-
-def case_lock_key(case_id: str) -> int:
-    """The case's report lock, a signed 64-bit advisory lock key; a collision only makes a
-    batch and an erasure of two cases take turns."""
-    digest = hashlib.blake2b(f"intake:report-case:{case_id}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-# One statement for any number of cases, the locks taken in the order of the (sorted) array.
-_LOCK_CASES = {
-    True: text(
-        "SELECT pg_advisory_xact_lock_shared(k) FROM unnest(CAST(:keys AS bigint[])) AS u(k)"
-    ),
-    False: text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS u(k)"),
-}
-
-
-async def lock_cases(session: AsyncSession, case_ids: Iterable[str], *, shared: bool) -> None:
-    """Take the cases' report locks until the transaction ends, in key order: shared for a
-    batch of facts (and of the read model's routing events), alone for an erasure, which takes
-    them before any row of the cases. Taking them again in one transaction is harmless."""
-    keys = sorted({case_lock_key(case_id) for case_id in case_ids})
-    if keys:
-        await session.execute(_LOCK_CASES[shared], {"keys": keys})
-
-
-async def lock_events(session: AsyncSession, envelopes: list[Envelope]) -> None:
-    """The consumer's ``lock``: the report locks of the events' cases, shared, before their
-    tombstones are read. One statement per batch."""
-    case_ids = [c for e in envelopes if isinstance(c := e.data.get("case_id"), str)]
-    await lock_cases(session, case_ids, shared=True)
 
 
 # --- a batch's facts, written together ------------------------------------------------------
